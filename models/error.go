@@ -1,0 +1,82 @@
+// Package models holds the domain types shared by every layer — users,
+// identities, sessions — and the one error type whose codes reach clients.
+package models
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes are public API: clients branch on them through
+// extensions.code, so they are never renamed.
+const (
+	// CodeUnauthenticated means no token, or a token that is unknown, expired or revoked.
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	// CodeForbidden means the caller is known but may not do this (e.g. a disabled user).
+	CodeForbidden = "FORBIDDEN"
+	// CodeBadUserInput means the request's arguments are malformed.
+	CodeBadUserInput = "BAD_USER_INPUT"
+	// CodeWechatCodeInvalid means WeChat rejected the wx.login() code: unknown, expired or used.
+	CodeWechatCodeInvalid = "WECHAT_CODE_INVALID"
+	// CodeWechatRateLimited means WeChat throttled the exchange (errcode 45011).
+	CodeWechatRateLimited = "WECHAT_RATE_LIMITED"
+	// CodeWechatUserBlocked means WeChat flagged the user as high-risk (errcode 40226).
+	CodeWechatUserBlocked = "WECHAT_USER_BLOCKED"
+	// CodeWechatUnavailable means WeChat could not be reached or answered nonsense; retry later.
+	CodeWechatUnavailable = "WECHAT_UNAVAILABLE"
+	// CodeDecryptFailed means encryptedData, its signature or its watermark did not check out.
+	CodeDecryptFailed = "DECRYPT_FAILED"
+	// CodeInternal means our fault; the client sees only a request id to quote.
+	CodeInternal = "INTERNAL"
+)
+
+// Error is an error whose Code and Message are safe to show a client.
+// Cause, when set, is for the log only and never leaves the server.
+type Error struct {
+	Code    string
+	Message string
+	Cause   error
+}
+
+// Error renders code and message; the cause stays out so that printing an
+// Error can never leak what Cause carries.
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Unwrap exposes the cause to errors.Is/As for logging and tests.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Errorf returns an Error with a formatted client-safe message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// WrapError returns an Error that shows code and message and keeps cause for the log.
+func WrapError(cause error, code, message string) *Error {
+	return &Error{Code: code, Message: message, Cause: cause}
+}
+
+// ErrorCode returns the client-facing code of err: the Code of the first
+// *Error in its chain, CodeInternal for anything else, "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// ErrorMessage returns the client-facing message of err; anything that is not
+// an *Error gets a generic one so raw internals never reach a client.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

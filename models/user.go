@@ -1,0 +1,84 @@
+package models
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// User is one person, whichever mini programs they sign in from.
+type User struct {
+	bun.BaseModel `bun:"table:users,alias:u"`
+
+	ID        string  `bun:"id,pk,type:uuid"`
+	Nickname  *string `bun:"nickname"`
+	AvatarURL *string `bun:"avatar_url"`
+	Gender    *Gender `bun:"gender"`
+	Language  *string `bun:"language"`
+	City      *string `bun:"city"`
+	Province  *string `bun:"province"`
+	Country   *string `bun:"country"`
+	// Phone is E.164 ("+8613800138000"); PhoneCountryCode is the calling code ("86").
+	Phone            *string    `bun:"phone"`
+	PhoneCountryCode *string    `bun:"phone_country_code"`
+	DisabledAt       *time.Time `bun:"disabled_at"`
+	CreatedAt        time.Time  `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	UpdatedAt        time.Time  `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
+	LastLoginAt      *time.Time `bun:"last_login_at"`
+}
+
+// Profile is the part of a user that a mini program may supply: the legacy
+// wx.getUserInfo fields today, the nickname/avatar pickers later.
+type Profile struct {
+	Nickname  string
+	AvatarURL string
+	Gender    Gender
+	Language  string
+	City      string
+	Province  string
+	Country   string
+}
+
+// Gender is WeChat's gender number: 0 unknown, 1 male, 2 female. It is stored
+// as that number and shown in GraphQL as the Gender enum.
+type Gender int16
+
+// The genders WeChat reports.
+const (
+	GenderUnknown Gender = 0
+	GenderMale    Gender = 1
+	GenderFemale  Gender = 2
+)
+
+var genderNames = map[Gender]string{GenderUnknown: "UNKNOWN", GenderMale: "MALE", GenderFemale: "FEMALE"}
+
+// String returns the GraphQL enum name.
+func (g Gender) String() string {
+	if s, ok := genderNames[g]; ok {
+		return s
+	}
+	return "UNKNOWN"
+}
+
+// MarshalGQL writes the enum name for gqlgen.
+func (g Gender) MarshalGQL(w io.Writer) {
+	_, _ = io.WriteString(w, strconv.Quote(g.String()))
+}
+
+// UnmarshalGQL reads the enum name for gqlgen.
+func (g *Gender) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("gender must be a string")
+	}
+	for k, name := range genderNames {
+		if name == s {
+			*g = k
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a valid Gender", s)
+}

@@ -1,0 +1,90 @@
+package wechat
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errcodes of the WeChat API that callers act on.
+const (
+	ErrcodeBusy         = -1    // system busy; the only one worth retrying
+	ErrcodeInvalidCode  = 40029 // unknown or expired js_code
+	ErrcodeCodeUsed     = 40163 // js_code already exchanged
+	ErrcodeRateLimited  = 45011 // too many calls for this app
+	ErrcodeUserBlocked  = 40226 // high-risk user, login blocked by WeChat
+	ErrcodeInvalidAppID = 40013 // appid unknown to WeChat
+	ErrcodeInvalidCred  = 40125 // wrong app secret
+	ErrcodeMissingCode  = 41008 // js_code empty
+)
+
+// Sentinel errors to test with errors.Is; an *APIError matches the one its
+// errcode belongs to.
+var (
+	// ErrInvalidCode means the code is unknown, expired or already used (40029, 40163).
+	ErrInvalidCode = errors.New("wechat: invalid or used code")
+	// ErrRateLimited means WeChat throttles this app (45011).
+	ErrRateLimited = errors.New("wechat: rate limited")
+	// ErrUserBlocked means WeChat refuses this user as high-risk (40226).
+	ErrUserBlocked = errors.New("wechat: user blocked")
+	// ErrUnavailable means no usable answer: network, timeout, 5xx, bad JSON, or busy after the retry.
+	ErrUnavailable = errors.New("wechat: unavailable")
+)
+
+// APIError is an errcode answer of the WeChat API. Its text carries WeChat's
+// errmsg (with its rid, which WeChat support asks for) and never a secret.
+type APIError struct {
+	Code    int
+	Message string
+}
+
+// Error reports errcode and errmsg.
+func (e *APIError) Error() string {
+	return fmt.Sprintf("wechat: errcode %d: %s", e.Code, e.Message)
+}
+
+// Is maps errcodes onto the sentinel errors.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrInvalidCode:
+		return e.Code == ErrcodeInvalidCode || e.Code == ErrcodeCodeUsed
+	case ErrRateLimited:
+		return e.Code == ErrcodeRateLimited
+	case ErrUserBlocked:
+		return e.Code == ErrcodeUserBlocked
+	case ErrUnavailable:
+		return e.Code == ErrcodeBusy
+	}
+	return false
+}
+
+// unavailable wraps a transport-level failure so that it matches ErrUnavailable.
+func unavailable(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUnavailable, fmt.Sprintf(format, args...))
+}
+
+// ErrDecrypt matches every failure of the open-data checks: decoding,
+// decryption, padding, JSON, watermark, openid and signature.
+var ErrDecrypt = errors.New("wechat: open data rejected")
+
+// DecryptError says which open-data check failed. All of them match ErrDecrypt.
+type DecryptError struct{ reason string }
+
+// Error names the failed check, never the data or the key.
+func (e *DecryptError) Error() string { return "wechat: open data rejected: " + e.reason }
+
+// Is makes every DecryptError match ErrDecrypt.
+func (e *DecryptError) Is(target error) bool { return target == ErrDecrypt }
+
+// The individual open-data failures, for errors.Is.
+var (
+	ErrBadBase64       = &DecryptError{"malformed base64"}
+	ErrBadKey          = &DecryptError{"session_key is not 16 bytes"}
+	ErrBadIV           = &DecryptError{"iv is not 16 bytes"}
+	ErrBadCiphertext   = &DecryptError{"ciphertext is not a positive multiple of 16 bytes"}
+	ErrBadPadding      = &DecryptError{"bad PKCS#7 padding"}
+	ErrBadJSON         = &DecryptError{"plaintext is not a JSON object"}
+	ErrWatermark       = &DecryptError{"watermark appid does not match"}
+	ErrOpenIDMismatch  = &DecryptError{"openId does not match the login"}
+	ErrBadSignature    = &DecryptError{"rawData signature does not match"}
+	ErrMissingOpenData = &DecryptError{"encryptedData and iv must be given together"}
+)
