@@ -43,6 +43,9 @@ type Session struct {
 	RevokedAt        *time.Time `bun:"revoked_at"`
 	IP               *string    `bun:"ip,type:inet"`
 	UserAgent        *string    `bun:"user_agent"`
+
+	// User is loaded with the session by lookups that join users.
+	User *User `bun:"rel:belongs-to,join:user_id=id"`
 }
 
 // Active reports whether the session may still authenticate requests at now.

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"wxlogin/models"
+)
+
+// SessionByTokenHash returns the active session with tokenHash and its user.
+// Returns ErrNotFound when there is none, or it is expired or revoked, or
+// its user is disabled.
+func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash []byte) (*models.Session, *models.User, error) {
+	sess := new(models.Session)
+	err := s.db.NewSelect().
+		Model(sess).
+		Column("s.id", "s.user_id", "s.identity_id", "s.created_at", "s.last_seen_at", "s.expires_at").
+		Relation("User").
+		Where("s.token_hash = ?", tokenHash).
+		Where("s.revoked_at IS NULL").
+		Where("s.expires_at > now()").
+		Where(`"user"."disabled_at" IS NULL`).
+		Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: session lookup: %w", err)
+	}
+	return sess, sess.User, nil
+}
+
+// TouchSession records that the session was used, at most once per interval
+// so that reads do not turn every request into a write.
+func (s *Store) TouchSession(ctx context.Context, id string, every time.Duration) error {
+	_, err := s.db.NewUpdate().Model((*models.Session)(nil)).
+		Set("last_seen_at = now()").
+		Where("id = ?", id).
+		Where("last_seen_at < now() - ?::interval", fmt.Sprintf("%d milliseconds", every.Milliseconds())).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("store: touching session: %w", err)
+	}
+	return nil
+}
+
+// RevokeSession ends one session. Returns ErrNotFound if it was not active.
+func (s *Store) RevokeSession(ctx context.Context, id string) error {
+	res, err := s.db.NewUpdate().Model((*models.Session)(nil)).
+		Set("revoked_at = now()").
+		Where("id = ?", id).
+		Where("revoked_at IS NULL").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("store: revoking session: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
