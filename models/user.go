@@ -1,7 +1,6 @@
 package models
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 	"time"
@@ -72,7 +71,7 @@ func (g Gender) MarshalGQL(w io.Writer) {
 func (g *Gender) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("gender must be a string")
+		return Errorf(CodeBadUserInput, "gender must be a string")
 	}
 	for k, name := range genderNames {
 		if name == s {
@@ -80,5 +79,5 @@ func (g *Gender) UnmarshalGQL(v any) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%q is not a valid Gender", s)
+	return Errorf(CodeBadUserInput, "%q is not a valid Gender", s)
 }

@@ -17,7 +17,7 @@ func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash []byte) (*mode
 	sess := new(models.Session)
 	err := s.db.NewSelect().
 		Model(sess).
-		Column("s.id", "s.user_id", "s.identity_id", "s.created_at", "s.last_seen_at", "s.expires_at").
+		Column("s.id", "s.user_id", "s.identity_id", "s.session_key_sealed", "s.created_at", "s.last_seen_at", "s.expires_at").
 		Relation("User").
 		Where("s.token_hash = ?", tokenHash).
 		Where("s.revoked_at IS NULL").

@@ -1,0 +1,314 @@
+// Package auth is the login and session logic between the GraphQL layer and
+// the store and WeChat: it exchanges codes, checks open data, issues and
+// resolves bearer tokens, and turns every failure into a models.Error.
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"wxlogin/models"
+	"wxlogin/store"
+	"wxlogin/wechat"
+)
+
+// DefaultSessionTTL is how long a session lasts unless configured.
+const DefaultSessionTTL = 30 * 24 * time.Hour
+
+// touchEvery bounds how often a session's last_seen_at is written.
+const touchEvery = time.Minute
+
+// maxCodeLen is far above WeChat's 32-character codes and far below abuse.
+const maxCodeLen = 128
+
+// Config is the Service's settings.
+type Config struct {
+	// SessionTTL is a session's lifetime; DefaultSessionTTL when zero.
+	SessionTTL time.Duration
+	// SecretKey seals session_keys at rest; see ParseSecretKey.
+	SecretKey []byte
+	// Logger receives operational warnings; slog.Default when nil.
+	Logger *slog.Logger
+}
+
+// Service logs users in and resolves their sessions. Safe for concurrent use.
+type Service struct {
+	store  *store.Store
+	wechat *wechat.Client
+	sealer *sealer
+	ttl    time.Duration
+	log    *slog.Logger
+}
+
+// NewService returns a Service over st and wc.
+func NewService(st *store.Store, wc *wechat.Client, cfg Config) (*Service, error) {
+	if len(cfg.SecretKey) != SecretKeySize {
+		return nil, fmt.Errorf("auth: secret key must be %d bytes", SecretKeySize)
+	}
+	sl, err := newSealer(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{store: st, wechat: wc, sealer: sl, ttl: cfg.SessionTTL, log: cfg.Logger}
+	if s.ttl <= 0 {
+		s.ttl = DefaultSessionTTL
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s, nil
+}
+
+// LoginInput is a login request: the wx.login() code and, optionally, the
+// legacy wx.getUserInfo output, plus where the request came from.
+type LoginInput struct {
+	Code          string
+	RawData       string
+	Signature     string
+	EncryptedData string
+	IV            string
+	IP            string
+	UserAgent     string
+}
+
+// LoginResult is a new session.
+type LoginResult struct {
+	// Token is the bearer token; it is shown once and only its hash is kept.
+	Token     string
+	ExpiresAt time.Time
+	User      *models.User
+	// Created reports whether this login made the user.
+	Created bool
+}
+
+// Login exchanges in.Code with WeChat, checks any legacy user data against
+// this login's session_key, and records the user and a new session in one
+// transaction. Errors are *models.Error with codes BAD_USER_INPUT,
+// WECHAT_CODE_INVALID, WECHAT_RATE_LIMITED, WECHAT_USER_BLOCKED,
+// WECHAT_UNAVAILABLE, DECRYPT_FAILED, FORBIDDEN (disabled user) or INTERNAL.
+func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
+	// Validate everything before the code is spent: WeChat codes are single-use.
+	if err := validateLoginInput(in); err != nil {
+		return nil, err
+	}
+	ws, err := s.wechat.Code2Session(ctx, in.Code)
+	if err != nil {
+		return nil, wechatError(err)
+	}
+	profile, unionID, err := s.openLegacyData(in, ws)
+	if err != nil {
+		return nil, err
+	}
+	token, hash := newToken()
+	sess := &models.Session{
+		ID:        store.NewID(),
+		TokenHash: hash,
+		ExpiresAt: time.Now().Add(s.ttl).UTC().Truncate(time.Microsecond),
+		IP:        nonEmpty(in.IP),
+		UserAgent: nonEmpty(clean(in.UserAgent)),
+	}
+	sess.SessionKeySealed = s.sealer.seal([]byte(ws.SessionKey), sess.ID)
+	res, err := s.store.Login(ctx, store.LoginParams{
+		Provider: models.ProviderWechatMiniProgram,
+		AppID:    s.wechat.AppID(),
+		OpenID:   ws.OpenID,
+		UnionID:  unionID,
+		Profile:  profile,
+		Session:  sess,
+	})
+	if errors.Is(err, store.ErrUserDisabled) {
+		return nil, models.Errorf(models.CodeForbidden, "this account is disabled")
+	} else if err != nil {
+		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	return &LoginResult{Token: token, ExpiresAt: sess.ExpiresAt, User: res.User, Created: res.Created}, nil
+}
+
+func validateLoginInput(in LoginInput) error {
+	switch {
+	case strings.TrimSpace(in.Code) == "":
+		return models.Errorf(models.CodeBadUserInput, "code is required: pass the code from wx.login()")
+	case len(in.Code) > maxCodeLen || strings.IndexFunc(in.Code, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0:
+		return models.Errorf(models.CodeBadUserInput, "code is not a wx.login() code")
+	case (in.RawData == "") != (in.Signature == ""):
+		return models.Errorf(models.CodeBadUserInput, "rawData and signature must be given together")
+	case (in.EncryptedData == "") != (in.IV == ""):
+		return models.Errorf(models.CodeBadUserInput, "encryptedData and iv must be given together")
+	}
+	return nil
+}
+
+// openLegacyData checks the optional wx.getUserInfo output: the rawData
+// signature, then the encryptedData with its watermark and openId. The
+// decrypted payload is authoritative when both are given. It returns the
+// profile to save (nil when none was sent) and the best-known unionid.
+func (s *Service) openLegacyData(in LoginInput, ws *wechat.Session) (*models.Profile, string, error) {
+	unionID := ws.UnionID
+	var profile *models.Profile
+	if in.RawData != "" {
+		if err := wechat.VerifySignature(in.RawData, ws.SessionKey, in.Signature); err != nil {
+			return nil, "", decryptError(err)
+		}
+		var info wechat.UserInfo
+		if err := json.Unmarshal([]byte(in.RawData), &info); err != nil {
+			return nil, "", models.Errorf(models.CodeBadUserInput, "rawData is not a JSON object")
+		}
+		profile = profileOf(&info)
+	}
+	if in.EncryptedData != "" {
+		info, err := wechat.DecryptUserInfo(s.wechat.AppID(), ws.OpenID, ws.SessionKey, in.EncryptedData, in.IV)
+		if err != nil {
+			return nil, "", decryptError(err)
+		}
+		profile = profileOf(info)
+		if unionID == "" {
+			unionID = info.UnionID
+		}
+	}
+	return profile, unionID, nil
+}
+
+func profileOf(info *wechat.UserInfo) *models.Profile {
+	g := models.Gender(info.Gender)
+	if g != models.GenderMale && g != models.GenderFemale {
+		g = models.GenderUnknown
+	}
+	return &models.Profile{
+		Nickname: clean(info.NickName), AvatarURL: clean(info.AvatarURL), Gender: g,
+		Language: clean(info.Language), City: clean(info.City), Province: clean(info.Province), Country: clean(info.Country),
+	}
+}
+
+// maxFieldLen bounds a profile or header string we store.
+const maxFieldLen = 512
+
+// clean makes client-supplied text storable: valid UTF-8, no NUL (which
+// Postgres text refuses), bounded length.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "")
+	return truncate(strings.TrimSpace(s), maxFieldLen)
+}
+
+// wechatError maps the wechat module's errors onto client codes. An errcode
+// we do not expect (a wrong appid or secret) is our misconfiguration: INTERNAL.
+func wechatError(err error) error {
+	switch {
+	case errors.Is(err, wechat.ErrInvalidCode):
+		return models.WrapError(err, models.CodeWechatCodeInvalid, "the login code is invalid, expired or already used; call wx.login() again")
+	case errors.Is(err, wechat.ErrRateLimited):
+		return models.WrapError(err, models.CodeWechatRateLimited, "WeChat is rate limiting logins; retry shortly")
+	case errors.Is(err, wechat.ErrUserBlocked):
+		return models.WrapError(err, models.CodeWechatUserBlocked, "WeChat has blocked this user's login")
+	case errors.Is(err, wechat.ErrUnavailable):
+		return models.WrapError(err, models.CodeWechatUnavailable, "WeChat is unavailable; retry shortly")
+	}
+	return models.WrapError(err, models.CodeInternal, "internal error")
+}
+
+func decryptError(err error) error {
+	return models.WrapError(err, models.CodeDecryptFailed, "the user data did not verify against this login; call wx.login() and wx.getUserInfo() again")
+}
+
+// Caller is the authenticated client of a request.
+type Caller struct {
+	Session *models.Session
+	User    *models.User
+}
+
+var errUnauthenticated = models.Errorf(models.CodeUnauthenticated, "sign in first: send Authorization: Bearer <token> from login")
+
+// Authenticate resolves a bearer token to its caller. Unknown, malformed,
+// expired and revoked tokens, and disabled users, are all UNAUTHENTICATED.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Caller, error) {
+	hash, ok := parseToken(token)
+	if !ok {
+		return nil, errUnauthenticated
+	}
+	sess, user, err := s.store.SessionByTokenHash(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthenticated
+	} else if err != nil {
+		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	if time.Since(sess.LastSeenAt) > touchEvery {
+		if err := s.store.TouchSession(ctx, sess.ID, touchEvery); err != nil {
+			s.log.WarnContext(ctx, "recording session use", "err", err)
+		}
+	}
+	return &Caller{Session: sess, User: user}, nil
+}
+
+// Logout revokes the caller's session. Revoking an already revoked session is not an error.
+func (s *Service) Logout(ctx context.Context, c *Caller) error {
+	err := s.store.RevokeSession(ctx, c.Session.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	return nil
+}
+
+// SessionKey unseals the session_key stored with a session, for server-side
+// decrypts after login. It never leaves the server.
+func (s *Service) SessionKey(sess *models.Session) (wechat.Secret, error) {
+	pt, err := s.sealer.open(sess.SessionKeySealed, sess.ID)
+	if err != nil {
+		return "", models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	return wechat.Secret(pt), nil
+}
+
+type requestKey struct{}
+
+// request memoizes one request's authentication, so a query touching the
+// caller in several resolvers looks the token up once, and a request that
+// never needs it (login) never looks it up.
+type request struct {
+	token  string
+	once   sync.Once
+	caller *Caller
+	err    error
+}
+
+// WithToken returns ctx carrying the request's bearer token ("" for none).
+func WithToken(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, requestKey{}, &request{token: token})
+}
+
+// Caller returns the authenticated caller of the request in ctx, or an
+// UNAUTHENTICATED error.
+func (s *Service) Caller(ctx context.Context) (*Caller, error) {
+	r, _ := ctx.Value(requestKey{}).(*request)
+	if r == nil || r.token == "" {
+		return nil, errUnauthenticated
+	}
+	r.once.Do(func() { r.caller, r.err = s.Authenticate(ctx, r.token) })
+	return r.caller, r.err
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary so Postgres gets valid UTF-8.
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

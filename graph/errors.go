@@ -1,0 +1,66 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"wxlogin/models"
+)
+
+// presentError turns every error into one a client may see: the code and
+// message of a *models.Error, gqlgen's own request errors with their codes,
+// and anything else as INTERNAL with the request id — logged here with its
+// cause, which never reaches the client.
+func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var appErr *models.Error
+		if errors.As(err, &appErr) {
+			out := &gqlerror.Error{Message: appErr.Message, Path: gqlErr.Path, Locations: gqlErr.Locations,
+				Extensions: map[string]any{"code": appErr.Code}}
+			switch appErr.Code {
+			case models.CodeInternal:
+				return internal(ctx, log, out, err)
+			case models.CodeWechatUnavailable:
+				log.WarnContext(ctx, "wechat unavailable", "request_id", RequestID(ctx), "err", err)
+			}
+			return out
+		}
+		if gqlErr.Err == nil {
+			// gqlgen's parse, validation and coercion errors describe the
+			// request and carry their own code where gqlgen sets one.
+			if _, ok := gqlErr.Extensions["code"]; !ok {
+				if gqlErr.Extensions == nil {
+					gqlErr.Extensions = map[string]any{}
+				}
+				gqlErr.Extensions["code"] = models.CodeBadUserInput
+			}
+			return gqlErr
+		}
+		return internal(ctx, log, &gqlerror.Error{Path: gqlErr.Path, Locations: gqlErr.Locations}, err)
+	}
+}
+
+// internal logs cause under the request id and returns out as a bare INTERNAL error.
+func internal(ctx context.Context, log *slog.Logger, out *gqlerror.Error, cause error) *gqlerror.Error {
+	id := RequestID(ctx)
+	log.ErrorContext(ctx, "internal error", "request_id", id, "path", out.Path.String(), "err", cause)
+	out.Message = fmt.Sprintf("internal error (request id %s)", id)
+	out.Extensions = map[string]any{"code": models.CodeInternal, "requestId": id}
+	return out
+}
+
+// recoverPanic turns a resolver panic into an INTERNAL error; the stack goes
+// to the log only.
+func recoverPanic(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in resolver", "request_id", RequestID(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return models.WrapError(fmt.Errorf("panic: %v", p), models.CodeInternal, "internal error")
+	}
+}

@@ -1,0 +1,268 @@
+// Command wxlogin is the WeChat Mini Program login server: a GraphQL API
+// that exchanges wx.login() codes for session tokens.
+//
+//	wxlogin [serve]            run the server (migrating first)
+//	wxlogin migrate [-create-db]  apply pending migrations and exit
+//
+// Settings come from environment variables or flags; see README.md.
+package main
+
+//go:generate go run github.com/99designs/gqlgen generate
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"wxlogin/auth"
+	"wxlogin/graph"
+	"wxlogin/store"
+	"wxlogin/wechat"
+	"wxlogin/wechat/wechattest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "wxlogin:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// run dispatches the subcommand in args.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, stdout, stderr)
+	case "migrate":
+		return migrateCmd(ctx, args, getenv, stdout, stderr)
+	case "help":
+		fmt.Fprintln(stdout, "usage: wxlogin [serve|migrate] [flags]; wxlogin serve -h lists the settings")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (want serve or migrate)", cmd)
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig("wxlogin serve", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	m := &Main{Config: cfg, Log: newLogger(cfg, stderr)}
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	m.printBanner(stdout)
+	errc := make(chan error, 1)
+	go func() { errc <- m.Serve() }()
+	select {
+	case err := <-errc:
+		_ = m.Close(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	m.Log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return m.Close(shutdownCtx)
+}
+
+func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wxlogin migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	createDB := fs.Bool("create-db", false, "create the database named in DATABASE_URL first, if it does not exist")
+	dsn := fs.String("database-url", getenv("DATABASE_URL"), "PostgreSQL URL (`DATABASE_URL`)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dsn == "" {
+		return errors.New("DATABASE_URL is required")
+	}
+	if *createDB {
+		created, err := store.CreateDatabase(ctx, *dsn)
+		if err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintln(stdout, "created the database")
+		}
+	}
+	st, err := store.Open(ctx, *dsn, store.Options{MaxConns: 2, ApplicationName: "wxlogin migrate"})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	names, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s)\n", len(names))
+	for _, n := range names {
+		fmt.Fprintln(stdout, "  "+n)
+	}
+	return nil
+}
+
+// Main is one running server, so tests can start the real program on port 0.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+
+	// Simulator is the mounted WeChat simulator in dev mode, else nil.
+	Simulator *wechattest.Simulator
+
+	store    *store.Store
+	listener net.Listener
+	server   *http.Server
+}
+
+// Open connects and migrates the database, listens, and wires the handlers;
+// Serve then answers requests.
+func (m *Main) Open(ctx context.Context) error {
+	if m.Log == nil {
+		m.Log = slog.Default()
+	}
+	cfg := m.Config
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: cfg.DBMaxConns, ApplicationName: "wxlogin"})
+	if err != nil {
+		return err
+	}
+	m.store = st
+	names, err := st.Migrate(ctx)
+	if err != nil {
+		_ = st.Close()
+		return err
+	}
+	if len(names) > 0 {
+		m.Log.Info("applied migrations", "names", names)
+	}
+	m.listener, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		_ = st.Close()
+		return err
+	}
+
+	mux := http.NewServeMux()
+	if cfg.DevWechat {
+		m.Simulator = wechattest.New(wechattest.App{AppID: cfg.WechatAppID, Secret: cfg.WechatSecret})
+		mux.Handle("/dev/wechat/api/", http.StripPrefix("/dev/wechat/api", m.Simulator.APIHandler()))
+		mux.Handle("/dev/wechat/", m.Simulator.MiniProgramHandler())
+		mux.Handle("GET /playground", playground.Handler("wxlogin", "/graphql"))
+		mux.Handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))
+		if cfg.WechatAPIBase == "" {
+			m.Config.WechatAPIBase = m.URL() + "/dev/wechat/api"
+		}
+		for _, g := range cfg.generated {
+			m.Log.Warn("dev mode: generated a throw-away setting", "setting", g)
+		}
+	}
+	wc := wechat.NewClient(wechat.Config{
+		AppID: cfg.WechatAppID, Secret: wechat.Secret(cfg.WechatSecret),
+		BaseURL: m.Config.WechatAPIBase, Timeout: cfg.WechatTimeout,
+	})
+	svc, err := auth.NewService(st, wc, auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, Logger: m.Log})
+	if err != nil {
+		_ = m.listener.Close()
+		_ = st.Close()
+		return err
+	}
+	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Auth: svc, Log: m.Log, Introspection: cfg.DevWechat}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	m.server = &http.Server{
+		Handler:           graph.WithRequestID(m.Log, mux),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		// A login may wait on WeChat twice (the busy retry) plus the database.
+		WriteTimeout: 2*cfg.WechatTimeout + 10*time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// Serve answers requests until Close; it returns nil after a clean Close.
+func (m *Main) Serve() error {
+	if err := m.server.Serve(m.listener); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// URL is the server's base URL, e.g. http://127.0.0.1:8080.
+func (m *Main) URL() string {
+	addr := m.listener.Addr().(*net.TCPAddr)
+	host := m.Config.Host
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+}
+
+// Close stops accepting requests, waits for those in flight until ctx ends,
+// and closes the database.
+func (m *Main) Close(ctx context.Context) error {
+	var err error
+	if m.server != nil {
+		err = m.server.Shutdown(ctx)
+	}
+	if m.store != nil {
+		err = errors.Join(err, m.store.Close())
+	}
+	return err
+}
+
+func (m *Main) printBanner(w io.Writer) {
+	u := m.URL()
+	fmt.Fprintf(w, "wxlogin is listening on %s\n", u)
+	fmt.Fprintf(w, "  GraphQL endpoint: %s/graphql\n", u)
+	if !m.Config.DevWechat {
+		return
+	}
+	fmt.Fprintf(w, "  Playground:       %s/playground\n", u)
+	fmt.Fprintf(w, "  WeChat simulator: POST %s/dev/wechat/code {\"user\":\"alice\"} mints a wx.login() code (dev mode only)\n", u)
+	fmt.Fprintf(w, "\nTry it (copy and paste):\n\n")
+	fmt.Fprintf(w, "  code=$(curl -s -X POST %s/dev/wechat/code -d '{\"user\":\"alice\"}' | sed -E 's/.*\"code\":\"([^\"]+)\".*/\\1/')\n", u)
+	fmt.Fprintf(w, "  token=$(curl -s %s/graphql -H 'Content-Type: application/json' \\\n", u)
+	fmt.Fprintf(w, "    -d '{\"query\":\"mutation($c: String!) { login(input: {code: $c}) { token created user { id } } }\",\"variables\":{\"c\":\"'\"$code\"'\"}}' \\\n")
+	fmt.Fprintf(w, "    | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\n")
+	fmt.Fprintf(w, "  curl -s %s/graphql -H \"Authorization: Bearer $token\" -H 'Content-Type: application/json' \\\n", u)
+	fmt.Fprintf(w, "    -d '{\"query\":\"{ me { id createdAt lastLoginAt } }\"}'\n\n")
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
