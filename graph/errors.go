@@ -24,11 +24,15 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if errors.As(err, &appErr) {
 			out := &gqlerror.Error{Message: appErr.Message, Path: gqlErr.Path, Locations: gqlErr.Locations,
 				Extensions: map[string]any{"code": appErr.Code}}
+			cause := appErr.Cause
+			if cause == nil {
+				cause = appErr
+			}
 			switch appErr.Code {
 			case models.CodeInternal:
-				return internal(ctx, log, out, err)
+				return internal(ctx, log, out, cause)
 			case models.CodeWechatUnavailable:
-				log.WarnContext(ctx, "wechat unavailable", "request_id", RequestID(ctx), "err", err)
+				log.WarnContext(ctx, "wechat unavailable", "request_id", RequestID(ctx), "err", cause)
 			}
 			return out
 		}

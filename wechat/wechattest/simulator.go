@@ -85,6 +85,7 @@ type Simulator struct {
 	calls      map[string]int
 	unexpected []string
 	salt       []byte
+	handedOut  []wechat.Secret
 }
 
 // New returns a simulator that knows apps; the first is the default for
@@ -176,6 +177,14 @@ func (s *Simulator) Unexpected() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.unexpected...)
+}
+
+// SessionKeys returns every session_key code2Session has handed out, so a
+// test can check that none of them is stored or shown in the clear.
+func (s *Simulator) SessionKeys() []wechat.Secret {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]wechat.Secret(nil), s.handedOut...)
 }
 
 // OpenID returns the openid user has in appID.
@@ -358,6 +367,7 @@ func (s *Simulator) jscode2session(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.used = true
+	s.handedOut = append(s.handedOut, c.sessionKey)
 	out := map[string]string{"openid": s.OpenID(app.AppID, c.user), "session_key": string(c.sessionKey)}
 	if !app.NoUnionID {
 		out["unionid"] = s.UnionID(c.user)

@@ -1,0 +1,106 @@
+package auth_test
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"wxlogin/auth"
+	"wxlogin/models"
+	"wxlogin/store/storetest"
+	"wxlogin/wechat"
+	"wxlogin/wechat/wechattest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+const appID = "wx4444444444444444"
+
+func newService(t *testing.T) (*auth.Service, *wechattest.Simulator) {
+	t.Helper()
+	sim := wechattest.New(wechattest.App{AppID: appID, Secret: "secret"})
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	wc := wechat.NewClient(wechat.Config{AppID: appID, Secret: "secret", BaseURL: srv.URL})
+	svc, err := auth.NewService(storetest.Open(t), wc, auth.Config{
+		SessionTTL: 2 * time.Hour, SecretKey: bytes.Repeat([]byte("0123456789abcdef"), 2),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, sim
+}
+
+func login(t *testing.T, svc *auth.Service, sim *wechattest.Simulator, user string) *auth.LoginResult {
+	t.Helper()
+	code, _ := sim.Login("", user)
+	res, err := svc.Login(context.Background(), auth.LoginInput{Code: code, IP: "203.0.113.7", UserAgent: "ua\x00\xff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestService_SessionKeySealedAndOpened(t *testing.T) {
+	t.Parallel()
+	svc, sim := newService(t)
+	res := login(t, svc, sim, "alice")
+	caller, err := svc.Authenticate(context.Background(), res.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(caller.Session.SessionKeySealed, []byte(sim.SessionKeys()[0])) {
+		t.Fatal("session_key stored in the clear")
+	}
+	key, err := svc.SessionKey(caller.Session)
+	if err != nil || key != sim.SessionKeys()[0] {
+		t.Fatal("the sealed session_key does not open to the one WeChat handed out")
+	}
+	if d := time.Until(res.ExpiresAt); d < 119*time.Minute || d > 2*time.Hour {
+		t.Fatalf("expires in %v, want the configured 2h", d)
+	}
+}
+
+func TestService_Caller(t *testing.T) {
+	t.Parallel()
+	svc, sim := newService(t)
+	res := login(t, svc, sim, "bob")
+
+	if _, err := svc.Caller(context.Background()); models.ErrorCode(err) != models.CodeUnauthenticated {
+		t.Fatalf("no token: %v", err)
+	}
+	ctx := auth.WithToken(context.Background(), res.Token)
+	a, err := svc.Caller(ctx)
+	if err != nil || a.User.ID != res.User.ID {
+		t.Fatalf("caller = %+v, %v", a, err)
+	}
+	b, _ := svc.Caller(ctx)
+	if a != b {
+		t.Fatal("the caller is looked up again within one request")
+	}
+	if err := svc.Logout(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Caller(auth.WithToken(context.Background(), res.Token)); models.ErrorCode(err) != models.CodeUnauthenticated {
+		t.Fatalf("after logout: %v", err)
+	}
+}
+
+func TestService_DisabledUser(t *testing.T) {
+	t.Parallel()
+	svc, sim := newService(t)
+	st := storetest.Open(t)
+	res := login(t, svc, sim, "carol")
+	if _, err := st.DB().ExecContext(context.Background(), "UPDATE users SET disabled_at = now() WHERE id = ?", res.User.ID); err != nil {
+		t.Fatal(err)
+	}
+	code, _ := sim.Login("", "carol")
+	if _, err := svc.Login(context.Background(), auth.LoginInput{Code: code}); models.ErrorCode(err) != models.CodeForbidden {
+		t.Fatalf("login of a disabled user: %v, want FORBIDDEN", err)
+	}
+	if _, err := svc.Authenticate(context.Background(), res.Token); models.ErrorCode(err) != models.CodeUnauthenticated {
+		t.Fatalf("old session of a disabled user: %v, want UNAUTHENTICATED", err)
+	}
+}

@@ -1,0 +1,120 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"wxlogin/models"
+)
+
+func TestPresentError(t *testing.T) {
+	t.Parallel()
+	ctx := context.WithValue(context.Background(), requestIDKey{}, "req-123")
+
+	t.Run("AppError", func(t *testing.T) {
+		var logs bytes.Buffer
+		got := presentError(slog.New(slog.NewTextHandler(&logs, nil)))(ctx,
+			models.WrapError(errors.New("errcode 40029"), models.CodeWechatCodeInvalid, "bad code"))
+		if got.Message != "bad code" || got.Extensions["code"] != models.CodeWechatCodeInvalid {
+			t.Fatalf("got %+v", got)
+		}
+	})
+
+	t.Run("RawErrorIsInternal", func(t *testing.T) {
+		var logs bytes.Buffer
+		raw := errors.New(`ERROR: duplicate key value violates unique constraint (SQLSTATE=23505) SELECT * FROM sessions WHERE token_hash = '\xdeadbeef'`)
+		got := presentError(slog.New(slog.NewTextHandler(&logs, nil)))(ctx, raw)
+		if got.Extensions["code"] != models.CodeInternal || got.Extensions["requestId"] != "req-123" {
+			t.Fatalf("got %+v", got)
+		}
+		if strings.Contains(got.Message, "SELECT") || strings.Contains(got.Message, "SQLSTATE") || !strings.Contains(got.Message, "req-123") {
+			t.Fatalf("message %q", got.Message)
+		}
+		if !strings.Contains(logs.String(), "SQLSTATE") || !strings.Contains(logs.String(), "req-123") {
+			t.Fatalf("log lacks the cause or the request id: %s", logs.String())
+		}
+	})
+
+	t.Run("WrappedInternalLogsCause", func(t *testing.T) {
+		var logs bytes.Buffer
+		err := models.WrapError(errors.New("connection refused"), models.CodeInternal, "internal error")
+		got := presentError(slog.New(slog.NewTextHandler(&logs, nil)))(ctx, gqlerror.WrapPath(nil, err))
+		if got.Extensions["code"] != models.CodeInternal || strings.Contains(got.Message, "refused") {
+			t.Fatalf("got %+v", got)
+		}
+		if !strings.Contains(logs.String(), "connection refused") {
+			t.Fatalf("log lacks the cause: %s", logs.String())
+		}
+	})
+
+	t.Run("RequestErrorKeepsItsCode", func(t *testing.T) {
+		got := presentError(slog.Default())(ctx, &gqlerror.Error{Message: "Cannot query field", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}})
+		if got.Extensions["code"] != "GRAPHQL_VALIDATION_FAILED" {
+			t.Fatalf("got %+v", got)
+		}
+		got = presentError(slog.Default())(ctx, &gqlerror.Error{Message: "operation not found"})
+		if got.Extensions["code"] != models.CodeBadUserInput {
+			t.Fatalf("got %+v", got)
+		}
+	})
+
+	t.Run("Panic", func(t *testing.T) {
+		var logs bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		got := presentError(log)(ctx, recoverPanic(log)(ctx, "boom: secret state"))
+		if got.Extensions["code"] != models.CodeInternal || strings.Contains(got.Message, "boom") {
+			t.Fatalf("got %+v", got)
+		}
+		if !strings.Contains(logs.String(), "stack") {
+			t.Fatal("the stack is not logged")
+		}
+	})
+}
+
+func TestBearerToken(t *testing.T) {
+	t.Parallel()
+	for header, want := range map[string]string{
+		"":                 "",
+		"Bearer abc":       "abc",
+		"bearer abc":       "abc",
+		"BEARER  abc ":     "abc",
+		"Basic dXNlcjpwdw": "",
+		"Bearer":           "",
+		"abc":              "",
+	} {
+		r := httptest.NewRequest("GET", "/graphql", nil)
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		if got := bearerToken(r); got != want {
+			t.Errorf("%q: got %q, want %q", header, got, want)
+		}
+	}
+}
+
+func TestWithRequestID(t *testing.T) {
+	t.Parallel()
+	var seen string
+	h := WithRequestID(slog.Default(), httpHandlerFunc(func(ctx context.Context) { seen = RequestID(ctx) }))
+	for in, keep := range map[string]bool{"abc-123": true, "": false, "bad id\n": false, strings.Repeat("a", 65): false} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("X-Request-Id", in)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if (seen == in) != keep || w.Header().Get("X-Request-Id") != seen || seen == "" {
+			t.Errorf("X-Request-Id %q: got %q", in, seen)
+		}
+	}
+}
+
+type httpHandlerFunc func(ctx context.Context)
+
+func (f httpHandlerFunc) ServeHTTP(_ http.ResponseWriter, r *http.Request) { f(r.Context()) }
