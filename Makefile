@@ -1,0 +1,22 @@
+# The two commands. Both find or start PostgreSQL first (see scripts/dev.sh).
+.PHONY: run test build generate db-stop
+
+## run: start the server in dev mode with the built-in WeChat simulator
+run:
+	@scripts/dev.sh run
+
+## test: gofmt, vet, staticcheck, generated-code check, then go test -race ./...
+test:
+	@scripts/dev.sh test
+
+## build: build bin/wxlogin
+build:
+	go build -o bin/wxlogin .
+
+## generate: regenerate the GraphQL code from schema.graphqls
+generate:
+	go generate ./...
+
+## db-stop: stop the project-local PostgreSQL cluster, if make run/test started one
+db-stop:
+	@scripts/dev.sh db-stop

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# The project's two commands, and what they need on a fresh Debian machine
+# that has only Go (and make):
+#
+#   scripts/dev.sh run     # make run: PostgreSQL + dev-mode server with the WeChat simulator
+#   scripts/dev.sh test    # make test: PostgreSQL + gcc, then checks and `go test -race ./...`
+#   scripts/dev.sh db-stop # stop the project-local PostgreSQL cluster, if one was started
+#
+# PostgreSQL is found in this order:
+#   1. $DATABASE_URL, if set;
+#   2. a server on 127.0.0.1:5432 where user postgres may create our database;
+#   3. a project-local cluster (port 54329, trust auth, listening on 127.0.0.1
+#      only) in .data/postgres, built with the system's PostgreSQL binaries;
+#      Debian's postgresql package is installed first if they are missing.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+local_port=54329
+bin="$root/bin/wxlogin"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		die "need root to run: $* (install it yourself, or run as root)"
+	fi
+}
+
+apt_updated=
+apt_install() {
+	command -v apt-get >/dev/null 2>&1 || die "$* missing and this is not a Debian-like system: install it, or set DATABASE_URL"
+	log "installing Debian packages: $*"
+	if [ -z "$apt_updated" ]; then
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+		apt_updated=1
+	fi
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# The race detector needs cgo, and cgo needs a C compiler.
+ensure_gcc() {
+	if ! command -v gcc >/dev/null 2>&1; then
+		apt_install gcc libc6-dev
+	fi
+}
+
+build() {
+	go build -o "$bin" .
+}
+
+# probe URL: can we create (if need be) and migrate the database at URL?
+probe() {
+	DATABASE_URL="$1" "$bin" migrate -create-db >/dev/null 2>"$root/bin/probe.err"
+}
+
+tcp_open() {
+	timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+}
+
+pg_bindir() {
+	ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+# as_pg runs a PostgreSQL server binary; initdb and postgres refuse to run as root.
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+local_datadir() {
+	local dir="$root/.data/postgres"
+	if [ "$(id -u)" = 0 ]; then
+		id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+		mkdir -p "$root/.data"
+		# The postgres user must reach the project folder; under /root it cannot.
+		if ! runuser -u postgres -- test -x "$root/.data" 2>/dev/null; then
+			dir="/var/tmp/wxlogin-postgres-$(printf '%s' "$root" | sha1sum | cut -c1-10)"
+		fi
+		mkdir -p "$dir"
+		chown postgres "$dir"
+		chmod 700 "$dir"
+	else
+		mkdir -p "$dir"
+	fi
+	printf '%s' "$dir"
+}
+
+start_local_cluster() {
+	local pgbin datadir
+	pgbin=$(pg_bindir)
+	if [ -z "$pgbin" ]; then
+		apt_install postgresql
+		pgbin=$(pg_bindir)
+		[ -n "$pgbin" ] || die "installed postgresql but found no binaries under /usr/lib/postgresql"
+	fi
+	datadir=$(local_datadir)
+	if [ ! -f "$datadir/PG_VERSION" ]; then
+		log "creating a project-local PostgreSQL cluster in $datadir"
+		as_pg "$pgbin/initdb" -D "$datadir" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+	fi
+	if ! as_pg "$pgbin/pg_ctl" -D "$datadir" status >/dev/null 2>&1; then
+		log "starting the project-local PostgreSQL on 127.0.0.1:$local_port"
+		as_pg "$pgbin/pg_ctl" -D "$datadir" -l "$datadir/server.log" -w -t 60 \
+			-o "-c listen_addresses=127.0.0.1 -c port=$local_port -c unix_socket_directories=" start >/dev/null ||
+			{ tail -n 20 "$datadir/server.log" >&2; die "PostgreSQL did not start"; }
+	fi
+}
+
+# ensure_postgres exports DATABASE_URL for a server we may use, migrated.
+ensure_postgres() {
+	build
+	if [ -n "${DATABASE_URL:-}" ]; then
+		probe "$DATABASE_URL" || { cat "$root/bin/probe.err" >&2; die "DATABASE_URL is set but not usable"; }
+		return
+	fi
+	local url="postgres://postgres@127.0.0.1:5432/wxlogin?sslmode=disable"
+	if tcp_open 127.0.0.1 5432 && probe "$url"; then
+		log "using PostgreSQL on 127.0.0.1:5432"
+	else
+		tcp_open 127.0.0.1 5432 && log "127.0.0.1:5432 answers but will not let user postgres in; using a project-local cluster"
+		start_local_cluster
+		url="postgres://postgres@127.0.0.1:$local_port/wxlogin?sslmode=disable"
+		probe "$url" || { cat "$root/bin/probe.err" >&2; die "the project-local PostgreSQL is not usable"; }
+		log "using the project-local PostgreSQL on 127.0.0.1:$local_port"
+	fi
+	export DATABASE_URL="$url"
+}
+
+# check_generated regenerates the GraphQL code in a scratch copy and fails if
+# it differs from what is committed.
+check_generated() {
+	local tmp
+	tmp=$(mktemp -d)
+	tar --exclude=./.git --exclude=./.data --exclude=./bin -cf - . | tar -xf - -C "$tmp"
+	(cd "$tmp" && go run github.com/99designs/gqlgen generate) || { rm -rf "$tmp"; die "gqlgen generate failed"; }
+	if ! diff -r "$root/graph" "$tmp/graph" >&2; then
+		rm -rf "$tmp"
+		die "generated code is stale: run 'go generate ./...' and commit the result"
+	fi
+	rm -rf "$tmp"
+}
+
+cmd_test() {
+	ensure_gcc
+	ensure_postgres
+	log "gofmt"
+	local unformatted
+	unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.data/*'))
+	[ -z "$unformatted" ] || die "gofmt would change: $unformatted"
+	log "go vet"
+	go vet ./...
+	log "staticcheck"
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	log "generated code matches schema.graphqls"
+	check_generated
+	log "go test -race ./..."
+	go test -race -count=1 "$@" ./...
+}
+
+cmd_run() {
+	ensure_postgres
+	log "starting wxlogin in dev mode (built-in WeChat simulator); Ctrl-C stops it"
+	DEV_WECHAT="${DEV_WECHAT:-1}" exec "$bin" serve
+}
+
+cmd_db_stop() {
+	local pgbin datadir
+	pgbin=$(pg_bindir)
+	[ -n "$pgbin" ] || exit 0
+	for datadir in "$root/.data/postgres" /var/tmp/wxlogin-postgres-"$(printf '%s' "$root" | sha1sum | cut -c1-10)"; do
+		if [ -f "$datadir/PG_VERSION" ]; then
+			as_pg "$pgbin/pg_ctl" -D "$datadir" stop -m fast || true
+		fi
+	done
+}
+
+case "${1:-}" in
+run) shift; cmd_run "$@" ;;
+test) shift; cmd_test "$@" ;;
+db-stop) cmd_db_stop ;;
+*) die "usage: scripts/dev.sh run|test|db-stop" ;;
+esac
