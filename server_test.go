@@ -568,3 +568,92 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// BenchmarkE2E_Me is `{ me { id } }` over real HTTP: token parse, session
+// lookup, GraphQL execution.
+func BenchmarkE2E_Me(b *testing.B) {
+	ts := startBenchServer(b)
+	code, _ := ts.sim.Login("", "bench")
+	token := benchLogin(b, ts, code)
+	body := []byte(`{"query":"{ me { id } }"}`)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, ts.URL()+"/graphql", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatal(resp.Status)
+			}
+		}
+	})
+}
+
+// BenchmarkE2E_Login is a whole login over real HTTP, WeChat simulated over
+// HTTP too: code2Session, then the one-transaction upsert and session insert.
+func BenchmarkE2E_Login(b *testing.B) {
+	ts := startBenchServer(b)
+	codes := make(chan string, 1024)
+	go func() {
+		for i := 0; ; i++ {
+			code, err := ts.sim.Login("", fmt.Sprintf("user%d", i%500))
+			if err != nil {
+				close(codes)
+				return
+			}
+			select {
+			case codes <- code:
+			case <-b.Context().Done():
+				return
+			}
+		}
+	}()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			benchLogin(b, ts, <-codes)
+		}
+	})
+}
+
+func startBenchServer(b *testing.B) *testServer {
+	sim := wechattest.New(wechattest.App{AppID: e2eAppID, Secret: e2eSecret})
+	wx := httptest.NewServer(sim.Handler())
+	b.Cleanup(wx.Close)
+	m := &Main{Config: Config{
+		DatabaseURL: storetest.DSN(b), Host: "127.0.0.1", WechatAppID: e2eAppID, WechatSecret: e2eSecret,
+		WechatAPIBase: wx.URL, WechatTimeout: 5 * time.Second, SessionTTL: time.Hour, DBMaxConns: 20,
+		SecretKey: bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 4),
+	}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := m.Open(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = m.Serve() }()
+	b.Cleanup(func() { _ = m.Close(context.Background()) })
+	return &testServer{Main: m, sim: sim}
+}
+
+func benchLogin(b *testing.B, ts *testServer, code string) string {
+	body, _ := json.Marshal(map[string]any{"query": `mutation($c: String!) { login(input: {code: $c}) { token } }`, "variables": map[string]any{"c": code}})
+	resp, err := http.Post(ts.URL()+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data struct{ Login struct{ Token string } }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Data.Login.Token == "" {
+		b.Fatalf("login failed: %v", err)
+	}
+	return out.Data.Login.Token
+}

@@ -25,6 +25,9 @@ const DefaultSessionTTL = 30 * 24 * time.Hour
 // touchEvery bounds how often a session's last_seen_at is written.
 const touchEvery = time.Minute
 
+// storeTimeout bounds recording a login once WeChat has accepted its code.
+const storeTimeout = 10 * time.Second
+
 // maxCodeLen is far above WeChat's 32-character codes and far below abuse.
 const maxCodeLen = 128
 
@@ -115,6 +118,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		UserAgent: nonEmpty(clean(in.UserAgent)),
 	}
 	sess.SessionKeySealed = s.sealer.seal([]byte(ws.SessionKey), sess.ID)
+	// The code is spent now: finish recording the login even if the client
+	// hangs up, so a retry does not meet WECHAT_CODE_INVALID for nothing.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
 	res, err := s.store.Login(ctx, store.LoginParams{
 		Provider: models.ProviderWechatMiniProgram,
 		AppID:    s.wechat.AppID(),

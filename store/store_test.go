@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -303,4 +304,70 @@ func TestOpen_RefusesUnverifiedTLS(t *testing.T) {
 			t.Errorf("%s: opened; want a refusal", dsn)
 		}
 	}
+}
+
+// benchParallelism gives the parallel benchmarks 8 goroutines per CPU, the
+// concurrency of a busy server rather than one request per core.
+const benchParallelism = 8
+
+// BenchmarkStore_Login is a returning user's login transaction (identity
+// upsert, user update, session insert), spread over 1000 users.
+func BenchmarkStore_Login(b *testing.B) {
+	st := storetest.Open(b)
+	openids := make([]string, 1000)
+	for i := range openids {
+		openids[i] = "o" + store.NewID()
+		if _, err := st.Login(context.Background(), store.LoginParams{
+			Provider: models.ProviderWechatMiniProgram, AppID: "wxbench", OpenID: openids[i], Session: newSession(),
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			openid := openids[next.Add(1)%int64(len(openids))]
+			if _, err := st.Login(context.Background(), store.LoginParams{
+				Provider: models.ProviderWechatMiniProgram, AppID: "wxbench", OpenID: openid, Session: newSession(),
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkStore_FirstLogin creates a new user on every login.
+func BenchmarkStore_FirstLogin(b *testing.B) {
+	st := storetest.Open(b)
+	b.SetParallelism(benchParallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := st.Login(context.Background(), store.LoginParams{
+				Provider: models.ProviderWechatMiniProgram, AppID: "wxbench", OpenID: "o" + store.NewID(), Session: newSession(),
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkStore_SessionByTokenHash is the lookup behind every authenticated request.
+func BenchmarkStore_SessionByTokenHash(b *testing.B) {
+	st := storetest.Open(b)
+	sess := newSession()
+	if _, err := st.Login(context.Background(), store.LoginParams{
+		Provider: models.ProviderWechatMiniProgram, AppID: "wxbench", OpenID: "o" + store.NewID(), Session: sess,
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(benchParallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := st.SessionByTokenHash(context.Background(), sess.TokenHash); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
