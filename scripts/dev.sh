@@ -13,6 +13,7 @@
 #      only) in .data/postgres, built with the system's PostgreSQL binaries;
 #      Debian's postgresql package is installed first if they are missing.
 set -euo pipefail
+trap 'printf "error: scripts/dev.sh stopped at line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -65,7 +66,7 @@ tcp_open() {
 }
 
 pg_bindir() {
-	ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+	{ ls -d /usr/lib/postgresql/*/bin 2>/dev/null || true; } | sort -V | tail -n 1
 }
 
 # as_pg runs a PostgreSQL server binary; initdb and postgres refuse to run as root.
