@@ -72,7 +72,7 @@ pg_bindir() {
 # as_pg runs a PostgreSQL server binary; initdb and postgres refuse to run as root.
 as_pg() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
