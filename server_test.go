@@ -40,7 +40,7 @@ type testServer struct {
 }
 
 // startServer runs Main against this package's database and a simulator.
-func startServer(t *testing.T, mutate func(*Config)) *testServer {
+func startServer(t testing.TB, mutate func(*Config)) *testServer {
 	t.Helper()
 	sim := wechattest.New(wechattest.App{AppID: e2eAppID, Secret: e2eSecret})
 	wx := httptest.NewServer(sim.Handler())
@@ -55,7 +55,7 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 		mutate(&cfg)
 	}
 	logs := &syncBuffer{}
-	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))}
 	if err := m.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +333,7 @@ func TestE2E_LoginErrors(t *testing.T) {
 func TestE2E_LegacyProfile(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, nil)
-	profile := wechattest.Profile{NickName: "Band", Gender: 1, Language: "zh_CN", City: "Guangzhou", Province: "Guangdong", Country: "CN",
+	profile := wechat.Profile{NickName: "Band", Gender: 1, Language: "zh_CN", City: "Guangzhou", Province: "Guangdong", Country: "CN",
 		AvatarURL: "https://thirdwx.qlogo.cn/mmopen/vi_32/x/132"}
 
 	t.Run("Saved", func(t *testing.T) {
@@ -463,7 +463,7 @@ func TestE2E_NoSecretsAtRest(t *testing.T) {
 
 // assertNoSecretsIn fails if text holds any token or session_key handed out,
 // as text or as the hex Postgres shows bytea in.
-func (ts *testServer) assertNoSecretsIn(t *testing.T, text, where string) {
+func (ts *testServer) assertNoSecretsIn(t testing.TB, text, where string) {
 	t.Helper()
 	ts.mu.Lock()
 	secrets := append([]string(nil), ts.tokens...)
@@ -572,7 +572,7 @@ func (s *syncBuffer) String() string {
 // BenchmarkE2E_Me is `{ me { id } }` over real HTTP: token parse, session
 // lookup, GraphQL execution.
 func BenchmarkE2E_Me(b *testing.B) {
-	ts := startBenchServer(b)
+	ts := startServer(b, nil)
 	code, _ := ts.sim.Login("", "bench")
 	token := benchLogin(b, ts, code)
 	body := []byte(`{"query":"{ me { id } }"}`)
@@ -600,7 +600,7 @@ func BenchmarkE2E_Me(b *testing.B) {
 // BenchmarkE2E_Login is a whole login over real HTTP, WeChat simulated over
 // HTTP too: code2Session, then the one-transaction upsert and session insert.
 func BenchmarkE2E_Login(b *testing.B) {
-	ts := startBenchServer(b)
+	ts := startServer(b, nil)
 	codes := make(chan string, 1024)
 	go func() {
 		for i := 0; ; i++ {
@@ -623,23 +623,6 @@ func BenchmarkE2E_Login(b *testing.B) {
 			benchLogin(b, ts, <-codes)
 		}
 	})
-}
-
-func startBenchServer(b *testing.B) *testServer {
-	sim := wechattest.New(wechattest.App{AppID: e2eAppID, Secret: e2eSecret})
-	wx := httptest.NewServer(sim.Handler())
-	b.Cleanup(wx.Close)
-	m := &Main{Config: Config{
-		DatabaseURL: storetest.DSN(b), Host: "127.0.0.1", WechatAppID: e2eAppID, WechatSecret: e2eSecret,
-		WechatAPIBase: wx.URL, WechatTimeout: 5 * time.Second, SessionTTL: time.Hour, DBMaxConns: 20,
-		SecretKey: bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 4),
-	}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if err := m.Open(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = m.Serve() }()
-	b.Cleanup(func() { _ = m.Close(context.Background()) })
-	return &testServer{Main: m, sim: sim}
 }
 
 func benchLogin(b *testing.B, ts *testServer, code string) string {

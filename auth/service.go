@@ -163,18 +163,18 @@ func (s *Service) openLegacyData(in LoginInput, ws *wechat.Session) (*models.Pro
 		if err := wechat.VerifySignature(in.RawData, ws.SessionKey, in.Signature); err != nil {
 			return nil, "", decryptError(err)
 		}
-		var info wechat.UserInfo
-		if err := json.Unmarshal([]byte(in.RawData), &info); err != nil {
+		var p wechat.Profile
+		if err := json.Unmarshal([]byte(in.RawData), &p); err != nil {
 			return nil, "", models.Errorf(models.CodeBadUserInput, "rawData is not a JSON object")
 		}
-		profile = profileOf(&info)
+		profile = profileOf(&p)
 	}
 	if in.EncryptedData != "" {
 		info, err := wechat.DecryptUserInfo(s.wechat.AppID(), ws.OpenID, ws.SessionKey, in.EncryptedData, in.IV)
 		if err != nil {
 			return nil, "", decryptError(err)
 		}
-		profile = profileOf(info)
+		profile = profileOf(&info.Profile)
 		if unionID == "" {
 			unionID = info.UnionID
 		}
@@ -182,7 +182,7 @@ func (s *Service) openLegacyData(in LoginInput, ws *wechat.Session) (*models.Pro
 	return profile, unionID, nil
 }
 
-func profileOf(info *wechat.UserInfo) *models.Profile {
+func profileOf(info *wechat.Profile) *models.Profile {
 	g := models.Gender(info.Gender)
 	if g != models.GenderMale && g != models.GenderFemale {
 		g = models.GenderUnknown

@@ -16,16 +16,21 @@ import (
 // Since 2021 WeChat fills nickName and avatarUrl with placeholders for new
 // mini programs; the fields are still parsed for older clients.
 type UserInfo struct {
-	OpenID    string    `json:"openId"`
-	UnionID   string    `json:"unionId"`
-	NickName  string    `json:"nickName"`
-	Gender    int       `json:"gender"`
-	Language  string    `json:"language"`
-	City      string    `json:"city"`
-	Province  string    `json:"province"`
-	Country   string    `json:"country"`
-	AvatarURL string    `json:"avatarUrl"`
+	OpenID  string `json:"openId"`
+	UnionID string `json:"unionId"`
+	Profile
 	Watermark Watermark `json:"watermark"`
+}
+
+// Profile is the public part of wx.getUserInfo, which rawData carries in the clear.
+type Profile struct {
+	NickName  string `json:"nickName"`
+	Gender    int    `json:"gender"`
+	Language  string `json:"language"`
+	City      string `json:"city"`
+	Province  string `json:"province"`
+	Country   string `json:"country"`
+	AvatarURL string `json:"avatarUrl"`
 }
 
 // Watermark is stamped by WeChat into every encrypted payload to bind it to one app.

@@ -35,9 +35,11 @@ func TestDecryptUserInfo_OfficialExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := wechat.UserInfo{
-		OpenID: docOpenID, UnionID: "ocMvos6NjeKLIBqg5Mr9QjxrP1FA", NickName: "Band", Gender: 1,
-		Language: "zh_CN", City: "Guangzhou", Province: "Guangdong", Country: "CN",
-		AvatarURL: "http://wx.qlogo.cn/mmopen/vi_32/aSKcBBPpibyKNicHNTMM0qJVh8Kjgiak2AHWr8MHM4WgMEm7GFhsf8OYrySdbvAMvTsw3mo8ibKicsnfN5pRjl1p8HQ/0",
+		OpenID: docOpenID, UnionID: "ocMvos6NjeKLIBqg5Mr9QjxrP1FA",
+		Profile: wechat.Profile{
+			NickName: "Band", Gender: 1, Language: "zh_CN", City: "Guangzhou", Province: "Guangdong", Country: "CN",
+			AvatarURL: "http://wx.qlogo.cn/mmopen/vi_32/aSKcBBPpibyKNicHNTMM0qJVh8Kjgiak2AHWr8MHM4WgMEm7GFhsf8OYrySdbvAMvTsw3mo8ibKicsnfN5pRjl1p8HQ/0",
+		},
 		Watermark: wechat.Watermark{AppID: docAppID, Timestamp: 1477314187},
 	}
 	if *info != want {

@@ -44,17 +44,6 @@ type Fault struct {
 	Delay time.Duration
 }
 
-// Profile is what a user's wx.getUserInfo would report.
-type Profile struct {
-	NickName  string `json:"nickName"`
-	Gender    int    `json:"gender"`
-	Language  string `json:"language"`
-	City      string `json:"city"`
-	Province  string `json:"province"`
-	Country   string `json:"country"`
-	AvatarURL string `json:"avatarUrl"`
-}
-
 // UserInfo is the legacy wx.getUserInfo output a mini program forwards.
 type UserInfo struct {
 	RawData       string `json:"rawData"`
@@ -231,13 +220,13 @@ func (s *Simulator) loginLocked(appID, user string) (string, error) {
 
 // UserInfo is wx.getUserInfo(): profile encrypted with user's current
 // session_key in appID, signed, and watermarked with appID.
-func (s *Simulator) UserInfo(appID, user string, p Profile) (UserInfo, error) {
+func (s *Simulator) UserInfo(appID, user string, p wechat.Profile) (UserInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.userInfoLocked(appID, user, p)
 }
 
-func (s *Simulator) userInfoLocked(appID, user string, p Profile) (UserInfo, error) {
+func (s *Simulator) userInfoLocked(appID, user string, p wechat.Profile) (UserInfo, error) {
 	if appID == "" {
 		appID = s.firstApp
 	}
@@ -252,7 +241,7 @@ func (s *Simulator) userInfoLocked(appID, user string, p Profile) (UserInfo, err
 	full := struct {
 		OpenID  string `json:"openId"`
 		UnionID string `json:"unionId,omitempty"`
-		Profile
+		wechat.Profile
 		Watermark wechat.Watermark `json:"watermark"`
 	}{OpenID: s.OpenID(appID, user), Profile: p, Watermark: wechat.Watermark{AppID: appID, Timestamp: s.now().Unix()}}
 	if !s.apps[appID].NoUnionID {
@@ -277,7 +266,7 @@ func (s *Simulator) mintCode(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		User    string   `json:"user"`
 		AppID   string   `json:"appid"`
-		Profile *Profile `json:"profile"`
+		Profile *wechat.Profile `json:"profile"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil {
 		writeJSON(w, http.StatusBadRequest, "application/json", map[string]string{"error": "body must be JSON like {\"user\":\"alice\"}"})
