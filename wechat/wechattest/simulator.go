@@ -264,8 +264,8 @@ func (s *Simulator) now() time.Time { return time.Now().Add(s.offset) }
 // mintCode serves POST /dev/wechat/code.
 func (s *Simulator) mintCode(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		User    string   `json:"user"`
-		AppID   string   `json:"appid"`
+		User    string          `json:"user"`
+		AppID   string          `json:"appid"`
 		Profile *wechat.Profile `json:"profile"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil {
