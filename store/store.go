@@ -44,7 +44,8 @@ type Store struct {
 // It refuses an sslmode that would use TLS without checking the server's
 // certificate on a non-loopback host: pgdriver's default does exactly that.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	if err := checkTLS(dsn); err != nil {
+	dsn, err := checkTLS(dsn)
+	if err != nil {
 		return nil, err
 	}
 	if opts.MaxConns <= 0 {
@@ -154,30 +155,43 @@ func CreateDatabase(ctx context.Context, dsn string) (created bool, err error) {
 
 // checkTLS refuses DSNs whose TLS would not verify the server on a network
 // path: a missing sslmode, or prefer/allow/require, make pgdriver encrypt
-// without checking the certificate, which a man in the middle defeats.
-func checkTLS(dsn string) error {
+// without checking the certificate, which a man in the middle defeats. On
+// loopback a missing sslmode means disable: TLS adds nothing there, and
+// pgdriver, unlike libpq, does not fall back to plain text when the server
+// has no TLS.
+func checkTLS(dsn string) (string, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return fmt.Errorf("store: DATABASE_URL is not a URL")
+		return "", fmt.Errorf("store: DATABASE_URL is not a URL")
 	}
-	switch mode := u.Query().Get("sslmode"); mode {
+	q := u.Query()
+	mode := q.Get("sslmode")
+	switch mode {
 	case "verify-full", "verify-ca", "disable":
-		return nil
-	default:
-		host := u.Hostname()
-		if host == "localhost" || host == "" {
-			return nil
-		}
-		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-			return nil
-		}
-		if mode == "" {
-			mode = "(unset)"
-		}
-		return fmt.Errorf("store: DATABASE_URL sslmode=%s would not verify %s's certificate; "+
-			"use sslmode=verify-full (add sslrootcert=/path/ca.pem for a private CA), "+
-			"or sslmode=disable on a network you trust", mode, host)
+		return dsn, nil
 	}
+	if isLoopback(u.Hostname()) {
+		if mode == "" {
+			q.Set("sslmode", "disable")
+			u.RawQuery = q.Encode()
+			return u.String(), nil
+		}
+		return dsn, nil
+	}
+	if mode == "" {
+		mode = "(unset)"
+	}
+	return "", fmt.Errorf("store: DATABASE_URL sslmode=%s would not verify %s's certificate; "+
+		"use sslmode=verify-full (add sslrootcert=/path/ca.pem for a private CA), "+
+		"or sslmode=disable on a network you trust", mode, u.Hostname())
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" || host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // redactDSN drops the password from dsn for error messages.

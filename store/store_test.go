@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -370,4 +371,68 @@ func BenchmarkStore_SessionByTokenHash(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestOpen_LoopbackWithoutSSLMode(t *testing.T) {
+	t.Parallel()
+	// pgdriver would insist on TLS and fail on a server without it; on
+	// loopback an unset sslmode means disable.
+	dsn := strings.Replace(storetest.DSN(t), "sslmode=disable", "", 1)
+	st, err := store.Open(context.Background(), dsn, store.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Close()
+}
+
+// Instances starting together all migrate; the advisory lock makes them take turns.
+func TestStore_MigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	dsn := strings.Replace(storetest.DSN(t), "wxlogin_test_", "wxlogin_test_mig_", 1)
+	ctx := context.Background()
+	if _, err := store.CreateDatabase(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin := strings.Replace(dsn, "/"+dbName(dsn)+"?", "/postgres?", 1)
+		st, err := store.Open(ctx, admin, store.Options{MaxConns: 1})
+		if err == nil {
+			_, _ = st.DB().ExecContext(ctx, "DROP DATABASE IF EXISTS "+dbName(dsn)+" WITH (FORCE)")
+			_ = st.Close()
+		}
+	})
+	var wg sync.WaitGroup
+	applied := make(chan int, 4)
+	for range 4 {
+		wg.Go(func() {
+			st, err := store.Open(ctx, dsn, store.Options{MaxConns: 2})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer st.Close()
+			names, err := st.Migrate(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			applied <- len(names)
+		})
+	}
+	wg.Wait()
+	close(applied)
+	appliers := 0
+	for n := range applied {
+		if n > 0 {
+			appliers++
+		}
+	}
+	if appliers != 1 {
+		t.Fatalf("%d instances applied migrations, want exactly 1", appliers)
+	}
+}
+
+func dbName(dsn string) string {
+	name := dsn[strings.LastIndex(dsn, "/")+1:]
+	name, _, _ = strings.Cut(name, "?")
+	return name
 }
