@@ -640,3 +640,62 @@ func benchLogin(b *testing.B, ts *testServer, code string) string {
 	}
 	return out.Data.Login.Token
 }
+
+func TestE2E_GraphQLOverHTTP(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+
+	t.Run("GETRefusesMutations", func(t *testing.T) {
+		resp, err := http.Get(ts.URL() + "/graphql?query=" + "mutation%7Blogout%7D")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode == http.StatusOK && !strings.Contains(string(body), "errors") {
+			t.Fatalf("GET ran a mutation: %d %s", resp.StatusCode, body)
+		}
+		if strings.Contains(string(body), `"logout":true`) {
+			t.Fatalf("GET ran a mutation: %s", body)
+		}
+	})
+
+	t.Run("BadJSONIsBadUserInput", func(t *testing.T) {
+		resp, err := http.Post(ts.URL()+"/graphql", "application/json", strings.NewReader("{not json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "BAD_USER_INPUT") {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("OversizedBodyRefused", func(t *testing.T) {
+		big := `{"query":"{ me { id } }","variables":{"x":"` + strings.Repeat("a", 2<<20) + `"}}`
+		resp, err := http.Post(ts.URL()+"/graphql", "application/json", strings.NewReader(big))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "BAD_USER_INPUT") {
+			t.Fatalf("a 2 MiB body: %d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("RequestIDEchoed", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL()+"/graphql", strings.NewReader(`{"query":"{ me { id } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Request-Id", "trace-42")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("X-Request-Id") != "trace-42" {
+			t.Fatalf("X-Request-Id = %q", resp.Header.Get("X-Request-Id"))
+		}
+	})
+}
