@@ -315,6 +315,7 @@ func TestE2E_LoginErrors(t *testing.T) {
 		"HugeCode":         {"code": strings.Repeat("a", 1000)},
 		"RawDataAlone":     {"code": "x", "rawData": "{}"},
 		"EncryptedNoIV":    {"code": "x", "encryptedData": "AAAA"},
+		"RawDataNotJSON":   {"code": "x", "rawData": "nickName=Band", "signature": "abc"},
 		"MissingCodeField": {},
 	} {
 		t.Run("BadInput"+name, func(t *testing.T) {

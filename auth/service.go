@@ -148,6 +148,8 @@ func validateLoginInput(in LoginInput) error {
 		return models.Errorf(models.CodeBadUserInput, "rawData and signature must be given together")
 	case (in.EncryptedData == "") != (in.IV == ""):
 		return models.Errorf(models.CodeBadUserInput, "encryptedData and iv must be given together")
+	case in.RawData != "" && !json.Valid([]byte(in.RawData)):
+		return models.Errorf(models.CodeBadUserInput, "rawData is not JSON")
 	}
 	return nil
 }

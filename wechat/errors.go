@@ -77,14 +77,13 @@ func (e *DecryptError) Is(target error) bool { return target == ErrDecrypt }
 
 // The individual open-data failures, for errors.Is.
 var (
-	ErrBadBase64       = &DecryptError{"malformed base64"}
-	ErrBadKey          = &DecryptError{"session_key is not 16 bytes"}
-	ErrBadIV           = &DecryptError{"iv is not 16 bytes"}
-	ErrBadCiphertext   = &DecryptError{"ciphertext is not a positive multiple of 16 bytes"}
-	ErrBadPadding      = &DecryptError{"bad PKCS#7 padding"}
-	ErrBadJSON         = &DecryptError{"plaintext is not a JSON object"}
-	ErrWatermark       = &DecryptError{"watermark appid does not match"}
-	ErrOpenIDMismatch  = &DecryptError{"openId does not match the login"}
-	ErrBadSignature    = &DecryptError{"rawData signature does not match"}
-	ErrMissingOpenData = &DecryptError{"encryptedData and iv must be given together"}
+	ErrBadBase64      = &DecryptError{"malformed base64"}
+	ErrBadKey         = &DecryptError{"session_key is not 16 bytes"}
+	ErrBadIV          = &DecryptError{"iv is not 16 bytes"}
+	ErrBadCiphertext  = &DecryptError{"ciphertext is not a positive multiple of 16 bytes"}
+	ErrBadPadding     = &DecryptError{"bad PKCS#7 padding"}
+	ErrBadJSON        = &DecryptError{"plaintext is not a JSON object"}
+	ErrWatermark      = &DecryptError{"watermark appid does not match"}
+	ErrOpenIDMismatch = &DecryptError{"openId does not match the login"}
+	ErrBadSignature   = &DecryptError{"rawData signature does not match"}
 )
