@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	"wxlogin/models"
 )
@@ -48,23 +47,5 @@ func TestErrorCodeAndMessage(t *testing.T) {
 	}
 	if models.ErrorCode(nil) != "" || models.ErrorMessage(nil) != "" {
 		t.Fatal("nil must have no code")
-	}
-}
-
-func TestSession_Active(t *testing.T) {
-	t.Parallel()
-	now := time.Now()
-	revoked := now.Add(-time.Minute)
-	for name, tc := range map[string]struct {
-		s    models.Session
-		want bool
-	}{
-		"Live":    {models.Session{ExpiresAt: now.Add(time.Hour)}, true},
-		"Expired": {models.Session{ExpiresAt: now.Add(-time.Second)}, false},
-		"Revoked": {models.Session{ExpiresAt: now.Add(time.Hour), RevokedAt: &revoked}, false},
-	} {
-		if got := tc.s.Active(now); got != tc.want {
-			t.Errorf("%s: Active = %v", name, got)
-		}
 	}
 }

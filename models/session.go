@@ -47,8 +47,3 @@ type Session struct {
 	// User is loaded with the session by lookups that join users.
 	User *User `bun:"rel:belongs-to,join:user_id=id"`
 }
-
-// Active reports whether the session may still authenticate requests at now.
-func (s *Session) Active(now time.Time) bool {
-	return s.RevokedAt == nil && now.Before(s.ExpiresAt)
-}
