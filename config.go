@@ -98,9 +98,6 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat)
 	}
-	if c.DatabaseURL == "" {
-		return c, errors.New("DATABASE_URL is required (make run finds or starts a local PostgreSQL for you)")
-	}
 	if secretKey != "" {
 		if c.SecretKey, err = auth.ParseSecretKey(secretKey); err != nil {
 			return c, err
@@ -108,18 +105,21 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.DevWechat {
 		c.fillDevDefaults()
-		return c, nil
+	} else {
+		switch {
+		case c.WechatAppID == "":
+			return c, errors.New("WECHAT_APPID is required (or DEV_WECHAT=1 to run against the built-in WeChat simulator)")
+		case c.WechatSecret == "":
+			return c, errors.New("WECHAT_SECRET is required (or DEV_WECHAT=1 to run against the built-in WeChat simulator)")
+		case c.SecretKey == nil:
+			return c, errors.New("SECRET_KEY is required: 32 random bytes, e.g. from `openssl rand -hex 32` (or DEV_WECHAT=1 for a throw-away one)")
+		}
+		if c.WechatAPIBase == "" {
+			c.WechatAPIBase = wechat.DefaultBaseURL
+		}
 	}
-	switch {
-	case c.WechatAppID == "":
-		return c, errors.New("WECHAT_APPID is required (or DEV_WECHAT=1 to run against the built-in WeChat simulator)")
-	case c.WechatSecret == "":
-		return c, errors.New("WECHAT_SECRET is required (or DEV_WECHAT=1 to run against the built-in WeChat simulator)")
-	case c.SecretKey == nil:
-		return c, errors.New("SECRET_KEY is required: 32 random bytes, e.g. from `openssl rand -hex 32` (or DEV_WECHAT=1 for a throw-away one)")
-	}
-	if c.WechatAPIBase == "" {
-		c.WechatAPIBase = wechat.DefaultBaseURL
+	if c.DatabaseURL == "" {
+		return c, errors.New("DATABASE_URL is required (make run finds or starts a local PostgreSQL for you)")
 	}
 	return c, nil
 }
@@ -154,8 +154,12 @@ func parseBool(s string) (bool, error) {
 	return false, fmt.Errorf("want 1 or 0, not %q", s)
 }
 
-// parseDays is time.ParseDuration that also takes whole days ("30d").
+// parseDays is time.ParseDuration that also takes whole days ("30d") and
+// bare seconds ("3600").
 func parseDays(s string) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
 	if d, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(d)
 		if err != nil {

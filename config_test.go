@@ -45,6 +45,10 @@ func TestParseConfig(t *testing.T) {
 		if err != nil || c.Port != 9000 || c.SessionTTL != 7*24*time.Hour {
 			t.Fatalf("config = %+v, %v", c, err)
 		}
+		c, err = parseConfig("t", nil, envOf(with("SESSION_TTL", "3600")), io.Discard)
+		if err != nil || c.SessionTTL != time.Hour {
+			t.Fatalf("bare seconds: %v, %v", c.SessionTTL, err)
+		}
 	})
 
 	for _, tc := range []struct {
@@ -86,7 +90,7 @@ func TestParseConfig(t *testing.T) {
 func TestRun_RefusesWithoutAppID(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), nil, envOf(map[string]string{"DATABASE_URL": "postgres://localhost/x"}), &stdout, &stderr)
+	err := run(context.Background(), nil, envOf(nil), &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "WECHAT_APPID is required") || !strings.Contains(err.Error(), "DEV_WECHAT=1") {
 		t.Fatalf("err = %v", err)
 	}
