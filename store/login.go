@@ -104,7 +104,15 @@ func login(ctx context.Context, tx bun.Tx, p LoginParams) (*LoginResult, error) 
 	return &LoginResult{User: user, Identity: ident, Created: created}, nil
 }
 
+// userIDByUnionID finds the user already holding unionID. It first takes a
+// transaction-scoped advisory lock on the unionid, so that first logins of
+// one person from two apps at once take turns and the second finds the
+// first's user instead of making another. The lock must be its own
+// statement: the lookup's snapshot has to be taken after the lock is held.
 func userIDByUnionID(ctx context.Context, tx bun.IDB, provider, unionID string) (string, error) {
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", provider+"/"+unionID); err != nil {
+		return "", fmt.Errorf("locking unionid: %w", err)
+	}
 	var uid string
 	err := tx.NewSelect().Model((*models.Identity)(nil)).Column("user_id").
 		Where("provider = ? AND unionid = ?", provider, unionID).

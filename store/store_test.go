@@ -222,6 +222,33 @@ func TestStore_Login_ConcurrentFirstLogin(t *testing.T) {
 	}
 }
 
+// First logins of one person from two apps at once make one user.
+func TestStore_Login_ConcurrentUnionID(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t)
+	union := "u" + store.NewID()
+	openids := map[string]string{"wxunionA": uniqueOpenID(t), "wxunionB": uniqueOpenID(t)}
+	var wg sync.WaitGroup
+	for range 50 {
+		for app, openid := range openids {
+			wg.Go(func() {
+				if _, err := st.Login(context.Background(), store.LoginParams{
+					Provider: models.ProviderWechatMiniProgram, AppID: app, OpenID: openid, UnionID: union, Session: newSession(),
+				}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if n := count(t, st, "SELECT count(DISTINCT user_id) FROM identities WHERE unionid = ?", union); n != 1 {
+		t.Fatalf("users for one unionid = %d, want 1", n)
+	}
+	if n := count(t, st, "SELECT count(*) FROM identities WHERE unionid = ?", union); n != 2 {
+		t.Fatalf("identities = %d, want 2", n)
+	}
+}
+
 func TestStore_SessionByTokenHash(t *testing.T) {
 	t.Parallel()
 	st := storetest.Open(t)
