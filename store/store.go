@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -115,23 +116,43 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// CreateDatabase creates the database named in dsn unless it exists,
-// connecting to the server's "postgres" database to do so.
-func CreateDatabase(ctx context.Context, dsn string) (created bool, err error) {
+// openAdmin connects to the "postgres" database of dsn's server and returns
+// it with the database name dsn names.
+func openAdmin(ctx context.Context, dsn string) (*Store, string, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return false, fmt.Errorf("store: DATABASE_URL is not a URL")
+		return nil, "", fmt.Errorf("store: DATABASE_URL is not a URL")
 	}
-	name := u.Path
-	if len(name) > 0 && name[0] == '/' {
-		name = name[1:]
-	}
+	name := strings.TrimPrefix(u.Path, "/")
 	if name == "" {
-		return false, fmt.Errorf("store: DATABASE_URL names no database")
+		return nil, "", fmt.Errorf("store: DATABASE_URL names no database")
 	}
 	admin := *u
 	admin.Path = "/postgres"
 	st, err := Open(ctx, admin.String(), Options{MaxConns: 1})
+	if err != nil {
+		return nil, "", err
+	}
+	return st, name, nil
+}
+
+// DropDatabase drops the database named in dsn, closing its connections.
+func DropDatabase(ctx context.Context, dsn string) error {
+	st, name, err := openAdmin(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.db.ExecContext(ctx, "DROP DATABASE IF EXISTS ? WITH (FORCE)", bun.Ident(name)); err != nil {
+		return fmt.Errorf("store: dropping database %q: %w", name, err)
+	}
+	return nil
+}
+
+// CreateDatabase creates the database named in dsn unless it exists,
+// connecting to the server's "postgres" database to do so.
+func CreateDatabase(ctx context.Context, dsn string) (created bool, err error) {
+	st, name, err := openAdmin(ctx, dsn)
 	if err != nil {
 		return false, err
 	}

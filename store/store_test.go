@@ -421,11 +421,8 @@ func TestStore_MigrateConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		admin := strings.Replace(dsn, "/"+dbName(dsn)+"?", "/postgres?", 1)
-		st, err := store.Open(ctx, admin, store.Options{MaxConns: 1})
-		if err == nil {
-			_, _ = st.DB().ExecContext(ctx, "DROP DATABASE IF EXISTS "+dbName(dsn)+" WITH (FORCE)")
-			_ = st.Close()
+		if err := store.DropDatabase(ctx, dsn); err != nil {
+			t.Error(err)
 		}
 	})
 	var wg sync.WaitGroup
@@ -456,10 +453,4 @@ func TestStore_MigrateConcurrently(t *testing.T) {
 	if appliers != 1 {
 		t.Fatalf("%d instances applied migrations, want exactly 1", appliers)
 	}
-}
-
-func dbName(dsn string) string {
-	name := dsn[strings.LastIndex(dsn, "/")+1:]
-	name, _, _ = strings.Cut(name, "?")
-	return name
 }

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"wxlogin/store"
 )
 
@@ -55,7 +53,7 @@ func run(m *testing.M) int {
 			u.Redacted(), err)
 		return 2
 	}
-	defer drop(u)
+	defer drop(dsn)
 	st, err := store.Open(ctx, dsn, store.Options{MaxConns: 2})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "storetest:", err)
@@ -71,19 +69,10 @@ func run(m *testing.M) int {
 }
 
 // drop removes the package's database, closing whatever still holds it open.
-func drop(u *url.URL) {
-	name := strings.TrimPrefix(u.Path, "/")
-	admin := *u
-	admin.Path = "/postgres"
+func drop(dsn string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, admin.String(), store.Options{MaxConns: 1})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "storetest: dropping test database:", err)
-		return
-	}
-	defer st.Close()
-	if _, err := st.DB().ExecContext(ctx, "DROP DATABASE IF EXISTS ? WITH (FORCE)", bun.Ident(name)); err != nil {
+	if err := store.DropDatabase(ctx, dsn); err != nil {
 		fmt.Fprintln(os.Stderr, "storetest: dropping test database:", err)
 	}
 }
