@@ -19,27 +19,34 @@ import (
 	"wxlogin/store"
 )
 
-// DefaultServerURL is used when DATABASE_URL is unset: the server `make test`
+// DefaultServerURL is used when TEST_DATABASE_URL is unset: the server `make test`
 // finds or starts answers there on a developer machine.
 const DefaultServerURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 var dsn string
 
 // Main is a package's TestMain: it creates and migrates a database named
-// after the package on the server of DATABASE_URL, runs the tests, and drops
-// it. Without a reachable server it fails loudly; it never skips.
+// after the package on the server of TEST_DATABASE_URL, runs the tests, and
+// drops it. Without a reachable server it fails loudly; it never skips.
 func Main(m *testing.M) {
 	os.Exit(run(m))
 }
 
-func run(m *testing.M) int {
-	server := os.Getenv("DATABASE_URL")
-	if server == "" {
-		server = DefaultServerURL
+// serverURL names the server the tests create their databases on:
+// TEST_DATABASE_URL, else DefaultServerURL. DATABASE_URL is never read: it
+// may name a server (staging, say) that is nobody's to create databases on.
+func serverURL(getenv func(string) string) string {
+	if s := getenv("TEST_DATABASE_URL"); s != "" {
+		return s
 	}
+	return DefaultServerURL
+}
+
+func run(m *testing.M) int {
+	server := serverURL(os.Getenv)
 	u, err := url.Parse(server)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "storetest: DATABASE_URL is not a URL")
+		fmt.Fprintln(os.Stderr, "storetest: TEST_DATABASE_URL is not a URL")
 		return 2
 	}
 	u.Path = "/" + databaseName()
@@ -49,7 +56,7 @@ func run(m *testing.M) int {
 	defer cancel()
 	if _, err := store.CreateDatabase(ctx, dsn); err != nil {
 		fmt.Fprintf(os.Stderr, "storetest: cannot create a test database on %s: %v\n"+
-			"storetest: run `make test`, which finds or starts PostgreSQL, or set DATABASE_URL to a server where we may CREATE DATABASE\n",
+			"storetest: set TEST_DATABASE_URL to a server where we may CREATE DATABASE (DATABASE_URL is not used), or run `make test`, which finds or starts one\n",
 			u.Redacted(), err)
 		return 2
 	}
