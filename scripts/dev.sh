@@ -7,8 +7,11 @@
 #   scripts/dev.sh db-stop # stop the project-local PostgreSQL cluster, if one was started
 #
 # PostgreSQL is found in this order:
-#   1. $DATABASE_URL, if set;
-#   2. a server on 127.0.0.1:5432 where user postgres may create our database;
+#   1. make run: $DATABASE_URL, if set;
+#      make test: $TEST_DATABASE_URL, if set. make test ignores DATABASE_URL,
+#      which may name a server (staging, say) where tests must not create
+#      databases; the tests get the server in TEST_DATABASE_URL only;
+#   2. a server on 127.0.0.1:5432 where user postgres may create databases;
 #   3. a project-local cluster (port 54329, trust auth, listening on 127.0.0.1
 #      only) in .data/postgres, built with the system's PostgreSQL binaries;
 #      Debian's postgresql package is installed first if they are missing.
@@ -20,6 +23,9 @@ cd "$root"
 
 local_port=54329
 bin="$root/bin/wxlogin"
+# url_var names the variable through which the developer names a server:
+# DATABASE_URL for make run, TEST_DATABASE_URL for make test.
+url_var=DATABASE_URL
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -36,13 +42,18 @@ as_root() {
 
 apt_updated=
 apt_install() {
-	command -v apt-get >/dev/null 2>&1 || die "$* missing and this is not a Debian-like system: install it, or set DATABASE_URL"
+	command -v apt-get >/dev/null 2>&1 || die "$* missing and this is not a Debian-like system: install it, or set $url_var"
 	log "installing Debian packages: $*"
 	if [ -z "$apt_updated" ]; then
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
 		apt_updated=1
 	fi
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# redact URL: URL with any password replaced by xxxxx.
+redact() {
+	printf '%s\n' "$1" | sed -E 's|^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*):[^/?#]*@|\1:xxxxx@|; s|(password=)[^&[:space:]]*|\1xxxxx|g'
 }
 
 # The race detector needs cgo, and cgo needs a C compiler.
@@ -56,9 +67,22 @@ build() {
 	go build -o "$bin" .
 }
 
-# probe URL: can we create (if need be) and migrate the database at URL?
-probe() {
+# probe_run URL: can make run create (if need be) and migrate the database at URL?
+probe_run() {
 	DATABASE_URL="$1" "$bin" migrate -create-db >/dev/null 2>"$root/bin/probe.err"
+}
+
+# make test probes a server with storetest's own test binary: its TestMain
+# creates, migrates and drops a database there, as every test package's does,
+# and -test.run='^$' runs nothing else; no wxlogin database is made. Built
+# first, so that a compile error is not taken for an unusable server.
+build_test_probe() {
+	go test -race -c -o "$root/bin/storetest.test" ./store/storetest
+}
+
+# probe_test URL: may the tests create, migrate and drop databases on URL's server?
+probe_test() {
+	TEST_DATABASE_URL="$1" "$root/bin/storetest.test" -test.run='^$' >"$root/bin/probe.err" 2>&1
 }
 
 tcp_open() {
@@ -117,24 +141,31 @@ start_local_cluster() {
 	fi
 }
 
-# ensure_postgres exports DATABASE_URL for a server we may use, migrated.
-ensure_postgres() {
-	build
-	if [ -n "${DATABASE_URL:-}" ]; then
-		probe "$DATABASE_URL" || { cat "$root/bin/probe.err" >&2; die "DATABASE_URL is set but not usable"; }
+# find_server PROBE DB sets server_url to database DB on the first server
+# PROBE accepts, and server_from to where it was found: the server in
+# $url_var, if set; else 127.0.0.1:5432; else the project-local cluster.
+server_url=
+server_from=
+find_server() {
+	local probe=$1 db=$2 url
+	if [ -n "${!url_var:-}" ]; then
+		url=${!url_var}
+		"$probe" "$url" || { cat "$root/bin/probe.err" >&2; die "$url_var is set but not usable: $(redact "$url")"; }
+		server_url=$url server_from=$url_var
 		return
 	fi
-	local url="postgres://postgres@127.0.0.1:5432/wxlogin?sslmode=disable"
-	if tcp_open 127.0.0.1 5432 && probe "$url"; then
-		log "using PostgreSQL on 127.0.0.1:5432"
-	else
-		tcp_open 127.0.0.1 5432 && log "127.0.0.1:5432 answers but will not let user postgres in; using a project-local cluster"
-		start_local_cluster
-		url="postgres://postgres@127.0.0.1:$local_port/wxlogin?sslmode=disable"
-		probe "$url" || { cat "$root/bin/probe.err" >&2; die "the project-local PostgreSQL is not usable"; }
-		log "using the project-local PostgreSQL on 127.0.0.1:$local_port"
+	url="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"
+	if tcp_open 127.0.0.1 5432; then
+		if "$probe" "$url"; then
+			server_url=$url server_from="found on 127.0.0.1:5432"
+			return
+		fi
+		log "127.0.0.1:5432 answers but will not let user postgres create databases; using a project-local cluster"
 	fi
-	export DATABASE_URL="$url"
+	start_local_cluster
+	url="postgres://postgres@127.0.0.1:$local_port/$db?sslmode=disable"
+	"$probe" "$url" || { cat "$root/bin/probe.err" >&2; die "the project-local PostgreSQL is not usable"; }
+	server_url=$url server_from="the project-local cluster"
 }
 
 # check_generated regenerates the GraphQL code in a scratch copy and fails if
@@ -152,10 +183,19 @@ check_generated() {
 }
 
 cmd_test() {
+	url_var=TEST_DATABASE_URL
+	if [ -n "${DATABASE_URL:-}" ] && [ -z "${TEST_DATABASE_URL:-}" ]; then
+		log "make test ignores DATABASE_URL; set TEST_DATABASE_URL to name the server the tests may create databases on"
+	fi
+	unset DATABASE_URL
 	ensure_gcc
-	ensure_postgres
+	build_test_probe
+	find_server probe_test postgres
+	export TEST_DATABASE_URL="$server_url"
+	log "tests create their databases on $(redact "$server_url") ($server_from)"
 	log "gofmt"
 	local unformatted
+	# shellcheck disable=SC2046 # word splitting wanted: Go file names have no spaces
 	unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.data/*'))
 	[ -z "$unformatted" ] || die "gofmt would change: $unformatted"
 	log "go vet"
@@ -169,7 +209,10 @@ cmd_test() {
 }
 
 cmd_run() {
-	ensure_postgres
+	build
+	find_server probe_run wxlogin
+	export DATABASE_URL="$server_url"
+	log "using PostgreSQL at $(redact "$server_url") ($server_from)"
 	log "starting wxlogin in dev mode (built-in WeChat simulator); Ctrl-C stops it"
 	DEV_WECHAT="${DEV_WECHAT:-1}" exec "$bin" serve
 }
