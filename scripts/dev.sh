@@ -13,8 +13,9 @@
 #      databases; the tests get the server in TEST_DATABASE_URL only;
 #   2. a server on 127.0.0.1:5432 where user postgres may create databases;
 #   3. a project-local cluster (port 54329, trust auth, listening on 127.0.0.1
-#      only) in .data/postgres, built with the system's PostgreSQL binaries;
-#      Debian's postgresql package is installed first if they are missing.
+#      only) in .data/postgres, built with the system's PostgreSQL binaries:
+#      the newest for a new cluster, else those of the data directory's major
+#      version; Debian's packages are installed first if they are missing.
 set -euo pipefail
 trap 'printf "error: scripts/dev.sh stopped at line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
@@ -41,14 +42,27 @@ as_root() {
 }
 
 apt_updated=
-apt_install() {
-	command -v apt-get >/dev/null 2>&1 || die "$* missing and this is not a Debian-like system: install it, or set $url_var"
-	log "installing Debian packages: $*"
+apt_update() {
 	if [ -z "$apt_updated" ]; then
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
 		apt_updated=1
 	fi
+}
+
+apt_install() {
+	command -v apt-get >/dev/null 2>&1 || die "$* missing and this is not a Debian-like system: install it, or set $url_var"
+	log "installing Debian packages: $*"
+	apt_update
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# apt_has PACKAGE: can apt install PACKAGE?
+apt_has() {
+	command -v apt-get >/dev/null 2>&1 || return 1
+	apt_update || return 1
+	local policy
+	policy=$(LC_ALL=C apt-cache policy "$1" 2>/dev/null) || return 1
+	grep -q 'Candidate: [^(]' <<<"$policy"
 }
 
 # redact URL: URL with any password replaced by xxxxx.
@@ -89,8 +103,31 @@ tcp_open() {
 	timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
 }
 
-pg_bindir() {
+newest_pg_bindir() {
 	{ ls -d /usr/lib/postgresql/*/bin 2>/dev/null || true; } | sort -V | tail -n 1
+}
+
+# cluster_bindir DATADIR sets pgbin to binaries that can run DATADIR's
+# cluster: a data directory runs only under its own major version (its
+# PG_VERSION file), installed from Debian if missing; a new cluster gets the
+# newest installed ones.
+cluster_bindir() {
+	local datadir=$1 major
+	if [ ! -f "$datadir/PG_VERSION" ]; then
+		pgbin=$(newest_pg_bindir)
+		[ -n "$pgbin" ] || die "found no PostgreSQL binaries under /usr/lib/postgresql"
+		return
+	fi
+	major=$(tr -d '[:space:]' <"$datadir/PG_VERSION")
+	[[ $major =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+		die "$datadir/PG_VERSION holds '$major', not a PostgreSQL version: remove $datadir to start a new cluster"
+	pgbin=/usr/lib/postgresql/$major/bin
+	[ -x "$pgbin/pg_ctl" ] && return
+	if apt_has "postgresql-$major"; then
+		apt_install "postgresql-$major"
+		[ -x "$pgbin/pg_ctl" ] && return
+	fi
+	die "the project-local cluster in $datadir is PostgreSQL $major's, but $pgbin is missing and apt cannot install postgresql-$major: install PostgreSQL $major there, or remove $datadir (its data is lost) to start a new cluster with the newest installed version"
 }
 
 # as_pg runs a PostgreSQL server binary; initdb and postgres refuse to run as root.
@@ -121,14 +158,11 @@ local_datadir() {
 }
 
 start_local_cluster() {
-	local pgbin datadir
-	pgbin=$(pg_bindir)
-	if [ -z "$pgbin" ]; then
-		apt_install postgresql
-		pgbin=$(pg_bindir)
-		[ -n "$pgbin" ] || die "installed postgresql but found no binaries under /usr/lib/postgresql"
-	fi
+	local datadir pgbin
+	# A fresh machine: Debian's postgresql brings binaries and the postgres user.
+	[ -n "$(newest_pg_bindir)" ] || apt_install postgresql
 	datadir=$(local_datadir)
+	cluster_bindir "$datadir"
 	if [ ! -f "$datadir/PG_VERSION" ]; then
 		log "creating a project-local PostgreSQL cluster in $datadir"
 		as_pg "$pgbin/initdb" -D "$datadir" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
@@ -218,14 +252,16 @@ cmd_run() {
 }
 
 cmd_db_stop() {
-	local pgbin datadir
-	pgbin=$(pg_bindir)
-	[ -n "$pgbin" ] || exit 0
+	local pgbin datadir stopped=
 	for datadir in "$root/.data/postgres" /var/tmp/wxlogin-postgres-"$(printf '%s' "$root" | sha1sum | cut -c1-10)"; do
-		if [ -f "$datadir/PG_VERSION" ]; then
+		# postmaster.pid is there while the cluster runs (or after a crash).
+		if [ -f "$datadir/PG_VERSION" ] && [ -f "$datadir/postmaster.pid" ]; then
+			cluster_bindir "$datadir"
 			as_pg "$pgbin/pg_ctl" -D "$datadir" stop -m fast || true
+			stopped=1
 		fi
 	done
+	[ -n "$stopped" ] || log "no project-local PostgreSQL is running"
 }
 
 case "${1:-}" in
