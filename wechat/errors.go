@@ -87,3 +87,25 @@ var (
 	ErrOpenIDMismatch = &DecryptError{"openId does not match the login"}
 	ErrBadSignature   = &DecryptError{"rawData signature does not match"}
 )
+
+// ErrMalformed matches every input refused for its form alone, which is
+// known before WeChat is called and so before a single-use code is spent.
+var ErrMalformed = errors.New("wechat: malformed input")
+
+// MalformedError says which field breaks which rule of form. All of them
+// match ErrMalformed, none matches ErrDecrypt: a caller that checks first
+// answers them as the client's mistake, not as data that failed to verify.
+type MalformedError struct {
+	// Field is the input's name as the mini program sends it: code,
+	// rawData, signature, encryptedData or iv.
+	Field string
+	// Reason completes the sentence that starts with Field.
+	Reason string
+}
+
+// Error is written for the client, so it has no package prefix: it names
+// the field and the rule, and never quotes the value.
+func (e *MalformedError) Error() string { return e.Field + " " + e.Reason }
+
+// Is makes every MalformedError match ErrMalformed.
+func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
