@@ -62,8 +62,9 @@ func unavailable(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUnavailable, fmt.Sprintf(format, args...))
 }
 
-// ErrDecrypt matches every failure of the open-data checks: decoding,
-// decryption, padding, JSON, watermark, openid and signature.
+// ErrDecrypt matches every failure of the open-data checks that needs the
+// session_key: the key itself, padding, JSON, watermark, openid and
+// signature. Input of the wrong form is ErrMalformed instead.
 var ErrDecrypt = errors.New("wechat: open data rejected")
 
 // DecryptError says which open-data check failed. All of them match ErrDecrypt.
@@ -77,10 +78,7 @@ func (e *DecryptError) Is(target error) bool { return target == ErrDecrypt }
 
 // The individual open-data failures, for errors.Is.
 var (
-	ErrBadBase64      = &DecryptError{"malformed base64"}
-	ErrBadKey         = &DecryptError{"session_key is not 16 bytes"}
-	ErrBadIV          = &DecryptError{"iv is not 16 bytes"}
-	ErrBadCiphertext  = &DecryptError{"ciphertext is not a positive multiple of 16 bytes"}
+	ErrBadKey         = &DecryptError{"session_key is not base64 of 16 bytes"}
 	ErrBadPadding     = &DecryptError{"bad PKCS#7 padding"}
 	ErrBadJSON        = &DecryptError{"plaintext is not a JSON object"}
 	ErrWatermark      = &DecryptError{"watermark appid does not match"}
