@@ -6,7 +6,6 @@ import (
 	"crypto/cipher"
 	"crypto/sha1"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"strings"
@@ -40,28 +39,21 @@ type Watermark struct {
 }
 
 // Decrypt opens WeChat "open data": AES-128-CBC under the base64 session_key
-// and iv, PKCS#7 padded. Every malformed input returns a *DecryptError.
+// and iv, PKCS#7 padded. encryptedData and iv of the wrong form return the
+// same *MalformedError CheckUserData does; every other failure, a bad
+// session_key included, is a *DecryptError.
 func Decrypt(sessionKey Secret, encryptedData, iv string) ([]byte, error) {
-	key, err := base64.StdEncoding.DecodeString(string(sessionKey))
+	ct, err := decodeCiphertext(encryptedData)
 	if err != nil {
-		return nil, ErrBadBase64
+		return nil, err
 	}
-	if len(key) != aes.BlockSize {
-		return nil, ErrBadKey
-	}
-	ivb, err := base64.StdEncoding.DecodeString(iv)
+	ivb, err := decodeIV(iv)
 	if err != nil {
-		return nil, ErrBadBase64
+		return nil, err
 	}
-	if len(ivb) != aes.BlockSize {
-		return nil, ErrBadIV
-	}
-	ct, err := base64.StdEncoding.DecodeString(encryptedData)
+	key, err := decodeKey(sessionKey)
 	if err != nil {
-		return nil, ErrBadBase64
-	}
-	if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
-		return nil, ErrBadCiphertext
+		return nil, err
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
@@ -87,25 +79,22 @@ func unpad(b []byte) ([]byte, error) {
 // Encrypt is Decrypt's inverse, as WeChat does it. The server never needs it;
 // the simulator and tests do, to produce open data for a session_key.
 func Encrypt(sessionKey Secret, iv string, plaintext []byte) (string, error) {
-	key, err := base64.StdEncoding.DecodeString(string(sessionKey))
+	key, err := decodeKey(sessionKey)
 	if err != nil {
-		return "", ErrBadBase64
+		return "", err
 	}
-	ivb, err := base64.StdEncoding.DecodeString(iv)
+	ivb, err := decodeIV(iv)
 	if err != nil {
-		return "", ErrBadBase64
-	}
-	if len(ivb) != aes.BlockSize {
-		return "", ErrBadIV
+		return "", err
 	}
 	block, err := aes.NewCipher(key)
-	if err != nil || len(key) != aes.BlockSize {
+	if err != nil {
 		return "", ErrBadKey
 	}
 	n := aes.BlockSize - len(plaintext)%aes.BlockSize
 	buf := append(bytes.Clone(plaintext), bytes.Repeat([]byte{byte(n)}, n)...)
 	cipher.NewCBCEncrypter(block, ivb).CryptBlocks(buf, buf)
-	return base64.StdEncoding.EncodeToString(buf), nil
+	return openDataEncoding.EncodeToString(buf), nil
 }
 
 // DecryptUserInfo decrypts wx.getUserInfo's encryptedData and checks that its
@@ -136,8 +125,15 @@ func Sign(rawData string, sessionKey Secret) string {
 }
 
 // VerifySignature checks signature against rawData in constant time and
-// returns ErrBadSignature when they differ.
+// returns ErrBadSignature when they differ. rawData and signature of the
+// wrong form return the same *MalformedError CheckUserData does.
 func VerifySignature(rawData string, sessionKey Secret, signature string) error {
+	if err := checkRawData(rawData); err != nil {
+		return err
+	}
+	if err := checkSignature(signature); err != nil {
+		return err
+	}
 	want := Sign(rawData, sessionKey)
 	if subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(signature))) != 1 {
 		return ErrBadSignature

@@ -49,6 +49,7 @@ func TestDecryptUserInfo_OfficialExample(t *testing.T) {
 
 func TestDecryptUserInfo_Malformed(t *testing.T) {
 	b64 := base64.StdEncoding.EncodeToString
+	// Malformed encryptedData and iv are CheckUserData's table; these need the key.
 	ct, _ := base64.StdEncoding.DecodeString(docEncryptedData)
 	// Flipping a bit of the second-to-last block garbles the last block's
 	// padding byte; ciphertext of a non-JSON plaintext checks the JSON step.
@@ -64,15 +65,10 @@ func TestDecryptUserInfo_Malformed(t *testing.T) {
 		data, iv      string
 		want          error
 	}{
-		{"BadBase64Data", docAppID, docOpenID, docSessionKey, "!!!not base64", docIV, wechat.ErrBadBase64},
-		{"BadBase64IV", docAppID, docOpenID, docSessionKey, docEncryptedData, "%%%", wechat.ErrBadBase64},
-		{"BadBase64Key", docAppID, docOpenID, "tiihtNczf5v6AKRy*wEUhQ==", docEncryptedData, docIV, wechat.ErrBadBase64},
-		{"ShortIV", docAppID, docOpenID, docSessionKey, docEncryptedData, b64(make([]byte, 8)), wechat.ErrBadIV},
-		{"LongIV", docAppID, docOpenID, docSessionKey, docEncryptedData, b64(make([]byte, 32)), wechat.ErrBadIV},
+		{"BadBase64Key", docAppID, docOpenID, "tiihtNczf5v6AKRy*wEUhQ==", docEncryptedData, docIV, wechat.ErrBadKey},
 		{"KeyTooShort", docAppID, docOpenID, wechat.Secret(b64(make([]byte, 15))), docEncryptedData, docIV, wechat.ErrBadKey},
 		{"KeyAES256", docAppID, docOpenID, wechat.Secret(b64(make([]byte, 32))), docEncryptedData, docIV, wechat.ErrBadKey},
-		{"Empty", docAppID, docOpenID, docSessionKey, "", docIV, wechat.ErrBadCiphertext},
-		{"Truncated", docAppID, docOpenID, docSessionKey, b64(ct[:len(ct)-5]), docIV, wechat.ErrBadCiphertext},
+		{"KeyEmpty", docAppID, docOpenID, "", docEncryptedData, docIV, wechat.ErrBadKey},
 		{"BadPadding", docAppID, docOpenID, docSessionKey, b64(badPad), docIV, wechat.ErrBadPadding},
 		{"WrongKey", docAppID, docOpenID, wechat.Secret(b64([]byte("0123456789abcdef"))), docEncryptedData, docIV, wechat.ErrDecrypt},
 		{"NotJSON", docAppID, docOpenID, docSessionKey, notJSON, docIV, wechat.ErrBadJSON},
@@ -91,7 +87,7 @@ func TestDecryptUserInfo_Malformed(t *testing.T) {
 			if info != nil {
 				t.Fatalf("info = %+v, want nil", info)
 			}
-			if strings.Contains(err.Error(), string(tc.key)) {
+			if tc.key != "" && strings.Contains(err.Error(), string(tc.key)) {
 				t.Fatalf("error %q quotes the session_key", err)
 			}
 		})
@@ -133,8 +129,7 @@ func TestVerifySignature(t *testing.T) {
 	}{
 		"TamperedData": {strings.Replace(raw, "Band", "Bond", 1), key, sig},
 		"WrongKey":     {raw, "AAAAAAAAAAAAAAAAAAAAAA==", sig},
-		"Truncated":    {raw, key, sig[:39]},
-		"Empty":        {raw, key, ""},
+		"OtherSig":     {raw, key, strings.Repeat("0", 40)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := wechat.VerifySignature(tc.raw, tc.key, tc.sig); !errors.Is(err, wechat.ErrBadSignature) {
@@ -166,7 +161,7 @@ func FuzzDecrypt(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, data, iv string) {
 		pt, err := wechat.Decrypt(wechat.Secret(key), data, iv)
 		if err != nil {
-			if !errors.Is(err, wechat.ErrDecrypt) {
+			if !errors.Is(err, wechat.ErrDecrypt) && !errors.Is(err, wechat.ErrMalformed) {
 				t.Fatalf("untyped error %v", err)
 			}
 			return

@@ -62,8 +62,9 @@ func unavailable(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUnavailable, fmt.Sprintf(format, args...))
 }
 
-// ErrDecrypt matches every failure of the open-data checks: decoding,
-// decryption, padding, JSON, watermark, openid and signature.
+// ErrDecrypt matches every failure of the open-data checks that needs the
+// session_key: the key itself, padding, JSON, watermark, openid and
+// signature. Input of the wrong form is ErrMalformed instead.
 var ErrDecrypt = errors.New("wechat: open data rejected")
 
 // DecryptError says which open-data check failed. All of them match ErrDecrypt.
@@ -77,13 +78,32 @@ func (e *DecryptError) Is(target error) bool { return target == ErrDecrypt }
 
 // The individual open-data failures, for errors.Is.
 var (
-	ErrBadBase64      = &DecryptError{"malformed base64"}
-	ErrBadKey         = &DecryptError{"session_key is not 16 bytes"}
-	ErrBadIV          = &DecryptError{"iv is not 16 bytes"}
-	ErrBadCiphertext  = &DecryptError{"ciphertext is not a positive multiple of 16 bytes"}
+	ErrBadKey         = &DecryptError{"session_key is not base64 of 16 bytes"}
 	ErrBadPadding     = &DecryptError{"bad PKCS#7 padding"}
 	ErrBadJSON        = &DecryptError{"plaintext is not a JSON object"}
 	ErrWatermark      = &DecryptError{"watermark appid does not match"}
 	ErrOpenIDMismatch = &DecryptError{"openId does not match the login"}
 	ErrBadSignature   = &DecryptError{"rawData signature does not match"}
 )
+
+// ErrMalformed matches every input refused for its form alone, which is
+// known before WeChat is called and so before a single-use code is spent.
+var ErrMalformed = errors.New("wechat: malformed input")
+
+// MalformedError says which field breaks which rule of form. All of them
+// match ErrMalformed, none matches ErrDecrypt: a caller that checks first
+// answers them as the client's mistake, not as data that failed to verify.
+type MalformedError struct {
+	// Field is the input's name as the mini program sends it: code,
+	// rawData, signature, encryptedData or iv.
+	Field string
+	// Reason completes the sentence that starts with Field.
+	Reason string
+}
+
+// Error is written for the client, so it has no package prefix: it names
+// the field and the rule, and never quotes the value.
+func (e *MalformedError) Error() string { return e.Field + " " + e.Reason }
+
+// Is makes every MalformedError match ErrMalformed.
+func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }

@@ -6,12 +6,14 @@
 package wechattest
 
 import (
+	"container/list"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -22,6 +24,70 @@ import (
 
 // CodeTTL is how long a wx.login() code can be exchanged, as on WeChat.
 const CodeTTL = 5 * time.Minute
+
+// Defaults for Limits fields left zero. Dev mode mounts the simulator in a
+// long-running server where anyone who reaches it can mint codes, so all
+// it remembers is bounded; full to the defaults it holds about 55 MB.
+const (
+	DefaultMaxCodes       = 100_000
+	DefaultMaxUsers       = 100_000
+	DefaultMaxUnexpected  = 1_000
+	DefaultMaxSessionKeys = 100_000
+)
+
+// MaxUserLen bounds a user name, which every live code and user entry holds.
+const MaxUserLen = 128
+
+// maxUnexpectedLen bounds one remembered unexpected request; its method and
+// path are the client's choice.
+const maxUnexpectedLen = 256
+
+// Limits bound the simulator's memory. A zero field takes its default.
+type Limits struct {
+	// Codes caps unexpired codes. Minting past it fails with
+	// ErrTooManyCodes (HTTP 429) until some expire.
+	Codes int
+	// Users caps the users whose latest session_key is kept for UserInfo.
+	// A new user past it displaces those whose last login is older than
+	// CodeTTL, least recent first, or fails with ErrTooManyUsers (HTTP 429).
+	Users int
+	// Unexpected is how many of the newest unexpected requests Unexpected
+	// returns; UnexpectedTotal still counts them all.
+	Unexpected int
+	// SessionKeys is how many of the newest handed-out session_keys
+	// SessionKeys returns.
+	SessionKeys int
+}
+
+// withDefaults fills the zero (or negative) fields.
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.Codes, DefaultMaxCodes)
+	def(&l.Users, DefaultMaxUsers)
+	def(&l.Unexpected, DefaultMaxUnexpected)
+	def(&l.SessionKeys, DefaultMaxSessionKeys)
+	return l
+}
+
+// Errors of minting a code when a Limits cap is reached; the mini-program
+// side answers them with HTTP 429.
+var (
+	// ErrTooManyCodes means Limits.Codes unexpired codes exist already.
+	ErrTooManyCodes = errors.New("wechattest: too many unexpired codes; retry when some have expired")
+	// ErrTooManyUsers means Limits.Users users logged in within CodeTTL.
+	ErrTooManyUsers = errors.New("wechattest: too many users logged in recently; retry later")
+)
+
+// The paths Calls counts; keyed by these constants only, so requests to
+// made-up paths cannot grow the count map.
+const (
+	pathCode2Session = "/sns/jscode2session"
+	pathMintCode     = "/dev/wechat/code"
+)
 
 // App is a mini program the simulator knows.
 type App struct {
@@ -53,6 +119,7 @@ type UserInfo struct {
 }
 
 type issuedCode struct {
+	code        string
 	appID, user string
 	sessionKey  wechat.Secret
 	issued      time.Time
@@ -61,20 +128,34 @@ type issuedCode struct {
 
 type userKey struct{ appID, user string }
 
+// userState is a user's latest login, an element of Simulator.byLogin.
+type userState struct {
+	key        userKey
+	sessionKey wechat.Secret
+	lastLogin  time.Time
+}
+
 // Simulator is the simulated WeChat. The zero value is not usable; call New.
 type Simulator struct {
-	mu         sync.Mutex
-	apps       map[string]App
-	firstApp   string
-	codes      map[string]*issuedCode
-	current    map[userKey]wechat.Secret // each user's latest session_key
+	mu       sync.Mutex
+	limits   Limits
+	apps     map[string]App
+	firstApp string
+	codes    map[string]*issuedCode
+	// byIssue holds the codes in the order minted, so the expired ones are
+	// found at its front without scanning the map.
+	byIssue []*issuedCode
+	// current finds each user's latest login in byLogin, which is ordered
+	// least recent first, so the users to forget are at its front.
+	current    map[userKey]*list.Element
+	byLogin    *list.List
 	blocked    map[string]bool
 	faults     []Fault
 	offset     time.Duration
 	calls      map[string]int
-	unexpected []string
+	unexpected lastN[string]
 	salt       []byte
-	handedOut  []wechat.Secret
+	handedOut  lastN[wechat.Secret]
 }
 
 // New returns a simulator that knows apps; the first is the default for
@@ -84,15 +165,28 @@ func New(apps ...App) *Simulator {
 	s := &Simulator{
 		apps:    map[string]App{},
 		codes:   map[string]*issuedCode{},
-		current: map[userKey]wechat.Secret{},
+		current: map[userKey]*list.Element{},
+		byLogin: list.New(),
 		blocked: map[string]bool{},
 		calls:   map[string]int{},
 		salt:    []byte("wxlogin-simulator"),
 	}
+	s.SetLimits(Limits{})
 	for _, a := range apps {
 		s.AddApp(a)
 	}
 	return s
+}
+
+// SetLimits replaces the bounds on the simulator's memory. Lowering a cap
+// below what is held keeps the newest remembered requests and keys; codes
+// and users beyond it are refused more until enough expire.
+func (s *Simulator) SetLimits(l Limits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits = l.withDefaults()
+	s.unexpected.resize(s.limits.Unexpected)
+	s.handedOut.resize(s.limits.SessionKeys)
 }
 
 // AddApp registers another mini program.
@@ -153,27 +247,38 @@ func (s *Simulator) Advance(d time.Duration) {
 	s.offset += d
 }
 
-// Calls returns how many requests reached path (e.g. "/sns/jscode2session").
+// Calls returns how many requests reached path, "/sns/jscode2session" or
+// "/dev/wechat/code"; any other path is 0.
 func (s *Simulator) Calls(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[path]
 }
 
-// Unexpected lists requests to paths the simulator does not serve, so a test
-// can fail on calls the real WeChat would not understand either.
+// Unexpected lists the newest (Limits.Unexpected) requests to paths the
+// simulator does not serve, oldest first, so a test can fail on calls the
+// real WeChat would not understand either.
 func (s *Simulator) Unexpected() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]string(nil), s.unexpected...)
+	return s.unexpected.items()
 }
 
-// SessionKeys returns every session_key code2Session has handed out, so a
-// test can check that none of them is stored or shown in the clear.
+// UnexpectedTotal counts every unexpected request, including those
+// Unexpected no longer lists.
+func (s *Simulator) UnexpectedTotal() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unexpected.total
+}
+
+// SessionKeys returns the newest (Limits.SessionKeys) session_keys
+// code2Session has handed out, oldest first, so a test can check that none
+// of them is stored or shown in the clear.
 func (s *Simulator) SessionKeys() []wechat.Secret {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]wechat.Secret(nil), s.handedOut...)
+	return s.handedOut.items()
 }
 
 // OpenID returns the openid user has in appID.
@@ -194,7 +299,8 @@ func (s *Simulator) derive(kind, appID, user string) string {
 }
 
 // Login is wx.login(): it mints a fresh code for user in appID ("" for the
-// default app) and rotates the user's session_key, as WeChat may.
+// default app) and rotates the user's session_key, as WeChat may. Past a
+// Limits cap it fails with ErrTooManyCodes or ErrTooManyUsers.
 func (s *Simulator) Login(appID, user string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -211,11 +317,69 @@ func (s *Simulator) loginLocked(appID, user string) (string, error) {
 	if user == "" {
 		return "", fmt.Errorf("wechattest: user is required")
 	}
+	if len(user) > MaxUserLen {
+		return "", fmt.Errorf("wechattest: user is longer than %d bytes", MaxUserLen)
+	}
+	now := s.now()
+	s.pruneCodes(now)
+	if len(s.codes) >= s.limits.Codes {
+		return "", ErrTooManyCodes
+	}
+	k := userKey{appID, user}
+	el, known := s.current[k]
+	if !known {
+		s.forgetStaleUsers(now)
+		if len(s.current) >= s.limits.Users {
+			return "", ErrTooManyUsers
+		}
+	}
+
 	code := randomCode()
 	key := wechat.Secret(base64.StdEncoding.EncodeToString(randomBytes(16)))
-	s.codes[code] = &issuedCode{appID: appID, user: user, sessionKey: key, issued: s.now()}
-	s.current[userKey{appID, user}] = key
+	c := &issuedCode{code: code, appID: appID, user: user, sessionKey: key, issued: now}
+	s.codes[code] = c
+	s.byIssue = append(s.byIssue, c)
+	if known {
+		u := el.Value.(*userState)
+		u.sessionKey, u.lastLogin = key, now
+		s.byLogin.MoveToBack(el)
+	} else {
+		s.current[k] = s.byLogin.PushBack(&userState{key: k, sessionKey: key, lastLogin: now})
+	}
 	return code, nil
+}
+
+// expired reports whether c can no longer be exchanged at now.
+func expired(c *issuedCode, now time.Time) bool { return now.Sub(c.issued) > CodeTTL }
+
+// pruneCodes forgets expired codes, oldest first. Each code is appended and
+// popped once, so the cost is constant per code minted. Should Advance move
+// the clock back, a later code can expire before an earlier one; it then
+// waits for those before it, and is refused on exchange meanwhile.
+func (s *Simulator) pruneCodes(now time.Time) {
+	for len(s.byIssue) > 0 && expired(s.byIssue[0], now) {
+		delete(s.codes, s.byIssue[0].code)
+		s.byIssue[0] = nil // let the popped code be collected
+		s.byIssue = s.byIssue[1:]
+	}
+}
+
+// forgetStaleUsers makes room for a new user by forgetting those whose last
+// login is older than CodeTTL, least recent first: all their codes have
+// expired, so they can only be asked for UserInfo of a login long past.
+func (s *Simulator) forgetStaleUsers(now time.Time) {
+	for len(s.current) >= s.limits.Users {
+		front := s.byLogin.Front()
+		if front == nil {
+			return
+		}
+		u := front.Value.(*userState)
+		if now.Sub(u.lastLogin) <= CodeTTL {
+			return
+		}
+		s.byLogin.Remove(front)
+		delete(s.current, u.key)
+	}
 }
 
 // UserInfo is wx.getUserInfo(): profile encrypted with user's current
@@ -230,10 +394,11 @@ func (s *Simulator) userInfoLocked(appID, user string, p wechat.Profile) (UserIn
 	if appID == "" {
 		appID = s.firstApp
 	}
-	key, ok := s.current[userKey{appID, user}]
+	el, ok := s.current[userKey{appID, user}]
 	if !ok {
 		return UserInfo{}, fmt.Errorf("wechattest: %q has not logged in to %q", user, appID)
 	}
+	key := el.Value.(*userState).sessionKey
 	raw, err := json.Marshal(p)
 	if err != nil {
 		return UserInfo{}, err
@@ -274,10 +439,14 @@ func (s *Simulator) mintCode(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls[r.URL.Path]++
+	s.calls[pathMintCode]++
 	code, err := s.loginLocked(in.AppID, in.User)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, "application/json", map[string]string{"error": err.Error()})
+		status := http.StatusBadRequest
+		if errors.Is(err, ErrTooManyCodes) || errors.Is(err, ErrTooManyUsers) {
+			status = http.StatusTooManyRequests
+		}
+		writeJSON(w, status, "application/json", map[string]string{"error": err.Error()})
 		return
 	}
 	out := map[string]string{"code": code}
@@ -296,7 +465,7 @@ func (s *Simulator) mintCode(w http.ResponseWriter, r *http.Request) {
 // checking in WeChat's order: appid, secret, code.
 func (s *Simulator) jscode2session(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	s.calls[r.URL.Path]++
+	s.calls[pathCode2Session]++
 	var f Fault
 	if len(s.faults) > 0 {
 		f, s.faults = s.faults[0], s.faults[1:]
@@ -345,7 +514,7 @@ func (s *Simulator) jscode2session(w http.ResponseWriter, r *http.Request) {
 	}
 	c, ok := s.codes[q.Get("js_code")]
 	switch {
-	case !ok || c.appID != app.AppID || s.now().Sub(c.issued) > CodeTTL:
+	case !ok || c.appID != app.AppID || expired(c, s.now()):
 		writeErrcode(w, wechat.ErrcodeInvalidCode)
 		return
 	case c.used:
@@ -356,7 +525,7 @@ func (s *Simulator) jscode2session(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.used = true
-	s.handedOut = append(s.handedOut, c.sessionKey)
+	s.handedOut.push(c.sessionKey)
 	out := map[string]string{"openid": s.OpenID(app.AppID, c.user), "session_key": string(c.sessionKey)}
 	if !app.NoUnionID {
 		out["unionid"] = s.UnionID(c.user)
@@ -365,8 +534,12 @@ func (s *Simulator) jscode2session(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Simulator) notFound(w http.ResponseWriter, r *http.Request) {
+	what := r.Method + " " + r.URL.Path
+	if len(what) > maxUnexpectedLen {
+		what = what[:maxUnexpectedLen] + "…"
+	}
 	s.mu.Lock()
-	s.unexpected = append(s.unexpected, r.Method+" "+r.URL.Path)
+	s.unexpected.push(what)
 	s.mu.Unlock()
 	http.NotFound(w, r)
 }
@@ -417,4 +590,38 @@ func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
+}
+
+// lastN keeps the newest n values pushed and counts all of them.
+type lastN[T any] struct {
+	buf   []T // a ring once len(buf) == n
+	start int // index of the oldest value once the ring is full
+	n     int
+	total int
+}
+
+func (r *lastN[T]) push(v T) {
+	r.total++
+	if len(r.buf) < r.n {
+		r.buf = append(r.buf, v)
+		return
+	}
+	r.buf[r.start] = v
+	r.start = (r.start + 1) % r.n
+}
+
+// items returns the values kept, oldest first, in a new slice.
+func (r *lastN[T]) items() []T {
+	out := make([]T, 0, len(r.buf))
+	out = append(out, r.buf[r.start:]...)
+	return append(out, r.buf[:r.start]...)
+}
+
+// resize keeps the newest n values.
+func (r *lastN[T]) resize(n int) {
+	items := r.items()
+	if len(items) > n {
+		items = items[len(items)-n:]
+	}
+	r.buf, r.start, r.n = items, 0, n
 }
