@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -172,47 +171,6 @@ func CreateDatabase(ctx context.Context, dsn string) (created bool, err error) {
 		return false, fmt.Errorf("store: creating database %q: %w", name, err)
 	}
 	return true, nil
-}
-
-// checkTLS refuses DSNs whose TLS would not verify the server on a network
-// path: a missing sslmode, or prefer/allow/require, make pgdriver encrypt
-// without checking the certificate, which a man in the middle defeats. On
-// loopback a missing sslmode means disable: TLS adds nothing there, and
-// pgdriver, unlike libpq, does not fall back to plain text when the server
-// has no TLS.
-func checkTLS(dsn string) (string, error) {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "", fmt.Errorf("store: DATABASE_URL is not a URL")
-	}
-	q := u.Query()
-	mode := q.Get("sslmode")
-	switch mode {
-	case "verify-full", "verify-ca", "disable":
-		return dsn, nil
-	}
-	if isLoopback(u.Hostname()) {
-		if mode == "" {
-			q.Set("sslmode", "disable")
-			u.RawQuery = q.Encode()
-			return u.String(), nil
-		}
-		return dsn, nil
-	}
-	if mode == "" {
-		mode = "(unset)"
-	}
-	return "", fmt.Errorf("store: DATABASE_URL sslmode=%s would not verify %s's certificate; "+
-		"use sslmode=verify-full (add sslrootcert=/path/ca.pem for a private CA), "+
-		"or sslmode=disable on a network you trust", mode, u.Hostname())
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" || host == "" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // redactDSN drops the password from dsn for error messages.

@@ -1,0 +1,4 @@
+package store
+
+// Internals the external tests drive directly.
+var CheckTLS = checkTLS
