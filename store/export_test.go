@@ -1,4 +1,17 @@
 package store
 
+import (
+	"github.com/uptrace/bun/driver/pgdriver"
+)
+
 // Internals the external tests drive directly.
 var CheckTLS = checkTLS
+
+// ConnectorConfig is the pgdriver config Open would connect with.
+func ConnectorConfig(dsn string, opts Options) (*pgdriver.Config, error) {
+	c, err := newConnector(dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.Config(), nil
+}

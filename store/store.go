@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
 	"time"
@@ -25,7 +26,22 @@ var migrationFiles embed.FS
 // ErrNotFound is returned when a looked-up row does not exist or no longer counts.
 var ErrNotFound = errors.New("store: not found")
 
-// Options size the connection pool.
+// Defaults and fixed client-side limits of a connection.
+const (
+	defaultMaxConns         = 20
+	defaultStatementTimeout = 10 * time.Second
+	defaultIdleInTxTimeout  = 30 * time.Second
+	// dialTimeout bounds connecting (TCP and TLS); a connect_timeout in the
+	// DSN overrides it.
+	dialTimeout = 5 * time.Second
+	// readTimeoutMargin is how much longer than the statement timeout the
+	// client waits for an answer. The server's statement_timeout fires
+	// first and says so (57014); the client's read deadline only catches a
+	// server that vanished without closing the connection.
+	readTimeoutMargin = 5 * time.Second
+)
+
+// Options size the connection pool and limit its sessions.
 type Options struct {
 	// MaxConns caps open connections; idle ones are kept up to the same number,
 	// so a busy server never closes and re-authenticates (SCRAM) connections
@@ -33,29 +49,44 @@ type Options struct {
 	MaxConns int
 	// ApplicationName shows in pg_stat_activity.
 	ApplicationName string
+	// StatementTimeout is the server-side statement_timeout of every
+	// connection: the server cancels a longer statement itself (SQLSTATE
+	// 57014), so its work stops too. Default (zero) 10s; negative means no
+	// limit. Migrations run under it as well: open the store that migrates
+	// with a longer one.
+	StatementTimeout time.Duration
+	// IdleInTxTimeout is the server-side idle_in_transaction_session_timeout:
+	// a session that sits in an open transaction longer is closed, releasing
+	// its locks. Default (zero) 30s; negative means no limit.
+	IdleInTxTimeout time.Duration
 }
 
 // Store is the database handle. It is safe for concurrent use.
 type Store struct {
 	db *bun.DB
+	// connector holds db's connection settings, for Migrate's own pool.
+	connector *pgdriver.Connector
+	maxConns  int
 }
 
 // Open connects to dsn (a postgres:// URL), sizes the pool and pings.
 // It refuses an sslmode that would use TLS without checking the server's
 // certificate on a non-loopback host: pgdriver's default does exactly that.
+//
+// Contexts: pgdriver turns a ctx deadline into a socket deadline, so the
+// call returns at the deadline, but it drops the connection and sends no
+// cancel request, so the statement goes on running on the server; a ctx
+// cancelled without a deadline is not noticed until the statement ends.
+// The server-side StatementTimeout is what bounds both.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	dsn, err := checkTLS(dsn)
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = defaultMaxConns
+	}
+	connector, err := newConnector(dsn, opts)
 	if err != nil {
 		return nil, err
 	}
-	if opts.MaxConns <= 0 {
-		opts.MaxConns = 20
-	}
-	connOpts := []pgdriver.Option{pgdriver.WithDSN(dsn), pgdriver.WithTimeout(15 * time.Second)}
-	if opts.ApplicationName != "" {
-		connOpts = append(connOpts, pgdriver.WithApplicationName(opts.ApplicationName))
-	}
-	sqldb := sql.OpenDB(pgdriver.NewConnector(connOpts...))
+	sqldb := sql.OpenDB(connector)
 	sqldb.SetMaxOpenConns(opts.MaxConns)
 	sqldb.SetMaxIdleConns(opts.MaxConns)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
@@ -65,7 +96,82 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: connecting to %s: %w", redactDSN(dsn), err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, connector: connector, maxConns: opts.MaxConns}, nil
+}
+
+// sessionParams are the server settings Options own; a DSN setting them
+// too would leave two places to look.
+var sessionParams = []string{"statement_timeout", "idle_in_transaction_session_timeout"}
+
+// newConnector checks dsn and builds the pgdriver connector for opts.
+//
+// pgdriver sends unknown DSN query parameters as session settings (SET
+// after startup), and WithConnParams replaces that map wholesale, so the
+// timeouts are merged into the parsed config instead. Its own default read
+// timeout (10s) would cut any statement the server still allows, so the read
+// deadline is derived from the statement timeout.
+func newConnector(dsn string, opts Options) (c *pgdriver.Connector, err error) {
+	dsn, err = checkTLS(dsn)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: DATABASE_URL is not a URL")
+	}
+	for _, p := range sessionParams {
+		if u.Query().Has(p) {
+			return nil, fmt.Errorf("store: DATABASE_URL sets %s; the server sets it from its own statement and idle-in-transaction timeout settings", p)
+		}
+	}
+	stmt := serverTimeout(opts.StatementTimeout, defaultStatementTimeout)
+	idle := serverTimeout(opts.IdleInTxTimeout, defaultIdleInTxTimeout)
+	var readTimeout time.Duration // none: the server never gives up on a statement either
+	if stmt > 0 {
+		readTimeout = stmt + readTimeoutMargin
+	}
+
+	// WithDSN panics on what it cannot parse (bad sslmode, unreadable
+	// sslrootcert); none of those messages carries the password.
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("store: DATABASE_URL: %v", r)
+		}
+	}()
+	c = pgdriver.NewConnector(
+		pgdriver.WithDialTimeout(dialTimeout),
+		pgdriver.WithDSN(dsn),
+		pgdriver.WithReadTimeout(readTimeout),
+	)
+	conf := c.Config()
+	if opts.ApplicationName != "" {
+		conf.AppName = opts.ApplicationName
+	}
+	params := make(map[string]any, len(conf.ConnParams)+2)
+	maps.Copy(params, conf.ConnParams)
+	params["statement_timeout"] = stmt.Milliseconds()
+	params["idle_in_transaction_session_timeout"] = idle.Milliseconds()
+	conf.ConnParams = params
+
+	// verify-full takes its ServerName from the URL host only; with the
+	// host from PGHOST or ?host= it would be empty and every handshake fail.
+	if tc := conf.TLSConfig; tc != nil && !tc.InsecureSkipVerify && tc.ServerName == "" && conf.Network == "tcp" {
+		tc.ServerName = hostOf(conf.Addr)
+	}
+	return c, nil
+}
+
+// serverTimeout turns an Options timeout into the server's: zero is def,
+// negative is 0 (no limit), and anything under a millisecond is rounded up
+// so that it does not become "no limit".
+func serverTimeout(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return ((d + time.Millisecond - 1) / time.Millisecond) * time.Millisecond
 }
 
 // Close closes the pool.

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun/driver/pgdriver"
 
@@ -108,4 +109,99 @@ func TestCheckTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Not parallel: it sets PGHOST.
+func TestConnectorConfig(t *testing.T) {
+	const dsn = "postgres://u@127.0.0.1:5432/x?sslmode=disable"
+	t.Run("Defaults", func(t *testing.T) {
+		conf, err := store.ConnectorConfig(dsn, store.Options{ApplicationName: "app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := conf.ConnParams; p["statement_timeout"] != int64(10_000) || p["idle_in_transaction_session_timeout"] != int64(30_000) {
+			t.Fatalf("conn params = %v", p)
+		}
+		if conf.DialTimeout != 5*time.Second || conf.AppName != "app" {
+			t.Fatalf("dial timeout %v, app %q", conf.DialTimeout, conf.AppName)
+		}
+		if conf.ReadTimeout < 10*time.Second {
+			t.Fatalf("read timeout %v fires before the 10s statement timeout", conf.ReadTimeout)
+		}
+	})
+	t.Run("LongStatementNotCutByClient", func(t *testing.T) {
+		conf, err := store.ConnectorConfig(dsn, store.Options{StatementTimeout: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conf.ConnParams["statement_timeout"] != int64(3_600_000) {
+			t.Fatalf("conn params = %v", conf.ConnParams)
+		}
+		if conf.ReadTimeout != 0 && conf.ReadTimeout <= time.Hour {
+			t.Fatalf("read timeout %v fires before the 1h statement timeout", conf.ReadTimeout)
+		}
+		// A read_timeout in the DSN would cut it too.
+		conf, err = store.ConnectorConfig(dsn+"&read_timeout=1s", store.Options{StatementTimeout: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conf.ReadTimeout != 0 && conf.ReadTimeout <= time.Hour {
+			t.Fatalf("read timeout %v from the DSN fires before the 1h statement timeout", conf.ReadTimeout)
+		}
+	})
+	t.Run("NoLimit", func(t *testing.T) {
+		conf, err := store.ConnectorConfig(dsn, store.Options{StatementTimeout: -1, IdleInTxTimeout: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := conf.ConnParams; p["statement_timeout"] != int64(0) || p["idle_in_transaction_session_timeout"] != int64(0) || conf.ReadTimeout != 0 {
+			t.Fatalf("conn params = %v, read timeout %v; want no limits", p, conf.ReadTimeout)
+		}
+	})
+	t.Run("SubMillisecondIsNotNoLimit", func(t *testing.T) {
+		conf, err := store.ConnectorConfig(dsn, store.Options{StatementTimeout: 100 * time.Microsecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conf.ConnParams["statement_timeout"] != int64(1) {
+			t.Fatalf("statement_timeout = %v, want 1 (ms)", conf.ConnParams["statement_timeout"])
+		}
+	})
+	t.Run("DSNParamsKept", func(t *testing.T) {
+		conf, err := store.ConnectorConfig(dsn+"&search_path=app&connect_timeout=2", store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conf.ConnParams["search_path"] != "app" || conf.ConnParams["statement_timeout"] != int64(10_000) || conf.DialTimeout != 2*time.Second {
+			t.Fatalf("conn params = %v, dial timeout %v", conf.ConnParams, conf.DialTimeout)
+		}
+	})
+	t.Run("DSNTimeoutParamsRefused", func(t *testing.T) {
+		for _, p := range []string{"statement_timeout=1000", "idle_in_transaction_session_timeout=1000"} {
+			if _, err := store.ConnectorConfig(dsn+"&"+p, store.Options{}); err == nil || !strings.Contains(err.Error(), "DATABASE_URL sets") {
+				t.Errorf("%s: err = %v; want a refusal", p, err)
+			}
+		}
+	})
+	t.Run("BadDSNIsAnErrorNotAPanic", func(t *testing.T) {
+		for _, bad := range []string{
+			"postgres://u:hunter2@127.0.0.1/x?sslmode=bogus",
+			"postgres://u:hunter2@db.example.com/x?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+		} {
+			_, err := store.ConnectorConfig(bad, store.Options{})
+			if err == nil || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("%s: err = %v; want an error without the password", bad, err)
+			}
+		}
+	})
+	t.Run("VerifyFullServerNameFromPGHOST", func(t *testing.T) {
+		t.Setenv("PGHOST", "db.prod")
+		conf, err := store.ConnectorConfig("postgres://u@/x?sslmode=verify-full", store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc := conf.TLSConfig; tc == nil || tc.InsecureSkipVerify || tc.ServerName != "db.prod" {
+			t.Fatalf("TLS config %v verifies server name %q; want db.prod", tc != nil, tc.ServerName)
+		}
+	})
 }
