@@ -7,6 +7,9 @@ import (
 // Internals the external tests drive directly.
 var CheckTLS = checkTLS
 
+// MigrationLockID lets tests hold the migration lock.
+const MigrationLockID = migrationLockID
+
 // ConnectorConfig is the pgdriver config Open would connect with.
 func ConnectorConfig(dsn string, opts Options) (*pgdriver.Config, error) {
 	c, err := newConnector(dsn, opts)

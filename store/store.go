@@ -188,25 +188,53 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // migrator cannot leave the lock held (Bun's table lock would).
 const migrationLockID = 7_263_540_912
 
+// lockPollInterval is how often Migrate asks again for the migration lock
+// while another instance holds it.
+const lockPollInterval = 200 * time.Millisecond
+
 // Migrate applies pending migrations and returns their names. It is
-// idempotent and safe to run from several instances at once.
+// idempotent and safe to run from several instances at once: they take turns
+// through an advisory lock. If ctx ends while another instance holds the
+// lock, Migrate gives up and says so.
+//
+// It runs on a small pool of its own, whatever MaxConns is: the lock holds
+// one connection for the whole run while the migrator needs another (with
+// MaxConns 1 they used to wait for each other forever), and a session
+// setting a migration makes dies with that pool instead of lingering on a
+// connection the server later uses.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	ms := migrate.NewMigrations()
 	if err := ms.Discover(migrationFiles); err != nil {
 		return nil, fmt.Errorf("store: loading migrations: %w", err)
 	}
-	conn, err := s.db.Conn(ctx)
+	// Same settings, but no client read deadline: a migration that lifts
+	// statement_timeout for a long index build must not be cut by the client.
+	conf := *s.connector.Config()
+	conf.ReadTimeout = 0
+	sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithConfig(&conf)))
+	// The lock's connection and the migrator's, plus one spare so that a
+	// migrator that ever overlaps two connections cannot deadlock here.
+	sqldb.SetMaxOpenConns(3)
+	db := bun.NewDB(sqldb, pgdialect.New())
+	defer db.Close()
+
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", migrationLockID); err != nil {
-		return nil, fmt.Errorf("store: migrate: taking the lock: %w", err)
+	if err := waitForMigrationLock(ctx, conn); err != nil {
+		return nil, err
 	}
 	defer func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", migrationLockID)
+		// Closing the pool would release it too, but only once the server
+		// notices; unlocking lets a waiting instance in at once.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = conn.ExecContext(uctx, "SELECT pg_advisory_unlock(?)", migrationLockID)
 	}()
-	m := migrate.NewMigrator(s.db, ms, migrate.WithMarkAppliedOnSuccess(true))
+
+	m := migrate.NewMigrator(db, ms, migrate.WithMarkAppliedOnSuccess(true))
 	if err := m.Init(ctx); err != nil {
 		return nil, fmt.Errorf("store: migrate: init: %w", err)
 	}
@@ -219,6 +247,30 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 		names = append(names, mg.Name)
 	}
 	return names, nil
+}
+
+// waitForMigrationLock takes the migration lock on conn, polling with
+// pg_try_advisory_lock rather than blocking in pg_advisory_lock: pgdriver
+// only notices a context's deadline, never its cancellation, and a blocked
+// lock call would also count against statement_timeout.
+func waitForMigrationLock(ctx context.Context, conn bun.Conn) error {
+	for {
+		var ok bool
+		err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(?)", migrationLockID).Scan(&ok)
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("store: migrate: taking the migration lock: %w", err)
+		}
+		if ok {
+			return nil
+		}
+		t := time.NewTimer(lockPollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("store: migrate: gave up waiting for the migration lock, held by another instance: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // openAdmin connects to the "postgres" database of dsn's server and returns
