@@ -12,12 +12,14 @@ import (
 
 // SessionByTokenHash returns the active session with tokenHash and its user.
 // Returns ErrNotFound when there is none, or it is expired or revoked, or
-// its user is disabled.
+// its user is disabled. It runs on every authenticated request, so it leaves
+// out SessionKeySealed, which only a server-side decrypt needs: use
+// SessionKeySealed for that.
 func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash []byte) (*models.Session, *models.User, error) {
 	sess := new(models.Session)
 	err := s.db.NewSelect().
 		Model(sess).
-		Column("s.id", "s.user_id", "s.identity_id", "s.session_key_sealed", "s.created_at", "s.last_seen_at", "s.expires_at").
+		Column("s.id", "s.user_id", "s.identity_id", "s.created_at", "s.last_seen_at", "s.expires_at").
 		Relation("User").
 		Where("s.token_hash = ?", tokenHash).
 		Where("s.revoked_at IS NULL").
@@ -61,4 +63,24 @@ func (s *Store) RevokeSession(ctx context.Context, id string) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// SessionKeySealed returns the sealed session_key of an active (not expired,
+// not revoked) session, for the rare server-side decrypt after login.
+// Returns ErrNotFound when the session is not active.
+func (s *Store) SessionKeySealed(ctx context.Context, sessionID string) ([]byte, error) {
+	var sealed []byte
+	err := s.db.NewSelect().Model((*models.Session)(nil)).
+		Column("session_key_sealed").
+		Where("id = ?", sessionID).
+		Where("revoked_at IS NULL").
+		Where("expires_at > now()").
+		Scan(ctx, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: reading session key: %w", err)
+	}
+	return sealed, nil
 }
