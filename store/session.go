@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"wxlogin/models"
 )
 
@@ -83,4 +85,44 @@ func (s *Store) SessionKeySealed(ctx context.Context, sessionID string) ([]byte,
 		return nil, fmt.Errorf("store: reading session key: %w", err)
 	}
 	return sealed, nil
+}
+
+// PurgeSessions deletes sessions that expired or were revoked more than grace
+// ago, batch rows per statement so that no statement holds many row locks or
+// runs long, until a batch comes back short or ctx ends. It returns how many
+// it deleted, also alongside an error. Several instances may run it at once:
+// each skips the rows another is deleting.
+//
+// Expired and revoked sessions are purged by separate statements so that
+// each walks its own index (sessions_expires_at_idx, sessions_revoked_at_idx)
+// in order and stops after batch rows; one statement with OR would build a
+// bitmap of every purgeable row for every batch.
+func (s *Store) PurgeSessions(ctx context.Context, grace time.Duration, batch int) (int, error) {
+	if grace < 0 || batch <= 0 {
+		return 0, fmt.Errorf("store: purging sessions: grace %v and batch %d must not be negative and positive", grace, batch)
+	}
+	cutoff := fmt.Sprintf("%d microseconds", grace.Microseconds())
+	total := 0
+	for _, column := range []string{"expires_at", "revoked_at"} {
+		for {
+			// A done ctx fails the next statement (database/sql checks it
+			// before taking a connection), which ends the loop.
+			res, err := s.db.NewDelete().Model((*models.Session)(nil)).
+				Where("id IN (SELECT id FROM sessions WHERE ? < now() - ?::interval ORDER BY ? LIMIT ? FOR UPDATE SKIP LOCKED)",
+					bun.Ident(column), cutoff, bun.Ident(column), batch).
+				Exec(ctx)
+			if err != nil {
+				return total, fmt.Errorf("store: purging sessions: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return total, fmt.Errorf("store: purging sessions: %w", err)
+			}
+			total += int(n)
+			if int(n) < batch {
+				break
+			}
+		}
+	}
+	return total, nil
 }
