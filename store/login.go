@@ -3,11 +3,16 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
 
 	"wxlogin/models"
 )
@@ -47,13 +52,16 @@ type LoginResult struct {
 // concurrent first logins of one openid make exactly one user. A user with
 // the same unionid in another app of the same provider is reused.
 // Returns ErrUserDisabled for a disabled user (and records nothing).
+//
+// WeChat has already spent the login code by the time we get here, so a
+// connection that turns out dead (the server restarted, or an operator
+// terminated it) does not fail the login: the transaction runs once more on
+// a connection known to answer.
 func (s *Store) Login(ctx context.Context, p LoginParams) (*LoginResult, error) {
-	var res *LoginResult
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var err error
-		res, err = login(ctx, tx, p)
-		return err
-	})
+	res, err := runLogin(ctx, s.db, p)
+	if err != nil && connDied(err) && ctx.Err() == nil {
+		res, err = s.loginRetry(ctx, p)
+	}
 	if err != nil {
 		if errors.Is(err, ErrUserDisabled) {
 			return nil, err
@@ -61,6 +69,126 @@ func (s *Store) Login(ctx context.Context, p LoginParams) (*LoginResult, error) 
 		return nil, fmt.Errorf("store: login: %w", err)
 	}
 	return res, nil
+}
+
+// txRunner is what runs a login transaction: the pool, or one connection.
+type txRunner interface {
+	RunInTx(ctx context.Context, opts *sql.TxOptions, fn func(ctx context.Context, tx bun.Tx) error) error
+}
+
+func runLogin(ctx context.Context, db txRunner, p LoginParams) (*LoginResult, error) {
+	var res *LoginResult
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		res, err = login(ctx, tx, p)
+		return err
+	})
+	return res, err
+}
+
+// loginRetry runs the login transaction a second time, after the first
+// attempt's connection died.
+//
+// The first attempt may have died during COMMIT after the server had
+// committed. The session is inserted again with the same id and token hash,
+// so that case shows up as a unique violation on the session, and the
+// committed login is returned instead. A fresh session id would not do: the
+// token hash is unique too, and the committed session's token is the one
+// the caller is about to hand out.
+func (s *Store) loginRetry(ctx context.Context, p LoginParams) (*LoginResult, error) {
+	conn, err := s.liveConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	res, err := runLogin(ctx, conn, p)
+	if err != nil && isSessionConflict(err) {
+		return recordedLogin(ctx, conn, p.Session)
+	}
+	return res, err
+}
+
+// liveConn returns a pooled connection that has just answered. database/sql
+// hands out idle connections without checking them (pgdriver's IsValid
+// and ResetSession only look at its own closed flag), and after a server
+// restart every idle one is dead: each failed ping drops one, and once none
+// is left the pool dials a new connection.
+func (s *Store) liveConn(ctx context.Context) (bun.Conn, error) {
+	for range s.maxConns + 1 {
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return bun.Conn{}, err
+		}
+		err = conn.PingContext(ctx)
+		if err == nil {
+			return conn, nil
+		}
+		// pgdriver has marked the connection closed, so the pool discards it.
+		_ = conn.Close()
+		if !connDied(err) || ctx.Err() != nil {
+			return bun.Conn{}, err
+		}
+	}
+	return bun.Conn{}, errors.New("no live connection to the database")
+}
+
+// connDied reports whether err says the connection broke, so that nothing
+// the statement did can have outlived it except through a COMMIT. A timeout
+// is not one: the statement may still be running, and the caller's ctx is
+// what ran out.
+func connDied(err error) bool {
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) {
+		switch pgErr.Field('C') {
+		case "57P01", // admin_shutdown: terminated, or the server shutting down
+			"57P02", // crash_shutdown
+			"57P03", // cannot_connect_now: the server is starting or stopping
+			"57P05": // idle_session_timeout: closed while idle in the pool
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// isSessionConflict reports whether err is the session's insert hitting a
+// session that already exists with its id or token hash.
+func isSessionConflict(err error) bool {
+	var pgErr pgdriver.Error
+	if !errors.As(err, &pgErr) || pgErr.Field('C') != "23505" {
+		return false
+	}
+	switch pgErr.Field('n') {
+	case "sessions_pkey", "sessions_token_hash_key":
+		return true
+	}
+	return false
+}
+
+// recordedLogin returns the committed login that recorded sess, filling in
+// sess as the insert would have. Created is read off the timestamps: a user
+// made in the session's own transaction has the same now() as the session.
+func recordedLogin(ctx context.Context, db bun.IDB, sess *models.Session) (*LoginResult, error) {
+	got := new(models.Session)
+	err := db.NewSelect().Model(got).
+		Column("s.id", "s.user_id", "s.identity_id", "s.created_at", "s.last_seen_at").
+		Relation("User").
+		Where("s.id = ? AND s.token_hash = ?", sess.ID, sess.TokenHash).
+		Scan(ctx)
+	if err != nil {
+		// Not ours: the id or token hash collides with another session.
+		return nil, fmt.Errorf("finding the session recorded before the connection died: %w", err)
+	}
+	ident := &models.Identity{ID: got.IdentityID}
+	if err := db.NewSelect().Model(ident).WherePK().Scan(ctx); err != nil {
+		return nil, fmt.Errorf("finding the identity of the recorded session: %w", err)
+	}
+	sess.UserID, sess.IdentityID = got.UserID, got.IdentityID
+	sess.CreatedAt, sess.LastSeenAt = got.CreatedAt, got.LastSeenAt
+	return &LoginResult{User: got.User, Identity: ident, Created: got.User.CreatedAt.Equal(got.CreatedAt)}, nil
 }
 
 func login(ctx context.Context, tx bun.Tx, p LoginParams) (*LoginResult, error) {

@@ -7,17 +7,21 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"wxlogin/models"
 )
 
 // SessionByTokenHash returns the active session with tokenHash and its user.
 // Returns ErrNotFound when there is none, or it is expired or revoked, or
-// its user is disabled.
+// its user is disabled. It runs on every authenticated request, so it leaves
+// out SessionKeySealed, which only a server-side decrypt needs: use
+// SessionKeySealed for that.
 func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash []byte) (*models.Session, *models.User, error) {
 	sess := new(models.Session)
 	err := s.db.NewSelect().
 		Model(sess).
-		Column("s.id", "s.user_id", "s.identity_id", "s.session_key_sealed", "s.created_at", "s.last_seen_at", "s.expires_at").
+		Column("s.id", "s.user_id", "s.identity_id", "s.created_at", "s.last_seen_at", "s.expires_at").
 		Relation("User").
 		Where("s.token_hash = ?", tokenHash).
 		Where("s.revoked_at IS NULL").
@@ -61,4 +65,64 @@ func (s *Store) RevokeSession(ctx context.Context, id string) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// SessionKeySealed returns the sealed session_key of an active (not expired,
+// not revoked) session, for the rare server-side decrypt after login.
+// Returns ErrNotFound when the session is not active.
+func (s *Store) SessionKeySealed(ctx context.Context, sessionID string) ([]byte, error) {
+	var sealed []byte
+	err := s.db.NewSelect().Model((*models.Session)(nil)).
+		Column("session_key_sealed").
+		Where("id = ?", sessionID).
+		Where("revoked_at IS NULL").
+		Where("expires_at > now()").
+		Scan(ctx, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: reading session key: %w", err)
+	}
+	return sealed, nil
+}
+
+// PurgeSessions deletes sessions that expired or were revoked more than grace
+// ago, batch rows per statement so that no statement holds many row locks or
+// runs long, until a batch comes back short or ctx ends. It returns how many
+// it deleted, also alongside an error. Several instances may run it at once:
+// each skips the rows another is deleting.
+//
+// Expired and revoked sessions are purged by separate statements so that
+// each walks its own index (sessions_expires_at_idx, sessions_revoked_at_idx)
+// in order and stops after batch rows; one statement with OR would build a
+// bitmap of every purgeable row for every batch.
+func (s *Store) PurgeSessions(ctx context.Context, grace time.Duration, batch int) (int, error) {
+	if grace < 0 || batch <= 0 {
+		return 0, fmt.Errorf("store: purging sessions: grace %v and batch %d must not be negative and positive", grace, batch)
+	}
+	cutoff := fmt.Sprintf("%d microseconds", grace.Microseconds())
+	total := 0
+	for _, column := range []string{"expires_at", "revoked_at"} {
+		for {
+			// A done ctx fails the next statement (database/sql checks it
+			// before taking a connection), which ends the loop.
+			res, err := s.db.NewDelete().Model((*models.Session)(nil)).
+				Where("id IN (SELECT id FROM sessions WHERE ? < now() - ?::interval ORDER BY ? LIMIT ? FOR UPDATE SKIP LOCKED)",
+					bun.Ident(column), cutoff, bun.Ident(column), batch).
+				Exec(ctx)
+			if err != nil {
+				return total, fmt.Errorf("store: purging sessions: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return total, fmt.Errorf("store: purging sessions: %w", err)
+			}
+			total += int(n)
+			if int(n) < batch {
+				break
+			}
+		}
+	}
+	return total, nil
 }

@@ -9,7 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"net"
+	"maps"
 	"net/url"
 	"strings"
 	"time"
@@ -26,7 +26,22 @@ var migrationFiles embed.FS
 // ErrNotFound is returned when a looked-up row does not exist or no longer counts.
 var ErrNotFound = errors.New("store: not found")
 
-// Options size the connection pool.
+// Defaults and fixed client-side limits of a connection.
+const (
+	defaultMaxConns         = 20
+	defaultStatementTimeout = 10 * time.Second
+	defaultIdleInTxTimeout  = 30 * time.Second
+	// dialTimeout bounds connecting (TCP and TLS); a connect_timeout in the
+	// DSN overrides it.
+	dialTimeout = 5 * time.Second
+	// readTimeoutMargin is how much longer than the statement timeout the
+	// client waits for an answer. The server's statement_timeout fires
+	// first and says so (57014); the client's read deadline only catches a
+	// server that vanished without closing the connection.
+	readTimeoutMargin = 5 * time.Second
+)
+
+// Options size the connection pool and limit its sessions.
 type Options struct {
 	// MaxConns caps open connections; idle ones are kept up to the same number,
 	// so a busy server never closes and re-authenticates (SCRAM) connections
@@ -34,29 +49,44 @@ type Options struct {
 	MaxConns int
 	// ApplicationName shows in pg_stat_activity.
 	ApplicationName string
+	// StatementTimeout is the server-side statement_timeout of every
+	// connection: the server cancels a longer statement itself (SQLSTATE
+	// 57014), so its work stops too. Default (zero) 10s; negative means no
+	// limit. Migrations run under it as well: open the store that migrates
+	// with a longer one.
+	StatementTimeout time.Duration
+	// IdleInTxTimeout is the server-side idle_in_transaction_session_timeout:
+	// a session that sits in an open transaction longer is closed, releasing
+	// its locks. Default (zero) 30s; negative means no limit.
+	IdleInTxTimeout time.Duration
 }
 
 // Store is the database handle. It is safe for concurrent use.
 type Store struct {
 	db *bun.DB
+	// connector holds db's connection settings, for Migrate's own pool.
+	connector *pgdriver.Connector
+	maxConns  int
 }
 
 // Open connects to dsn (a postgres:// URL), sizes the pool and pings.
 // It refuses an sslmode that would use TLS without checking the server's
 // certificate on a non-loopback host: pgdriver's default does exactly that.
+//
+// Contexts: pgdriver turns a ctx deadline into a socket deadline, so the
+// call returns at the deadline, but it drops the connection and sends no
+// cancel request, so the statement goes on running on the server; a ctx
+// cancelled without a deadline is not noticed until the statement ends.
+// The server-side StatementTimeout is what bounds both.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	dsn, err := checkTLS(dsn)
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = defaultMaxConns
+	}
+	connector, err := newConnector(dsn, opts)
 	if err != nil {
 		return nil, err
 	}
-	if opts.MaxConns <= 0 {
-		opts.MaxConns = 20
-	}
-	connOpts := []pgdriver.Option{pgdriver.WithDSN(dsn), pgdriver.WithTimeout(15 * time.Second)}
-	if opts.ApplicationName != "" {
-		connOpts = append(connOpts, pgdriver.WithApplicationName(opts.ApplicationName))
-	}
-	sqldb := sql.OpenDB(pgdriver.NewConnector(connOpts...))
+	sqldb := sql.OpenDB(connector)
 	sqldb.SetMaxOpenConns(opts.MaxConns)
 	sqldb.SetMaxIdleConns(opts.MaxConns)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
@@ -66,7 +96,82 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: connecting to %s: %w", redactDSN(dsn), err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, connector: connector, maxConns: opts.MaxConns}, nil
+}
+
+// sessionParams are the server settings Options own; a DSN setting them
+// too would leave two places to look.
+var sessionParams = []string{"statement_timeout", "idle_in_transaction_session_timeout"}
+
+// newConnector checks dsn and builds the pgdriver connector for opts.
+//
+// pgdriver sends unknown DSN query parameters as session settings (SET
+// after startup), and WithConnParams replaces that map wholesale, so the
+// timeouts are merged into the parsed config instead. Its own default read
+// timeout (10s) would cut any statement the server still allows, so the read
+// deadline is derived from the statement timeout.
+func newConnector(dsn string, opts Options) (c *pgdriver.Connector, err error) {
+	dsn, err = checkTLS(dsn)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: DATABASE_URL is not a URL")
+	}
+	for _, p := range sessionParams {
+		if u.Query().Has(p) {
+			return nil, fmt.Errorf("store: DATABASE_URL sets %s; the server sets it from its own statement and idle-in-transaction timeout settings", p)
+		}
+	}
+	stmt := serverTimeout(opts.StatementTimeout, defaultStatementTimeout)
+	idle := serverTimeout(opts.IdleInTxTimeout, defaultIdleInTxTimeout)
+	var readTimeout time.Duration // none: the server never gives up on a statement either
+	if stmt > 0 {
+		readTimeout = stmt + readTimeoutMargin
+	}
+
+	// WithDSN panics on what it cannot parse (bad sslmode, unreadable
+	// sslrootcert); none of those messages carries the password.
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("store: DATABASE_URL: %v", r)
+		}
+	}()
+	c = pgdriver.NewConnector(
+		pgdriver.WithDialTimeout(dialTimeout),
+		pgdriver.WithDSN(dsn),
+		pgdriver.WithReadTimeout(readTimeout),
+	)
+	conf := c.Config()
+	if opts.ApplicationName != "" {
+		conf.AppName = opts.ApplicationName
+	}
+	params := make(map[string]any, len(conf.ConnParams)+2)
+	maps.Copy(params, conf.ConnParams)
+	params["statement_timeout"] = stmt.Milliseconds()
+	params["idle_in_transaction_session_timeout"] = idle.Milliseconds()
+	conf.ConnParams = params
+
+	// verify-full takes its ServerName from the URL host only; with the
+	// host from PGHOST or ?host= it would be empty and every handshake fail.
+	if tc := conf.TLSConfig; tc != nil && !tc.InsecureSkipVerify && tc.ServerName == "" && conf.Network == "tcp" {
+		tc.ServerName = hostOf(conf.Addr)
+	}
+	return c, nil
+}
+
+// serverTimeout turns an Options timeout into the server's: zero is def,
+// negative is 0 (no limit), and anything under a millisecond is rounded up
+// so that it does not become "no limit".
+func serverTimeout(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return ((d + time.Millisecond - 1) / time.Millisecond) * time.Millisecond
 }
 
 // Close closes the pool.
@@ -83,25 +188,53 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // migrator cannot leave the lock held (Bun's table lock would).
 const migrationLockID = 7_263_540_912
 
+// lockPollInterval is how often Migrate asks again for the migration lock
+// while another instance holds it.
+const lockPollInterval = 200 * time.Millisecond
+
 // Migrate applies pending migrations and returns their names. It is
-// idempotent and safe to run from several instances at once.
+// idempotent and safe to run from several instances at once: they take turns
+// through an advisory lock. If ctx ends while another instance holds the
+// lock, Migrate gives up and says so.
+//
+// It runs on a small pool of its own, whatever MaxConns is: the lock holds
+// one connection for the whole run while the migrator needs another (with
+// MaxConns 1 they used to wait for each other forever), and a session
+// setting a migration makes dies with that pool instead of lingering on a
+// connection the server later uses.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	ms := migrate.NewMigrations()
 	if err := ms.Discover(migrationFiles); err != nil {
 		return nil, fmt.Errorf("store: loading migrations: %w", err)
 	}
-	conn, err := s.db.Conn(ctx)
+	// Same settings, but no client read deadline: a migration that lifts
+	// statement_timeout for a long index build must not be cut by the client.
+	conf := *s.connector.Config()
+	conf.ReadTimeout = 0
+	sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithConfig(&conf)))
+	// The lock's connection and the migrator's, plus one spare so that a
+	// migrator that ever overlaps two connections cannot deadlock here.
+	sqldb.SetMaxOpenConns(3)
+	db := bun.NewDB(sqldb, pgdialect.New())
+	defer db.Close()
+
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", migrationLockID); err != nil {
-		return nil, fmt.Errorf("store: migrate: taking the lock: %w", err)
+	if err := waitForMigrationLock(ctx, conn); err != nil {
+		return nil, err
 	}
 	defer func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", migrationLockID)
+		// Closing the pool would release it too, but only once the server
+		// notices; unlocking lets a waiting instance in at once.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = conn.ExecContext(uctx, "SELECT pg_advisory_unlock(?)", migrationLockID)
 	}()
-	m := migrate.NewMigrator(s.db, ms, migrate.WithMarkAppliedOnSuccess(true))
+
+	m := migrate.NewMigrator(db, ms, migrate.WithMarkAppliedOnSuccess(true))
 	if err := m.Init(ctx); err != nil {
 		return nil, fmt.Errorf("store: migrate: init: %w", err)
 	}
@@ -114,6 +247,30 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 		names = append(names, mg.Name)
 	}
 	return names, nil
+}
+
+// waitForMigrationLock takes the migration lock on conn, polling with
+// pg_try_advisory_lock rather than blocking in pg_advisory_lock: pgdriver
+// only notices a context's deadline, never its cancellation, and a blocked
+// lock call would also count against statement_timeout.
+func waitForMigrationLock(ctx context.Context, conn bun.Conn) error {
+	for {
+		var ok bool
+		err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(?)", migrationLockID).Scan(&ok)
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("store: migrate: taking the migration lock: %w", err)
+		}
+		if ok {
+			return nil
+		}
+		t := time.NewTimer(lockPollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("store: migrate: gave up waiting for the migration lock, held by another instance: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // openAdmin connects to the "postgres" database of dsn's server and returns
@@ -172,47 +329,6 @@ func CreateDatabase(ctx context.Context, dsn string) (created bool, err error) {
 		return false, fmt.Errorf("store: creating database %q: %w", name, err)
 	}
 	return true, nil
-}
-
-// checkTLS refuses DSNs whose TLS would not verify the server on a network
-// path: a missing sslmode, or prefer/allow/require, make pgdriver encrypt
-// without checking the certificate, which a man in the middle defeats. On
-// loopback a missing sslmode means disable: TLS adds nothing there, and
-// pgdriver, unlike libpq, does not fall back to plain text when the server
-// has no TLS.
-func checkTLS(dsn string) (string, error) {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "", fmt.Errorf("store: DATABASE_URL is not a URL")
-	}
-	q := u.Query()
-	mode := q.Get("sslmode")
-	switch mode {
-	case "verify-full", "verify-ca", "disable":
-		return dsn, nil
-	}
-	if isLoopback(u.Hostname()) {
-		if mode == "" {
-			q.Set("sslmode", "disable")
-			u.RawQuery = q.Encode()
-			return u.String(), nil
-		}
-		return dsn, nil
-	}
-	if mode == "" {
-		mode = "(unset)"
-	}
-	return "", fmt.Errorf("store: DATABASE_URL sslmode=%s would not verify %s's certificate; "+
-		"use sslmode=verify-full (add sslrootcert=/path/ca.pem for a private CA), "+
-		"or sslmode=disable on a network you trust", mode, u.Hostname())
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" || host == "" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // redactDSN drops the password from dsn for error messages.
