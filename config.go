@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -33,58 +34,100 @@ type Config struct {
 	SessionTTL    time.Duration
 	SecretKey     []byte
 	DevWechat     bool
-	DBMaxConns    int
-	LogLevel      slog.Level
-	LogFormat     string
+	// DevWechatPublic lets dev mode listen beyond loopback.
+	DevWechatPublic bool
+	DBMaxConns      int
+	// DBStatementTimeout is PostgreSQL's statement_timeout for serving.
+	DBStatementTimeout time.Duration
+	// RequestTimeout is every request's deadline; see minRequestTimeout.
+	RequestTimeout time.Duration
+	// StartupTimeout bounds connecting and migrating at start.
+	StartupTimeout time.Duration
+	LogLevel       slog.Level
+	LogFormat      string
 
 	// generated lists the dev values made up because they were not given.
 	generated []string
 }
 
+// setting is one configuration value: its flag, its environment variable and
+// a default that is always a constant, never read from the environment, so
+// that usage text (-h, or any flag error) cannot print a secret.
+type setting struct {
+	flag, env, def, usage string
+	value                 *string
+}
+
 // parseConfig reads the environment (through getenv) and then the flags in args.
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var (
+		c                                                 Config
+		port, timeout, ttl, secretKey, dev, devPublic     string
+		maxConns, stmtTimeout, reqTimeout, startupTimeout string
+		logLevel                                          string
+	)
+	settings := []setting{
+		{"database-url", "DATABASE_URL", "", "PostgreSQL URL", &c.DatabaseURL},
+		{"host", "HOST", "", "interface to listen on; empty for all, 127.0.0.1 in dev mode", &c.Host},
+		{"port", "PORT", "8080", "TCP port to listen on; 0 picks a free one", &port},
+		{"wechat-appid", "WECHAT_APPID", "", "the mini program's appid", &c.WechatAppID},
+		{"wechat-secret", "WECHAT_SECRET", "", "the mini program's app secret", &c.WechatSecret},
+		{"wechat-api-base", "WECHAT_API_BASE", "", "WeChat API origin; default " + wechat.DefaultBaseURL + ", or the built-in simulator in dev mode", &c.WechatAPIBase},
+		{"wechat-timeout", "WECHAT_TIMEOUT", "5s", "timeout of one WeChat API call", &timeout},
+		{"session-ttl", "SESSION_TTL", "720h", "session lifetime, e.g. 720h or 30d", &ttl},
+		{"secret-key", "SECRET_KEY", "", "32 random bytes as 64 hex chars or base64; seals session_keys at rest", &secretKey},
+		{"dev-wechat", "DEV_WECHAT", "", "1 mounts the WeChat simulator, playground and introspection: never in production", &dev},
+		{"dev-wechat-unsafe-public", "DEV_WECHAT_UNSAFE_PUBLIC", "", "1 lets dev mode listen beyond loopback, where anyone could mint logins for any user", &devPublic},
+		{"db-max-conns", "DB_MAX_CONNS", "20", "database connections per instance, all kept idle when unused", &maxConns},
+		{"db-statement-timeout", "DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout while serving; the server cancels longer statements", &stmtTimeout},
+		{"request-timeout", "REQUEST_TIMEOUT", "30s", "deadline of every request; at least 2×WECHAT_TIMEOUT + 11s, so a login fits", &reqTimeout},
+		{"startup-timeout", "STARTUP_TIMEOUT", "60s", "deadline for connecting to and migrating the database at start", &startupTimeout},
+		{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", &logLevel},
+		{"log-format", "LOG_FORMAT", "text", "text or json", &c.LogFormat},
+	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	env := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
+	for _, st := range settings {
+		fs.StringVar(st.value, st.flag, st.def, st.usage+" (`"+st.env+"`)")
 	}
-	var (
-		c                                  Config
-		port, timeout, ttl, secretKey, dev string
-		maxConns, logLevel                 string
-	)
-	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "PostgreSQL URL (`DATABASE_URL`)")
-	fs.StringVar(&c.Host, "host", env("HOST", ""), "interface to listen on; empty for all, 127.0.0.1 in dev mode (`HOST`)")
-	fs.StringVar(&port, "port", env("PORT", "8080"), "TCP port to listen on; 0 picks a free one (`PORT`)")
-	fs.StringVar(&c.WechatAppID, "wechat-appid", env("WECHAT_APPID", ""), "the mini program's appid (`WECHAT_APPID`)")
-	fs.StringVar(&c.WechatSecret, "wechat-secret", env("WECHAT_SECRET", ""), "the mini program's app secret (`WECHAT_SECRET`)")
-	fs.StringVar(&c.WechatAPIBase, "wechat-api-base", env("WECHAT_API_BASE", ""), "WeChat API origin; default "+wechat.DefaultBaseURL+", or the built-in simulator in dev mode (`WECHAT_API_BASE`)")
-	fs.StringVar(&timeout, "wechat-timeout", env("WECHAT_TIMEOUT", "5s"), "timeout of one WeChat API call (`WECHAT_TIMEOUT`)")
-	fs.StringVar(&ttl, "session-ttl", env("SESSION_TTL", "720h"), "session lifetime, e.g. 720h or 30d (`SESSION_TTL`)")
-	fs.StringVar(&secretKey, "secret-key", env("SECRET_KEY", ""), "32 random bytes as 64 hex chars or base64; seals session_keys at rest (`SECRET_KEY`)")
-	fs.StringVar(&dev, "dev-wechat", env("DEV_WECHAT", ""), "1 mounts the WeChat simulator, playground and introspection: never in production (`DEV_WECHAT`)")
-	fs.StringVar(&maxConns, "db-max-conns", env("DB_MAX_CONNS", "20"), "database connections per instance, all kept idle when unused (`DB_MAX_CONNS`)")
-	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (`LOG_LEVEL`)")
-	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (`LOG_FORMAT`)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, st := range settings {
+		if v := getenv(st.env); v != "" && !given[st.flag] {
+			*st.value = v
+		}
+	}
 
 	var err error
 	if c.DevWechat, err = parseBool(dev); err != nil {
 		return c, fmt.Errorf("DEV_WECHAT: %w", err)
 	}
+	if c.DevWechatPublic, err = parseBool(devPublic); err != nil {
+		return c, fmt.Errorf("DEV_WECHAT_UNSAFE_PUBLIC: %w", err)
+	}
 	if c.Port, err = strconv.Atoi(port); err != nil || c.Port < 0 || c.Port > 65535 {
 		return c, fmt.Errorf("PORT must be a port number, not %q", port)
 	}
-	if c.WechatTimeout, err = time.ParseDuration(timeout); err != nil || c.WechatTimeout <= 0 {
-		return c, fmt.Errorf("WECHAT_TIMEOUT must be a duration like 5s, not %q", timeout)
+	durations := []struct {
+		name string
+		in   string
+		out  *time.Duration
+	}{
+		{"WECHAT_TIMEOUT", timeout, &c.WechatTimeout},
+		{"DB_STATEMENT_TIMEOUT", stmtTimeout, &c.DBStatementTimeout},
+		{"REQUEST_TIMEOUT", reqTimeout, &c.RequestTimeout},
+		{"STARTUP_TIMEOUT", startupTimeout, &c.StartupTimeout},
+	}
+	for _, d := range durations {
+		if *d.out, err = time.ParseDuration(d.in); err != nil || *d.out <= 0 {
+			return c, fmt.Errorf("%s must be a duration like 5s, not %q", d.name, d.in)
+		}
 	}
 	if c.SessionTTL, err = parseDays(ttl); err != nil || c.SessionTTL <= 0 {
 		return c, fmt.Errorf("SESSION_TTL must be a duration like 720h or 30d, not %q", ttl)
@@ -98,6 +141,10 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat)
 	}
+	if min := minRequestTimeout(c.WechatTimeout); c.RequestTimeout < min {
+		return c, fmt.Errorf("REQUEST_TIMEOUT (%v) must be at least %v: a login may wait on WeChat twice (2×WECHAT_TIMEOUT plus a pause) and then record the session (%v)",
+			c.RequestTimeout, min, auth.DefaultRecordTimeout)
+	}
 	if secretKey != "" {
 		if c.SecretKey, err = auth.ParseSecretKey(secretKey); err != nil {
 			return c, err
@@ -105,6 +152,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.DevWechat {
 		c.fillDevDefaults()
+		if !isLoopbackHost(c.Host) && !c.DevWechatPublic {
+			return c, fmt.Errorf("DEV_WECHAT=1 refuses HOST=%s: its simulator lets anyone mint a login for any user; listen on 127.0.0.1, or set DEV_WECHAT_UNSAFE_PUBLIC=1 on a network that is yours alone", c.Host)
+		}
 	} else {
 		switch {
 		case c.WechatAppID == "":
@@ -122,6 +172,26 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, errors.New("DATABASE_URL is required (make run finds or starts a local PostgreSQL for you)")
 	}
 	return c, nil
+}
+
+// minRequestTimeout is the longest a login can take: two WeChat calls (the
+// busy retry) with the pause between them, then recording the session. A
+// shorter request deadline could cut a login after WeChat spent its code.
+func minRequestTimeout(wechatTimeout time.Duration) time.Duration {
+	return 2*wechatTimeout + wechat.DefaultRetryBackoff*3/2 + auth.DefaultRecordTimeout + time.Second
+}
+
+// writeTimeout outlasts the request deadline, so a response finished just
+// before it still reaches the client.
+func (c Config) writeTimeout() time.Duration { return c.RequestTimeout + 5*time.Second }
+
+// isLoopbackHost reports whether listening on host keeps the server on this machine.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // fillDevDefaults makes up what dev mode may go without.

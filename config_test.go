@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"testing"
 	"time"
+
+	"wxlogin/auth"
+	"wxlogin/wechat"
 )
 
 func envOf(kv map[string]string) func(string) string {
@@ -96,5 +101,76 @@ func TestRun_RefusesWithoutAppID(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"frobnicate"}, envOf(nil), &stdout, &stderr); err == nil {
 		t.Fatal("unknown command accepted")
+	}
+}
+
+// TestRun_UsageNeverPrintsSecrets: Go's flag package prints every flag's
+// default on -h and on any flag error, and those defaults once came from
+// the environment — the app secret and the database password landed in
+// the container log.
+func TestRun_UsageNeverPrintsSecrets(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"WECHAT_SECRET": "wechat-secret-7c1d9e", "SECRET_KEY": goodKey,
+		"DATABASE_URL": "postgres://u:db-password-5a8f@db.example:5432/x", "WECHAT_APPID": "wxabc",
+	}
+	for _, args := range [][]string{
+		{"serve", "-prot", "80"}, {"serve", "-h"}, {"-h"}, {"serve", "-port"}, {"serve", "-port", "http"},
+		{"migrate", "-h"}, {"migrate", "-nope"}, {"serve", "extra"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, envOf(env), &stdout, &stderr)
+		out := stdout.String() + stderr.String() + fmt.Sprint(err)
+		for _, secret := range []string{"wechat-secret-7c1d9e", goodKey, "db-password-5a8f"} {
+			if strings.Contains(out, secret) {
+				t.Fatalf("%v prints a secret:\n%s", args, out)
+			}
+		}
+		if args[len(args)-1] == "-h" && !strings.Contains(out, "DATABASE_URL") {
+			t.Fatalf("%v prints no usage:\n%s", args, out)
+		}
+	}
+}
+
+func TestParseConfig_DevModeStaysLocal(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "postgres://localhost/x", "DEV_WECHAT": "1"}
+	for host, ok := range map[string]bool{"": true, "127.0.0.1": true, "localhost": true, "::1": true, "0.0.0.0": false, "::": false, "10.1.2.3": false} {
+		env := maps.Clone(env)
+		env["HOST"] = host
+		_, err := parseConfig("t", nil, envOf(env), io.Discard)
+		if (err == nil) != ok {
+			t.Fatalf("HOST=%q: err = %v", host, err)
+		}
+		if err != nil && (!strings.Contains(err.Error(), "DEV_WECHAT_UNSAFE_PUBLIC") || strings.Contains(err.Error(), "\n")) {
+			t.Fatalf("HOST=%q: err = %v", host, err)
+		}
+		env["DEV_WECHAT_UNSAFE_PUBLIC"] = "1"
+		if _, err := parseConfig("t", nil, envOf(env), io.Discard); err != nil {
+			t.Fatalf("HOST=%q with DEV_WECHAT_UNSAFE_PUBLIC=1: %v", host, err)
+		}
+	}
+}
+
+// TestParseConfig_TimeoutsAddUp: a request deadline shorter than the
+// longest login would cut logins whose code WeChat has already spent.
+func TestParseConfig_TimeoutsAddUp(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "postgres://localhost/x", "DEV_WECHAT": "1"}
+	c, err := parseConfig("t", nil, envOf(env), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	longestLogin := 2*c.WechatTimeout + wechat.DefaultRetryBackoff*3/2 + auth.DefaultRecordTimeout
+	if c.RequestTimeout <= longestLogin || c.writeTimeout() <= c.RequestTimeout {
+		t.Fatalf("request %v, write %v, longest login %v", c.RequestTimeout, c.writeTimeout(), longestLogin)
+	}
+	env["WECHAT_TIMEOUT"] = "10s" // 2×10 s + 10 s no longer fits in 30 s
+	if _, err := parseConfig("t", nil, envOf(env), io.Discard); err == nil || !strings.Contains(err.Error(), "REQUEST_TIMEOUT") {
+		t.Fatalf("err = %v", err)
+	}
+	env["REQUEST_TIMEOUT"] = "45s"
+	if _, err := parseConfig("t", nil, envOf(env), io.Discard); err != nil {
+		t.Fatal(err)
 	}
 }

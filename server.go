@@ -36,6 +36,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal starts the drain, the default action comes
+		// back: a second SIGINT or SIGTERM ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "wxlogin:", err)
@@ -90,9 +96,17 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	fs := flag.NewFlagSet("wxlogin migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	createDB := fs.Bool("create-db", false, "create the database named in DATABASE_URL first, if it does not exist")
-	dsn := fs.String("database-url", getenv("DATABASE_URL"), "PostgreSQL URL (`DATABASE_URL`)")
+	// No default from the environment: usage text must not print a password.
+	dsn := fs.String("database-url", "", "PostgreSQL URL (`DATABASE_URL`)")
+	stmtTimeout := fs.Duration("statement-timeout", 10*time.Minute, "PostgreSQL statement_timeout for the migrations")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *dsn == "" {
+		*dsn = getenv("DATABASE_URL")
 	}
 	if *dsn == "" {
 		return errors.New("DATABASE_URL is required")
@@ -106,7 +120,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Fprintln(stdout, "created the database")
 		}
 	}
-	st, err := store.Open(ctx, *dsn, store.Options{MaxConns: 2, ApplicationName: "wxlogin migrate"})
+	st, err := store.Open(ctx, *dsn, store.Options{MaxConns: 2, ApplicationName: "wxlogin migrate", StatementTimeout: *stmtTimeout})
 	if err != nil {
 		return err
 	}
@@ -133,7 +147,18 @@ type Main struct {
 	store    *store.Store
 	listener net.Listener
 	server   *http.Server
+	// stopPurge ends the session purge loop Open starts.
+	stopPurge context.CancelFunc
+	purged    chan struct{}
 }
+
+// Sessions that ended (expired or revoked) are kept sessionRetention for
+// forensics, then deleted in batches, hourly, by whichever instances run.
+const (
+	sessionRetention = 7 * 24 * time.Hour
+	purgeEvery       = time.Hour
+	purgeBatch       = 1000
+)
 
 // Open connects and migrates the database, listens, and wires the handlers;
 // Serve then answers requests.
@@ -141,20 +166,15 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Log == nil {
 		m.Log = slog.Default()
 	}
+	if m.Config.RequestTimeout <= 0 {
+		m.Config.RequestTimeout = minRequestTimeout(m.Config.WechatTimeout)
+	}
 	cfg := m.Config
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: cfg.DBMaxConns, ApplicationName: "wxlogin"})
+	st, err := m.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	m.store = st
-	names, err := st.Migrate(ctx)
-	if err != nil {
-		_ = st.Close()
-		return err
-	}
-	if len(names) > 0 {
-		m.Log.Info("applied migrations", "names", names)
-	}
 	m.listener, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		_ = st.Close()
@@ -185,7 +205,7 @@ func (m *Main) Open(ctx context.Context) error {
 		_ = st.Close()
 		return err
 	}
-	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Auth: svc, Log: m.Log, Introspection: cfg.DevWechat}))
+	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Auth: svc, Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
@@ -199,15 +219,54 @@ func (m *Main) Open(ctx context.Context) error {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	m.server = &http.Server{
-		Handler:           graph.WithRequestID(m.Log, mux),
+		Handler:           graph.WithSecurityHeaders(graph.WithRequestID(m.Log, mux)),
 		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadTimeout:       15 * time.Second,
-		// A login may wait on WeChat twice (the busy retry) plus the database.
-		WriteTimeout: 2*cfg.WechatTimeout + 10*time.Second,
+		// Handlers end by RequestTimeout (their context's deadline); the
+		// write timeout outlasts it so a finished login's token gets out.
+		WriteTimeout: cfg.writeTimeout(),
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}
+	purgeCtx, cancel := context.WithCancel(context.Background())
+	m.stopPurge, m.purged = cancel, make(chan struct{})
+	go m.purgeSessions(purgeCtx)
 	return nil
+}
+
+// maxHeaderBytes bounds request headers, a GET query string included.
+const maxHeaderBytes = 64 << 10
+
+// openStore connects and migrates within STARTUP_TIMEOUT, so that a
+// database that never answers, or a migration lock that is never released,
+// fails start-up with one line instead of hanging it.
+func (m *Main) openStore(ctx context.Context) (*store.Store, error) {
+	cfg := m.Config
+	timeout := cfg.StartupTimeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{
+		MaxConns: cfg.DBMaxConns, ApplicationName: "wxlogin", StatementTimeout: cfg.DBStatementTimeout,
+	})
+	if err == nil {
+		var names []string
+		if names, err = st.Migrate(ctx); err != nil {
+			_ = st.Close()
+		} else if len(names) > 0 {
+			m.Log.Info("applied migrations", "names", names)
+		}
+	}
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("start-up did not finish within %v (STARTUP_TIMEOUT): %w", timeout, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // Serve answers requests until Close; it returns nil after a clean Close.
@@ -235,10 +294,36 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.server != nil {
 		err = m.server.Shutdown(ctx)
 	}
+	if m.stopPurge != nil {
+		m.stopPurge()
+		<-m.purged
+	}
 	if m.store != nil {
 		err = errors.Join(err, m.store.Close())
 	}
 	return err
+}
+
+// purgeSessions deletes sessions that ended more than sessionRetention ago,
+// at start and then every purgeEvery, until ctx ends. Several instances may
+// run it at once: each batch skips rows another instance has locked.
+func (m *Main) purgeSessions(ctx context.Context) {
+	defer close(m.purged)
+	t := time.NewTicker(purgeEvery)
+	defer t.Stop()
+	for {
+		n, err := m.store.PurgeSessions(ctx, sessionRetention, purgeBatch)
+		if err != nil && ctx.Err() == nil {
+			m.Log.Warn("purging ended sessions", "err", err)
+		} else if n > 0 {
+			m.Log.Info("purged ended sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (m *Main) printBanner(w io.Writer) {

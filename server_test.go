@@ -220,6 +220,24 @@ func TestE2E_Unauthenticated(t *testing.T) {
 			}
 		})
 	}
+	t.Run("OneSpellingPerToken", func(t *testing.T) {
+		p := mustLogin(t, ts, map[string]any{"code": ts.code(t, "spelling")})
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		others := 0
+		for _, c := range alphabet {
+			variant := p.Token[:len(p.Token)-1] + string(c)
+			if variant == p.Token {
+				continue
+			}
+			others++
+			if me := ts.do(t, variant, `{ me { id } }`, nil); me.code() != "UNAUTHENTICATED" {
+				t.Fatalf("a token with its last character changed to %q authenticates", c)
+			}
+		}
+		if me := ts.do(t, p.Token, `{ me { id } }`, nil); len(me.Errors) > 0 || others != 63 {
+			t.Fatalf("the real token: %s", me.raw)
+		}
+	})
 	t.Run("GET", func(t *testing.T) {
 		resp, err := http.Get(ts.URL() + "/graphql?query=" + "%7B%20me%20%7B%20id%20%7D%20%7D")
 		if err != nil {
@@ -296,7 +314,7 @@ func TestE2E_LoginErrors(t *testing.T) {
 	t.Run("WrongSecretIsInternal", func(t *testing.T) {
 		ts := startServer(t, func(c *Config) { c.WechatSecret = "wrong-secret-value-123" })
 		_, resp := ts.login(t, map[string]any{"code": ts.code(t, "frank")})
-		if resp.code() != "INTERNAL" || resp.Errors[0].Extensions["requestId"] == "" {
+		if id, _ := resp.Errors[0].Extensions["requestId"].(string); resp.code() != "INTERNAL" || id == "" || !strings.Contains(ts.logs.String(), id) {
 			t.Fatalf("login = %s, want INTERNAL with a requestId", resp.raw)
 		}
 		if strings.Contains(resp.raw, "wrong-secret-value-123") || strings.Contains(resp.raw, "40125") {
@@ -313,6 +331,10 @@ func TestE2E_LoginErrors(t *testing.T) {
 		"EmptyCode":        {"code": ""},
 		"SpaceInCode":      {"code": "abc def"},
 		"HugeCode":         {"code": strings.Repeat("a", 1000)},
+		"JunkCode":         {"code": strings.Repeat("z", 128)},
+		"NonASCIICode":     {"code": "éééé"},
+		"ControlCode":      {"code": "abc\x01def"},
+		"SlashCode":        {"code": "abc/def+="},
 		"RawDataAlone":     {"code": "x", "rawData": "{}"},
 		"EncryptedNoIV":    {"code": "x", "encryptedData": "AAAA"},
 		"RawDataNotJSON":   {"code": "x", "rawData": "nickName=Band", "signature": "abc"},
@@ -368,7 +390,6 @@ func TestE2E_LegacyProfile(t *testing.T) {
 		"BadSignature": func(ui *wechattest.UserInfo) { ui.Signature = strings.Repeat("0", 40) },
 		"TamperedRaw":  func(ui *wechattest.UserInfo) { ui.RawData = strings.Replace(ui.RawData, "Band", "Evil", 1) },
 		"BadCipher":    func(ui *wechattest.UserInfo) { ui.EncryptedData = "AAAAAAAAAAAAAAAAAAAAAA==" },
-		"BadBase64":    func(ui *wechattest.UserInfo) { ui.IV = "!!" },
 	} {
 		t.Run("Fails"+name, func(t *testing.T) {
 			user := "ivan-" + name
@@ -382,6 +403,45 @@ func TestE2E_LegacyProfile(t *testing.T) {
 			ts.assertNoRowsFor(t, ts.sim.OpenID(e2eAppID, user))
 		})
 	}
+
+	// What can be checked without the session_key is checked before the
+	// code is spent: the answer is BAD_USER_INPUT, WeChat is not called, and
+	// the same code then still logs in.
+	for name, tamper := range map[string]func(ui *wechattest.UserInfo){
+		"RawDataArray":       func(ui *wechattest.UserInfo) { ui.RawData = "[]" },
+		"RawDataNumber":      func(ui *wechattest.UserInfo) { ui.RawData = "1" },
+		"RawDataNull":        func(ui *wechattest.UserInfo) { ui.RawData = "null" },
+		"SignatureNotHex":    func(ui *wechattest.UserInfo) { ui.Signature = "not-a-sha1" },
+		"IVNotBase64":        func(ui *wechattest.UserInfo) { ui.IV = "!!" },
+		"IVWrongLength":      func(ui *wechattest.UserInfo) { ui.IV = "AAAAAAAAAAAAAAAAAAAA" },
+		"CipherNotBase64":    func(ui *wechattest.UserInfo) { ui.EncryptedData = "***" },
+		"CipherNotBlockSize": func(ui *wechattest.UserInfo) { ui.EncryptedData = "AAAAAAAAAAAAAAAAAAAAAAAA" },
+	} {
+		t.Run("Malformed"+name, func(t *testing.T) {
+			user := "olga-" + name
+			code := ts.code(t, user)
+			ui, _ := ts.sim.UserInfo("", user, profile)
+			tamper(&ui)
+			before := ts.sim.Calls("/sns/jscode2session")
+			_, resp := ts.login(t, map[string]any{"code": code, "rawData": ui.RawData, "signature": ui.Signature, "encryptedData": ui.EncryptedData, "iv": ui.IV})
+			if resp.code() != "BAD_USER_INPUT" || ts.sim.Calls("/sns/jscode2session") != before {
+				t.Fatalf("login = %s, want BAD_USER_INPUT without a WeChat call", resp.raw)
+			}
+			mustLogin(t, ts, map[string]any{"code": code})
+		})
+	}
+
+	t.Run("OnlyWhatCanBeTrue", func(t *testing.T) {
+		odd := wechat.Profile{NickName: "<img src=x onerror=alert(1)>", Gender: 65537, AvatarURL: "javascript:alert(1)"}
+		code := ts.code(t, "peggy")
+		ui, _ := ts.sim.UserInfo("", "peggy", odd)
+		p := mustLogin(t, ts, map[string]any{"code": code, "rawData": ui.RawData, "signature": ui.Signature, "encryptedData": ui.EncryptedData, "iv": ui.IV})
+		me := ts.do(t, p.Token, `{ me { nickname gender avatarUrl } }`, nil)
+		want := `{"nickname":"\u003cimg src=x onerror=alert(1)\u003e","gender":"UNKNOWN","avatarUrl":null}`
+		if string(me.Data["me"]) != want {
+			t.Fatalf("me = %s, want %s", me.Data["me"], want)
+		}
+	})
 
 	t.Run("FailsStaleSessionKey", func(t *testing.T) {
 		// wx.login() rotated the session_key after the data was encrypted.
@@ -530,14 +590,23 @@ func TestE2E_DevMode(t *testing.T) {
 func TestE2E_ProductionHidesDevFeatures(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, nil)
-	for _, path := range []string{"/playground", "/dev/wechat/code"} {
-		r, err := http.Post(ts.URL()+path, "application/json", strings.NewReader(`{"user":"alice"}`))
+	// Each dev route asked the way it answers in dev mode: a 405 from a
+	// mounted route must not pass for absent.
+	for _, req := range []struct{ method, path string }{
+		{http.MethodGet, "/playground"}, {http.MethodGet, "/"},
+		{http.MethodPost, "/dev/wechat/code"}, {http.MethodGet, "/dev/wechat/api/sns/jscode2session"},
+	} {
+		r, err := http.NewRequest(req.method, ts.URL()+req.path, strings.NewReader(`{"user":"alice"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Body.Close()
-		if r.StatusCode != http.StatusNotFound && r.StatusCode != http.StatusMethodNotAllowed {
-			t.Fatalf("%s answers %d outside dev mode", path, r.StatusCode)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("%s %s answers %d outside dev mode", req.method, req.path, resp.StatusCode)
 		}
 	}
 	if intro := ts.do(t, "", `{ __schema { queryType { name } } }`, nil); len(intro.Errors) == 0 {
@@ -647,17 +716,21 @@ func TestE2E_GraphQLOverHTTP(t *testing.T) {
 	ts := startServer(t, nil)
 
 	t.Run("GETRefusesMutations", func(t *testing.T) {
-		resp, err := http.Get(ts.URL() + "/graphql?query=" + "mutation%7Blogout%7D")
+		// With a valid token, so that logout would succeed if it ran.
+		p := mustLogin(t, ts, map[string]any{"code": ts.code(t, "get-mutation")})
+		req, _ := http.NewRequest(http.MethodGet, ts.URL()+"/graphql?query="+"mutation%7Blogout%7D", nil)
+		req.Header.Set("Authorization", "Bearer "+p.Token)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode == http.StatusOK && !strings.Contains(string(body), "errors") {
-			t.Fatalf("GET ran a mutation: %d %s", resp.StatusCode, body)
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" || strings.Contains(string(body), `"logout"`) {
+			t.Fatalf("GET mutation: %d %v %s", resp.StatusCode, resp.Header, body)
 		}
-		if strings.Contains(string(body), `"logout":true`) {
-			t.Fatalf("GET ran a mutation: %s", body)
+		if me := ts.do(t, p.Token, `{ me { id } }`, nil); len(me.Errors) > 0 {
+			t.Fatalf("GET logged the session out: %s", me.raw)
 		}
 	})
 
@@ -686,7 +759,7 @@ func TestE2E_GraphQLOverHTTP(t *testing.T) {
 		}
 	})
 
-	t.Run("RequestIDEchoed", func(t *testing.T) {
+	t.Run("RequestIDIsOurs", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, ts.URL()+"/graphql", strings.NewReader(`{"query":"{ me { id } }"}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Request-Id", "trace-42")
@@ -695,8 +768,33 @@ func TestE2E_GraphQLOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.Header.Get("X-Request-Id") != "trace-42" {
-			t.Fatalf("X-Request-Id = %q", resp.Header.Get("X-Request-Id"))
+		if id := resp.Header.Get("X-Request-Id"); id == "trace-42" || len(id) != 16 {
+			t.Fatalf("X-Request-Id = %q", id)
+		}
+	})
+
+	t.Run("HeadersOnEveryResponse", func(t *testing.T) {
+		for _, path := range []string{"/graphql", "/healthz", "/nowhere"} {
+			resp, err := http.Get(ts.URL() + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Fatalf("%s: headers %v", path, resp.Header)
+			}
+			if path == "/graphql" && resp.Header.Get("Cache-Control") != "no-store" {
+				t.Fatalf("%s: headers %v", path, resp.Header)
+			}
+		}
+	})
+
+	t.Run("OneLoginPerRequest", func(t *testing.T) {
+		before := ts.sim.Calls("/sns/jscode2session")
+		resp := ts.do(t, "", `mutation($a: String!, $b: String!) { a: login(input: {code: $a}) { token } b: login(input: {code: $b}) { token } }`,
+			map[string]any{"a": ts.code(t, "twice"), "b": ts.code(t, "twice")})
+		if resp.code() != "QUERY_TOO_COMPLEX" || ts.sim.Calls("/sns/jscode2session") != before {
+			t.Fatalf("two logins: %s, %d WeChat calls", resp.raw, ts.sim.Calls("/sns/jscode2session")-before)
 		}
 	})
 }

@@ -9,10 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"wxlogin/models"
 	"wxlogin/store"
@@ -25,11 +25,9 @@ const DefaultSessionTTL = 30 * 24 * time.Hour
 // touchEvery bounds how often a session's last_seen_at is written.
 const touchEvery = time.Minute
 
-// storeTimeout bounds recording a login once WeChat has accepted its code.
-const storeTimeout = 10 * time.Second
-
-// maxCodeLen is far above WeChat's 32-character codes and far below abuse.
-const maxCodeLen = 128
+// DefaultRecordTimeout bounds recording a login once WeChat has accepted
+// its code. A request's deadline must leave this much after the WeChat call.
+const DefaultRecordTimeout = 10 * time.Second
 
 // Config is the Service's settings.
 type Config struct {
@@ -39,6 +37,8 @@ type Config struct {
 	SecretKey []byte
 	// Logger receives operational warnings; slog.Default when nil.
 	Logger *slog.Logger
+	// RecordTimeout is DefaultRecordTimeout when zero.
+	RecordTimeout time.Duration
 }
 
 // Service logs users in and resolves their sessions. Safe for concurrent use.
@@ -47,6 +47,7 @@ type Service struct {
 	wechat *wechat.Client
 	sealer *sealer
 	ttl    time.Duration
+	record time.Duration
 	log    *slog.Logger
 }
 
@@ -59,9 +60,12 @@ func NewService(st *store.Store, wc *wechat.Client, cfg Config) (*Service, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{store: st, wechat: wc, sealer: sl, ttl: cfg.SessionTTL, log: cfg.Logger}
+	s := &Service{store: st, wechat: wc, sealer: sl, ttl: cfg.SessionTTL, record: cfg.RecordTimeout, log: cfg.Logger}
 	if s.ttl <= 0 {
 		s.ttl = DefaultSessionTTL
+	}
+	if s.record <= 0 {
+		s.record = DefaultRecordTimeout
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -101,7 +105,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	if err := validateLoginInput(in); err != nil {
 		return nil, err
 	}
-	ws, err := s.wechat.Code2Session(ctx, in.Code)
+	ws, err := s.code2Session(ctx, in.Code)
 	if err != nil {
 		return nil, wechatError(err)
 	}
@@ -120,7 +124,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	sess.SessionKeySealed = s.sealer.seal([]byte(ws.SessionKey), sess.ID)
 	// The code is spent now: finish recording the login even if the client
 	// hangs up, so a retry does not meet WECHAT_CODE_INVALID for nothing.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.record)
 	defer cancel()
 	res, err := s.store.Login(ctx, store.LoginParams{
 		Provider: models.ProviderWechatMiniProgram,
@@ -138,18 +142,29 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	return &LoginResult{Token: token, ExpiresAt: sess.ExpiresAt, User: res.User, Created: res.Created}, nil
 }
 
+// code2Session asks WeChat about code, leaving enough of the request's
+// deadline to record the login afterwards: a code WeChat accepted but we
+// could not record is a login lost.
+func (s *Service) code2Session(ctx context.Context, code string) (*wechat.Session, error) {
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-s.record))
+		defer cancel()
+	}
+	return s.wechat.Code2Session(ctx, code)
+}
+
+// validateLoginInput checks everything that can be checked without the
+// session_key, so that a malformed request never spends the one-time code.
 func validateLoginInput(in LoginInput) error {
-	switch {
-	case strings.TrimSpace(in.Code) == "":
+	if in.Code == "" {
 		return models.Errorf(models.CodeBadUserInput, "code is required: pass the code from wx.login()")
-	case len(in.Code) > maxCodeLen || strings.IndexFunc(in.Code, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0:
-		return models.Errorf(models.CodeBadUserInput, "code is not a wx.login() code")
-	case (in.RawData == "") != (in.Signature == ""):
-		return models.Errorf(models.CodeBadUserInput, "rawData and signature must be given together")
-	case (in.EncryptedData == "") != (in.IV == ""):
-		return models.Errorf(models.CodeBadUserInput, "encryptedData and iv must be given together")
-	case in.RawData != "" && !json.Valid([]byte(in.RawData)):
-		return models.Errorf(models.CodeBadUserInput, "rawData is not JSON")
+	}
+	if err := wechat.CheckCode(in.Code); err != nil {
+		return models.WrapError(err, models.CodeBadUserInput, err.Error())
+	}
+	if err := wechat.CheckUserData(in.RawData, in.Signature, in.EncryptedData, in.IV); err != nil {
+		return models.WrapError(err, models.CodeBadUserInput, err.Error())
 	}
 	return nil
 }
@@ -184,15 +199,29 @@ func (s *Service) openLegacyData(in LoginInput, ws *wechat.Session) (*models.Pro
 	return profile, unionID, nil
 }
 
+// profileOf keeps what can be true of a WeChat profile: a gender WeChat
+// defines (checked before narrowing, so 65537 does not wrap to MALE) and an
+// avatar served over https (never javascript: or data: URLs a dashboard
+// might render).
 func profileOf(info *wechat.Profile) *models.Profile {
-	g := models.Gender(info.Gender)
-	if g != models.GenderMale && g != models.GenderFemale {
-		g = models.GenderUnknown
+	g := models.GenderUnknown
+	switch info.Gender {
+	case int(models.GenderMale), int(models.GenderFemale):
+		g = models.Gender(info.Gender)
 	}
 	return &models.Profile{
-		Nickname: clean(info.NickName), AvatarURL: clean(info.AvatarURL), Gender: g,
+		Nickname: clean(info.NickName), AvatarURL: httpsURL(clean(info.AvatarURL)), Gender: g,
 		Language: clean(info.Language), City: clean(info.City), Province: clean(info.Province), Country: clean(info.Country),
 	}
+}
+
+// httpsURL returns s when it is an absolute https URL with a host, else "".
+func httpsURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return ""
+	}
+	return s
 }
 
 // maxFieldLen bounds a profile or header string we store.
@@ -265,9 +294,16 @@ func (s *Service) Logout(ctx context.Context, c *Caller) error {
 }
 
 // SessionKey unseals the session_key stored with a session, for server-side
-// decrypts after login. It never leaves the server.
-func (s *Service) SessionKey(sess *models.Session) (wechat.Secret, error) {
-	pt, err := s.sealer.open(sess.SessionKeySealed, sess.ID)
+// decrypts after login. It never leaves the server. It is read here, not
+// with every authenticated request, which never needs it.
+func (s *Service) SessionKey(ctx context.Context, sess *models.Session) (wechat.Secret, error) {
+	sealed, err := s.store.SessionKeySealed(ctx, sess.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", errUnauthenticated
+	} else if err != nil {
+		return "", models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	pt, err := s.sealer.open(sealed, sess.ID)
 	if err != nil {
 		return "", models.WrapError(err, models.CodeInternal, "internal error")
 	}

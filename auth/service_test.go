@@ -51,10 +51,10 @@ func TestService_SessionKeySealedAndOpened(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(caller.Session.SessionKeySealed, []byte(sim.SessionKeys()[0])) {
-		t.Fatal("session_key stored in the clear")
+	if len(caller.Session.SessionKeySealed) != 0 {
+		t.Fatal("the sealed session_key is read with every authenticated request")
 	}
-	key, err := svc.SessionKey(caller.Session)
+	key, err := svc.SessionKey(context.Background(), caller.Session)
 	if err != nil || key != sim.SessionKeys()[0] {
 		t.Fatal("the sealed session_key does not open to the one WeChat handed out")
 	}
@@ -102,5 +102,33 @@ func TestService_DisabledUser(t *testing.T) {
 	}
 	if _, err := svc.Authenticate(context.Background(), res.Token); models.ErrorCode(err) != models.CodeUnauthenticated {
 		t.Fatalf("old session of a disabled user: %v, want UNAUTHENTICATED", err)
+	}
+}
+
+// TestService_LoginLeavesTimeToRecord: the WeChat step of a login gets the
+// request's deadline minus the time reserved for recording the session, so
+// a slow WeChat cannot use up the time a spent code needs to be recorded.
+func TestService_LoginLeavesTimeToRecord(t *testing.T) {
+	t.Parallel()
+	sim := wechattest.New(wechattest.App{AppID: appID, Secret: "secret"})
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	wc := wechat.NewClient(wechat.Config{AppID: appID, Secret: "secret", BaseURL: srv.URL, Timeout: 10 * time.Second})
+	svc, err := auth.NewService(storetest.Open(t), wc, auth.Config{
+		SecretKey: bytes.Repeat([]byte("0123456789abcdef"), 2), RecordTimeout: 800 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Inject(wechattest.Fault{Delay: 5 * time.Second})
+	code, _ := sim.Login("", "slow")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = svc.Login(ctx, auth.LoginInput{Code: code})
+	if models.ErrorCode(err) != models.CodeWechatUnavailable {
+		t.Fatalf("err = %v, want WECHAT_UNAVAILABLE", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the WeChat step used the time reserved for recording the login")
 	}
 }

@@ -14,17 +14,22 @@ const tokenBytes = 32
 func newToken() (token string, hash []byte) {
 	b := make([]byte, tokenBytes)
 	_, _ = rand.Read(b)
-	token = base64.RawURLEncoding.EncodeToString(b)
+	token = strictEncoding.EncodeToString(b)
 	return token, hashToken(b)
 }
+
+// strictEncoding is the one spelling of a token: without Strict, the last
+// character's unused low bits are ignored and four strings decode to (and
+// authenticate as) the same token.
+var strictEncoding = base64.RawURLEncoding.Strict()
 
 // parseToken decodes a bearer token and returns its hash, or false for
 // anything that cannot be one of ours — without touching the database.
 func parseToken(token string) ([]byte, bool) {
-	if len(token) != base64.RawURLEncoding.EncodedLen(tokenBytes) {
+	if len(token) != strictEncoding.EncodedLen(tokenBytes) {
 		return nil, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
+	b, err := strictEncoding.DecodeString(token)
 	if err != nil || len(b) != tokenBytes {
 		return nil, false
 	}

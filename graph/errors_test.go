@@ -103,14 +103,24 @@ func TestBearerToken(t *testing.T) {
 func TestWithRequestID(t *testing.T) {
 	t.Parallel()
 	var seen string
-	h := WithRequestID(slog.Default(), httpHandlerFunc(func(ctx context.Context) { seen = RequestID(ctx) }))
-	for in, keep := range map[string]bool{"abc-123": true, "": false, "bad id\n": false, strings.Repeat("a", 65): false} {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := WithRequestID(log, httpHandlerFunc(func(ctx context.Context) { seen = RequestID(ctx) }))
+	ids := map[string]bool{}
+	for _, in := range []string{"abc-123", "abc-123", "", "bad id\n", strings.Repeat("a", 65)} {
+		logs.Reset()
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("X-Request-Id", in)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		if (seen == in) != keep || w.Header().Get("X-Request-Id") != seen || seen == "" {
+		// The id is always ours: clients must not pick (or collide) the ids
+		// that name INTERNAL errors in the log.
+		if seen == in || len(seen) != 16 || ids[seen] || w.Header().Get("X-Request-Id") != seen {
 			t.Errorf("X-Request-Id %q: got %q", in, seen)
+		}
+		ids[seen] = true
+		if in == "abc-123" && !strings.Contains(logs.String(), "client_request_id=abc-123") {
+			t.Errorf("the client's id is not logged: %s", logs.String())
 		}
 	}
 }

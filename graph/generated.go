@@ -308,12 +308,20 @@ it as ` + "`" + `Authorization: Bearer <token>` + "`" + `.
 
 Errors carry ` + "`" + `extensions.code` + "`" + `: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT,
 WECHAT_CODE_INVALID, WECHAT_RATE_LIMITED, WECHAT_USER_BLOCKED,
-WECHAT_UNAVAILABLE, DECRYPT_FAILED, INTERNAL (with ` + "`" + `extensions.requestId` + "`" + `).
+WECHAT_UNAVAILABLE, DECRYPT_FAILED, QUERY_TOO_COMPLEX, INTERNAL (with
+` + "`" + `extensions.requestId` + "`" + `).
 """
 schema {
   query: Query
   mutation: Mutation
 }
+
+"""
+Marks a field that costs a WeChat call, a password check or a new session.
+A request may select at most one such field: a second one (an alias, a
+fragment) is refused with QUERY_TOO_COMPLEX before anything runs.
+"""
+directive @onePerRequest on FIELD_DEFINITION
 
 "An RFC 3339 timestamp with time zone."
 scalar Time
@@ -326,9 +334,11 @@ type Query {
 type Mutation {
   """
   Exchange a wx.login() code for a session. The code is single-use: call
-  wx.login() again for every attempt, including after an error.
+  wx.login() again for every attempt, including after an error. One login
+  per request (@onePerRequest): a request with two is refused whole, so a
+  committed session is never dropped beside a failed one.
   """
-  login(input: LoginInput!): AuthPayload!
+  login(input: LoginInput!): AuthPayload! @onePerRequest
 
   "End the calling session; its token stops working at once. UNAUTHENTICATED without one."
   logout: Boolean!

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,56 +15,64 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"wxlogin/auth"
+	"wxlogin/models"
 )
-
-// maxBodyBytes bounds a GraphQL request body.
-const maxBodyBytes = 1 << 20
-
-// maxComplexity bounds what one query may ask for; today's schema needs far less.
-const maxComplexity = 200
 
 // HandlerConfig configures NewHandler.
 type HandlerConfig struct {
 	Auth *auth.Service
 	Log  *slog.Logger
-	// Introspection enables schema introspection (dev mode only).
-	Introspection bool
+	// DevMode enables introspection and "did you mean" suggestions.
+	DevMode bool
+	// Limits bound each request; DefaultLimits when zero.
+	Limits Limits
+	// Timeout is each request's deadline; none when zero.
+	Timeout time.Duration
 }
 
 // NewHandler returns the /graphql endpoint: GraphQL over HTTP (GET for
-// queries, POST for everything), with bearer-token authentication, error
-// presenting and panic recovery.
+// queries, POST for everything), with bearer-token authentication, request
+// limits, a deadline, error presenting and panic recovery.
 func NewHandler(cfg HandlerConfig) http.Handler {
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Auth: cfg.Auth}}))
-	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	if cfg.Introspection {
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits
+	}
+	es := NewExecutableSchema(Config{Resolvers: &Resolver{Auth: cfg.Auth}})
+	srv := handler.New(es)
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.AddTransport(httpTransport{
+		limits: cfg.Limits,
+		schema: es.Schema(),
+		known: func(r *http.Request, query string) bool {
+			_, ok := cache.Get(r.Context(), query)
+			return ok
+		},
+	})
+	srv.SetQueryCache(cache)
+	srv.SetParserTokenLimit(cfg.Limits.MaxTokens)
+	srv.SetDisableSuggestion(!cfg.DevMode)
+	if cfg.DevMode {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.FixedComplexityLimit(maxComplexity))
+	srv.Use(extension.FixedComplexityLimit(cfg.Limits.MaxComplexity))
 	srv.SetErrorPresenter(presentError(cfg.Log))
 	srv.SetRecoverFunc(recoverPanic(cfg.Log))
-	return limitBody(withClient(srv))
+	return withDeadline(cfg.Timeout, withClient(srv))
 }
 
-// limitBody refuses bodies over maxBodyBytes: at once with 413 when the
-// Content-Length says so, else when reading passes the limit.
-func limitBody(next http.Handler) http.Handler {
+// withDeadline gives the request's context a deadline: the server's
+// WriteTimeout only closes the connection, it does not stop the handler.
+func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	if d <= 0 {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > maxBodyBytes {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			_, _ = io.WriteString(w, `{"errors":[{"message":"request body is larger than 1 MiB","extensions":{"code":"BAD_USER_INPUT"}}]}`)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		next.ServeHTTP(w, r)
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -80,6 +88,11 @@ type client struct {
 // The token is only looked up if a resolver asks for the caller.
 func withClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.Header.Values("Authorization")) > 1 {
+			// A proxy in front may have read the other one: refuse to guess.
+			writeRequestError(w, http.StatusBadRequest, "send at most one Authorization header")
+			return
+		}
 		ctx := auth.WithToken(r.Context(), bearerToken(r))
 		ip, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil || net.ParseIP(ip) == nil {
@@ -108,23 +121,47 @@ type requestIDKey struct{}
 
 var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// WithRequestID gives every request an id — the caller's X-Request-Id when it
-// is sane, else a fresh one — echoes it in the response, and logs the request.
+// WithRequestID gives every request a fresh id of ours, echoes it in the
+// response, and logs the request. The id names INTERNAL errors in the log,
+// so clients must not choose it; a sane X-Request-Id of theirs is logged
+// beside it as client_request_id.
 func WithRequestID(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !safeRequestID.MatchString(id) {
-			b := make([]byte, 8)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
-		}
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		id := hex.EncodeToString(b)
 		w.Header().Set("X-Request-Id", id)
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
-		log.DebugContext(r.Context(), "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-			"status", sw.status, "duration", time.Since(start))
+		attrs := []any{"request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start)}
+		if theirs := r.Header.Get("X-Request-Id"); safeRequestID.MatchString(theirs) {
+			attrs = append(attrs, "client_request_id", theirs)
+		}
+		log.DebugContext(r.Context(), "request", attrs...)
 	})
+}
+
+// WithSecurityHeaders sets the headers every response carries, whatever
+// answers it.
+func WithSecurityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeRequestError answers a request refused before GraphQL saw it.
+func writeRequestError(w http.ResponseWriter, status int, message string) {
+	w.Header().Set("Content-Type", mediaJSON+"; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{
+		"message": message, "extensions": map[string]any{"code": models.CodeBadUserInput}}}})
+	_, _ = w.Write(b)
 }
 
 // RequestID returns the request id WithRequestID assigned, or "-".

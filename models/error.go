@@ -26,6 +26,10 @@ const (
 	CodeWechatUnavailable = "WECHAT_UNAVAILABLE"
 	// CodeDecryptFailed means encryptedData, its signature or its watermark did not check out.
 	CodeDecryptFailed = "DECRYPT_FAILED"
+	// CodeQueryTooComplex means the request was refused before it ran: too
+	// many tokens, fields, aliases, directives or levels, or more than one
+	// login-like mutation.
+	CodeQueryTooComplex = "QUERY_TOO_COMPLEX"
 	// CodeInternal means our fault; the client sees only a request id to quote.
 	CodeInternal = "INTERNAL"
 )
