@@ -146,3 +146,35 @@ func TestE2E_LoginSurvivesKilledConnections(t *testing.T) {
 		t.Fatal(me.raw)
 	}
 }
+
+func TestE2E_EndedSessionsPurged(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	old := mustLogin(t, ts, map[string]any{"code": ts.code(t, "purge-old")})
+	recent := mustLogin(t, ts, map[string]any{"code": ts.code(t, "purge-recent")})
+	db := ts.store.DB()
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `UPDATE sessions SET expires_at = now() - interval '8 days', created_at = now() - interval '40 days'
+		WHERE user_id = ?`, old.User.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE sessions SET revoked_at = now() - interval '1 day' WHERE user_id = ?`, recent.User.ID); err != nil {
+		t.Fatal(err)
+	}
+	startServer(t, nil) // an instance purges at start
+	count := func(userID string) int {
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sessions WHERE user_id = ?", userID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for deadline := time.Now().Add(10 * time.Second); count(old.User.ID) != 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a session that expired 8 days ago was not purged")
+		}
+	}
+	if count(recent.User.ID) != 1 {
+		t.Fatal("a session revoked a day ago was purged: it is kept 7 days")
+	}
+}
