@@ -44,8 +44,9 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	srv := handler.New(es)
 	cache := lru.New[*ast.QueryDocument](1000)
 	srv.AddTransport(httpTransport{
-		limits: cfg.Limits,
-		schema: es.Schema(),
+		limits:        cfg.Limits,
+		schema:        es.Schema(),
+		introspection: cfg.DevMode,
 		known: func(r *http.Request, query string) bool {
 			_, ok := cache.Get(r.Context(), query)
 			return ok

@@ -5,6 +5,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/lexer"
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"wxlogin/models"
@@ -33,6 +34,10 @@ type Limits struct {
 	MaxErrors int
 	// MaxComplexity is gqlgen's complexity limit for the executed operation.
 	MaxComplexity int
+	// MaxNameLen bounds every name in the document (fields, aliases,
+	// variables, fragments): error messages quote names, and an answer must
+	// not repeat a client's megabyte back twenty times.
+	MaxNameLen int
 }
 
 // DefaultLimits fit every query the mini program, the admin screens and the
@@ -46,6 +51,7 @@ var DefaultLimits = Limits{
 	MaxDirectives: 30,
 	MaxErrors:     20,
 	MaxComplexity: 200,
+	MaxNameLen:    128,
 }
 
 // onePerRequestDirective marks fields that cost a WeChat call, a password
@@ -58,17 +64,27 @@ const saturate = 1 << 30
 // cost is what a selection set expands to.
 type cost struct {
 	fields, depth, onePerRequest int
+	introspection                bool
 }
 
 func (c *cost) add(o cost) {
 	c.fields = min(c.fields+o.fields, saturate)
 	c.onePerRequest = min(c.onePerRequest+o.onePerRequest, saturate)
 	c.depth = max(c.depth, o.depth)
+	c.introspection = c.introspection || o.introspection
 }
 
 // checkQuery parses query within the token limit and measures it against
-// the limits. It returns nil when gqlgen may go on to validate and run it.
-func (l Limits) checkQuery(schema *ast.Schema, query, operationName string) *gqlerror.Error {
+// the limits. It returns nil when gqlgen may go on to validate and run any
+// operation of it: every operation is measured, not only the one this
+// request names, because a document that passed once skips the check (it is
+// in the query cache) whatever operationName a later request picks.
+// Introspection is refused here unless allowed, so that it is a client's
+// validation error rather than an INTERNAL one logged by the executor.
+func (l Limits) checkQuery(schema *ast.Schema, query string, introspection bool) *gqlerror.Error {
+	if err := l.checkNames(query); err != nil {
+		return err
+	}
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, l.MaxTokens)
 	if err != nil {
 		gqlErr, ok := err.(*gqlerror.Error)
@@ -94,22 +110,66 @@ func (l Limits) checkQuery(schema *ast.Schema, query, operationName string) *gql
 	case written.directives > l.MaxDirectives:
 		return tooComplex("the query has %d directives; at most %d are allowed", written.directives, l.MaxDirectives)
 	}
-	op := doc.Operations.ForName(operationName)
-	if op == nil {
-		return nil // gqlgen reports the missing or ambiguous operation
-	}
-	c := w.selectionSet(op.SelectionSet, w.rootType(op.Operation))
-	switch {
-	case w.cycle:
-		return nil // validation reports the fragment cycle
-	case c.fields > l.MaxFields:
-		return tooComplex("the operation selects more than %d fields once its fragments are expanded", l.MaxFields)
-	case c.depth > l.MaxDepth:
-		return tooComplex("the operation nests %d levels deep; at most %d are allowed", c.depth, l.MaxDepth)
-	case c.onePerRequest > 1:
-		return tooComplex("a request may hold only one login or other WeChat-calling mutation; send them as separate requests")
+	for _, op := range doc.Operations {
+		root := w.rootType(op.Operation)
+		c := w.selectionSet(op.SelectionSet, root)
+		switch {
+		case w.cycle:
+			return nil // validation reports the fragment cycle
+		case c.fields > l.MaxFields:
+			return tooComplex("the operation selects more than %d fields once its fragments are expanded", l.MaxFields)
+		case c.depth > l.MaxDepth:
+			return tooComplex("the operation nests %d levels deep; at most %d are allowed", c.depth, l.MaxDepth)
+		case c.onePerRequest > 1:
+			return tooComplex("a request may hold only one login or other WeChat-calling mutation; send them as separate requests")
+		case c.onePerRequest == 1 && w.rootFields(op.SelectionSet, map[string]bool{}) > 1:
+			// A failing neighbour (a non-null field) would null the whole
+			// answer, and with it the token of a login already recorded.
+			return tooComplex("a login or other WeChat-calling mutation must be the only field of its request")
+		case !introspection && c.introspection:
+			return &gqlerror.Error{Message: "introspection is disabled on this server",
+				Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}
+		}
 	}
 	return nil
+}
+
+// checkNames refuses a document with an overlong name before it is parsed:
+// parse and validation errors quote names.
+func (l Limits) checkNames(query string) *gqlerror.Error {
+	lex := lexer.New(&ast.Source{Input: query})
+	for range l.MaxTokens + 1 {
+		tok, err := lex.ReadToken()
+		if err != nil || tok.Kind == lexer.EOF {
+			return nil // the parser reports lexing errors, or the token limit
+		}
+		if tok.Kind == lexer.Name && len(tok.Value) > l.MaxNameLen {
+			return tooComplex("the query has a name longer than %d characters", l.MaxNameLen)
+		}
+	}
+	return nil
+}
+
+// rootFields counts the fields an operation selects at its root, fragments
+// expanded; __typename does not count.
+func (w *walker) rootFields(set ast.SelectionSet, seen map[string]bool) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name != "__typename" {
+				n++
+			}
+		case *ast.InlineFragment:
+			n += w.rootFields(s.SelectionSet, seen)
+		case *ast.FragmentSpread:
+			if def := w.doc.Fragments.ForName(s.Name); def != nil && !seen[s.Name] {
+				seen[s.Name] = true
+				n += w.rootFields(def.SelectionSet, seen)
+			}
+		}
+	}
+	return n
 }
 
 func tooComplex(format string, args ...any) *gqlerror.Error {
@@ -183,7 +243,7 @@ func (w *walker) selectionSet(set ast.SelectionSet, parent *ast.Definition) cost
 		switch s := sel.(type) {
 		case *ast.Field:
 			var child *ast.Definition
-			fc := cost{fields: 1}
+			fc := cost{fields: 1, introspection: s.Name == "__schema" || s.Name == "__type"}
 			if parent != nil {
 				if def := parent.Fields.ForName(s.Name); def != nil {
 					child = w.schema.Types[def.Type.Name()]
@@ -196,6 +256,7 @@ func (w *walker) selectionSet(set ast.SelectionSet, parent *ast.Definition) cost
 			fc.fields = min(fc.fields+sub.fields, saturate)
 			fc.onePerRequest = min(fc.onePerRequest+sub.onePerRequest, saturate)
 			fc.depth = sub.depth + 1
+			fc.introspection = fc.introspection || sub.introspection
 			c.add(fc)
 		case *ast.InlineFragment:
 			typ := parent

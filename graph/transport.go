@@ -33,6 +33,8 @@ const (
 type httpTransport struct {
 	limits Limits
 	schema *ast.Schema
+	// introspection allows __schema and __type (dev mode).
+	introspection bool
 	// known reports whether gqlgen has already validated query (its query
 	// cache), so the limits need not be measured again.
 	known func(r *http.Request, query string) bool
@@ -77,7 +79,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return // the client has gone: do not parse for nobody
 	}
 	if !t.known(r, params.Query) {
-		if err := t.limits.checkQuery(t.schema, params.Query, params.OperationName); err != nil {
+		if err := t.limits.checkQuery(t.schema, params.Query, t.introspection); err != nil {
 			t.write(w, statusFor(media, gqlerror.List{err}), &graphql.Response{Errors: gqlerror.List{err}})
 			return
 		}
@@ -243,11 +245,29 @@ func init() {
 	errcode.RegisterErrorType(models.CodeQueryTooComplex, errcode.KindProtocol)
 }
 
+// maxMessageLen bounds one error message, maxPathNameLen one name in its path.
+const (
+	maxMessageLen  = 300
+	maxPathNameLen = 128
+)
+
 // write sends resp with at most MaxErrors errors: a query with thousands
 // of faults must not get an answer thousands of times its size.
 func (t httpTransport) write(w http.ResponseWriter, status int, resp *graphql.Response) {
 	if resp == nil {
 		return // the request's context ended before a response was made
+	}
+	for _, e := range resp.Errors {
+		// Messages and paths quote names, keys and values from the request
+		// (a variables object may hold a 60 KB key): keep them short.
+		if len(e.Message) > maxMessageLen {
+			e.Message = strings.ToValidUTF8(e.Message[:maxMessageLen], "") + "…"
+		}
+		for i, el := range e.Path {
+			if name, ok := el.(ast.PathName); ok && len(name) > maxPathNameLen {
+				e.Path[i] = ast.PathName(strings.ToValidUTF8(string(name[:maxPathNameLen]), "") + "…")
+			}
+		}
 	}
 	if n := len(resp.Errors); t.limits.MaxErrors > 0 && n > t.limits.MaxErrors {
 		kept := append(gqlerror.List(nil), resp.Errors[:t.limits.MaxErrors-1]...)

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // newTestHandler is the /graphql handler with no auth service: every test
@@ -244,5 +247,100 @@ func TestTransport_SuggestionsOnlyInDevMode(t *testing.T) {
 		if got := strings.Contains(a.body, "Did you mean"); got != want || a.code() != "GRAPHQL_VALIDATION_FAILED" {
 			t.Fatalf("dev=%v: %s", dev, a.body)
 		}
+	}
+}
+
+// TestLimits_EveryOperationMeasured: a document that passed once is in the
+// query cache and skips the check, whatever operation a later request
+// names; so every operation of it is measured the first time.
+func TestLimits_EveryOperationMeasured(t *testing.T) {
+	t.Parallel()
+	srv := newTestHandler(t, false)
+	bomb := "fragment F0 on User { id } " + repeat(30, func(i int) string {
+		return fmt.Sprintf("fragment F%d on User { ...F%d ...F%d }", i+1, i, i)
+	})
+	for name, doc := range map[string]string{
+		"ThreeLogins": `mutation A { x: login(input: {code: "a"}) { token } }
+			mutation B { x: login(input: {code: "a"}) { token } y: login(input: {code: "b"}) { token } z: login(input: {code: "c"}) { token } }`,
+		"FragmentBomb": "query A { __typename } query B { me { ...F30 } } " + bomb,
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, op := range []string{"A", "B"} {
+				b, _ := json.Marshal(map[string]any{"query": doc, "operationName": op})
+				start := time.Now()
+				a := post(t, srv, "application/json", string(b))
+				if a.code() != "QUERY_TOO_COMPLEX" || time.Since(start) > 2*time.Second {
+					t.Fatalf("operation %s: HTTP %d %.300s after %v", op, a.status, a.body, time.Since(start))
+				}
+			}
+		})
+	}
+}
+
+func TestLimits_LoginStandsAlone(t *testing.T) {
+	t.Parallel()
+	srv := newTestHandler(t, false)
+	for _, q := range []string{
+		`mutation { login(input: {code: "a"}) { token } logout }`,
+		`mutation { ...L logout } fragment L on Mutation { login(input: {code: "a"}) { token } }`,
+	} {
+		if a := postQuery(t, srv, q); a.code() != "QUERY_TOO_COMPLEX" {
+			t.Fatalf("%s: %s", q, a.body)
+		}
+	}
+	// __typename beside it is harmless and allowed.
+	if a := postQuery(t, srv, `mutation { __typename login(input: {code: "a"}) { token } }`); a.code() == "QUERY_TOO_COMPLEX" {
+		t.Fatal(a.body)
+	}
+}
+
+func TestLimits_IntrospectionOnlyInDevMode(t *testing.T) {
+	t.Parallel()
+	q := `{ __schema { queryType { name } } a: __type(name: "User") { name } }`
+	if a := postQuery(t, newTestHandler(t, false), q); a.code() != "GRAPHQL_VALIDATION_FAILED" || len(a.Errors) != 1 {
+		t.Fatalf("production: %s", a.body)
+	}
+	if a := postQuery(t, newTestHandler(t, true), q); len(a.Errors) > 0 {
+		t.Fatalf("dev mode: %s", a.body)
+	}
+}
+
+func TestLimits_AnswersDoNotRepeatTheRequest(t *testing.T) {
+	t.Parallel()
+	srv := newTestHandler(t, false)
+	long := strings.Repeat("A", 60<<10)
+	// A long name in the document is refused before it is parsed.
+	if a := postQuery(t, srv, "{ "+long+" }"); a.code() != "QUERY_TOO_COMPLEX" || len(a.body) > 1000 {
+		t.Fatalf("a 60 KB field name: %.300s", a.body)
+	}
+	// A long key in the variables comes back in the error's path, cut short.
+	b, _ := json.Marshal(map[string]any{"query": `mutation($in: LoginInput!) { login(input: $in) { token } }`,
+		"variables": map[string]any{"in": map[string]any{"code": "x", long: 1}}})
+	if a := post(t, srv, "application/json", string(b)); a.code() != "GRAPHQL_VALIDATION_FAILED" || len(a.body) > 1000 {
+		t.Fatalf("a 60 KB variables key: %d bytes %.300s", len(a.body), a.body)
+	}
+	for name, q := range map[string]string{
+		"LongField": "{ " + long + " }",
+		"LongVariable": "query { ...F } fragment F on Query { me { id } } " + repeat(20, func(i int) string { return fmt.Sprintf("query Q%d { ...G%d }", i, i) }) + repeat(20, func(i int) string {
+			return fmt.Sprintf("fragment G%d on Query { __type(name: $%s) { name } }", i, long[:120])
+		}),
+		"ParseError": "{ me { id } } } " + strings.Repeat("B", 100),
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := postQuery(t, srv, q)
+			if len(a.body) > 8000 || a.code() == "" {
+				t.Fatalf("%d bytes: %.300s", len(a.body), a.body)
+			}
+		})
+	}
+}
+
+func TestTransport_WriteShortensMessages(t *testing.T) {
+	t.Parallel()
+	w := httptest.NewRecorder()
+	long := strings.Repeat("é", 10000)
+	httpTransport{limits: DefaultLimits}.write(w, 200, &graphql.Response{Errors: gqlerror.List{{Message: `"` + long + `" is not a valid Gender`}}})
+	if w.Body.Len() > 1000 || !json.Valid(w.Body.Bytes()) {
+		t.Fatalf("%d bytes", w.Body.Len())
 	}
 }
