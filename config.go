@@ -32,8 +32,11 @@ type Config struct {
 	WechatAPIBase string
 	WechatTimeout time.Duration
 	SessionTTL    time.Duration
-	SecretKey     []byte
-	DevWechat     bool
+	// AdminSessionTTL and AdminIdleTimeout bound admin dashboard sessions.
+	AdminSessionTTL  time.Duration
+	AdminIdleTimeout time.Duration
+	SecretKey        []byte
+	DevWechat        bool
 	// DevWechatPublic lets dev mode listen beyond loopback.
 	DevWechatPublic bool
 	DBMaxConns      int
@@ -64,7 +67,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		c                                                 Config
 		port, timeout, ttl, secretKey, dev, devPublic     string
 		maxConns, stmtTimeout, reqTimeout, startupTimeout string
-		logLevel                                          string
+		logLevel, adminTTL, adminIdle                     string
 	)
 	settings := []setting{
 		{"database-url", "DATABASE_URL", "", "PostgreSQL URL", &c.DatabaseURL},
@@ -75,6 +78,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"wechat-api-base", "WECHAT_API_BASE", "", "WeChat API origin; default " + wechat.DefaultBaseURL + ", or the built-in simulator in dev mode", &c.WechatAPIBase},
 		{"wechat-timeout", "WECHAT_TIMEOUT", "5s", "timeout of one WeChat API call", &timeout},
 		{"session-ttl", "SESSION_TTL", "720h", "session lifetime, e.g. 720h or 30d", &ttl},
+		{"admin-session-ttl", "ADMIN_SESSION_TTL", "12h", "admin session lifetime", &adminTTL},
+		{"admin-idle-timeout", "ADMIN_IDLE_TIMEOUT", "1h", "an admin session unused this long ends", &adminIdle},
 		{"secret-key", "SECRET_KEY", "", "32 random bytes as 64 hex chars or base64; seals session_keys at rest", &secretKey},
 		{"dev-wechat", "DEV_WECHAT", "", "1 mounts the WeChat simulator, playground and introspection: never in production", &dev},
 		{"dev-wechat-unsafe-public", "DEV_WECHAT_UNSAFE_PUBLIC", "", "1 lets dev mode listen beyond loopback, where anyone could mint logins for any user", &devPublic},
@@ -123,6 +128,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"DB_STATEMENT_TIMEOUT", stmtTimeout, &c.DBStatementTimeout},
 		{"REQUEST_TIMEOUT", reqTimeout, &c.RequestTimeout},
 		{"STARTUP_TIMEOUT", startupTimeout, &c.StartupTimeout},
+		{"ADMIN_SESSION_TTL", adminTTL, &c.AdminSessionTTL},
+		{"ADMIN_IDLE_TIMEOUT", adminIdle, &c.AdminIdleTimeout},
 	}
 	for _, d := range durations {
 		if *d.out, err = time.ParseDuration(d.in); err != nil || *d.out <= 0 {

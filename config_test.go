@@ -95,11 +95,11 @@ func TestParseConfig(t *testing.T) {
 func TestRun_RefusesWithoutAppID(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), nil, envOf(nil), &stdout, &stderr)
+	err := run(context.Background(), nil, envOf(nil), nil, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "WECHAT_APPID is required") || !strings.Contains(err.Error(), "DEV_WECHAT=1") {
 		t.Fatalf("err = %v", err)
 	}
-	if err := run(context.Background(), []string{"frobnicate"}, envOf(nil), &stdout, &stderr); err == nil {
+	if err := run(context.Background(), []string{"frobnicate"}, envOf(nil), nil, &stdout, &stderr); err == nil {
 		t.Fatal("unknown command accepted")
 	}
 }
@@ -117,16 +117,17 @@ func TestRun_UsageNeverPrintsSecrets(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "-prot", "80"}, {"serve", "-h"}, {"-h"}, {"serve", "-port"}, {"serve", "-port", "http"},
 		{"migrate", "-h"}, {"migrate", "-nope"}, {"serve", "extra"},
+		{"admin", "create", "x", "-nope"}, {"admin", "list"}, {"admin", "-h"},
 	} {
 		var stdout, stderr bytes.Buffer
-		err := run(context.Background(), args, envOf(env), &stdout, &stderr)
+		err := run(context.Background(), args, envOf(env), nil, &stdout, &stderr)
 		out := stdout.String() + stderr.String() + fmt.Sprint(err)
 		for _, secret := range []string{"wechat-secret-7c1d9e", goodKey, "db-password-5a8f"} {
 			if strings.Contains(out, secret) {
 				t.Fatalf("%v prints a secret:\n%s", args, out)
 			}
 		}
-		if args[len(args)-1] == "-h" && !strings.Contains(out, "DATABASE_URL") {
+		if args[len(args)-1] == "-h" && args[0] != "admin" && !strings.Contains(out, "DATABASE_URL") {
 			t.Fatalf("%v prints no usage:\n%s", args, out)
 		}
 	}

@@ -128,8 +128,9 @@ func TestE2E_LoginSurvivesKilledConnections(t *testing.T) {
 	// Not parallel: it kills every connection named "wxlogin" in the
 	// package's database, which the parallel tests' servers share.
 	ts := startServer(t, nil)
+	var warm *loginPayload
 	for i := range 3 {
-		mustLogin(t, ts, map[string]any{"code": ts.code(t, fmt.Sprintf("warm%d", i))})
+		warm = mustLogin(t, ts, map[string]any{"code": ts.code(t, fmt.Sprintf("warm%d", i))})
 	}
 	killer := storetest.Open(t)
 	var killed int
@@ -140,6 +141,10 @@ func TestE2E_LoginSurvivesKilledConnections(t *testing.T) {
 	}
 	if killed == 0 {
 		t.Fatal("no pooled connection to kill; the test would prove nothing")
+	}
+	// A read on a dead connection is tried again too.
+	if me := ts.do(t, warm.Token, `{ me { id } }`, nil); len(me.Errors) > 0 {
+		t.Fatalf("me after the connections died: %s", me.raw)
 	}
 	p := mustLogin(t, ts, map[string]any{"code": ts.code(t, "after-restart")})
 	if me := ts.do(t, p.Token, `{ me { id } }`, nil); len(me.Errors) > 0 {

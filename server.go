@@ -3,6 +3,7 @@
 //
 //	wxlogin [serve]            run the server (migrating first)
 //	wxlogin migrate [-create-db]  apply pending migrations and exit
+//	wxlogin admin …            manage admin accounts (wxlogin admin -h)
 //
 // Settings come from environment variables or flags; see README.md.
 package main
@@ -26,6 +27,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/playground"
 
+	"wxlogin/admin"
 	"wxlogin/auth"
 	"wxlogin/graph"
 	"wxlogin/store"
@@ -42,16 +44,22 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "wxlogin:", err)
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		var usage errUsage
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			os.Exit(2)
+		case errors.As(err, &usage):
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
 		}
+		fmt.Fprintln(os.Stderr, "wxlogin:", err)
 		os.Exit(1)
 	}
 }
 
 // run dispatches the subcommand in args.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -61,11 +69,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args, getenv, stdout, stderr)
+	case "admin":
+		return adminCmd(ctx, args, getenv, stdin, stdout, stderr)
 	case "help":
-		fmt.Fprintln(stdout, "usage: wxlogin [serve|migrate] [flags]; wxlogin serve -h lists the settings")
+		fmt.Fprintln(stdout, "usage: wxlogin [serve|migrate|admin] [flags]; wxlogin serve -h lists the settings, wxlogin admin -h the account commands")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve or migrate)", cmd)
+	return errUsage{fmt.Sprintf("unknown command %q (want serve, migrate or admin)", cmd)}
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -147,6 +157,8 @@ type Main struct {
 	store    *store.Store
 	listener net.Listener
 	server   *http.Server
+	// devAdminPassword is the password of the admin dev mode created, for the banner.
+	devAdminPassword string
 	// stopPurge ends the session purge loop Open starts.
 	stopPurge context.CancelFunc
 	purged    chan struct{}
@@ -205,7 +217,16 @@ func (m *Main) Open(ctx context.Context) error {
 		_ = st.Close()
 		return err
 	}
-	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Auth: svc, Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout}))
+	adm := admin.NewService(st, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log})
+	if cfg.DevWechat {
+		// Dev mode only: a first admin to sign in with, its password shown once.
+		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {
+			_ = m.listener.Close()
+			_ = st.Close()
+			return err
+		}
+	}
+	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Auth: svc, Admin: adm, Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
@@ -313,6 +334,9 @@ func (m *Main) purgeSessions(ctx context.Context) {
 	defer t.Stop()
 	for {
 		n, err := m.store.PurgeSessions(ctx, sessionRetention, purgeBatch)
+		if err == nil {
+			_, err = m.store.PurgeLoginAttempts(ctx, admin.AttemptWindow)
+		}
 		if err != nil && ctx.Err() == nil {
 			m.Log.Warn("purging ended sessions", "err", err)
 		} else if n > 0 {
@@ -335,6 +359,10 @@ func (m *Main) printBanner(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  Playground:       %s/playground\n", u)
 	fmt.Fprintf(w, "  WeChat simulator: POST %s/dev/wechat/code {\"user\":\"alice\"} mints a wx.login() code (dev mode only)\n", u)
+	if m.devAdminPassword != "" {
+		fmt.Fprintf(w, "  Admin sign-in:    username admin, password %s (shown this once; dev mode made this account)\n", m.devAdminPassword)
+		fmt.Fprintf(w, "                    change it: printf '%%s\\n' 'a new long password' | DATABASE_URL=… bin/wxlogin admin passwd admin\n")
+	}
 	fmt.Fprintf(w, "\nTry it (copy and paste):\n\n")
 	fmt.Fprintf(w, "  code=$(curl -s -X POST %s/dev/wechat/code -d '{\"user\":\"alice\"}' | sed -E 's/.*\"code\":\"([^\"]+)\".*/\\1/')\n", u)
 	fmt.Fprintf(w, "  token=$(curl -s %s/graphql -H 'Content-Type: application/json' \\\n", u)

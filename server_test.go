@@ -432,7 +432,7 @@ func TestE2E_LegacyProfile(t *testing.T) {
 	}
 
 	t.Run("OnlyWhatCanBeTrue", func(t *testing.T) {
-		odd := wechat.Profile{NickName: "<img src=x onerror=alert(1)>", Gender: 65537, AvatarURL: "javascript:alert(1)"}
+		odd := wechat.Profile{NickName: "<img src=x onerror=alert(1)>\u202e\u0007", Gender: 65537, AvatarURL: "javascript:alert(1)"}
 		code := ts.code(t, "peggy")
 		ui, _ := ts.sim.UserInfo("", "peggy", odd)
 		p := mustLogin(t, ts, map[string]any{"code": code, "rawData": ui.RawData, "signature": ui.Signature, "encryptedData": ui.EncryptedData, "iv": ui.IV})

@@ -13,9 +13,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"wxlogin/models"
 	"wxlogin/store"
+	"wxlogin/token"
 	"wxlogin/wechat"
 )
 
@@ -99,7 +101,7 @@ type LoginResult struct {
 // this login's session_key, and records the user and a new session in one
 // transaction. Errors are *models.Error with codes BAD_USER_INPUT,
 // WECHAT_CODE_INVALID, WECHAT_RATE_LIMITED, WECHAT_USER_BLOCKED,
-// WECHAT_UNAVAILABLE, DECRYPT_FAILED, FORBIDDEN (disabled user) or INTERNAL.
+// WECHAT_UNAVAILABLE, DECRYPT_FAILED, USER_DISABLED or INTERNAL.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	// Validate everything before the code is spent: WeChat codes are single-use.
 	if err := validateLoginInput(in); err != nil {
@@ -113,7 +115,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	if err != nil {
 		return nil, err
 	}
-	token, hash := newToken()
+	tok, hash := token.New(token.User)
 	sess := &models.Session{
 		ID:        store.NewID(),
 		TokenHash: hash,
@@ -135,11 +137,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		Session:  sess,
 	})
 	if errors.Is(err, store.ErrUserDisabled) {
-		return nil, models.Errorf(models.CodeForbidden, "this account is disabled")
+		return nil, models.Errorf(models.CodeUserDisabled, "this account has been disabled")
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}
-	return &LoginResult{Token: token, ExpiresAt: sess.ExpiresAt, User: res.User, Created: res.Created}, nil
+	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, User: res.User, Created: res.Created}, nil
 }
 
 // code2Session asks WeChat about code, leaving enough of the request's
@@ -227,12 +229,25 @@ func httpsURL(s string) string {
 // maxFieldLen bounds a profile or header string we store.
 const maxFieldLen = 512
 
-// clean makes client-supplied text storable: valid UTF-8, no NUL (which
-// Postgres text refuses), bounded length.
+// clean makes client-supplied text storable and safe to show: valid UTF-8,
+// no control characters (NUL, which Postgres text refuses, among them) and
+// no bidirectional overrides (which make a nickname display as another
+// text in a dashboard), bounded length.
 func clean(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.ReplaceAll(s, "\x00", "")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || isBidiControl(r) {
+			return -1
+		}
+		return r
+	}, s)
 	return truncate(strings.TrimSpace(s), maxFieldLen)
+}
+
+// isBidiControl reports the invisible characters that reorder text:
+// LRE…RLO (U+202A–U+202E), LRI…PDI (U+2066–U+2069), LRM, RLM and ALM.
+func isBidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
 }
 
 // wechatError maps the wechat module's errors onto client codes. An errcode
@@ -265,8 +280,8 @@ var errUnauthenticated = models.Errorf(models.CodeUnauthenticated, "sign in firs
 
 // Authenticate resolves a bearer token to its caller. Unknown, malformed,
 // expired and revoked tokens, and disabled users, are all UNAUTHENTICATED.
-func (s *Service) Authenticate(ctx context.Context, token string) (*Caller, error) {
-	hash, ok := parseToken(token)
+func (s *Service) Authenticate(ctx context.Context, tok string) (*Caller, error) {
+	hash, ok := token.Parse(token.User, tok)
 	if !ok {
 		return nil, errUnauthenticated
 	}

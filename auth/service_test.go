@@ -97,8 +97,8 @@ func TestService_DisabledUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _ := sim.Login("", "carol")
-	if _, err := svc.Login(context.Background(), auth.LoginInput{Code: code}); models.ErrorCode(err) != models.CodeForbidden {
-		t.Fatalf("login of a disabled user: %v, want FORBIDDEN", err)
+	if _, err := svc.Login(context.Background(), auth.LoginInput{Code: code}); models.ErrorCode(err) != models.CodeUserDisabled {
+		t.Fatalf("login of a disabled user: %v, want USER_DISABLED", err)
 	}
 	if _, err := svc.Authenticate(context.Background(), res.Token); models.ErrorCode(err) != models.CodeUnauthenticated {
 		t.Fatalf("old session of a disabled user: %v, want UNAUTHENTICATED", err)

@@ -24,6 +24,11 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if errors.As(err, &appErr) {
 			out := &gqlerror.Error{Message: appErr.Message, Path: gqlErr.Path, Locations: gqlErr.Locations,
 				Extensions: map[string]any{"code": appErr.Code}}
+			for k, v := range appErr.Extensions {
+				if k != "code" {
+					out.Extensions[k] = v
+				}
+			}
 			cause := appErr.Cause
 			if cause == nil {
 				cause = appErr

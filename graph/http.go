@@ -17,14 +17,16 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"wxlogin/admin"
 	"wxlogin/auth"
 	"wxlogin/models"
 )
 
 // HandlerConfig configures NewHandler.
 type HandlerConfig struct {
-	Auth *auth.Service
-	Log  *slog.Logger
+	Auth  *auth.Service
+	Admin *admin.Service
+	Log   *slog.Logger
 	// DevMode enables introspection and "did you mean" suggestions.
 	DevMode bool
 	// Limits bound each request; DefaultLimits when zero.
@@ -40,7 +42,9 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	if cfg.Limits == (Limits{}) {
 		cfg.Limits = DefaultLimits
 	}
-	es := NewExecutableSchema(Config{Resolvers: &Resolver{Auth: cfg.Auth}})
+	c := Config{Resolvers: &Resolver{Auth: cfg.Auth, Admin: cfg.Admin}}
+	c.Directives.HasRole = hasRole(cfg.Auth, cfg.Admin)
+	es := NewExecutableSchema(c)
 	srv := handler.New(es)
 	cache := lru.New[*ast.QueryDocument](1000)
 	srv.AddTransport(httpTransport{
@@ -94,7 +98,8 @@ func withClient(next http.Handler) http.Handler {
 			writeRequestError(w, http.StatusBadRequest, "send at most one Authorization header")
 			return
 		}
-		ctx := auth.WithToken(r.Context(), bearerToken(r))
+		tok := bearerToken(r)
+		ctx := admin.WithToken(auth.WithToken(r.Context(), tok), tok)
 		ip, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil || net.ParseIP(ip) == nil {
 			ip = ""

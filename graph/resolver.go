@@ -3,11 +3,15 @@
 // middleware and the error presenter.
 package graph
 
-import "wxlogin/auth"
+import (
+	"wxlogin/admin"
+	"wxlogin/auth"
+)
 
 // Resolver holds the services resolvers call.
 type Resolver struct {
-	Auth *auth.Service
+	Auth  *auth.Service
+	Admin *admin.Service
 }
 
 // deref reads an optional GraphQL string, absent meaning empty.

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"wxlogin/admin"
 	"wxlogin/auth"
 	"wxlogin/graph/model"
 	"wxlogin/models"
@@ -42,6 +43,46 @@ func (r *mutationResolver) Logout(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// AdminLogin is the resolver for the adminLogin field.
+func (r *mutationResolver) AdminLogin(ctx context.Context, username string, password string) (*model.AdminAuthPayload, error) {
+	c := clientFrom(ctx)
+	res, err := r.Resolver.Admin.Login(ctx, admin.LoginInput{Username: username, Password: password, IP: c.IP, UserAgent: c.UserAgent})
+	if err != nil {
+		return nil, err
+	}
+	return &model.AdminAuthPayload{Token: res.Token, ExpiresAt: res.ExpiresAt, Admin: res.Admin}, nil
+}
+
+// AdminLogout is the resolver for the adminLogout field.
+func (r *mutationResolver) AdminLogout(ctx context.Context) (bool, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := r.Resolver.Admin.Logout(ctx, c, clientFrom(ctx).IP); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// DisableUser is the resolver for the disableUser field.
+func (r *mutationResolver) DisableUser(ctx context.Context, id string, reason *string) (*models.User, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Resolver.Admin.SetUserDisabled(ctx, c, id, true, deref(reason), clientFrom(ctx).IP)
+}
+
+// EnableUser is the resolver for the enableUser field.
+func (r *mutationResolver) EnableUser(ctx context.Context, id string) (*models.User, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Resolver.Admin.SetUserDisabled(ctx, c, id, false, "", clientFrom(ctx).IP)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*models.User, error) {
 	caller, err := r.Auth.Caller(ctx)
@@ -49,6 +90,22 @@ func (r *queryResolver) Me(ctx context.Context) (*models.User, error) {
 		return nil, err
 	}
 	return caller.User, nil
+}
+
+// Admin is the resolver for the admin field.
+func (r *queryResolver) Admin(ctx context.Context) (*models.Admin, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if models.ErrorCode(err) == models.CodeUnauthenticated {
+		return nil, nil // anyone but a signed-in admin sees null
+	} else if err != nil {
+		return nil, err
+	}
+	return c.Admin, nil
+}
+
+// User is the resolver for the user field.
+func (r *queryResolver) User(ctx context.Context, id string) (*models.User, error) {
+	return r.Resolver.Admin.User(ctx, id)
 }
 
 // Mutation returns MutationResolver implementation.

@@ -12,8 +12,14 @@ import (
 const (
 	// CodeUnauthenticated means no token, or a token that is unknown, expired or revoked.
 	CodeUnauthenticated = "UNAUTHENTICATED"
-	// CodeForbidden means the caller is known but may not do this (e.g. a disabled user).
+	// CodeForbidden means the caller is known but their role may not do this.
 	CodeForbidden = "FORBIDDEN"
+	// CodeUserDisabled means an operator disabled this user; logging in again will not help.
+	CodeUserDisabled = "USER_DISABLED"
+	// CodeInvalidCredentials means a wrong admin username or password (never which).
+	CodeInvalidCredentials = "INVALID_CREDENTIALS"
+	// CodeRateLimited means too many attempts; extensions.retryAfter says how many seconds to wait.
+	CodeRateLimited = "RATE_LIMITED"
 	// CodeBadUserInput means the request's arguments are malformed.
 	CodeBadUserInput = "BAD_USER_INPUT"
 	// CodeWechatCodeInvalid means WeChat rejected the wx.login() code: unknown, expired or used.
@@ -40,6 +46,9 @@ type Error struct {
 	Code    string
 	Message string
 	Cause   error
+	// Extensions are extra client-safe fields shown beside the code, such
+	// as retryAfter.
+	Extensions map[string]any
 }
 
 // Error renders code and message; the cause stays out so that printing an

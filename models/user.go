@@ -24,10 +24,15 @@ type User struct {
 	Phone            *string    `bun:"phone"`
 	PhoneCountryCode *string    `bun:"phone_country_code"`
 	DisabledAt       *time.Time `bun:"disabled_at"`
-	CreatedAt        time.Time  `bun:"created_at,nullzero,notnull,default:current_timestamp"`
-	UpdatedAt        time.Time  `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
-	LastLoginAt      *time.Time `bun:"last_login_at"`
+	// DisabledReason is the operator's note, for admins only.
+	DisabledReason *string    `bun:"disabled_reason"`
+	CreatedAt      time.Time  `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	UpdatedAt      time.Time  `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
+	LastLoginAt    *time.Time `bun:"last_login_at"`
 }
+
+// Disabled reports whether an operator disabled the user.
+func (u *User) Disabled() bool { return u.DisabledAt != nil }
 
 // Profile is the part of a user that a mini program may supply: the legacy
 // wx.getUserInfo fields today, the nickname/avatar pickers later.

@@ -18,6 +18,19 @@ import (
 // out SessionKeySealed, which only a server-side decrypt needs: use
 // SessionKeySealed for that.
 func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash []byte) (*models.Session, *models.User, error) {
+	sess, user, err := s.sessionByTokenHash(ctx, tokenHash)
+	// A read is safe to repeat: after a PostgreSQL restart every pooled
+	// connection is dead, and each failed try drops one of them.
+	for range s.maxConns {
+		if err == nil || !connDied(err) || ctx.Err() != nil {
+			break
+		}
+		sess, user, err = s.sessionByTokenHash(ctx, tokenHash)
+	}
+	return sess, user, err
+}
+
+func (s *Store) sessionByTokenHash(ctx context.Context, tokenHash []byte) (*models.Session, *models.User, error) {
 	sess := new(models.Session)
 	err := s.db.NewSelect().
 		Model(sess).

@@ -7,6 +7,14 @@ import (
 	"wxlogin/models"
 )
 
+type AdminAuthPayload struct {
+	// The admin bearer token (starts with wxa_). It is shown only here; the
+	// server keeps its hash. It lasts 12 hours, and ends after 1 hour unused.
+	Token     string        `json:"token"`
+	ExpiresAt time.Time     `json:"expiresAt"`
+	Admin     *models.Admin `json:"admin"`
+}
+
 type AuthPayload struct {
 	// The bearer token. It is shown only here; the server keeps its hash.
 	Token     string       `json:"token"`

@@ -1,0 +1,386 @@
+// Package admin is the operators' side: admin accounts, their sign-in with
+// brute-force limits, their sessions (a kind of their own, never a user's),
+// and the roles that guard the admin API. It sits beside auth, between the
+// GraphQL layer and the store.
+package admin
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"wxlogin/models"
+	"wxlogin/store"
+	"wxlogin/token"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultSessionTTL  = 12 * time.Hour
+	DefaultIdleTimeout = time.Hour
+)
+
+// Brute-force limits: failed sign-ins counted per username and per client
+// IP in a window. Past a limit every attempt is refused unchecked, the
+// right password included, until the window ends.
+const (
+	AttemptWindow   = 15 * time.Minute
+	MaxPerUsername  = 10
+	MaxPerIP        = 50
+	maxUsernameLen  = 64
+	touchEvery      = time.Minute
+	dummyPassphrase = "no admin has this password; it only keeps the timing even"
+)
+
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+
+// CheckUsername refuses what cannot be an admin's username, with a one-line reason.
+func CheckUsername(name string) error {
+	if !usernamePattern.MatchString(name) {
+		return fmt.Errorf("a username is 1 to %d of A-Z a-z 0-9 . _ @ -, starting with a letter or digit", maxUsernameLen)
+	}
+	return nil
+}
+
+// Config is the Service's settings.
+type Config struct {
+	// SessionTTL is an admin session's lifetime; DefaultSessionTTL when zero.
+	SessionTTL time.Duration
+	// IdleTimeout ends a session unused this long; DefaultIdleTimeout when zero.
+	IdleTimeout time.Duration
+	// Logger receives operational warnings; slog.Default when nil.
+	Logger *slog.Logger
+}
+
+// Service signs admins in and resolves their sessions. Safe for concurrent use.
+type Service struct {
+	store *store.Store
+	ttl   time.Duration
+	idle  time.Duration
+	log   *slog.Logger
+	// hashSlots bounds concurrent password checks: each takes 19 MiB and a
+	// core for ~25 ms, and a burst of sign-ins must not take the server down.
+	hashSlots chan struct{}
+	// dummyHash is checked for unknown usernames, so that they cost as much
+	// as wrong passwords and the timing does not tell which usernames exist.
+	dummyHash func() string
+}
+
+// NewService returns a Service over st.
+func NewService(st *store.Store, cfg Config) *Service {
+	s := &Service{store: st, ttl: cfg.SessionTTL, idle: cfg.IdleTimeout, log: cfg.Logger,
+		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
+	if s.ttl <= 0 {
+		s.ttl = DefaultSessionTTL
+	}
+	if s.idle <= 0 {
+		s.idle = DefaultIdleTimeout
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.dummyHash = sync.OnceValue(func() string { return HashPassword(dummyPassphrase) })
+	return s
+}
+
+// LoginInput is an admin's sign-in and where it came from.
+type LoginInput struct {
+	Username  string
+	Password  string
+	IP        string
+	UserAgent string
+}
+
+// LoginResult is a new admin session.
+type LoginResult struct {
+	// Token is the bearer token; it is shown once and only its hash is kept.
+	Token     string
+	ExpiresAt time.Time
+	Admin     *models.Admin
+}
+
+var errInvalidCredentials = models.Errorf(models.CodeInvalidCredentials, "the username or password is wrong")
+
+// Login checks an admin's username and password. Errors are *models.Error:
+// BAD_USER_INPUT, INVALID_CREDENTIALS (a wrong username and a wrong
+// password alike, in about the same time), RATE_LIMITED (with
+// extensions.retryAfter in seconds) or INTERNAL.
+func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
+	if in.Username == "" || len(in.Username) > maxUsernameLen || len(in.Password) > MaxPasswordLen {
+		return nil, errInvalidCredentials
+	}
+	keys := []string{"user:" + strings.ToLower(in.Username)}
+	if in.IP != "" {
+		keys = append(keys, "ip:"+in.IP)
+	}
+	// Counted before the password is checked, in one statement per attempt:
+	// 60 parallel guesses get counts 1..60, and only the first 10 a check.
+	counts, err := s.store.CountLoginAttempt(ctx, keys, AttemptWindow)
+	if err != nil {
+		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	if err := rateLimited(counts); err != nil {
+		s.log.WarnContext(ctx, "admin sign-in rate limited", "ip", in.IP)
+		return nil, err
+	}
+
+	a, err := s.store.AdminByUsername(ctx, in.Username)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	hash := s.dummyHash()
+	if a != nil {
+		hash = a.PasswordHash
+	}
+	ok, err := s.verify(ctx, hash, in.Password)
+	if err != nil {
+		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	if a == nil || !ok || a.DisabledAt != nil {
+		s.auditFailure(ctx, a, in)
+		return nil, errInvalidCredentials
+	}
+	// This attempt was no failure: take it back, leaving others' counts be.
+	if err := s.store.UndoLoginAttempt(ctx, keys); err != nil {
+		s.log.WarnContext(ctx, "taking back a sign-in attempt", "err", err)
+	}
+
+	tok, tokenHash := token.New(token.Admin)
+	sess := &models.AdminSession{
+		// Admin set: AdminLogin refuses if the password changed since it was checked.
+		ID: store.NewID(), TokenHash: tokenHash, AdminID: a.ID, Admin: a,
+		ExpiresAt: time.Now().Add(s.ttl).UTC().Truncate(time.Microsecond),
+		IP:        nonEmpty(in.IP), UserAgent: nonEmpty(in.UserAgent),
+	}
+	audit := &models.AuditEntry{ActorKind: "admin", ActorID: &a.ID, ActorName: &a.Username,
+		Action: "admin.login", Target: &a.ID, IP: nonEmpty(in.IP), Detail: map[string]any{"session": sess.ID}}
+	if err := s.store.AdminLogin(ctx, sess, audit); errors.Is(err, store.ErrNotFound) {
+		return nil, errInvalidCredentials // disabled or deleted meanwhile
+	} else if err != nil {
+		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Admin: a}, nil
+}
+
+// rateLimited returns RATE_LIMITED when any key is past its limit, with the
+// longest wait among them.
+func rateLimited(counts []store.AttemptCount) error {
+	var wait time.Duration
+	for _, c := range counts {
+		limit := MaxPerIP
+		if strings.HasPrefix(c.Key, "user:") {
+			limit = MaxPerUsername
+		}
+		if c.Count > limit {
+			wait = max(wait, c.RetryAfter)
+		}
+	}
+	if wait == 0 {
+		return nil
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	return &models.Error{Code: models.CodeRateLimited,
+		Message:    fmt.Sprintf("too many sign-in attempts; try again in %d seconds", secs),
+		Extensions: map[string]any{"retryAfter": secs}}
+}
+
+// verify checks a password hash, waiting for a free slot.
+func (s *Service) verify(ctx context.Context, hash, pw string) (bool, error) {
+	select {
+	case s.hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-s.hashSlots }()
+	return VerifyPassword(hash, pw)
+}
+
+// auditFailure records a failed sign-in. The attempted username is kept
+// only when it names an admin: an unknown one is often a password typed
+// into the wrong box.
+func (s *Service) auditFailure(ctx context.Context, a *models.Admin, in LoginInput) {
+	e := &models.AuditEntry{ActorKind: "anonymous", Action: "admin.login_failed", IP: nonEmpty(in.IP),
+		Detail: map[string]any{"reason": "unknown_username"}}
+	if a != nil {
+		e.Target = &a.ID
+		e.Detail["reason"] = "wrong_password"
+		if a.DisabledAt != nil {
+			e.Detail["reason"] = "disabled"
+		}
+	}
+	if err := s.store.WriteAudit(ctx, s.store.DB(), e); err != nil {
+		s.log.WarnContext(ctx, "writing the audit log", "err", err)
+	}
+}
+
+// Caller is the signed-in admin of a request.
+type Caller struct {
+	Session *models.AdminSession
+	Admin   *models.Admin
+}
+
+var errUnauthenticated = models.Errorf(models.CodeUnauthenticated, "sign in first: send Authorization: Bearer <token> from adminLogin")
+
+// Authenticate resolves an admin token to its caller. Anything that is not
+// an active admin session of an enabled admin is UNAUTHENTICATED.
+func (s *Service) Authenticate(ctx context.Context, tok string) (*Caller, error) {
+	hash, ok := token.Parse(token.Admin, tok)
+	if !ok {
+		return nil, errUnauthenticated
+	}
+	sess, a, err := s.store.AdminSessionByTokenHash(ctx, hash, s.idle)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthenticated
+	} else if err != nil {
+		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	// Touch often enough for the idle timeout to be kept to about a minute,
+	// or to half of it when it is shorter.
+	every := min(touchEvery, s.idle/2)
+	if time.Since(sess.LastSeenAt) > every {
+		if err := s.store.TouchAdminSession(ctx, sess.ID, every); err != nil {
+			s.log.WarnContext(ctx, "recording admin session use", "err", err)
+		}
+	}
+	return &Caller{Session: sess, Admin: a}, nil
+}
+
+// Logout ends the caller's session and records it.
+func (s *Service) Logout(ctx context.Context, c *Caller, ip string) error {
+	audit := &models.AuditEntry{ActorKind: "admin", ActorID: &c.Admin.ID, ActorName: &c.Admin.Username,
+		Action: "admin.logout", Target: &c.Admin.ID, IP: nonEmpty(ip), Detail: map[string]any{"session": c.Session.ID}}
+	err := s.store.RevokeAdminSession(ctx, c.Session.ID, audit)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	return nil
+}
+
+type requestKey struct{}
+
+// request memoizes one request's admin authentication.
+type request struct {
+	token  string
+	once   sync.Once
+	caller *Caller
+	err    error
+}
+
+// WithToken returns ctx carrying the request's bearer token ("" for none).
+func WithToken(ctx context.Context, tok string) context.Context {
+	return context.WithValue(ctx, requestKey{}, &request{token: tok})
+}
+
+// HasToken reports whether the request carries an admin token at all.
+func HasToken(ctx context.Context) bool {
+	r, _ := ctx.Value(requestKey{}).(*request)
+	return r != nil && strings.HasPrefix(r.token, token.Admin)
+}
+
+// Caller returns the signed-in admin of the request in ctx, or an
+// UNAUTHENTICATED error.
+func (s *Service) Caller(ctx context.Context) (*Caller, error) {
+	r, _ := ctx.Value(requestKey{}).(*request)
+	if r == nil || r.token == "" {
+		return nil, errUnauthenticated
+	}
+	r.once.Do(func() { r.caller, r.err = s.Authenticate(ctx, r.token) })
+	return r.caller, r.err
+}
+
+// Require returns the caller when their role is at least min: FORBIDDEN
+// below it, UNAUTHENTICATED without an admin session.
+func (s *Service) Require(ctx context.Context, min models.Role) (*Caller, error) {
+	c, err := s.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Admin.Role.AtLeast(min) {
+		return nil, models.Errorf(models.CodeForbidden, "this needs the %s role", min)
+	}
+	return c, nil
+}
+
+// Account management, for the command line.
+
+// Create adds an admin account. It refuses a bad username or weak password
+// with BAD_USER_INPUT and an existing username (in any case) with
+// BAD_USER_INPUT too, saying so.
+func (s *Service) Create(ctx context.Context, username, password string, role models.Role) (*models.Admin, error) {
+	if err := CheckUsername(username); err != nil {
+		return nil, models.Errorf(models.CodeBadUserInput, "%v", err)
+	}
+	if err := CheckPasswordStrength(password); err != nil {
+		return nil, models.Errorf(models.CodeBadUserInput, "%v", err)
+	}
+	a := &models.Admin{Username: username, PasswordHash: HashPassword(password), Role: role}
+	if err := s.store.CreateAdmin(ctx, a); errors.Is(err, store.ErrConflict) {
+		return nil, models.Errorf(models.CodeBadUserInput, "an admin named %s already exists", username)
+	} else if err != nil {
+		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	return a, nil
+}
+
+// SetPassword replaces an admin's password and ends their sessions.
+func (s *Service) SetPassword(ctx context.Context, username, password string) error {
+	if err := CheckPasswordStrength(password); err != nil {
+		return models.Errorf(models.CodeBadUserInput, "%v", err)
+	}
+	return notFound(s.store.SetAdminPassword(ctx, username, HashPassword(password)), username)
+}
+
+// SetDisabled disables (ending their sessions) or enables an admin.
+func (s *Service) SetDisabled(ctx context.Context, username string, disabled bool) error {
+	return notFound(s.store.SetAdminDisabled(ctx, username, disabled), username)
+}
+
+// List returns every admin account.
+func (s *Service) List(ctx context.Context) ([]*models.Admin, error) {
+	return s.store.ListAdmins(ctx)
+}
+
+// EnsureDevAdmin creates the account "admin" with a random password when
+// there is no admin at all, and returns that password ("" when it created
+// none). Dev mode only: production has no default account.
+func (s *Service) EnsureDevAdmin(ctx context.Context) (string, error) {
+	n, err := s.store.CountAdmins(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	b := make([]byte, 15)
+	_, _ = rand.Read(b)
+	pw := base64.RawURLEncoding.EncodeToString(b)
+	if _, err := s.Create(ctx, "admin", pw, models.RoleAdmin); err != nil {
+		if models.ErrorCode(err) == models.CodeBadUserInput {
+			return "", nil // another instance made it first
+		}
+		return "", err
+	}
+	return pw, nil
+}
+
+func notFound(err error, username string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return models.Errorf(models.CodeBadUserInput, "no admin named %s", username)
+	} else if err != nil {
+		return models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	return nil
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

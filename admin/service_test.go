@@ -1,0 +1,58 @@
+package admin_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"wxlogin/admin"
+	"wxlogin/models"
+	"wxlogin/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+func TestPassword(t *testing.T) {
+	t.Parallel()
+	h := admin.HashPassword("correct horse battery staple")
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") || strings.Contains(h, "staple") {
+		t.Fatalf("hash %q", h)
+	}
+	if h == admin.HashPassword("correct horse battery staple") {
+		t.Fatal("two hashes of one password are equal: no salt")
+	}
+	for pw, want := range map[string]bool{"correct horse battery staple": true, "correct horse battery stapl": false, "": false} {
+		if ok, err := admin.VerifyPassword(h, pw); ok != want || err != nil {
+			t.Fatalf("VerifyPassword(%q) = %v, %v", pw, ok, err)
+		}
+	}
+	for _, bad := range []string{"", "$2a$10$abc", "$argon2id$v=19$m=0,t=2,p=1$AAAA$AAAA", "$argon2id$v=19$m=99999999,t=2,p=1$AAAA$AAAA", strings.Replace(h, "$m=", "$x=", 1)} {
+		if _, err := admin.VerifyPassword(bad, "x"); err == nil {
+			t.Fatalf("accepted hash %q", bad)
+		}
+	}
+	for pw, ok := range map[string]bool{"elevenchars": false, "twelve chars": true, " padded password ": false, strings.Repeat("x", 1025): false, "密码密码密码密码密码密码": true} {
+		if err := admin.CheckPasswordStrength(pw); (err == nil) != ok {
+			t.Fatalf("CheckPasswordStrength(%q) = %v", pw, err)
+		}
+	}
+}
+
+// TestEnsureDevAdmin: dev mode makes one admin on an empty database, never a
+// second, and its password signs in.
+func TestEnsureDevAdmin(t *testing.T) {
+	t.Parallel()
+	svc := admin.NewService(storetest.Open(t), admin.Config{})
+	ctx := context.Background()
+	pw, err := svc.EnsureDevAdmin(ctx)
+	if err != nil || len(pw) < admin.MinPasswordLen {
+		t.Fatalf("EnsureDevAdmin = %q, %v", pw, err)
+	}
+	if again, err := svc.EnsureDevAdmin(ctx); again != "" || err != nil {
+		t.Fatalf("a second EnsureDevAdmin = %q, %v", again, err)
+	}
+	res, err := svc.Login(ctx, admin.LoginInput{Username: "admin", Password: pw, IP: "127.0.0.1"})
+	if err != nil || res.Admin.Role != models.RoleAdmin {
+		t.Fatalf("login = %+v, %v", res, err)
+	}
+}

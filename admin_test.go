@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"wxlogin/store/storetest"
+)
+
+// adminCLI runs `wxlogin admin args…` with stdin against the package's database.
+func adminCLI(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	env := envOf(map[string]string{"DATABASE_URL": storetest.DSN(t)})
+	err := run(context.Background(), append([]string{"admin"}, args...), env, strings.NewReader(stdin), &stdout, &stderr)
+	return stdout.String() + stderr.String(), err
+}
+
+func mustAdmin(t *testing.T, name, role string) string {
+	t.Helper()
+	pw := "correct horse battery " + name
+	if out, err := adminCLI(t, pw+"\n", "create", name, "-role", role); err != nil {
+		t.Fatalf("admin create %s: %v %s", name, err, out)
+	}
+	return pw
+}
+
+func (ts *testServer) adminLogin(t *testing.T, user, pw string) (string, *gqlResponse) {
+	t.Helper()
+	resp := ts.do(t, "", `mutation($u: String!, $p: String!) { adminLogin(username: $u, password: $p) { token expiresAt admin { id username role } } }`,
+		map[string]any{"u": user, "p": pw})
+	if len(resp.Errors) > 0 {
+		return "", resp
+	}
+	var p struct{ Token string }
+	if err := json.Unmarshal(resp.Data["adminLogin"], &p); err != nil {
+		t.Fatal(err)
+	}
+	return p.Token, resp
+}
+
+func TestAdminCLI(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+		want  string
+		usage bool
+	}{
+		{"short pw\n", []string{"create", "cli-short"}, "at least 12 characters", false},
+		{"", []string{"create", "cli-empty"}, "one line on standard input", false},
+		{"a long enough password\n", []string{"create"}, "want 1 argument", true},
+		{"a long enough password\n", []string{"create", "cli-x", "-role", "god"}, "-role must be admin or viewer", true},
+		{"", []string{"frob"}, "unknown subcommand", true},
+		{"", []string{"passwd", "cli-nobody"}, "one line", false},
+		{"", []string{"disable", "cli-nobody"}, "no admin named cli-nobody", false},
+		{"a long enough password\n", []string{"create", "bad name!"}, "a username is", false},
+	} {
+		out, err := adminCLI(t, tc.stdin, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%v: err %v, out %q; want %q", tc.args, err, out, tc.want)
+		}
+		if _, isUsage := err.(errUsage); isUsage != tc.usage {
+			t.Fatalf("%v: usage error = %v, want %v", tc.args, isUsage, tc.usage)
+		}
+	}
+	if out, err := adminCLI(t, "a long enough password\r\n", "create", "-role", "viewer", "Cli-Carol"); err != nil || !strings.Contains(out, "created admin Cli-Carol (role viewer)") {
+		t.Fatalf("create: %v %s", err, out)
+	}
+	if _, err := adminCLI(t, "another long password\n", "create", "cli-carol"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("a second cli-carol in another case: %v", err)
+	}
+	out, err := adminCLI(t, "", "list")
+	if err != nil || !strings.Contains(out, "Cli-Carol") || !strings.Contains(out, "viewer") {
+		t.Fatalf("list: %v %s", err, out)
+	}
+	for _, args := range [][]string{{"passwd", "cli-carol"}, {"disable", "CLI-CAROL"}, {"enable", "cli-carol"}} {
+		if out, err := adminCLI(t, "a brand new password\n", args...); err != nil {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+	}
+}
+
+func TestAdmin_LoginLogoutAndKinds(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	pw := mustAdmin(t, "kim-admin", "admin")
+
+	for name, creds := range map[string][2]string{
+		"WrongPassword":   {"kim-admin", "not the password at all"},
+		"UnknownUsername": {"nobody-here", pw},
+		"Empty":           {"", ""},
+	} {
+		if _, resp := ts.adminLogin(t, creds[0], creds[1]); resp.code() != "INVALID_CREDENTIALS" {
+			t.Fatalf("%s: %s", name, resp.raw)
+		}
+	}
+	tok, resp := ts.adminLogin(t, "KIM-ADMIN", pw)
+	if tok == "" || !strings.HasPrefix(tok, "wxa_") || !strings.Contains(resp.raw, `"role":"ADMIN"`) {
+		t.Fatalf("adminLogin = %s", resp.raw)
+	}
+	ts.mu.Lock()
+	ts.tokens = append(ts.tokens, tok)
+	ts.mu.Unlock()
+	if me := ts.do(t, tok, `{ admin { username role } }`, nil); string(me.Data["admin"]) != `{"username":"kim-admin","role":"ADMIN"}` {
+		t.Fatalf("admin = %s", me.raw)
+	}
+	// An admin token is never a user's, and a user's never an admin's.
+	if me := ts.do(t, tok, `{ me { id } }`, nil); me.code() != "UNAUTHENTICATED" {
+		t.Fatalf("me with an admin token = %s", me.raw)
+	}
+	user := mustLogin(t, ts, map[string]any{"code": ts.code(t, "kim-user")})
+	if a := ts.do(t, user.Token, `{ admin { id } }`, nil); string(a.Data["admin"]) != "null" || len(a.Errors) > 0 {
+		t.Fatalf("admin with a user token = %s", a.raw)
+	}
+	if out := ts.do(t, user.Token, `mutation { adminLogout }`, nil); out.code() != "UNAUTHENTICATED" {
+		t.Fatalf("adminLogout with a user token = %s", out.raw)
+	}
+	if out := ts.do(t, tok, `mutation { adminLogout }`, nil); string(out.Data["adminLogout"]) != "true" {
+		t.Fatalf("adminLogout = %s", out.raw)
+	}
+	if a := ts.do(t, tok, `{ admin { id } }`, nil); string(a.Data["admin"]) != "null" {
+		t.Fatalf("admin after logout = %s", a.raw)
+	}
+	// Idle timeout: a session unused for longer than it ends.
+	tok2, _ := ts.adminLogin(t, "kim-admin", pw)
+	if _, err := ts.store.DB().ExecContext(context.Background(),
+		"UPDATE admin_sessions SET last_seen_at = now() - interval '61 minutes' WHERE revoked_at IS NULL"); err != nil {
+		t.Fatal(err)
+	}
+	if a := ts.do(t, tok2, `{ user(id: "00000000-0000-0000-0000-000000000000") { id } }`, nil); a.code() != "UNAUTHENTICATED" {
+		t.Fatalf("an idle session = %s", a.raw)
+	}
+	var audit int
+	if err := ts.store.DB().QueryRowContext(context.Background(),
+		"SELECT count(*) FROM audit_log WHERE action IN ('admin.login', 'admin.logout', 'admin.login_failed')").Scan(&audit); err != nil || audit < 5 {
+		t.Fatalf("audit rows: %d, %v", audit, err)
+	}
+}
+
+// TestAdmin_Roles walks every admin field with no token, a user token, a
+// viewer and an admin.
+func TestAdmin_Roles(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	viewerPW, adminPW := mustAdmin(t, "role-viewer", "viewer"), mustAdmin(t, "role-admin", "admin")
+	viewer, _ := ts.adminLogin(t, "role-viewer", viewerPW)
+	adm, _ := ts.adminLogin(t, "role-admin", adminPW)
+	victim := mustLogin(t, ts, map[string]any{"code": ts.code(t, "role-victim")})
+	user := mustLogin(t, ts, map[string]any{"code": ts.code(t, "role-user")})
+	id := victim.User.ID
+
+	fields := []struct {
+		query string
+		min   string
+	}{
+		{fmt.Sprintf(`{ user(id: %q) { id } }`, id), "VIEWER"},
+		{fmt.Sprintf(`{ user(id: %q) { disabled } }`, id), "VIEWER"},
+		{fmt.Sprintf(`{ user(id: %q) { disabledAt } }`, id), "VIEWER"},
+		{fmt.Sprintf(`{ user(id: %q) { disabledReason } }`, id), "VIEWER"},
+		{fmt.Sprintf(`mutation { enableUser(id: %q) { id } }`, id), "ADMIN"},
+		{fmt.Sprintf(`mutation { disableUser(id: %q, reason: "roles test") { id } }`, id), "ADMIN"},
+		{fmt.Sprintf(`mutation { enableUser(id: %q) { id } }`, id), "ADMIN"},
+	}
+	for _, f := range fields {
+		for _, who := range []struct{ name, token, want string }{
+			{"nobody", "", "UNAUTHENTICATED"},
+			{"user", user.Token, "FORBIDDEN"},
+			{"viewer", viewer, map[string]string{"VIEWER": "", "ADMIN": "FORBIDDEN"}[f.min]},
+			{"admin", adm, ""},
+		} {
+			if got := ts.do(t, who.token, f.query, nil); got.code() != who.want {
+				t.Errorf("%s as %s: %s, want %q", f.query, who.name, got.raw, who.want)
+			}
+		}
+	}
+	// A user asking for an admin-only field of their own gets FORBIDDEN there.
+	if me := ts.do(t, user.Token, `{ me { disabled } }`, nil); me.code() != "FORBIDDEN" {
+		t.Fatalf("me { disabled } as a user = %s", me.raw)
+	}
+}
+
+func TestAdmin_DisableUserMidSession(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	adm, _ := ts.adminLogin(t, "dis-admin", mustAdmin(t, "dis-admin", "admin"))
+	victim := mustLogin(t, ts, map[string]any{"code": ts.code(t, "dis-victim")})
+	second := mustLogin(t, ts, map[string]any{"code": ts.code(t, "dis-victim")})
+
+	resp := ts.do(t, adm, `mutation($id: ID!) { disableUser(id: $id, reason: "spam") { id disabled disabledReason disabledAt } }`, map[string]any{"id": victim.User.ID})
+	if len(resp.Errors) > 0 || !strings.Contains(resp.raw, `"disabled":true,"disabledReason":"spam"`) {
+		t.Fatalf("disableUser = %s", resp.raw)
+	}
+	for _, tok := range []string{victim.Token, second.Token} {
+		if me := ts.do(t, tok, `{ me { id } }`, nil); me.code() != "UNAUTHENTICATED" {
+			t.Fatalf("a disabled user's token = %s", me.raw)
+		}
+	}
+	if _, login := ts.login(t, map[string]any{"code": ts.code(t, "dis-victim")}); login.code() != "USER_DISABLED" {
+		t.Fatalf("a disabled user's login = %s", login.raw)
+	}
+	var live, audit int
+	db := ts.store.DB()
+	_ = db.QueryRowContext(context.Background(), "SELECT count(*) FROM sessions WHERE user_id = ? AND revoked_at IS NULL", victim.User.ID).Scan(&live)
+	_ = db.QueryRowContext(context.Background(), "SELECT count(*) FROM audit_log WHERE action = 'user.disable' AND target = ?", victim.User.ID).Scan(&audit)
+	if live != 0 || audit != 1 {
+		t.Fatalf("%d live sessions, %d audit rows", live, audit)
+	}
+	if r := ts.do(t, adm, `mutation { disableUser(id: "not-a-uuid") { id } }`, nil); r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("disableUser of junk = %s", r.raw)
+	}
+	if r := ts.do(t, adm, `mutation($id: ID!) { enableUser(id: $id) { disabled } }`, map[string]any{"id": victim.User.ID}); !strings.Contains(r.raw, `"disabled":false`) {
+		t.Fatalf("enableUser = %s", r.raw)
+	}
+	mustLogin(t, ts, map[string]any{"code": ts.code(t, "dis-victim")})
+}
+
+// TestAdmin_BruteForce: 60 parallel wrong guesses get at most 10 password
+// checks; past the limit even the right password is RATE_LIMITED. Not
+// parallel: it exhausts 127.0.0.1's budget, which every test here shares.
+func TestAdmin_BruteForce(t *testing.T) {
+	ts := startServer(t, nil)
+	pw := mustAdmin(t, "brute", "admin")
+	defer func() {
+		_, _ = ts.store.DB().ExecContext(context.Background(), "DELETE FROM login_attempts")
+	}()
+	var wg sync.WaitGroup
+	codes := make(chan string, 60)
+	for range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, resp := ts.adminLogin(t, "brute", "wrong password, sorry")
+			if resp.code() == "RATE_LIMITED" {
+				if ra, _ := resp.Errors[0].Extensions["retryAfter"].(float64); ra <= 0 || ra > 900 {
+					t.Errorf("retryAfter %v", resp.Errors[0].Extensions["retryAfter"])
+				}
+			}
+			codes <- resp.code()
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	got := map[string]int{}
+	for c := range codes {
+		got[c]++
+	}
+	if got["INVALID_CREDENTIALS"] != 10 || got["RATE_LIMITED"] != 50 {
+		t.Fatalf("60 parallel wrong guesses: %v, want 10 checked and 50 refused", got)
+	}
+	var failed int
+	_ = ts.store.DB().QueryRowContext(context.Background(), "SELECT count(*) FROM audit_log WHERE action = 'admin.login_failed'").Scan(&failed)
+	if failed != 10 {
+		t.Fatalf("%d failed sign-ins audited, want the 10 checked", failed)
+	}
+	if _, resp := ts.adminLogin(t, "brute", pw); resp.code() != "RATE_LIMITED" {
+		t.Fatalf("the right password past the limit = %s", resp.raw)
+	}
+	// The window ends: the right password works again.
+	if _, err := ts.store.DB().ExecContext(context.Background(), "UPDATE login_attempts SET window_start = now() - interval '16 minutes'"); err != nil {
+		t.Fatal(err)
+	}
+	if tok, resp := ts.adminLogin(t, "brute", pw); tok == "" {
+		t.Fatalf("after the window = %s", resp.raw)
+	}
+}

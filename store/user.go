@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"wxlogin/models"
+)
+
+// UserByID returns the user with id, disabled or not. ErrNotFound when none.
+func (s *Store) UserByID(ctx context.Context, id string) (*models.User, error) {
+	u := &models.User{ID: id}
+	err := s.db.NewSelect().Model(u).WherePK().Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("store: finding user: %w", err)
+	}
+	return u, nil
+}
+
+// SetUserDisabled disables (with reason) or enables the user with id, and
+// writes audit, in one transaction. Disabling also revokes every live
+// session of the user, so no token of theirs works on the next request
+// (the session lookup checks disabled_at too, but a revoked session stays
+// revoked if the user is enabled again). ErrNotFound when there is no such
+// user.
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, reason string, audit *models.AuditEntry) (*models.User, error) {
+	u := &models.User{ID: id}
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewUpdate().Model(u).WherePK().Set("updated_at = now()").Returning("*")
+		if disabled {
+			q = q.Set("disabled_at = COALESCE(disabled_at, now())").Set("disabled_reason = ?", nullable(reason))
+		} else {
+			q = q.Set("disabled_at = NULL").Set("disabled_reason = NULL")
+		}
+		res, err := q.Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("updating user: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		if disabled {
+			revoked, err := tx.NewUpdate().Model((*models.Session)(nil)).
+				Set("revoked_at = now()").
+				Where("user_id = ? AND revoked_at IS NULL", id).
+				Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("revoking sessions: %w", err)
+			}
+			if audit != nil {
+				n, _ := revoked.RowsAffected()
+				if audit.Detail == nil {
+					audit.Detail = map[string]any{}
+				}
+				audit.Detail["sessionsRevoked"] = n
+			}
+		}
+		if audit != nil {
+			return s.WriteAudit(ctx, tx, audit)
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("store: setting user disabled: %w", err)
+	}
+	return u, nil
+}
