@@ -203,6 +203,15 @@ func TestE2E_LoginMeLogout(t *testing.T) {
 	if me := ts.do(t, second.Token, `{ me { id } }`, nil); len(me.Errors) > 0 {
 		t.Fatalf("other session after logout = %s", me.raw)
 	}
+	// Creation, both logins and the logout are in the audit log.
+	var actions []string
+	if err := ts.store.DB().NewSelect().TableExpr("audit_log").Column("action").
+		Where("target = ?", first.User.ID).OrderExpr("id").Scan(context.Background(), &actions); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(actions, " "); got != "user.create user.login user.login user.logout" {
+		t.Fatalf("audit trail: %s", got)
+	}
 }
 
 func TestE2E_Unauthenticated(t *testing.T) {

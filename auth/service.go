@@ -299,9 +299,12 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Caller, error)
 	return &Caller{Session: sess, User: user}, nil
 }
 
-// Logout revokes the caller's session. Revoking an already revoked session is not an error.
-func (s *Service) Logout(ctx context.Context, c *Caller) error {
-	err := s.store.RevokeSession(ctx, c.Session.ID)
+// Logout revokes the caller's session, recording it in the audit log.
+// Revoking an already revoked session is not an error.
+func (s *Service) Logout(ctx context.Context, c *Caller, ip string) error {
+	audit := &models.AuditEntry{ActorKind: "user", ActorID: &c.User.ID, Action: "user.logout", Target: &c.User.ID,
+		IP: nonEmpty(ip), Detail: map[string]any{"session": c.Session.ID}}
+	err := s.store.RevokeSession(ctx, c.Session.ID, audit)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return models.WrapError(err, models.CodeInternal, "internal error")
 	}

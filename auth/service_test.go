@@ -80,7 +80,7 @@ func TestService_Caller(t *testing.T) {
 	if a != b {
 		t.Fatal("the caller is looked up again within one request")
 	}
-	if err := svc.Logout(ctx, a); err != nil {
+	if err := svc.Logout(ctx, a, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Caller(auth.WithToken(context.Background(), res.Token)); models.ErrorCode(err) != models.CodeUnauthenticated {

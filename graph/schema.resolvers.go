@@ -37,7 +37,7 @@ func (r *mutationResolver) Logout(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := r.Auth.Logout(ctx, caller); err != nil {
+	if err := r.Auth.Logout(ctx, caller, clientFrom(ctx).IP); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -229,6 +229,19 @@ func login(ctx context.Context, tx bun.Tx, p LoginParams) (*LoginResult, error) 
 	if _, err := tx.NewInsert().Model(p.Session).Returning("created_at, last_seen_at").Exec(ctx); err != nil {
 		return nil, fmt.Errorf("inserting session: %w", err)
 	}
+	// The audit trail commits with the login it records, or not at all.
+	actions := []string{"user.login"}
+	if created {
+		actions = []string{"user.create", "user.login"}
+	}
+	for _, action := range actions {
+		if err := writeAudit(ctx, tx, &models.AuditEntry{
+			ActorKind: "user", ActorID: &user.ID, Action: action, Target: &user.ID, IP: p.Session.IP,
+			Detail: map[string]any{"appid": p.AppID, "session": p.Session.ID},
+		}); err != nil {
+			return nil, err
+		}
+	}
 	return &LoginResult{User: user, Identity: ident, Created: created}, nil
 }
 

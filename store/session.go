@@ -64,20 +64,30 @@ func (s *Store) TouchSession(ctx context.Context, id string, every time.Duration
 	return nil
 }
 
-// RevokeSession ends one session. Returns ErrNotFound if it was not active.
-func (s *Store) RevokeSession(ctx context.Context, id string) error {
-	res, err := s.db.NewUpdate().Model((*models.Session)(nil)).
-		Set("revoked_at = now()").
-		Where("id = ?", id).
-		Where("revoked_at IS NULL").
-		Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("store: revoking session: %w", err)
+// RevokeSession ends one session and writes audit (when non-nil) in the
+// same transaction. Returns ErrNotFound if it was not active.
+func (s *Store) RevokeSession(ctx context.Context, id string, audit *models.AuditEntry) error {
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model((*models.Session)(nil)).
+			Set("revoked_at = now()").
+			Where("id = ?", id).
+			Where("revoked_at IS NULL").
+			Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("revoking session: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		if audit != nil {
+			return writeAudit(ctx, tx, audit)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return err
 }
 
 // SessionKeySealed returns the sealed session_key of an active (not expired,
