@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"wxlogin/store/storetest"
 )
@@ -160,6 +161,7 @@ func TestAdmin_Roles(t *testing.T) {
 		min   string
 	}{
 		{fmt.Sprintf(`{ user(id: %q) { id } }`, id), "VIEWER"},
+		{`{ stats { totalUsers newUsers(days: 7) activeUsers(days: 30) loginsPerDay(days: 3) { day count } } }`, "VIEWER"},
 		{fmt.Sprintf(`{ user(id: %q) { disabled } }`, id), "VIEWER"},
 		{fmt.Sprintf(`{ user(id: %q) { disabledAt } }`, id), "VIEWER"},
 		{fmt.Sprintf(`{ user(id: %q) { disabledReason } }`, id), "VIEWER"},
@@ -178,6 +180,15 @@ func TestAdmin_Roles(t *testing.T) {
 				t.Errorf("%s as %s: %s, want %q", f.query, who.name, got.raw, who.want)
 			}
 		}
+	}
+	for _, days := range []int{0, -1, 367} {
+		if got := ts.do(t, viewer, fmt.Sprintf(`{ stats { newUsers(days: %d) } }`, days), nil); got.code() != "BAD_USER_INPUT" {
+			t.Errorf("stats for %d days: %s", days, got.raw)
+		}
+	}
+	if got := ts.do(t, viewer, `{ stats { totalUsers loginsPerDay(days: 2) { day count } } }`, nil); len(got.Errors) > 0 ||
+		!strings.Contains(got.raw, time.Now().UTC().Format(time.DateOnly)) {
+		t.Errorf("stats: %s", got.raw)
 	}
 	// A user asking for an admin-only field of their own gets FORBIDDEN there.
 	if me := ts.do(t, user.Token, `{ me { disabled } }`, nil); me.code() != "FORBIDDEN" {

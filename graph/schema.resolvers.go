@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 	"wxlogin/admin"
 	"wxlogin/auth"
 	"wxlogin/graph/model"
@@ -108,13 +109,50 @@ func (r *queryResolver) User(ctx context.Context, id string) (*models.User, erro
 	return r.Resolver.Admin.User(ctx, id)
 }
 
+// Stats is the resolver for the stats field.
+func (r *queryResolver) Stats(ctx context.Context) (*model.Stats, error) {
+	return &model.Stats{}, nil
+}
+
+// TotalUsers is the resolver for the totalUsers field.
+func (r *statsResolver) TotalUsers(ctx context.Context, obj *model.Stats) (int, error) {
+	return r.Resolver.Admin.TotalUsers(ctx)
+}
+
+// NewUsers is the resolver for the newUsers field.
+func (r *statsResolver) NewUsers(ctx context.Context, obj *model.Stats, days int) (int, error) {
+	return r.Resolver.Admin.NewUsers(ctx, days)
+}
+
+// ActiveUsers is the resolver for the activeUsers field.
+func (r *statsResolver) ActiveUsers(ctx context.Context, obj *model.Stats, days int) (int, error) {
+	return r.Resolver.Admin.ActiveUsers(ctx, days)
+}
+
+// LoginsPerDay is the resolver for the loginsPerDay field.
+func (r *statsResolver) LoginsPerDay(ctx context.Context, obj *model.Stats, days int) ([]*model.DayCount, error) {
+	counts, err := r.Resolver.Admin.LoginsPerDay(ctx, days)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.DayCount, len(counts))
+	for i, c := range counts {
+		out[i] = &model.DayCount{Day: c.Day.Format(time.DateOnly), Count: c.Count}
+	}
+	return out, nil
+}
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Stats returns StatsResolver implementation.
+func (r *Resolver) Stats() StatsResolver { return &statsResolver{r} }
+
 type (
 	mutationResolver struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
+	statsResolver    struct{ *Resolver }
 )

@@ -24,6 +24,13 @@ type AuthPayload struct {
 	Created bool `json:"created"`
 }
 
+// A number of events on one UTC day.
+type DayCount struct {
+	// The day, as YYYY-MM-DD.
+	Day   string `json:"day"`
+	Count int    `json:"count"`
+}
+
 // A login. The optional fields carry legacy wx.getUserInfo output: when
 // present they are verified against this login's session_key (signature,
 // decryption, watermark appid, openId) and the profile is saved — all or
@@ -42,4 +49,17 @@ type Mutation struct {
 }
 
 type Query struct {
+}
+
+// Dashboard counts. `days` is 1 to 366 (BAD_USER_INPUT otherwise); days are
+// UTC days.
+type Stats struct {
+	// Every user.
+	TotalUsers int `json:"totalUsers"`
+	// Users created in the last `days` days.
+	NewUsers int `json:"newUsers"`
+	// Users who logged in during the last `days` days.
+	ActiveUsers int `json:"activeUsers"`
+	// Logins on each of the last `days` UTC days, today included, oldest first.
+	LoginsPerDay []*DayCount `json:"loginsPerDay"`
 }

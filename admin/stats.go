@@ -1,0 +1,73 @@
+package admin
+
+import (
+	"context"
+	"time"
+
+	"wxlogin/models"
+	"wxlogin/store"
+)
+
+// MaxStatsDays bounds the days a statistic looks back: a year and a day.
+const MaxStatsDays = 366
+
+// checkDays refuses a look-back outside 1..MaxStatsDays.
+func checkDays(days int) error {
+	if days < 1 || days > MaxStatsDays {
+		return models.Errorf(models.CodeBadUserInput, "days must be from 1 to %d", MaxStatsDays)
+	}
+	return nil
+}
+
+func since(days int) time.Time {
+	return time.Now().Add(-time.Duration(days) * 24 * time.Hour)
+}
+
+func internal(err error) error {
+	return models.WrapError(err, models.CodeInternal, "internal error")
+}
+
+// TotalUsers counts every user.
+func (s *Service) TotalUsers(ctx context.Context) (int, error) {
+	n, err := s.store.CountUsers(ctx, time.Time{})
+	if err != nil {
+		return 0, internal(err)
+	}
+	return n, nil
+}
+
+// NewUsers counts users created in the last days days.
+func (s *Service) NewUsers(ctx context.Context, days int) (int, error) {
+	if err := checkDays(days); err != nil {
+		return 0, err
+	}
+	n, err := s.store.CountUsers(ctx, since(days))
+	if err != nil {
+		return 0, internal(err)
+	}
+	return n, nil
+}
+
+// ActiveUsers counts users who logged in during the last days days.
+func (s *Service) ActiveUsers(ctx context.Context, days int) (int, error) {
+	if err := checkDays(days); err != nil {
+		return 0, err
+	}
+	n, err := s.store.CountActiveUsers(ctx, since(days))
+	if err != nil {
+		return 0, internal(err)
+	}
+	return n, nil
+}
+
+// LoginsPerDay counts logins on each of the last days UTC days, oldest first.
+func (s *Service) LoginsPerDay(ctx context.Context, days int) ([]store.DayCount, error) {
+	if err := checkDays(days); err != nil {
+		return nil, err
+	}
+	out, err := s.store.LoginsPerDay(ctx, days)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return out, nil
+}

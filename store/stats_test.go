@@ -1,0 +1,76 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"wxlogin/store"
+	"wxlogin/store/storetest"
+)
+
+// TestStore_Stats is not parallel: it compares counts before and after its
+// own rows, which other tests' rows would disturb.
+func TestStore_Stats(t *testing.T) {
+	st := storetest.Open(t)
+	ctx := context.Background()
+	day := 24 * time.Hour
+	counts := func() (total, recent, active int, logins []store.DayCount) {
+		t.Helper()
+		var err error
+		if total, err = st.CountUsers(ctx, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if recent, err = st.CountUsers(ctx, time.Now().Add(-7*day)); err != nil {
+			t.Fatal(err)
+		}
+		if active, err = st.CountActiveUsers(ctx, time.Now().Add(-7*day)); err != nil {
+			t.Fatal(err)
+		}
+		if logins, err = st.LoginsPerDay(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	total0, recent0, active0, logins0 := counts()
+	db := st.DB()
+	// Users without identities would look like orphans to other tests.
+	t.Cleanup(func() {
+		_, _ = db.ExecContext(ctx, "DELETE FROM users WHERE id IN (SELECT u.id FROM users u WHERE NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id))")
+	})
+	for _, q := range []string{
+		`INSERT INTO users (id, created_at, last_login_at) VALUES (gen_random_uuid(), now(), now())`,
+		`INSERT INTO users (id, created_at, last_login_at) VALUES (gen_random_uuid(), now() - interval '10 days', now() - interval '1 day')`,
+		`INSERT INTO users (id, created_at, last_login_at) VALUES (gen_random_uuid(), now() - interval '30 days', now() - interval '20 days')`,
+		`INSERT INTO audit_log (id, actor_kind, action, at) VALUES (gen_random_uuid(), 'user', 'user.login', now()), (gen_random_uuid(), 'user', 'user.login', now()),
+			(gen_random_uuid(), 'user', 'user.login', now() - interval '1 day'), (gen_random_uuid(), 'user', 'user.logout', now()),
+			(gen_random_uuid(), 'user', 'user.login', now() - interval '5 days')`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total, recent, active, logins := counts()
+	if total-total0 != 3 || recent-recent0 != 1 || active-active0 != 2 {
+		t.Fatalf("total +%d, new +%d, active +%d; want +3, +1, +2", total-total0, recent-recent0, active-active0)
+	}
+	if len(logins) != 3 {
+		t.Fatalf("%d days", len(logins))
+	}
+	today := time.Now().UTC().Truncate(day)
+	for i, d := range logins {
+		if want := today.Add(time.Duration(i-2) * day); !d.Day.Equal(want) {
+			t.Fatalf("day %d is %v, want %v", i, d.Day, want)
+		}
+	}
+	// Around midnight UTC "now" and "now - 1 day" may share a day; compare sums.
+	sum := func(ds []store.DayCount) (n int) {
+		for _, d := range ds {
+			n += d.Count
+		}
+		return n
+	}
+	if got := sum(logins) - sum(logins0); got != 3 {
+		t.Fatalf("%d logins counted over 3 days, want 3: %+v", got, logins)
+	}
+}
