@@ -166,6 +166,7 @@ func TestAdmin_Roles(t *testing.T) {
 		{fmt.Sprintf(`{ user(id: %q) { disabledAt } }`, id), "VIEWER"},
 		{fmt.Sprintf(`{ user(id: %q) { disabledReason } }`, id), "VIEWER"},
 		{fmt.Sprintf(`mutation { enableUser(id: %q) { id } }`, id), "ADMIN"},
+		{fmt.Sprintf(`mutation { revokeUserSessions(userId: %q) }`, id), "ADMIN"},
 		{fmt.Sprintf(`mutation { disableUser(id: %q, reason: "roles test") { id } }`, id), "ADMIN"},
 		{fmt.Sprintf(`mutation { enableUser(id: %q) { id } }`, id), "ADMIN"},
 	}
@@ -278,5 +279,43 @@ func TestAdmin_BruteForce(t *testing.T) {
 	}
 	if tok, resp := ts.adminLogin(t, "brute", pw); tok == "" {
 		t.Fatalf("after the window = %s", resp.raw)
+	}
+}
+
+func TestAdmin_RevokeSessions(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	adm, _ := ts.adminLogin(t, "rev-admin", mustAdmin(t, "rev-admin", "admin"))
+	a := mustLogin(t, ts, map[string]any{"code": ts.code(t, "rev-user")})
+	b := mustLogin(t, ts, map[string]any{"code": ts.code(t, "rev-user")})
+	c := mustLogin(t, ts, map[string]any{"code": ts.code(t, "rev-user")})
+	var sessionID string
+	if err := ts.store.DB().QueryRowContext(context.Background(),
+		"SELECT id FROM sessions WHERE user_id = ? ORDER BY created_at LIMIT 1", a.User.ID).Scan(&sessionID); err != nil {
+		t.Fatal(err)
+	}
+	revoke := `mutation($id: ID!) { revokeSession(id: $id) }`
+	if r := ts.do(t, adm, revoke, map[string]any{"id": sessionID}); string(r.Data["revokeSession"]) != "true" {
+		t.Fatalf("revokeSession = %s", r.raw)
+	}
+	if me := ts.do(t, a.Token, `{ me { id } }`, nil); me.code() != "UNAUTHENTICATED" {
+		t.Fatalf("a revoked session = %s", me.raw)
+	}
+	if r := ts.do(t, adm, revoke, map[string]any{"id": sessionID}); r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("revoking it again = %s", r.raw)
+	}
+	if r := ts.do(t, adm, `mutation($id: ID!) { revokeUserSessions(userId: $id) }`, map[string]any{"id": a.User.ID}); string(r.Data["revokeUserSessions"]) != "2" {
+		t.Fatalf("revokeUserSessions = %s", r.raw)
+	}
+	for _, tok := range []string{b.Token, c.Token} {
+		if me := ts.do(t, tok, `{ me { id } }`, nil); me.code() != "UNAUTHENTICATED" {
+			t.Fatalf("after revokeUserSessions = %s", me.raw)
+		}
+	}
+	var audit int
+	_ = ts.store.DB().QueryRowContext(context.Background(),
+		"SELECT count(*) FROM audit_log WHERE action IN ('session.revoke', 'user.revoke_sessions') AND actor_name = 'rev-admin'").Scan(&audit)
+	if audit != 2 {
+		t.Fatalf("%d audit rows, want 2", audit)
 	}
 }

@@ -73,3 +73,36 @@ func validID(id string) bool {
 	}
 	return true
 }
+
+// RevokeSession ends one user session, recording who did it. Errors:
+// BAD_USER_INPUT when no live session has that id, INTERNAL.
+func (s *Service) RevokeSession(ctx context.Context, c *Caller, id, ip string) error {
+	if !validID(id) {
+		return models.Errorf(models.CodeBadUserInput, "no live session has the id %q", id)
+	}
+	audit := &models.AuditEntry{ActorKind: "admin", ActorID: &c.Admin.ID, ActorName: &c.Admin.Username,
+		Action: "session.revoke", Target: &id, IP: nonEmpty(ip), Detail: map[string]any{}}
+	err := s.store.RevokeSession(ctx, id, audit)
+	if errors.Is(err, store.ErrNotFound) {
+		return models.Errorf(models.CodeBadUserInput, "no live session has the id %q", id)
+	} else if err != nil {
+		return internal(err)
+	}
+	return nil
+}
+
+// RevokeUserSessions ends every live session of a user and returns how many.
+func (s *Service) RevokeUserSessions(ctx context.Context, c *Caller, userID, ip string) (int, error) {
+	if !validID(userID) {
+		return 0, models.Errorf(models.CodeBadUserInput, "no user has the id %q", userID)
+	}
+	audit := &models.AuditEntry{ActorKind: "admin", ActorID: &c.Admin.ID, ActorName: &c.Admin.Username,
+		Action: "user.revoke_sessions", Target: &userID, IP: nonEmpty(ip)}
+	n, err := s.store.RevokeUserSessions(ctx, userID, audit)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, models.Errorf(models.CodeBadUserInput, "no user has the id %q", userID)
+	} else if err != nil {
+		return 0, internal(err)
+	}
+	return n, nil
+}

@@ -84,6 +84,27 @@ func (r *mutationResolver) EnableUser(ctx context.Context, id string) (*models.U
 	return r.Resolver.Admin.SetUserDisabled(ctx, c, id, false, "", clientFrom(ctx).IP)
 }
 
+// RevokeSession is the resolver for the revokeSession field.
+func (r *mutationResolver) RevokeSession(ctx context.Context, id string) (bool, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := r.Resolver.Admin.RevokeSession(ctx, c, id, clientFrom(ctx).IP); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// RevokeUserSessions is the resolver for the revokeUserSessions field.
+func (r *mutationResolver) RevokeUserSessions(ctx context.Context, userID string) (int, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return r.Resolver.Admin.RevokeUserSessions(ctx, c, userID, clientFrom(ctx).IP)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*models.User, error) {
 	caller, err := r.Auth.Caller(ctx)

@@ -73,3 +73,41 @@ func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, r
 	}
 	return u, nil
 }
+
+// RevokeUserSessions ends every live session of the user and writes audit
+// (when non-nil, with the count in its detail) in the same transaction. It
+// returns how many it ended; ErrNotFound when there is no such user.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID string, audit *models.AuditEntry) (int, error) {
+	var n int64
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		exists, err := tx.NewSelect().Model((*models.User)(nil)).Where("id = ?", userID).Exists(ctx)
+		if err != nil {
+			return fmt.Errorf("finding user: %w", err)
+		}
+		if !exists {
+			return ErrNotFound
+		}
+		res, err := tx.NewUpdate().Model((*models.Session)(nil)).
+			Set("revoked_at = now()").
+			Where("user_id = ? AND revoked_at IS NULL", userID).
+			Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("revoking sessions: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		if audit != nil {
+			if audit.Detail == nil {
+				audit.Detail = map[string]any{}
+			}
+			audit.Detail["sessionsRevoked"] = n
+			return writeAudit(ctx, tx, audit)
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return 0, err
+	} else if err != nil {
+		return 0, fmt.Errorf("store: revoking user sessions: %w", err)
+	}
+	return int(n), nil
+}
