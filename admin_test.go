@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"wxlogin/store/storetest"
+	"wxlogin/wechat"
 )
 
 // adminCLI runs `wxlogin admin args…` with stdin against the package's database.
@@ -317,5 +318,72 @@ func TestAdmin_RevokeSessions(t *testing.T) {
 		"SELECT count(*) FROM audit_log WHERE action IN ('session.revoke', 'user.revoke_sessions') AND actor_name = 'rev-admin'").Scan(&audit)
 	if audit != 2 {
 		t.Fatalf("%d audit rows, want 2", audit)
+	}
+}
+
+func TestAdmin_UsersPaging(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	viewer, _ := ts.adminLogin(t, "page-viewer", mustAdmin(t, "page-viewer", "viewer"))
+	want := map[string]bool{}
+	for i := range 25 {
+		user := fmt.Sprintf("pager%02d", i)
+		code := ts.code(t, user)
+		ui, _ := ts.sim.UserInfo("", user, wechat.Profile{NickName: fmt.Sprintf("Pager_%02d 张三", i)})
+		p := mustLogin(t, ts, map[string]any{"code": code, "rawData": ui.RawData, "signature": ui.Signature})
+		want[p.User.ID] = true
+	}
+	const q = `query($after: String, $order: UserOrderField!, $dir: OrderDirection!) {
+	  users(first: 10, after: $after, filter: {search: "pager_"}, orderBy: {field: $order, direction: $dir}) {
+	    totalCount edges { cursor node { id nickname } } pageInfo { hasNextPage endCursor } } }`
+	type page struct {
+		TotalCount int
+		Edges      []struct{ Node struct{ ID string } }
+		PageInfo   struct {
+			HasNextPage bool
+			EndCursor   *string
+		}
+	}
+	for _, order := range [][2]string{{"CREATED_AT", "DESC"}, {"CREATED_AT", "ASC"}, {"LAST_LOGIN_AT", "DESC"}} {
+		seen := map[string]bool{}
+		var after any
+		var sizes []int
+		for range 5 {
+			resp := ts.do(t, viewer, q, map[string]any{"after": after, "order": order[0], "dir": order[1]})
+			var p page
+			if len(resp.Errors) > 0 || json.Unmarshal(resp.Data["users"], &p) != nil {
+				t.Fatalf("%v: %s", order, resp.raw)
+			}
+			if p.TotalCount != 25 {
+				t.Fatalf("%v: totalCount %d", order, p.TotalCount)
+			}
+			sizes = append(sizes, len(p.Edges))
+			for _, e := range p.Edges {
+				if seen[e.Node.ID] || !want[e.Node.ID] {
+					t.Fatalf("%v: %s twice or unexpected", order, e.Node.ID)
+				}
+				seen[e.Node.ID] = true
+			}
+			if !p.PageInfo.HasNextPage {
+				break
+			}
+			after = *p.PageInfo.EndCursor
+		}
+		if fmt.Sprint(sizes) != "[10 10 5]" || len(seen) != 25 {
+			t.Fatalf("%v: pages %v, %d users", order, sizes, len(seen))
+		}
+	}
+	first := ts.do(t, viewer, `{ users(first: 1) { pageInfo { endCursor } } }`, nil)
+	var p struct{ Users page }
+	_ = json.Unmarshal([]byte(fmt.Sprintf(`{"users":%s}`, first.Data["users"])), &p)
+	for name, args := range map[string]string{
+		"FirstZero":   `first: 0`,
+		"FirstTooBig": `first: 101`,
+		"Garbage":     `after: "!!not a cursor"`,
+		"OtherOrder":  fmt.Sprintf(`after: %q, orderBy: {field: LAST_LOGIN_AT}`, *p.Users.PageInfo.EndCursor),
+	} {
+		if r := ts.do(t, viewer, `{ users(`+args+`) { edges { cursor } } }`, nil); r.code() != "BAD_USER_INPUT" {
+			t.Errorf("%s: %s", name, r.raw)
+		}
 	}
 }

@@ -130,6 +130,15 @@ func (r *queryResolver) User(ctx context.Context, id string) (*models.User, erro
 	return r.Resolver.Admin.User(ctx, id)
 }
 
+// Users is the resolver for the users field.
+func (r *queryResolver) Users(ctx context.Context, first *int, after *string, filter *model.UserFilter, orderBy *model.UserOrder) (*model.UserConnection, error) {
+	page, err := r.Resolver.Admin.Users(ctx, usersInput(ctx, first, after, filter, orderBy))
+	if err != nil {
+		return nil, err
+	}
+	return userConnection(page), nil
+}
+
 // Stats is the resolver for the stats field.
 func (r *queryResolver) Stats(ctx context.Context) (*model.Stats, error) {
 	return &model.Stats{}, nil

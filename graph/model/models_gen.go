@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 	"wxlogin/models"
 )
@@ -48,6 +52,12 @@ type LoginInput struct {
 type Mutation struct {
 }
 
+type PageInfo struct {
+	HasNextPage bool `json:"hasNextPage"`
+	// The cursor of the last edge; null on an empty page.
+	EndCursor *string `json:"endCursor,omitempty"`
+}
+
 type Query struct {
 }
 
@@ -62,4 +72,147 @@ type Stats struct {
 	ActiveUsers int `json:"activeUsers"`
 	// Logins on each of the last `days` UTC days, today included, oldest first.
 	LoginsPerDay []*DayCount `json:"loginsPerDay"`
+}
+
+type UserConnection struct {
+	Edges    []*UserEdge `json:"edges"`
+	PageInfo *PageInfo   `json:"pageInfo"`
+	// Every user matching the filter; computed only when selected.
+	TotalCount int `json:"totalCount"`
+}
+
+type UserEdge struct {
+	// Pass as `after` to continue after this user.
+	Cursor string       `json:"cursor"`
+	Node   *models.User `json:"node"`
+}
+
+// Which users to list.
+type UserFilter struct {
+	// A nickname substring (case-insensitive), or exactly a user id, an openid,
+	// a unionid or a phone number in E.164.
+	Search *string `json:"search,omitempty"`
+	// Created at or after.
+	CreatedAfter *time.Time `json:"createdAfter,omitempty"`
+	// Created before.
+	CreatedBefore *time.Time `json:"createdBefore,omitempty"`
+	// Only disabled (true) or only enabled (false) users.
+	Disabled *bool `json:"disabled,omitempty"`
+}
+
+// How to order users; ties are broken by id.
+type UserOrder struct {
+	Field     UserOrderField `json:"field"`
+	Direction OrderDirection `json:"direction"`
+}
+
+type OrderDirection string
+
+const (
+	OrderDirectionAsc  OrderDirection = "ASC"
+	OrderDirectionDesc OrderDirection = "DESC"
+)
+
+var AllOrderDirection = []OrderDirection{
+	OrderDirectionAsc,
+	OrderDirectionDesc,
+}
+
+func (e OrderDirection) IsValid() bool {
+	switch e {
+	case OrderDirectionAsc, OrderDirectionDesc:
+		return true
+	}
+	return false
+}
+
+func (e OrderDirection) String() string {
+	return string(e)
+}
+
+func (e *OrderDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderDirection", str)
+	}
+	return nil
+}
+
+func (e OrderDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type UserOrderField string
+
+const (
+	UserOrderFieldCreatedAt UserOrderField = "CREATED_AT"
+	// Users who never logged in come last in DESC, first in ASC.
+	UserOrderFieldLastLoginAt UserOrderField = "LAST_LOGIN_AT"
+)
+
+var AllUserOrderField = []UserOrderField{
+	UserOrderFieldCreatedAt,
+	UserOrderFieldLastLoginAt,
+}
+
+func (e UserOrderField) IsValid() bool {
+	switch e {
+	case UserOrderFieldCreatedAt, UserOrderFieldLastLoginAt:
+		return true
+	}
+	return false
+}
+
+func (e UserOrderField) String() string {
+	return string(e)
+}
+
+func (e *UserOrderField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = UserOrderField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid UserOrderField", str)
+	}
+	return nil
+}
+
+func (e UserOrderField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *UserOrderField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e UserOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

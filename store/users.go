@@ -1,0 +1,267 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"wxlogin/models"
+)
+
+// UserOrder is a sort key for ListUsers.
+type UserOrder string
+
+// The orders ListUsers pages in. Ties are broken by id, so every order is
+// total and a page boundary is never ambiguous.
+const (
+	OrderCreatedAt UserOrder = "CREATED_AT"
+	// OrderLastLoginAt sorts a user who never logged in as if at -infinity:
+	// first ascending, last descending.
+	OrderLastLoginAt UserOrder = "LAST_LOGIN_AT"
+)
+
+// keyExpr is the SQL the order sorts and compares by. It must stay exactly
+// the expression of the migration's index, or the planner cannot use it.
+func (o UserOrder) keyExpr() (string, bool) {
+	switch o {
+	case OrderCreatedAt:
+		return "u.created_at", true
+	case OrderLastLoginAt:
+		return "COALESCE(u.last_login_at, '-infinity'::timestamptz)", true
+	}
+	return "", false
+}
+
+// UserQuery selects a page of users.
+type UserQuery struct {
+	// First is the page size, 1..100; the caller validates it.
+	First int
+	// After is the Cursors entry of the last user already seen; nil for the
+	// first page.
+	After *Cursor
+	// Search matches a nickname substring (case-insensitive, % and _
+	// literal) or exactly an openid, a unionid, a phone (E.164) or a user
+	// id. Empty means no search.
+	Search string
+	// CreatedAfter is inclusive and CreatedBefore exclusive, so adjacent
+	// ranges neither overlap nor leave a gap.
+	CreatedAfter, CreatedBefore *time.Time
+	// Disabled, when set, keeps only disabled (true) or enabled users.
+	Disabled *bool
+	// Order is the sort key; empty means OrderCreatedAt.
+	Order UserOrder
+	// Desc pages from the largest key down.
+	Desc bool
+	// WithTotal asks for TotalCount: a separate COUNT over every match,
+	// which at a million users costs far more than the page itself.
+	WithTotal bool
+}
+
+// Cursor is a position in a ListUsers ordering: the sort key value and the id, for keyset pagination.
+type Cursor struct {
+	Order UserOrder
+	Desc  bool
+	// Key is the user's sort key; nil is a NULL last_login_at.
+	Key *time.Time
+	ID  string
+}
+
+// ErrBadCursor is returned for a cursor that does not decode, or that belongs
+// to another order or direction than the query it is used with.
+var ErrBadCursor = errors.New("store: bad cursor")
+
+// cursorVersion is bumped if the encoded form ever changes meaning, so an
+// old client's cursor is refused instead of misread.
+const cursorVersion = 1
+
+// cursorJSON is the encoded form. Keys are microseconds since the epoch:
+// PostgreSQL's own precision, so a key makes the round trip exactly and the
+// keyset comparison neither repeats nor skips the user it came from.
+type cursorJSON struct {
+	V int       `json:"v"`
+	O UserOrder `json:"o"`
+	D bool      `json:"d,omitempty"`
+	K *int64    `json:"k"`
+	I string    `json:"i"`
+}
+
+// cursorEncoding is strict so that each cursor has one spelling.
+var cursorEncoding = base64.RawURLEncoding.Strict()
+
+// Encode returns c as an opaque string for clients: base64url of a small
+// versioned JSON object. Clients must not take it apart; its form may change.
+func (c Cursor) Encode() string {
+	j := cursorJSON{V: cursorVersion, O: c.Order, D: c.Desc, I: c.ID}
+	if c.Key != nil {
+		k := c.Key.UnixMicro()
+		j.K = &k
+	}
+	b, _ := json.Marshal(j) // cannot fail: plain fields only
+	return cursorEncoding.EncodeToString(b)
+}
+
+// maxCursorLen bounds what DecodeCursor reads; a real cursor is about 120.
+const maxCursorLen = 256
+
+// DecodeCursor parses what Encode returned. Anything else is ErrBadCursor:
+// bad base64 or JSON, unknown fields or version, an unknown order, an id that
+// is not a uuid, or a missing key where the order has no NULLs.
+func DecodeCursor(s string) (*Cursor, error) {
+	if len(s) > maxCursorLen {
+		return nil, ErrBadCursor
+	}
+	b, err := cursorEncoding.DecodeString(s)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var j cursorJSON
+	if err := dec.Decode(&j); err != nil || dec.More() {
+		return nil, ErrBadCursor
+	}
+	if j.V != cursorVersion {
+		return nil, ErrBadCursor
+	}
+	if _, ok := j.O.keyExpr(); !ok {
+		return nil, ErrBadCursor
+	}
+	id, err := uuid.Parse(j.I)
+	if err != nil || id.String() != j.I {
+		return nil, ErrBadCursor
+	}
+	c := &Cursor{Order: j.O, Desc: j.D, ID: j.I}
+	if j.K != nil {
+		k := time.UnixMicro(*j.K).UTC()
+		c.Key = &k
+	} else if j.O == OrderCreatedAt {
+		return nil, ErrBadCursor
+	}
+	return c, nil
+}
+
+// UserPage is one page.
+type UserPage struct {
+	Users []*models.User
+	// Cursors[i] is the encoded position of Users[i], to pass back as After.
+	Cursors []string
+	// HasNextPage tells whether a user follows the last one on this page.
+	HasNextPage bool
+	// TotalCount is every user matching the filters and search, regardless
+	// of the cursor; only computed with WithTotal.
+	TotalCount int
+}
+
+// ListUsers returns a page of users in q.Order, by keyset pagination: the
+// page starts right after q.After's (key, id), so users added or removed
+// between pages never make a user appear twice or be skipped, and a deep
+// page costs the same as the first.
+func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*UserPage, error) {
+	if q.Order == "" {
+		q.Order = OrderCreatedAt
+	}
+	key, ok := q.Order.keyExpr()
+	if !ok {
+		return nil, fmt.Errorf("store: listing users: unknown order %q", q.Order)
+	}
+	if q.First < 1 || q.First > 100 {
+		return nil, fmt.Errorf("store: listing users: first %d is not within 1..100", q.First)
+	}
+	if q.After != nil && (q.After.Order != q.Order || q.After.Desc != q.Desc) {
+		return nil, ErrBadCursor
+	}
+
+	var users []*models.User
+	sel := s.db.NewSelect().Model(&users)
+	filterUsers(sel, q)
+	dir, cmp := "ASC", ">"
+	if q.Desc {
+		dir, cmp = "DESC", "<"
+	}
+	if c := q.After; c != nil {
+		// A row comparison, which the (key, id) index serves as one range.
+		var k any = bun.Safe("'-infinity'")
+		if c.Key != nil {
+			k = *c.Key
+		} else if q.Order == OrderCreatedAt {
+			return nil, ErrBadCursor
+		}
+		sel.Where(fmt.Sprintf("(%s, u.id) %s (?::timestamptz, ?::uuid)", key, cmp), k, c.ID)
+	}
+	// One more than asked tells whether there is a next page.
+	sel.OrderExpr(fmt.Sprintf("%s %s, u.id %s", key, dir, dir)).Limit(int64(q.First) + 1)
+	if err := sel.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("store: listing users: %w", err)
+	}
+
+	p := &UserPage{}
+	if len(users) > q.First {
+		users, p.HasNextPage = users[:q.First], true
+	}
+	p.Users = users
+	p.Cursors = make([]string, len(users))
+	for i, u := range users {
+		c := Cursor{Order: q.Order, Desc: q.Desc, ID: u.ID, Key: u.LastLoginAt}
+		if q.Order == OrderCreatedAt {
+			c.Key = &u.CreatedAt
+		}
+		p.Cursors[i] = c.Encode()
+	}
+
+	if q.WithTotal {
+		cnt := s.db.NewSelect().Model((*models.User)(nil))
+		filterUsers(cnt, q)
+		n, err := cnt.Count(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store: counting users: %w", err)
+		}
+		p.TotalCount = int(n)
+	}
+	return p, nil
+}
+
+// likeEscaper makes a string match itself literally in LIKE, whose default
+// escape character is the backslash.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// filterUsers adds q's filters and search, but not its cursor: TotalCount
+// counts every match, not only those after the cursor.
+func filterUsers(sel *bun.SelectQuery, q UserQuery) {
+	if q.CreatedAfter != nil {
+		sel.Where("u.created_at >= ?", *q.CreatedAfter)
+	}
+	if q.CreatedBefore != nil {
+		sel.Where("u.created_at < ?", *q.CreatedBefore)
+	}
+	if q.Disabled != nil {
+		if *q.Disabled {
+			sel.Where("u.disabled_at IS NOT NULL")
+		} else {
+			sel.Where("u.disabled_at IS NULL")
+		}
+	}
+	if q.Search == "" {
+		return
+	}
+	sel.WhereGroup(" AND ", func(sq *bun.SelectQuery) *bun.SelectQuery {
+		sq.Where("u.nickname ILIKE ?", "%"+likeEscaper.Replace(q.Search)+"%").
+			WhereOr("u.phone = ?", q.Search).
+			// ARRAY(…) runs once, before the scan, and "id = ANY" of its
+			// result is an index condition on the primary key, so every arm
+			// of this OR can be a bitmap index scan. An EXISTS here would
+			// be a subplan the planner can only check row by row.
+			WhereOr("u.id = ANY(ARRAY(SELECT i.user_id FROM identities AS i WHERE i.openid = ? OR i.unionid = ?))", q.Search, q.Search)
+		if id, err := uuid.Parse(q.Search); err == nil {
+			sq.WhereOr("u.id = ?", id.String())
+		}
+		return sq
+	})
+}
