@@ -387,3 +387,58 @@ func TestAdmin_UsersPaging(t *testing.T) {
 		}
 	}
 }
+
+func TestAdmin_AuditLog(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	viewer, _ := ts.adminLogin(t, "audit-viewer", mustAdmin(t, "audit-viewer", "viewer"))
+	var userID string
+	for range 3 {
+		userID = mustLogin(t, ts, map[string]any{"code": ts.code(t, "audited")}).User.ID
+	}
+	const q = `query($after: String, $target: String) {
+	  auditLog(first: 3, after: $after, filter: {target: $target}) {
+	    totalCount edges { cursor node { id at action actor { kind id name } target ip detail } } pageInfo { hasNextPage endCursor } } }`
+	var actions []string
+	var after any
+	for range 3 {
+		resp := ts.do(t, viewer, q, map[string]any{"after": after, "target": userID})
+		var p struct {
+			TotalCount int
+			Edges      []struct {
+				Node struct {
+					Action string
+					Actor  struct{ Kind, ID string }
+					Detail map[string]any
+				}
+			}
+			PageInfo struct {
+				HasNextPage bool
+				EndCursor   string
+			}
+		}
+		if len(resp.Errors) > 0 || json.Unmarshal(resp.Data["auditLog"], &p) != nil || p.TotalCount != 4 {
+			t.Fatalf("auditLog = %s", resp.raw)
+		}
+		for _, e := range p.Edges {
+			if e.Node.Actor.Kind != "user" || e.Node.Actor.ID != userID || e.Node.Detail["session"] == nil {
+				t.Fatalf("entry %+v", e.Node)
+			}
+			actions = append(actions, e.Node.Action)
+		}
+		if !p.PageInfo.HasNextPage {
+			break
+		}
+		after = p.PageInfo.EndCursor
+	}
+	if got := strings.Join(actions, " "); got != "user.login user.login user.login user.create" && got != "user.login user.login user.create user.login" {
+		t.Fatalf("newest first: %s", got)
+	}
+	if r := ts.do(t, viewer, `{ auditLog(after: "garbage") { edges { cursor } } }`, nil); r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("a bad cursor: %s", r.raw)
+	}
+	user := mustLogin(t, ts, map[string]any{"code": ts.code(t, "audit-peeker")})
+	if r := ts.do(t, user.Token, `{ auditLog { edges { cursor } } }`, nil); r.code() != "FORBIDDEN" {
+		t.Fatalf("a user reading the audit log: %s", r.raw)
+	}
+}

@@ -68,3 +68,38 @@ func (s *Service) Users(ctx context.Context, in UsersInput) (*store.UserPage, er
 	}
 	return page, nil
 }
+
+// AuditInput is a request for a page of the audit log.
+type AuditInput struct {
+	First                   *int
+	After                   *string
+	ActorID, Action, Target string
+	Since                   *time.Time
+	WithTotal               bool
+}
+
+// AuditLog returns a page of the audit log, newest first. Errors:
+// BAD_USER_INPUT for first outside 1..100 or a cursor that does not decode;
+// INTERNAL.
+func (s *Service) AuditLog(ctx context.Context, in AuditInput) (*store.AuditPage, error) {
+	q := store.AuditQuery{First: DefaultPageSize, ActorID: in.ActorID, Action: in.Action, Target: in.Target,
+		Since: in.Since, WithTotal: in.WithTotal}
+	if in.First != nil {
+		q.First = *in.First
+	}
+	if q.First < 1 || q.First > MaxPageSize {
+		return nil, models.Errorf(models.CodeBadUserInput, "first must be from 1 to %d", MaxPageSize)
+	}
+	if in.After != nil && *in.After != "" {
+		c, err := store.DecodeAuditCursor(*in.After)
+		if err != nil {
+			return nil, models.Errorf(models.CodeBadUserInput, "after is not an audit log cursor; start again without it")
+		}
+		q.After = c
+	}
+	page, err := s.store.ListAudit(ctx, q)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return page, nil
+}

@@ -48,3 +48,25 @@ func userConnection(page *store.UserPage) *model.UserConnection {
 	}
 	return c
 }
+
+// auditInput maps the auditLog field's arguments onto the admin service's input.
+func auditInput(ctx context.Context, first *int, after *string, filter *model.AuditFilter) admin.AuditInput {
+	in := admin.AuditInput{First: first, After: after, WithTotal: selects(ctx, "totalCount")}
+	if filter != nil {
+		in.ActorID, in.Action, in.Target, in.Since = deref(filter.ActorID), deref(filter.Action), deref(filter.Target), filter.Since
+	}
+	return in
+}
+
+// auditConnection shapes a page of the audit log as a Relay connection.
+func auditConnection(page *store.AuditPage) *model.AuditConnection {
+	c := &model.AuditConnection{PageInfo: &model.PageInfo{HasNextPage: page.HasNextPage}, TotalCount: page.TotalCount,
+		Edges: make([]*model.AuditEdge, len(page.Entries))}
+	for i, e := range page.Entries {
+		c.Edges[i] = &model.AuditEdge{Cursor: page.Cursors[i], Node: e}
+	}
+	if n := len(page.Cursors); n > 0 {
+		c.PageInfo.EndCursor = &page.Cursors[n-1]
+	}
+	return c
+}

@@ -14,6 +14,11 @@ import (
 	"wxlogin/models"
 )
 
+// Actor is the resolver for the actor field.
+func (r *auditEntryResolver) Actor(ctx context.Context, obj *models.AuditEntry) (*model.AuditActor, error) {
+	return &model.AuditActor{Kind: obj.ActorKind, ID: obj.ActorID, Name: obj.ActorName}, nil
+}
+
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error) {
 	c := clientFrom(ctx)
@@ -139,6 +144,15 @@ func (r *queryResolver) Users(ctx context.Context, first *int, after *string, fi
 	return userConnection(page), nil
 }
 
+// AuditLog is the resolver for the auditLog field.
+func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string, filter *model.AuditFilter) (*model.AuditConnection, error) {
+	page, err := r.Resolver.Admin.AuditLog(ctx, auditInput(ctx, first, after, filter))
+	if err != nil {
+		return nil, err
+	}
+	return auditConnection(page), nil
+}
+
 // Stats is the resolver for the stats field.
 func (r *queryResolver) Stats(ctx context.Context) (*model.Stats, error) {
 	return &model.Stats{}, nil
@@ -172,6 +186,9 @@ func (r *statsResolver) LoginsPerDay(ctx context.Context, obj *model.Stats, days
 	return out, nil
 }
 
+// AuditEntry returns AuditEntryResolver implementation.
+func (r *Resolver) AuditEntry() AuditEntryResolver { return &auditEntryResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -182,7 +199,8 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Stats() StatsResolver { return &statsResolver{r} }
 
 type (
-	mutationResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	statsResolver    struct{ *Resolver }
+	auditEntryResolver struct{ *Resolver }
+	mutationResolver   struct{ *Resolver }
+	queryResolver      struct{ *Resolver }
+	statsResolver      struct{ *Resolver }
 )

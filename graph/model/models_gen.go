@@ -19,6 +19,37 @@ type AdminAuthPayload struct {
 	Admin     *models.Admin `json:"admin"`
 }
 
+// Who did it: kind is admin, user, system or anonymous.
+type AuditActor struct {
+	Kind string  `json:"kind"`
+	ID   *string `json:"id,omitempty"`
+	Name *string `json:"name,omitempty"`
+}
+
+type AuditConnection struct {
+	Edges    []*AuditEdge `json:"edges"`
+	PageInfo *PageInfo    `json:"pageInfo"`
+	// Every entry matching the filter; computed only when selected.
+	TotalCount int `json:"totalCount"`
+}
+
+type AuditEdge struct {
+	Cursor string             `json:"cursor"`
+	Node   *models.AuditEntry `json:"node"`
+}
+
+// Which audit entries to list; every field set must match.
+type AuditFilter struct {
+	// The admin's or user's id.
+	ActorID *string `json:"actorId,omitempty"`
+	// e.g. admin.login, admin.login_failed, user.create, user.login, user.logout, user.disable, user.enable, session.revoke, user.revoke_sessions.
+	Action *string `json:"action,omitempty"`
+	// The id the action was done to.
+	Target *string `json:"target,omitempty"`
+	// At or after.
+	Since *time.Time `json:"since,omitempty"`
+}
+
 type AuthPayload struct {
 	// The bearer token. It is shown only here; the server keeps its hash.
 	Token     string       `json:"token"`
