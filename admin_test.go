@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"wxlogin/store/storetest"
 	"wxlogin/wechat"
 )
@@ -166,6 +168,10 @@ func TestAdmin_Roles(t *testing.T) {
 		{fmt.Sprintf(`{ user(id: %q) { disabled } }`, id), "VIEWER"},
 		{fmt.Sprintf(`{ user(id: %q) { disabledAt } }`, id), "VIEWER"},
 		{fmt.Sprintf(`{ user(id: %q) { disabledReason } }`, id), "VIEWER"},
+		{fmt.Sprintf(`{ user(id: %q) { identities { appId openId } } }`, id), "VIEWER"},
+		{fmt.Sprintf(`{ user(id: %q) { sessions { id ip } } }`, id), "VIEWER"},
+		{`{ auditLog(first: 1) { edges { cursor } } }`, "VIEWER"},
+		{`{ users(first: 1) { edges { node { id } } } }`, "VIEWER"},
 		{fmt.Sprintf(`mutation { enableUser(id: %q) { id } }`, id), "ADMIN"},
 		{fmt.Sprintf(`mutation { revokeUserSessions(userId: %q) }`, id), "ADMIN"},
 		{fmt.Sprintf(`mutation { disableUser(id: %q, reason: "roles test") { id } }`, id), "ADMIN"},
@@ -193,8 +199,10 @@ func TestAdmin_Roles(t *testing.T) {
 		t.Errorf("stats: %s", got.raw)
 	}
 	// A user asking for an admin-only field of their own gets FORBIDDEN there.
-	if me := ts.do(t, user.Token, `{ me { disabled } }`, nil); me.code() != "FORBIDDEN" {
-		t.Fatalf("me { disabled } as a user = %s", me.raw)
+	for _, f := range []string{"disabled", "identities { openId }", "sessions { id }"} {
+		if me := ts.do(t, user.Token, `{ me { `+f+` } }`, nil); me.code() != "FORBIDDEN" {
+			t.Fatalf("me { %s } as a user = %s", f, me.raw)
+		}
 	}
 }
 
@@ -440,5 +448,68 @@ func TestAdmin_AuditLog(t *testing.T) {
 	user := mustLogin(t, ts, map[string]any{"code": ts.code(t, "audit-peeker")})
 	if r := ts.do(t, user.Token, `{ auditLog { edges { cursor } } }`, nil); r.code() != "FORBIDDEN" {
 		t.Fatalf("a user reading the audit log: %s", r.raw)
+	}
+}
+
+// statementCounter counts the statements a store runs that contain a marker.
+type statementCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (c *statementCounter) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
+	return ctx
+}
+
+func (c *statementCounter) AfterQuery(ctx context.Context, e *bun.QueryEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, marker := range []string{`FROM "identities" AS "i"`, `FROM "sessions" AS "s"`} {
+		if strings.Contains(e.Query, marker) {
+			c.counts[marker]++
+		}
+	}
+}
+
+func TestAdmin_NestedFieldsBatched(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	viewer, _ := ts.adminLogin(t, "batch-viewer", mustAdmin(t, "batch-viewer", "viewer"))
+	for i := range 12 {
+		user := fmt.Sprintf("batcher%02d", i)
+		code := ts.code(t, user)
+		ui, _ := ts.sim.UserInfo("", user, wechat.Profile{NickName: fmt.Sprintf("Batcher %02d", i)})
+		mustLogin(t, ts, map[string]any{"code": code, "rawData": ui.RawData, "signature": ui.Signature})
+		mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
+	}
+	counter := &statementCounter{counts: map[string]int{}}
+	ts.store.DB().AddQueryHook(counter) //lint:ignore SA1019 the server holds this *bun.DB; WithQueryHook would return a copy it never uses
+	resp := ts.do(t, viewer, `{ users(first: 20, filter: {search: "Batcher"}) { edges { node { id
+	  identities { appId openId unionId createdAt lastLoginAt } sessions { id createdAt lastSeenAt expiresAt ip userAgent } } } } }`, nil)
+	var p struct {
+		Users struct {
+			Edges []struct {
+				Node struct {
+					Identities []struct{ AppID string }
+					Sessions   []struct{ ID string }
+				}
+			}
+		}
+	}
+	if len(resp.Errors) > 0 || json.Unmarshal([]byte(`{"users":`+string(resp.Data["users"])+`}`), &p) != nil || len(p.Users.Edges) != 12 {
+		t.Fatalf("users = %.500s", resp.raw)
+	}
+	for _, e := range p.Users.Edges {
+		if len(e.Node.Identities) != 1 || e.Node.Identities[0].AppID != e2eAppID || len(e.Node.Sessions) != 2 {
+			t.Fatalf("node %+v", e.Node)
+		}
+	}
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	if counter.counts[`FROM "identities" AS "i"`] != 1 || counter.counts[`FROM "sessions" AS "s"`] != 1 {
+		t.Fatalf("statements: %v, want one for identities and one for sessions", counter.counts)
+	}
+	if strings.Contains(resp.raw, "token") || strings.Contains(resp.raw, "session_key") {
+		t.Fatal("an answer names a token or session_key")
 	}
 }

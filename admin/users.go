@@ -106,3 +106,29 @@ func (s *Service) RevokeUserSessions(ctx context.Context, c *Caller, userID, ip 
 	}
 	return n, nil
 }
+
+// IdentitiesOf returns each user's identities, for a page of users at once.
+func (s *Service) IdentitiesOf(ctx context.Context, userIDs []string) (map[string][]*models.Identity, error) {
+	list, err := s.store.IdentitiesOfUsers(ctx, userIDs)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := make(map[string][]*models.Identity, len(userIDs))
+	for _, i := range list {
+		out[i.UserID] = append(out[i.UserID], i)
+	}
+	return out, nil
+}
+
+// LiveSessionsOf returns each user's live sessions, for a page of users at once.
+func (s *Service) LiveSessionsOf(ctx context.Context, userIDs []string) (map[string][]*models.Session, error) {
+	list, err := s.store.LiveSessionsOfUsers(ctx, userIDs)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := make(map[string][]*models.Session, len(userIDs))
+	for _, sess := range list {
+		out[sess.UserID] = append(out[sess.UserID], sess)
+	}
+	return out, nil
+}

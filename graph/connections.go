@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vikstrous/dataloadgen"
 
 	"wxlogin/admin"
 	"wxlogin/graph/model"
@@ -20,6 +21,62 @@ func selects(ctx context.Context, name string) bool {
 		}
 	}
 	return false
+}
+
+// selectsPath reports whether the field being resolved selects the nested
+// field at path (e.g. edges, node, identities).
+func selectsPath(ctx context.Context, path ...string) bool {
+	opCtx := graphql.GetOperationContext(ctx)
+	fields := graphql.CollectFieldsCtx(ctx, nil)
+	for i, name := range path {
+		var next []graphql.CollectedField
+		for _, f := range fields {
+			if f.Name == name {
+				if i == len(path)-1 {
+					return true
+				}
+				next = append(next, graphql.CollectFields(opCtx, f.Selections, nil)...)
+			}
+		}
+		fields = next
+	}
+	return false
+}
+
+// prefetchUsers loads the identities and sessions of a whole page of users
+// in one query each when the query asks for them, and primes the loaders
+// with them: the per-user resolvers then find them cached, however their
+// goroutines are scheduled. On an error nothing is primed and the loaders
+// fetch (and report) it themselves.
+func prefetchUsers(ctx context.Context, adm *admin.Service, page *store.UserPage) {
+	l := loadersFrom(ctx)
+	if l == nil || len(page.Users) == 0 {
+		return
+	}
+	ids := make([]string, len(page.Users))
+	for i, u := range page.Users {
+		ids[i] = u.ID
+	}
+	if selectsPath(ctx, "edges", "node", "identities") {
+		if m, err := adm.IdentitiesOf(ctx, ids); err == nil {
+			prime(l.identities, ids, m)
+		}
+	}
+	if selectsPath(ctx, "edges", "node", "sessions") {
+		if m, err := adm.LiveSessionsOf(ctx, ids); err == nil {
+			prime(l.sessions, ids, m)
+		}
+	}
+}
+
+func prime[V any](l *dataloadgen.Loader[string, []V], ids []string, m map[string][]V) {
+	for _, id := range ids {
+		v := m[id]
+		if v == nil {
+			v = []V{}
+		}
+		l.Prime(id, v)
+	}
 }
 
 // usersInput maps the users field's arguments onto the admin service's input.

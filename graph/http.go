@@ -65,7 +65,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(cfg.Limits.MaxComplexity))
 	srv.SetErrorPresenter(presentError(cfg.Log))
 	srv.SetRecoverFunc(recoverPanic(cfg.Log))
-	return withDeadline(cfg.Timeout, withClient(srv))
+	return withDeadline(cfg.Timeout, withClient(withLoaders(cfg.Admin, srv)))
 }
 
 // withDeadline gives the request's context a deadline: the server's

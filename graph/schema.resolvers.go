@@ -141,6 +141,7 @@ func (r *queryResolver) Users(ctx context.Context, first *int, after *string, fi
 	if err != nil {
 		return nil, err
 	}
+	prefetchUsers(ctx, r.Resolver.Admin, page)
 	return userConnection(page), nil
 }
 
@@ -186,6 +187,16 @@ func (r *statsResolver) LoginsPerDay(ctx context.Context, obj *model.Stats, days
 	return out, nil
 }
 
+// Identities is the resolver for the identities field.
+func (r *userResolver) Identities(ctx context.Context, obj *models.User) ([]*models.Identity, error) {
+	return loadersFrom(ctx).identities.Load(ctx, obj.ID)
+}
+
+// Sessions is the resolver for the sessions field.
+func (r *userResolver) Sessions(ctx context.Context, obj *models.User) ([]*models.Session, error) {
+	return loadersFrom(ctx).sessions.Load(ctx, obj.ID)
+}
+
 // AuditEntry returns AuditEntryResolver implementation.
 func (r *Resolver) AuditEntry() AuditEntryResolver { return &auditEntryResolver{r} }
 
@@ -198,9 +209,13 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Stats returns StatsResolver implementation.
 func (r *Resolver) Stats() StatsResolver { return &statsResolver{r} }
 
+// User returns UserResolver implementation.
+func (r *Resolver) User() UserResolver { return &userResolver{r} }
+
 type (
 	auditEntryResolver struct{ *Resolver }
 	mutationResolver   struct{ *Resolver }
 	queryResolver      struct{ *Resolver }
 	statsResolver      struct{ *Resolver }
+	userResolver       struct{ *Resolver }
 )

@@ -111,3 +111,30 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, audit *mo
 	}
 	return int(n), nil
 }
+
+// IdentitiesOfUsers returns the identities of the users in ids, oldest first
+// — one query for a whole page of users.
+func (s *Store) IdentitiesOfUsers(ctx context.Context, ids []string) ([]*models.Identity, error) {
+	var out []*models.Identity
+	err := s.db.NewSelect().Model(&out).Where("i.user_id IN (?)", bun.List(ids)).OrderExpr("i.created_at, i.id").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: identities of users: %w", err)
+	}
+	return out, nil
+}
+
+// LiveSessionsOfUsers returns the live (not revoked, not expired) sessions
+// of the users in ids, newest first — one query for a whole page of users.
+// Token hashes and sealed session_keys are not read.
+func (s *Store) LiveSessionsOfUsers(ctx context.Context, ids []string) ([]*models.Session, error) {
+	var out []*models.Session
+	err := s.db.NewSelect().Model(&out).
+		Column("s.id", "s.user_id", "s.identity_id", "s.created_at", "s.last_seen_at", "s.expires_at", "s.ip", "s.user_agent").
+		Where("s.user_id IN (?)", bun.List(ids)).
+		Where("s.revoked_at IS NULL AND s.expires_at > now()").
+		OrderExpr("s.created_at DESC, s.id DESC").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: sessions of users: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,55 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/vikstrous/dataloadgen"
+
+	"wxlogin/admin"
+	"wxlogin/models"
+)
+
+// loaders batch the per-user lookups of one request: a page of 100 users
+// with their identities and sessions costs one query for each, not 200.
+type loaders struct {
+	identities *dataloadgen.Loader[string, []*models.Identity]
+	sessions   *dataloadgen.Loader[string, []*models.Session]
+}
+
+type loadersKey struct{}
+
+// withLoaders gives every request fresh loaders: their caches must not
+// outlive the request (or leak one admin's view into another's).
+func withLoaders(adm *admin.Service, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l := &loaders{
+			identities: dataloadgen.NewLoader(byKey(adm.IdentitiesOf), dataloadgen.WithWait(time.Millisecond)),
+			sessions:   dataloadgen.NewLoader(byKey(adm.LiveSessionsOf), dataloadgen.WithWait(time.Millisecond)),
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadersKey{}, l)))
+	})
+}
+
+func loadersFrom(ctx context.Context) *loaders {
+	l, _ := ctx.Value(loadersKey{}).(*loaders)
+	return l
+}
+
+// byKey turns a fetch answering a map into what the loader wants: values in
+// key order (a user without any gets an empty list), one error for all.
+func byKey[V any](fetch func(context.Context, []string) (map[string][]V, error)) func(context.Context, []string) ([][]V, []error) {
+	return func(ctx context.Context, keys []string) ([][]V, []error) {
+		m, err := fetch(ctx, keys)
+		out := make([][]V, len(keys))
+		errs := make([]error, len(keys))
+		for i, k := range keys {
+			out[i], errs[i] = m[k], err
+			if out[i] == nil {
+				out[i] = []V{}
+			}
+		}
+		return out, errs
+	}
+}
