@@ -22,6 +22,7 @@ const adminUsage = `usage:
   wxlogin admin passwd <username>                         new password on standard input; ends the admin's sessions
   wxlogin admin disable <username>                        ends the admin's sessions
   wxlogin admin enable <username>
+  wxlogin admin seed -users N [-appid wx…]                fills the database with N realistic users (load tests; never in production)
 DATABASE_URL names the database (or -database-url).`
 
 // errUsage is a command line that cannot be run; main exits 2 for it.
@@ -43,6 +44,8 @@ func adminCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.SetOutput(io.Discard)
 	dsn := fs.String("database-url", "", "PostgreSQL URL (`DATABASE_URL`)")
 	role := fs.String("role", "admin", "admin or viewer")
+	users := fs.Int("users", 0, "how many users seed makes")
+	appID := fs.String("appid", DevAppID, "the appid of the seeded identities")
 	// Flags may stand before or after the username.
 	var positional []string
 	for {
@@ -55,7 +58,7 @@ func adminCmd(ctx context.Context, args []string, getenv func(string) string, st
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	wantArgs := map[string]int{"create": 1, "list": 0, "passwd": 1, "disable": 1, "enable": 1}
+	wantArgs := map[string]int{"create": 1, "list": 0, "passwd": 1, "disable": 1, "enable": 1, "seed": 0}
 	n, known := wantArgs[sub]
 	if !known {
 		return errUsage{fmt.Sprintf("wxlogin admin: unknown subcommand %q", sub)}
@@ -85,7 +88,14 @@ func adminCmd(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	if sub == "seed" && (*users < 1 || *users > 10_000_000) {
+		return errUsage{"wxlogin admin seed: -users must be from 1 to 10000000"}
+	}
+	timeout := time.Minute
+	if sub == "seed" {
+		timeout = time.Hour
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	st, err := store.Open(ctx, *dsn, store.Options{MaxConns: 2, ApplicationName: "wxlogin admin"})
 	if err != nil {
@@ -126,6 +136,12 @@ func adminCmd(ctx context.Context, args []string, getenv func(string) string, st
 			return cliError(err)
 		}
 		fmt.Fprintf(stdout, "changed the password of %s; their sessions are ended\n", positional[0])
+	case "seed":
+		start := time.Now()
+		if err := st.Seed(ctx, *users, *appID); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seeded %d users in %v\n", *users, time.Since(start).Round(time.Millisecond))
 	case "disable", "enable":
 		if err := svc.SetDisabled(ctx, positional[0], sub == "disable"); err != nil {
 			return cliError(err)

@@ -74,3 +74,23 @@ func TestStore_Stats(t *testing.T) {
 		t.Fatalf("%d logins counted over 3 days, want 3: %+v", got, logins)
 	}
 }
+
+func TestStore_Seed(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t)
+	ctx := context.Background()
+	for range 2 { // a second run adds, never collides
+		if err := st.Seed(ctx, 50, "wxseedtest"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var users, sessions, logins, chinese int
+	db := st.DB()
+	_ = db.QueryRowContext(ctx, "SELECT count(DISTINCT user_id) FROM identities WHERE appid = 'wxseedtest'").Scan(&users)
+	_ = db.QueryRowContext(ctx, "SELECT count(*) FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE i.appid = 'wxseedtest'").Scan(&sessions)
+	_ = db.QueryRowContext(ctx, "SELECT count(*) FROM audit_log a JOIN identities i ON i.user_id = a.target::uuid WHERE i.appid = 'wxseedtest' AND a.action = 'user.login'").Scan(&logins)
+	_ = db.QueryRowContext(ctx, "SELECT count(*) FROM users u JOIN identities i ON i.user_id = u.id WHERE i.appid = 'wxseedtest' AND u.nickname ~ '[^\\x00-\\x7F]'").Scan(&chinese)
+	if users != 100 || sessions != 10 || logins == 0 || logins > 20 || chinese == 0 {
+		t.Fatalf("%d users, %d sessions, %d logins, %d with Chinese nicknames", users, sessions, logins, chinese)
+	}
+}
