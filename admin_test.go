@@ -88,6 +88,27 @@ func TestAdminCLI(t *testing.T) {
 			t.Fatalf("%v: %v %s", args, err, out)
 		}
 	}
+	// Each change made from the command line is in the audit log, with the
+	// admin as target and no password in it.
+	var rows []struct {
+		Action string         `bun:"action"`
+		Detail map[string]any `bun:"detail"`
+	}
+	if err := storetest.Open(t).DB().NewSelect().TableExpr("audit_log AS al").Column("action", "detail").
+		Join("JOIN admins AS a ON a.id::text = al.target").Where("lower(a.username) = 'cli-carol'").
+		OrderExpr("al.at, al.id").Scan(context.Background(), &rows); err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, r := range rows {
+		actions = append(actions, r.Action)
+		if strings.Contains(fmt.Sprint(r.Detail), "password") {
+			t.Fatalf("audit detail %v", r.Detail)
+		}
+	}
+	if got := strings.Join(actions, " "); got != "admin.create admin.passwd admin.disable admin.enable" {
+		t.Fatalf("audit trail: %s", got)
+	}
 }
 
 func TestAdmin_LoginLogoutAndKinds(t *testing.T) {

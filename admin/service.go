@@ -323,7 +323,8 @@ func (s *Service) Create(ctx context.Context, username, password string, role mo
 		return nil, models.Errorf(models.CodeBadUserInput, "%v", err)
 	}
 	a := &models.Admin{Username: username, PasswordHash: HashPassword(password), Role: role}
-	if err := s.store.CreateAdmin(ctx, a); errors.Is(err, store.ErrConflict) {
+	audit := operatorAudit("admin.create", map[string]any{"username": username, "role": string(role)})
+	if err := s.store.CreateAdmin(ctx, a, audit); errors.Is(err, store.ErrConflict) {
 		return nil, models.Errorf(models.CodeBadUserInput, "an admin named %s already exists", username)
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
@@ -336,12 +337,24 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 	if err := CheckPasswordStrength(password); err != nil {
 		return models.Errorf(models.CodeBadUserInput, "%v", err)
 	}
-	return notFound(s.store.SetAdminPassword(ctx, username, HashPassword(password)), username)
+	audit := operatorAudit("admin.passwd", map[string]any{"username": username})
+	return notFound(s.store.SetAdminPassword(ctx, username, HashPassword(password), audit), username)
 }
 
 // SetDisabled disables (ending their sessions) or enables an admin.
 func (s *Service) SetDisabled(ctx context.Context, username string, disabled bool) error {
-	return notFound(s.store.SetAdminDisabled(ctx, username, disabled), username)
+	action := "admin.enable"
+	if disabled {
+		action = "admin.disable"
+	}
+	return notFound(s.store.SetAdminDisabled(ctx, username, disabled, operatorAudit(action, map[string]any{"username": username})), username)
+}
+
+// operatorAudit is the audit entry of an account change made from the
+// command line: the actor is the system's operator, not a signed-in admin.
+func operatorAudit(action string, detail map[string]any) *models.AuditEntry {
+	name := "command line"
+	return &models.AuditEntry{ActorKind: "system", ActorName: &name, Action: action, Detail: detail}
 }
 
 // List returns every admin account.

@@ -33,13 +33,24 @@ func isUniqueViolation(err error, constraint string) bool {
 
 // Admin accounts.
 
-// CreateAdmin inserts a, filling in its ID (when empty) and timestamps.
-// Returns ErrConflict when an admin has the same username in any case.
-func (s *Store) CreateAdmin(ctx context.Context, a *models.Admin) error {
+// CreateAdmin inserts a, filling in its ID (when empty) and timestamps, and
+// writes audit (when non-nil, its Target set to the new id) in the same
+// transaction. Returns ErrConflict when an admin has the same username in
+// any case.
+func (s *Store) CreateAdmin(ctx context.Context, a *models.Admin, audit *models.AuditEntry) error {
 	if a.ID == "" {
 		a.ID = NewID()
 	}
-	_, err := s.db.NewInsert().Model(a).Returning("created_at, updated_at").Exec(ctx)
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(a).Returning("created_at, updated_at").Exec(ctx); err != nil {
+			return err
+		}
+		if audit != nil {
+			audit.Target = &a.ID
+			return writeAudit(ctx, tx, audit)
+		}
+		return nil
+	})
 	if isUniqueViolation(err, "admins_username_lower_key") {
 		return ErrConflict
 	} else if err != nil {
@@ -84,8 +95,8 @@ func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 // (in any case) and revokes all their sessions in the same transaction: a
 // changed password must end whatever the old one opened. ErrNotFound when
 // there is no such admin.
-func (s *Store) SetAdminPassword(ctx context.Context, username, hash string) error {
-	err := s.updateAdmin(ctx, username, true, func(q *bun.UpdateQuery) *bun.UpdateQuery {
+func (s *Store) SetAdminPassword(ctx context.Context, username, hash string, audit *models.AuditEntry) error {
+	err := s.updateAdmin(ctx, username, true, audit, func(q *bun.UpdateQuery) *bun.UpdateQuery {
 		return q.Set("password_hash = ?", hash)
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -101,8 +112,8 @@ func (s *Store) SetAdminPassword(ctx context.Context, username, hash string) err
 // case). Disabling revokes all their sessions in the same transaction, so
 // that enabling them again does not bring the old sessions back; enabling
 // clears disabled_at. ErrNotFound when there is no such admin.
-func (s *Store) SetAdminDisabled(ctx context.Context, username string, disabled bool) error {
-	err := s.updateAdmin(ctx, username, disabled, func(q *bun.UpdateQuery) *bun.UpdateQuery {
+func (s *Store) SetAdminDisabled(ctx context.Context, username string, disabled bool, audit *models.AuditEntry) error {
+	err := s.updateAdmin(ctx, username, disabled, audit, func(q *bun.UpdateQuery) *bun.UpdateQuery {
 		if disabled {
 			// Keep the first disabled_at: it says since when.
 			return q.Set("disabled_at = COALESCE(a.disabled_at, now())")
@@ -118,10 +129,11 @@ func (s *Store) SetAdminDisabled(ctx context.Context, username string, disabled 
 }
 
 // updateAdmin applies set to the admin named username and, when revoke is
-// true, revokes the admin's live sessions, in one transaction. The update
+// true, revokes the admin's live sessions, and writes audit (when non-nil,
+// its Target set to the admin's id), in one transaction. The update
 // locks the admin's row, so an AdminLogin of the same admin either commits
 // first (and its session is revoked here) or waits and sees the change.
-func (s *Store) updateAdmin(ctx context.Context, username string, revoke bool, set func(*bun.UpdateQuery) *bun.UpdateQuery) error {
+func (s *Store) updateAdmin(ctx context.Context, username string, revoke bool, audit *models.AuditEntry, set func(*bun.UpdateQuery) *bun.UpdateQuery) error {
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var id string
 		q := tx.NewUpdate().Model((*models.Admin)(nil)).
@@ -135,7 +147,13 @@ func (s *Store) updateAdmin(ctx context.Context, username string, revoke bool, s
 			return fmt.Errorf("updating admin: %w", err)
 		}
 		if revoke {
-			return revokeAdminSessions(ctx, tx, id)
+			if err := revokeAdminSessions(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if audit != nil {
+			audit.Target = &id
+			return writeAudit(ctx, tx, audit)
 		}
 		return nil
 	})

@@ -20,7 +20,7 @@ import (
 func newAdmin(t *testing.T, st *store.Store, prefix string, role models.Role) *models.Admin {
 	t.Helper()
 	a := &models.Admin{Username: prefix + "-" + store.NewID(), PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", Role: role}
-	if err := st.CreateAdmin(context.Background(), a); err != nil {
+	if err := st.CreateAdmin(context.Background(), a, nil); err != nil {
 		t.Fatal(err)
 	}
 	return a
@@ -74,7 +74,7 @@ func TestStore_CreateAdmin(t *testing.T) {
 	t.Run("ConflictInAnyCase", func(t *testing.T) {
 		for _, name := range []string{a.Username, strings.ToLower(a.Username), strings.ToUpper(a.Username)} {
 			dup := &models.Admin{Username: name, PasswordHash: "$x$other", Role: models.RoleViewer}
-			if err := st.CreateAdmin(ctx, dup); !errors.Is(err, store.ErrConflict) {
+			if err := st.CreateAdmin(ctx, dup, nil); !errors.Is(err, store.ErrConflict) {
 				t.Errorf("%s: err = %v, want ErrConflict", name, err)
 			}
 		}
@@ -98,7 +98,7 @@ func TestStore_CreateAdmin(t *testing.T) {
 	t.Run("BadRoleKeepsTheHashOutOfTheError", func(t *testing.T) {
 		const marker = "$argon2id$SECRET-MARKER"
 		bad := &models.Admin{Username: "bad-" + store.NewID(), PasswordHash: marker, Role: "ROOT"}
-		err := st.CreateAdmin(ctx, bad)
+		err := st.CreateAdmin(ctx, bad, nil)
 		if err == nil || errors.Is(err, store.ErrConflict) {
 			t.Fatalf("err = %v, want a check violation", err)
 		}
@@ -111,7 +111,7 @@ func TestStore_CreateAdmin(t *testing.T) {
 		tag := store.NewID()
 		// Bytewise, C sorts before b; ignoring case it does not.
 		for _, n := range []string{"b", "A", "C"} {
-			if err := st.CreateAdmin(ctx, &models.Admin{Username: "list-" + tag + "-" + n, PasswordHash: "$x$y", Role: models.RoleViewer}); err != nil {
+			if err := st.CreateAdmin(ctx, &models.Admin{Username: "list-" + tag + "-" + n, PasswordHash: "$x$y", Role: models.RoleViewer}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -154,7 +154,7 @@ func TestStore_SetAdminPassword(t *testing.T) {
 	other := newAdmin(t, st, "pw-other", models.RoleAdmin)
 	s1, s2, otherSess := signIn(t, st, a), signIn(t, st, a), signIn(t, st, other)
 
-	if err := st.SetAdminPassword(ctx, strings.ToUpper(a.Username), "$new$hash"); err != nil {
+	if err := st.SetAdminPassword(ctx, strings.ToUpper(a.Username), "$new$hash", nil); err != nil {
 		t.Fatal(err)
 	}
 	if active(t, st, s1) || active(t, st, s2) {
@@ -170,7 +170,7 @@ func TestStore_SetAdminPassword(t *testing.T) {
 	if !active(t, st, signIn(t, st, a)) {
 		t.Fatal("signing in after the change does not work")
 	}
-	if err := st.SetAdminPassword(ctx, "nobody-"+store.NewID(), "$new$hash"); !errors.Is(err, store.ErrNotFound) {
+	if err := st.SetAdminPassword(ctx, "nobody-"+store.NewID(), "$new$hash", nil); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown admin: err = %v, want ErrNotFound", err)
 	}
 }
@@ -183,7 +183,7 @@ func TestStore_SetAdminDisabled(t *testing.T) {
 	other := newAdmin(t, st, "dis-other", models.RoleAdmin)
 	sess, otherSess := signIn(t, st, a), signIn(t, st, other)
 
-	if err := st.SetAdminDisabled(ctx, strings.ToLower(a.Username), true); err != nil {
+	if err := st.SetAdminDisabled(ctx, strings.ToLower(a.Username), true, nil); err != nil {
 		t.Fatal(err)
 	}
 	if active(t, st, sess) {
@@ -199,7 +199,7 @@ func TestStore_SetAdminDisabled(t *testing.T) {
 	since := *got.DisabledAt
 
 	// A second disable keeps the first time.
-	if err := st.SetAdminDisabled(ctx, a.Username, true); err != nil {
+	if err := st.SetAdminDisabled(ctx, a.Username, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := st.AdminByUsername(ctx, a.Username); again.DisabledAt == nil || !again.DisabledAt.Equal(since) {
@@ -214,7 +214,7 @@ func TestStore_SetAdminDisabled(t *testing.T) {
 		t.Fatal("a refused login left a session")
 	}
 
-	if err := st.SetAdminDisabled(ctx, a.Username, false); err != nil {
+	if err := st.SetAdminDisabled(ctx, a.Username, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := st.AdminByUsername(ctx, a.Username); got.DisabledAt != nil {
@@ -227,7 +227,7 @@ func TestStore_SetAdminDisabled(t *testing.T) {
 		t.Fatal("signing in after enabling does not work")
 	}
 	for _, disabled := range []bool{true, false} {
-		if err := st.SetAdminDisabled(ctx, "nobody-"+store.NewID(), disabled); !errors.Is(err, store.ErrNotFound) {
+		if err := st.SetAdminDisabled(ctx, "nobody-"+store.NewID(), disabled, nil); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unknown admin, disabled=%v: err = %v, want ErrNotFound", disabled, err)
 		}
 	}
@@ -403,7 +403,7 @@ func TestStore_AdminLogin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.SetAdminPassword(ctx, a.Username, "$changed$meanwhile"); err != nil {
+		if err := st.SetAdminPassword(ctx, a.Username, "$changed$meanwhile", nil); err != nil {
 			t.Fatal(err)
 		}
 		sess := newAdminSession(a.ID)
