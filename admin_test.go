@@ -184,6 +184,8 @@ func TestAdmin_Roles(t *testing.T) {
 		query string
 		min   string
 	}{
+		// An admin gets past the role check and is told the session is unknown.
+		{`mutation { revokeSession(id: "00000000-0000-7000-8000-000000000000") }`, "ADMIN"},
 		{fmt.Sprintf(`{ user(id: %q) { id } }`, id), "VIEWER"},
 		{`{ stats { totalUsers newUsers(days: 7) activeUsers(days: 30) loginsPerDay(days: 3) { day count } } }`, "VIEWER"},
 		{fmt.Sprintf(`{ user(id: %q) { disabled } }`, id), "VIEWER"},
@@ -205,6 +207,9 @@ func TestAdmin_Roles(t *testing.T) {
 			{"viewer", viewer, map[string]string{"VIEWER": "", "ADMIN": "FORBIDDEN"}[f.min]},
 			{"admin", adm, ""},
 		} {
+			if who.name == "admin" && strings.Contains(f.query, "revokeSession(") {
+				who.want = "BAD_USER_INPUT"
+			}
 			if got := ts.do(t, who.token, f.query, nil); got.code() != who.want {
 				t.Errorf("%s as %s: %s, want %q", f.query, who.name, got.raw, who.want)
 			}

@@ -39,9 +39,9 @@ func TestPassword(t *testing.T) {
 }
 
 // TestEnsureDevAdmin: dev mode makes one admin on an empty database, never a
-// second, and its password signs in.
+// second, and its password signs in. Not parallel: it needs the package's
+// database without admins, which the parallel tests create.
 func TestEnsureDevAdmin(t *testing.T) {
-	t.Parallel()
 	svc := admin.NewService(storetest.Open(t), admin.Config{})
 	ctx := context.Background()
 	pw, err := svc.EnsureDevAdmin(ctx)
@@ -54,5 +54,29 @@ func TestEnsureDevAdmin(t *testing.T) {
 	res, err := svc.Login(ctx, admin.LoginInput{Username: "admin", Password: pw, IP: "127.0.0.1"})
 	if err != nil || res.Admin.Role != models.RoleAdmin {
 		t.Fatalf("login = %+v, %v", res, err)
+	}
+}
+
+// TestLogin_SuccessKeepsOthersCounts: a success takes back its own attempt
+// only; the failures other clients made still count against the username.
+func TestLogin_SuccessKeepsOthersCounts(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t)
+	svc := admin.NewService(st, admin.Config{})
+	ctx := context.Background()
+	if _, err := svc.Create(ctx, "counted", "a long enough password", models.RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, err := svc.Login(ctx, admin.LoginInput{Username: "counted", Password: "wrong password here", IP: "198.51.100.7"}); models.ErrorCode(err) != models.CodeInvalidCredentials {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if _, err := svc.Login(ctx, admin.LoginInput{Username: "counted", Password: "a long enough password", IP: "203.0.113.9"}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := st.DB().QueryRowContext(ctx, "SELECT count FROM login_attempts WHERE key = 'user:counted'").Scan(&n); err != nil || n != 4 {
+		t.Fatalf("count after a success = %d, %v; want the 4 failures kept", n, err)
 	}
 }
