@@ -2,6 +2,8 @@ package admin_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -78,5 +80,28 @@ func TestLogin_SuccessKeepsOthersCounts(t *testing.T) {
 	var n int
 	if err := st.DB().QueryRowContext(ctx, "SELECT count FROM login_attempts WHERE key = 'user:counted'").Scan(&n); err != nil || n != 4 {
 		t.Fatalf("count after a success = %d, %v; want the 4 failures kept", n, err)
+	}
+}
+
+// TestLogin_PerIPLimit: 50 failed sign-ins from one address, whatever the
+// usernames, and the 51st is refused unchecked.
+func TestLogin_PerIPLimit(t *testing.T) {
+	t.Parallel()
+	svc := admin.NewService(storetest.Open(t), admin.Config{})
+	ctx := context.Background()
+	for i := range admin.MaxPerIP {
+		_, err := svc.Login(ctx, admin.LoginInput{Username: fmt.Sprintf("spray%d", i), Password: "guess", IP: "192.0.2.55"})
+		if models.ErrorCode(err) != models.CodeInvalidCredentials {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	_, err := svc.Login(ctx, admin.LoginInput{Username: "spray-last", Password: "guess", IP: "192.0.2.55"})
+	var e *models.Error
+	if !errors.As(err, &e) || e.Code != models.CodeRateLimited || e.Extensions["retryAfter"].(int) <= 0 {
+		t.Fatalf("attempt 51: %v", err)
+	}
+	// Another address is not affected.
+	if _, err := svc.Login(ctx, admin.LoginInput{Username: "spray-last", Password: "guess", IP: "192.0.2.56"}); models.ErrorCode(err) != models.CodeInvalidCredentials {
+		t.Fatalf("another address: %v", err)
 	}
 }
