@@ -220,6 +220,9 @@ func TestAdmin_Roles(t *testing.T) {
 			t.Errorf("stats for %d days: %s", days, got.raw)
 		}
 	}
+	if got := ts.do(t, viewer, `{ stats { a: totalUsers b: totalUsers c: totalUsers d: totalUsers e: totalUsers } }`, nil); got.code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Errorf("five statistics in one request: %s", got.raw)
+	}
 	if got := ts.do(t, viewer, `{ stats { totalUsers loginsPerDay(days: 2) { day count } } }`, nil); len(got.Errors) > 0 ||
 		!strings.Contains(got.raw, time.Now().UTC().Format(time.DateOnly)) {
 		t.Errorf("stats: %s", got.raw)
