@@ -267,34 +267,25 @@ func (s *Service) Logout(ctx context.Context, c *Caller, ip string) error {
 
 type requestKey struct{}
 
-// request memoizes one request's admin authentication.
-type request struct {
-	token  string
-	once   sync.Once
-	caller *Caller
-	err    error
-}
-
 // WithToken returns ctx carrying the request's bearer token ("" for none).
 func WithToken(ctx context.Context, tok string) context.Context {
-	return context.WithValue(ctx, requestKey{}, &request{token: tok})
+	return context.WithValue(ctx, requestKey{}, token.NewRequest[*Caller](tok))
 }
 
 // HasToken reports whether the request carries an admin token at all.
 func HasToken(ctx context.Context) bool {
-	r, _ := ctx.Value(requestKey{}).(*request)
-	return r != nil && strings.HasPrefix(r.token, token.Admin)
+	r, _ := ctx.Value(requestKey{}).(*token.Request[*Caller])
+	return r != nil && strings.HasPrefix(r.Token(), token.Admin)
 }
 
 // Caller returns the signed-in admin of the request in ctx, or an
-// UNAUTHENTICATED error.
+// UNAUTHENTICATED error. The token is looked up once per request.
 func (s *Service) Caller(ctx context.Context) (*Caller, error) {
-	r, _ := ctx.Value(requestKey{}).(*request)
-	if r == nil || r.token == "" {
+	r, _ := ctx.Value(requestKey{}).(*token.Request[*Caller])
+	if r == nil || r.Token() == "" {
 		return nil, errUnauthenticated
 	}
-	r.once.Do(func() { r.caller, r.err = s.Authenticate(ctx, r.token) })
-	return r.caller, r.err
+	return r.Resolve(func(tok string) (*Caller, error) { return s.Authenticate(ctx, tok) })
 }
 
 // Require returns the caller when their role is at least min: FORBIDDEN

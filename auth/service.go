@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -330,30 +329,19 @@ func (s *Service) SessionKey(ctx context.Context, sess *models.Session) (wechat.
 
 type requestKey struct{}
 
-// request memoizes one request's authentication, so a query touching the
-// caller in several resolvers looks the token up once, and a request that
-// never needs it (login) never looks it up.
-type request struct {
-	token  string
-	once   sync.Once
-	caller *Caller
-	err    error
-}
-
 // WithToken returns ctx carrying the request's bearer token ("" for none).
-func WithToken(ctx context.Context, token string) context.Context {
-	return context.WithValue(ctx, requestKey{}, &request{token: token})
+func WithToken(ctx context.Context, tok string) context.Context {
+	return context.WithValue(ctx, requestKey{}, token.NewRequest[*Caller](tok))
 }
 
 // Caller returns the authenticated caller of the request in ctx, or an
-// UNAUTHENTICATED error.
+// UNAUTHENTICATED error. The token is looked up once per request.
 func (s *Service) Caller(ctx context.Context) (*Caller, error) {
-	r, _ := ctx.Value(requestKey{}).(*request)
-	if r == nil || r.token == "" {
+	r, _ := ctx.Value(requestKey{}).(*token.Request[*Caller])
+	if r == nil || r.Token() == "" {
 		return nil, errUnauthenticated
 	}
-	r.once.Do(func() { r.caller, r.err = s.Authenticate(ctx, r.token) })
-	return r.caller, r.err
+	return r.Resolve(func(tok string) (*Caller, error) { return s.Authenticate(ctx, tok) })
 }
 
 func nonEmpty(s string) *string {

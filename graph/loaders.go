@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -20,21 +21,34 @@ type loaders struct {
 
 type loadersKey struct{}
 
-// withLoaders gives every request fresh loaders: their caches must not
+// lazyLoaders are made on first use: most requests (me, login) never need
+// them, and the hot path should not pay for them.
+type lazyLoaders struct {
+	adm  *admin.Service
+	once sync.Once
+	l    *loaders
+}
+
+// withLoaders gives every request its own loaders: their caches must not
 // outlive the request (or leak one admin's view into another's).
 func withLoaders(adm *admin.Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l := &loaders{
-			identities: dataloadgen.NewLoader(byKey(adm.IdentitiesOf), dataloadgen.WithWait(time.Millisecond)),
-			sessions:   dataloadgen.NewLoader(byKey(adm.LiveSessionsOf), dataloadgen.WithWait(time.Millisecond)),
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadersKey{}, l)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadersKey{}, &lazyLoaders{adm: adm})))
 	})
 }
 
 func loadersFrom(ctx context.Context) *loaders {
-	l, _ := ctx.Value(loadersKey{}).(*loaders)
-	return l
+	ll, _ := ctx.Value(loadersKey{}).(*lazyLoaders)
+	if ll == nil {
+		return nil
+	}
+	ll.once.Do(func() {
+		ll.l = &loaders{
+			identities: dataloadgen.NewLoader(byKey(ll.adm.IdentitiesOf), dataloadgen.WithWait(time.Millisecond)),
+			sessions:   dataloadgen.NewLoader(byKey(ll.adm.LiveSessionsOf), dataloadgen.WithWait(time.Millisecond)),
+		}
+	})
+	return ll.l
 }
 
 // byKey turns a fetch answering a map into what the loader wants: values in

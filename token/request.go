@@ -1,0 +1,28 @@
+package token
+
+import "sync"
+
+// Request is one request's bearer token and the caller it resolves to,
+// looked up at most once: a query touching the caller in several resolvers
+// costs one lookup, and a request that never asks (login) costs none.
+type Request[C any] struct {
+	token  string
+	once   sync.Once
+	caller C
+	err    error
+}
+
+// NewRequest returns the Request of a bearer token ("" for none).
+func NewRequest[C any](tok string) *Request[C] {
+	return &Request[C]{token: tok}
+}
+
+// Token returns the request's bearer token, "" for none.
+func (r *Request[C]) Token() string { return r.token }
+
+// Resolve calls authenticate with the token on the first call and returns
+// its result on every call. Safe for the concurrent resolvers of a request.
+func (r *Request[C]) Resolve(authenticate func(tok string) (C, error)) (C, error) {
+	r.once.Do(func() { r.caller, r.err = authenticate(r.token) })
+	return r.caller, r.err
+}
