@@ -31,6 +31,7 @@ import (
 	"wxlogin/auth"
 	"wxlogin/graph"
 	"wxlogin/store"
+	"wxlogin/web"
 	"wxlogin/wechat"
 	"wxlogin/wechat/wechattest"
 )
@@ -226,6 +227,10 @@ func (m *Main) Open(ctx context.Context) error {
 			return err
 		}
 	}
+	// The dashboard is served in production as in dev mode: it is static
+	// files that hold nothing secret and can do only what the API allows.
+	mux.Handle("/admin/", web.Admin())
+	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Auth: svc, Admin: adm, Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
@@ -354,6 +359,7 @@ func (m *Main) printBanner(w io.Writer) {
 	u := m.URL()
 	fmt.Fprintf(w, "wxlogin is listening on %s\n", u)
 	fmt.Fprintf(w, "  GraphQL endpoint: %s/graphql\n", u)
+	fmt.Fprintf(w, "  Admin dashboard:  %s/admin/\n", u)
 	if !m.Config.DevWechat {
 		return
 	}

@@ -3,7 +3,7 @@
 # that has only Go (and make):
 #
 #   scripts/dev.sh run     # make run: PostgreSQL + dev-mode server with the WeChat simulator
-#   scripts/dev.sh test    # make test: PostgreSQL + gcc, then checks and `go test -race ./...`
+#   scripts/dev.sh test    # make test: PostgreSQL, gcc and Chromium, then checks and `go test -race ./...`
 #   scripts/dev.sh db-stop # stop the project-local PostgreSQL cluster, if one was started
 #
 # PostgreSQL is found in this order:
@@ -75,6 +75,20 @@ ensure_gcc() {
 	if ! command -v gcc >/dev/null 2>&1; then
 		apt_install gcc libc6-dev
 	fi
+}
+
+# The browser tests drive headless Chromium (web/webtest); CHROME_PATH names
+# another browser.
+ensure_chromium() {
+	if [ -n "${CHROME_PATH:-}" ]; then
+		[ -x "$CHROME_PATH" ] || die "CHROME_PATH=$CHROME_PATH is not an executable"
+		return
+	fi
+	local n
+	for n in chromium chromium-browser google-chrome google-chrome-stable; do
+		command -v "$n" >/dev/null 2>&1 && return
+	done
+	apt_install chromium
 }
 
 build() {
@@ -223,6 +237,7 @@ cmd_test() {
 	fi
 	unset DATABASE_URL
 	ensure_gcc
+	ensure_chromium
 	build_test_probe
 	find_server probe_test postgres
 	export TEST_DATABASE_URL="$server_url"

@@ -1,0 +1,94 @@
+package web
+
+import (
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func get(t *testing.T, h http.Handler, method, target string, hdr map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(method, target, nil)
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestAdmin_ServesAppAndRoutes(t *testing.T) {
+	t.Parallel()
+	h := Admin()
+	index := get(t, h, "GET", "/admin/", nil)
+	if index.Code != 200 || !strings.Contains(index.Body.String(), "<!doctype html>") {
+		t.Fatalf("GET /admin/ = %d %q", index.Code, index.Body.String())
+	}
+	// A client-side route gets the same app.
+	route := get(t, h, "GET", "/admin/users/0b8f1c1e-0000-4000-8000-000000000000", nil)
+	if route.Code != 200 || route.Body.String() != index.Body.String() {
+		t.Fatalf("client route = %d", route.Code)
+	}
+	// A missing file is a plain 404, not the app (a broken script tag must
+	// not silently load HTML).
+	if w := get(t, h, "GET", "/admin/missing.js", nil); w.Code != 404 {
+		t.Fatalf("missing file = %d, want 404", w.Code)
+	}
+	if w := get(t, h, "POST", "/admin/", nil); w.Code != 405 || w.Header().Get("Allow") != "GET, HEAD" {
+		t.Fatalf("POST = %d Allow %q", w.Code, w.Header().Get("Allow"))
+	}
+	csp := index.Header().Get("Content-Security-Policy")
+	for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'", "default-src 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+		t.Errorf("admin CSP allows inline or eval: %q", csp)
+	}
+}
+
+func TestSite_ETagAndGzip(t *testing.T) {
+	t.Parallel()
+	h := Admin()
+	first := get(t, h, "GET", "/admin/", nil)
+	etag := first.Header().Get("ETag")
+	if etag == "" || first.Header().Get("Cache-Control") != "no-cache" {
+		t.Fatalf("ETag %q Cache-Control %q", etag, first.Header().Get("Cache-Control"))
+	}
+	if w := get(t, h, "GET", "/admin/", map[string]string{"If-None-Match": `"x", ` + etag}); w.Code != 304 || w.Body.Len() != 0 {
+		t.Fatalf("If-None-Match = %d with %d bytes, want 304", w.Code, w.Body.Len())
+	}
+	if w := get(t, h, "GET", "/admin/", map[string]string{"If-None-Match": `"stale"`}); w.Code != 200 {
+		t.Fatalf("stale If-None-Match = %d, want 200", w.Code)
+	}
+	// The largest file is worth compressing; gzip must round-trip to it.
+	var name string
+	var size int
+	for n, a := range h.(*site).assets {
+		if a.gz != nil && len(a.body) > size {
+			name, size = n, len(a.body)
+		}
+	}
+	if name == "" {
+		t.Skip("no embedded file is large enough to compress yet")
+	}
+	w := get(t, h, "GET", "/admin/"+name, map[string]string{"Accept-Encoding": "br, gzip"})
+	if w.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("%s not gzipped", name)
+	}
+	zr, err := gzip.NewReader(w.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(zr)
+	if len(b) != size {
+		t.Fatalf("gunzipped %d bytes, want %d", len(b), size)
+	}
+	if w := get(t, h, "GET", "/admin/"+name, map[string]string{"Accept-Encoding": "gzip;q=0"}); w.Header().Get("Content-Encoding") != "" {
+		t.Fatal("gzip sent though q=0 refused it")
+	}
+}
