@@ -370,26 +370,44 @@ func TestAdmin_UsersPaging(t *testing.T) {
 		p := mustLogin(t, ts, map[string]any{"code": code, "rawData": ui.RawData, "signature": ui.Signature})
 		want[p.User.ID] = true
 	}
-	const q = `query($after: String, $order: UserOrderField!, $dir: OrderDirection!) {
-	  users(first: 10, after: $after, filter: {search: "pager_"}, orderBy: {field: $order, direction: $dir}) {
-	    totalCount edges { cursor node { id nickname } } pageInfo { hasNextPage endCursor } } }`
+	const q = `query($after: String, $before: String, $first: Int, $last: Int, $order: UserOrderField!, $dir: OrderDirection!) {
+	  users(first: $first, after: $after, last: $last, before: $before, filter: {search: "pager_"}, orderBy: {field: $order, direction: $dir}) {
+	    totalCount edges { cursor node { id nickname } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`
 	type page struct {
 		TotalCount int
 		Edges      []struct{ Node struct{ ID string } }
 		PageInfo   struct {
-			HasNextPage bool
-			EndCursor   *string
+			HasNextPage, HasPreviousPage bool
+			StartCursor, EndCursor       *string
 		}
+	}
+	ids := func(p page) string {
+		var s []string
+		for _, e := range p.Edges {
+			s = append(s, e.Node.ID)
+		}
+		return strings.Join(s, ",")
 	}
 	for _, order := range [][2]string{{"CREATED_AT", "DESC"}, {"CREATED_AT", "ASC"}, {"LAST_LOGIN_AT", "DESC"}} {
 		seen := map[string]bool{}
 		var after any
 		var sizes []int
-		for range 5 {
-			resp := ts.do(t, viewer, q, map[string]any{"after": after, "order": order[0], "dir": order[1]})
+		var pages []page
+		fetch := func(vars map[string]any) page {
+			t.Helper()
+			vars["order"], vars["dir"] = order[0], order[1]
+			resp := ts.do(t, viewer, q, vars)
 			var p page
 			if len(resp.Errors) > 0 || json.Unmarshal(resp.Data["users"], &p) != nil {
 				t.Fatalf("%v: %s", order, resp.raw)
+			}
+			return p
+		}
+		for range 5 {
+			p := fetch(map[string]any{"first": 10, "after": after})
+			pages = append(pages, p)
+			if p.PageInfo.HasPreviousPage != (after != nil) {
+				t.Fatalf("%v: page %d hasPreviousPage %v", order, len(pages), p.PageInfo.HasPreviousPage)
 			}
 			if p.TotalCount != 25 {
 				t.Fatalf("%v: totalCount %d", order, p.TotalCount)
@@ -409,15 +427,31 @@ func TestAdmin_UsersPaging(t *testing.T) {
 		if fmt.Sprint(sizes) != "[10 10 5]" || len(seen) != 25 {
 			t.Fatalf("%v: pages %v, %d users", order, sizes, len(seen))
 		}
+		// Back from the last page by its startCursor: the same pages, in
+		// the same order, and no previous page before the first.
+		for i := len(pages) - 1; i > 0; i-- {
+			back := fetch(map[string]any{"last": 10, "before": *pages[i].PageInfo.StartCursor})
+			if ids(back) != ids(pages[i-1]) || !back.PageInfo.HasNextPage || back.PageInfo.HasPreviousPage != (i > 1) {
+				t.Fatalf("%v: back from page %d = %s %+v, want page %d %s", order, i+1, ids(back), back.PageInfo, i, ids(pages[i-1]))
+			}
+		}
+		if last := fetch(map[string]any{"last": 5}); ids(last) != ids(pages[2]) || last.PageInfo.HasNextPage || !last.PageInfo.HasPreviousPage {
+			t.Fatalf("%v: last: 5 = %s %+v, want the last page %s", order, ids(last), last.PageInfo, ids(pages[2]))
+		}
 	}
 	first := ts.do(t, viewer, `{ users(first: 1) { pageInfo { endCursor } } }`, nil)
 	var p struct{ Users page }
 	_ = json.Unmarshal([]byte(fmt.Sprintf(`{"users":%s}`, first.Data["users"])), &p)
 	for name, args := range map[string]string{
-		"FirstZero":   `first: 0`,
-		"FirstTooBig": `first: 101`,
-		"Garbage":     `after: "!!not a cursor"`,
-		"OtherOrder":  fmt.Sprintf(`after: %q, orderBy: {field: LAST_LOGIN_AT}`, *p.Users.PageInfo.EndCursor),
+		"FirstZero":    `first: 0`,
+		"FirstTooBig":  `first: 101`,
+		"Garbage":      `after: "!!not a cursor"`,
+		"OtherOrder":   fmt.Sprintf(`after: %q, orderBy: {field: LAST_LOGIN_AT}`, *p.Users.PageInfo.EndCursor),
+		"FirstAndLast": `first: 2, last: 2`,
+		"AfterBefore":  fmt.Sprintf(`after: %q, before: %q`, *p.Users.PageInfo.EndCursor, *p.Users.PageInfo.EndCursor),
+		"LastAfter":    fmt.Sprintf(`last: 2, after: %q`, *p.Users.PageInfo.EndCursor),
+		"LastTooBig":   `last: 101`,
+		"BadBefore":    `before: "nope"`,
 	} {
 		if r := ts.do(t, viewer, `{ users(`+args+`) { edges { cursor } } }`, nil); r.code() != "BAD_USER_INPUT" {
 			t.Errorf("%s: %s", name, r.raw)
@@ -470,6 +504,39 @@ func TestAdmin_AuditLog(t *testing.T) {
 	}
 	if got := strings.Join(actions, " "); got != "user.login user.login user.login user.create" && got != "user.login user.login user.create user.login" {
 		t.Fatalf("newest first: %s", got)
+	}
+	// Backward: the newest two before the oldest entry, then the oldest
+	// page, as last without before gives it.
+	var all, back, oldest struct {
+		Edges []struct {
+			Cursor string
+			Node   struct{ ID string }
+		}
+		PageInfo struct{ HasNextPage, HasPreviousPage bool }
+	}
+	const bq = `query($target: String, $first: Int, $last: Int, $before: String) {
+	  auditLog(first: $first, last: $last, before: $before, filter: {target: $target}) {
+	    edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage } } }`
+	for _, c := range []struct {
+		vars map[string]any
+		into any
+	}{
+		{map[string]any{"target": userID, "first": 4}, &all},
+		{map[string]any{"target": userID, "last": 2}, &oldest},
+	} {
+		if r := ts.do(t, viewer, bq, c.vars); len(r.Errors) > 0 || json.Unmarshal(r.Data["auditLog"], c.into) != nil {
+			t.Fatalf("auditLog %v = %s", c.vars, r.raw)
+		}
+	}
+	if r := ts.do(t, viewer, bq, map[string]any{"target": userID, "last": 2, "before": all.Edges[3].Cursor}); len(r.Errors) > 0 || json.Unmarshal(r.Data["auditLog"], &back) != nil {
+		t.Fatalf("auditLog before = %s", r.raw)
+	}
+	if len(back.Edges) != 2 || back.Edges[0].Node.ID != all.Edges[1].Node.ID || back.Edges[1].Node.ID != all.Edges[2].Node.ID ||
+		!back.PageInfo.HasPreviousPage || !back.PageInfo.HasNextPage {
+		t.Fatalf("last 2 before the oldest = %+v, want entries 2 and 3 of %+v", back, all)
+	}
+	if len(oldest.Edges) != 2 || oldest.Edges[1].Node.ID != all.Edges[3].Node.ID || oldest.PageInfo.HasNextPage || !oldest.PageInfo.HasPreviousPage {
+		t.Fatalf("last 2 = %+v, want the oldest two of %+v", oldest, all)
 	}
 	if r := ts.do(t, viewer, `{ auditLog(after: "garbage") { edges { cursor } } }`, nil); r.code() != "BAD_USER_INPUT" {
 		t.Fatalf("a bad cursor: %s", r.raw)

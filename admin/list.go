@@ -19,8 +19,10 @@ const (
 
 // UsersInput is a request for a page of users, as the GraphQL layer parsed it.
 type UsersInput struct {
-	First                       *int
-	After                       *string
+	// First and After page forward; Last and Before backward (the previous
+	// page, or with Before unset the last one). Mixing the two is refused.
+	First, Last                 *int
+	After, Before               *string
 	Search                      string
 	CreatedAfter, CreatedBefore *time.Time
 	Disabled                    *bool
@@ -44,35 +46,70 @@ func (s *Service) Users(ctx context.Context, in UsersInput) (*store.UserPage, er
 	if q.Order == "" {
 		q.Order = store.OrderCreatedAt
 	}
-	if in.First != nil {
-		q.First = *in.First
-	}
-	if q.First < 1 || q.First > MaxPageSize {
-		return nil, models.Errorf(models.CodeBadUserInput, "first must be from 1 to %d", MaxPageSize)
+	var err error
+	if q.First, q.Backward, err = pageSize(in.First, in.Last, in.After, in.Before); err != nil {
+		return nil, err
 	}
 	if len(q.Search) > maxSearchLen {
 		return nil, models.Errorf(models.CodeBadUserInput, "search must be at most %d bytes", maxSearchLen)
 	}
-	if in.After != nil && *in.After != "" {
-		c, err := store.DecodeCursor(*in.After)
-		if err != nil || c.Order != q.Order || c.Desc != q.Desc {
-			return nil, models.Errorf(models.CodeBadUserInput, "after is not a cursor of this ordering; start again without it")
+	for _, c := range []struct {
+		arg  string
+		in   *string
+		into **store.Cursor
+	}{{"after", in.After, &q.After}, {"before", in.Before, &q.Before}} {
+		if c.in == nil || *c.in == "" {
+			continue
 		}
-		q.After = c
+		cur, err := store.DecodeCursor(*c.in)
+		if err != nil || cur.Order != q.Order || cur.Desc != q.Desc {
+			return nil, models.Errorf(models.CodeBadUserInput, "%s is not a cursor of this ordering; start again without it", c.arg)
+		}
+		*c.into = cur
 	}
 	page, err := s.store.ListUsers(ctx, q)
 	if errors.Is(err, store.ErrBadCursor) {
-		return nil, models.Errorf(models.CodeBadUserInput, "after is not a cursor of this ordering; start again without it")
+		return nil, models.Errorf(models.CodeBadUserInput, "the cursor is not one of this ordering; start again without it")
 	} else if err != nil {
 		return nil, internal(err)
 	}
 	return page, nil
 }
 
+// pageSize checks a connection's paging arguments: forward (first, after)
+// or backward (last, before), never both, and a size from 1 to MaxPageSize
+// (DefaultPageSize when neither is given).
+func pageSize(first, last *int, after, before *string) (size int, backward bool, err error) {
+	given := func(s *string) bool { return s != nil && *s != "" }
+	if first != nil && last != nil {
+		return 0, false, models.Errorf(models.CodeBadUserInput, "give first or last, not both")
+	}
+	if given(after) && given(before) {
+		return 0, false, models.Errorf(models.CodeBadUserInput, "give after or before, not both")
+	}
+	backward = last != nil || given(before)
+	if (first != nil && given(before)) || (last != nil && given(after)) {
+		return 0, false, models.Errorf(models.CodeBadUserInput, "page forward with first and after, or backward with last and before")
+	}
+	size, arg := DefaultPageSize, "first"
+	switch {
+	case first != nil:
+		size = *first
+	case last != nil:
+		size, arg = *last, "last"
+	}
+	if size < 1 || size > MaxPageSize {
+		return 0, false, models.Errorf(models.CodeBadUserInput, "%s must be from 1 to %d", arg, MaxPageSize)
+	}
+	return size, backward, nil
+}
+
 // AuditInput is a request for a page of the audit log.
 type AuditInput struct {
-	First                   *int
-	After                   *string
+	// As in UsersInput: forward with First and After, backward with Last
+	// and Before.
+	First, Last             *int
+	After, Before           *string
 	ActorID, Action, Target string
 	Since                   *time.Time
 	WithTotal               bool
@@ -82,20 +119,25 @@ type AuditInput struct {
 // BAD_USER_INPUT for first outside 1..100 or a cursor that does not decode;
 // INTERNAL.
 func (s *Service) AuditLog(ctx context.Context, in AuditInput) (*store.AuditPage, error) {
-	q := store.AuditQuery{First: DefaultPageSize, ActorID: in.ActorID, Action: in.Action, Target: in.Target,
+	q := store.AuditQuery{ActorID: in.ActorID, Action: in.Action, Target: in.Target,
 		Since: in.Since, WithTotal: in.WithTotal}
-	if in.First != nil {
-		q.First = *in.First
+	var err error
+	if q.First, q.Backward, err = pageSize(in.First, in.Last, in.After, in.Before); err != nil {
+		return nil, err
 	}
-	if q.First < 1 || q.First > MaxPageSize {
-		return nil, models.Errorf(models.CodeBadUserInput, "first must be from 1 to %d", MaxPageSize)
-	}
-	if in.After != nil && *in.After != "" {
-		c, err := store.DecodeAuditCursor(*in.After)
-		if err != nil {
-			return nil, models.Errorf(models.CodeBadUserInput, "after is not an audit log cursor; start again without it")
+	for _, c := range []struct {
+		arg  string
+		in   *string
+		into **store.AuditCursor
+	}{{"after", in.After, &q.After}, {"before", in.Before, &q.Before}} {
+		if c.in == nil || *c.in == "" {
+			continue
 		}
-		q.After = c
+		cur, err := store.DecodeAuditCursor(*c.in)
+		if err != nil {
+			return nil, models.Errorf(models.CodeBadUserInput, "%s is not an audit log cursor; start again without it", c.arg)
+		}
+		*c.into = cur
 	}
 	page, err := s.store.ListAudit(ctx, q)
 	if err != nil {

@@ -79,9 +79,18 @@ func prime[V any](l *dataloadgen.Loader[string, []V], ids []string, m map[string
 	}
 }
 
+// paging is a connection field's paging arguments.
+type paging struct {
+	first *int
+	after *string
+	last  *int
+	// before is the startCursor to page back from.
+	before *string
+}
+
 // usersInput maps the users field's arguments onto the admin service's input.
-func usersInput(ctx context.Context, first *int, after *string, filter *model.UserFilter, orderBy *model.UserOrder) admin.UsersInput {
-	in := admin.UsersInput{First: first, After: after, Desc: true, WithTotal: selects(ctx, "totalCount")}
+func usersInput(ctx context.Context, p paging, filter *model.UserFilter, orderBy *model.UserOrder) admin.UsersInput {
+	in := admin.UsersInput{First: p.first, After: p.after, Last: p.last, Before: p.before, Desc: true, WithTotal: selects(ctx, "totalCount")}
 	if filter != nil {
 		in.Search = deref(filter.Search)
 		in.CreatedAfter, in.CreatedBefore, in.Disabled = filter.CreatedAfter, filter.CreatedBefore, filter.Disabled
@@ -93,22 +102,29 @@ func usersInput(ctx context.Context, first *int, after *string, filter *model.Us
 	return in
 }
 
+// pageInfo is a page's PageInfo: its first and last cursors, and whether
+// more lies either way.
+func pageInfo(cursors []string, next, previous bool) *model.PageInfo {
+	pi := &model.PageInfo{HasNextPage: next, HasPreviousPage: previous}
+	if n := len(cursors); n > 0 {
+		pi.StartCursor, pi.EndCursor = &cursors[0], &cursors[n-1]
+	}
+	return pi
+}
+
 // userConnection shapes a page of users as a Relay connection.
 func userConnection(page *store.UserPage) *model.UserConnection {
-	c := &model.UserConnection{PageInfo: &model.PageInfo{HasNextPage: page.HasNextPage}, TotalCount: page.TotalCount,
-		Edges: make([]*model.UserEdge, len(page.Users))}
+	c := &model.UserConnection{PageInfo: pageInfo(page.Cursors, page.HasNextPage, page.HasPreviousPage),
+		TotalCount: page.TotalCount, Edges: make([]*model.UserEdge, len(page.Users))}
 	for i, u := range page.Users {
 		c.Edges[i] = &model.UserEdge{Cursor: page.Cursors[i], Node: u}
-	}
-	if n := len(page.Cursors); n > 0 {
-		c.PageInfo.EndCursor = &page.Cursors[n-1]
 	}
 	return c
 }
 
 // auditInput maps the auditLog field's arguments onto the admin service's input.
-func auditInput(ctx context.Context, first *int, after *string, filter *model.AuditFilter) admin.AuditInput {
-	in := admin.AuditInput{First: first, After: after, WithTotal: selects(ctx, "totalCount")}
+func auditInput(ctx context.Context, p paging, filter *model.AuditFilter) admin.AuditInput {
+	in := admin.AuditInput{First: p.first, After: p.after, Last: p.last, Before: p.before, WithTotal: selects(ctx, "totalCount")}
 	if filter != nil {
 		in.ActorID, in.Action, in.Target, in.Since = deref(filter.ActorID), deref(filter.Action), deref(filter.Target), filter.Since
 	}
@@ -117,13 +133,10 @@ func auditInput(ctx context.Context, first *int, after *string, filter *model.Au
 
 // auditConnection shapes a page of the audit log as a Relay connection.
 func auditConnection(page *store.AuditPage) *model.AuditConnection {
-	c := &model.AuditConnection{PageInfo: &model.PageInfo{HasNextPage: page.HasNextPage}, TotalCount: page.TotalCount,
-		Edges: make([]*model.AuditEdge, len(page.Entries))}
+	c := &model.AuditConnection{PageInfo: pageInfo(page.Cursors, page.HasNextPage, page.HasPreviousPage),
+		TotalCount: page.TotalCount, Edges: make([]*model.AuditEdge, len(page.Entries))}
 	for i, e := range page.Entries {
 		c.Edges[i] = &model.AuditEdge{Cursor: page.Cursors[i], Node: e}
-	}
-	if n := len(page.Cursors); n > 0 {
-		c.PageInfo.EndCursor = &page.Cursors[n-1]
 	}
 	return c
 }

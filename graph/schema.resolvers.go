@@ -136,8 +136,8 @@ func (r *queryResolver) User(ctx context.Context, id string) (*models.User, erro
 }
 
 // Users is the resolver for the users field.
-func (r *queryResolver) Users(ctx context.Context, first *int, after *string, filter *model.UserFilter, orderBy *model.UserOrder) (*model.UserConnection, error) {
-	page, err := r.Resolver.Admin.Users(ctx, usersInput(ctx, first, after, filter, orderBy))
+func (r *queryResolver) Users(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (*model.UserConnection, error) {
+	page, err := r.Resolver.Admin.Users(ctx, usersInput(ctx, paging{first, after, last, before}, filter, orderBy))
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +146,8 @@ func (r *queryResolver) Users(ctx context.Context, first *int, after *string, fi
 }
 
 // AuditLog is the resolver for the auditLog field.
-func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string, filter *model.AuditFilter) (*model.AuditConnection, error) {
-	page, err := r.Resolver.Admin.AuditLog(ctx, auditInput(ctx, first, after, filter))
+func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.AuditFilter) (*model.AuditConnection, error) {
+	page, err := r.Resolver.Admin.AuditLog(ctx, auditInput(ctx, paging{first, after, last, before}, filter))
 	if err != nil {
 		return nil, err
 	}

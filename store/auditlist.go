@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +19,11 @@ type AuditQuery struct {
 	First int
 	// After is the cursor of the last entry already seen; nil for the first page.
 	After *AuditCursor
+	// Before, instead of After, asks for the First entries just before this
+	// cursor (newer ones): the previous page. Backward with Before nil asks
+	// for the last (oldest) page.
+	Before   *AuditCursor
+	Backward bool
 	// ActorID, Action and Target, when set, must match exactly.
 	ActorID, Action, Target string
 	// Since keeps entries at or after it.
@@ -66,10 +72,11 @@ func DecodeAuditCursor(s string) (*AuditCursor, error) {
 
 // AuditPage is one page of the log.
 type AuditPage struct {
-	Entries     []*models.AuditEntry
-	Cursors     []string
-	HasNextPage bool
-	TotalCount  int
+	Entries []*models.AuditEntry
+	Cursors []string
+	// As in UserPage, the page a cursor came from is assumed to exist.
+	HasNextPage, HasPreviousPage bool
+	TotalCount                   int
 }
 
 // ListAudit returns a page of the audit log, newest first, by keyset
@@ -93,17 +100,38 @@ func (s *Store) ListAudit(ctx context.Context, q AuditQuery) (*AuditPage, error)
 		}
 		return sel
 	}
+	if q.Before != nil {
+		q.Backward = true
+	}
+	if q.After != nil && q.Backward {
+		return nil, fmt.Errorf("store: listing the audit log: both after and before")
+	}
 	var entries []*models.AuditEntry
 	sel := filter(s.db.NewSelect().Model(&entries))
+	order := "al.at DESC, al.id DESC"
 	if q.After != nil {
 		sel = sel.Where("(al.at, al.id) < (?, ?)", q.After.At, q.After.ID)
 	}
-	if err := sel.OrderExpr("al.at DESC, al.id DESC").Limit(int64(q.First) + 1).Scan(ctx); err != nil {
+	if q.Backward {
+		// Read oldest-first from the cursor, then turn the page round.
+		order = "al.at ASC, al.id ASC"
+		if q.Before != nil {
+			sel = sel.Where("(al.at, al.id) > (?, ?)", q.Before.At, q.Before.ID)
+		}
+	}
+	if err := sel.OrderExpr(order).Limit(int64(q.First) + 1).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("store: listing the audit log: %w", err)
 	}
+	more := len(entries) > q.First
+	if more {
+		entries = entries[:q.First]
+	}
 	page := &AuditPage{Entries: entries}
-	if len(entries) > q.First {
-		page.Entries, page.HasNextPage = entries[:q.First], true
+	if q.Backward {
+		slices.Reverse(page.Entries)
+		page.HasPreviousPage, page.HasNextPage = more, q.Before != nil
+	} else {
+		page.HasNextPage, page.HasPreviousPage = more, q.After != nil
 	}
 	for _, e := range page.Entries {
 		page.Cursors = append(page.Cursors, AuditCursor{At: e.At, ID: e.ID}.Encode())

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,11 @@ type UserQuery struct {
 	// After is the Cursors entry of the last user already seen; nil for the
 	// first page.
 	After *Cursor
+	// Before, instead of After, asks for the First users just before this
+	// cursor, in the same order: the previous page. Backward with Before nil
+	// asks for the last page.
+	Before   *Cursor
+	Backward bool
 	// Search matches a nickname substring (case-insensitive, % and _
 	// literal) or exactly an openid, a unionid, a phone (E.164) or a user
 	// id. Empty means no search.
@@ -153,17 +159,21 @@ type UserPage struct {
 	Users []*models.User
 	// Cursors[i] is the encoded position of Users[i], to pass back as After.
 	Cursors []string
-	// HasNextPage tells whether a user follows the last one on this page.
-	HasNextPage bool
+	// HasNextPage tells whether a user follows the last one on this page;
+	// HasPreviousPage whether one precedes the first. Paging forward from a
+	// cursor, a previous page is assumed (the cursor's user was on it), as
+	// is a next page paging backward from one: Relay allows that shortcut,
+	// and it saves a query.
+	HasNextPage, HasPreviousPage bool
 	// TotalCount is every user matching the filters and search, regardless
 	// of the cursor; only computed with WithTotal.
 	TotalCount int
 }
 
 // ListUsers returns a page of users in q.Order, by keyset pagination: the
-// page starts right after q.After's (key, id), so users added or removed
-// between pages never make a user appear twice or be skipped, and a deep
-// page costs the same as the first.
+// page starts right after q.After's (key, id) (or ends right before
+// q.Before's), so users added or removed between pages never make a user
+// appear twice or be skipped, and a deep page costs the same as the first.
 func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*UserPage, error) {
 	if q.Order == "" {
 		q.Order = OrderCreatedAt
@@ -175,18 +185,32 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*UserPage, error) {
 	if q.First < 1 || q.First > 100 {
 		return nil, fmt.Errorf("store: listing users: first %d is not within 1..100", q.First)
 	}
-	if q.After != nil && (q.After.Order != q.Order || q.After.Desc != q.Desc) {
-		return nil, ErrBadCursor
+	if q.Before != nil {
+		q.Backward = true
+	}
+	if q.After != nil && q.Backward {
+		return nil, fmt.Errorf("store: listing users: both after and before")
+	}
+	for _, c := range []*Cursor{q.After, q.Before} {
+		if c != nil && (c.Order != q.Order || c.Desc != q.Desc) {
+			return nil, ErrBadCursor
+		}
 	}
 
 	var users []*models.User
 	sel := s.db.NewSelect().Model(&users)
 	filterUsers(sel, q)
+	// A backward page is read in the opposite order from its cursor, then
+	// turned round.
 	dir, cmp := "ASC", ">"
-	if q.Desc {
+	if q.Desc != q.Backward {
 		dir, cmp = "DESC", "<"
 	}
-	if c := q.After; c != nil {
+	c := q.After
+	if q.Backward {
+		c = q.Before
+	}
+	if c != nil {
 		// A row comparison, which the (key, id) index serves as one range.
 		var k any = bun.Safe("'-infinity'")
 		if c.Key != nil {
@@ -203,8 +227,15 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*UserPage, error) {
 	}
 
 	p := &UserPage{}
-	if len(users) > q.First {
-		users, p.HasNextPage = users[:q.First], true
+	more := len(users) > q.First
+	if more {
+		users = users[:q.First]
+	}
+	if q.Backward {
+		slices.Reverse(users)
+		p.HasPreviousPage, p.HasNextPage = more, q.Before != nil
+	} else {
+		p.HasNextPage, p.HasPreviousPage = more, q.After != nil
 	}
 	p.Users = users
 	p.Cursors = make([]string, len(users))

@@ -83,9 +83,15 @@ type LoginInput struct {
 type Mutation struct {
 }
 
+// Where a page is. Next from a page fetched with `before`, and previous from
+// one fetched with `after`, are assumed true without looking (Relay allows it):
+// the cursor's own item lies that way.
 type PageInfo struct {
-	HasNextPage bool `json:"hasNextPage"`
-	// The cursor of the last edge; null on an empty page.
+	HasNextPage     bool `json:"hasNextPage"`
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the first edge, for `before`; null on an empty page.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the last edge, for `after`; null on an empty page.
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
