@@ -1,5 +1,5 @@
 # The two commands. Both find or start PostgreSQL first (see scripts/dev.sh).
-.PHONY: run test build generate db-stop
+.PHONY: run test build generate db-stop screenshots
 
 ## run: start the server in dev mode with the built-in WeChat simulator
 run:
@@ -8,6 +8,10 @@ run:
 ## test: gofmt, vet, staticcheck, generated-code check, then go test -race ./...
 test:
 	@scripts/dev.sh test
+
+## screenshots: regenerate docs/screenshots from the dashboard's browser tests
+screenshots:
+	@scripts/dev.sh screenshots
 
 ## build: build bin/wxlogin
 build:

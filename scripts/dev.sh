@@ -4,6 +4,7 @@
 #
 #   scripts/dev.sh run     # make run: PostgreSQL + dev-mode server with the WeChat simulator
 #   scripts/dev.sh test    # make test: PostgreSQL, gcc and Chromium, then checks and `go test -race ./...`
+#   scripts/dev.sh screenshots # make screenshots: the dashboard's screens into docs/screenshots
 #   scripts/dev.sh db-stop # stop the project-local PostgreSQL cluster, if one was started
 #
 # PostgreSQL is found in this order:
@@ -257,6 +258,21 @@ cmd_test() {
 	go test -race -count=1 "$@" ./...
 }
 
+# make screenshots: the dashboard's browser tests, saving a PNG of each
+# screen into docs/screenshots (the README shows them).
+cmd_screenshots() {
+	url_var=TEST_DATABASE_URL
+	unset DATABASE_URL
+	ensure_gcc
+	ensure_chromium
+	build_test_probe
+	find_server probe_test postgres
+	export TEST_DATABASE_URL="$server_url"
+	mkdir -p "$root/docs/screenshots"
+	SCREENSHOTS_DIR="$root/docs/screenshots" go test -count=1 -run 'Browser' .
+	log "screenshots are in docs/screenshots"
+}
+
 cmd_run() {
 	build
 	find_server probe_run wxlogin
@@ -283,5 +299,6 @@ case "${1:-}" in
 run) shift; cmd_run "$@" ;;
 test) shift; cmd_test "$@" ;;
 db-stop) cmd_db_stop ;;
+screenshots) cmd_screenshots ;;
 *) die "usage: scripts/dev.sh run|test|db-stop" ;;
 esac
