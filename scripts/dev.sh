@@ -300,5 +300,5 @@ run) shift; cmd_run "$@" ;;
 test) shift; cmd_test "$@" ;;
 db-stop) cmd_db_stop ;;
 screenshots) cmd_screenshots ;;
-*) die "usage: scripts/dev.sh run|test|db-stop" ;;
+*) die "usage: scripts/dev.sh run|test|screenshots|db-stop" ;;
 esac
