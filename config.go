@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,11 @@ type Config struct {
 	StartupTimeout time.Duration
 	LogLevel       slog.Level
 	LogFormat      string
+	// AvatarDir is the folder uploaded avatars are kept in.
+	AvatarDir string
+	// PublicURL is the origin clients reach this server at, to make uploaded
+	// avatars' URLs absolute; empty leaves them paths.
+	PublicURL string
 
 	// generated lists the dev values made up because they were not given.
 	generated []string
@@ -89,6 +95,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"startup-timeout", "STARTUP_TIMEOUT", "60s", "deadline for connecting to and migrating the database at start", &startupTimeout},
 		{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", &logLevel},
 		{"log-format", "LOG_FORMAT", "text", "text or json", &c.LogFormat},
+		{"avatar-dir", "AVATAR_DIR", ".data/avatars", "folder for uploaded avatars, shared by every instance (a network filesystem) or one per instance behind sticky routing", &c.AvatarDir},
+		{"public-url", "PUBLIC_URL", "", "origin clients reach this server at, e.g. https://api.example.com; makes avatar URLs absolute", &c.PublicURL},
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -147,6 +155,16 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+			return c, errors.New("PUBLIC_URL must be an origin like https://api.example.com (no path, query or credentials)")
+		}
+		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	}
+	if c.AvatarDir == "" {
+		return c, errors.New("AVATAR_DIR must name a folder")
 	}
 	if min := minRequestTimeout(c.WechatTimeout); c.RequestTimeout < min {
 		return c, fmt.Errorf("REQUEST_TIMEOUT (%v) must be at least %v: a login may wait on WeChat twice (2×WECHAT_TIMEOUT plus a pause) and then record the session (%v)",

@@ -29,7 +29,9 @@ import (
 
 	"wxlogin/admin"
 	"wxlogin/auth"
+	"wxlogin/blob"
 	"wxlogin/graph"
+	"wxlogin/profile"
 	"wxlogin/store"
 	"wxlogin/web"
 	"wxlogin/wechat"
@@ -231,7 +233,16 @@ func (m *Main) Open(ctx context.Context) error {
 	// files that hold nothing secret and can do only what the API allows.
 	mux.Handle("/admin/", web.Admin())
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
-	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Auth: svc, Admin: adm, Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout}))
+	blobs, err := blob.NewDir(cfg.AvatarDir)
+	if err != nil {
+		_ = m.listener.Close()
+		_ = st.Close()
+		return err
+	}
+	prof := profile.NewService(st, blobs, m.Log)
+	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
+	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
+		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})

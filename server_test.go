@@ -49,7 +49,7 @@ func startServer(t testing.TB, mutate func(*Config)) *testServer {
 		DatabaseURL: storetest.DSN(t), Host: "127.0.0.1", Port: 0,
 		WechatAppID: e2eAppID, WechatSecret: e2eSecret, WechatAPIBase: wx.URL,
 		WechatTimeout: 2 * time.Second, SessionTTL: time.Hour, DBMaxConns: 10,
-		SecretKey: bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 4),
+		SecretKey: bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 4), AvatarDir: t.TempDir(),
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -563,7 +563,7 @@ func TestE2E_DevMode(t *testing.T) {
 	// The README walk-through: the mounted simulator mints a code over HTTP.
 	m := &Main{Config: Config{
 		DatabaseURL: storetest.DSN(t), Port: 0, DevWechat: true, WechatTimeout: 2 * time.Second,
-		SessionTTL: time.Hour, DBMaxConns: 4,
+		SessionTTL: time.Hour, DBMaxConns: 4, AvatarDir: t.TempDir(),
 	}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	m.Config.fillDevDefaults()
 	if err := m.Open(context.Background()); err != nil {

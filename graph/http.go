@@ -20,6 +20,7 @@ import (
 	"wxlogin/admin"
 	"wxlogin/auth"
 	"wxlogin/models"
+	"wxlogin/profile"
 )
 
 // statsCost is the complexity of one dashboard statistic: with the default
@@ -28,9 +29,12 @@ const statsCost = 45
 
 // HandlerConfig configures NewHandler.
 type HandlerConfig struct {
-	Auth  *auth.Service
-	Admin *admin.Service
-	Log   *slog.Logger
+	Auth    *auth.Service
+	Admin   *admin.Service
+	Profile *profile.Service
+	// PublicURL is this server's public origin, for uploaded avatars' URLs.
+	PublicURL string
+	Log       *slog.Logger
 	// DevMode enables introspection and "did you mean" suggestions.
 	DevMode bool
 	// Limits bound each request; DefaultLimits when zero.
@@ -46,7 +50,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	if cfg.Limits == (Limits{}) {
 		cfg.Limits = DefaultLimits
 	}
-	c := Config{Resolvers: &Resolver{Auth: cfg.Auth, Admin: cfg.Admin}}
+	c := Config{Resolvers: &Resolver{Auth: cfg.Auth, Admin: cfg.Admin, Profile: cfg.Profile, PublicURL: cfg.PublicURL}}
 	c.Directives.HasRole = hasRole(cfg.Auth, cfg.Admin)
 	// Each statistic scans up to a table of a million rows (~80 ms): a
 	// handful per request, not thirty aliases of them.

@@ -6,12 +6,16 @@ package graph
 import (
 	"wxlogin/admin"
 	"wxlogin/auth"
+	"wxlogin/profile"
 )
 
 // Resolver holds the services resolvers call.
 type Resolver struct {
-	Auth  *auth.Service
-	Admin *admin.Service
+	Auth    *auth.Service
+	Admin   *admin.Service
+	Profile *profile.Service
+	// PublicURL makes uploaded avatars' paths absolute; empty leaves them paths.
+	PublicURL string
 }
 
 // deref reads an optional GraphQL string, absent meaning empty.

@@ -12,6 +12,9 @@ import (
 	"wxlogin/auth"
 	"wxlogin/graph/model"
 	"wxlogin/models"
+	"wxlogin/profile"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // Actor is the resolver for the actor field.
@@ -47,6 +50,25 @@ func (r *mutationResolver) Logout(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// UpdateProfile is the resolver for the updateProfile field.
+func (r *mutationResolver) UpdateProfile(ctx context.Context, input model.ProfileInput) (*models.User, error) {
+	caller, err := r.Auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Profile.Update(ctx, caller.User.ID, profile.Input{Nickname: input.Nickname, Gender: input.Gender,
+		Language: input.Language, City: input.City, Province: input.Province, Country: input.Country})
+}
+
+// UploadAvatar is the resolver for the uploadAvatar field.
+func (r *mutationResolver) UploadAvatar(ctx context.Context, file graphql.Upload) (*models.User, error) {
+	caller, err := r.Auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Profile.SetAvatar(ctx, caller.User.ID, file.File)
 }
 
 // AdminLogin is the resolver for the adminLogin field.
@@ -185,6 +207,11 @@ func (r *statsResolver) LoginsPerDay(ctx context.Context, obj *model.Stats, days
 		out[i] = &model.DayCount{Day: c.Day.Format(time.DateOnly), Count: c.Count}
 	}
 	return out, nil
+}
+
+// AvatarURL is the resolver for the avatarUrl field.
+func (r *userResolver) AvatarURL(ctx context.Context, obj *models.User) (*string, error) {
+	return profile.AvatarURL(obj.AvatarURL, r.PublicURL), nil
 }
 
 // Identities is the resolver for the identities field.

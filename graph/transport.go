@@ -140,9 +140,12 @@ func (t httpTransport) readGET(r *http.Request) (*graphql.RawParams, *requestErr
 }
 
 func (t httpTransport) readPOST(w http.ResponseWriter, r *http.Request) (*graphql.RawParams, *requestError) {
+	if boundary, ok := isMultipart(r.Header.Get("Content-Type")); ok {
+		return t.readMultipart(w, r, boundary)
+	}
 	mt, mp, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != mediaJSON || (mp["charset"] != "" && !strings.EqualFold(mp["charset"], "utf-8")) {
-		return nil, &requestError{http.StatusUnsupportedMediaType, "send the request as Content-Type: application/json"}
+		return nil, &requestError{http.StatusUnsupportedMediaType, "send the request as Content-Type: application/json (or multipart/form-data to upload a file)"}
 	}
 	if r.ContentLength > t.limits.MaxBodyBytes {
 		return nil, t.tooLarge()
@@ -154,6 +157,12 @@ func (t httpTransport) readPOST(w http.ResponseWriter, r *http.Request) (*graphq
 	} else if err != nil {
 		return nil, badRequest("the request body could not be read")
 	}
+	return decodeParams(body)
+}
+
+// decodeParams reads a JSON request body (or a multipart request's
+// operations part).
+func decodeParams(body []byte) (*graphql.RawParams, *requestError) {
 	var raw struct {
 		Query         json.RawMessage `json:"query"`
 		OperationName json.RawMessage `json:"operationName"`
@@ -168,6 +177,7 @@ func (t httpTransport) readPOST(w http.ResponseWriter, r *http.Request) (*graphq
 		return nil, badRequest(`the request body must be a JSON object like {"query": "…", "variables": {…}}`)
 	}
 	p := &graphql.RawParams{}
+	var err error
 	if !isString(raw.Query, &p.Query) || p.Query == "" {
 		return nil, badRequest("query is required and must be a string")
 	}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strconv"
 	"time"
+	"unicode"
 
 	"github.com/uptrace/bun"
 )
@@ -85,4 +86,11 @@ func (g *Gender) UnmarshalGQL(v any) error {
 		}
 	}
 	return Errorf(CodeBadUserInput, "%q is not a valid Gender", s)
+}
+
+// HiddenRune reports the characters that profile text may not show: control
+// characters and the invisible ones that reorder text (LRE…RLO, LRI…PDI,
+// LRM, RLM, ALM), with which a nickname could disguise itself.
+func HiddenRune(r rune) bool {
+	return unicode.IsControl(r) || r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
 }

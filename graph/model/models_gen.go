@@ -95,6 +95,19 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// Profile fields to change. A field left out, or null, stays as it is; an
+// empty string clears language, city, province or country. Text may not hold
+// control characters; each is at most 64 characters.
+type ProfileInput struct {
+	// 1 to 32 characters once trimmed.
+	Nickname *string        `json:"nickname,omitempty"`
+	Gender   *models.Gender `json:"gender,omitempty"`
+	Language *string        `json:"language,omitempty"`
+	City     *string        `json:"city,omitempty"`
+	Province *string        `json:"province,omitempty"`
+	Country  *string        `json:"country,omitempty"`
+}
+
 type Query struct {
 }
 

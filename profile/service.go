@@ -1,0 +1,148 @@
+// Package profile changes what a signed-in user says about themselves: the
+// nickname and other fields the mini program's forms give, and the avatar
+// its picker gives, stored in a blob.Store and served from there.
+package profile
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"wxlogin/blob"
+	"wxlogin/models"
+	"wxlogin/store"
+)
+
+// AvatarPath is where uploaded avatars are served; a user's avatarUrl is
+// this path and the file's key.
+const AvatarPath = "/avatars/"
+
+// Limits of the text fields, in characters.
+const (
+	maxNickname = 32
+	maxField    = 64
+)
+
+// Service changes profiles.
+type Service struct {
+	store *store.Store
+	blobs blob.Store
+	log   *slog.Logger
+}
+
+// NewService returns a Service storing avatars in blobs.
+func NewService(st *store.Store, blobs blob.Store, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{store: st, blobs: blobs, log: log}
+}
+
+// Input is an updateProfile: nil fields stay as they are.
+type Input struct {
+	Nickname, Language, City, Province, Country *string
+	Gender                                      *models.Gender
+}
+
+// Update applies in to the user with userID. Errors: BAD_USER_INPUT naming
+// the field and its rule; INTERNAL.
+func (s *Service) Update(ctx context.Context, userID string, in Input) (*models.User, error) {
+	c := store.ProfileChange{Gender: in.Gender}
+	if in.Nickname != nil {
+		n := strings.TrimSpace(*in.Nickname)
+		if l := utf8.RuneCountInString(n); l < 1 || l > maxNickname {
+			return nil, models.Errorf(models.CodeBadUserInput, "nickname must be 1 to %d characters", maxNickname)
+		}
+		if err := checkText("nickname", n); err != nil {
+			return nil, err
+		}
+		c.Nickname = &n
+	}
+	for _, f := range []struct {
+		name string
+		in   *string
+		out  **string
+	}{{"language", in.Language, &c.Language}, {"city", in.City, &c.City}, {"province", in.Province, &c.Province}, {"country", in.Country, &c.Country}} {
+		if f.in == nil {
+			continue
+		}
+		v := strings.TrimSpace(*f.in)
+		if utf8.RuneCountInString(v) > maxField {
+			return nil, models.Errorf(models.CodeBadUserInput, "%s must be at most %d characters", f.name, maxField)
+		}
+		if err := checkText(f.name, v); err != nil {
+			return nil, err
+		}
+		*f.out = &v
+	}
+	if in.Gender != nil && (*in.Gender < models.GenderUnknown || *in.Gender > models.GenderFemale) {
+		return nil, models.Errorf(models.CodeBadUserInput, "gender must be UNKNOWN, MALE or FEMALE")
+	}
+	return s.save(ctx, userID, c)
+}
+
+// checkText refuses invalid UTF-8 and the characters that hide or reorder
+// text (controls and bidi overrides): a nickname is shown to other people.
+func checkText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return models.Errorf(models.CodeBadUserInput, "%s must be valid UTF-8", field)
+	}
+	for _, r := range s {
+		if models.HiddenRune(r) {
+			return models.Errorf(models.CodeBadUserInput, "%s must not contain control characters", field)
+		}
+	}
+	return nil
+}
+
+// SetAvatar checks and re-encodes the image in file, stores it, and points
+// the user's avatarUrl at it. Errors: BAD_USER_INPUT saying what is wrong
+// with the image; INTERNAL.
+func (s *Service) SetAvatar(ctx context.Context, userID string, file io.Reader) (*models.User, error) {
+	data, err := io.ReadAll(io.LimitReader(file, MaxAvatarBytes+1))
+	if err != nil {
+		return nil, internal(err)
+	}
+	img, err := normalizeAvatar(data)
+	var bad errImage
+	if errors.As(err, &bad) {
+		return nil, models.Errorf(models.CodeBadUserInput, "avatar: %s", string(bad))
+	} else if err != nil {
+		return nil, internal(err)
+	}
+	key := blob.Key(img, "jpg")
+	if err := s.blobs.Put(ctx, key, img); err != nil {
+		return nil, internal(err)
+	}
+	url := AvatarPath + key
+	return s.save(ctx, userID, store.ProfileChange{AvatarURL: &url})
+}
+
+func (s *Service) save(ctx context.Context, userID string, c store.ProfileChange) (*models.User, error) {
+	u, err := s.store.UpdateProfile(ctx, userID, c)
+	if errors.Is(err, store.ErrNotFound) {
+		// The session was valid a moment ago; the user was since merged or deleted.
+		return nil, models.Errorf(models.CodeUnauthenticated, "sign in again")
+	} else if err != nil {
+		return nil, internal(err)
+	}
+	return u, nil
+}
+
+func internal(err error) error {
+	return models.WrapError(err, models.CodeInternal, "internal error")
+}
+
+// AvatarURL returns what clients see as the avatar at stored: uploaded
+// avatars (a path of this server) prefixed with publicURL when it is set;
+// WeChat's URLs as they are.
+func AvatarURL(stored *string, publicURL string) *string {
+	if stored == nil || publicURL == "" || !strings.HasPrefix(*stored, AvatarPath) {
+		return stored
+	}
+	u := strings.TrimSuffix(publicURL, "/") + *stored
+	return &u
+}
