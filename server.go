@@ -25,8 +25,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"wxlogin/admin"
 	"wxlogin/auth"
 	"wxlogin/blob"
@@ -201,8 +199,11 @@ func (m *Main) Open(ctx context.Context) error {
 		m.Simulator = wechattest.New(wechattest.App{AppID: cfg.WechatAppID, Secret: cfg.WechatSecret})
 		mux.Handle("/dev/wechat/api/", http.StripPrefix("/dev/wechat/api", m.Simulator.APIHandler()))
 		mux.Handle("/dev/wechat/", m.Simulator.MiniProgramHandler())
-		mux.Handle("GET /playground", playground.Handler("wxlogin", "/graphql"))
-		mux.Handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))
+		// GraphiQL from files built into the binary (web/playground), so
+		// the playground works offline and where public CDNs are blocked.
+		mux.Handle("/playground/", web.Playground())
+		mux.Handle("GET /playground", http.RedirectHandler("/playground/", http.StatusFound))
+		mux.Handle("GET /{$}", http.RedirectHandler("/playground/", http.StatusFound))
 		if cfg.WechatAPIBase == "" {
 			m.Config.WechatAPIBase = m.URL() + "/dev/wechat/api"
 		}
@@ -374,7 +375,7 @@ func (m *Main) printBanner(w io.Writer) {
 	if !m.Config.DevWechat {
 		return
 	}
-	fmt.Fprintf(w, "  Playground:       %s/playground\n", u)
+	fmt.Fprintf(w, "  Playground:       %s/playground/\n", u)
 	fmt.Fprintf(w, "  WeChat simulator: POST %s/dev/wechat/code {\"user\":\"alice\"} mints a wx.login() code (dev mode only)\n", u)
 	if m.devAdminPassword != "" {
 		fmt.Fprintf(w, "  Admin sign-in:    username admin, password %s (shown this once; dev mode made this account)\n", m.devAdminPassword)

@@ -587,9 +587,37 @@ func TestE2E_DevMode(t *testing.T) {
 	if me := ts.do(t, p.Token, `{ me { id } }`, nil); len(me.Errors) > 0 {
 		t.Fatal(me.raw)
 	}
-	// Playground and introspection are dev-only conveniences.
-	if r, err := http.Get(m.URL() + "/playground"); err != nil || r.StatusCode != http.StatusOK {
-		t.Fatalf("playground: %v %v", r, err)
+	// Playground and introspection are dev-only conveniences. The
+	// playground is the embedded GraphiQL, reached from / and /playground
+	// by redirect; its page and scripts come from this server.
+	for _, path := range []string{"/", "/playground", "/playground/"} {
+		r, err := http.Get(m.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != http.StatusOK || r.Request.URL.Path != "/playground/" ||
+			!strings.Contains(string(body), "<title>wxlogin playground</title>") {
+			t.Fatalf("GET %s: %d at %s", path, r.StatusCode, r.Request.URL)
+		}
+		if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") {
+			t.Fatalf("GET %s: CSP %q", path, csp)
+		}
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r, err := noFollow.Get(m.URL() + "/playground")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/playground/" {
+		t.Fatalf("GET /playground: %d to %q, want a 302 to /playground/", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r, err := http.Get(m.URL() + "/playground/vendor/graphiql/graphiql.min.js"); err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("vendored GraphiQL: %v %v", r, err)
+	} else {
+		r.Body.Close()
 	}
 	if intro := ts.do(t, "", `{ __schema { queryType { name } } }`, nil); len(intro.Errors) > 0 {
 		t.Fatalf("introspection in dev mode: %s", intro.raw)
@@ -602,7 +630,8 @@ func TestE2E_ProductionHidesDevFeatures(t *testing.T) {
 	// Each dev route asked the way it answers in dev mode: a 405 from a
 	// mounted route must not pass for absent.
 	for _, req := range []struct{ method, path string }{
-		{http.MethodGet, "/playground"}, {http.MethodGet, "/"},
+		{http.MethodGet, "/playground"}, {http.MethodGet, "/playground/"},
+		{http.MethodGet, "/playground/vendor/graphiql/graphiql.min.js"}, {http.MethodGet, "/"},
 		{http.MethodPost, "/dev/wechat/code"}, {http.MethodGet, "/dev/wechat/api/sns/jscode2session"},
 	} {
 		r, err := http.NewRequest(req.method, ts.URL()+req.path, strings.NewReader(`{"user":"alice"}`))
