@@ -29,7 +29,7 @@ const (
 	// GraphiQL's editor sets style attributes and injects <style> elements
 	// at run time, so styles (never scripts) may be inline here.
 	playgroundCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
-		"connect-src 'self'; font-src 'self' data:; worker-src 'self' blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+		"connect-src 'self'; font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
 // Admin returns the dashboard's handler, to mount at /admin/. A path that
