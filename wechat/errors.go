@@ -109,6 +109,7 @@ var (
 	ErrWatermark      = &DecryptError{"watermark appid does not match"}
 	ErrOpenIDMismatch = &DecryptError{"openId does not match the login"}
 	ErrBadSignature   = &DecryptError{"rawData signature does not match"}
+	ErrBadPhone       = &DecryptError{"phone number is not a valid E.164 number"}
 )
 
 // ErrMalformed matches every input refused for its form alone, which is

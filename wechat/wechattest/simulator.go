@@ -87,13 +87,15 @@ var (
 const (
 	PathCode2Session = "/sns/jscode2session"
 	PathStableToken  = "/cgi-bin/stable_token"
+	PathPhoneNumber  = "/wxa/business/getuserphonenumber"
 	PathMintCode     = "/dev/wechat/code"
+	PathMintPhone    = "/dev/wechat/phonecode"
 )
 
 // knownPath reports whether p is one of the Path constants.
 func knownPath(p string) bool {
 	switch p {
-	case PathCode2Session, PathStableToken, PathMintCode:
+	case PathCode2Session, PathStableToken, PathPhoneNumber, PathMintCode, PathMintPhone:
 		return true
 	}
 	return false
@@ -128,10 +130,13 @@ type UserInfo struct {
 	IV            string `json:"iv"`
 }
 
+// issuedCode is a wx.login() code or, with phone set, a getPhoneNumber
+// code. Both kinds share one table, so Limits.Codes bounds them together.
 type issuedCode struct {
 	code        string
 	appID, user string
 	sessionKey  wechat.Secret
+	phone       *phone
 	issued      time.Time
 	used        bool
 }
@@ -176,6 +181,9 @@ type Simulator struct {
 	// current and previous token. Both stay at two tokens per app at most.
 	tokens    map[string]*accessToken
 	appTokens map[string]*tokenState
+	// phones holds the number bound to each user's WeChat account, bounded
+	// by Limits.Users.
+	phones map[string]phone
 }
 
 // New returns a simulator that knows apps; the first is the default for
@@ -194,6 +202,7 @@ func New(apps ...App) *Simulator {
 		salt:      []byte("wxlogin-simulator"),
 		tokens:    map[string]*accessToken{},
 		appTokens: map[string]*tokenState{},
+		phones:    map[string]phone{},
 	}
 	s.SetLimits(Limits{})
 	for _, a := range apps {
@@ -229,6 +238,7 @@ func (s *Simulator) Handler() http.Handler {
 	api := s.APIHandler()
 	mux.Handle("/sns/", api)
 	mux.Handle("/cgi-bin/", api)
+	mux.Handle("/wxa/", api)
 	mux.Handle("/dev/wechat/", s.MiniProgramHandler())
 	mux.HandleFunc("/", s.notFound)
 	return mux
@@ -239,6 +249,7 @@ func (s *Simulator) APIHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathCode2Session, s.jscode2session)
 	mux.HandleFunc("POST "+PathStableToken, s.stableToken)
+	mux.HandleFunc("POST "+PathPhoneNumber, s.phoneNumber)
 	mux.HandleFunc("/", s.notFound)
 	return mux
 }
@@ -246,9 +257,11 @@ func (s *Simulator) APIHandler() http.Handler {
 // MiniProgramHandler serves what a phone would do: POST /dev/wechat/code
 // with {"user":"alice"} answers {"code":"…"}; add "appid" to pick an app and
 // "profile":{…} to also get legacy rawData/signature/encryptedData/iv.
+// POST /dev/wechat/phonecode is the getPhoneNumber button; see mintPhoneCode.
 func (s *Simulator) MiniProgramHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PathMintCode, s.mintCode)
+	mux.HandleFunc("POST "+PathMintPhone, s.mintPhoneCode)
 	mux.HandleFunc("/", s.notFound)
 	return mux
 }
@@ -568,7 +581,7 @@ func (s *Simulator) jscode2session(w http.ResponseWriter, r *http.Request) {
 	}
 	c, ok := s.codes[q.Get("js_code")]
 	switch {
-	case !ok || c.appID != app.AppID || expired(c, s.now()):
+	case !ok || c.phone != nil || c.appID != app.AppID || expired(c, s.now()):
 		writeErrcode(w, wechat.ErrcodeInvalidCode)
 		return
 	case c.used:

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"time"
 
 	"wxlogin/wechat"
@@ -160,4 +161,42 @@ func (s *Simulator) stableToken(w http.ResponseWriter, r *http.Request) {
 	}
 	left := int64((t.expires.Sub(now) + time.Second - 1) / time.Second)
 	writeJSON(w, http.StatusOK, "text/plain", map[string]any{"access_token": t.value, "expires_in": left})
+}
+
+// tokenShaped reports whether v looks like an access token at all; WeChat
+// answers 40014 for one that does not, and 40001 for one it does not know.
+func tokenShaped(v string) bool {
+	if len(v) < 16 || len(v) > 512 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenAppLocked checks q's access_token as WeChat does and returns its
+// app. On failure it has answered the errcode and returns false.
+func (s *Simulator) tokenAppLocked(w http.ResponseWriter, q url.Values) (string, bool) {
+	v := q.Get("access_token")
+	code := 0
+	t, ok := s.tokens[v]
+	switch {
+	case v == "":
+		code = wechat.ErrcodeMissingToken
+	case !tokenShaped(v):
+		code = wechat.ErrcodeBadToken
+	case !ok:
+		code = wechat.ErrcodeInvalidToken
+	case !s.now().Before(t.expires):
+		code = wechat.ErrcodeTokenExpired
+	}
+	if code != 0 {
+		writeErrcode(w, code)
+		return "", false
+	}
+	return t.appID, true
 }
