@@ -88,6 +88,7 @@ const (
 	PathCode2Session = "/sns/jscode2session"
 	PathStableToken  = "/cgi-bin/stable_token"
 	PathPhoneNumber  = "/wxa/business/getuserphonenumber"
+	PathCheckSession = "/wxa/checksession"
 	PathMintCode     = "/dev/wechat/code"
 	PathMintPhone    = "/dev/wechat/phonecode"
 )
@@ -95,7 +96,7 @@ const (
 // knownPath reports whether p is one of the Path constants.
 func knownPath(p string) bool {
 	switch p {
-	case PathCode2Session, PathStableToken, PathPhoneNumber, PathMintCode, PathMintPhone:
+	case PathCode2Session, PathStableToken, PathPhoneNumber, PathCheckSession, PathMintCode, PathMintPhone:
 		return true
 	}
 	return false
@@ -250,6 +251,7 @@ func (s *Simulator) APIHandler() http.Handler {
 	mux.HandleFunc("GET "+PathCode2Session, s.jscode2session)
 	mux.HandleFunc("POST "+PathStableToken, s.stableToken)
 	mux.HandleFunc("POST "+PathPhoneNumber, s.phoneNumber)
+	mux.HandleFunc("GET "+PathCheckSession, s.checkSession)
 	mux.HandleFunc("/", s.notFound)
 	return mux
 }
@@ -426,7 +428,7 @@ func (s *Simulator) loginLocked(appID, user string) (string, error) {
 	s.codes[code] = c
 	s.byIssue = append(s.byIssue, c)
 	// wx.login() rotates the session_key: from here on it is the user's
-	// current one, which the open-data helpers use, and
+	// current one, which checksession and the open-data helpers use, and
 	// a key the server got from an earlier code is stale.
 	if known {
 		u := el.Value.(*userState)
