@@ -31,6 +31,7 @@ const maxTokenLen = 512
 
 // AccessToken is an app's access_token as the TokenStore keeps it.
 type AccessToken struct {
+	// Value goes into API calls' query; it prints as a placeholder.
 	Value Secret
 	// ExpiresAt is when WeChat stops accepting Value, by the clock of the
 	// instance that fetched it.

@@ -47,7 +47,8 @@ type Limits struct {
 	// Codes caps unexpired codes. Minting past it fails with
 	// ErrTooManyCodes (HTTP 429) until some expire.
 	Codes int
-	// Users caps the users whose latest session_key is kept for UserInfo.
+	// Users caps the users whose latest session_key is kept for UserInfo
+	// and checksession, and separately the users given a phone by SetPhone.
 	// A new user past it displaces those whose last login is older than
 	// CodeTTL, least recent first, or fails with ErrTooManyUsers (HTTP 429).
 	Users int
@@ -85,12 +86,12 @@ var (
 // The paths Calls counts and InjectAt takes; keyed by these constants
 // only, so requests to made-up paths cannot grow the maps.
 const (
-	PathCode2Session = "/sns/jscode2session"
-	PathStableToken  = "/cgi-bin/stable_token"
-	PathPhoneNumber  = "/wxa/business/getuserphonenumber"
-	PathCheckSession = "/wxa/checksession"
-	PathMintCode     = "/dev/wechat/code"
-	PathMintPhone    = "/dev/wechat/phonecode"
+	PathCode2Session = "/sns/jscode2session"              // code2Session: a login code for openid and session_key
+	PathStableToken  = "/cgi-bin/stable_token"            // getStableAccessToken
+	PathPhoneNumber  = "/wxa/business/getuserphonenumber" // a phone code for the user's number
+	PathCheckSession = "/wxa/checksession"                // is this session_key current?
+	PathMintCode     = "/dev/wechat/code"                 // mini-program side: wx.login()
+	PathMintPhone    = "/dev/wechat/phonecode"            // mini-program side: the getPhoneNumber button
 )
 
 // knownPath reports whether p is one of the Path constants.
