@@ -3,6 +3,7 @@
 package wechat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,16 @@ type Config struct {
 	RetryBackoff time.Duration
 	// HTTPClient replaces the Client's own; its Timeout is not used, Config.Timeout is.
 	HTTPClient *http.Client
+	// Tokens keeps the access token. Leave it nil only for a single
+	// instance: it then defaults to a MemoryTokenStore of this Client's own,
+	// and several instances would each renew, forcing each other's out.
+	Tokens TokenStore
+	// TokenMargin is how long before its expiry a token is renewed;
+	// DefaultTokenMargin if zero, and never more, because WeChat hands out
+	// a new token only in the last DefaultTokenMargin of the old one.
+	TokenMargin time.Duration
+	// Now replaces time.Now, so tests can move the Client's clock.
+	Now func() time.Time
 }
 
 // Client calls the WeChat API for one appid. It is safe for concurrent use.
@@ -50,6 +61,10 @@ type Client struct {
 	timeout time.Duration
 	backoff time.Duration
 	http    *http.Client
+	tokens  TokenStore
+	margin  time.Duration
+	now     func() time.Time
+	flight  flight
 }
 
 // NewClient returns a Client for cfg, filling defaults.
@@ -61,6 +76,9 @@ func NewClient(cfg Config) *Client {
 		timeout: cfg.Timeout,
 		backoff: cfg.RetryBackoff,
 		http:    cfg.HTTPClient,
+		tokens:  cfg.Tokens,
+		margin:  cfg.TokenMargin,
+		now:     cfg.Now,
 	}
 	if c.base == "" {
 		c.base = DefaultBaseURL
@@ -70,6 +88,15 @@ func NewClient(cfg Config) *Client {
 	}
 	if c.backoff <= 0 {
 		c.backoff = DefaultRetryBackoff
+	}
+	if c.tokens == nil {
+		c.tokens = NewMemoryTokenStore()
+	}
+	if c.margin <= 0 || c.margin > DefaultTokenMargin {
+		c.margin = DefaultTokenMargin
+	}
+	if c.now == nil {
+		c.now = time.Now
 	}
 	if c.http == nil {
 		// Every call goes to one host, so keep many idle connections to it:
@@ -110,7 +137,7 @@ func (c *Client) Code2Session(ctx context.Context, code string) (*Session, error
 		UnionID    string `json:"unionid"`
 		SessionKey string `json:"session_key"`
 	}
-	if err := c.get(ctx, "/sns/jscode2session", q, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/sns/jscode2session", q, nil, &out); err != nil {
 		return nil, err
 	}
 	if out.OpenID == "" || out.SessionKey == "" {
@@ -119,9 +146,17 @@ func (c *Client) Code2Session(ctx context.Context, code string) (*Session, error
 	return &Session{OpenID: out.OpenID, UnionID: out.UnionID, SessionKey: Secret(out.SessionKey)}, nil
 }
 
-// get calls path once, and once more after a pause if WeChat says it is busy.
-func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
-	err := c.getOnce(ctx, path, q, out)
+// do calls path once, and once more after a pause if WeChat says it is
+// busy. body, when not nil, is sent as JSON.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("wechat: %s: encoding the request: %w", path, err)
+		}
+	}
+	err := c.doOnce(ctx, method, path, q, payload, out)
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) || apiErr.Code != ErrcodeBusy {
 		return err
@@ -134,24 +169,36 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 		return unavailable("%s: %v", path, ctx.Err())
 	case <-t.C:
 	}
-	return c.getOnce(ctx, path, q, out)
+	return c.doOnce(ctx, method, path, q, payload, out)
 }
 
-// getOnce does one GET and decodes WeChat's JSON into out. The URL holds the
-// app secret, so no error returned here may quote it.
-func (c *Client) getOnce(ctx context.Context, path string, q url.Values, out any) error {
+// doOnce does one request and decodes WeChat's JSON into out. The query
+// holds the app secret or the access token, and the body may hold the
+// secret, so no error returned here may quote the URL or the body.
+func (c *Client) doOnce(ctx context.Context, method, path string, q url.Values, payload []byte, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path+"?"+q.Encode(), nil)
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return fmt.Errorf("wechat: %s: bad base URL", path)
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return unavailable("%s: %s", path, describeTransportError(err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		return unavailable("%s: reading answer: %s", path, describeTransportError(err))
 	}
@@ -163,13 +210,16 @@ func (c *Client) getOnce(ctx context.Context, path string, q url.Values, out any
 		Errcode *int   `json:"errcode"`
 		Errmsg  string `json:"errmsg"`
 	}
-	if err := json.Unmarshal(body, &status); err != nil {
+	if err := json.Unmarshal(raw, &status); err != nil {
 		return unavailable("%s: answer is not JSON", path)
 	}
 	if status.Errcode != nil && *status.Errcode != 0 {
 		return &APIError{Code: *status.Errcode, Message: status.Errmsg}
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
 		return unavailable("%s: answer has unexpected fields", path)
 	}
 	return nil

@@ -15,6 +15,19 @@ const (
 	ErrcodeInvalidAppID = 40013 // appid unknown to WeChat
 	ErrcodeInvalidCred  = 40125 // wrong app secret
 	ErrcodeMissingCode  = 41008 // js_code empty
+	ErrcodeInvalidGrant = 40002 // grant_type is not what the API expects
+	ErrcodeDailyQuota   = 45009 // daily quota of this API used up (stable_token: 20 forced refreshes a day)
+
+	// An access token WeChat refuses. withToken renews it and retries once.
+	ErrcodeInvalidToken = 40001 // unknown or replaced (for instance by a forced refresh elsewhere)
+	ErrcodeTokenExpired = 42001 // past its expires_in
+	ErrcodeBadToken     = 40014 // not of an access token's form
+
+	ErrcodeMissingToken = 41001 // access_token absent from the query; a bug of ours, never retried
+
+	ErrcodeInvalidOpenID    = 40003 // openid unknown to this app
+	ErrcodeInvalidArgs      = 40097 // a parameter is missing or has the wrong form
+	ErrcodeInvalidSignature = 87009 // checksession: the signature is not made with the current session_key
 )
 
 // Sentinel errors to test with errors.Is; an *APIError matches the one its
@@ -22,11 +35,12 @@ const (
 var (
 	// ErrInvalidCode means the code is unknown, expired or already used (40029, 40163).
 	ErrInvalidCode = errors.New("wechat: invalid or used code")
-	// ErrRateLimited means WeChat throttles this app (45011).
+	// ErrRateLimited means WeChat throttles this app (45011, 45009).
 	ErrRateLimited = errors.New("wechat: rate limited")
 	// ErrUserBlocked means WeChat refuses this user as high-risk (40226).
 	ErrUserBlocked = errors.New("wechat: user blocked")
-	// ErrUnavailable means no usable answer: network, timeout, 5xx, bad JSON, or busy after the retry.
+	// ErrUnavailable means no usable answer: network, timeout, 5xx, bad
+	// JSON, busy after the retry, or an access token refused after renewal.
 	ErrUnavailable = errors.New("wechat: unavailable")
 )
 
@@ -48,11 +62,22 @@ func (e *APIError) Is(target error) bool {
 	case ErrInvalidCode:
 		return e.Code == ErrcodeInvalidCode || e.Code == ErrcodeCodeUsed
 	case ErrRateLimited:
-		return e.Code == ErrcodeRateLimited
+		return e.Code == ErrcodeRateLimited || e.Code == ErrcodeDailyQuota
 	case ErrUserBlocked:
 		return e.Code == ErrcodeUserBlocked
 	case ErrUnavailable:
-		return e.Code == ErrcodeBusy
+		// A refused access token is ours to fix, not the user's: by the
+		// time a caller sees one, withToken has renewed and retried.
+		return e.Code == ErrcodeBusy || isTokenErrcode(e.Code)
+	}
+	return false
+}
+
+// isTokenErrcode reports whether code says the access token was refused.
+func isTokenErrcode(code int) bool {
+	switch code {
+	case ErrcodeInvalidToken, ErrcodeTokenExpired, ErrcodeBadToken:
+		return true
 	}
 	return false
 }
@@ -84,6 +109,7 @@ var (
 	ErrWatermark      = &DecryptError{"watermark appid does not match"}
 	ErrOpenIDMismatch = &DecryptError{"openId does not match the login"}
 	ErrBadSignature   = &DecryptError{"rawData signature does not match"}
+	ErrBadPhone       = &DecryptError{"phone number is not a valid E.164 number"}
 )
 
 // ErrMalformed matches every input refused for its form alone, which is

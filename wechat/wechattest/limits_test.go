@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,8 +37,8 @@ func held(t *testing.T, s *Simulator) (codes, users int) {
 	if len(s.codes) != len(s.byIssue) {
 		t.Fatalf("%d codes but %d in issue order", len(s.codes), len(s.byIssue))
 	}
-	if len(s.current) != s.byLogin.Len() {
-		t.Fatalf("%d users but %d in login order", len(s.current), s.byLogin.Len())
+	if len(s.current) != s.byLogin.Len() || len(s.byOpenID) != len(s.current) {
+		t.Fatalf("%d users but %d in login order and %d by openid", len(s.current), s.byLogin.Len(), len(s.byOpenID))
 	}
 	return len(s.codes), len(s.current)
 }
@@ -258,5 +259,71 @@ func TestLimits_CallsKeyedByKnownPaths(t *testing.T) {
 	defer sim.mu.Unlock()
 	if len(sim.calls) > 2 {
 		t.Fatalf("calls has %d keys, want at most the 2 known paths", len(sim.calls))
+	}
+}
+
+func TestLimits_PhoneCodesShareTheCodeCap(t *testing.T) {
+	t.Parallel()
+	sim, _ := newLimited(t, Limits{Codes: 2})
+	if err := sim.SetPhone("alice", "86", "13800138000"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.PhoneCode("", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Login("", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.PhoneCode("", "alice"); !errors.Is(err, ErrTooManyCodes) {
+		t.Fatalf("a phone code past the cap: %v, want ErrTooManyCodes", err)
+	}
+	sim.Advance(CodeTTL + time.Second)
+	if _, err := sim.PhoneCode("", "alice"); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	if codes, _ := held(t, sim); codes != 1 {
+		t.Fatalf("%d codes held, want 1", codes)
+	}
+}
+
+func TestLimits_PhonesCapped(t *testing.T) {
+	t.Parallel()
+	sim, _ := newLimited(t, Limits{Users: 2})
+	for _, u := range []string{"a", "b", "a"} {
+		if err := sim.SetPhone(u, "86", "13800138000"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sim.SetPhone("c", "86", "13800138000"); !errors.Is(err, ErrTooManyUsers) {
+		t.Fatalf("a third phone: %v, want ErrTooManyUsers", err)
+	}
+	if err := sim.SetPhone(strings.Repeat("u", MaxUserLen+1), "86", "13800138000"); err == nil {
+		t.Fatal("a user name past MaxUserLen was accepted")
+	}
+}
+
+func TestLimits_AccessTokensBounded(t *testing.T) {
+	t.Parallel()
+	sim, srv := newLimited(t, Limits{})
+	var offset atomic.Int64 // the client's clock follows the simulator's
+	c := wechat.NewClient(wechat.Config{AppID: limitsAppID, Secret: "s", BaseURL: srv.URL,
+		Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
+	advance := func(d time.Duration) {
+		sim.Advance(d)
+		offset.Add(int64(d))
+	}
+	// Normal renewals and forced refreshes keep at most two tokens per app.
+	for range 50 {
+		sim.InvalidateToken(limitsAppID)
+		advance(ForceInterval)
+		if _, err := c.PhoneNumber(t.Context(), "abcdef"); !errors.Is(err, wechat.ErrInvalidCode) {
+			t.Fatal(err)
+		}
+		advance(TokenTTL - TokenRenewWindow)
+	}
+	sim.mu.Lock()
+	defer sim.mu.Unlock()
+	if len(sim.tokens) > 2 {
+		t.Fatalf("%d access tokens remembered, want at most 2", len(sim.tokens))
 	}
 }

@@ -47,7 +47,8 @@ type Limits struct {
 	// Codes caps unexpired codes. Minting past it fails with
 	// ErrTooManyCodes (HTTP 429) until some expire.
 	Codes int
-	// Users caps the users whose latest session_key is kept for UserInfo.
+	// Users caps the users whose latest session_key is kept for UserInfo
+	// and checksession, and separately the users given a phone by SetPhone.
 	// A new user past it displaces those whose last login is older than
 	// CodeTTL, least recent first, or fails with ErrTooManyUsers (HTTP 429).
 	Users int
@@ -82,12 +83,25 @@ var (
 	ErrTooManyUsers = errors.New("wechattest: too many users logged in recently; retry later")
 )
 
-// The paths Calls counts; keyed by these constants only, so requests to
-// made-up paths cannot grow the count map.
+// The paths Calls counts and InjectAt takes; keyed by these constants
+// only, so requests to made-up paths cannot grow the maps.
 const (
-	pathCode2Session = "/sns/jscode2session"
-	pathMintCode     = "/dev/wechat/code"
+	PathCode2Session = "/sns/jscode2session"              // code2Session: a login code for openid and session_key
+	PathStableToken  = "/cgi-bin/stable_token"            // getStableAccessToken
+	PathPhoneNumber  = "/wxa/business/getuserphonenumber" // a phone code for the user's number
+	PathCheckSession = "/wxa/checksession"                // is this session_key current?
+	PathMintCode     = "/dev/wechat/code"                 // mini-program side: wx.login()
+	PathMintPhone    = "/dev/wechat/phonecode"            // mini-program side: the getPhoneNumber button
 )
+
+// knownPath reports whether p is one of the Path constants.
+func knownPath(p string) bool {
+	switch p {
+	case PathCode2Session, PathStableToken, PathPhoneNumber, PathCheckSession, PathMintCode, PathMintPhone:
+		return true
+	}
+	return false
+}
 
 // App is a mini program the simulator knows.
 type App struct {
@@ -98,7 +112,7 @@ type App struct {
 	NoUnionID bool
 }
 
-// Fault is a failure injected into the next code2Session calls, in order.
+// Fault is a failure injected into the next calls of one API path, in order.
 type Fault struct {
 	// Errcode, when non-zero, is answered instead of the real result.
 	Errcode int
@@ -118,10 +132,13 @@ type UserInfo struct {
 	IV            string `json:"iv"`
 }
 
+// issuedCode is a wx.login() code or, with phone set, a getPhoneNumber
+// code. Both kinds share one table, so Limits.Codes bounds them together.
 type issuedCode struct {
 	code        string
 	appID, user string
 	sessionKey  wechat.Secret
+	phone       *phone
 	issued      time.Time
 	used        bool
 }
@@ -131,9 +148,14 @@ type userKey struct{ appID, user string }
 // userState is a user's latest login, an element of Simulator.byLogin.
 type userState struct {
 	key        userKey
+	openID     string
 	sessionKey wechat.Secret
 	lastLogin  time.Time
 }
+
+// openIDKey finds a user by what checksession sends: the app (known from
+// the access token) and the openid.
+type openIDKey struct{ appID, openID string }
 
 // Simulator is the simulated WeChat. The zero value is not usable; call New.
 type Simulator struct {
@@ -148,14 +170,22 @@ type Simulator struct {
 	// current finds each user's latest login in byLogin, which is ordered
 	// least recent first, so the users to forget are at its front.
 	current    map[userKey]*list.Element
+	byOpenID   map[openIDKey]*list.Element
 	byLogin    *list.List
 	blocked    map[string]bool
-	faults     []Fault
+	faults     map[string][]Fault
 	offset     time.Duration
 	calls      map[string]int
 	unexpected lastN[string]
 	salt       []byte
 	handedOut  lastN[wechat.Secret]
+	// tokens finds an access token's app; appTokens holds each app's
+	// current and previous token. Both stay at two tokens per app at most.
+	tokens    map[string]*accessToken
+	appTokens map[string]*tokenState
+	// phones holds the number bound to each user's WeChat account, bounded
+	// by Limits.Users.
+	phones map[string]phone
 }
 
 // New returns a simulator that knows apps; the first is the default for
@@ -163,13 +193,18 @@ type Simulator struct {
 // is the same person across restarts.
 func New(apps ...App) *Simulator {
 	s := &Simulator{
-		apps:    map[string]App{},
-		codes:   map[string]*issuedCode{},
-		current: map[userKey]*list.Element{},
-		byLogin: list.New(),
-		blocked: map[string]bool{},
-		calls:   map[string]int{},
-		salt:    []byte("wxlogin-simulator"),
+		apps:      map[string]App{},
+		codes:     map[string]*issuedCode{},
+		current:   map[userKey]*list.Element{},
+		byOpenID:  map[openIDKey]*list.Element{},
+		byLogin:   list.New(),
+		blocked:   map[string]bool{},
+		faults:    map[string][]Fault{},
+		calls:     map[string]int{},
+		salt:      []byte("wxlogin-simulator"),
+		tokens:    map[string]*accessToken{},
+		appTokens: map[string]*tokenState{},
+		phones:    map[string]phone{},
 	}
 	s.SetLimits(Limits{})
 	for _, a := range apps {
@@ -202,7 +237,10 @@ func (s *Simulator) AddApp(a App) {
 // Handler serves both sides: the WeChat API and the mini-program side.
 func (s *Simulator) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/sns/", s.APIHandler())
+	api := s.APIHandler()
+	mux.Handle("/sns/", api)
+	mux.Handle("/cgi-bin/", api)
+	mux.Handle("/wxa/", api)
 	mux.Handle("/dev/wechat/", s.MiniProgramHandler())
 	mux.HandleFunc("/", s.notFound)
 	return mux
@@ -211,7 +249,10 @@ func (s *Simulator) Handler() http.Handler {
 // APIHandler serves the WeChat server API (api.weixin.qq.com's paths).
 func (s *Simulator) APIHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /sns/jscode2session", s.jscode2session)
+	mux.HandleFunc("GET "+PathCode2Session, s.jscode2session)
+	mux.HandleFunc("POST "+PathStableToken, s.stableToken)
+	mux.HandleFunc("POST "+PathPhoneNumber, s.phoneNumber)
+	mux.HandleFunc("GET "+PathCheckSession, s.checkSession)
 	mux.HandleFunc("/", s.notFound)
 	return mux
 }
@@ -219,18 +260,65 @@ func (s *Simulator) APIHandler() http.Handler {
 // MiniProgramHandler serves what a phone would do: POST /dev/wechat/code
 // with {"user":"alice"} answers {"code":"…"}; add "appid" to pick an app and
 // "profile":{…} to also get legacy rawData/signature/encryptedData/iv.
+// POST /dev/wechat/phonecode is the getPhoneNumber button; see mintPhoneCode.
 func (s *Simulator) MiniProgramHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /dev/wechat/code", s.mintCode)
+	mux.HandleFunc("POST "+PathMintCode, s.mintCode)
+	mux.HandleFunc("POST "+PathMintPhone, s.mintPhoneCode)
 	mux.HandleFunc("/", s.notFound)
 	return mux
 }
 
 // Inject queues faults for the next code2Session calls, one call each.
-func (s *Simulator) Inject(faults ...Fault) {
+func (s *Simulator) Inject(faults ...Fault) { s.InjectAt(PathCode2Session, faults...) }
+
+// InjectAt queues faults for the next calls of path, one of the Path
+// constants, one call each. Other paths are ignored, so the map stays small.
+func (s *Simulator) InjectAt(path string, faults ...Fault) {
+	if !knownPath(path) {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, faults...)
+	s.faults[path] = append(s.faults[path], faults...)
+}
+
+// takeFault pops path's next fault and counts the call, under the lock.
+func (s *Simulator) takeFault(path string) Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[path]++
+	var f Fault
+	if q := s.faults[path]; len(q) > 0 {
+		f, s.faults[path] = q[0], q[1:]
+	}
+	return f
+}
+
+// serveFault waits out f's delay and answers f's failure. It reports false
+// when the call should proceed to the real answer.
+func serveFault(w http.ResponseWriter, r *http.Request, f Fault) bool {
+	if f.Delay > 0 {
+		select {
+		case <-time.After(f.Delay):
+		case <-r.Context().Done():
+			return true
+		}
+	}
+	switch {
+	case f.Status != 0:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(f.Status)
+		fmt.Fprintf(w, "<html><body>%d</body></html>", f.Status)
+	case f.Body != "":
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, f.Body)
+	case f.Errcode != 0:
+		writeErrcode(w, f.Errcode)
+	default:
+		return false
+	}
+	return true
 }
 
 // Block makes WeChat refuse user's logins as high-risk (errcode 40226).
@@ -240,15 +328,16 @@ func (s *Simulator) Block(user string) {
 	s.blocked[user] = true
 }
 
-// Advance moves the simulator's clock, to expire codes without waiting.
+// Advance moves the simulator's clock, to expire codes and access tokens
+// without waiting.
 func (s *Simulator) Advance(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.offset += d
 }
 
-// Calls returns how many requests reached path, "/sns/jscode2session" or
-// "/dev/wechat/code"; any other path is 0.
+// Calls returns how many requests reached path, one of the Path constants;
+// any other path is 0.
 func (s *Simulator) Calls(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -339,12 +428,18 @@ func (s *Simulator) loginLocked(appID, user string) (string, error) {
 	c := &issuedCode{code: code, appID: appID, user: user, sessionKey: key, issued: now}
 	s.codes[code] = c
 	s.byIssue = append(s.byIssue, c)
+	// wx.login() rotates the session_key: from here on it is the user's
+	// current one, which checksession and the open-data helpers use, and
+	// a key the server got from an earlier code is stale.
 	if known {
 		u := el.Value.(*userState)
 		u.sessionKey, u.lastLogin = key, now
 		s.byLogin.MoveToBack(el)
 	} else {
-		s.current[k] = s.byLogin.PushBack(&userState{key: k, sessionKey: key, lastLogin: now})
+		openID := s.OpenID(appID, user)
+		el := s.byLogin.PushBack(&userState{key: k, openID: openID, sessionKey: key, lastLogin: now})
+		s.current[k] = el
+		s.byOpenID[openIDKey{appID, openID}] = el
 	}
 	return code, nil
 }
@@ -379,6 +474,7 @@ func (s *Simulator) forgetStaleUsers(now time.Time) {
 		}
 		s.byLogin.Remove(front)
 		delete(s.current, u.key)
+		delete(s.byOpenID, openIDKey{u.key.appID, u.openID})
 	}
 }
 
@@ -439,7 +535,7 @@ func (s *Simulator) mintCode(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls[pathMintCode]++
+	s.calls[PathMintCode]++
 	code, err := s.loginLocked(in.AppID, in.User)
 	if err != nil {
 		status := http.StatusBadRequest
@@ -464,33 +560,7 @@ func (s *Simulator) mintCode(w http.ResponseWriter, r *http.Request) {
 // jscode2session serves GET /sns/jscode2session the way WeChat does,
 // checking in WeChat's order: appid, secret, code.
 func (s *Simulator) jscode2session(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.calls[pathCode2Session]++
-	var f Fault
-	if len(s.faults) > 0 {
-		f, s.faults = s.faults[0], s.faults[1:]
-	}
-	s.mu.Unlock()
-
-	if f.Delay > 0 {
-		select {
-		case <-time.After(f.Delay):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	switch {
-	case f.Status != 0:
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(f.Status)
-		fmt.Fprintf(w, "<html><body>%d</body></html>", f.Status)
-		return
-	case f.Body != "":
-		w.Header().Set("Content-Type", "text/plain")
-		fmt.Fprint(w, f.Body)
-		return
-	case f.Errcode != 0:
-		writeErrcode(w, f.Errcode)
+	if serveFault(w, r, s.takeFault(PathCode2Session)) {
 		return
 	}
 
@@ -506,7 +576,7 @@ func (s *Simulator) jscode2session(w http.ResponseWriter, r *http.Request) {
 		writeErrcode(w, wechat.ErrcodeInvalidCred)
 		return
 	case q.Get("grant_type") != "authorization_code":
-		writeErrcode(w, 40002)
+		writeErrcode(w, wechat.ErrcodeInvalidGrant)
 		return
 	case q.Get("js_code") == "":
 		writeErrcode(w, wechat.ErrcodeMissingCode)
@@ -514,7 +584,7 @@ func (s *Simulator) jscode2session(w http.ResponseWriter, r *http.Request) {
 	}
 	c, ok := s.codes[q.Get("js_code")]
 	switch {
-	case !ok || c.appID != app.AppID || expired(c, s.now()):
+	case !ok || c.phone != nil || c.appID != app.AppID || expired(c, s.now()):
 		writeErrcode(w, wechat.ErrcodeInvalidCode)
 		return
 	case c.used:
@@ -546,15 +616,23 @@ func (s *Simulator) notFound(w http.ResponseWriter, r *http.Request) {
 
 // errmsgs are WeChat's texts for the errcodes the simulator answers.
 var errmsgs = map[int]string{
-	wechat.ErrcodeBusy:         "system error",
-	wechat.ErrcodeInvalidCode:  "invalid code",
-	wechat.ErrcodeCodeUsed:     "code been used",
-	wechat.ErrcodeRateLimited:  "api minute-quota reach limit  mustslower  retry next minute",
-	wechat.ErrcodeUserBlocked:  "user is blocked",
-	wechat.ErrcodeInvalidAppID: "invalid appid",
-	wechat.ErrcodeInvalidCred:  "invalid appsecret",
-	wechat.ErrcodeMissingCode:  "missing code",
-	40002:                      "invalid grant_type",
+	wechat.ErrcodeBusy:             "system error",
+	wechat.ErrcodeInvalidCode:      "invalid code",
+	wechat.ErrcodeCodeUsed:         "code been used",
+	wechat.ErrcodeRateLimited:      "api minute-quota reach limit  mustslower  retry next minute",
+	wechat.ErrcodeUserBlocked:      "user is blocked",
+	wechat.ErrcodeInvalidAppID:     "invalid appid",
+	wechat.ErrcodeInvalidCred:      "invalid appsecret",
+	wechat.ErrcodeMissingCode:      "missing code",
+	wechat.ErrcodeInvalidGrant:     "invalid grant_type",
+	wechat.ErrcodeDailyQuota:       "reach max api daily quota limit",
+	wechat.ErrcodeInvalidToken:     "invalid credential, access_token is invalid or not latest",
+	wechat.ErrcodeTokenExpired:     "access_token expired",
+	wechat.ErrcodeBadToken:         "invalid access_token",
+	wechat.ErrcodeMissingToken:     "access_token missing",
+	wechat.ErrcodeInvalidOpenID:    "invalid openid",
+	wechat.ErrcodeInvalidArgs:      "invalid args",
+	wechat.ErrcodeInvalidSignature: "invalid signature",
 }
 
 func writeErrcode(w http.ResponseWriter, code int) {
