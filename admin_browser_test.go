@@ -144,6 +144,13 @@ func TestAdminBrowser(t *testing.T) {
 	const xssName = `<img src=x onerror="window.__xss=1"> brw-xss`
 	xss := makeUser(t, ts, "brw-xss", xssName)
 
+	if os.Getenv("SCREENSHOTS_DIR") != "" {
+		// Pictures of a lived-in database: users made over two years, with
+		// logins across the chart's month.
+		if err := ts.store.Seed(context.Background(), 400, e2eAppID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx := webtest.Browser(t, 1280, 900)
 	b := &tab{t: t, ctx: ctx, base: ts.URL()}
 	t.Logf("set-up: %v", time.Since(start))
@@ -242,6 +249,151 @@ func TestAdminBrowser(t *testing.T) {
 		if eval[bool](b, `window.__xss !== undefined`) {
 			t.Fatal("the nickname's script ran")
 		}
+	})
+
+	step("DisableUser", func(t *testing.T) {
+		victim := people[7]
+		if me := ts.do(t, victim.token, `{ me { id } }`, nil); len(me.Errors) > 0 {
+			t.Fatalf("before disabling, me = %s", me.raw)
+		}
+		b.open("/admin/users?q=Browser_07")
+		b.waitFor("the row", `document.querySelectorAll('#users-table tbody tr').length === 1`)
+		b.do("open the user", chromedp.Click(chromedp.CSS("#users-table .cell-name a")))
+		b.waitFor("the user's page with a session", `location.pathname === '/admin/users/`+victim.id+`' && document.querySelectorAll('#sessions tbody tr').length === 1`)
+		b.shot("user")
+		// Cancelling the confirmation changes nothing.
+		b.do("disable, then cancel", chromedp.Click(chromedp.CSS("[data-action=disable]")))
+		b.waitFor("the dialog", `document.querySelector('dialog')?.open === true`)
+		b.do("cancel", chromedp.Click(chromedp.CSS("dialog .actions button:not([data-confirm])")))
+		b.waitFor("the dialog gone", `!document.querySelector('dialog') && !!document.querySelector('[data-action=disable]')`)
+		b.do("disable", chromedp.Click(chromedp.CSS("[data-action=disable]")))
+		b.waitFor("the dialog", `document.querySelector('dialog')?.open === true`)
+		b.do("confirm with a reason",
+			chromedp.SendKeys(chromedp.CSS("dialog textarea"), "spam, seen in the browser test"),
+			chromedp.Click(chromedp.CSS("dialog [data-confirm]")))
+		b.waitFor("the user disabled, without sessions", `!document.querySelector('dialog') && document.querySelector('h1 .badge')?.textContent === 'Disabled'
+			&& !document.querySelector('#sessions tbody tr') && !!document.querySelector('[data-action=enable]')`)
+		if me := ts.do(t, victim.token, `{ me { id } }`, nil); me.code() != "UNAUTHENTICATED" {
+			t.Fatalf("the disabled user's token = %s", me.raw)
+		}
+	})
+
+	step("AuditRow", func(t *testing.T) {
+		victim := people[7]
+		b.do("the user's audit link", chromedp.Click(chromedp.CSS("a[data-audit-link]")))
+		b.waitFor("the audit screen for the user", `location.pathname === '/admin/audit' && new URLSearchParams(location.search).get('target') === '`+victim.id+`'`)
+		b.rowIDs("#audit-table")
+		row := eval[map[string]string](b, `(r => ({action: r.dataset.auditAction, actor: r.querySelector('.cell-actor').textContent,
+			target: r.querySelector('.cell-target a')?.getAttribute('href'), detail: r.querySelector('.cell-detail').textContent}))(document.querySelector('#audit-table tbody tr'))`)
+		if row["action"] != "user.disable" || !strings.Contains(row["actor"], "brw-admin") || row["target"] != "/admin/users/"+victim.id ||
+			!strings.Contains(row["detail"], "spam, seen in the browser test") {
+			t.Fatalf("newest entry for the user = %v", row)
+		}
+		// The unfiltered log, narrowed by the action select; the row links to the user.
+		b.do("audit from the menu", chromedp.Click(chromedp.CSS(`.top nav a[href="/admin/audit"]`)))
+		b.waitFor("the whole log", `location.search === '' && !!document.querySelector('#audit-table tbody tr')`)
+		b.do("pick user.disable", chromedp.Evaluate[chromedp.Void](`(s => { s.value = 'user.disable'; s.dispatchEvent(new Event('change')); })(document.querySelector('#audit-action-select'))`))
+		b.waitFor("only disables", `location.search === '?action=user.disable' && !document.querySelector('[aria-busy]') &&
+			[...document.querySelectorAll('#audit-table tbody tr')].every(r => r.dataset.auditAction === 'user.disable')`)
+		b.shot("audit")
+		b.do("follow the target", chromedp.Click(chromedp.CSS(`#audit-table a[href="/admin/users/`+victim.id+`"]`)))
+		b.waitFor("the user's page", `location.pathname === '/admin/users/`+victim.id+`' && !!document.querySelector('#profile')`)
+	})
+
+	step("RevokeSession", func(t *testing.T) {
+		u := people[9]
+		b.open("/admin/users/" + u.id)
+		b.waitFor("a session", `document.querySelectorAll('#sessions tbody tr').length === 1`)
+		b.do("revoke", chromedp.Click(chromedp.CSS("#sessions [data-action=revoke]")))
+		b.waitFor("no sessions", `!document.querySelector('#sessions tbody tr') && document.querySelector('#user-msg').textContent.includes('Session revoked')`)
+		if me := ts.do(t, u.token, `{ me { id } }`, nil); me.code() != "UNAUTHENTICATED" {
+			t.Fatalf("a revoked session's token = %s", me.raw)
+		}
+	})
+
+	step("Overview", func(t *testing.T) {
+		b.do("overview from the menu", chromedp.Click(chromedp.CSS(`.top nav a[href="/admin/"]`)))
+		b.waitFor("figures and 30 bars", `document.querySelector('[data-stat=active30] dd')?.textContent.match(/\d/) &&
+			document.querySelectorAll('#logins-chart svg rect.bar').length === 30`)
+		total := eval[string](b, `document.querySelector('[data-stat=total] dd').textContent.replace(/\D/g, '')`)
+		today := eval[int](b, `+[...document.querySelectorAll('#logins-chart rect.bar')].pop().dataset.count`)
+		label := eval[string](b, `document.querySelector('#logins-chart svg').getAttribute('aria-labelledby').split(' ').map(id => document.getElementById(id).textContent).join(' ')`)
+		if n := len(total); n == 0 || today < len(people) || !strings.Contains(label, "logins in 30 days") {
+			t.Fatalf("total users %q, today's logins %d, chart label %q", total, today, label)
+		}
+		b.shot("overview")
+	})
+
+	step("SessionEndsAndReturns", func(t *testing.T) {
+		// The admin session ends under the page: sign in again, and come back.
+		b.do("a dead token", chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem('wxadmin.token', 'wxa_' + 'A'.repeat(43))`))
+		b.open("/admin/audit?action=user.disable")
+		b.waitFor("the sign-in screen with a notice", `location.pathname === '/admin/signin' && document.querySelector('.alert-info')?.textContent.includes('session has ended')`)
+		b.signIn("brw-admin", adminPw)
+		b.waitFor("the page asked for", `location.pathname + location.search === '/admin/audit?action=user.disable' && !!document.querySelector('#audit-table tbody tr')`)
+	})
+
+	step("SignOut", func(t *testing.T) {
+		b.do("sign out", chromedp.Click(chromedp.CSS(".who button")))
+		b.waitFor("the sign-in screen", `location.pathname === '/admin/signin' && sessionStorage.getItem('wxadmin.token') === null`)
+		b.open("/admin/users")
+		b.waitFor("still signed out", `location.pathname === '/admin/signin'`)
+		b.signIn("brw-admin", adminPw)
+		b.waitFor("back in", `location.pathname === '/admin/users'`)
+	})
+
+	step("FirstRender", func(t *testing.T) {
+		// From navigation start to the users table on screen, signed in, on
+		// localhost: the page's own mark, made when the rows are in the DOM.
+		b.open("/admin/users?size=50")
+		b.rowIDs("#users-table")
+		ms := eval[float64](b, `performance.getEntriesByName('wx:users-rendered')[0].startTime`)
+		t.Logf("users table rendered %.0f ms after navigation start", ms)
+	})
+
+	step("Narrow", func(t *testing.T) {
+		b.do("a 390 px phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		defer b.do("back to 1280 px", chromedp.EmulateViewport(1280, 900))
+		b.open("/admin/users?q=Browser_&size=10")
+		b.rowIDs("#users-table")
+		// Rows become cards: nothing wider than the screen, the header row hidden.
+		if w := eval[int](b, `document.documentElement.scrollWidth`); w > 390 {
+			t.Fatalf("the users screen is %d px wide at 390 px", w)
+		}
+		if eval[bool](b, `document.querySelector('#users-table thead').getBoundingClientRect().height > 1`) {
+			t.Fatal("the table header shows at 390 px: no cards")
+		}
+		b.shot("users-390")
+	})
+
+	step("ViewerAndRateLimit", func(t *testing.T) {
+		tabCtx, cancel := chromedp.NewContext(ctx) // a second tab: its own sessionStorage
+		defer cancel()
+		// The first run opens the tab and ties it to its context: no deadline here.
+		if err := chromedp.Do(tabCtx); err != nil {
+			t.Fatal(err)
+		}
+		v := &tab{t: t, ctx: tabCtx, base: ts.URL()}
+		// A username past its limit of failures: the wait is shown in minutes.
+		if _, err := ts.store.DB().ExecContext(context.Background(),
+			"INSERT INTO login_attempts (key, window_start, count) VALUES ('user:brw-limited', now(), 10)"); err != nil {
+			t.Fatal(err)
+		}
+		v.open("/admin/signin")
+		v.signIn("brw-limited", "some password or other")
+		v.waitFor("the wait", `document.querySelector('#signin-msg [data-code=RATE_LIMITED]')?.textContent === 'Too many attempts. Try again in 15 minutes.'`)
+
+		v.signIn("brw-viewer", viewerPw)
+		v.waitFor("the overview", `location.pathname === '/admin/' && document.querySelector('[data-role]')?.textContent === 'Viewer'`)
+		u := people[8]
+		v.open("/admin/users/" + u.id)
+		v.waitFor("the user's sessions", `document.querySelectorAll('#sessions tbody tr').length === 1`)
+		if n := eval[int](v, `document.querySelectorAll('main [data-action]').length`); n != 0 {
+			t.Fatalf("a viewer sees %d disable/enable/revoke buttons", n)
+		}
+		// The same page for an admin has them: the check above can fail.
+		b.open("/admin/users/" + u.id)
+		b.waitFor("an admin's buttons", `!!document.querySelector('#sessions [data-action=revoke]') && !!document.querySelector('[data-action=disable]')`)
 	})
 }
 

@@ -47,12 +47,15 @@ function signOutLocally(message) {
 	current = null;
 }
 
-setUnauthenticatedHandler(() => {
+// The admin session ended (expired, revoked, signed out elsewhere): sign in
+// again, then come back here.
+function sessionEnded() {
 	if (location.pathname.startsWith(BASE + '/signin')) return;
 	session.returnTo = here();
 	signOutLocally('Your session has ended. Sign in again to continue.');
 	navigate(BASE + '/signin', { replace: true });
-});
+}
+setUnauthenticatedHandler(sessionEnded);
 
 function renderHeader(active) {
 	const adm = session.admin;
@@ -173,12 +176,10 @@ window.addEventListener('popstate', render);
 if (session.token) {
 	gql('{ admin { id username role } }')
 		.then((d) => {
-			if (!d.admin) {
-				session.returnTo = here();
-				signOutLocally('Your session has ended. Sign in again to continue.');
-				navigate(BASE + '/signin', { replace: true });
-			} else if (JSON.stringify(d.admin) !== JSON.stringify(session.admin)) {
+			if (!d.admin) sessionEnded();
+			else if (JSON.stringify(d.admin) !== JSON.stringify(session.admin)) {
 				session.set(session.token, d.admin);
+				current?.view?.unmount?.();
 				current = null; // re-render with the new role
 				render();
 			}
