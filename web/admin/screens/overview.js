@@ -52,9 +52,9 @@ const dayLabel = (d) => dayFmt.format(new Date(d + 'T00:00:00Z'));
 function bars(days) {
 	const W = 900, H = 240, L = 44, B = 28, T = 10;
 	const max = Math.max(1, ...days.map((d) => d.count));
-	// Round the scale up to a tidy number: 1, 2 or 5 times a power of ten.
+	// Round the scale up to a tidy number times a power of ten.
 	const p = 10 ** Math.floor(Math.log10(max));
-	const top = [1, 2, 5, 10].map((m) => m * p).find((v) => v >= max);
+	const top = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map((m) => m * p).find((v) => v >= max);
 	const y = (v) => T + (H - T - B) * (1 - v / top);
 	const step = (W - L) / days.length;
 	const total = days.reduce((n, d) => n + d.count, 0);

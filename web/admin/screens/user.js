@@ -132,7 +132,7 @@ export function mount(main, ctx) {
 				h('div', { class: 'panel-head' }, h('h2', { id: 'h-audit' }, 'Recent activity'),
 					h('a', { href: '/admin/audit?target=' + encodeURIComponent(u.id), 'data-audit-link': '' }, 'Full audit log for this user')),
 				audit.length ? h('ul', { class: 'activity' }, audit.map(({ node: a }) =>
-					h('li', null, when(a.at), ' ', badge(a.action, 'kind'), ' by ', a.actor.name || a.actor.id || a.actor.kind))) : empty('Nothing recorded yet.')),
+					h('li', null, when(a.at), ' ', badge(a.action, 'kind'), ' by ', a.actor.id === u.id ? 'the user' : a.actor.name || a.actor.id || a.actor.kind))) : empty('Nothing recorded yet.')),
 		);
 	}
 

@@ -86,6 +86,10 @@ export function mount(main, ctx) {
 		h('option', { value: '' }, 'Any status'), h('option', { value: 'no' }, 'Active only'), h('option', { value: 'yes' }, 'Disabled only'));
 	const size = h('select', { id: 'page-size', name: 'size', onChange: () => go({ size: Number(size.value) }) },
 		SIZES.map((n) => h('option', { value: String(n) }, `${n} per page`)));
+	// The column headers sort on wide screens; cards have no headers, so this does.
+	const sort = h('select', { id: 'sort', onChange: () => go(JSON.parse(sort.value)) },
+		[['created', 'desc', 'Newest'], ['created', 'asc', 'Oldest'], ['lastLogin', 'desc', 'Last login, recent'], ['lastLogin', 'asc', 'Last login, oldest']]
+			.map(([k, d, l]) => h('option', { value: JSON.stringify({ sort: k, dir: d }) }, l)));
 	const clear = h('button', { type: 'button', class: 'btn btn-quiet', onClick: () => go({ q: '', from: '', to: '', disabled: '' }) }, 'Clear filters');
 	const count = h('p', { class: 'count muted', id: 'users-count', 'aria-live': 'polite' });
 	const results = h('div', { class: 'results', id: 'users-results' });
@@ -94,7 +98,7 @@ export function mount(main, ctx) {
 		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Users'), count),
 		h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter users', onSubmit: (e) => e.preventDefault() },
 			h('div', { class: 'field grow' }, h('label', { for: 'user-search' }, 'Search'), search),
-			field('Created from', from), field('Created to', to), field('Status', disabled), field('Page size', size),
+			field('Created from', from), field('Created to', to), field('Status', disabled), field('Page size', size), h('label', { class: 'field narrow' }, h('span', null, 'Sort'), sort),
 			h('div', { class: 'field field-end' }, clear)),
 		results,
 	);
@@ -112,6 +116,7 @@ export function mount(main, ctx) {
 		to.value = view.to;
 		disabled.value = view.disabled;
 		size.value = String(view.size);
+		sort.value = JSON.stringify({ sort: view.sort, dir: view.dir });
 		clear.hidden = !(view.q || view.from || view.to || view.disabled);
 	}
 
