@@ -349,6 +349,22 @@ func TestAdminBrowser(t *testing.T) {
 		b.waitFor("back in", `location.pathname === '/admin/users'`)
 	})
 
+	step("InternalErrorShowsRequestID", func(t *testing.T) {
+		// The server's INTERNAL errors cannot be had on demand: the page's
+		// next users query gets one from a stand-in fetch.
+		b.open("/admin/")
+		b.waitFor("the overview", `!!document.querySelector('[data-stat=total] dd')`)
+		b.do("fail the next users query", chromedp.Evaluate[chromedp.Void](`(() => { const real = window.fetch; window.fetch = (u, o) => {
+			if (!String(o && o.body).includes('query Users(')) return real(u, o);
+			window.fetch = real;
+			return Promise.resolve(new Response(JSON.stringify({errors: [{message: 'internal error', extensions: {code: 'INTERNAL', requestId: 'req-test-42'}}]}), {headers: {'Content-Type': 'application/json'}}));
+		}; })()`))
+		b.do("users from the menu", chromedp.Click(chromedp.CSS(`.top nav a[href="/admin/users"]`)))
+		b.waitFor("the request id", `document.querySelector('#users-results [role=alert] .request-id')?.textContent === 'req-test-42'`)
+		b.do("try again", chromedp.Click(chromedp.CSS("#users-results [role=alert] button")))
+		b.waitFor("the users", `!!document.querySelector('#users-table tbody tr')`)
+	})
+
 	step("FirstRender", func(t *testing.T) {
 		// From navigation start to the users table on screen, signed in, on
 		// localhost: the page's own mark, made when the rows are in the DOM.
