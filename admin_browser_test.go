@@ -25,12 +25,20 @@ type tab struct {
 	base string
 }
 
-// do runs actions with a deadline of their own.
+// do runs actions with a deadline of their own. A node the page replaced
+// between being found and being clicked (a re-render in flight) is looked
+// up again: the click had not happened, so trying once more is safe.
 func (b *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	var err error
+	for range 3 {
+		if err = chromedp.Do(ctx, actions...); err == nil || !strings.Contains(err.Error(), "Could not find node") {
+			break
+		}
+	}
+	if err != nil {
 		b.t.Fatalf("%s: %v", what, err)
 	}
 }

@@ -269,6 +269,10 @@ cmd_test() {
 # screen into docs/screenshots (the README shows them).
 cmd_screenshots() {
 	test_setup
+	# Seeded nicknames are Chinese: without a CJK font they draw as boxes.
+	if ! { command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; }; then
+		apt_install fonts-wqy-microhei
+	fi
 	mkdir -p "$root/docs/screenshots"
 	SCREENSHOTS_DIR="$root/docs/screenshots" go test -count=1 -run 'Browser' .
 	log "screenshots are in docs/screenshots"
