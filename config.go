@@ -25,11 +25,16 @@ const DevAppID = "wxdev0000000000001"
 // Config is everything the server reads from its environment. Each setting is
 // an environment variable and a flag of the same meaning; a flag wins.
 type Config struct {
-	DatabaseURL   string
-	Host          string
-	Port          int
-	WechatAppID   string
-	WechatSecret  string
+	DatabaseURL string
+	Host        string
+	Port        int
+	// WechatAppID and WechatSecret are the default mini program's: the
+	// first of WechatApps.
+	WechatAppID  string
+	WechatSecret string
+	// WechatApps are every mini program logins may name (LoginInput.appId),
+	// the default first. Empty means just WechatAppID.
+	WechatApps    []WechatApp
 	WechatAPIBase string
 	WechatTimeout time.Duration
 	SessionTTL    time.Duration
@@ -59,6 +64,12 @@ type Config struct {
 	generated []string
 }
 
+// WechatApp is one mini program of the WeChat open platform account.
+type WechatApp struct {
+	AppID  string
+	Secret string
+}
+
 // setting is one configuration value: its flag, its environment variable and
 // a default that is always a constant, never read from the environment, so
 // that usage text (-h, or any flag error) cannot print a secret.
@@ -73,7 +84,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		c                                                 Config
 		port, timeout, ttl, secretKey, dev, devPublic     string
 		maxConns, stmtTimeout, reqTimeout, startupTimeout string
-		logLevel, adminTTL, adminIdle                     string
+		logLevel, adminTTL, adminIdle, apps               string
 	)
 	settings := []setting{
 		{"database-url", "DATABASE_URL", "", "PostgreSQL URL", &c.DatabaseURL},
@@ -81,6 +92,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"port", "PORT", "8080", "TCP port to listen on; 0 picks a free one", &port},
 		{"wechat-appid", "WECHAT_APPID", "", "the mini program's appid", &c.WechatAppID},
 		{"wechat-secret", "WECHAT_SECRET", "", "the mini program's app secret", &c.WechatSecret},
+		{"wechat-apps", "WECHAT_APPS", "", "several mini programs as appid:secret,appid:secret; the first is the default", &apps},
 		{"wechat-api-base", "WECHAT_API_BASE", "", "WeChat API origin; default " + wechat.DefaultBaseURL + ", or the built-in simulator in dev mode", &c.WechatAPIBase},
 		{"wechat-timeout", "WECHAT_TIMEOUT", "5s", "timeout of one WeChat API call", &timeout},
 		{"session-ttl", "SESSION_TTL", "720h", "session lifetime, e.g. 720h or 30d", &ttl},
@@ -175,6 +187,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			return c, err
 		}
 	}
+	if err := c.parseWechatApps(apps); err != nil {
+		return c, err
+	}
 	if c.DevWechat {
 		c.fillDevDefaults()
 		if !isLoopbackHost(c.Host) && !c.DevWechatPublic {
@@ -193,10 +208,86 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			c.WechatAPIBase = wechat.DefaultBaseURL
 		}
 	}
+	if len(c.WechatApps) == 0 {
+		c.WechatApps = []WechatApp{{AppID: c.WechatAppID, Secret: c.WechatSecret}}
+	}
 	if c.DatabaseURL == "" {
 		return c, errors.New("DATABASE_URL is required (make run finds or starts a local PostgreSQL for you)")
 	}
 	return c, nil
+}
+
+// appIDRule says what validAppID accepts, for error messages.
+const appIDRule = "wx followed by 16 lowercase letters or digits, as WeChat issues them"
+
+// validAppID reports whether s looks like an appid WeChat issues:
+// "wx" and 16 lowercase hex digits (letters beyond f allowed, as in DevAppID).
+func validAppID(s string) bool {
+	if len(s) != 18 || !strings.HasPrefix(s, "wx") {
+		return false
+	}
+	for _, b := range []byte(s[2:]) {
+		if (b < '0' || b > '9') && (b < 'a' || b > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// validSecret reports whether s can be an app secret: printable ASCII
+// without spaces (WeChat's are 32 hex digits).
+func validSecret(s string) bool {
+	for _, b := range []byte(s) {
+		if b <= ' ' || b > '~' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// parseWechatApps checks WECHAT_APPID and reads WECHAT_APPS (given as s)
+// into c.WechatApps. With both set, WECHAT_APPID must name the first app of
+// WECHAT_APPS, the default, and WECHAT_SECRET (if set) be its secret: a
+// deployment moving to several apps can add WECHAT_APPS before removing
+// the old pair, but the two can never disagree about the default app.
+// Errors never quote a secret, nor text that might be one.
+func (c *Config) parseWechatApps(s string) error {
+	if s == "" {
+		if c.WechatAppID != "" && !validAppID(c.WechatAppID) {
+			return errors.New("WECHAT_APPID must be " + appIDRule)
+		}
+		return nil
+	}
+	seen := map[string]bool{}
+	for i, entry := range strings.Split(s, ",") {
+		entry = strings.TrimSpace(entry)
+		appID, secret, ok := strings.Cut(entry, ":")
+		switch {
+		case entry == "":
+			return fmt.Errorf("WECHAT_APPS entry %d is empty: want appid:secret,appid:secret", i+1)
+		case !ok:
+			return fmt.Errorf("WECHAT_APPS entry %d is not appid:secret", i+1)
+		case !validAppID(appID):
+			return fmt.Errorf("WECHAT_APPS entry %d: the appid must be %s", i+1, appIDRule)
+		case !validSecret(secret):
+			return fmt.Errorf("WECHAT_APPS entry %d (%s): the secret must be non-empty printable ASCII without spaces", i+1, appID)
+		case seen[appID]:
+			return fmt.Errorf("WECHAT_APPS lists %s twice", appID)
+		}
+		seen[appID] = true
+		c.WechatApps = append(c.WechatApps, WechatApp{AppID: appID, Secret: secret})
+	}
+	first := c.WechatApps[0]
+	switch {
+	case c.WechatAppID != "" && c.WechatAppID != first.AppID:
+		return fmt.Errorf("WECHAT_APPID disagrees with WECHAT_APPS: with both set, WECHAT_APPID must be %s, the first (default) app of WECHAT_APPS; or unset it", first.AppID)
+	case c.WechatSecret != "" && c.WechatAppID == "":
+		return errors.New("WECHAT_SECRET is set without WECHAT_APPID, but WECHAT_APPS gives every app's secret: unset WECHAT_SECRET")
+	case c.WechatSecret != "" && c.WechatSecret != first.Secret:
+		return fmt.Errorf("WECHAT_SECRET differs from the secret WECHAT_APPS gives %s: unset one of them", first.AppID)
+	}
+	c.WechatAppID, c.WechatSecret = first.AppID, first.Secret
+	return nil
 }
 
 // minRequestTimeout is the longest a login can take: two WeChat calls (the
@@ -204,6 +295,15 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 // shorter request deadline could cut a login after WeChat spent its code.
 func minRequestTimeout(wechatTimeout time.Duration) time.Duration {
 	return 2*wechatTimeout + wechat.DefaultRetryBackoff*3/2 + auth.DefaultRecordTimeout + time.Second
+}
+
+// wechatApps returns every mini program, the default first: WechatApps, or
+// the one WechatAppID names when a Config is built without parseConfig.
+func (c Config) wechatApps() []WechatApp {
+	if len(c.WechatApps) > 0 {
+		return c.WechatApps
+	}
+	return []WechatApp{{AppID: c.WechatAppID, Secret: c.WechatSecret}}
 }
 
 // writeTimeout outlasts the request deadline, so a response finished just

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ const goodKey = "3f6e1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2
 func TestParseConfig(t *testing.T) {
 	t.Parallel()
 	base := map[string]string{
-		"DATABASE_URL": "postgres://localhost/x", "WECHAT_APPID": "wxabc", "WECHAT_SECRET": "s", "SECRET_KEY": goodKey,
+		"DATABASE_URL": "postgres://localhost/x", "WECHAT_APPID": "wx0123456789abcdef", "WECHAT_SECRET": "s", "SECRET_KEY": goodKey,
 	}
 	with := func(k, v string) map[string]string {
 		m := map[string]string{}
@@ -112,7 +113,8 @@ func TestRun_UsageNeverPrintsSecrets(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
 		"WECHAT_SECRET": "wechat-secret-7c1d9e", "SECRET_KEY": goodKey,
-		"DATABASE_URL": "postgres://u:db-password-5a8f@db.example:5432/x", "WECHAT_APPID": "wxabc",
+		"DATABASE_URL": "postgres://u:db-password-5a8f@db.example:5432/x", "WECHAT_APPID": "wx0123456789abcdef",
+		"WECHAT_APPS": "wx0123456789abcdef:wechat-secret-7c1d9e,wxfedcba9876543210:second-secret-2b4d",
 	}
 	for _, args := range [][]string{
 		{"serve", "-prot", "80"}, {"serve", "-h"}, {"-h"}, {"serve", "-port"}, {"serve", "-port", "http"},
@@ -122,7 +124,7 @@ func TestRun_UsageNeverPrintsSecrets(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), args, envOf(env), nil, &stdout, &stderr)
 		out := stdout.String() + stderr.String() + fmt.Sprint(err)
-		for _, secret := range []string{"wechat-secret-7c1d9e", goodKey, "db-password-5a8f"} {
+		for _, secret := range []string{"wechat-secret-7c1d9e", "second-secret-2b4d", goodKey, "db-password-5a8f"} {
 			if strings.Contains(out, secret) {
 				t.Fatalf("%v prints a secret:\n%s", args, out)
 			}
@@ -173,5 +175,91 @@ func TestParseConfig_TimeoutsAddUp(t *testing.T) {
 	env["REQUEST_TIMEOUT"] = "45s"
 	if _, err := parseConfig("t", nil, envOf(env), io.Discard); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestParseConfig_WechatApps(t *testing.T) {
+	t.Parallel()
+	const (
+		appA, appB = "wx0123456789abcdef", "wxfedcba9876543210"
+		secretA    = "secret-a-9f8e7d6c5b4a"
+		secretB    = "secret-b-1a2b3c4d5e6f"
+	)
+	apps := appA + ":" + secretA + "," + appB + ":" + secretB
+	env := func(kv ...string) map[string]string {
+		m := map[string]string{"DATABASE_URL": "postgres://localhost/x", "SECRET_KEY": goodKey}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	want := []WechatApp{{appA, secretA}, {appB, secretB}}
+
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"AppsAlone", env("WECHAT_APPS", apps), nil},
+		{"SpacesAroundEntries", env("WECHAT_APPS", " "+appA+":"+secretA+" ,\n "+appB+":"+secretB+"\n"), nil},
+		{"Flag", env(), []string{"-wechat-apps", apps}},
+		{"ConsistentWithAppID", env("WECHAT_APPS", apps, "WECHAT_APPID", appA), nil},
+		{"ConsistentWithAppIDAndSecret", env("WECHAT_APPS", apps, "WECHAT_APPID", appA, "WECHAT_SECRET", secretA), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseConfig("t", tc.args, envOf(tc.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.WechatApps, want) || c.WechatAppID != appA || c.WechatSecret != secretA {
+				t.Fatalf("apps = %v, default %s", c.WechatApps, c.WechatAppID)
+			}
+		})
+	}
+
+	t.Run("SingleAppIsTheList", func(t *testing.T) {
+		c, err := parseConfig("t", nil, envOf(env("WECHAT_APPID", appB, "WECHAT_SECRET", secretB)), io.Discard)
+		if err != nil || !slices.Equal(c.WechatApps, []WechatApp{{appB, secretB}}) {
+			t.Fatalf("apps = %v, err %v", c.WechatApps, err)
+		}
+	})
+
+	t.Run("DevModeSimulatesEveryApp", func(t *testing.T) {
+		c, err := parseConfig("t", nil, envOf(env("DEV_WECHAT", "1", "WECHAT_APPS", apps)), io.Discard)
+		if err != nil || !slices.Equal(c.WechatApps, want) || c.WechatAppID != appA || slices.ContainsFunc(c.generated, func(s string) bool { return strings.Contains(s, "WECHAT") }) {
+			t.Fatalf("apps = %v, generated %v, err %v", c.WechatApps, c.generated, err)
+		}
+	})
+
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"BadAppID", env("WECHAT_APPID", "wxabc", "WECHAT_SECRET", secretA), "WECHAT_APPID must be wx followed by 16"},
+		{"SecretAsAppID", env("WECHAT_APPID", secretA, "WECHAT_SECRET", secretA), "WECHAT_APPID must be"},
+		{"UpperCaseAppID", env("WECHAT_APPS", "wx0123456789ABCDEF:"+secretA), "entry 1: the appid must be wx"},
+		{"EmptyEntry", env("WECHAT_APPS", apps+","), "entry 3 is empty"},
+		{"NoColon", env("WECHAT_APPS", appA+":"+secretA+","+secretB), "entry 2 is not appid:secret"},
+		{"SwappedOrder", env("WECHAT_APPS", secretA+":"+appA), "entry 1: the appid must be"},
+		{"EmptySecret", env("WECHAT_APPS", appA+":"), "entry 1 (" + appA + "): the secret must be"},
+		{"SpaceInSecret", env("WECHAT_APPS", appA+":"+secretA+" x"), "entry 1 (" + appA + "): the secret must be"},
+		{"Duplicate", env("WECHAT_APPS", apps+","+appA+":"+secretB), "WECHAT_APPS lists " + appA + " twice"},
+		{"AppIDNotFirst", env("WECHAT_APPS", apps, "WECHAT_APPID", appB), "WECHAT_APPID must be " + appA},
+		{"AppIDUnlisted", env("WECHAT_APPS", apps, "WECHAT_APPID", secretB), "WECHAT_APPID disagrees with WECHAT_APPS"},
+		{"OtherSecret", env("WECHAT_APPS", apps, "WECHAT_APPID", appA, "WECHAT_SECRET", secretB), "WECHAT_SECRET differs"},
+		{"SecretWithoutAppID", env("WECHAT_APPS", apps, "WECHAT_SECRET", secretA), "WECHAT_SECRET is set without WECHAT_APPID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig("t", nil, envOf(tc.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			for _, secret := range []string{secretA, secretB} {
+				if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err prints a secret or spans lines: %q", err)
+				}
+			}
+		})
 	}
 }

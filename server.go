@@ -196,7 +196,10 @@ func (m *Main) Open(ctx context.Context) error {
 
 	mux := http.NewServeMux()
 	if cfg.DevWechat {
-		m.Simulator = wechattest.New(wechattest.App{AppID: cfg.WechatAppID, Secret: cfg.WechatSecret})
+		m.Simulator = wechattest.New()
+		for _, a := range cfg.wechatApps() {
+			m.Simulator.AddApp(wechattest.App{AppID: a.AppID, Secret: a.Secret})
+		}
 		mux.Handle("/dev/wechat/api/", http.StripPrefix("/dev/wechat/api", m.Simulator.APIHandler()))
 		mux.Handle("/dev/wechat/", m.Simulator.MiniProgramHandler())
 		// GraphiQL from files built into the binary (web/playground), so
@@ -211,11 +214,15 @@ func (m *Main) Open(ctx context.Context) error {
 			m.Log.Warn("dev mode: generated a throw-away setting", "setting", g)
 		}
 	}
-	wc := wechat.NewClient(wechat.Config{
-		AppID: cfg.WechatAppID, Secret: wechat.Secret(cfg.WechatSecret),
-		BaseURL: m.Config.WechatAPIBase, Timeout: cfg.WechatTimeout,
-	})
-	svc, err := auth.NewService(st, wc, auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, Logger: m.Log})
+	// One WeChat client per mini program; the first is the default.
+	var wcs []*wechat.Client
+	for _, a := range cfg.wechatApps() {
+		wcs = append(wcs, wechat.NewClient(wechat.Config{
+			AppID: a.AppID, Secret: wechat.Secret(a.Secret),
+			BaseURL: m.Config.WechatAPIBase, Timeout: cfg.WechatTimeout,
+		}))
+	}
+	svc, err := auth.NewService(st, wcs[0], auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, Logger: m.Log, MoreApps: wcs[1:]})
 	if err != nil {
 		_ = m.listener.Close()
 		_ = st.Close()

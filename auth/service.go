@@ -40,12 +40,18 @@ type Config struct {
 	Logger *slog.Logger
 	// RecordTimeout is DefaultRecordTimeout when zero.
 	RecordTimeout time.Duration
+	// MoreApps are the other mini programs of the same WeChat open platform
+	// account, which a login names by LoginInput.AppID; NewService's client
+	// is the default.
+	MoreApps []*wechat.Client
 }
 
 // Service logs users in and resolves their sessions. Safe for concurrent use.
 type Service struct {
-	store  *store.Store
+	store *store.Store
+	// wechat is the default app's client; apps holds every app's by appid.
 	wechat *wechat.Client
+	apps   map[string]*wechat.Client
 	sealer *sealer
 	ttl    time.Duration
 	record time.Duration
@@ -61,7 +67,13 @@ func NewService(st *store.Store, wc *wechat.Client, cfg Config) (*Service, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{store: st, wechat: wc, sealer: sl, ttl: cfg.SessionTTL, record: cfg.RecordTimeout, log: cfg.Logger}
+	s := &Service{store: st, wechat: wc, apps: map[string]*wechat.Client{}, sealer: sl, ttl: cfg.SessionTTL, record: cfg.RecordTimeout, log: cfg.Logger}
+	for _, c := range append([]*wechat.Client{wc}, cfg.MoreApps...) {
+		if s.apps[c.AppID()] != nil {
+			return nil, fmt.Errorf("auth: appid %s given twice", c.AppID())
+		}
+		s.apps[c.AppID()] = c
+	}
 	if s.ttl <= 0 {
 		s.ttl = DefaultSessionTTL
 	}
@@ -77,6 +89,8 @@ func NewService(st *store.Store, wc *wechat.Client, cfg Config) (*Service, error
 // LoginInput is a login request: the wx.login() code and, optionally, the
 // legacy wx.getUserInfo output, plus where the request came from.
 type LoginInput struct {
+	// AppID names the mini program the code is from; empty for the default.
+	AppID         string
 	Code          string
 	RawData       string
 	Signature     string
@@ -103,14 +117,18 @@ type LoginResult struct {
 // WECHAT_UNAVAILABLE, DECRYPT_FAILED, USER_DISABLED or INTERNAL.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	// Validate everything before the code is spent: WeChat codes are single-use.
+	wc, err := s.app(in.AppID)
+	if err != nil {
+		return nil, err
+	}
 	if err := validateLoginInput(in); err != nil {
 		return nil, err
 	}
-	ws, err := s.code2Session(ctx, in.Code)
+	ws, err := s.code2Session(ctx, wc, in.Code)
 	if err != nil {
 		return nil, wechatError(err)
 	}
-	profile, unionID, err := s.openLegacyData(in, ws)
+	profile, unionID, err := openLegacyData(wc.AppID(), in, ws)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +147,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	defer cancel()
 	res, err := s.store.Login(ctx, store.LoginParams{
 		Provider: models.ProviderWechatMiniProgram,
-		AppID:    s.wechat.AppID(),
+		AppID:    wc.AppID(),
 		OpenID:   ws.OpenID,
 		UnionID:  unionID,
 		Profile:  profile,
@@ -140,19 +158,40 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}
+	for _, from := range res.MergedFrom {
+		s.log.InfoContext(ctx, "merged users: a unionid showed them to be one person", "from", from, "into", res.User.ID, "appid", wc.AppID())
+	}
 	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, User: res.User, Created: res.Created}, nil
+}
+
+// maxAppIDLen bounds an appId quoted back in an error; real ones are 18 bytes.
+const maxAppIDLen = 32
+
+// app returns the client of the mini program appID names ("" for the
+// default), or BAD_USER_INPUT.
+func (s *Service) app(appID string) (*wechat.Client, error) {
+	if appID == "" {
+		return s.wechat, nil
+	}
+	if c := s.apps[appID]; c != nil {
+		return c, nil
+	}
+	if len(appID) > maxAppIDLen || clean(appID) != appID {
+		return nil, models.Errorf(models.CodeBadUserInput, "appId is not a mini program of this server")
+	}
+	return nil, models.Errorf(models.CodeBadUserInput, "appId %q is not a mini program of this server", appID)
 }
 
 // code2Session asks WeChat about code, leaving enough of the request's
 // deadline to record the login afterwards: a code WeChat accepted but we
 // could not record is a login lost.
-func (s *Service) code2Session(ctx context.Context, code string) (*wechat.Session, error) {
+func (s *Service) code2Session(ctx context.Context, wc *wechat.Client, code string) (*wechat.Session, error) {
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-s.record))
 		defer cancel()
 	}
-	return s.wechat.Code2Session(ctx, code)
+	return wc.Code2Session(ctx, code)
 }
 
 // validateLoginInput checks everything that can be checked without the
@@ -174,7 +213,8 @@ func validateLoginInput(in LoginInput) error {
 // signature, then the encryptedData with its watermark and openId. The
 // decrypted payload is authoritative when both are given. It returns the
 // profile to save (nil when none was sent) and the best-known unionid.
-func (s *Service) openLegacyData(in LoginInput, ws *wechat.Session) (*models.Profile, string, error) {
+// appID is the login's mini program, which the watermark must name.
+func openLegacyData(appID string, in LoginInput, ws *wechat.Session) (*models.Profile, string, error) {
 	unionID := ws.UnionID
 	var profile *models.Profile
 	if in.RawData != "" {
@@ -188,7 +228,7 @@ func (s *Service) openLegacyData(in LoginInput, ws *wechat.Session) (*models.Pro
 		profile = profileOf(&p)
 	}
 	if in.EncryptedData != "" {
-		info, err := wechat.DecryptUserInfo(s.wechat.AppID(), ws.OpenID, ws.SessionKey, in.EncryptedData, in.IV)
+		info, err := wechat.DecryptUserInfo(appID, ws.OpenID, ws.SessionKey, in.EncryptedData, in.IV)
 		if err != nil {
 			return nil, "", decryptError(err)
 		}

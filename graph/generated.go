@@ -1054,6 +1054,13 @@ nothing (DECRYPT_FAILED leaves nothing behind). rawData goes with signature,
 encryptedData with iv.
 """
 input LoginInput {
+  """
+  The appid of the mini program the code comes from (wx.getAccountInfoSync()
+  .miniProgram.appId), one of the server's WECHAT_APPS. Omitted or empty: the
+  first, the default. Another appid is BAD_USER_INPUT, checked before the code
+  is spent; a code from another app than the one named is WECHAT_CODE_INVALID.
+  """
+  appId: String
   "The code from wx.login(), valid for 5 minutes and one use."
   code: String!
   rawData: String
@@ -5807,13 +5814,20 @@ func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"code", "rawData", "signature", "encryptedData", "iv"}
+	fieldsInOrder := [...]string{"appId", "code", "rawData", "signature", "encryptedData", "iv"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
 			continue
 		}
 		switch k {
+		case "appId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppID = data
 		case "code":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
 			data, err := ec.unmarshalNString2string(ctx, v)

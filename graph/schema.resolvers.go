@@ -26,6 +26,7 @@ func (r *auditEntryResolver) Actor(ctx context.Context, obj *models.AuditEntry) 
 func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error) {
 	c := clientFrom(ctx)
 	res, err := r.Auth.Login(ctx, auth.LoginInput{
+		AppID:         deref(input.AppID),
 		Code:          input.Code,
 		RawData:       deref(input.RawData),
 		Signature:     deref(input.Signature),

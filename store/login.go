@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"syscall"
 
 	"github.com/google/uuid"
@@ -45,13 +46,23 @@ type LoginResult struct {
 	Identity *models.Identity
 	// Created reports whether this login made the user.
 	Created bool
+	// MergedFrom lists the users this login merged into User (and deleted):
+	// its unionid showed them to be the same person. Usually empty.
+	MergedFrom []string
 }
 
 // Login finds or creates the identity and user for p and records p.Session,
 // all in one transaction: a failure leaves nothing behind, and any number of
 // concurrent first logins of one openid make exactly one user. A user with
 // the same unionid in another app of the same provider is reused.
-// Returns ErrUserDisabled for a disabled user (and records nothing).
+// Returns ErrUserDisabled for a disabled user, recording no session (nor
+// login time or profile); only the unionid the login carried is kept, and
+// any merge it showed.
+//
+// When p.UnionID shows that users so far apart are one person (an identity
+// learns the unionid another user's identity already has), they are merged
+// into the oldest in the same transaction: see mergeUsers. Such a merge is
+// kept even when the merged user turns out disabled and the login is refused.
 //
 // WeChat has already spent the login code by the time we get here, so a
 // connection that turns out dead (the server restarted, or an operator
@@ -59,6 +70,12 @@ type LoginResult struct {
 // a connection known to answer.
 func (s *Store) Login(ctx context.Context, p LoginParams) (*LoginResult, error) {
 	res, err := runLogin(ctx, s.db, p)
+	// Logins lock rows in one order (identity, then users by id), so they
+	// should not deadlock; a rare one with a writer that locks otherwise is
+	// rolled back whole by PostgreSQL and can run again.
+	for i := 0; i < maxDeadlockRetries && err != nil && isDeadlock(err) && ctx.Err() == nil; i++ {
+		res, err = runLogin(ctx, s.db, p)
+	}
 	if err != nil && connDied(err) && ctx.Err() == nil {
 		res, err = s.loginRetry(ctx, p)
 	}
@@ -78,12 +95,35 @@ type txRunner interface {
 
 func runLogin(ctx context.Context, db txRunner, p LoginParams) (*LoginResult, error) {
 	var res *LoginResult
+	disabled := false
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		res, err = login(ctx, tx, p)
+		if errors.Is(err, errRefusedKeep) {
+			// Commit what the login learned, refuse the login.
+			disabled = true
+			return nil
+		}
 		return err
 	})
+	if err == nil && disabled {
+		return nil, ErrUserDisabled
+	}
 	return res, err
+}
+
+// errRefusedKeep is login's ErrUserDisabled when the identity's unionid (and
+// any merge it led to) is to be kept: that commits, the session does not.
+var errRefusedKeep = errors.New("store: user disabled; keeping the unionid")
+
+// maxDeadlockRetries bounds how often Login runs again after a deadlock.
+const maxDeadlockRetries = 3
+
+// isDeadlock reports whether PostgreSQL broke a deadlock by aborting err's
+// transaction (40P01), which may then simply run again.
+func isDeadlock(err error) bool {
+	var pgErr pgdriver.Error
+	return errors.As(err, &pgErr) && pgErr.Field('C') == "40P01"
 }
 
 // loginRetry runs the login transaction a second time, after the first
@@ -193,16 +233,17 @@ func recordedLogin(ctx context.Context, db bun.IDB, sess *models.Session) (*Logi
 
 func login(ctx context.Context, tx bun.Tx, p LoginParams) (*LoginResult, error) {
 	proposed := NewID()
-	linked := false
+	var holders []string
 	if p.UnionID != "" {
-		uid, err := userIDByUnionID(ctx, tx, p.Provider, p.UnionID)
-		if err != nil {
+		var err error
+		if holders, err = usersByUnionID(ctx, tx, p.Provider, p.UnionID); err != nil {
 			return nil, err
 		}
-		if uid != "" {
-			proposed, linked = uid, true
+		if len(holders) > 0 {
+			proposed = holders[0]
 		}
 	}
+	linked := len(holders) > 0
 	ident, err := upsertIdentity(ctx, tx, &models.Identity{
 		ID: NewID(), UserID: proposed, Provider: p.Provider, AppID: p.AppID,
 		OpenID: p.OpenID, UnionID: nullable(p.UnionID),
@@ -213,6 +254,16 @@ func login(ctx context.Context, tx bun.Tx, p LoginParams) (*LoginResult, error) 
 	// The identity row is the serialization point: whoever inserted it with
 	// their proposed user id creates that user; everyone else finds it.
 	created := ident.UserID == proposed && !linked
+	var merged []string
+	if group := appendNew(holders, ident.UserID); len(group) > 1 {
+		// The unionid is held by another user than this identity's (it
+		// just learned it), or by several (split before merging existed).
+		into, from, err := mergeUsers(ctx, tx, group, p.AppID, p.Session.IP)
+		if err != nil {
+			return nil, err
+		}
+		ident.UserID, merged = into, from
+	}
 	var user *models.User
 	if created {
 		user, err = insertUser(ctx, tx, proposed, p.Profile)
@@ -223,6 +274,12 @@ func login(ctx context.Context, tx bun.Tx, p LoginParams) (*LoginResult, error) 
 		return nil, err
 	}
 	if user.DisabledAt != nil {
+		if p.UnionID != "" {
+			// Keep what the refused login taught: the identity's unionid
+			// and any merge, so that the person cannot go on as another,
+			// enabled user through an app where the link shows later.
+			return nil, errRefusedKeep
+		}
 		return nil, ErrUserDisabled
 	}
 	p.Session.UserID, p.Session.IdentityID = user.ID, ident.ID
@@ -242,29 +299,36 @@ func login(ctx context.Context, tx bun.Tx, p LoginParams) (*LoginResult, error) 
 			return nil, err
 		}
 	}
-	return &LoginResult{User: user, Identity: ident, Created: created}, nil
+	return &LoginResult{User: user, Identity: ident, Created: created, MergedFrom: merged}, nil
 }
 
-// userIDByUnionID finds the user already holding unionID. It first takes a
-// transaction-scoped advisory lock on the unionid, so that first logins of
-// one person from two apps at once take turns and the second finds the
-// first's user instead of making another. The lock must be its own
+// appendNew returns ids with id appended unless it is there already.
+func appendNew(ids []string, id string) []string {
+	if slices.Contains(ids, id) {
+		return ids
+	}
+	return append(slices.Clip(ids), id)
+}
+
+// usersByUnionID returns the users holding unionID, oldest first (by
+// created_at, then id: the one a merge keeps). There is one, or none, unless
+// a login is about to merge them. It first takes a transaction-scoped
+// advisory lock on the unionid, so that logins of one person take turns:
+// first logins from two apps at once make one user, and two logins that
+// each reveal the same link do not both merge. The lock must be its own
 // statement: the lookup's snapshot has to be taken after the lock is held.
-func userIDByUnionID(ctx context.Context, tx bun.IDB, provider, unionID string) (string, error) {
+func usersByUnionID(ctx context.Context, tx bun.IDB, provider, unionID string) ([]string, error) {
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", provider+"/"+unionID); err != nil {
-		return "", fmt.Errorf("locking unionid: %w", err)
+		return nil, fmt.Errorf("locking unionid: %w", err)
 	}
-	var uid string
-	err := tx.NewSelect().Model((*models.Identity)(nil)).Column("user_id").
-		Where("provider = ? AND unionid = ?", provider, unionID).
-		OrderExpr("created_at").Limit(1).Scan(ctx, &uid)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
+	var ids []string
+	err := tx.NewSelect().Model((*models.User)(nil)).Column("u.id").
+		Where("u.id IN (SELECT user_id FROM identities WHERE provider = ? AND unionid = ?)", provider, unionID).
+		OrderExpr("u.created_at, u.id").Scan(ctx, &ids)
 	if err != nil {
-		return "", fmt.Errorf("finding unionid: %w", err)
+		return nil, fmt.Errorf("finding unionid: %w", err)
 	}
-	return uid, nil
+	return ids, nil
 }
 
 // upsertIdentity inserts ident or, when its (provider, appid, openid) exists,
@@ -295,16 +359,25 @@ func insertUser(ctx context.Context, tx bun.IDB, id string, p *models.Profile) (
 	return u, nil
 }
 
+// touchUser records a login of user id, with its profile when p is set. A
+// disabled user is left as it is, and returned.
 func touchUser(ctx context.Context, tx bun.IDB, id string, p *models.Profile) (*models.User, error) {
 	u := &models.User{ID: id}
-	q := tx.NewUpdate().Model(u).Set("last_login_at = now()").WherePK()
+	q := tx.NewUpdate().Model(u).Set("last_login_at = now()").WherePK().Where("disabled_at IS NULL")
 	if p != nil {
 		applyProfile(u, p)
 		q = q.Set("updated_at = now()").
 			Column("nickname", "avatar_url", "gender", "language", "city", "province", "country")
 	}
-	if _, err := q.Returning("*").Exec(ctx); err != nil {
+	res, err := q.Returning("*").Exec(ctx)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("updating user: %w", err)
+	}
+	if n, _ := res.RowsAffected(); err != nil || n == 0 {
+		*u = models.User{ID: id}
+		if err := tx.NewSelect().Model(u).WherePK().Scan(ctx); err != nil {
+			return nil, fmt.Errorf("finding user: %w", err)
+		}
 	}
 	return u, nil
 }

@@ -72,6 +72,11 @@ type DayCount struct {
 // nothing (DECRYPT_FAILED leaves nothing behind). rawData goes with signature,
 // encryptedData with iv.
 type LoginInput struct {
+	// The appid of the mini program the code comes from (wx.getAccountInfoSync()
+	// .miniProgram.appId), one of the server's WECHAT_APPS. Omitted or empty: the
+	// first, the default. Another appid is BAD_USER_INPUT, checked before the code
+	// is spent; a code from another app than the one named is WECHAT_CODE_INVALID.
+	AppID *string `json:"appId,omitempty"`
 	// The code from wx.login(), valid for 5 minutes and one use.
 	Code          string  `json:"code"`
 	RawData       *string `json:"rawData,omitempty"`
