@@ -304,7 +304,7 @@ func TestE2E_DevMode_SeveralApps(t *testing.T) {
 	t.Parallel()
 	m := &Main{Config: Config{
 		DatabaseURL: storetest.DSN(t), Port: 0, DevWechat: true, WechatTimeout: 2 * time.Second,
-		SessionTTL: time.Hour, DBMaxConns: 4,
+		SessionTTL: time.Hour, DBMaxConns: 4, AvatarDir: t.TempDir(),
 		WechatAppID: e2eAppID, WechatSecret: e2eSecret,
 		WechatApps: []WechatApp{{e2eAppID, e2eSecret}, {e2eAppID2, e2eSecret2}},
 	}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
