@@ -211,9 +211,16 @@ func (m *Main) Open(ctx context.Context) error {
 			m.Log.Warn("dev mode: generated a throw-away setting", "setting", g)
 		}
 	}
+	// The access token lives in PostgreSQL, shared by every instance.
+	tokens, err := auth.NewTokenStore(st, cfg.SecretKey, m.Log)
+	if err != nil {
+		_ = m.listener.Close()
+		_ = st.Close()
+		return err
+	}
 	wc := wechat.NewClient(wechat.Config{
 		AppID: cfg.WechatAppID, Secret: wechat.Secret(cfg.WechatSecret),
-		BaseURL: m.Config.WechatAPIBase, Timeout: cfg.WechatTimeout,
+		BaseURL: m.Config.WechatAPIBase, Timeout: cfg.WechatTimeout, Tokens: tokens,
 	})
 	svc, err := auth.NewService(st, wc, auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, Logger: m.Log})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,15 +15,32 @@ import (
 )
 
 // Two pools stand for two instances: 40 concurrent renewals of one app's
-// token run fn one at a time, and only the first finds the row empty.
+// token run fn one at a time, and only the first finds the token due —
+// both when the row is new (the insert serializes them) and when it exists
+// with an expired token (only the row lock does).
 func TestStore_RenewAccessTokenSerializes(t *testing.T) {
 	t.Parallel()
+	for _, existing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("RowExists=%v", existing), func(t *testing.T) {
+			testRenewSerializes(t, existing)
+		})
+	}
+}
+
+func testRenewSerializes(t *testing.T, existing bool) {
 	a, b := storetest.Open(t), storetest.Open(t)
 	ctx := context.Background()
 	appID := "wx_renew_" + store.NewID()
 
 	if row, err := a.AccessToken(ctx, appID); err != nil || row.AppID != appID || row.TokenSealed != nil || !row.ExpiresAt.IsZero() {
 		t.Fatalf("no token yet: %+v %v", row, err)
+	}
+	if existing {
+		if _, err := a.RenewAccessToken(ctx, appID, func(store.AccessTokenRow) (store.AccessTokenRow, error) {
+			return store.AccessTokenRow{TokenSealed: []byte("old"), ExpiresAt: time.Now().Add(-time.Minute)}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var fetched, inside, overlap atomic.Int32
 	var wg sync.WaitGroup
@@ -41,7 +59,7 @@ func TestStore_RenewAccessTokenSerializes(t *testing.T) {
 					overlap.Add(1)
 				}
 				defer inside.Add(-1)
-				if cur.TokenSealed != nil {
+				if time.Now().Before(cur.ExpiresAt) {
 					return cur, nil // another instance renewed meanwhile: reuse
 				}
 				fetched.Add(1)
