@@ -125,6 +125,20 @@ func TestE2E_SeveralApps_LoginPicksTheApp(t *testing.T) {
 	if p.User.Nickname == nil || *p.User.Nickname != "Carol" {
 		t.Fatalf("legacy profile in app B: %+v", p.User)
 	}
+
+	// A phone code from app B's button is exchanged with app B's access
+	// token: WeChat refuses another app's.
+	if err := ts.sim.SetPhone(user, "86", "13700001111"); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := ts.sim.PhoneCode(e2eAppID2, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ts.do(t, p.Token, `mutation($c: String) { bindPhoneNumber(input: {code: $c}) { phone } }`, map[string]any{"c": pc})
+	if len(r.Errors) > 0 || !strings.Contains(r.raw, "+8613700001111") {
+		t.Fatalf("bindPhoneNumber in app B: %s", r.raw)
+	}
 }
 
 // The README's merge rule, end to end: a person who used two apps before

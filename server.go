@@ -214,12 +214,19 @@ func (m *Main) Open(ctx context.Context) error {
 			m.Log.Warn("dev mode: generated a throw-away setting", "setting", g)
 		}
 	}
+	// The access token lives in PostgreSQL, shared by every instance.
+	tokens, err := auth.NewTokenStore(st, cfg.SecretKey, m.Log)
+	if err != nil {
+		_ = m.listener.Close()
+		_ = st.Close()
+		return err
+	}
 	// One WeChat client per mini program; the first is the default.
 	var wcs []*wechat.Client
 	for _, a := range cfg.wechatApps() {
 		wcs = append(wcs, wechat.NewClient(wechat.Config{
 			AppID: a.AppID, Secret: wechat.Secret(a.Secret),
-			BaseURL: m.Config.WechatAPIBase, Timeout: cfg.WechatTimeout,
+			BaseURL: m.Config.WechatAPIBase, Timeout: cfg.WechatTimeout, Tokens: tokens,
 		}))
 	}
 	svc, err := auth.NewService(st, wcs[0], auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, Logger: m.Log, MoreApps: wcs[1:]})

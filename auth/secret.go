@@ -49,7 +49,7 @@ type sealer struct{ aead cipher.AEAD }
 
 const sealVersion = 1
 
-var errUnseal = errors.New("auth: sealed session_key does not open")
+var errUnseal = errors.New("auth: sealed value does not open")
 
 func newSealer(key []byte) (*sealer, error) {
 	block, err := aes.NewCipher(key)
@@ -64,18 +64,28 @@ func newSealer(key []byte) (*sealer, error) {
 }
 
 func (s *sealer) seal(plaintext []byte, sessionID string) []byte {
-	out := make([]byte, 1+s.aead.NonceSize(), 1+s.aead.NonceSize()+len(plaintext)+s.aead.Overhead())
-	out[0] = sealVersion
-	_, _ = rand.Read(out[1:])
-	return s.aead.Seal(out, out[1:], plaintext, aad(sessionID))
+	return s.sealAD(plaintext, aad(sessionID))
 }
 
 func (s *sealer) open(sealed []byte, sessionID string) ([]byte, error) {
+	return s.openAD(sealed, aad(sessionID))
+}
+
+// sealAD seals plaintext bound to ad, which names what it is and where it
+// belongs, so that a sealed value cannot be moved to another use or row.
+func (s *sealer) sealAD(plaintext, ad []byte) []byte {
+	out := make([]byte, 1+s.aead.NonceSize(), 1+s.aead.NonceSize()+len(plaintext)+s.aead.Overhead())
+	out[0] = sealVersion
+	_, _ = rand.Read(out[1:])
+	return s.aead.Seal(out, out[1:], plaintext, ad)
+}
+
+func (s *sealer) openAD(sealed, ad []byte) ([]byte, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < 1+n || sealed[0] != sealVersion {
 		return nil, errUnseal
 	}
-	pt, err := s.aead.Open(nil, sealed[1:1+n], sealed[1+n:], aad(sessionID))
+	pt, err := s.aead.Open(nil, sealed[1:1+n], sealed[1+n:], ad)
 	if err != nil {
 		return nil, errUnseal
 	}

@@ -104,6 +104,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AdminLogin         func(childComplexity int, username string, password string) int
 		AdminLogout        func(childComplexity int) int
+		BindPhoneNumber    func(childComplexity int, input model.PhoneInput) int
 		DisableUser        func(childComplexity int, id string, reason *string) int
 		EnableUser         func(childComplexity int, id string) int
 		Login              func(childComplexity int, input model.LoginInput) int
@@ -189,6 +190,7 @@ type MutationResolver interface {
 	Logout(ctx context.Context) (bool, error)
 	UpdateProfile(ctx context.Context, input model.ProfileInput) (*models.User, error)
 	UploadAvatar(ctx context.Context, file graphql.Upload) (*models.User, error)
+	BindPhoneNumber(ctx context.Context, input model.PhoneInput) (*models.User, error)
 	AdminLogin(ctx context.Context, username string, password string) (*model.AdminAuthPayload, error)
 	AdminLogout(ctx context.Context) (bool, error)
 	DisableUser(ctx context.Context, id string, reason *string) (*models.User, error)
@@ -453,6 +455,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AdminLogout(childComplexity), true
+	case "Mutation.bindPhoneNumber":
+		if e.ComplexityRoot.Mutation.BindPhoneNumber == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_bindPhoneNumber_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BindPhoneNumber(childComplexity, args["input"].(model.PhoneInput)), true
 	case "Mutation.disableUser":
 		if e.ComplexityRoot.Mutation.DisableUser == nil {
 			break
@@ -832,6 +845,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
+			graphql.NewInputUnmarshaler("PhoneInput", ec.unmarshalInputPhoneInput),
 			graphql.NewInputUnmarshaler("ProfileInput", ec.unmarshalInputProfileInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
@@ -923,8 +937,9 @@ token as a user's.
 Errors carry ` + "`" + `extensions.code` + "`" + `: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT,
 USER_DISABLED, INVALID_CREDENTIALS, RATE_LIMITED (with
 ` + "`" + `extensions.retryAfter` + "`" + `, seconds), WECHAT_CODE_INVALID, WECHAT_RATE_LIMITED,
-WECHAT_USER_BLOCKED, WECHAT_UNAVAILABLE, DECRYPT_FAILED, QUERY_TOO_COMPLEX,
-INTERNAL (with ` + "`" + `extensions.requestId` + "`" + `).
+WECHAT_USER_BLOCKED, WECHAT_UNAVAILABLE, DECRYPT_FAILED, SESSION_KEY_EXPIRED
+(call wx.login() and log in again), QUERY_TOO_COMPLEX, INTERNAL (with
+` + "`" + `extensions.requestId` + "`" + `).
 """
 schema {
   query: Query
@@ -1018,6 +1033,22 @@ type Mutation {
   uploadAvatar(file: Upload!): User! @onePerRequest
 
   """
+  Verify the signed-in user's phone number with WeChat and store it on the
+  user (` + "`" + `User.phone` + "`" + `, E.164). Give exactly one form of the getPhoneNumber
+  button's output (see PhoneInput); neither or both is BAD_USER_INPUT, as is
+  a value of the wrong form (checked before WeChat is called). A request
+  holds at most one (@onePerRequest): each costs a WeChat call.
+
+  Errors: UNAUTHENTICATED without a session; WECHAT_CODE_INVALID for a code
+  that is unknown, expired or used (get a new one from the button);
+  SESSION_KEY_EXPIRED when encryptedData was made after a later wx.login()
+  than this session's (call wx.login(), log in again, then ask again);
+  DECRYPT_FAILED for encryptedData that does not verify;
+  WECHAT_RATE_LIMITED; WECHAT_UNAVAILABLE (retry).
+  """
+  bindPhoneNumber(input: PhoneInput!): User! @onePerRequest
+
+  """
   Sign an admin in. A wrong username and a wrong password are both
   INVALID_CREDENTIALS. After 10 failed attempts for a username, or 50 from
   one address, in 15 minutes, every attempt (the right password included)
@@ -1091,6 +1122,25 @@ input ProfileInput {
   city: String
   province: String
   country: String
+}
+
+"""
+The getPhoneNumber button's output: ` + "`" + `code` + "`" + ` (from
+` + "`" + `<button open-type="getPhoneNumber" bindgetphonenumber=…>` + "`" + `, e.detail.code),
+or, from older base libraries, ` + "`" + `encryptedData` + "`" + ` with ` + "`" + `iv` + "`" + `. Exactly one of
+the two forms.
+"""
+input PhoneInput {
+  "The one-time phone code, valid for 5 minutes and one use."
+  code: String
+  """
+  Legacy: the encrypted number, opened with the session_key of this
+  session's login. Call wx.login() and log in again before the button when
+  the mini program may have called wx.login() since.
+  """
+  encryptedData: String
+  "Legacy: goes with encryptedData."
+  iv: String
 }
 
 "A file in a GraphQL multipart request."
@@ -1675,6 +1725,20 @@ func (ec *executionContext) field_Mutation_adminLogin_args(ctx context.Context, 
 		return nil, err
 	}
 	args["password"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_bindPhoneNumber_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PhoneInput, error) {
+			return ec.unmarshalNPhoneInput2wxloginᚋgraphᚋmodelᚐPhoneInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -2967,6 +3031,50 @@ func (ec *executionContext) fieldContext_Mutation_uploadAvatar(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_uploadAvatar_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_bindPhoneNumber(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_bindPhoneNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BindPhoneNumber(ctx, fc.Args["input"].(model.PhoneInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖwxloginᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_bindPhoneNumber(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_bindPhoneNumber_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5880,6 +5988,62 @@ func UnmarshalLoginInput(ctx context.Context, raw any) (model.LoginInput, error)
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPhoneInput(ctx context.Context, obj any) (model.PhoneInput, error) {
+	var it model.PhoneInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code", "encryptedData", "iv"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "encryptedData":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("encryptedData"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EncryptedData = data
+		case "iv":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iv"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Iv = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPhoneInput unmarshals raw into the PhoneInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPhoneInput(ctx context.Context, raw any) (model.PhoneInput, error) {
+	var out model.PhoneInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PhoneInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputProfileInput(ctx context.Context, obj any) (model.ProfileInput, error) {
 	var it model.ProfileInput
 	if obj == nil {
@@ -6540,6 +6704,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "uploadAvatar":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_uploadAvatar(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bindPhoneNumber":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_bindPhoneNumber(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -7602,6 +7773,11 @@ func (ec *executionContext) marshalNPageInfo2ᚖwxloginᚋgraphᚋmodelᚐPageIn
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPhoneInput2wxloginᚋgraphᚋmodelᚐPhoneInput(ctx context.Context, v any) (model.PhoneInput, error) {
+	res, err := ec.unmarshalInputPhoneInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNProfileInput2wxloginᚋgraphᚋmodelᚐProfileInput(ctx context.Context, v any) (model.ProfileInput, error) {

@@ -72,6 +72,16 @@ func (r *mutationResolver) UploadAvatar(ctx context.Context, file graphql.Upload
 	return r.Profile.SetAvatar(ctx, caller.User.ID, file.File)
 }
 
+// BindPhoneNumber is the resolver for the bindPhoneNumber field.
+func (r *mutationResolver) BindPhoneNumber(ctx context.Context, input model.PhoneInput) (*models.User, error) {
+	caller, err := r.Auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Auth.BindPhone(ctx, caller, auth.PhoneInput{Code: deref(input.Code), EncryptedData: deref(input.EncryptedData),
+		IV: deref(input.Iv), IP: clientFrom(ctx).IP})
+}
+
 // AdminLogin is the resolver for the adminLogin field.
 func (r *mutationResolver) AdminLogin(ctx context.Context, username string, password string) (*model.AdminAuthPayload, error) {
 	c := clientFrom(ctx)

@@ -32,6 +32,10 @@ const (
 	CodeWechatUnavailable = "WECHAT_UNAVAILABLE"
 	// CodeDecryptFailed means encryptedData, its signature or its watermark did not check out.
 	CodeDecryptFailed = "DECRYPT_FAILED"
+	// CodeSessionKeyExpired means encrypted data did not open with the
+	// session's session_key because a later wx.login() replaced it: call
+	// wx.login(), log in again, and fetch the data again.
+	CodeSessionKeyExpired = "SESSION_KEY_EXPIRED"
 	// CodeQueryTooComplex means the request was refused before it ran: too
 	// many tokens, fields, aliases, directives or levels, or more than one
 	// login-like mutation.

@@ -100,6 +100,21 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// The getPhoneNumber button's output: `code` (from
+// `<button open-type="getPhoneNumber" bindgetphonenumber=…>`, e.detail.code),
+// or, from older base libraries, `encryptedData` with `iv`. Exactly one of
+// the two forms.
+type PhoneInput struct {
+	// The one-time phone code, valid for 5 minutes and one use.
+	Code *string `json:"code,omitempty"`
+	// Legacy: the encrypted number, opened with the session_key of this
+	// session's login. Call wx.login() and log in again before the button when
+	// the mini program may have called wx.login() since.
+	EncryptedData *string `json:"encryptedData,omitempty"`
+	// Legacy: goes with encryptedData.
+	Iv *string `json:"iv,omitempty"`
+}
+
 // Profile fields to change. A field left out, or null, stays as it is; an
 // empty string clears language, city, province or country. Text may not hold
 // control characters; each is at most 64 characters.
