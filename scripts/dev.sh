@@ -231,7 +231,10 @@ check_generated() {
 	rm -rf "$tmp"
 }
 
-cmd_test() {
+# test_setup readies what the tests need: a C compiler for -race, Chromium
+# for the browser tests, and a PostgreSQL server where they may create
+# databases, exported as TEST_DATABASE_URL.
+test_setup() {
 	url_var=TEST_DATABASE_URL
 	if [ -n "${DATABASE_URL:-}" ] && [ -z "${TEST_DATABASE_URL:-}" ]; then
 		log "make test ignores DATABASE_URL; set TEST_DATABASE_URL to name the server the tests may create databases on"
@@ -243,6 +246,10 @@ cmd_test() {
 	find_server probe_test postgres
 	export TEST_DATABASE_URL="$server_url"
 	log "tests create their databases on $(redact "$server_url") ($server_from)"
+}
+
+cmd_test() {
+	test_setup
 	log "gofmt"
 	local unformatted
 	# shellcheck disable=SC2046 # word splitting wanted: Go file names have no spaces
@@ -261,13 +268,7 @@ cmd_test() {
 # make screenshots: the dashboard's browser tests, saving a PNG of each
 # screen into docs/screenshots (the README shows them).
 cmd_screenshots() {
-	url_var=TEST_DATABASE_URL
-	unset DATABASE_URL
-	ensure_gcc
-	ensure_chromium
-	build_test_probe
-	find_server probe_test postgres
-	export TEST_DATABASE_URL="$server_url"
+	test_setup
 	mkdir -p "$root/docs/screenshots"
 	SCREENSHOTS_DIR="$root/docs/screenshots" go test -count=1 -run 'Browser' .
 	log "screenshots are in docs/screenshots"

@@ -1,0 +1,98 @@
+// The GraphQL client and the admin session. The token lives in this tab's
+// sessionStorage (or only in memory where that is unavailable): never in
+// localStorage, a cookie or a URL.
+
+function storage() {
+	try {
+		const st = window.sessionStorage;
+		st.getItem('x');
+		return st;
+	} catch {
+		return null; // storage blocked: memory only, the session ends with the page
+	}
+}
+const st = storage();
+const mem = new Map();
+const get = (k) => (st ? st.getItem('wxadmin.' + k) : mem.get(k) ?? null);
+const put = (k, v) => (v == null ? (st ? st.removeItem('wxadmin.' + k) : mem.delete(k)) : st ? st.setItem('wxadmin.' + k, v) : mem.set(k, v));
+
+export const session = {
+	get token() {
+		return get('token');
+	},
+	/** The signed-in admin ({id, username, role}) as last seen, or null. */
+	get admin() {
+		try {
+			return JSON.parse(get('admin'));
+		} catch {
+			return null;
+		}
+	},
+	set(token, admin) {
+		put('token', token);
+		put('admin', admin && JSON.stringify(admin));
+	},
+	clear() {
+		this.set(null, null);
+	},
+	/** Where to go after signing in. */
+	get returnTo() {
+		return get('return');
+	},
+	set returnTo(v) {
+		put('return', v);
+	},
+};
+
+/** An error the dashboard can explain: extensions.code, or NETWORK / HTTP. */
+export class ApiError extends Error {
+	constructor(message, code, ext = {}) {
+		super(message);
+		this.code = code;
+		this.retryAfter = typeof ext.retryAfter === 'number' ? ext.retryAfter : null;
+		this.requestId = typeof ext.requestId === 'string' ? ext.requestId : null;
+	}
+}
+
+let onUnauthenticated = () => {};
+/** Sets what happens when any call finds the admin session gone. */
+export function setUnauthenticatedHandler(fn) {
+	onUnauthenticated = fn;
+}
+
+/** Runs a GraphQL operation and returns its data, or throws an ApiError. */
+export async function gql(query, variables = {}, { signal } = {}) {
+	const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+	const token = session.token;
+	if (token) headers.Authorization = 'Bearer ' + token;
+	let res;
+	try {
+		res = await fetch('/graphql', {
+			method: 'POST',
+			headers,
+			body: JSON.stringify({ query, variables }),
+			signal,
+			credentials: 'omit',
+			cache: 'no-store',
+		});
+	} catch (e) {
+		if (e.name === 'AbortError') throw e;
+		throw new ApiError('Could not reach the server. Check the connection and try again.', 'NETWORK');
+	}
+	let body;
+	try {
+		body = await res.json();
+	} catch (e) {
+		if (e.name === 'AbortError') throw e;
+		throw new ApiError(`The server answered HTTP ${res.status}, not GraphQL.`, 'HTTP');
+	}
+	if (body.errors && body.errors.length) {
+		const e = body.errors[0];
+		const ext = e.extensions || {};
+		const err = new ApiError(e.message || 'The request failed.', ext.code || 'UNKNOWN', ext);
+		if (err.code === 'UNAUTHENTICATED' && token) onUnauthenticated(err);
+		throw err;
+	}
+	if (!body.data) throw new ApiError('The server sent no data.', 'HTTP');
+	return body.data;
+}

@@ -1,0 +1,86 @@
+// The overview: user counts and logins per day. Each stats figure costs 45
+// of the server's complexity limit of 200, so the six come in two requests.
+import { h, s, replace } from '../lib/dom.js';
+import { gql } from '../lib/api.js';
+import { errorBox, loading, num, titled } from '../lib/ui.js';
+
+const COUNTS = `query Counts { stats { totalUsers new7: newUsers(days: 7) new30: newUsers(days: 30) active7: activeUsers(days: 7) } }`;
+const LOGINS = `query Logins { stats { active30: activeUsers(days: 30) loginsPerDay(days: 30) { day count } } }`;
+
+export function mount(main) {
+	titled('Overview');
+	const ctrl = new AbortController();
+	const cards = h('dl', { class: 'stats', id: 'stats' }, loading());
+	const chart = h('div', { id: 'logins-chart' }, loading('Loading logins…'));
+	main.append(
+		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Overview'), h('p', { class: 'count muted' }, 'Days are UTC days')),
+		cards,
+		h('section', { class: 'panel', 'aria-labelledby': 'h-logins' }, h('h2', { id: 'h-logins' }, 'Logins per day, last 30 days'), chart),
+	);
+
+	async function load() {
+		main.setAttribute('aria-busy', 'true');
+		const [a, b] = await Promise.allSettled([gql(COUNTS, {}, { signal: ctrl.signal }), gql(LOGINS, {}, { signal: ctrl.signal })]);
+		if (ctrl.signal.aborted) return;
+		main.removeAttribute('aria-busy');
+		const failed = [a, b].find((r) => r.status === 'rejected');
+		if (failed) {
+			replace(cards, h('div', null, errorBox(failed.reason, () => { replace(cards, loading()); load(); })));
+			if (b.status === 'rejected') return replace(chart);
+		}
+		if (a.status === 'fulfilled') {
+			const st = { ...a.value.stats, ...(b.status === 'fulfilled' ? b.value.stats : {}) };
+			const card = (label, v, key) => h('div', { class: 'stat', 'data-stat': key }, h('dt', null, label), h('dd', null, v == null ? '—' : num(v)));
+			replace(cards,
+				card('Total users', st.totalUsers, 'total'),
+				card('New, 7 days', st.new7, 'new7'),
+				card('New, 30 days', st.new30, 'new30'),
+				card('Active, 7 days', st.active7, 'active7'),
+				card('Active, 30 days', st.active30, 'active30'));
+		}
+		if (b.status === 'fulfilled') replace(chart, bars(b.value.stats.loginsPerDay));
+	}
+
+	load();
+	return { unmount: () => ctrl.abort() };
+}
+
+const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+const dayLabel = (d) => dayFmt.format(new Date(d + 'T00:00:00Z'));
+
+/** A bar chart in inline SVG, described for screen readers, with the numbers in a table too. */
+function bars(days) {
+	const W = 900, H = 240, L = 44, B = 28, T = 10;
+	const max = Math.max(1, ...days.map((d) => d.count));
+	// Round the scale up to a tidy number times a power of ten.
+	const p = 10 ** Math.floor(Math.log10(max));
+	const top = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map((m) => m * p).find((v) => v >= max);
+	const y = (v) => T + (H - T - B) * (1 - v / top);
+	const step = (W - L) / days.length;
+	const total = days.reduce((n, d) => n + d.count, 0);
+	const peak = days.reduce((m, d) => (d.count > m.count ? d : m), days[0] || { count: 0 });
+	const summary = days.length
+		? `${num(total)} logins in ${days.length} days, from ${dayLabel(days[0].day)} to ${dayLabel(days[days.length - 1].day)}; the busiest day was ${dayLabel(peak.day)} with ${num(peak.count)}.`
+		: 'No data.';
+	const ticks = [0, top / 2, top];
+	const svg = s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': 'chart-title chart-desc' },
+		s('title', { id: 'chart-title' }, 'Logins per day, last 30 days'),
+		s('desc', { id: 'chart-desc' }, summary),
+		ticks.map((v) => s('g', null,
+			s('line', { class: 'grid', x1: L, x2: W, y1: y(v), y2: y(v) }),
+			s('text', { class: 'axis', x: L - 8, y: y(v) + 4, 'text-anchor': 'end' }, num(v)))),
+		days.map((d, i) => {
+			const bh = (H - T - B) * (d.count / top);
+			return s('g', null,
+				s('rect', { class: 'bar', x: L + i * step + step * 0.15, y: y(d.count), width: step * 0.7, height: Math.max(bh, d.count ? 1 : 0), rx: 2, 'data-day': d.day, 'data-count': d.count },
+					s('title', null, `${dayLabel(d.day)}: ${num(d.count)} ${d.count === 1 ? 'login' : 'logins'}`)),
+				(i % 5 === 0 || i === days.length - 1) && s('text', { class: 'axis', x: L + i * step + step / 2, y: H - 8, 'text-anchor': 'middle' }, dayLabel(d.day)));
+		}));
+	return [
+		svg,
+		h('p', { class: 'small muted' }, summary),
+		h('details', { class: 'data' }, h('summary', null, 'Show the numbers'),
+			h('table', { class: 'table' }, h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Day (UTC)'), h('th', { scope: 'col' }, 'Logins'))),
+				h('tbody', null, days.map((d) => h('tr', null, h('td', null, d.day), h('td', null, num(d.count))))))),
+	];
+}

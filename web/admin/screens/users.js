@@ -1,0 +1,219 @@
+// Users: search, filters, sorting and cursor paging, all held in the URL so
+// that a view is bookmarkable and the back button walks through it.
+import { h, replace, debounce } from '../lib/dom.js';
+import { gql } from '../lib/api.js';
+import { avatar, empty, errorBox, loading, nickname, num, pager, statusBadge, titled, when } from '../lib/ui.js';
+
+const FIELDS = `edges { node { id nickname avatarUrl phone createdAt lastLoginAt disabled } }
+		pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
+const FORWARD = `query Users($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
+	users(first: $n, after: $cursor, filter: $filter, orderBy: $orderBy) { ${FIELDS} } }`;
+const BACKWARD = `query UsersBack($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
+	users(last: $n, before: $cursor, filter: $filter, orderBy: $orderBy) { ${FIELDS} } }`;
+const COUNT = `query UsersCount($filter: UserFilter) { users(first: 1, filter: $filter) { totalCount } }`;
+
+const SIZES = [10, 20, 50, 100];
+const SORTS = { created: 'CREATED_AT', lastLogin: 'LAST_LOGIN_AT' };
+
+/** The view the URL asks for, with defaults filled in and junk dropped. */
+function readQuery(q) {
+	const size = Number(q.get('size'));
+	const date = (v) => (/^\d{4}-\d{2}-\d{2}$/.test(v || '') ? v : '');
+	return {
+		q: (q.get('q') || '').slice(0, 200),
+		from: date(q.get('from')),
+		to: date(q.get('to')),
+		disabled: ['yes', 'no'].includes(q.get('disabled')) ? q.get('disabled') : '',
+		sort: SORTS[q.get('sort')] ? q.get('sort') : 'created',
+		dir: q.get('dir') === 'asc' ? 'asc' : 'desc',
+		size: SIZES.includes(size) ? size : 20,
+		after: q.get('after') || '',
+		before: q.get('before') || '',
+	};
+}
+
+/** The URL of a view; defaults are left out so URLs stay short. */
+function href(v) {
+	const q = new URLSearchParams();
+	if (v.q) q.set('q', v.q);
+	if (v.from) q.set('from', v.from);
+	if (v.to) q.set('to', v.to);
+	if (v.disabled) q.set('disabled', v.disabled);
+	if (v.sort !== 'created') q.set('sort', v.sort);
+	if (v.dir !== 'desc') q.set('dir', v.dir);
+	if (v.size !== 20) q.set('size', String(v.size));
+	if (v.after) q.set('after', v.after);
+	else if (v.before) q.set('before', v.before);
+	const s = q.toString();
+	return '/admin/users' + (s ? '?' + s : '');
+}
+
+// A date input's day, as the start of that day in the admin's time zone.
+function dayStart(d, plusDays = 0) {
+	const [y, m, day] = d.split('-').map(Number);
+	return new Date(y, m - 1, day + plusDays).toISOString();
+}
+
+function filterOf(v) {
+	const f = {};
+	if (v.q.trim()) f.search = v.q.trim();
+	if (v.from) f.createdAfter = dayStart(v.from);
+	if (v.to) f.createdBefore = dayStart(v.to, 1); // the "to" day included
+	if (v.disabled) f.disabled = v.disabled === 'yes';
+	return f;
+}
+
+export function mount(main, ctx) {
+	titled('Users');
+	let view = readQuery(ctx.query);
+	let ctrl = null; // aborts the page request in flight
+	let countCtrl = null;
+	let countKey = null;
+
+	const field = (label, input) => h('label', { class: 'field' }, h('span', null, label), input);
+	const search = h('input', {
+		type: 'search',
+		id: 'user-search',
+		name: 'q',
+		autocomplete: 'off',
+		placeholder: 'Nickname, user id, openid, unionid or +86… phone',
+		onInput: debounce(() => go({ q: search.value }), 300),
+		onKeydown: (e) => e.key === 'Enter' && (e.preventDefault(), go({ q: search.value })),
+	});
+	const from = h('input', { type: 'date', id: 'created-from', name: 'from', onChange: () => go({ from: from.value }) });
+	const to = h('input', { type: 'date', id: 'created-to', name: 'to', onChange: () => go({ to: to.value }) });
+	const disabled = h('select', { id: 'disabled-filter', name: 'disabled', onChange: () => go({ disabled: disabled.value }) },
+		h('option', { value: '' }, 'Any status'), h('option', { value: 'no' }, 'Active only'), h('option', { value: 'yes' }, 'Disabled only'));
+	const size = h('select', { id: 'page-size', name: 'size', onChange: () => go({ size: Number(size.value) }) },
+		SIZES.map((n) => h('option', { value: String(n) }, `${n} per page`)));
+	// The column headers sort on wide screens; cards have no headers, so this does.
+	const sort = h('select', { id: 'sort', onChange: () => go(JSON.parse(sort.value)) },
+		[['created', 'desc', 'Newest'], ['created', 'asc', 'Oldest'], ['lastLogin', 'desc', 'Last login, recent'], ['lastLogin', 'asc', 'Last login, oldest']]
+			.map(([k, d, l]) => h('option', { value: JSON.stringify({ sort: k, dir: d }) }, l)));
+	const clear = h('button', { type: 'button', class: 'btn btn-quiet', onClick: () => go({ q: '', from: '', to: '', disabled: '' }) }, 'Clear filters');
+	const count = h('p', { class: 'count muted', id: 'users-count', 'aria-live': 'polite' });
+	const results = h('div', { class: 'results', id: 'users-results' });
+
+	main.append(
+		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Users'), count),
+		h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter users', onSubmit: (e) => e.preventDefault() },
+			h('div', { class: 'field grow' }, h('label', { for: 'user-search' }, 'Search'), search),
+			field('Created from', from), field('Created to', to), field('Status', disabled), field('Page size', size), h('label', { class: 'field narrow' }, h('span', null, 'Sort'), sort),
+			h('div', { class: 'field field-end' }, clear)),
+		results,
+	);
+
+	/** Applies changes to the view: a new URL entry, first page of the new view. */
+	function go(changes) {
+		const next = { ...view, ...changes, after: '', before: '' };
+		if (href(next) === href(view)) return;
+		ctx.navigate(href(next));
+	}
+
+	function syncForm() {
+		if (document.activeElement !== search) search.value = view.q;
+		from.value = view.from;
+		to.value = view.to;
+		disabled.value = view.disabled;
+		size.value = String(view.size);
+		sort.value = JSON.stringify({ sort: view.sort, dir: view.dir });
+		clear.hidden = !(view.q || view.from || view.to || view.disabled);
+	}
+
+	function sortHeader(label, key) {
+		const active = view.sort === key;
+		const dir = active && view.dir === 'desc' ? 'asc' : 'desc';
+		return h('th', { scope: 'col', 'aria-sort': active ? (view.dir === 'asc' ? 'ascending' : 'descending') : 'none', 'data-sort': key },
+			h('button', { type: 'button', class: 'sort', onClick: () => go({ sort: key, dir }) },
+				label, h('span', { class: 'sort-icon', 'aria-hidden': 'true' }, active ? (view.dir === 'asc' ? '▲' : '▼') : '↕')));
+	}
+
+	function table(edges, p) {
+		const rows = edges.map(({ node: u }) =>
+			h('tr', { 'data-user-id': u.id },
+				h('td', { class: 'cell-avatar' }, avatar(u.avatarUrl, u.nickname)),
+				h('td', { 'data-label': 'Nickname', class: 'cell-name' }, h('a', { href: '/admin/users/' + encodeURIComponent(u.id) }, nickname(u))),
+				h('td', { 'data-label': 'Phone' }, u.phone || h('span', { class: 'muted' }, '—')),
+				h('td', { 'data-label': 'Created' }, when(u.createdAt)),
+				h('td', { 'data-label': 'Last login' }, when(u.lastLoginAt, 'never')),
+				h('td', { 'data-label': 'Status' }, statusBadge(u.disabled))));
+		return [
+			h('div', { class: 'table-wrap', role: 'region', 'aria-label': 'Users', tabindex: '0' },
+				h('table', { id: 'users-table', class: 'table cards' },
+					h('caption', { class: 'sr-only' }, 'Users, sorted by ', view.sort === 'created' ? 'creation time' : 'last login', view.dir === 'asc' ? ', oldest first' : ', newest first'),
+					h('thead', null, h('tr', null,
+						h('th', { scope: 'col', class: 'cell-avatar' }, h('span', { class: 'sr-only' }, 'Avatar')),
+						h('th', { scope: 'col' }, 'Nickname'),
+						h('th', { scope: 'col' }, 'Phone'),
+						sortHeader('Created', 'created'),
+						sortHeader('Last login', 'lastLogin'),
+						h('th', { scope: 'col' }, 'Status'))),
+					h('tbody', null, rows))),
+			pager(p.hasPreviousPage && p.startCursor && href({ ...view, after: '', before: p.startCursor }), p.hasNextPage && p.endCursor && href({ ...view, before: '', after: p.endCursor })),
+		];
+	}
+
+	async function load() {
+		ctrl?.abort();
+		ctrl = new AbortController();
+		const signal = ctrl.signal;
+		syncForm();
+		results.setAttribute('aria-busy', 'true');
+		if (!results.querySelector('table')) replace(results, loading('Loading users…'));
+		else results.classList.add('stale');
+		const back = !!view.before;
+		const vars = { n: view.size, cursor: (back ? view.before : view.after) || null, filter: filterOf(view), orderBy: { field: SORTS[view.sort], direction: view.dir.toUpperCase() } };
+		loadCount(vars.filter);
+		try {
+			const d = await gql(back ? BACKWARD : FORWARD, vars, { signal });
+			const conn = d.users;
+			if (!conn.edges.length) {
+				const filtered = view.q || view.from || view.to || view.disabled;
+				replace(results, view.after || view.before
+					? empty('No more users this way.', h('a', { class: 'btn', href: href({ ...view, after: '', before: '' }) }, 'Back to the first page'))
+					: empty(filtered ? 'No users match these filters.' : 'No users yet.'));
+			} else {
+				replace(results, table(conn.edges, conn.pageInfo));
+			}
+			performance.mark('wx:users-rendered');
+		} catch (e) {
+			if (e.name === 'AbortError') return;
+			replace(results, errorBox(e, load));
+		} finally {
+			if (!signal.aborted) {
+				results.removeAttribute('aria-busy');
+				results.classList.remove('stale');
+			}
+		}
+	}
+
+	// The count of matches costs a scan, so it comes on its own, once per filter.
+	async function loadCount(filter) {
+		const key = JSON.stringify(filter);
+		if (key === countKey) return;
+		countKey = key;
+		countCtrl?.abort();
+		countCtrl = new AbortController();
+		count.textContent = '';
+		try {
+			const d = await gql(COUNT, { filter }, { signal: countCtrl.signal });
+			const n = d.users.totalCount;
+			const filtered = Object.keys(filter).length > 0;
+			count.textContent = `${num(n)} ${n === 1 ? 'user' : 'users'}${filtered ? (n === 1 ? ' matches' : ' match') : ''}`;
+		} catch (e) {
+			if (e.name !== 'AbortError') countKey = null;
+		}
+	}
+
+	load();
+	return {
+		update(c) {
+			view = readQuery(c.query);
+			load();
+		},
+		unmount() {
+			ctrl?.abort();
+			countCtrl?.abort();
+		},
+	};
+}
