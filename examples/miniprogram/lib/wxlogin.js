@@ -1,0 +1,329 @@
+// wxlogin's client for a WeChat mini program: every request the example
+// makes goes through here. It takes the `wx` object and the server's URL as
+// parameters, so Node tests run it against a real server with a fake `wx`
+// (test/), and tsc checks it against the official typings
+// (miniprogram-api-typings) through the JSDoc types below.
+//
+// CommonJS, ES2017, no dependencies: a mini program loads it with require().
+'use strict';
+
+/** Storage key of the session: `{ token, expiresAt }`. */
+var STORAGE_KEY = 'wxlogin.session';
+
+/**
+ * Error codes after which logging in again can help: the token is unknown,
+ * expired or revoked (UNAUTHENTICATED), or WeChat's session_key the server
+ * holds for it has rotated (SESSION_KEY_EXPIRED).
+ */
+var RELOGIN_CODES = ['UNAUTHENTICATED', 'SESSION_KEY_EXPIRED'];
+
+var USER_FIELDS = 'id nickname avatarUrl gender city province country language phone createdAt lastLoginAt';
+
+var LOGIN = 'mutation Login($code: String!) { login(input: {code: $code}) { token expiresAt created user { ' + USER_FIELDS + ' } } }';
+var ME = 'query Me { me { ' + USER_FIELDS + ' } }';
+var LOGOUT = 'mutation Logout { logout }';
+var UPDATE_PROFILE = 'mutation UpdateProfile($input: ProfileInput!) { updateProfile(input: $input) { ' + USER_FIELDS + ' } }';
+var UPLOAD_AVATAR = 'mutation UploadAvatar($file: Upload!) { uploadAvatar(file: $file) { ' + USER_FIELDS + ' } }';
+var BIND_PHONE = 'mutation BindPhoneNumber($input: PhoneInput!) { bindPhoneNumber(input: $input) { ' + USER_FIELDS + ' } }';
+
+/**
+ * @typedef {{ id: string, nickname: ?string, avatarUrl: ?string, gender: ?string,
+ *   city: ?string, province: ?string, country: ?string, language: ?string,
+ *   phone: ?string, createdAt: string, lastLoginAt: ?string }} User
+ * @typedef {{ token: string, expiresAt: string, created: boolean, user: User }} AuthPayload
+ * @typedef {{ token: string, expiresAt: string }} Session
+ * @typedef {{ nickname?: string, gender?: 'UNKNOWN'|'MALE'|'FEMALE', language?: string,
+ *   city?: string, province?: string, country?: string }} ProfileInput
+ * @typedef {{ code?: string, encryptedData?: string, iv?: string }} PhoneInput
+ * @typedef {{ message: string, extensions?: { code?: string, retryAfter?: number, requestId?: string } }} GraphQLErrorJSON
+ * @typedef {{ data?: any, errors?: GraphQLErrorJSON[] }} GraphQLResponse
+ */
+
+/**
+ * A failed call: a GraphQL error (its extensions.code in `code`), a
+ * non-GraphQL HTTP answer (`HTTP_<status>`), or a failed wx API
+ * (`WX_<api>`, errMsg in message).
+ * @param {string} code
+ * @param {string} message
+ */
+function WxloginError(code, message) {
+  var e = /** @type {Error & { code: string, retryAfter?: number, requestId?: string, statusCode?: number }} */ (new Error(message));
+  e.name = 'WxloginError';
+  e.code = code;
+  return e;
+}
+
+/**
+ * The error a GraphQL response carries, or null.
+ * @param {number} statusCode
+ * @param {any} body a parsed JSON answer, or whatever arrived
+ */
+function responseError(statusCode, body) {
+  if (body && typeof body === 'object' && Array.isArray(body.errors) && body.errors.length > 0) {
+    /** @type {GraphQLErrorJSON} */
+    var first = body.errors[0];
+    var ext = first.extensions || {};
+    var err = WxloginError(ext.code || 'UNKNOWN', first.message || 'request failed');
+    if (typeof ext.retryAfter === 'number') err.retryAfter = ext.retryAfter;
+    if (typeof ext.requestId === 'string') err.requestId = ext.requestId;
+    err.statusCode = statusCode;
+    return err;
+  }
+  if (statusCode !== 200 || !body || typeof body !== 'object' || !body.data) {
+    var e = WxloginError('HTTP_' + statusCode, 'the server answered HTTP ' + statusCode + ' without a GraphQL result');
+    e.statusCode = statusCode;
+    return e;
+  }
+  return null;
+}
+
+/**
+ * createClient returns the calls the mini program makes.
+ * @param {{ wx: WechatMiniprogram.Wx, baseUrl: string, storageKey?: string }} options
+ *   wx: the mini program's `wx` (a fake in tests); baseUrl: the server's
+ *   origin, e.g. https://api.example.com (no trailing slash needed).
+ */
+function createClient(options) {
+  var wx = options.wx;
+  var endpoint = options.baseUrl.replace(/\/+$/, '') + '/graphql';
+  var storageKey = options.storageKey || STORAGE_KEY;
+  /** @type {Promise<AuthPayload> | null} */
+  var loggingIn = null;
+
+  /** @returns {Session | null} */
+  function session() {
+    /** @type {any} */
+    var s = wx.getStorageSync(storageKey);
+    if (!s || typeof s.token !== 'string' || !s.token) return null;
+    // A session that has expired by the phone's clock is not sent: log in
+    // first rather than spend a request on a certain UNAUTHENTICATED.
+    if (typeof s.expiresAt === 'string' && Date.parse(s.expiresAt) <= Date.now()) return null;
+    return { token: s.token, expiresAt: s.expiresAt };
+  }
+
+  function forget() {
+    wx.removeStorageSync(storageKey);
+  }
+
+  /**
+   * POST one GraphQL request; resolves to its `data`, rejects with a WxloginError.
+   * @param {string} query
+   * @param {Record<string, any>} variables
+   * @param {string} [token]
+   * @returns {Promise<any>}
+   */
+  function post(query, variables, token) {
+    return new Promise(function (resolve, reject) {
+      /** @type {Record<string, string>} */
+      var header = { 'Content-Type': 'application/json' };
+      if (token) header.Authorization = 'Bearer ' + token;
+      wx.request({
+        url: endpoint,
+        method: 'POST',
+        header: header,
+        data: { query: query, variables: variables },
+        dataType: 'json',
+        success: function (res) {
+          var err = responseError(res.statusCode, res.data);
+          if (err) reject(err);
+          else resolve(/** @type {GraphQLResponse} */ (res.data).data);
+        },
+        fail: function (res) {
+          reject(WxloginError('WX_REQUEST', res.errMsg));
+        },
+      });
+    });
+  }
+
+  /** @returns {Promise<string>} a fresh wx.login() code */
+  function wxLoginCode() {
+    return new Promise(function (resolve, reject) {
+      wx.login({
+        success: function (res) {
+          if (res.code) resolve(res.code);
+          else reject(WxloginError('WX_LOGIN', res.errMsg || 'wx.login gave no code'));
+        },
+        fail: function (res) {
+          reject(WxloginError('WX_LOGIN', res.errMsg));
+        },
+      });
+    });
+  }
+
+  /**
+   * Log in with a new wx.login() code and keep the token. Concurrent
+   * callers share one login. A code is single-use, so every attempt gets
+   * its own.
+   * @returns {Promise<AuthPayload>}
+   */
+  function login() {
+    if (!loggingIn) {
+      loggingIn = wxLoginCode()
+        .then(function (code) {
+          return post(LOGIN, { code: code });
+        })
+        .then(function (data) {
+          /** @type {AuthPayload} */
+          var p = data.login;
+          wx.setStorageSync(storageKey, { token: p.token, expiresAt: p.expiresAt });
+          return p;
+        });
+      var done = function () {
+        loggingIn = null;
+      };
+      loggingIn.then(done, done);
+    }
+    return loggingIn;
+  }
+
+  /** @returns {Promise<string>} a token: the kept one, else a new login's */
+  function token() {
+    var s = session();
+    if (s) return Promise.resolve(s.token);
+    return login().then(function (p) {
+      return p.token;
+    });
+  }
+
+  /**
+   * Run call with a token. On UNAUTHENTICATED or SESSION_KEY_EXPIRED, log in
+   * again and run it once more; a second failure is the caller's. Never more
+   * than one retry: a server that keeps refusing must not cost a login loop.
+   * @template T
+   * @param {(token: string) => Promise<T>} call
+   * @returns {Promise<T>}
+   */
+  function withSession(call) {
+    return token().then(function (tok) {
+      return call(tok).catch(function (/** @type {any} */ err) {
+        if (!err || RELOGIN_CODES.indexOf(err.code) < 0) throw err;
+        var s = session();
+        if (s && s.token === tok) forget();
+        // Another call may have logged in meanwhile: use its token.
+        var again = session();
+        var next = again ? Promise.resolve(again.token) : login().then(function (p) { return p.token; });
+        return next.then(call);
+      });
+    });
+  }
+
+  /**
+   * A GraphQL request with the session, logged in again once if need be.
+   * @param {string} query
+   * @param {Record<string, any>} [variables]
+   * @returns {Promise<any>} the response's data
+   */
+  function call(query, variables) {
+    return withSession(function (tok) {
+      return post(query, variables || {}, tok);
+    });
+  }
+
+  /**
+   * Upload a file as a GraphQL multipart request (operations, map, then the
+   * file: wx.uploadFile writes formData fields first, in insertion order, so
+   * `operations` must be added before `map`).
+   * @param {string} query
+   * @param {string} variable the Upload variable's name
+   * @param {string} filePath a local path, e.g. chooseAvatar's avatarUrl
+   * @param {string} tok
+   * @returns {Promise<any>}
+   */
+  function upload(query, variable, filePath, tok) {
+    /** @type {Record<string, any>} */
+    var variables = {};
+    variables[variable] = null;
+    return new Promise(function (resolve, reject) {
+      wx.uploadFile({
+        url: endpoint,
+        filePath: filePath,
+        name: '0',
+        header: { 'GraphQL-Require-Preflight': '1', Authorization: 'Bearer ' + tok },
+        formData: {
+          operations: JSON.stringify({ query: query, variables: variables }),
+          map: JSON.stringify({ 0: ['variables.' + variable] }),
+        },
+        success: function (res) {
+          /** @type {any} */
+          var body = null;
+          try {
+            body = JSON.parse(res.data);
+          } catch (e) {
+            body = null;
+          }
+          var err = responseError(res.statusCode, body);
+          if (err) reject(err);
+          else resolve(body.data);
+        },
+        fail: function (res) {
+          reject(WxloginError('WX_UPLOADFILE', res.errMsg));
+        },
+      });
+    });
+  }
+
+  return {
+    /** Log in now with a new wx.login() code (also done on demand). */
+    login: login,
+
+    /** @returns {Promise<User>} */
+    me: function () {
+      return call(ME).then(function (d) {
+        return d.me;
+      });
+    },
+
+    /** @param {ProfileInput} input @returns {Promise<User>} */
+    updateProfile: function (input) {
+      return call(UPDATE_PROFILE, { input: input }).then(function (d) {
+        return d.updateProfile;
+      });
+    },
+
+    /**
+     * The avatar picker's image (`e.detail.avatarUrl` of open-type="chooseAvatar").
+     * @param {string} filePath @returns {Promise<User>}
+     */
+    uploadAvatar: function (filePath) {
+      return withSession(function (tok) {
+        return upload(UPLOAD_AVATAR, 'file', filePath, tok);
+      }).then(function (d) {
+        return d.uploadAvatar;
+      });
+    },
+
+    /**
+     * Bind the number from open-type="getPhoneNumber": pass `{ code: e.detail.code }`.
+     * @param {PhoneInput} input @returns {Promise<User>}
+     */
+    bindPhoneNumber: function (input) {
+      return call(BIND_PHONE, { input: input }).then(function (d) {
+        return d.bindPhoneNumber;
+      });
+    },
+
+    /** End the session on the server and forget it here. Never logs in. */
+    logout: function () {
+      var s = session();
+      forget();
+      if (!s) return Promise.resolve(false);
+      return post(LOGOUT, {}, s.token).then(
+        function (d) {
+          return d.logout;
+        },
+        function (/** @type {any} */ err) {
+          if (err && err.code === 'UNAUTHENTICATED') return false;
+          throw err;
+        }
+      );
+    },
+
+    /** A raw GraphQL call with the session (and the one re-login). */
+    call: call,
+
+    /** The kept session, or null. */
+    session: session,
+  };
+}
+
+module.exports = { createClient: createClient, STORAGE_KEY: STORAGE_KEY, RELOGIN_CODES: RELOGIN_CODES };

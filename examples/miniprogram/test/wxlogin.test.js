@@ -1,0 +1,227 @@
+// lib/wxlogin.js against a running dev-mode wxlogin server (WXLOGIN_URL),
+// with a fake wx over real HTTP. Run by miniprogram_test.go (go test), or by
+// hand: WXLOGIN_URL=http://127.0.0.1:8080 node --test test/
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const { createClient, STORAGE_KEY } = require('../lib/wxlogin.js');
+const { fakeWx } = require('./fakewx.js');
+
+const baseUrl = process.env.WXLOGIN_URL;
+if (!baseUrl) throw new Error('set WXLOGIN_URL to a wxlogin server in dev mode (DEV_WECHAT=1), e.g. http://127.0.0.1:8080');
+
+// The simulator's users are the same person on every run; a run's own
+// names keep runs and tests apart.
+const run = `mp${process.pid}t${Date.now().toString(36)}`;
+let n = 0;
+function setup(opts = {}) {
+  const user = `${run}-${++n}`;
+  const fake = fakeWx(baseUrl, { user, ...opts });
+  const api = createClient({ wx: fake.wx, baseUrl });
+  return { user, fake, api };
+}
+
+async function gql(query, variables, token) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (token) headers.Authorization = 'Bearer ' + token;
+  const r = await fetch(baseUrl + '/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+  return r.json();
+}
+
+// Every test is bounded: a client stuck in a login loop fails rather than hangs.
+function it(name, fn) {
+  return test(name, { timeout: 10_000 }, fn);
+}
+
+// A 1×1 PNG.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+
+it('login then me', async () => {
+  const { fake, api } = setup();
+  const me = await api.me();
+  assert.match(me.id, /^[0-9a-f-]{36}$/);
+  assert.equal(fake.counts.login, 1);
+  assert.deepEqual(fake.calls.map((c) => c.op), ['Login', 'Me']);
+  assert.equal(fake.calls[0].auth, '', 'login is sent without a token');
+  assert.match(fake.calls[1].auth, /^Bearer \S+$/);
+});
+
+it('the token is kept in storage and reused', async () => {
+  const { fake, api } = setup();
+  const p = await api.login();
+  assert.equal(fake.wx.getStorageSync(STORAGE_KEY).token, p.token);
+  assert.equal(fake.wx.getStorageSync(STORAGE_KEY).expiresAt, p.expiresAt);
+  // A later launch: a new client on the same storage logs in no more.
+  const again = createClient({ wx: fake.wx, baseUrl });
+  const me1 = await again.me();
+  const me2 = await again.me();
+  assert.equal(me1.id, p.user.id);
+  assert.equal(me2.id, p.user.id);
+  assert.equal(fake.counts.login, 1);
+  assert.equal(fake.ops('Login'), 1);
+  assert.ok(fake.calls.filter((c) => c.op === 'Me').every((c) => c.auth === 'Bearer ' + p.token));
+});
+
+it('concurrent calls without a token share one login', async () => {
+  const { fake, api } = setup();
+  const [a, b, c] = await Promise.all([api.me(), api.me(), api.me()]);
+  assert.equal(a.id, b.id);
+  assert.equal(b.id, c.id);
+  assert.equal(fake.counts.login, 1);
+  assert.equal(fake.ops('Login'), 1);
+});
+
+it('a revoked token: exactly one login again, then success', async () => {
+  const { fake, api } = setup();
+  const p = await api.login();
+  // Revoked on the server (as by logout elsewhere, or an operator); the phone still has it.
+  const out = await gql('mutation { logout }', {}, p.token);
+  assert.equal(out.data.logout, true);
+  const me = await api.me();
+  assert.equal(me.id, p.user.id);
+  assert.equal(fake.counts.login, 2);
+  assert.equal(fake.ops('Login'), 2);
+  assert.equal(fake.ops('Me'), 2);
+  assert.notEqual(fake.wx.getStorageSync(STORAGE_KEY).token, p.token);
+});
+
+it('a garbage token: exactly one login again, then success', async () => {
+  const { fake, api } = setup();
+  fake.wx.setStorageSync(STORAGE_KEY, { token: 'not-a-token', expiresAt: '2999-01-01T00:00:00Z' });
+  const me = await api.me();
+  assert.ok(me.id);
+  assert.deepEqual(fake.calls.map((c) => c.op), ['Me', 'Login', 'Me']);
+  assert.equal(fake.counts.login, 1);
+});
+
+it('an expired token is not sent: login first', async () => {
+  const { fake, api } = setup();
+  fake.wx.setStorageSync(STORAGE_KEY, { token: 'old', expiresAt: '2000-01-01T00:00:00Z' });
+  await api.me();
+  assert.deepEqual(fake.calls.map((c) => c.op), ['Login', 'Me']);
+});
+
+it('UNAUTHENTICATED again after the re-login is surfaced: no loop', async () => {
+  // Every Me goes out without its token, so the server refuses each one.
+  const { fake, api } = setup({
+    intercept: ({ op, header }) => {
+      if (op === 'Me') delete header.Authorization;
+    },
+  });
+  await assert.rejects(api.me(), (err) => err.code === 'UNAUTHENTICATED');
+  assert.deepEqual(fake.calls.map((c) => c.op), ['Login', 'Me', 'Login', 'Me']);
+  // Nothing keeps going in the background.
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(fake.counts.request, 4);
+  assert.equal(fake.counts.login, 2);
+});
+
+it('SESSION_KEY_EXPIRED: exactly one login again, then success', async () => {
+  let refused = 0;
+  const { fake, api } = setup({
+    intercept: ({ op }) => {
+      if (op === 'Me' && refused++ === 0) {
+        return { data: null, errors: [{ message: 'log in again', extensions: { code: 'SESSION_KEY_EXPIRED' } }] };
+      }
+    },
+  });
+  await api.login();
+  const me = await api.me();
+  assert.ok(me.id);
+  assert.deepEqual(fake.calls.map((c) => c.op), ['Login', 'Me', 'Login', 'Me']);
+});
+
+it('other errors are surfaced at once, with their code', async () => {
+  const { fake, api } = setup();
+  await api.login();
+  await assert.rejects(api.updateProfile({ nickname: '   ' }), (err) => err.code === 'BAD_USER_INPUT');
+  assert.equal(fake.counts.login, 1);
+  assert.equal(fake.ops('UpdateProfile'), 1);
+});
+
+it('updateProfile sets the nickname', async () => {
+  const { api } = setup();
+  const u = await api.updateProfile({ nickname: '  小明 ', gender: 'MALE', city: 'Guangzhou' });
+  assert.equal(u.nickname, '小明');
+  assert.equal(u.gender, 'MALE');
+  assert.equal(u.city, 'Guangzhou');
+  assert.equal((await api.me()).nickname, '小明');
+});
+
+it('uploadAvatar: multipart operations, map, then the file', async (t) => {
+  const { fake, api } = setup();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wxlogin-mp-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'avatar.png');
+  fs.writeFileSync(file, PNG);
+
+  const u = await api.uploadAvatar(file);
+  assert.deepEqual(fake.uploadParts, [['operations', 'map', '0']]);
+  assert.match(u.avatarUrl, /\/avatars\/[0-9a-f]{64}\.jpg$/);
+  const img = await fetch(new URL(u.avatarUrl, baseUrl));
+  assert.equal(img.status, 200);
+  assert.equal(img.headers.get('content-type'), 'image/jpeg');
+  assert.equal((await api.me()).avatarUrl, u.avatarUrl);
+});
+
+it('uploadAvatar with a revoked token logs in again once', async (t) => {
+  const { fake, api } = setup();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wxlogin-mp-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'avatar.png');
+  fs.writeFileSync(file, PNG);
+  const p = await api.login();
+  await gql('mutation { logout }', {}, p.token);
+  const u = await api.uploadAvatar(file);
+  assert.ok(u.avatarUrl);
+  assert.equal(fake.counts.login, 2);
+  assert.equal(fake.counts.uploadFile, 2);
+});
+
+it('uploadAvatar refuses a file that is not an image', async (t) => {
+  const { api } = setup();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wxlogin-mp-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'avatar.png');
+  fs.writeFileSync(file, 'not a png');
+  await assert.rejects(api.uploadAvatar(file), (err) => err.code === 'BAD_USER_INPUT');
+});
+
+it('logout forgets the token and ends the session', async () => {
+  const { fake, api } = setup();
+  const p = await api.login();
+  assert.equal(await api.logout(), true);
+  assert.equal(fake.wx.getStorageSync(STORAGE_KEY), '');
+  const out = await gql('{ me { id } }', {}, p.token);
+  assert.equal(out.errors[0].extensions.code, 'UNAUTHENTICATED');
+});
+
+it('bindPhoneNumber with the getPhoneNumber button code', async (t) => {
+  const schema = await gql('{ __type(name: "Mutation") { fields { name } } }');
+  const fields = ((schema.data && schema.data.__type && schema.data.__type.fields) || []).map((f) => f.name);
+  if (!fields.includes('bindPhoneNumber')) {
+    // TODO: bindPhoneNumber(input: PhoneInput!) is coming from another
+    // branch; this test runs by itself once the server has it.
+    t.todo('the server has no bindPhoneNumber mutation yet');
+    return;
+  }
+  const { user, fake, api } = setup();
+  await api.login();
+  const r = await fetch(baseUrl + '/dev/wechat/phonecode', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user, countryCode: '86', phoneNumber: '13800138000' }),
+  });
+  const { code } = await r.json();
+  assert.ok(code, 'the simulator minted a phone code');
+  // What onGetPhoneNumber sends: e.detail.code.
+  const u = await api.bindPhoneNumber({ code });
+  assert.equal(u.phone, '+8613800138000');
+  assert.equal((await api.me()).phone, '+8613800138000');
+  assert.equal(fake.counts.login, 1);
+});
