@@ -261,8 +261,12 @@ cmd_test() {
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	log "generated code matches schema.graphqls"
 	check_generated
+	log "the example mini program: node, npm ci, tsc"
+	scripts/miniprogram-test.sh check
 	log "go test -race ./..."
-	go test -race -count=1 "$@" ./...
+	# The mini program's node tests run inside go test (TestMiniProgram);
+	# here node is installed, so a missing one is a failure, not a skip.
+	MINIPROGRAM_TEST=require go test -race -count=1 "$@" ./...
 }
 
 # make screenshots: the dashboard's browser tests, saving a PNG of each
