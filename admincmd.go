@@ -28,6 +28,7 @@ DATABASE_URL names the database (or -database-url).`
 // errUsage is a command line that cannot be run; main exits 2 for it.
 type errUsage struct{ msg string }
 
+// Error is the message and the usage text.
 func (e errUsage) Error() string { return e.msg + "\n" + adminUsage }
 
 // adminCmd runs `wxlogin admin …`, the operators' account management.

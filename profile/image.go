@@ -57,6 +57,7 @@ func sniff(data []byte) (imageFormat, bool) {
 // errImage is a client-safe reason an upload is not an avatar.
 type errImage string
 
+// Error is the reason, as the client is told it.
 func (e errImage) Error() string { return string(e) }
 
 // normalizeAvatar checks that data is a PNG, JPEG or WebP image within the

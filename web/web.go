@@ -117,6 +117,7 @@ func newAsset(name string, body []byte) *asset {
 	return a
 }
 
+// ServeHTTP answers GET and HEAD for the site's files.
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", s.csp)
