@@ -29,6 +29,8 @@ type UsersInput struct {
 	// Order is "CREATED_AT" or "LAST_LOGIN_AT"; empty is CREATED_AT.
 	Order string
 	Desc  bool
+	// CountOnly skips the page, for a client that selected only the count.
+	CountOnly bool
 	// WithTotal asks for the total count, which costs a COUNT over every
 	// match: only when the client selected it.
 	WithTotal bool
@@ -41,7 +43,7 @@ func (s *Service) Users(ctx context.Context, in UsersInput) (*store.UserPage, er
 	q := store.UserQuery{
 		First: DefaultPageSize, Search: strings.TrimSpace(in.Search), CreatedAfter: in.CreatedAfter,
 		CreatedBefore: in.CreatedBefore, Disabled: in.Disabled, Order: store.UserOrder(in.Order), Desc: in.Desc,
-		WithTotal: in.WithTotal,
+		WithTotal: in.WithTotal, CountOnly: in.CountOnly && in.WithTotal,
 	}
 	if q.Order == "" {
 		q.Order = store.OrderCreatedAt

@@ -338,7 +338,9 @@ func upsertIdentity(ctx context.Context, tx bun.IDB, ident *models.Identity) (*m
 		On("CONFLICT (provider, appid, openid) DO UPDATE").
 		Set("unionid = COALESCE(EXCLUDED.unionid, i.unionid)").
 		Set("updated_at = now()").
-		Set("last_login_at = now()").
+		// A disabled user's login is refused but may still commit (the
+		// unionid it taught is kept): it must not show as a login.
+		Set("last_login_at = CASE WHEN (SELECT disabled_at FROM users WHERE id = i.user_id) IS NULL THEN now() ELSE i.last_login_at END").
 		Returning("*").
 		Exec(ctx)
 	if err != nil {

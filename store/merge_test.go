@@ -158,8 +158,20 @@ func TestStore_Login_MergesUsersLinkedByUnionID(t *testing.T) {
 		if _, err := st.SetUserDisabled(ctx, p.userA, true, "fraud", nil); err != nil {
 			t.Fatal(err)
 		}
+		identLogin := func() (at time.Time) {
+			t.Helper()
+			if err := st.DB().NewRaw("SELECT last_login_at FROM identities WHERE id = ?", p.identA).Scan(ctx, &at); err != nil {
+				t.Fatal(err)
+			}
+			return at
+		}
+		before := identLogin()
 		if _, err := st.Login(ctx, store.LoginParams{Provider: models.ProviderWechatMiniProgram, AppID: p.appA, OpenID: p.openA, UnionID: p.union, Session: newSession()}); !errors.Is(err, store.ErrUserDisabled) {
 			t.Fatalf("err = %v", err)
+		}
+		// The refused login committed its unionid, but is no login.
+		if after := identLogin(); !after.Equal(before) {
+			t.Fatalf("a refused login moved the identity's last login from %v to %v", before, after)
 		}
 		_, err := st.Login(ctx, store.LoginParams{Provider: models.ProviderWechatMiniProgram, AppID: p.appB, OpenID: p.openB, UnionID: p.union, Session: newSession()})
 		if !errors.Is(err, store.ErrUserDisabled) {

@@ -66,6 +66,9 @@ type UserQuery struct {
 	Order UserOrder
 	// Desc pages from the largest key down.
 	Desc bool
+	// CountOnly skips the page: a client that asked only for the count
+	// (the dashboard fetches it apart) does not pay for both.
+	CountOnly bool
 	// WithTotal asks for TotalCount: a separate COUNT over every match,
 	// which at a million users costs far more than the page itself.
 	WithTotal bool
@@ -197,6 +200,10 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*UserPage, error) {
 		}
 	}
 
+	p := &UserPage{}
+	if q.CountOnly {
+		return p, s.countUsers(ctx, q, p)
+	}
 	var users []*models.User
 	sel := s.db.NewSelect().Model(&users)
 	filterUsers(sel, q)
@@ -226,7 +233,6 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*UserPage, error) {
 		return nil, fmt.Errorf("store: listing users: %w", err)
 	}
 
-	p := &UserPage{}
 	more := len(users) > q.First
 	if more {
 		users = users[:q.First]
@@ -248,15 +254,23 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*UserPage, error) {
 	}
 
 	if q.WithTotal {
-		cnt := s.db.NewSelect().Model((*models.User)(nil))
-		filterUsers(cnt, q)
-		n, err := cnt.Count(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("store: counting users: %w", err)
+		if err := s.countUsers(ctx, q, p); err != nil {
+			return nil, err
 		}
-		p.TotalCount = int(n)
 	}
 	return p, nil
+}
+
+// countUsers sets p.TotalCount to the number of users q's filters match.
+func (s *Store) countUsers(ctx context.Context, q UserQuery, p *UserPage) error {
+	cnt := s.db.NewSelect().Model((*models.User)(nil))
+	filterUsers(cnt, q)
+	n, err := cnt.Count(ctx)
+	if err != nil {
+		return fmt.Errorf("store: counting users: %w", err)
+	}
+	p.TotalCount = int(n)
+	return nil
 }
 
 // likeEscaper makes a string match itself literally in LIKE, whose default
