@@ -452,6 +452,9 @@ func TestAdmin_UsersPaging(t *testing.T) {
 		"LastAfter":    fmt.Sprintf(`last: 2, after: %q`, *p.Users.PageInfo.EndCursor),
 		"LastTooBig":   `last: 101`,
 		"BadBefore":    `before: "nope"`,
+		"TimeNumber":   `filter: {createdAfter: 5}`,
+		"TimeYear0":    `filter: {createdAfter: "0000-01-01T00:00:00Z"}`,
+		"TimeNoZone":   `filter: {createdBefore: "2026-01-01T00:00:00"}`,
 	} {
 		if r := ts.do(t, viewer, `{ users(`+args+`) { edges { cursor } } }`, nil); r.code() != "BAD_USER_INPUT" {
 			t.Errorf("%s: %s", name, r.raw)

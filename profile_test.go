@@ -114,7 +114,7 @@ func TestProfile_UploadAvatar(t *testing.T) {
 	// name and type that lie.
 	var jb bytes.Buffer
 	_ = jpeg.Encode(&jb, image.NewRGBA(image.Rect(0, 0, 1200, 600)), nil)
-	exif := append([]byte("\xff\xe1\x00\x1aExif\x00\x00"), []byte("GPS-31.2304N-121.4737E")...)
+	exif := append([]byte("\xff\xe1\x00\x1eExif\x00\x00"), []byte("GPS-31.2304N-121.4737E")...)
 	withExif := append(append(append([]byte{}, jb.Bytes()[:2]...), exif...), jb.Bytes()[2:]...)
 
 	resp, r := ts.upload(t, tok, withExif, nil)
@@ -179,6 +179,13 @@ func TestProfile_UploadAvatar(t *testing.T) {
 		resp, r := ts.upload(t, tok, c.file, c.hdr)
 		if resp.StatusCode != c.status || r.code() != "BAD_USER_INPUT" || !strings.Contains(r.raw, c.says) {
 			t.Errorf("%s: %d %s", name, resp.StatusCode, r.raw)
+		}
+	}
+	// A JSON body cannot pass a string or an object off as a file.
+	for _, f := range []any{"abc", map[string]any{"File": "x"}, 5} {
+		r := ts.do(t, tok, `mutation($f: Upload!) { uploadAvatar(file: $f) { id } }`, map[string]any{"f": f})
+		if r.code() != "BAD_USER_INPUT" || !strings.Contains(r.raw, "multipart") || strings.Contains(r.raw, "interface") {
+			t.Errorf("Upload as %T: %s", f, r.raw)
 		}
 	}
 	if resp, r := ts.upload(t, "", pngOf(2, 2), nil); resp.StatusCode != 200 || r.code() != "UNAUTHENTICATED" {

@@ -35,14 +35,14 @@ type imageFormat struct {
 }
 
 var (
-	formatPNG  = imageFormat{"png", png.Decode, png.DecodeConfig}
-	formatJPEG = imageFormat{"jpeg", jpeg.Decode, jpeg.DecodeConfig}
-	formatWebP = imageFormat{"webp", webp.Decode, webp.DecodeConfig}
+	formatPNG  = &imageFormat{"png", png.Decode, png.DecodeConfig}
+	formatJPEG = &imageFormat{"jpeg", jpeg.Decode, jpeg.DecodeConfig}
+	formatWebP = &imageFormat{"webp", webp.Decode, webp.DecodeConfig}
 )
 
 // sniff names the format of data by its first bytes, never by a file name
 // or a declared content type, which the client chooses freely.
-func sniff(data []byte) (imageFormat, bool) {
+func sniff(data []byte) (*imageFormat, bool) {
 	switch {
 	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
 		return formatPNG, true
@@ -51,7 +51,7 @@ func sniff(data []byte) (imageFormat, bool) {
 	case len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP":
 		return formatWebP, true
 	}
-	return imageFormat{}, false
+	return nil, false
 }
 
 // errImage is a client-safe reason an upload is not an avatar.
@@ -81,6 +81,13 @@ func normalizeAvatar(data []byte) (out []byte, err error) {
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxAvatarSide || cfg.Height > MaxAvatarSide || cfg.Width*cfg.Height > MaxAvatarPixels {
 		return nil, errImage(fmt.Sprintf("the image must be from 1×1 to %d×%d pixels", MaxAvatarSide, MaxAvatarSide))
+	}
+	if f == formatJPEG {
+		if n, ok := jpegScans(data); !ok {
+			return nil, errImage("the file is not a readable jpeg image")
+		} else if n > maxJPEGScans {
+			return nil, errImage(fmt.Sprintf("the JPEG has %d scans; at most %d are allowed", n, maxJPEGScans))
+		}
 	}
 	// The decoders are not expected to panic, but they read hostile bytes.
 	defer func() {

@@ -2,10 +2,16 @@ package profile
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"image"
+	"image/jpeg"
 	"image/png"
+	"strings"
 	"testing"
+	"time"
+
+	"wxlogin/models"
 )
 
 // FuzzNormalizeAvatar feeds hostile bytes to the decoders: an upload is
@@ -32,4 +38,59 @@ func FuzzNormalizeAvatar(f *testing.F) {
 			t.Fatalf("output: %v %s %dx%d", err, format, cfg.Width, cfg.Height)
 		}
 	})
+}
+
+// scanBomb is a progressive 1024×1024 grey JPEG made of n tiny refinement
+// scans, each of which makes a decoder walk all 16384 blocks.
+func scanBomb(n int) []byte {
+	seg := func(m byte, d []byte) []byte {
+		return append([]byte{0xFF, m, byte((len(d) + 2) >> 8), byte(len(d) + 2)}, d...)
+	}
+	out := []byte{0xFF, 0xD8}
+	out = append(out, seg(0xDB, append([]byte{0}, bytes.Repeat([]byte{1}, 64)...))...)
+	out = append(out, seg(0xC2, []byte{8, 4, 0, 4, 0, 1, 1, 0x11, 0})...)
+	out = append(out, seg(0xC4, append(append([]byte{0x00, 1}, make([]byte, 15)...), 0x00))...)
+	out = append(out, seg(0xC4, append(append([]byte{0x10, 1}, make([]byte, 15)...), 0xE0))...)
+	out = append(out, seg(0xDA, []byte{1, 1, 0, 0, 0, 0x01})...)
+	out = append(out, make([]byte, 16384/8+1)...)
+	scan := append(seg(0xDA, []byte{1, 1, 0, 1, 63, 0x10}), 0x7F, 0xFF, 0x00, 0xFE)
+	for range n {
+		out = append(out, scan...)
+	}
+	return append(out, 0xFF, 0xD9)
+}
+
+func TestNormalizeAvatar_ScanBombRefused(t *testing.T) {
+	t.Parallel()
+	if n, ok := jpegScans(scanBomb(500)); !ok || n != 501 {
+		t.Fatalf("jpegScans = %d, %v; want 501 scans", n, ok)
+	}
+	var b bytes.Buffer
+	_ = jpeg.Encode(&b, image.NewRGBA(image.Rect(0, 0, 40, 30)), nil)
+	if n, ok := jpegScans(b.Bytes()); !ok || n != 1 {
+		t.Fatalf("a baseline JPEG has %d scans (%v), want 1", n, ok)
+	}
+	if _, err := normalizeAvatar(b.Bytes()); err != nil {
+		t.Fatalf("a baseline JPEG: %v", err)
+	}
+	_, err := normalizeAvatar(scanBomb(500))
+	if err == nil || !strings.Contains(err.Error(), "scans") {
+		t.Fatalf("a 500-scan JPEG: %v, want refused for its scans", err)
+	}
+}
+
+// TestSetAvatar_DecodesTakeTurns: with every decode slot taken, an upload
+// waits, and is refused RATE_LIMITED when its request ends first.
+func TestSetAvatar_DecodesTakeTurns(t *testing.T) {
+	t.Parallel()
+	s := &Service{decodes: make(chan struct{}, 1)}
+	s.decodes <- struct{}{}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	var b bytes.Buffer
+	_ = png.Encode(&b, image.NewGray(image.Rect(0, 0, 3, 2)))
+	_, err := s.SetAvatar(ctx, "someone", &b)
+	if models.ErrorCode(err) != models.CodeRateLimited {
+		t.Fatalf("err = %v, want RATE_LIMITED", err)
+	}
 }

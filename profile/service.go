@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"unicode/utf8"
 
@@ -31,6 +32,10 @@ type Service struct {
 	store *store.Store
 	blobs blob.Store
 	log   *slog.Logger
+	// decodes holds a slot per image being decoded: a decode takes a core
+	// and up to a few hundred megabytes (a 4096² 16-bit PNG), so a burst
+	// of uploads waits its turn rather than exhausting the machine.
+	decodes chan struct{}
 }
 
 // NewService returns a Service storing avatars in blobs.
@@ -38,7 +43,7 @@ func NewService(st *store.Store, blobs blob.Store, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: st, blobs: blobs, log: log}
+	return &Service{store: st, blobs: blobs, log: log, decodes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 }
 
 // Input is an updateProfile: nil fields stay as they are.
@@ -106,7 +111,14 @@ func (s *Service) SetAvatar(ctx context.Context, userID string, file io.Reader) 
 	if err != nil {
 		return nil, internal(err)
 	}
+	select {
+	case s.decodes <- struct{}{}:
+	case <-ctx.Done():
+		return nil, &models.Error{Code: models.CodeRateLimited, Message: "too many avatar uploads at once; retry shortly",
+			Extensions: map[string]any{"retryAfter": 1}}
+	}
 	img, err := normalizeAvatar(data)
+	<-s.decodes
 	var bad errImage
 	if errors.As(err, &bad) {
 		return nil, models.Errorf(models.CodeBadUserInput, "avatar: %s", string(bad))

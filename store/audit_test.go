@@ -2,9 +2,12 @@ package store_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -79,4 +82,27 @@ func TestStore_WriteAudit(t *testing.T) {
 			t.Fatal("an invalid ip was stored")
 		}
 	})
+}
+
+func TestDecodeAuditCursor_Refusals(t *testing.T) {
+	t.Parallel()
+	id := uuid.NewString()
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	good := store.AuditCursor{At: time.Now().UTC().Truncate(time.Microsecond), ID: id}.Encode()
+	if c, err := store.DecodeAuditCursor(good); err != nil || c.ID != id {
+		t.Fatalf("a real cursor: %+v, %v", c, err)
+	}
+	for name, s := range map[string]string{
+		"Garbage":   "!!",
+		"Year0":     b64(`{"v":1,"at":"0000-01-01T00:00:00Z","id":"` + id + `"}`),
+		"ZeroTime":  b64(`{"v":1,"at":"0001-01-01T00:00:00Z","id":"` + id + `"}`),
+		"BadID":     b64(`{"v":1,"at":"2026-01-01T00:00:00Z","id":"x"}`),
+		"OtherV":    b64(`{"v":2,"at":"2026-01-01T00:00:00Z","id":"` + id + `"}`),
+		"TooLong":   strings.Repeat("A", 1000),
+		"NotObject": b64(`[]`),
+	} {
+		if _, err := store.DecodeAuditCursor(s); !errors.Is(err, store.ErrBadCursor) {
+			t.Errorf("%s: %v, want ErrBadCursor", name, err)
+		}
+	}
 }

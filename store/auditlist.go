@@ -61,7 +61,7 @@ func DecodeAuditCursor(s string) (*AuditCursor, error) {
 		return nil, ErrBadCursor
 	}
 	var c auditCursorJSON
-	if json.Unmarshal(b, &c) != nil || c.V != 1 || c.At.IsZero() {
+	if json.Unmarshal(b, &c) != nil || c.V != 1 || c.At.IsZero() || !storable(c.At) {
 		return nil, ErrBadCursor
 	}
 	if _, err := uuid.Parse(c.ID); err != nil {

@@ -150,11 +150,21 @@ func DecodeCursor(s string) (*Cursor, error) {
 	c := &Cursor{Order: j.O, Desc: j.D, ID: j.I}
 	if j.K != nil {
 		k := time.UnixMicro(*j.K).UTC()
+		if !storable(k) {
+			return nil, ErrBadCursor
+		}
 		c.Key = &k
 	} else if j.O == OrderCreatedAt {
 		return nil, ErrBadCursor
 	}
 	return c, nil
+}
+
+// storable reports whether t is a time PostgreSQL's timestamptz holds and
+// Go prints back: years 1 to 9999. A crafted cursor may claim any other.
+func storable(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1 && y <= 9999
 }
 
 // UserPage is one page.

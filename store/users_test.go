@@ -408,6 +408,8 @@ func TestStore_ListUsers_BadCursor(t *testing.T) {
 		"NullCreatedAt":   b64(`{"v":1,"o":"CREATED_AT","k":null,"i":"` + id + `"}`),
 		"KeyNotANumber":   b64(`{"v":1,"o":"CREATED_AT","k":"x","i":"` + id + `"}`),
 		"TooLong":         strings.Repeat("A", 1000),
+		"KeyBeforeYear1":  b64(`{"v":1,"o":"CREATED_AT","k":-9223372036854775808,"i":"` + id + `"}`),
+		"KeyAfter9999":    b64(`{"v":1,"o":"CREATED_AT","k":253402300800000000,"i":"` + id + `"}`),
 		"StandardBase64+": strings.ReplaceAll(strings.ReplaceAll(good, "-", "+"), "_", "/") + "+",
 	} {
 		t.Run(name, func(t *testing.T) {
