@@ -60,9 +60,6 @@ func (t httpTransport) readMultipart(w http.ResponseWriter, r *http.Request, bou
 	if err != nil {
 		return nil, partError(err, "operations is larger than %d bytes", t.limits.MaxBodyBytes)
 	}
-	if bytes.HasPrefix(bytes.TrimSpace(body), []byte("[")) {
-		return nil, badRequest("batched operations are not supported: send one operation")
-	}
 	p, reqErr := decodeParams(body)
 	if reqErr != nil {
 		return nil, reqErr

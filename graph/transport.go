@@ -9,7 +9,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -25,11 +27,13 @@ const (
 	mediaGraphQLResponse = "application/graphql-response+json"
 )
 
-// httpTransport is GraphQL over HTTP (GET for queries, POST for everything)
-// in place of gqlgen's stock transports, which echo a malformed body in
-// their error, name Go types, answer 406 to a mutation over GET and accept
-// bodies of any size. Every refusal here carries an extensions.code and
-// never quotes the request.
+// httpTransport is GraphQL over HTTP (GET and HEAD for queries, POST for
+// everything) in place of gqlgen's stock transports, which echo a malformed
+// body in their error, name Go types, answer 406 to a mutation over GET and
+// accept bodies of any size. It follows the GraphQL-over-HTTP draft
+// (https://graphql.github.io/graphql-over-http/draft/); README's "GraphQL
+// over HTTP" lists each rule and the tests in httpspec_test.go check them.
+// Every refusal here carries an extensions.code and never quotes the request.
 type httpTransport struct {
 	limits Limits
 	schema *ast.Schema
@@ -46,31 +50,40 @@ var _ graphql.Transport = httpTransport{}
 // content type is answered here, with a code, rather than by gqlgen.
 func (httpTransport) Supports(*http.Request) bool { return true }
 
+// allowed is the Allow header of a 405 for a method we do not serve.
+const allowed = "GET, HEAD, POST, OPTIONS"
+
 // Do reads the request, checks its limits, runs it and writes the answer.
 func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store") // answers carry tokens
 	h.Set("Vary", "Accept, Authorization")
-	media := responseMedia(r)
-	h.Set("Content-Type", media+"; charset=utf-8")
 
-	var params *graphql.RawParams
-	var reqErr *requestError
-	switch r.Method {
-	case http.MethodGet:
-		params, reqErr = t.readGET(r)
-	case http.MethodPost:
-		params, reqErr = t.readPOST(w, r)
-	case http.MethodOptions:
-		h.Set("Allow", "GET, POST, OPTIONS")
+	if r.Method == http.MethodOptions {
+		h.Set("Allow", allowed)
 		w.WriteHeader(http.StatusNoContent)
 		return
-	default:
-		h.Set("Allow", "GET, POST, OPTIONS")
-		reqErr = &requestError{http.StatusMethodNotAllowed, "use GET for queries or POST"}
+	}
+	media, acceptable := negotiate(r.Header.Values("Accept"))
+	switch {
+	case r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost:
+		h.Set("Allow", allowed)
+		t.refuse(w, media, &requestError{http.StatusMethodNotAllowed, "use GET for queries or POST"})
+		return
+	case !acceptable:
+		t.refuse(w, media, &requestError{http.StatusNotAcceptable,
+			"accept application/graphql-response+json or application/json (utf-8)"})
+		return
+	}
+	var params *graphql.RawParams
+	var reqErr *requestError
+	if r.Method == http.MethodPost {
+		params, reqErr = t.readPOST(w, r)
+	} else {
+		params, reqErr = t.readGET(r)
 	}
 	if reqErr != nil {
-		t.write(w, reqErr.status, &graphql.Response{Errors: gqlerror.List{reqErr.gqlError()}})
+		t.refuse(w, media, reqErr)
 		return
 	}
 	params.Headers = r.Header
@@ -78,30 +91,53 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	if ctx.Err() != nil {
 		return // the client has gone: do not parse for nobody
 	}
+	if strings.TrimSpace(params.Query) == "" {
+		// A document holds at least one definition; gqlparser takes "" for
+		// an empty document, gqlgen then for a validation error.
+		t.writeRequestErrors(w, media, gqlerror.List{{Message: "the query is an empty document",
+			Extensions: map[string]any{"code": errcode.ParseFailed}}})
+		return
+	}
 	if !t.known(r, params.Query) {
 		if err := t.limits.checkQuery(t.schema, params.Query, t.introspection); err != nil {
-			t.write(w, statusFor(media, gqlerror.List{err}), &graphql.Response{Errors: gqlerror.List{err}})
+			t.writeRequestErrors(w, media, gqlerror.List{err})
 			return
 		}
 	}
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
-		t.write(w, statusFor(media, errs), resp)
+		if resp != nil {
+			t.writeRequestErrors(w, media, resp.Errors)
+		}
 		return
 	}
-	if r.Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
+	if r.Method != http.MethodPost && opCtx.Operation.Operation != ast.Query {
 		h.Set("Allow", "POST")
-		reqErr := &requestError{http.StatusMethodNotAllowed, "mutations must be sent with POST"}
-		t.write(w, reqErr.status, &graphql.Response{Errors: gqlerror.List{reqErr.gqlError()}})
+		t.refuse(w, media, &requestError{http.StatusMethodNotAllowed, "mutations must be sent with POST"})
 		return
 	}
 	if ctx.Err() != nil {
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	t.write(w, http.StatusOK, responses(ctx))
+	resp := responses(ctx)
+	if resp == nil {
+		return // the request's context ended before a response was made
+	}
+	// The operation ran: the response has a data entry (null when a
+	// non-null root field failed). application/graphql-response+json
+	// answers 294 (partial success) when it also has errors; a legacy
+	// application/json client gets 200, the 2xx it knows.
+	status := http.StatusOK
+	if media == mediaGraphQLResponse && len(resp.Errors) > 0 {
+		status = statusPartialSuccess
+	}
+	t.write(w, status, media, resp)
 }
+
+// statusPartialSuccess is the draft's "294 Partial Success": data and errors.
+const statusPartialSuccess = 294
 
 // requestError is a request refused before GraphQL sees it.
 type requestError struct {
@@ -117,35 +153,69 @@ func badRequest(format string, args ...any) *requestError {
 	return &requestError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
 }
 
+// malformed is a request that is not a well-formed GraphQL-over-HTTP
+// request: a parameter missing or of the wrong type. The draft: "status
+// code 422 SHOULD be used".
+func malformed(format string, args ...any) *requestError {
+	return &requestError{http.StatusUnprocessableEntity, fmt.Sprintf(format, args...)}
+}
+
+// refuse answers a request refused before GraphQL saw it.
+func (t httpTransport) refuse(w http.ResponseWriter, media string, e *requestError) {
+	t.write(w, e.status, media, &graphql.Response{Errors: gqlerror.List{e.gqlError()}})
+}
+
+// writeRequestErrors answers a document that did not parse (400), or did
+// not validate, named no operation it holds, had variables of the wrong
+// types or was over a limit (422). Nothing ran, so there is no data entry.
+func (t httpTransport) writeRequestErrors(w http.ResponseWriter, media string, errs gqlerror.List) {
+	status := http.StatusUnprocessableEntity
+	if len(errs) > 0 && errs[0].Extensions["code"] == errcode.ParseFailed {
+		status = http.StatusBadRequest
+	}
+	t.write(w, status, media, &graphql.Response{Errors: errs})
+}
+
+// readGET reads the parameters of a GET (or HEAD) request from its URL's
+// query string. The empty string is the same as an absent optional
+// parameter; variables and extensions are JSON objects.
 func (t httpTransport) readGET(r *http.Request) (*graphql.RawParams, *requestError) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, badRequest("the URL's query string is malformed")
 	}
-	p := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}
-	if p.Query == "" {
-		return nil, badRequest("the query parameter is required")
+	for _, name := range []string{"query", "operationName", "variables", "extensions"} {
+		if len(q[name]) > 1 {
+			return nil, malformed("the %s parameter is given more than once", name)
+		}
+		if !utf8.ValidString(q.Get(name)) {
+			return nil, badRequest("the %s parameter is not UTF-8", name)
+		}
 	}
+	if !q.Has("query") {
+		return nil, malformed("the query parameter is required")
+	}
+	p := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}
 	if v := q.Get("variables"); v != "" {
 		if p.Variables, err = decodeObject([]byte(v)); err != nil {
-			return nil, badRequest("variables must be a JSON object")
+			return nil, malformed("variables must be a JSON object")
 		}
 	}
 	if v := q.Get("extensions"); v != "" {
 		if p.Extensions, err = decodeObject([]byte(v)); err != nil {
-			return nil, badRequest("extensions must be a JSON object")
+			return nil, malformed("extensions must be a JSON object")
 		}
 	}
 	return p, nil
 }
 
+// readPOST reads an application/json body (or a multipart upload).
 func (t httpTransport) readPOST(w http.ResponseWriter, r *http.Request) (*graphql.RawParams, *requestError) {
 	if boundary, ok := isMultipart(r.Header.Get("Content-Type")); ok {
 		return t.readMultipart(w, r, boundary)
 	}
-	mt, mp, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != mediaJSON || (mp["charset"] != "" && !strings.EqualFold(mp["charset"], "utf-8")) {
-		return nil, &requestError{http.StatusUnsupportedMediaType, "send the request as Content-Type: application/json (or multipart/form-data to upload a file)"}
+	if !isJSONUTF8(r.Header.Values("Content-Type")) {
+		return nil, &requestError{http.StatusUnsupportedMediaType, "send the request as Content-Type: application/json, in UTF-8 (or multipart/form-data to upload a file)"}
 	}
 	if r.ContentLength > t.limits.MaxBodyBytes {
 		return nil, t.tooLarge()
@@ -160,9 +230,39 @@ func (t httpTransport) readPOST(w http.ResponseWriter, r *http.Request) (*graphq
 	return decodeParams(body)
 }
 
+// isJSONUTF8 reports a single Content-Type of application/json whose charset,
+// if given, is utf-8 (the draft: without one, utf-8 MUST be assumed).
+func isJSONUTF8(values []string) bool {
+	if len(values) != 1 {
+		return false
+	}
+	mt, params, err := mime.ParseMediaType(values[0])
+	if err != nil || mt != mediaJSON {
+		return false
+	}
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8")
+}
+
 // decodeParams reads a JSON request body (or a multipart request's
-// operations part).
+// operations part). A body that is not JSON is 400; JSON that is not a
+// GraphQL-over-HTTP request (no string query, variables not an object, …)
+// is 422.
 func decodeParams(body []byte) (*graphql.RawParams, *requestError) {
+	if !utf8.Valid(body) {
+		return nil, badRequest("the request body is not UTF-8")
+	}
+	if !json.Valid(body) {
+		// json.Valid accepts exactly one JSON value: trailing data fails too.
+		return nil, badRequest("the request body is not valid JSON")
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if trimmed[0] == '[' {
+		return nil, malformed("batched requests are not supported: send one operation as a JSON object")
+	}
+	if trimmed[0] != '{' {
+		return nil, malformed(`the request body must be a JSON object like {"query": "…", "variables": {…}}`)
+	}
 	var raw struct {
 		Query         json.RawMessage `json:"query"`
 		OperationName json.RawMessage `json:"operationName"`
@@ -170,28 +270,24 @@ func decodeParams(body []byte) (*graphql.RawParams, *requestError) {
 		Extensions    json.RawMessage `json:"extensions"`
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
-		var syntaxErr *json.SyntaxError
-		if errors.As(err, &syntaxErr) {
-			return nil, badRequest("the request body is not valid JSON (at byte %d)", syntaxErr.Offset)
-		}
-		return nil, badRequest(`the request body must be a JSON object like {"query": "…", "variables": {…}}`)
+		return nil, badRequest("the request body is not valid JSON")
 	}
 	p := &graphql.RawParams{}
 	var err error
-	if !isString(raw.Query, &p.Query) || p.Query == "" {
-		return nil, badRequest("query is required and must be a string")
+	if !isString(raw.Query, &p.Query) {
+		return nil, malformed("query is required and must be a string")
 	}
 	if !isNull(raw.OperationName) && !isString(raw.OperationName, &p.OperationName) {
-		return nil, badRequest("operationName must be a string or null")
+		return nil, malformed("operationName must be a string or null")
 	}
 	if !isNull(raw.Variables) {
 		if p.Variables, err = decodeObject(raw.Variables); err != nil {
-			return nil, badRequest("variables must be a JSON object or null")
+			return nil, malformed("variables must be a JSON object or null")
 		}
 	}
 	if !isNull(raw.Extensions) {
 		if p.Extensions, err = decodeObject(raw.Extensions); err != nil {
-			return nil, badRequest("extensions must be a JSON object or null")
+			return nil, malformed("extensions must be a JSON object or null")
 		}
 	}
 	return p, nil
@@ -229,30 +325,102 @@ func decodeObject(raw []byte) (map[string]any, error) {
 	return m, nil
 }
 
-// responseMedia picks application/graphql-response+json when the client
-// asks for it and not for application/json; application/json otherwise, for
-// the clients (wx.request among them) that predate it.
-func responseMedia(r *http.Request) string {
-	accept := r.Header.Get("Accept")
-	if strings.Contains(accept, mediaGraphQLResponse) && !strings.Contains(accept, mediaJSON) {
-		return mediaGraphQLResponse
+// negotiate picks the response's media type from the Accept header
+// (RFC 9110 §12.5.1): each of ours gets the weight of the most specific
+// range that matches it, a range naming a charset other than utf-8 matching
+// neither. The heavier wins; on a tie application/graphql-response+json
+// wins if it was named, application/json if only wildcards matched (*/*
+// gets application/json, as graphql-http's audit asks). No Accept header
+// is a legacy client: application/json. ok is false when neither is
+// acceptable, which is answered 406.
+func negotiate(accept []string) (media string, ok bool) {
+	ranges := parseAccept(strings.Join(accept, ","))
+	if len(accept) == 0 || strings.TrimSpace(strings.Join(accept, "")) == "" {
+		return mediaJSON, true
 	}
-	return mediaJSON
+	qGR, specGR := weigh(ranges, "application", "graphql-response+json")
+	qJSON, _ := weigh(ranges, "application", "json")
+	switch {
+	case qGR == 0 && qJSON == 0:
+		return "", false
+	case qGR > qJSON, qGR == qJSON && specGR >= specSubtype:
+		return mediaGraphQLResponse, true
+	}
+	return mediaJSON, true
 }
 
-// statusFor is the status of a request GraphQL refused before running it:
-// application/json answers 200 to every well-formed request, the newer
-// media type answers 400 when the document cannot run.
-func statusFor(media string, errs gqlerror.List) int {
-	if media == mediaGraphQLResponse && errcode.GetErrorKind(errs) == errcode.KindProtocol {
-		return http.StatusBadRequest
-	}
-	return http.StatusOK
+// mediaRange is one element of an Accept header.
+type mediaRange struct {
+	typ, subtype string
+	charset      string // lower case; "" when not given
+	q            float64
 }
 
-func init() {
-	// Refusals by Limits are request errors, like parse and validation ones.
-	errcode.RegisterErrorType(models.CodeQueryTooComplex, errcode.KindProtocol)
+// Specificity of a media range, least to most.
+const (
+	specNone = iota
+	specAny
+	specType
+	specSubtype
+	specCharset
+)
+
+// parseAccept reads an Accept header, skipping elements it cannot parse.
+func parseAccept(header string) []mediaRange {
+	var out []mediaRange
+	for _, el := range strings.Split(header, ",") {
+		if strings.TrimSpace(el) == "" {
+			continue
+		}
+		mt, params, err := mime.ParseMediaType(el)
+		if err != nil {
+			continue
+		}
+		typ, subtype, ok := strings.Cut(mt, "/")
+		if !ok || typ == "" || subtype == "" || (typ == "*" && subtype != "*") {
+			continue
+		}
+		r := mediaRange{typ: typ, subtype: subtype, charset: strings.ToLower(params["charset"]), q: 1}
+		if v, ok := params["q"]; ok {
+			q, err := strconv.ParseFloat(v, 64)
+			if err != nil || q < 0 || q > 1 || len(v) > 5 {
+				continue
+			}
+			r.q = q
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// weigh returns the weight the most specific range matching typ/subtype (in
+// utf-8) gives it, and that range's specificity; 0 and specNone if none does.
+func weigh(ranges []mediaRange, typ, subtype string) (float64, int) {
+	q, best := 0.0, specNone
+	for _, r := range ranges {
+		var spec int
+		switch {
+		case r.typ == "*":
+			spec = specAny
+		case r.typ != typ:
+			continue
+		case r.subtype == "*":
+			spec = specType
+		case r.subtype != subtype:
+			continue
+		case r.charset != "":
+			spec = specCharset
+		default:
+			spec = specSubtype
+		}
+		if r.charset != "" && r.charset != "utf-8" {
+			continue // we answer in utf-8 only
+		}
+		if spec > best {
+			q, best = r.q, spec
+		}
+	}
+	return q, best
 }
 
 // maxMessageLen bounds one error message, maxPathNameLen one name in its path.
@@ -262,11 +430,14 @@ const (
 )
 
 // write sends resp with at most MaxErrors errors: a query with thousands
-// of faults must not get an answer thousands of times its size.
-func (t httpTransport) write(w http.ResponseWriter, status int, resp *graphql.Response) {
-	if resp == nil {
-		return // the request's context ended before a response was made
-	}
+// of faults must not get an answer thousands of times its size. A 2xx
+// answer is in the negotiated media type; any other is a GraphQL response
+// with errors only, in application/graphql-response+json, which tells a
+// client that the body is GraphQL's and not some proxy's whatever the
+// status (the draft asks this for legacy application/json clients too).
+// media is "" when the client accepts neither of ours.
+func (t httpTransport) write(w http.ResponseWriter, status int, media string, resp *graphql.Response) {
+	acceptable := media != ""
 	for _, e := range resp.Errors {
 		// Messages and paths quote names, keys and values from the request
 		// (a variables object may hold a 60 KB key): keep them short.
@@ -287,11 +458,27 @@ func (t httpTransport) write(w http.ResponseWriter, status int, resp *graphql.Re
 			Extensions: map[string]any{"code": code},
 		})
 	}
-	b, err := json.Marshal(resp)
+	var b []byte
+	var err error
+	if status >= 200 && status < 300 {
+		b, err = json.Marshal(resp)
+	} else {
+		// Nothing ran: a request error has no data entry, not even null.
+		media = mediaGraphQLResponse
+		if !acceptable {
+			media = mediaJSON
+		}
+		b, err = json.Marshal(struct {
+			Errors     gqlerror.List  `json:"errors"`
+			Extensions map[string]any `json:"extensions,omitempty"`
+		}{resp.Errors, resp.Extensions})
+	}
 	if err != nil {
-		status = http.StatusInternalServerError
+		// Not a GraphQL response of ours: never the GraphQL media type.
+		status, media = http.StatusInternalServerError, mediaJSON
 		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
 	}
+	w.Header().Set("Content-Type", media+"; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
