@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"wxlogin/auth"
+	"wxlogin/graph"
 	"wxlogin/wechat"
 )
 
@@ -59,6 +60,9 @@ type Config struct {
 	// PublicURL is the origin clients reach this server at, to make uploaded
 	// avatars' URLs absolute; empty leaves them paths.
 	PublicURL string
+	// QueryLimits bound each GraphQL request: graph.DefaultLimits, with
+	// the QUERY_MAX_* settings.
+	QueryLimits graph.Limits
 
 	// generated lists the dev values made up because they were not given.
 	generated []string
@@ -85,7 +89,10 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		port, timeout, ttl, secretKey, dev, devPublic     string
 		maxConns, stmtTimeout, reqTimeout, startupTimeout string
 		logLevel, adminTTL, adminIdle, apps               string
+		qDepth, qComplexity, qAliases, qFields            string
+		qTokens, qDirectives                              string
 	)
+	d := graph.DefaultLimits
 	settings := []setting{
 		{"database-url", "DATABASE_URL", "", "PostgreSQL URL", &c.DatabaseURL},
 		{"host", "HOST", "", "interface to listen on; empty for all, 127.0.0.1 in dev mode", &c.Host},
@@ -109,6 +116,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"log-format", "LOG_FORMAT", "text", "text or json", &c.LogFormat},
 		{"avatar-dir", "AVATAR_DIR", ".data/avatars", "folder for uploaded avatars, shared by every instance (a network filesystem) or one per instance behind sticky routing", &c.AvatarDir},
 		{"public-url", "PUBLIC_URL", "", "origin clients reach this server at, e.g. https://api.example.com; makes avatar URLs absolute", &c.PublicURL},
+		{"query-max-depth", "QUERY_MAX_DEPTH", strconv.Itoa(d.MaxDepth), "deepest nesting of a GraphQL operation, fragments expanded", &qDepth},
+		{"query-max-complexity", "QUERY_MAX_COMPLEXITY", strconv.Itoa(d.MaxComplexity), "complexity limit of a GraphQL operation (README, Limits, has the costs)", &qComplexity},
+		{"query-max-aliases", "QUERY_MAX_ALIASES", strconv.Itoa(d.MaxAliases), "aliases in a GraphQL document", &qAliases},
+		{"query-max-fields", "QUERY_MAX_FIELDS", strconv.Itoa(d.MaxFields), "fields in a GraphQL document, and in an operation with its fragments expanded", &qFields},
+		{"query-max-tokens", "QUERY_MAX_TOKENS", strconv.Itoa(d.MaxTokens), "lexer tokens in a GraphQL document", &qTokens},
+		{"query-max-directives", "QUERY_MAX_DIRECTIVES", strconv.Itoa(d.MaxDirectives), "directives in a GraphQL document", &qDirectives},
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -161,6 +174,26 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.DBMaxConns, err = strconv.Atoi(maxConns); err != nil || c.DBMaxConns < 1 {
 		return c, fmt.Errorf("DB_MAX_CONNS must be a positive number, not %q", maxConns)
+	}
+	// Upper bounds past which a limit no longer protects: validation is
+	// quadratic in fields (8,000 took 8 s), the parser stops at 1,000 levels,
+	// and the 64 KiB body holds some 30,000 tokens.
+	c.QueryLimits = d
+	for _, q := range []struct {
+		name, in string
+		out      *int
+		max      int
+	}{
+		{"QUERY_MAX_DEPTH", qDepth, &c.QueryLimits.MaxDepth, 100},
+		{"QUERY_MAX_COMPLEXITY", qComplexity, &c.QueryLimits.MaxComplexity, 1_000_000},
+		{"QUERY_MAX_ALIASES", qAliases, &c.QueryLimits.MaxAliases, 1000},
+		{"QUERY_MAX_FIELDS", qFields, &c.QueryLimits.MaxFields, 1000},
+		{"QUERY_MAX_TOKENS", qTokens, &c.QueryLimits.MaxTokens, 20000},
+		{"QUERY_MAX_DIRECTIVES", qDirectives, &c.QueryLimits.MaxDirectives, 1000},
+	} {
+		if *q.out, err = strconv.Atoi(q.in); err != nil || *q.out < 1 || *q.out > q.max {
+			return c, fmt.Errorf("%s must be a number from 1 to %d, not %q", q.name, q.max, q.in)
+		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", logLevel)

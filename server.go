@@ -257,7 +257,7 @@ func (m *Main) Open(ctx context.Context) error {
 	prof := profile.NewService(st, blobs, m.Log)
 	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
 	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
-		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout}))
+		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})

@@ -23,10 +23,6 @@ import (
 	"wxlogin/profile"
 )
 
-// statsCost is the complexity of one dashboard statistic: with the default
-// limit of 200, a request holds at most four.
-const statsCost = 45
-
 // HandlerConfig configures NewHandler.
 type HandlerConfig struct {
 	Auth    *auth.Service
@@ -37,7 +33,7 @@ type HandlerConfig struct {
 	Log       *slog.Logger
 	// DevMode enables introspection and "did you mean" suggestions.
 	DevMode bool
-	// Limits bound each request; DefaultLimits when zero.
+	// Limits bound each request; a zero field is DefaultLimits'.
 	Limits Limits
 	// Timeout is each request's deadline; none when zero.
 	Timeout time.Duration
@@ -47,16 +43,10 @@ type HandlerConfig struct {
 // queries, POST for everything), with bearer-token authentication, request
 // limits, a deadline, error presenting and panic recovery.
 func NewHandler(cfg HandlerConfig) http.Handler {
-	if cfg.Limits == (Limits{}) {
-		cfg.Limits = DefaultLimits
-	}
+	cfg.Limits = cfg.Limits.orDefaults()
 	c := Config{Resolvers: &Resolver{Auth: cfg.Auth, Admin: cfg.Admin, Profile: cfg.Profile, PublicURL: cfg.PublicURL}}
 	c.Directives.HasRole = hasRole(cfg.Auth, cfg.Admin)
-	// Each statistic scans up to a table of a million rows (~80 ms): a
-	// handful per request, not thirty aliases of them.
-	statCost := func(int, int) int { return statsCost }
-	c.Complexity.Stats.TotalUsers = func(int) int { return statsCost }
-	c.Complexity.Stats.NewUsers, c.Complexity.Stats.ActiveUsers, c.Complexity.Stats.LoginsPerDay = statCost, statCost, statCost
+	setCosts(&c.Complexity) // lists scale with their rows; statistics are scans
 	es := NewExecutableSchema(c)
 	srv := handler.New(es)
 	cache := lru.New[*ast.QueryDocument](1000)
@@ -72,6 +62,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(cfg.Limits.MaxTokens)
 	srv.SetDisableSuggestion(!cfg.DevMode)
+	srv.SetValidationRulesFn(validationRules(cfg.DevMode))
 	if cfg.DevMode {
 		srv.Use(extension.Introspection{})
 	}

@@ -2,12 +2,17 @@ package graph
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
 	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
+	"wxlogin/admin"
+	"wxlogin/graph/model"
 	"wxlogin/models"
 )
 
@@ -50,8 +55,110 @@ var DefaultLimits = Limits{
 	MaxAliases:    30,
 	MaxDirectives: 30,
 	MaxErrors:     20,
-	MaxComplexity: 200,
+	MaxComplexity: 2500,
 	MaxNameLen:    128,
+}
+
+// orDefaults is l with each zero (or negative) field DefaultLimits'.
+func (l Limits) orDefaults() Limits {
+	d := DefaultLimits
+	pick := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = d.MaxBodyBytes
+	}
+	pick(&l.MaxTokens, d.MaxTokens)
+	pick(&l.MaxFields, d.MaxFields)
+	pick(&l.MaxDepth, d.MaxDepth)
+	pick(&l.MaxAliases, d.MaxAliases)
+	pick(&l.MaxDirectives, d.MaxDirectives)
+	pick(&l.MaxErrors, d.MaxErrors)
+	pick(&l.MaxComplexity, d.MaxComplexity)
+	pick(&l.MaxNameLen, d.MaxNameLen)
+	return l
+}
+
+// Costs in gqlgen's complexity count, which MaxComplexity bounds for the
+// operation a request runs, with its variables (so every request, cached
+// documents included). A field costs 1 plus what it selects; a list costs
+// the rows it may hold times what each row selects, plus 1; a statistic
+// costs statsCost. The admin screens' queries and their costs are in
+// TestLimits_AdminScreensFit.
+const (
+	// statsCost is one dashboard statistic: each counts over up to a table
+	// of a million rows (~80 ms). With the default limit a request holds
+	// four; a fifth is refused.
+	statsCost = 550
+	// identitiesPerUser estimates User.identities: one per mini program the
+	// user signed in from, and a deployment has a few.
+	identitiesPerUser = 5
+	// sessionsPerUser estimates User.sessions: a user's live sessions, one
+	// per login within SESSION_TTL. Nothing bounds them, but the mini
+	// program keeps its token, so a user has a handful.
+	sessionsPerUser = 10
+)
+
+// setCosts gives the fields whose work grows with their arguments, or is a
+// table scan, their costs in c.
+func setCosts(c *ComplexityRoot) {
+	c.Query.Users = func(child int, first *int, _ *string, last *int, _ *string, _ *model.UserFilter, _ *model.UserOrder) int {
+		return listCost(pageRows(first, last), child)
+	}
+	c.Query.AuditLog = func(child int, first *int, _ *string, last *int, _ *string, _ *model.AuditFilter) int {
+		return listCost(pageRows(first, last), child)
+	}
+	c.User.Identities = func(child int) int { return listCost(identitiesPerUser, child) }
+	c.User.Sessions = func(child int) int { return listCost(sessionsPerUser, child) }
+	stat := func(int, int) int { return statsCost }
+	c.Stats.TotalUsers = func(int) int { return statsCost }
+	c.Stats.NewUsers, c.Stats.ActiveUsers = stat, stat
+	c.Stats.LoginsPerDay = func(child, days int) int {
+		return min(statsCost+listCost(min(max(days, 1), admin.MaxStatsDays), child), saturate)
+	}
+}
+
+// pageRows is the most rows a connection's page can hold: first or last,
+// admin.DefaultPageSize when neither is given. A size out of range counts
+// as the nearest one: the resolver refuses it with BAD_USER_INPUT, which
+// says more than a complexity error would.
+func pageRows(first, last *int) int {
+	n := admin.DefaultPageSize
+	if first != nil {
+		n = *first
+	}
+	if last != nil && (first == nil || *last > n) {
+		n = *last
+	}
+	return min(max(n, 1), admin.MaxPageSize)
+}
+
+// listCost is the cost of a list of up to rows items of cost child each.
+func listCost(rows, child int) int {
+	if child >= saturate/rows {
+		return saturate
+	}
+	return rows*child + 1
+}
+
+// validationRules are gqlparser's rules, with "did you mean" suggestions
+// only when suggest is set (dev mode). gqlgen's SetDisableSuggestion takes
+// them out of two rules (fields, leaf selections) and leaves them in the
+// messages for unknown arguments, types and enum values.
+func validationRules(suggest bool) func() *rules.Rules {
+	return func() *rules.Rules {
+		r := rules.NewDefaultRules()
+		if !suggest {
+			for _, rule := range []core.Rule{rules.KnownArgumentNamesRuleWithoutSuggestions,
+				rules.KnownTypeNamesRuleWithoutSuggestions, rules.ValuesOfCorrectTypeRuleWithoutSuggestions} {
+				r.RemoveRule(strings.TrimSuffix(rule.Name, "WithoutSuggestions"))
+				r.AddRule(rule.Name, rule.RuleFunc)
+			}
+		}
+		return r
+	}
 }
 
 // onePerRequestDirective marks fields that cost a WeChat call, a password
@@ -92,9 +199,14 @@ func (l Limits) checkQuery(schema *ast.Schema, query string, introspection bool)
 			gqlErr = gqlerror.Errorf("the query could not be parsed")
 		}
 		code := "GRAPHQL_PARSE_FAILED"
-		if gqlErr.Message == fmt.Sprintf("exceeded token limit of %d", l.MaxTokens) {
+		switch {
+		case gqlErr.Message == fmt.Sprintf("exceeded token limit of %d", l.MaxTokens):
 			code = models.CodeQueryTooComplex
 			gqlErr.Message = fmt.Sprintf("the query has more than %d tokens", l.MaxTokens)
+		case strings.HasPrefix(gqlErr.Message, "exceeded maximum nesting depth"):
+			// The parser's own bound ([[[… or {{{…), met before ours.
+			code = models.CodeQueryTooComplex
+			gqlErr.Message = fmt.Sprintf("the query nests selections or values more than %d levels deep", parser.MaxNestingDepth)
 		}
 		gqlErr.Extensions = map[string]any{"code": code}
 		return gqlErr
@@ -112,10 +224,10 @@ func (l Limits) checkQuery(schema *ast.Schema, query string, introspection bool)
 	}
 	for _, op := range doc.Operations {
 		root := w.rootType(op.Operation)
+		// A fragment that spreads itself counts as empty the second time:
+		// validation reports the cycle, once every operation is measured.
 		c := w.selectionSet(op.SelectionSet, root)
 		switch {
-		case w.cycle:
-			return nil // validation reports the fragment cycle
 		case c.fields > l.MaxFields:
 			return tooComplex("the operation selects more than %d fields once its fragments are expanded", l.MaxFields)
 		case c.depth > l.MaxDepth:
@@ -183,7 +295,6 @@ type walker struct {
 	doc      *ast.QueryDocument
 	memo     map[string]cost
 	visiting map[string]bool
-	cycle    bool
 }
 
 type written struct{ fields, aliases, directives int }
@@ -280,8 +391,7 @@ func (w *walker) fragment(name string) cost {
 		return cost{}
 	}
 	if w.visiting[name] {
-		w.cycle = true
-		return cost{}
+		return cost{} // a cycle, which validation refuses
 	}
 	w.visiting[name] = true
 	c := w.selectionSet(def.SelectionSet, w.schema.Types[def.TypeCondition])

@@ -1,5 +1,6 @@
-// The overview: user counts and logins per day. Each stats figure costs 45
-// of the server's complexity limit of 200, so the six come in two requests.
+// The overview: user counts and logins per day. Each stats figure costs 550
+// of the server's default complexity limit of 2500 (a request holds four),
+// so the six come in two requests.
 import { h, s, replace } from '../lib/dom.js';
 import { gql } from '../lib/api.js';
 import { errorBox, loading, num, titled } from '../lib/ui.js';
