@@ -87,45 +87,45 @@ func hostileDocuments() []hostile {
 	}) + "fragment F40 on Query { me { id } }"
 	ops := func(n int, op func(i int) string) string { return repeat(n, op) }
 	return []hostile{
-		{"1000Aliases", queryBody(aliases(1000), nil, ""), 200, "QUERY_TOO_COMPLEX", "more than 2000 tokens"},
-		{"31Aliases", queryBody(aliases(31), nil, ""), 200, "QUERY_TOO_COMPLEX", "31 aliases; at most 30"},
-		{"Depth50", queryBody("{ "+nested(50, "a", "b")+" }", nil, ""), 200, "QUERY_TOO_COMPLEX", "nests 51 levels deep; at most 15"},
-		{"Depth50InFragments", queryBody(deepFragments, nil, ""), 200, "QUERY_TOO_COMPLEX", "nests 51 levels deep"},
-		{"FragmentBomb", queryBody("query { ...F0 } "+bomb, nil, ""), 200, "QUERY_TOO_COMPLEX", "more than 300 fields"},
+		{"1000Aliases", queryBody(aliases(1000), nil, ""), 422, "QUERY_TOO_COMPLEX", "more than 2000 tokens"},
+		{"31Aliases", queryBody(aliases(31), nil, ""), 422, "QUERY_TOO_COMPLEX", "31 aliases; at most 30"},
+		{"Depth50", queryBody("{ "+nested(50, "a", "b")+" }", nil, ""), 422, "QUERY_TOO_COMPLEX", "nests 51 levels deep; at most 15"},
+		{"Depth50InFragments", queryBody(deepFragments, nil, ""), 422, "QUERY_TOO_COMPLEX", "nests 51 levels deep"},
+		{"FragmentBomb", queryBody("query { ...F0 } "+bomb, nil, ""), 422, "QUERY_TOO_COMPLEX", "more than 300 fields"},
 		{"FragmentCycle", queryBody("query { me { ...A } } fragment A on User { id ...B } fragment B on User { ...A }", nil, ""),
-			200, "GRAPHQL_VALIDATION_FAILED", "Cannot spread fragment"},
+			422, "GRAPHQL_VALIDATION_FAILED", "Cannot spread fragment"},
 		// A cycle does not stop the measuring: the bomb beside it is
 		// refused before validation could spend time on it.
 		{"FragmentCycleBesideBomb", queryBody("query A { me { ...C } } query B { ...F0 } fragment C on User { ...D } fragment D on User { ...C } "+bomb, nil, "A"),
-			200, "QUERY_TOO_COMPLEX", "more than 300 fields"},
-		{"31Directives", queryBody("{ me "+strings.Repeat("@skip(if: false) ", 31)+"{ id } }", nil, ""), 200, "QUERY_TOO_COMPLEX", "31 directives; at most 30"},
+			422, "QUERY_TOO_COMPLEX", "more than 300 fields"},
+		{"31Directives", queryBody("{ me "+strings.Repeat("@skip(if: false) ", 31)+"{ id } }", nil, ""), 422, "QUERY_TOO_COMPLEX", "31 directives; at most 30"},
 		// 30,000 two-byte tokens: the lexer stops after 2,001.
-		{"TokenBomb", queryBody("{ me(a: ["+strings.Repeat("1 ", 30000)+"]) { id } }", nil, ""), 200, "QUERY_TOO_COMPLEX", "more than 2000 tokens"},
+		{"TokenBomb", queryBody("{ me(a: ["+strings.Repeat("1 ", 30000)+"]) { id } }", nil, ""), 422, "QUERY_TOO_COMPLEX", "more than 2000 tokens"},
 		// 60,000 one-byte tokens, each a list in the last: the parser's
 		// nesting bound (1000) meets it before the token limit.
-		{"NestingBomb", queryBody("{ me(a: "+strings.Repeat("[", 60000)+") { id } }", nil, ""), 200, "QUERY_TOO_COMPLEX", "more than 1000 levels deep"},
-		{"TokenBombOfNames", queryBody("{ me { "+strings.Repeat("a ", 30000)+"} }", nil, ""), 200, "QUERY_TOO_COMPLEX", "more than 2000 tokens"},
+		{"NestingBomb", queryBody("{ me(a: "+strings.Repeat("[", 60000)+") { id } }", nil, ""), 422, "QUERY_TOO_COMPLEX", "more than 1000 levels deep"},
+		{"TokenBombOfNames", queryBody("{ me { "+strings.Repeat("a ", 30000)+"} }", nil, ""), 422, "QUERY_TOO_COMPLEX", "more than 2000 tokens"},
 		{"BatchedArray", "[" + strings.TrimSuffix(strings.Repeat(queryBody("{ me { id } }", nil, "")+",", 50), ",") + "]",
-			400, "BAD_USER_INPUT", "must be a JSON object"},
+			422, "BAD_USER_INPUT", "batched requests are not supported"},
 		// Fifty operations of seven fields each: one alone is fine, the
 		// document is measured whole.
 		{"50Operations", queryBody(ops(50, func(i int) string {
 			return fmt.Sprintf("query Q%d { me { id nickname city province country language } }", i)
-		}), nil, "Q0"), 200, "QUERY_TOO_COMPLEX", "350 fields; at most 300"},
+		}), nil, "Q0"), 422, "QUERY_TOO_COMPLEX", "350 fields; at most 300"},
 		// Fifty operations, the last one too deep, and the request names the first.
 		{"50OperationsLastTooDeep", queryBody(ops(49, func(i int) string {
 			return fmt.Sprintf("query Q%d { me { id } }", i)
-		})+"query Q49 { "+nested(16, "a", "b")+" }", nil, "Q0"), 200, "QUERY_TOO_COMPLEX", "nests 17 levels deep"},
+		})+"query Q49 { "+nested(16, "a", "b")+" }", nil, "Q0"), 422, "QUERY_TOO_COMPLEX", "nests 17 levels deep"},
 		// first: 100 with each user's lists: 100 × (1+1+26+61+1) + 1 = 9001.
 		{"NestedListsAt100", queryBody(`query($n: Int) { users(first: $n) { edges { node { id
 			identities { appId openId unionId createdAt lastLoginAt } sessions { id createdAt lastSeenAt expiresAt ip userAgent } } } } }`,
-			map[string]any{"n": 100}, ""), 200, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 9001"},
+			map[string]any{"n": 100}, ""), 422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 9001"},
 		// Two audit pages of 100 in one request: 2 × 1701.
 		{"TwoAuditPages", queryBody(`{ a: auditLog(first: 100) { ...P } b: auditLog(last: 100) { ...P } }
 			fragment P on AuditConnection { edges { node { id at action actor { kind id name } target ip detail } }
-			pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }`, nil, ""), 200, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 3402"},
+			pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }`, nil, ""), 422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 3402"},
 		{"FiveStats", queryBody(`{ stats { totalUsers a: newUsers(days: 1) b: newUsers(days: 7) c: activeUsers(days: 1) d: activeUsers(days: 7) } }`, nil, ""),
-			200, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 2751"},
+			422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 2751"},
 	}
 }
 
