@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"wxlogin/auth"
+	"wxlogin/edge"
 	"wxlogin/wechat"
 )
 
@@ -59,6 +60,12 @@ type Config struct {
 	// PublicURL is the origin clients reach this server at, to make uploaded
 	// avatars' URLs absolute; empty leaves them paths.
 	PublicURL string
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed; none by default.
+	TrustedProxies edge.Proxies
+	// CORSOrigins are the browser origins allowed to call /graphql from
+	// another site; none by default.
+	CORSOrigins []string
 
 	// generated lists the dev values made up because they were not given.
 	generated []string
@@ -85,6 +92,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		port, timeout, ttl, secretKey, dev, devPublic     string
 		maxConns, stmtTimeout, reqTimeout, startupTimeout string
 		logLevel, adminTTL, adminIdle, apps               string
+		proxies, origins                                  string
 	)
 	settings := []setting{
 		{"database-url", "DATABASE_URL", "", "PostgreSQL URL", &c.DatabaseURL},
@@ -109,6 +117,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"log-format", "LOG_FORMAT", "text", "text or json", &c.LogFormat},
 		{"avatar-dir", "AVATAR_DIR", ".data/avatars", "folder for uploaded avatars, shared by every instance (a network filesystem) or one per instance behind sticky routing", &c.AvatarDir},
 		{"public-url", "PUBLIC_URL", "", "origin clients reach this server at, e.g. https://api.example.com; makes avatar URLs absolute", &c.PublicURL},
+		{"trusted-proxies", "TRUSTED_PROXIES", "", "addresses and CIDR prefixes of the proxies in front, e.g. 10.0.0.0/8,127.0.0.1, whose X-Forwarded-For and X-Forwarded-Proto are believed; none when empty", &proxies},
+		{"cors-origins", "CORS_ORIGINS", "", "browser origins allowed to call /graphql from another site, e.g. https://admin.example.com; none when empty", &origins},
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -174,6 +184,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			return c, errors.New("PUBLIC_URL must be an origin like https://api.example.com (no path, query or credentials)")
 		}
 		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	}
+	if c.TrustedProxies, err = edge.ParseProxies(proxies); err != nil {
+		return c, fmt.Errorf("TRUSTED_PROXIES %w", err)
+	}
+	if c.CORSOrigins, err = edge.ParseOrigins(origins); err != nil {
+		return c, fmt.Errorf("CORS_ORIGINS %w", err)
 	}
 	if c.AvatarDir == "" {
 		return c, errors.New("AVATAR_DIR must name a folder")
