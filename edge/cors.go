@@ -53,7 +53,11 @@ func ParseOrigins(s string) ([]string, error) {
 		if e == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
 			u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" || strings.Contains(u.Host, "*") ||
 			(u.Port() != "" && !validPort(u.Port())) || strings.HasSuffix(u.Host, ":") {
-			return nil, fmt.Errorf("entry %d (%q) is not an origin like https://admin.example.com (scheme and host, optional port, no path or wildcard)", i+1, e)
+			shown := fmt.Sprintf(" (%q)", e)
+			if strings.Contains(e, "@") {
+				shown = "" // it may hold a password
+			}
+			return nil, fmt.Errorf("entry %d%s is not an origin like https://admin.example.com (scheme and host, optional port, no path, credentials or wildcard)", i+1, shown)
 		}
 		host := strings.ToLower(u.Host)
 		if u.Port() == map[string]string{"https": "443", "http": "80"}[u.Scheme] {

@@ -206,6 +206,8 @@ func TestParseOrigins(t *testing.T) {
 	} {
 		if _, err := ParseOrigins(in); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("ParseOrigins(%.40q) = %v, want an error saying %q", in, err, msg)
+		} else if strings.Contains(in, "@") && strings.Contains(err.Error(), "u:p") {
+			t.Errorf("ParseOrigins(%q) = %v: prints the credentials", in, err)
 		}
 	}
 }
