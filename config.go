@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"wxlogin/auth"
+	"wxlogin/edge"
 	"wxlogin/graph"
 	"wxlogin/wechat"
 )
@@ -63,6 +64,12 @@ type Config struct {
 	// QueryLimits bound each GraphQL request: graph.DefaultLimits, with
 	// the QUERY_MAX_* settings.
 	QueryLimits graph.Limits
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed; none by default.
+	TrustedProxies edge.Proxies
+	// CORSOrigins are the browser origins allowed to call /graphql from
+	// another site; none by default.
+	CORSOrigins []string
 
 	// generated lists the dev values made up because they were not given.
 	generated []string
@@ -91,6 +98,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		logLevel, adminTTL, adminIdle, apps               string
 		qDepth, qComplexity, qAliases, qFields            string
 		qTokens, qDirectives                              string
+		proxies, origins                                  string
 	)
 	d := graph.DefaultLimits
 	settings := []setting{
@@ -122,6 +130,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"query-max-fields", "QUERY_MAX_FIELDS", strconv.Itoa(d.MaxFields), "fields in a GraphQL document, and in an operation with its fragments expanded", &qFields},
 		{"query-max-tokens", "QUERY_MAX_TOKENS", strconv.Itoa(d.MaxTokens), "lexer tokens in a GraphQL document", &qTokens},
 		{"query-max-directives", "QUERY_MAX_DIRECTIVES", strconv.Itoa(d.MaxDirectives), "directives in a GraphQL document", &qDirectives},
+		{"trusted-proxies", "TRUSTED_PROXIES", "", "addresses and CIDR prefixes of the proxies in front, e.g. 10.0.0.0/8,127.0.0.1, whose X-Forwarded-For and X-Forwarded-Proto are believed; none when empty", &proxies},
+		{"cors-origins", "CORS_ORIGINS", "", "browser origins allowed to call /graphql from another site, e.g. https://admin.example.com; none when empty", &origins},
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -207,6 +217,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			return c, errors.New("PUBLIC_URL must be an origin like https://api.example.com (no path, query or credentials)")
 		}
 		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	}
+	if c.TrustedProxies, err = edge.ParseProxies(proxies); err != nil {
+		return c, fmt.Errorf("TRUSTED_PROXIES %w", err)
+	}
+	if c.CORSOrigins, err = edge.ParseOrigins(origins); err != nil {
+		return c, fmt.Errorf("CORS_ORIGINS %w", err)
 	}
 	if c.AvatarDir == "" {
 		return c, errors.New("AVATAR_DIR must name a folder")

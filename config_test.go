@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -70,6 +71,11 @@ func TestParseConfig(t *testing.T) {
 		{"BadPort", with("PORT", "http"), "PORT"},
 		{"BadTTL", with("SESSION_TTL", "forever"), "SESSION_TTL"},
 		{"BadDev", with("DEV_WECHAT", "maybe"), "DEV_WECHAT"},
+		{"BadProxyCIDR", with("TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.1/33"), "TRUSTED_PROXIES entry 2 (\"10.0.0.1/33\") is not an IP address or a CIDR prefix"},
+		{"ProxyCIDRNotMasked", with("TRUSTED_PROXIES", "10.1.2.3/8"), "write 10.0.0.0/8"},
+		{"ProxyTrustsAll", with("TRUSTED_PROXIES", "0.0.0.0/0"), "TRUSTED_PROXIES entry 1 (\"0.0.0.0/0\") trusts every address"},
+		{"CORSStar", with("CORS_ORIGINS", "*"), "CORS_ORIGINS entry 1 is *: list exact origins"},
+		{"CORSPath", with("CORS_ORIGINS", "https://admin.example.com/x"), "CORS_ORIGINS entry 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig("t", nil, envOf(tc.env), io.Discard)
@@ -81,6 +87,23 @@ func TestParseConfig(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("ProxiesAndOrigins", func(t *testing.T) {
+		env := with("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")
+		env["CORS_ORIGINS"] = "https://Admin.Example.com/"
+		c, err := parseConfig("t", nil, envOf(env), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.TrustedProxies.Trusts(netip.MustParseAddr("10.2.3.4")) || !c.TrustedProxies.Trusts(netip.MustParseAddr("127.0.0.1")) ||
+			c.TrustedProxies.Trusts(netip.MustParseAddr("127.0.0.2")) || !slices.Equal(c.CORSOrigins, []string{"https://admin.example.com"}) {
+			t.Fatalf("config = %+v", c)
+		}
+		c, err = parseConfig("t", nil, envOf(base), io.Discard)
+		if err != nil || c.TrustedProxies.Trusts(netip.MustParseAddr("127.0.0.1")) || c.CORSOrigins != nil {
+			t.Fatalf("defaults trust %+v, allow %q (%v)", c.TrustedProxies, c.CORSOrigins, err)
+		}
+	})
 
 	t.Run("DevModeFillsIn", func(t *testing.T) {
 		c, err := parseConfig("t", nil, envOf(map[string]string{"DATABASE_URL": "postgres://localhost/x", "DEV_WECHAT": "1"}), io.Discard)

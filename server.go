@@ -28,6 +28,7 @@ import (
 	"wxlogin/admin"
 	"wxlogin/auth"
 	"wxlogin/blob"
+	"wxlogin/edge"
 	"wxlogin/graph"
 	"wxlogin/profile"
 	"wxlogin/store"
@@ -256,8 +257,8 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	prof := profile.NewService(st, blobs, m.Log)
 	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
-	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
-		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits}))
+	mux.Handle("/graphql", edge.CORS(cfg.CORSOrigins, graph.NewHandler(graph.HandlerConfig{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
+		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
@@ -271,7 +272,8 @@ func (m *Main) Open(ctx context.Context) error {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	m.server = &http.Server{
-		Handler:           graph.WithSecurityHeaders(graph.WithRequestID(m.Log, mux)),
+		// edge.Handler first: the client's address and the headers every response carries.
+		Handler:           edge.Handler(cfg.TrustedProxies, graph.WithRequestID(m.Log, mux)),
 		ReadHeaderTimeout: 5 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ReadTimeout:       15 * time.Second,

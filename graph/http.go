@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"wxlogin/admin"
 	"wxlogin/auth"
+	"wxlogin/edge"
 	"wxlogin/models"
 	"wxlogin/profile"
 )
@@ -89,6 +89,9 @@ type clientKey struct{}
 
 // client is where a request came from, recorded on the sessions it creates.
 type client struct {
+	// IP is the real client's address (edge.ClientIP): the socket's peer,
+	// or what a trusted proxy (TRUSTED_PROXIES) says in X-Forwarded-For;
+	// "" if unknown.
 	IP        string
 	UserAgent string
 }
@@ -104,11 +107,7 @@ func withClient(next http.Handler) http.Handler {
 		}
 		tok := bearerToken(r)
 		ctx := admin.WithToken(auth.WithToken(r.Context(), tok), tok)
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil || net.ParseIP(ip) == nil {
-			ip = ""
-		}
-		ctx = context.WithValue(ctx, clientKey{}, client{IP: ip, UserAgent: r.UserAgent()})
+		ctx = context.WithValue(ctx, clientKey{}, client{IP: edge.ClientIP(r), UserAgent: r.UserAgent()})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -149,18 +148,6 @@ func WithRequestID(log *slog.Logger, next http.Handler) http.Handler {
 			attrs = append(attrs, "client_request_id", theirs)
 		}
 		log.DebugContext(r.Context(), "request", attrs...)
-	})
-}
-
-// WithSecurityHeaders sets the headers every response carries, whatever
-// answers it.
-func WithSecurityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		next.ServeHTTP(w, r)
 	})
 }
 
