@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"wxlogin/auth"
+	"wxlogin/ratelimit"
 	"wxlogin/wechat"
 )
 
@@ -60,6 +61,15 @@ type Config struct {
 	// avatars' URLs absolute; empty leaves them paths.
 	PublicURL string
 
+	// RedisURL, when set, keeps rate limits in Redis instead of PostgreSQL,
+	// their keys starting with RedisKeyPrefix (ratelimit.DefaultRedisPrefix
+	// when empty).
+	RedisURL       string
+	RedisKeyPrefix string
+	// RateLimits are the per-client limits; zero Limits (as in a Config
+	// built without parseConfig) are off.
+	RateLimits RateLimits
+
 	// generated lists the dev values made up because they were not given.
 	generated []string
 }
@@ -68,6 +78,12 @@ type Config struct {
 type WechatApp struct {
 	AppID  string
 	Secret string
+}
+
+// RateLimits are the limits of the public API's costly mutations.
+// adminLogin has its own, fixed brute-force limits (see package admin).
+type RateLimits struct {
+	LoginPerIP, LoginPerOpenID, BindPhonePerUser, UploadAvatarPerUser ratelimit.Limit
 }
 
 // setting is one configuration value: its flag, its environment variable and
@@ -85,6 +101,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		port, timeout, ttl, secretKey, dev, devPublic     string
 		maxConns, stmtTimeout, reqTimeout, startupTimeout string
 		logLevel, adminTTL, adminIdle, apps               string
+		rateIP, rateOpenID, ratePhone, rateAvatar         string
 	)
 	settings := []setting{
 		{"database-url", "DATABASE_URL", "", "PostgreSQL URL", &c.DatabaseURL},
@@ -109,6 +126,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"log-format", "LOG_FORMAT", "text", "text or json", &c.LogFormat},
 		{"avatar-dir", "AVATAR_DIR", ".data/avatars", "folder for uploaded avatars, shared by every instance (a network filesystem) or one per instance behind sticky routing", &c.AvatarDir},
 		{"public-url", "PUBLIC_URL", "", "origin clients reach this server at, e.g. https://api.example.com; makes avatar URLs absolute", &c.PublicURL},
+		{"redis-url", "REDIS_URL", "", "Redis for the rate limits, redis:// or rediss:// (TLS, certificate verified); unset keeps them in PostgreSQL", &c.RedisURL},
+		{"redis-key-prefix", "REDIS_KEY_PREFIX", ratelimit.DefaultRedisPrefix, "start of every rate-limit key in Redis, to share one Redis between deployments", &c.RedisKeyPrefix},
+		{"rate-login-per-ip", "RATE_LOGIN_PER_IP", "600/1m", "logins per client IPv4 address or IPv6 /64, as N/window, or off", &rateIP},
+		{"rate-login-per-openid", "RATE_LOGIN_PER_OPENID", "30/10m", "logins per mini program user, as N/window, or off", &rateOpenID},
+		{"rate-bind-phone-per-user", "RATE_BIND_PHONE_PER_USER", "10/1h", "bindPhoneNumber calls per user, as N/window, or off", &ratePhone},
+		{"rate-upload-avatar-per-user", "RATE_UPLOAD_AVATAR_PER_USER", "20/1h", "uploadAvatar calls per user, as N/window, or off", &rateAvatar},
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -174,6 +197,25 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			return c, errors.New("PUBLIC_URL must be an origin like https://api.example.com (no path, query or credentials)")
 		}
 		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	}
+	for _, l := range []struct {
+		name string
+		in   string
+		out  *ratelimit.Limit
+	}{
+		{"RATE_LOGIN_PER_IP", rateIP, &c.RateLimits.LoginPerIP},
+		{"RATE_LOGIN_PER_OPENID", rateOpenID, &c.RateLimits.LoginPerOpenID},
+		{"RATE_BIND_PHONE_PER_USER", ratePhone, &c.RateLimits.BindPhonePerUser},
+		{"RATE_UPLOAD_AVATAR_PER_USER", rateAvatar, &c.RateLimits.UploadAvatarPerUser},
+	} {
+		if *l.out, err = ratelimit.ParseLimit(l.in); err != nil {
+			return c, fmt.Errorf("%s: %w", l.name, err)
+		}
+	}
+	if c.RedisURL != "" {
+		if err := ratelimit.CheckRedisURL(c.RedisURL); err != nil {
+			return c, err
+		}
 	}
 	if c.AvatarDir == "" {
 		return c, errors.New("AVATAR_DIR must name a folder")

@@ -13,6 +13,7 @@ import (
 
 	"wxlogin/blob"
 	"wxlogin/models"
+	"wxlogin/ratelimit"
 	"wxlogin/store"
 )
 
@@ -31,6 +32,9 @@ type Service struct {
 	store *store.Store
 	blobs blob.Store
 	log   *slog.Logger
+	// limits and avatarLimit bound uploads per user; see SetRateLimit.
+	limits      *ratelimit.Guard
+	avatarLimit ratelimit.Limit
 }
 
 // NewService returns a Service storing avatars in blobs.
@@ -39,6 +43,12 @@ func NewService(st *store.Store, blobs blob.Store, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	return &Service{store: st, blobs: blobs, log: log}
+}
+
+// SetRateLimit makes g count SetAvatar calls per user against perUser
+// (off when zero). Call it before the Service is used.
+func (s *Service) SetRateLimit(g *ratelimit.Guard, perUser ratelimit.Limit) {
+	s.limits, s.avatarLimit = g, perUser
 }
 
 // Input is an updateProfile: nil fields stay as they are.
@@ -100,8 +110,13 @@ func checkText(field, s string) error {
 
 // SetAvatar checks and re-encodes the image in file, stores it, and points
 // the user's avatarUrl at it. Errors: BAD_USER_INPUT saying what is wrong
-// with the image; INTERNAL.
+// with the image; RATE_LIMITED (per user, counted before the image is
+// read or decoded, extensions.retryAfter in seconds); INTERNAL.
 func (s *Service) SetAvatar(ctx context.Context, userID string, file io.Reader) (*models.User, error) {
+	if err := s.limits.Check(ctx, "avatar:user", userID, s.avatarLimit,
+		"too many avatar uploads; try again in %d seconds"); err != nil {
+		return nil, err
+	}
 	data, err := io.ReadAll(io.LimitReader(file, MaxAvatarBytes+1))
 	if err != nil {
 		return nil, internal(err)
