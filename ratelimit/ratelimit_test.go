@@ -179,3 +179,45 @@ func TestPostgres_Purge(t *testing.T) {
 		t.Fatalf("after purge: %v, want only the live counter", keys)
 	}
 }
+
+// BenchmarkAllow is one hit's round trip on each store, one caller at a
+// time (latency) and 16 at once on one key (the hottest row or key).
+func BenchmarkAllow(b *testing.B) {
+	limit := ratelimit.Limit{N: 1 << 30, Window: time.Hour}
+	for _, s := range []struct {
+		name string
+		open func(b *testing.B) ratelimit.Limiter
+	}{
+		{"Postgres", func(b *testing.B) ratelimit.Limiter { return ratelimit.NewPostgres(storetest.Open(b).DB()) }},
+		{"Redis", func(b *testing.B) ratelimit.Limiter {
+			u := redistest.URL(b)
+			r, err := ratelimit.NewRedis(u, redistest.Prefix(b, u))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = r.Close() })
+			return r
+		}},
+	} {
+		b.Run(s.name+"/Serial", func(b *testing.B) {
+			l, key := s.open(b), fmt.Sprintf("bench:%d", time.Now().UnixNano())
+			for b.Loop() {
+				if _, err := l.Allow(context.Background(), key, limit); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(s.name+"/Parallel16OneKey", func(b *testing.B) {
+			l, key := s.open(b), fmt.Sprintf("bench:%d", time.Now().UnixNano())
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := l.Allow(context.Background(), key, limit); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
