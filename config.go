@@ -17,6 +17,7 @@ import (
 	"wxlogin/auth"
 	"wxlogin/edge"
 	"wxlogin/graph"
+	"wxlogin/ratelimit"
 	"wxlogin/wechat"
 )
 
@@ -71,6 +72,15 @@ type Config struct {
 	// another site; none by default.
 	CORSOrigins []string
 
+	// RedisURL, when set, keeps rate limits in Redis instead of PostgreSQL,
+	// their keys starting with RedisKeyPrefix (ratelimit.DefaultRedisPrefix
+	// when empty).
+	RedisURL       string
+	RedisKeyPrefix string
+	// RateLimits are the per-client limits; zero Limits (as in a Config
+	// built without parseConfig) are off.
+	RateLimits RateLimits
+
 	// generated lists the dev values made up because they were not given.
 	generated []string
 }
@@ -79,6 +89,12 @@ type Config struct {
 type WechatApp struct {
 	AppID  string
 	Secret string
+}
+
+// RateLimits are the limits of the public API's costly mutations.
+// adminLogin has its own, fixed brute-force limits (see package admin).
+type RateLimits struct {
+	LoginPerIP, LoginPerOpenID, BindPhonePerUser, UploadAvatarPerUser ratelimit.Limit
 }
 
 // setting is one configuration value: its flag, its environment variable and
@@ -99,6 +115,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		qDepth, qComplexity, qAliases, qFields            string
 		qTokens, qDirectives                              string
 		proxies, origins                                  string
+		rateIP, rateOpenID, ratePhone, rateAvatar         string
 	)
 	d := graph.DefaultLimits
 	settings := []setting{
@@ -132,6 +149,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"query-max-directives", "QUERY_MAX_DIRECTIVES", strconv.Itoa(d.MaxDirectives), "directives in a GraphQL document", &qDirectives},
 		{"trusted-proxies", "TRUSTED_PROXIES", "", "addresses and CIDR prefixes of the proxies in front, e.g. 10.0.0.0/8,127.0.0.1, whose X-Forwarded-For and X-Forwarded-Proto are believed; none when empty", &proxies},
 		{"cors-origins", "CORS_ORIGINS", "", "browser origins allowed to call /graphql from another site, e.g. https://admin.example.com; none when empty", &origins},
+		{"redis-url", "REDIS_URL", "", "Redis for the rate limits, redis:// or rediss:// (TLS, certificate verified); unset keeps them in PostgreSQL", &c.RedisURL},
+		{"redis-key-prefix", "REDIS_KEY_PREFIX", ratelimit.DefaultRedisPrefix, "start of every rate-limit key in Redis, to share one Redis between deployments", &c.RedisKeyPrefix},
+		{"rate-login-per-ip", "RATE_LOGIN_PER_IP", "600/1m", "logins per client IPv4 address or IPv6 /64, as N/window, or off", &rateIP},
+		{"rate-login-per-openid", "RATE_LOGIN_PER_OPENID", "30/10m", "logins per mini program user, as N/window, or off", &rateOpenID},
+		{"rate-bind-phone-per-user", "RATE_BIND_PHONE_PER_USER", "10/1h", "bindPhoneNumber calls per user, as N/window, or off", &ratePhone},
+		{"rate-upload-avatar-per-user", "RATE_UPLOAD_AVATAR_PER_USER", "20/1h", "uploadAvatar calls per user, as N/window, or off", &rateAvatar},
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -223,6 +246,25 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.CORSOrigins, err = edge.ParseOrigins(origins); err != nil {
 		return c, fmt.Errorf("CORS_ORIGINS %w", err)
+	}
+	for _, l := range []struct {
+		name string
+		in   string
+		out  *ratelimit.Limit
+	}{
+		{"RATE_LOGIN_PER_IP", rateIP, &c.RateLimits.LoginPerIP},
+		{"RATE_LOGIN_PER_OPENID", rateOpenID, &c.RateLimits.LoginPerOpenID},
+		{"RATE_BIND_PHONE_PER_USER", ratePhone, &c.RateLimits.BindPhonePerUser},
+		{"RATE_UPLOAD_AVATAR_PER_USER", rateAvatar, &c.RateLimits.UploadAvatarPerUser},
+	} {
+		if *l.out, err = ratelimit.ParseLimit(l.in); err != nil {
+			return c, fmt.Errorf("%s: %w", l.name, err)
+		}
+	}
+	if c.RedisURL != "" {
+		if err := ratelimit.CheckRedisURL(c.RedisURL); err != nil {
+			return c, err
+		}
 	}
 	if c.AvatarDir == "" {
 		return c, errors.New("AVATAR_DIR must name a folder")

@@ -31,6 +31,7 @@ import (
 	"wxlogin/edge"
 	"wxlogin/graph"
 	"wxlogin/profile"
+	"wxlogin/ratelimit"
 	"wxlogin/store"
 	"wxlogin/web"
 	"wxlogin/wechat"
@@ -161,6 +162,11 @@ type Main struct {
 	server   *http.Server
 	// devAdminPassword is the password of the admin dev mode created, for the banner.
 	devAdminPassword string
+	// redis is the rate limiter's Redis client when REDIS_URL is set;
+	// pgLimits the PostgreSQL limiter otherwise, whose old counters the
+	// purge loop deletes.
+	redis    *ratelimit.Redis
+	pgLimits *ratelimit.Postgres
 	// stopPurge ends the session purge loop Open starts.
 	stopPurge context.CancelFunc
 	purged    chan struct{}
@@ -230,7 +236,15 @@ func (m *Main) Open(ctx context.Context) error {
 			BaseURL: m.Config.WechatAPIBase, Timeout: cfg.WechatTimeout, Tokens: tokens,
 		}))
 	}
-	svc, err := auth.NewService(st, wcs[0], auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, Logger: m.Log, MoreApps: wcs[1:]})
+	limits, err := m.openRateLimits(ctx)
+	if err != nil {
+		_ = m.listener.Close()
+		_ = st.Close()
+		return err
+	}
+	rl := cfg.RateLimits
+	svc, err := auth.NewService(st, wcs[0], auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, Logger: m.Log, MoreApps: wcs[1:],
+		RateLimits: limits, Limits: auth.Limits{LoginPerIP: rl.LoginPerIP, LoginPerOpenID: rl.LoginPerOpenID, BindPhonePerUser: rl.BindPhonePerUser}})
 	if err != nil {
 		_ = m.listener.Close()
 		_ = st.Close()
@@ -256,6 +270,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	prof := profile.NewService(st, blobs, m.Log)
+	prof.SetRateLimit(limits, rl.UploadAvatarPerUser)
 	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
 	mux.Handle("/graphql", edge.CORS(cfg.CORSOrigins, graph.NewHandler(graph.HandlerConfig{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
 		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits})))
@@ -287,6 +302,38 @@ func (m *Main) Open(ctx context.Context) error {
 	m.stopPurge, m.purged = cancel, make(chan struct{})
 	go m.purgeSessions(purgeCtx)
 	return nil
+}
+
+// openRateLimits returns the rate limits' Guard: over Redis when REDIS_URL
+// is set, else over PostgreSQL. A Redis that does not answer at start is a
+// warning, not a failure: limits fail open (see ratelimit.Guard) until it
+// answers.
+func (m *Main) openRateLimits(ctx context.Context) (*ratelimit.Guard, error) {
+	cfg := m.Config
+	if cfg.RedisURL == "" {
+		m.pgLimits = ratelimit.NewPostgres(m.store.DB())
+		m.Log.Info("rate limits kept in PostgreSQL", "limits", cfg.RateLimits.String())
+		return ratelimit.NewGuard(m.pgLimits, m.Log), nil
+	}
+	r, err := ratelimit.NewRedis(cfg.RedisURL, cfg.RedisKeyPrefix)
+	if err != nil {
+		return nil, err
+	}
+	m.redis = r
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := r.Ping(ctx); err != nil {
+		m.Log.Warn("Redis (REDIS_URL) does not answer: rate limits fail open until it does", "err", err)
+	} else {
+		m.Log.Info("rate limits kept in Redis", "limits", cfg.RateLimits.String())
+	}
+	return ratelimit.NewGuard(r, m.Log), nil
+}
+
+// String lists the limits for the log.
+func (r RateLimits) String() string {
+	return fmt.Sprintf("login per IP %v, login per openid %v, bindPhoneNumber per user %v, uploadAvatar per user %v",
+		r.LoginPerIP, r.LoginPerOpenID, r.BindPhonePerUser, r.UploadAvatarPerUser)
 }
 
 // maxHeaderBytes bounds request headers, a GET query string included.
@@ -355,6 +402,9 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.store != nil {
 		err = errors.Join(err, m.store.Close())
 	}
+	if m.redis != nil {
+		err = errors.Join(err, m.redis.Close())
+	}
 	return err
 }
 
@@ -369,6 +419,9 @@ func (m *Main) purgeSessions(ctx context.Context) {
 		n, err := m.store.PurgeSessions(ctx, sessionRetention, purgeBatch)
 		if err == nil {
 			_, err = m.store.PurgeLoginAttempts(ctx, admin.AttemptWindow)
+		}
+		if err == nil && m.pgLimits != nil {
+			_, err = m.pgLimits.Purge(ctx)
 		}
 		if err != nil && ctx.Err() == nil {
 			m.Log.Warn("purging ended sessions", "err", err)

@@ -28,7 +28,8 @@ type PhoneInput struct {
 // WeChat is called); WECHAT_CODE_INVALID, WECHAT_RATE_LIMITED,
 // WECHAT_UNAVAILABLE; SESSION_KEY_EXPIRED (encryptedData made with a
 // session_key newer than this session's); DECRYPT_FAILED; UNAUTHENTICATED;
-// INTERNAL. The number, the code and the session_key are never logged.
+// RATE_LIMITED (per user, before WeChat is asked, extensions.retryAfter in
+// seconds); INTERNAL. The number, the code and the session_key are never logged.
 func (s *Service) BindPhone(ctx context.Context, c *Caller, in PhoneInput) (*models.User, error) {
 	code, legacy := in.Code != "", in.EncryptedData != "" || in.IV != ""
 	switch {
@@ -52,6 +53,9 @@ func (s *Service) BindPhone(ctx context.Context, c *Caller, in PhoneInput) (*mod
 			}
 			return nil, models.WrapError(err, models.CodeBadUserInput, msg)
 		}
+		if err := s.checkPhoneLimit(ctx, c); err != nil {
+			return nil, err
+		}
 		// The code comes from the mini program the caller signed in from:
 		// its access token must be that app's.
 		ident, err := s.sessionIdentity(ctx, c)
@@ -72,6 +76,9 @@ func (s *Service) BindPhone(ctx context.Context, c *Caller, in PhoneInput) (*mod
 		if err := wechat.CheckUserData("", "", in.EncryptedData, in.IV); err != nil {
 			return nil, models.WrapError(err, models.CodeBadUserInput, err.Error())
 		}
+		if err := s.checkPhoneLimit(ctx, c); err != nil {
+			return nil, err
+		}
 		if phone, err = s.decryptPhone(ctx, c, in.EncryptedData, in.IV); err != nil {
 			return nil, err
 		}
@@ -85,6 +92,13 @@ func (s *Service) BindPhone(ctx context.Context, c *Caller, in PhoneInput) (*mod
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}
 	return u, nil
+}
+
+// checkPhoneLimit counts a well-formed bindPhoneNumber against the
+// caller's limit, before WeChat (a billed exchange, or checksession) is asked.
+func (s *Service) checkPhoneLimit(ctx context.Context, c *Caller) error {
+	return s.limits.Check(ctx, "bind_phone:user", c.User.ID, s.limit.BindPhonePerUser,
+		"too many phone number bindings; try again in %d seconds")
 }
 
 // decryptPhone opens the legacy getPhoneNumber data with the session_key of

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"wxlogin/models"
+	"wxlogin/ratelimit"
 	"wxlogin/store"
 	"wxlogin/token"
 	"wxlogin/wechat"
@@ -44,6 +45,22 @@ type Config struct {
 	// account, which a login names by LoginInput.AppID; NewService's client
 	// is the default.
 	MoreApps []*wechat.Client
+	// RateLimits applies Limits; nil limits nothing.
+	RateLimits *ratelimit.Guard
+	Limits     Limits
+}
+
+// Limits are the rate limits of the auth service; a zero Limit is off.
+type Limits struct {
+	// LoginPerIP counts logins per client address (IPv6: per /64), before
+	// WeChat is asked, so a flood of codes costs one statement each.
+	LoginPerIP ratelimit.Limit
+	// LoginPerOpenID counts logins per mini program user, once WeChat has
+	// named them: a client stuck in a login loop makes no more sessions.
+	LoginPerOpenID ratelimit.Limit
+	// BindPhonePerUser counts bindPhoneNumber calls per user, before WeChat
+	// is asked: each phone-code exchange is a billed WeChat call.
+	BindPhonePerUser ratelimit.Limit
 }
 
 // Service logs users in and resolves their sessions. Safe for concurrent use.
@@ -56,6 +73,8 @@ type Service struct {
 	ttl    time.Duration
 	record time.Duration
 	log    *slog.Logger
+	limits *ratelimit.Guard
+	limit  Limits
 }
 
 // NewService returns a Service over st and wc.
@@ -67,7 +86,8 @@ func NewService(st *store.Store, wc *wechat.Client, cfg Config) (*Service, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{store: st, wechat: wc, apps: map[string]*wechat.Client{}, sealer: sl, ttl: cfg.SessionTTL, record: cfg.RecordTimeout, log: cfg.Logger}
+	s := &Service{store: st, wechat: wc, apps: map[string]*wechat.Client{}, sealer: sl, ttl: cfg.SessionTTL, record: cfg.RecordTimeout, log: cfg.Logger,
+		limits: cfg.RateLimits, limit: cfg.Limits}
 	for _, c := range append([]*wechat.Client{wc}, cfg.MoreApps...) {
 		if s.apps[c.AppID()] != nil {
 			return nil, fmt.Errorf("auth: appid %s given twice", c.AppID())
@@ -114,7 +134,8 @@ type LoginResult struct {
 // this login's session_key, and records the user and a new session in one
 // transaction. Errors are *models.Error with codes BAD_USER_INPUT,
 // WECHAT_CODE_INVALID, WECHAT_RATE_LIMITED, WECHAT_USER_BLOCKED,
-// WECHAT_UNAVAILABLE, DECRYPT_FAILED, USER_DISABLED or INTERNAL.
+// WECHAT_UNAVAILABLE, DECRYPT_FAILED, USER_DISABLED, RATE_LIMITED (with
+// extensions.retryAfter in seconds) or INTERNAL.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	// Validate everything before the code is spent: WeChat codes are single-use.
 	wc, err := s.app(in.AppID)
@@ -124,9 +145,23 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	if err := validateLoginInput(in); err != nil {
 		return nil, err
 	}
+	// Refused before WeChat is asked: the code stays unspent for the retry.
+	if in.IP != "" {
+		if err := s.limits.Check(ctx, "login:ip", ratelimit.ClientNet(in.IP), s.limit.LoginPerIP,
+			"too many logins from this network; try again in %d seconds"); err != nil {
+			return nil, err
+		}
+	}
 	ws, err := s.code2Session(ctx, wc, in.Code)
 	if err != nil {
 		return nil, wechatError(err)
+	}
+	// Only now is the user known. WeChat has spent the code, so a refusal
+	// here costs the client a new wx.login(); it is counted before the
+	// session is recorded, so a login loop makes no more sessions.
+	if err := s.limits.Check(ctx, "login:openid", wc.AppID()+"/"+ws.OpenID, s.limit.LoginPerOpenID,
+		"too many logins for this user; call wx.login() again in %d seconds"); err != nil {
+		return nil, err
 	}
 	profile, unionID, err := openLegacyData(wc.AppID(), in, ws)
 	if err != nil {

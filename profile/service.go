@@ -14,6 +14,7 @@ import (
 
 	"wxlogin/blob"
 	"wxlogin/models"
+	"wxlogin/ratelimit"
 	"wxlogin/store"
 )
 
@@ -36,6 +37,9 @@ type Service struct {
 	// and up to a few hundred megabytes (a 4096² 16-bit PNG), so a burst
 	// of uploads waits its turn rather than exhausting the machine.
 	decodes chan struct{}
+	// limits and avatarLimit bound uploads per user; see SetRateLimit.
+	limits      *ratelimit.Guard
+	avatarLimit ratelimit.Limit
 }
 
 // NewService returns a Service storing avatars in blobs.
@@ -44,6 +48,12 @@ func NewService(st *store.Store, blobs blob.Store, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	return &Service{store: st, blobs: blobs, log: log, decodes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+}
+
+// SetRateLimit makes g count SetAvatar calls per user against perUser
+// (off when zero). Call it before the Service is used.
+func (s *Service) SetRateLimit(g *ratelimit.Guard, perUser ratelimit.Limit) {
+	s.limits, s.avatarLimit = g, perUser
 }
 
 // Input is an updateProfile: nil fields stay as they are.
@@ -105,8 +115,13 @@ func checkText(field, s string) error {
 
 // SetAvatar checks and re-encodes the image in file, stores it, and points
 // the user's avatarUrl at it. Errors: BAD_USER_INPUT saying what is wrong
-// with the image; INTERNAL.
+// with the image; RATE_LIMITED (per user, counted before the image is
+// read or decoded, extensions.retryAfter in seconds); INTERNAL.
 func (s *Service) SetAvatar(ctx context.Context, userID string, file io.Reader) (*models.User, error) {
+	if err := s.limits.Check(ctx, "avatar:user", userID, s.avatarLimit,
+		"too many avatar uploads; try again in %d seconds"); err != nil {
+		return nil, err
+	}
 	data, err := io.ReadAll(io.LimitReader(file, MaxAvatarBytes+1))
 	if err != nil {
 		return nil, internal(err)

@@ -5,7 +5,7 @@
 #   scripts/dev.sh run     # make run: PostgreSQL + dev-mode server with the WeChat simulator
 #   scripts/dev.sh test    # make test: PostgreSQL, gcc and Chromium, then checks and `go test -race ./...`
 #   scripts/dev.sh screenshots # make screenshots: the dashboard's screens into docs/screenshots
-#   scripts/dev.sh db-stop # stop the project-local PostgreSQL cluster, if one was started
+#   scripts/dev.sh db-stop # stop the project-local PostgreSQL cluster and Redis, if they were started
 #
 # PostgreSQL is found in this order:
 #   1. make run: $DATABASE_URL, if set;
@@ -17,6 +17,13 @@
 #      only) in .data/postgres, built with the system's PostgreSQL binaries:
 #      the newest for a new cluster, else those of the data directory's major
 #      version; Debian's packages are installed first if they are missing.
+#
+# Redis, for make test's rate-limit tests (make run uses Redis only when
+# REDIS_URL is set, PostgreSQL otherwise), is found in this order:
+#   1. $TEST_REDIS_URL, if set;
+#   2. a Redis on 127.0.0.1:6379 that answers PING;
+#   3. a project-local redis-server on 127.0.0.1:63799 (daemonized, no
+#      persistence), Debian's redis-server installed first if it is missing.
 set -euo pipefail
 trap 'printf "error: scripts/dev.sh stopped at line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
@@ -24,6 +31,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 local_port=54329
+redis_port=63799
 bin="$root/bin/wxlogin"
 # url_var names the variable through which the developer names a server:
 # DATABASE_URL for make run, TEST_DATABASE_URL for make test.
@@ -217,6 +225,39 @@ find_server() {
 	server_url=$url server_from="the project-local cluster"
 }
 
+# redis_ping HOST PORT: does a Redis there answer PING (without a password)?
+redis_ping() {
+	timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "PING\r\n" >&3 && IFS= read -r line <&3 && [[ $line == +PONG* ]]' _ "$1" "$2" 2>/dev/null
+}
+
+# ensure_redis exports TEST_REDIS_URL naming a Redis the tests may use.
+ensure_redis() {
+	if [ -n "${TEST_REDIS_URL:-}" ]; then
+		log "tests use the Redis at $(redact "$TEST_REDIS_URL") (TEST_REDIS_URL)"
+		return
+	fi
+	if redis_ping 127.0.0.1 6379; then
+		export TEST_REDIS_URL=redis://127.0.0.1:6379/0
+		log "tests use the Redis found on 127.0.0.1:6379"
+		return
+	fi
+	if ! redis_ping 127.0.0.1 "$redis_port"; then
+		command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+		mkdir -p "$root/.data/redis"
+		log "starting a project-local Redis on 127.0.0.1:$redis_port"
+		redis-server --bind 127.0.0.1 --port "$redis_port" --daemonize yes --save '' --appendonly no \
+			--dir "$root/.data/redis" --pidfile "$root/.data/redis/redis.pid" --logfile "$root/.data/redis/redis.log" >/dev/null
+		local i
+		for i in $(seq 50); do
+			redis_ping 127.0.0.1 "$redis_port" && break
+			[ "$i" -lt 50 ] || { tail -n 20 "$root/.data/redis/redis.log" >&2; die "Redis did not start"; }
+			sleep 0.1
+		done
+	fi
+	export TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+	log "tests use the project-local Redis on 127.0.0.1:$redis_port"
+}
+
 # check_generated regenerates the GraphQL code in a scratch copy and fails if
 # it differs from what is committed.
 check_generated() {
@@ -232,8 +273,8 @@ check_generated() {
 }
 
 # test_setup readies what the tests need: a C compiler for -race, Chromium
-# for the browser tests, and a PostgreSQL server where they may create
-# databases, exported as TEST_DATABASE_URL.
+# for the browser tests, a PostgreSQL server where they may create
+# databases, exported as TEST_DATABASE_URL, and a Redis, as TEST_REDIS_URL.
 test_setup() {
 	url_var=TEST_DATABASE_URL
 	if [ -n "${DATABASE_URL:-}" ] && [ -z "${TEST_DATABASE_URL:-}" ]; then
@@ -246,6 +287,7 @@ test_setup() {
 	find_server probe_test postgres
 	export TEST_DATABASE_URL="$server_url"
 	log "tests create their databases on $(redact "$server_url") ($server_from)"
+	ensure_redis
 }
 
 cmd_test() {
@@ -287,6 +329,9 @@ cmd_run() {
 	find_server probe_run wxlogin
 	export DATABASE_URL="$server_url"
 	log "using PostgreSQL at $(redact "$server_url") ($server_from)"
+	if [ -n "${REDIS_URL:-}" ]; then
+		log "rate limits in the Redis at $(redact "$REDIS_URL") (REDIS_URL)"
+	fi
 	log "starting wxlogin in dev mode (built-in WeChat simulator); Ctrl-C stops it"
 	DEV_WECHAT="${DEV_WECHAT:-1}" exec "$bin" serve
 }
@@ -302,6 +347,10 @@ cmd_db_stop() {
 		fi
 	done
 	[ -n "$stopped" ] || log "no project-local PostgreSQL is running"
+	local pidfile="$root/.data/redis/redis.pid"
+	if [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; then
+		log "stopped the project-local Redis"
+	fi
 }
 
 case "${1:-}" in
