@@ -48,11 +48,25 @@ func TestProfile_Update(t *testing.T) {
 		"Bidi":        {"nickname": "evil\u202Egnp.exe"},
 		"LongCity":    {"city": strings.Repeat("x", 65)},
 		"NewlineCity": {"city": "a\nb"},
+		"ZeroWidth":   {"nickname": "ad\u200bmin"},
+		"BOM":         {"nickname": "\ufeffadmin"},
+		"Blank":       {"nickname": "\u3164"},
+		"Braille":     {"nickname": "\u2800\u2800"},
+		"LineSep":     {"nickname": "a\u2028b"},
+		"Zalgo":       {"nickname": "a\u0301\u0301\u0301\u0301\u0301"},
 	} {
 		if _, r := update(in); r.code() != "BAD_USER_INPUT" {
 			t.Errorf("%s: %s", name, r.raw)
 		}
 	}
+	// What real names and emoji need still passes: a family emoji (joined
+	// by ZWJ), Vietnamese stacked accents, Thai.
+	for _, nick := range []string{"👨\u200d👩\u200d👧 Lê Thị Ngọc Ánh", "ệ̃", "สมชาย"} {
+		if u, r := update(map[string]any{"nickname": nick}); len(r.Errors) > 0 || *u.Nickname != nick {
+			t.Errorf("nickname %q: %s", nick, r.raw)
+		}
+	}
+	update(map[string]any{"nickname": "Ming"})
 	if u, _ := update(map[string]any{}); *u.Nickname != "Ming" {
 		t.Fatalf("the refused updates changed the profile: %+v", u)
 	}
@@ -181,6 +195,29 @@ func TestProfile_UploadAvatar(t *testing.T) {
 			t.Errorf("%s: %d %s", name, resp.StatusCode, r.raw)
 		}
 	}
+	// A body cut short is said to be cut short, not too large.
+	{
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		_ = mw.WriteField("operations", `{"query":"mutation($f: Upload!) { uploadAvatar(file: $f) { id } }","variables":{"f":null}}`)
+		_ = mw.WriteField("map", `{"0":["variables.f"]}`)
+		fw, _ := mw.CreateFormFile("0", "a.png")
+		_, _ = fw.Write(pngOf(4, 4)) // and no closing boundary
+		req, _ := http.NewRequest("POST", ts.URL()+"/graphql", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("GraphQL-Require-Preflight", "1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(raw), "ended early") {
+			t.Errorf("a truncated upload: %d %s", resp.StatusCode, raw)
+		}
+	}
+
 	// A JSON body cannot pass a string or an object off as a file.
 	for _, f := range []any{"abc", map[string]any{"File": "x"}, 5} {
 		r := ts.do(t, tok, `mutation($f: Upload!) { uploadAvatar(file: $f) { id } }`, map[string]any{"f": f})

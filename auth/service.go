@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 
 	"wxlogin/models"
 	"wxlogin/ratelimit"
@@ -304,24 +303,18 @@ func httpsURL(s string) string {
 const maxFieldLen = 512
 
 // clean makes client-supplied text storable and safe to show: valid UTF-8,
-// no control characters (NUL, which Postgres text refuses, among them) and
-// no bidirectional overrides (which make a nickname display as another
-// text in a dashboard), bounded length.
+// none of models.HiddenRune's characters (NUL, which Postgres text refuses;
+// the bidirectional overrides that make a nickname display as another text
+// in a dashboard), bounded length.
 func clean(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || isBidiControl(r) {
+		if models.HiddenRune(r) {
 			return -1
 		}
 		return r
 	}, s)
 	return truncate(strings.TrimSpace(s), maxFieldLen)
-}
-
-// isBidiControl reports the invisible characters that reorder text:
-// LRE…RLO (U+202A–U+202E), LRI…PDI (U+2066–U+2069), LRM, RLM and ALM.
-func isBidiControl(r rune) bool {
-	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
 }
 
 // wechatError maps the wechat module's errors onto client codes. An errcode

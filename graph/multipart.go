@@ -136,6 +136,10 @@ func partError(err error, format string, args ...any) *requestError {
 		return &requestError{http.StatusRequestEntityTooLarge, "the request is larger than a 2 MB file allows"}
 	case errors.Is(err, errTooLong):
 		return &requestError{http.StatusRequestEntityTooLarge, fmt.Sprintf(format, args...)}
+	case err != nil && !errors.Is(err, io.EOF):
+		// Not a size: the body stopped short (a lying Content-Length, a
+		// timeout) or its framing is broken.
+		return badRequest("the request body ended early or is not valid multipart/form-data")
 	}
 	return badRequest(format, args...)
 }

@@ -88,9 +88,24 @@ func (g *Gender) UnmarshalGQL(v any) error {
 	return Errorf(CodeBadUserInput, "%q is not a valid Gender", s)
 }
 
-// HiddenRune reports the characters that profile text may not show: control
-// characters and the invisible ones that reorder text (LRE…RLO, LRI…PDI,
-// LRM, RLM, ALM), with which a nickname could disguise itself.
+// HiddenRune reports the characters that profile text may not show, with
+// which a nickname could disguise itself: control characters; format
+// characters (Cf: the bidi controls that reorder text, zero-width spaces
+// and joiners that hide inside "admin", the byte-order mark, tag
+// characters) but the zero-width joiner that emoji sequences need; line and
+// paragraph separators; noncharacters; and the letters that draw as
+// nothing (Hangul fillers, the blank Braille pattern).
 func HiddenRune(r rune) bool {
-	return unicode.IsControl(r) || r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
+	switch r {
+	case 0x200D: // ZWJ, inside emoji such as 👨‍👩‍👧
+		return false
+	case 0x2028, 0x2029, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800:
+		return true
+	}
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Noncharacter_Code_Point, r)
 }
+
+// MaxCombiningRun is how many combining marks may follow one character in
+// profile text: enough for any script, too few to draw a tower ("Zalgo")
+// over the rows around it.
+const MaxCombiningRun = 4

@@ -94,3 +94,26 @@ func TestSetAvatar_DecodesTakeTurns(t *testing.T) {
 		t.Fatalf("err = %v, want RATE_LIMITED", err)
 	}
 }
+
+func TestAvatarURL(t *testing.T) {
+	t.Parallel()
+	s := func(v string) *string { return &v }
+	for _, c := range []struct {
+		stored *string
+		public string
+		want   *string
+	}{
+		{nil, "https://api.example.com", nil},
+		{s("https://thirdwx.qlogo.cn/mmopen/x/132"), "", s("https://thirdwx.qlogo.cn/mmopen/x/132")},
+		{s("/avatars/ab.jpg"), "", s("/avatars/ab.jpg")},
+		{s("/avatars/ab.jpg"), "https://api.example.com", s("https://api.example.com/avatars/ab.jpg")},
+		{s("javascript:alert(1)"), "https://api.example.com", nil},
+		{s("data:image/svg+xml,<svg onload=alert(1)>"), "", nil},
+		{s("http://insecure.example/a.png"), "", nil},
+	} {
+		got := AvatarURL(c.stored, c.public)
+		if (got == nil) != (c.want == nil) || got != nil && *got != *c.want {
+			t.Errorf("AvatarURL(%v, %q) = %v, want %v", c.stored, c.public, got, c.want)
+		}
+	}
+}

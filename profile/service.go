@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"wxlogin/blob"
@@ -105,9 +106,17 @@ func checkText(field, s string) error {
 	if !utf8.ValidString(s) {
 		return models.Errorf(models.CodeBadUserInput, "%s must be valid UTF-8", field)
 	}
+	marks := 0
 	for _, r := range s {
 		if models.HiddenRune(r) {
-			return models.Errorf(models.CodeBadUserInput, "%s must not contain control characters", field)
+			return models.Errorf(models.CodeBadUserInput, "%s must not contain control, format or invisible characters", field)
+		}
+		if unicode.Is(unicode.Mn, r) {
+			if marks++; marks > models.MaxCombiningRun {
+				return models.Errorf(models.CodeBadUserInput, "%s has more than %d combining marks on one character", field, models.MaxCombiningRun)
+			}
+		} else {
+			marks = 0
 		}
 	}
 	return nil
@@ -167,7 +176,18 @@ func internal(err error) error {
 // avatars (a path of this server) prefixed with publicURL when it is set;
 // WeChat's URLs as they are.
 func AvatarURL(stored *string, publicURL string) *string {
-	if stored == nil || publicURL == "" || !strings.HasPrefix(*stored, AvatarPath) {
+	if stored == nil {
+		return nil
+	}
+	if !strings.HasPrefix(*stored, AvatarPath) {
+		// Only https URLs are stored from WeChat, but a row written by
+		// other means must not hand a client javascript: or data:.
+		if !strings.HasPrefix(*stored, "https://") {
+			return nil
+		}
+		return stored
+	}
+	if publicURL == "" {
 		return stored
 	}
 	u := strings.TrimSuffix(publicURL, "/") + *stored

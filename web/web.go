@@ -48,7 +48,10 @@ type asset struct {
 	body  []byte
 	gz    []byte // nil when gzip would not make it smaller
 	etag  string
-	ctype string
+	// gzETag names the gzipped body: a strong ETag names one exact
+	// sequence of bytes, and the two bodies differ.
+	gzETag string
+	ctype  string
 }
 
 // site serves one embedded folder under a URL prefix.
@@ -99,7 +102,8 @@ var contentTypes = map[string]string{
 
 func newAsset(name string, body []byte) *asset {
 	sum := sha256.Sum256(body)
-	a := &asset{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`, ctype: contentTypes[path.Ext(name)]}
+	tag := hex.EncodeToString(sum[:12])
+	a := &asset{body: body, etag: `"` + tag + `"`, gzETag: `"` + tag + `-gz"`, ctype: contentTypes[path.Ext(name)]}
 	if a.ctype == "" {
 		a.ctype = "application/octet-stream"
 	}
@@ -148,17 +152,20 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// its content) still matches: a new binary's files are seen at once, an
 	// unchanged one costs a round trip of headers.
 	h.Set("Cache-Control", "no-cache")
-	h.Set("ETag", a.etag)
 	h.Set("Content-Type", a.ctype)
 	h.Add("Vary", "Accept-Encoding")
-	if etagMatch(r.Header.Get("If-None-Match"), a.etag) {
+	body, etag := a.body, a.etag
+	gz := a.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding"))
+	if gz {
+		body, etag = a.gz, a.gzETag
+	}
+	h.Set("ETag", etag)
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := a.body
-	if a.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if gz {
 		h.Set("Content-Encoding", "gzip")
-		body = a.gz
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if r.Method == http.MethodHead {
@@ -186,8 +193,12 @@ func acceptsGzip(header string) bool {
 		if !strings.EqualFold(strings.TrimSpace(enc), "gzip") {
 			continue
 		}
-		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		q, ok := strings.CutPrefix(strings.ReplaceAll(strings.TrimSpace(params), " ", ""), "q=")
+		if !ok {
+			return true
+		}
+		w, err := strconv.ParseFloat(q, 64)
+		return err != nil || w > 0
 	}
 	return false
 }

@@ -90,7 +90,21 @@ func TestSite_ETagAndGzip(t *testing.T) {
 	if len(b) != size {
 		t.Fatalf("gunzipped %d bytes, want %d", len(b), size)
 	}
-	if w := get(t, h, "GET", "/playground/"+name, map[string]string{"Accept-Encoding": "gzip;q=0"}); w.Header().Get("Content-Encoding") != "" {
-		t.Fatal("gzip sent though q=0 refused it")
+	for _, refused := range []string{"gzip;q=0", "gzip; q=0.000", "br, gzip;q=0.0000"} {
+		if w := get(t, h, "GET", "/playground/"+name, map[string]string{"Accept-Encoding": refused}); w.Header().Get("Content-Encoding") != "" {
+			t.Fatalf("gzip sent though %q refused it", refused)
+		}
+	}
+	// The two bodies have their own ETags, and each revalidates only itself.
+	plain := get(t, h, "GET", "/playground/"+name, nil).Header().Get("ETag")
+	zipped := w.Header().Get("ETag")
+	if plain == zipped {
+		t.Fatalf("plain and gzipped bodies share the ETag %s", plain)
+	}
+	if r := get(t, h, "GET", "/playground/"+name, map[string]string{"If-None-Match": zipped}); r.Code != 200 {
+		t.Fatalf("the gzipped body's ETag revalidated the plain one: %d", r.Code)
+	}
+	if r := get(t, h, "GET", "/playground/"+name, map[string]string{"If-None-Match": zipped, "Accept-Encoding": "gzip"}); r.Code != 304 {
+		t.Fatalf("the gzipped body's ETag = %d, want 304", r.Code)
 	}
 }
