@@ -45,9 +45,9 @@ func Playground() http.Handler {
 
 // asset is one embedded file, ready to send.
 type asset struct {
-	body  []byte
-	gz    []byte // nil when gzip would not make it smaller
-	etag  string
+	body []byte
+	gz   []byte // nil when gzip would not make it smaller
+	etag string
 	// gzETag names the gzipped body: a strong ETag names one exact
 	// sequence of bytes, and the two bodies differ.
 	gzETag string
