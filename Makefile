@@ -1,5 +1,5 @@
 # The two commands. Both find or start PostgreSQL first (see scripts/dev.sh).
-.PHONY: run test build generate db-stop screenshots
+.PHONY: run test build generate db-stop screenshots soak
 
 ## run: start the server in dev mode with the built-in WeChat simulator
 run:
@@ -8,6 +8,11 @@ run:
 ## test: gofmt, vet, staticcheck, generated-code check, then go test -race ./...
 test:
 	@scripts/dev.sh test
+
+## soak: a minute (SOAK_DURATION) of mixed load on loopback; fails if goroutines or the heap grow.
+## Needs PostgreSQL where it may create a database: TEST_DATABASE_URL, else postgres@127.0.0.1:5432
+soak:
+	@scripts/dev.sh soak
 
 ## screenshots: regenerate docs/screenshots from the dashboard's browser tests
 screenshots:

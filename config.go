@@ -81,6 +81,10 @@ type Config struct {
 	// built without parseConfig) are off.
 	RateLimits RateLimits
 
+	// ShutdownTimeout bounds the drain after SIGTERM or SIGINT: requests
+	// still in flight then are cut off. DefaultShutdownTimeout when zero.
+	ShutdownTimeout time.Duration
+
 	// generated lists the dev values made up because they were not given.
 	generated []string
 }
@@ -116,6 +120,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		qTokens, qDirectives                              string
 		proxies, origins                                  string
 		rateIP, rateOpenID, ratePhone, rateAvatar         string
+		shutdownTimeout                                   string
 	)
 	d := graph.DefaultLimits
 	settings := []setting{
@@ -137,6 +142,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"db-statement-timeout", "DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout while serving; the server cancels longer statements", &stmtTimeout},
 		{"request-timeout", "REQUEST_TIMEOUT", "30s", "deadline of every request; at least 2×WECHAT_TIMEOUT + 11s, so a login fits", &reqTimeout},
 		{"startup-timeout", "STARTUP_TIMEOUT", "60s", "deadline for connecting to and migrating the database at start", &startupTimeout},
+		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "20s", "on SIGTERM or SIGINT, how long requests in flight may finish before they are cut off", &shutdownTimeout},
 		{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", &logLevel},
 		{"log-format", "LOG_FORMAT", "text", "text or json", &c.LogFormat},
 		{"avatar-dir", "AVATAR_DIR", ".data/avatars", "folder for uploaded avatars, shared by every instance (a network filesystem) or one per instance behind sticky routing", &c.AvatarDir},
@@ -194,6 +200,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"DB_STATEMENT_TIMEOUT", stmtTimeout, &c.DBStatementTimeout},
 		{"REQUEST_TIMEOUT", reqTimeout, &c.RequestTimeout},
 		{"STARTUP_TIMEOUT", startupTimeout, &c.StartupTimeout},
+		{"SHUTDOWN_TIMEOUT", shutdownTimeout, &c.ShutdownTimeout},
 		{"ADMIN_SESSION_TTL", adminTTL, &c.AdminSessionTTL},
 		{"ADMIN_IDLE_TIMEOUT", adminIdle, &c.AdminIdleTimeout},
 	}

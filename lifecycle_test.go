@@ -69,7 +69,7 @@ func TestStartup_Deadline(t *testing.T) {
 }
 
 // TestSignals_SecondOneExitsAtOnce runs the real binary: the first SIGTERM
-// drains in-flight requests (up to 20 s); a second one must not wait.
+// drains in-flight requests (up to SHUTDOWN_TIMEOUT); a second one must not wait.
 func TestSignals_SecondOneExitsAtOnce(t *testing.T) {
 	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "wxlogin")

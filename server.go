@@ -99,11 +99,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	case <-ctx.Done():
 	}
-	m.Log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	timeout := m.Config.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = DefaultShutdownTimeout
+	}
+	m.Log.Info("shutting down", "timeout", timeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return m.Close(shutdownCtx)
+	if err := m.Close(shutdownCtx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("requests still in flight after SHUTDOWN_TIMEOUT (%v) were cut off", timeout)
+		}
+		return err
+	}
+	return nil
 }
+
+// DefaultShutdownTimeout is how long a drain waits when SHUTDOWN_TIMEOUT is unset.
+const DefaultShutdownTimeout = 20 * time.Second
 
 func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wxlogin migrate", flag.ContinueOnError)
@@ -389,11 +402,15 @@ func (m *Main) URL() string {
 }
 
 // Close stops accepting requests, waits for those in flight until ctx ends,
-// and closes the database.
+// cuts off any still running then, and closes the database.
 func (m *Main) Close(ctx context.Context) error {
 	var err error
 	if m.server != nil {
-		err = m.server.Shutdown(ctx)
+		if err = m.server.Shutdown(ctx); err != nil {
+			// Closing their connections cancels the handlers' contexts,
+			// so they let go of their database connections.
+			_ = m.server.Close()
+		}
 	}
 	if m.stopPurge != nil {
 		m.stopPurge()

@@ -309,6 +309,34 @@ cmd_test() {
 	# The mini program's node tests run inside go test (TestMiniProgram);
 	# here node is installed, so a missing one is a failure, not a skip.
 	MINIPROGRAM_TEST=require go test -race -count=1 "$@" ./...
+	# The fuzz targets' seeds ran above; each now explores for FUZZTIME
+	# (default 5s). FUZZTIME=0 skips this.
+	local fuzztime=${FUZZTIME:-5s} pkg target
+	if [ "$fuzztime" != 0 ]; then
+		log "fuzzing, $fuzztime per target"
+		while read -r pkg target; do
+			go test -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" "$pkg" >"$root/bin/fuzz.out" 2>&1 ||
+				{ cat "$root/bin/fuzz.out" >&2; die "fuzz target $target in $pkg failed; its input is saved in $pkg/testdata/fuzz/$target"; }
+		done <<'TARGETS'
+. FuzzHTTPEndpoint
+./store FuzzDecodeCursor
+./store FuzzDecodeAuditCursor
+./wechat FuzzDecrypt
+./wechat FuzzDecryptPhone
+./wechat FuzzCheckUserData
+./wechat FuzzVerifySignature
+./wechat FuzzDecryptUserInfo
+./wechat FuzzCode2SessionAnswer
+./profile FuzzNormalizeAvatar
+TARGETS
+	fi
+}
+
+# make soak: a minute of mixed load on loopback (soak_test.go), on the
+# database server make test uses.
+cmd_soak() {
+	test_setup
+	go test -tags soak -run '^TestSoak$' -count=1 -v -timeout 10m "$@" .
 }
 
 # make screenshots: the dashboard's browser tests, saving a PNG of each
@@ -358,5 +386,6 @@ run) shift; cmd_run "$@" ;;
 test) shift; cmd_test "$@" ;;
 db-stop) cmd_db_stop ;;
 screenshots) cmd_screenshots ;;
-*) die "usage: scripts/dev.sh run|test|screenshots|db-stop" ;;
+soak) shift; cmd_soak "$@" ;;
+*) die "usage: scripts/dev.sh run|test|screenshots|soak|db-stop" ;;
 esac

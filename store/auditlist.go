@@ -61,13 +61,21 @@ func DecodeAuditCursor(s string) (*AuditCursor, error) {
 		return nil, ErrBadCursor
 	}
 	var c auditCursorJSON
-	if json.Unmarshal(b, &c) != nil || c.V != 1 || c.At.IsZero() || !storable(c.At) {
+	if json.Unmarshal(b, &c) != nil || c.V != 1 || c.At.IsZero() || !cursorTimeInRange(c.At) {
 		return nil, ErrBadCursor
 	}
-	if _, err := uuid.Parse(c.ID); err != nil {
+	// uuid.Parse also takes {…}, urn:uuid:… and other forms PostgreSQL
+	// refuses; a cursor has Encode's spelling only.
+	if id, err := uuid.Parse(c.ID); err != nil || id.String() != c.ID {
 		return nil, ErrBadCursor
 	}
-	return &AuditCursor{At: c.At, ID: c.ID}, nil
+	out := &AuditCursor{At: c.At, ID: c.ID}
+	if out.Encode() != s {
+		return nil, ErrBadCursor
+	}
+	// An offset PostgreSQL cannot take (+23:00) must not reach it.
+	out.At = out.At.UTC()
+	return out, nil
 }
 
 // AuditPage is one page of the log.

@@ -150,19 +150,25 @@ func DecodeCursor(s string) (*Cursor, error) {
 	c := &Cursor{Order: j.O, Desc: j.D, ID: j.I}
 	if j.K != nil {
 		k := time.UnixMicro(*j.K).UTC()
-		if !storable(k) {
+		if !cursorTimeInRange(k) {
 			return nil, ErrBadCursor
 		}
 		c.Key = &k
 	} else if j.O == OrderCreatedAt {
 		return nil, ErrBadCursor
 	}
+	// The JSON decoder takes other spellings of the same object (field
+	// names in any case, "d":false, spaces): only Encode's is a cursor.
+	if c.Encode() != s {
+		return nil, ErrBadCursor
+	}
 	return c, nil
 }
 
-// storable reports whether t is a time PostgreSQL's timestamptz holds and
-// Go prints back: years 1 to 9999. A crafted cursor may claim any other.
-func storable(t time.Time) bool {
+// cursorTimeInRange reports whether t, a key from a cursor, is within
+// years 1 to 9999: PostgreSQL cannot take every time.Time (a key of
+// -290308 years fails the query), and no row's time is outside them.
+func cursorTimeInRange(t time.Time) bool {
 	y := t.UTC().Year()
 	return y >= 1 && y <= 9999
 }
