@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"wxlogin/web/webtest"
 	"wxlogin/wechat"
@@ -151,6 +152,7 @@ func TestAdminBrowser(t *testing.T) {
 	}
 	const xssName = `<img src=x onerror="window.__xss=1"> brw-xss`
 	xss := makeUser(t, ts, "brw-xss", xssName)
+	nameless := makeUser(t, ts, "brw-nameless", "")
 
 	if os.Getenv("SCREENSHOTS_DIR") != "" {
 		// Pictures of a lived-in database: users made over two years, with
@@ -247,6 +249,47 @@ func TestAdminBrowser(t *testing.T) {
 		}
 	})
 
+	step("CountOnceAndKeyboard", func(t *testing.T) {
+		// Every request for a count the page sends, from before the users
+		// screen first mounts: the overview, then the users in the app.
+		b.open("/admin/")
+		b.waitFor("the overview", `!!document.querySelector('[data-stat=total] dd')`)
+		b.do("count the count requests", chromedp.Evaluate[chromedp.Void](`(() => { window.__counts = 0; const real = window.fetch; window.fetch = (u, o) => {
+			if (String(o && o.body).includes('totalCount')) window.__counts++;
+			return real(u, o);
+		}; })()`))
+		b.do("a search, in the app", chromedp.Evaluate[chromedp.Void](`history.pushState(null, '', '/admin/users?q=Browser_&size=10'); dispatchEvent(new PopStateEvent('popstate'))`))
+		b.waitFor("the count", `document.querySelector('#users-count')?.textContent === '25 users match'`)
+		b.rowIDs("#users-table")
+		// Enter on a user's link: their page, with its heading focused.
+		b.do("Enter on a user", chromedp.Focus(chromedp.CSS("#users-table .cell-name a")), chromedp.KeyEvent(kb.Enter))
+		b.waitFor("the user's page", `location.pathname.startsWith('/admin/users/') && !!document.querySelector('#profile')`)
+		if got := eval[string](b, `document.activeElement.tagName + ' ' + document.activeElement.textContent`); !strings.HasPrefix(got, "H1 Browser_") {
+			t.Fatalf("after Enter on a user's link the focus is on %q, want the user's heading", got)
+		}
+		// Back: the same search, counted once.
+		b.do("back", chromedp.Evaluate[chromedp.Void](`history.back()`))
+		b.waitFor("the users and their count", `!!document.querySelector('#users-table tbody tr') && document.querySelector('#users-count').textContent === '25 users match'`)
+		if n := eval[int](b, `window.__counts`); n != 1 {
+			t.Fatalf("the page asked for the count %d times, want once", n)
+		}
+		// Enter on Next: page 2, and the focus stays on Next.
+		b.do("Enter on Next", chromedp.Focus(chromedp.CSS("a[data-pager=next]")), chromedp.KeyEvent(kb.Enter))
+		b.waitFor("page 2", `new URLSearchParams(location.search).has('after') && !document.querySelector('[aria-busy]')`)
+		if got := eval[string](b, `document.activeElement.dataset.pager || document.activeElement.tagName`); got != "next" {
+			t.Fatalf("after Enter on Next the focus is on %q, want the Next link", got)
+		}
+		// Enter on a sort header: sorted, and the focus stays on the header.
+		b.do("Enter on Created", chromedp.Focus(chromedp.CSS("th[data-sort=created] button")), chromedp.KeyEvent(kb.Enter))
+		b.waitFor("ascending order", `document.querySelector('th[data-sort=created]').getAttribute('aria-sort') === 'ascending' && !document.querySelector('[aria-busy]')`)
+		if !eval[bool](b, `document.activeElement === document.querySelector('th[data-sort=created] button')`) {
+			t.Fatalf("after Enter on a sort header the focus is on %q", eval[string](b, `document.activeElement.outerHTML.slice(0, 80)`))
+		}
+		if n := eval[int](b, `window.__counts`); n != 1 {
+			t.Fatalf("paging and sorting asked for the count again: %d requests", n)
+		}
+	})
+
 	step("NicknameIsText", func(t *testing.T) {
 		b.open("/admin/users?q=brw-xss")
 		b.waitFor("the row", `document.querySelectorAll('#users-table tbody tr').length === 1`)
@@ -313,6 +356,18 @@ func TestAdminBrowser(t *testing.T) {
 		b.shot("audit")
 		b.do("follow the target", chromedp.Click(chromedp.CSS(`#audit-table a[href="/admin/users/`+victim.id+`"]`)))
 		b.waitFor("the user's page", `location.pathname === '/admin/users/`+victim.id+`' && !!document.querySelector('#profile')`)
+	})
+
+	step("NoNicknameWording", func(t *testing.T) {
+		// A user without a nickname is "this user" mid-sentence, "This user" at the start of one.
+		b.open("/admin/users/" + nameless.id)
+		b.waitFor("the user's page", `document.querySelector('#user-name')?.textContent === '(no nickname)' && !!document.querySelector('[data-action=disable]')`)
+		b.do("disable", chromedp.Click(chromedp.CSS("[data-action=disable]")))
+		b.waitFor("the dialog", `document.querySelector('dialog h2')?.textContent === 'Disable this user?'`)
+		b.do("confirm", chromedp.Click(chromedp.CSS("dialog [data-confirm]")))
+		b.waitFor("the message", `document.querySelector('#user-msg')?.textContent === 'This user is disabled and signed out everywhere.'`)
+		b.do("enable", chromedp.Click(chromedp.CSS("[data-action=enable]")))
+		b.waitFor("the message", `document.querySelector('#user-msg')?.textContent === 'This user may log in again.'`)
 	})
 
 	step("RevokeSession", func(t *testing.T) {
@@ -403,6 +458,35 @@ func TestAdminBrowser(t *testing.T) {
 		b.do("newest first", chromedp.Evaluate[chromedp.Void](`history.back()`))
 		b.waitFor("newest first again", `!location.search.includes('dir=asc') && !document.querySelector('[aria-busy]')`)
 		b.shot("users-390")
+
+		// The overview: the chart's labels readable, the figures inside their cards.
+		b.open("/admin/")
+		b.waitFor("figures and 30 bars", `document.querySelector('[data-stat=active30] dd')?.textContent.match(/\d/) &&
+			document.querySelectorAll('#logins-chart svg rect.bar').length === 30`)
+		b.shot("overview-390")
+		if h := eval[float64](b, `Math.min(...[...document.querySelectorAll('#logins-chart .axis')].map(e => e.getBoundingClientRect().height))`); h < 9 {
+			t.Fatalf("the chart's axis labels are %.1f px tall at 390 px", h)
+		}
+		if overlap := eval[bool](b, `[...document.querySelectorAll('#logins-chart .axis[text-anchor=middle]')].map(e => e.getBoundingClientRect()).some((r, i, a) => i > 0 && r.left < a[i - 1].right)`); overlap {
+			t.Fatal("the chart's day labels overlap at 390 px")
+		}
+		// A big figure in every card: a million users is seven digits, and
+		// one more leaves room for fonts wider than this machine's.
+		b.do("a big figure", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('.stat dd').forEach(d => d.textContent = '12,345,678')`))
+		if wide := eval[[]string](b, `[...document.querySelectorAll('.stat')].filter(c => c.scrollWidth > c.clientWidth).map(c => c.dataset.stat + ': ' + c.scrollWidth + ' > ' + c.clientWidth)`); len(wide) > 0 {
+			t.Fatalf("figures wider than their cards at 390 px: %v", wide)
+		}
+
+		// Audit cards: every cell labelled, no gutter for an avatar they lack.
+		b.open("/admin/audit?action=user.disable")
+		b.rowIDs("#audit-table")
+		b.shot("audit-390")
+		if label := eval[string](b, `(td => getComputedStyle(td, '::before').display === 'none' ? '' : getComputedStyle(td, '::before').content)(document.querySelector('#audit-table tbody td[data-label=Action]'))`); label != `"Action"` {
+			t.Fatalf("the action's label at 390 px is %q, want \"Action\"", label)
+		}
+		if gutter := eval[float64](b, `(r => r.querySelector('td').getBoundingClientRect().left - r.getBoundingClientRect().left)(document.querySelector('#audit-table tbody tr'))`); gutter > 20 {
+			t.Fatalf("audit cards are indented %.0f px, as if for an avatar", gutter)
+		}
 	})
 
 	step("ViewerAndRateLimit", func(t *testing.T) {

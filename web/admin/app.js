@@ -92,14 +92,7 @@ async function signOut() {
 function render() {
 	const path = location.pathname;
 	let match = null;
-	let route = null;
-	for (const r of routes) {
-		match = path.match(r[0]);
-		if (match) {
-			route = r;
-			break;
-		}
-	}
+	const route = routes.find((r) => (match = path.match(r[0])));
 	const screen = route ? route[1] : null;
 	if (screen !== signin && !session.token) {
 		if (!notice) session.returnTo = here();
@@ -135,6 +128,7 @@ function render() {
 		return;
 	}
 	main.replaceChildren();
+	ctx.focus = !first; // for a heading that comes after a fetch
 	current = { screen, key, view: screen.mount(main, ctx) || {} };
 	if (!first) {
 		const h1 = main.querySelector('h1');

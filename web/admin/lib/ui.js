@@ -22,20 +22,8 @@ export function minutes(seconds) {
 
 /** What to tell an operator about an ApiError. */
 export function explain(err) {
-	switch (err.code) {
-		case 'RATE_LIMITED':
-			return err.retryAfter != null
-				? `Too many attempts. Try again in ${minutes(err.retryAfter)}.`
-				: 'Too many attempts. Try again later.';
-		case 'FORBIDDEN':
-			return 'Your role may not do this.';
-		case 'INTERNAL':
-			return 'Something went wrong on the server.';
-		case 'UNAUTHENTICATED':
-			return 'Your session has ended. Sign in again.';
-		default:
-			return err.message || 'The request failed.';
-	}
+	if (err.code === 'RATE_LIMITED') return `Too many attempts. Try again ${err.retryAfter != null ? `in ${minutes(err.retryAfter)}` : 'later'}.`;
+	return { FORBIDDEN: 'Your role may not do this.', INTERNAL: 'Something went wrong on the server.', UNAUTHENTICATED: 'Your session has ended. Sign in again.' }[err.code] || err.message || 'The request failed.';
 }
 
 /** An alert for an error, with the request id of an INTERNAL one and a retry button. */
@@ -71,6 +59,11 @@ export function avatar(url, name, size = 'sm') {
 	}
 	return box;
 }
+
+export const dash = () => h('span', { class: 'muted' }, '—');
+
+/** A labelled form control. */
+export const field = (label, input, cls) => h('label', { class: ['field', cls] }, h('span', null, label), input);
 
 export const nickname = (u) => (u.nickname ? u.nickname : h('span', { class: 'muted' }, '(no nickname)'));
 
@@ -123,7 +116,7 @@ export function confirmDialog({ title, text, confirmLabel, danger, reasonLabel, 
 	return dlg;
 }
 
-/** Sets the page's title and announces it to screen readers. */
+/** Sets the page's title. */
 export function titled(text) {
 	document.title = `${text} · wxlogin admin`;
 }

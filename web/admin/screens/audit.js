@@ -1,7 +1,7 @@
 // The audit log, newest first, with filters and cursor paging in the URL.
 import { h, replace, debounce } from '../lib/dom.js';
 import { gql } from '../lib/api.js';
-import { badge, empty, errorBox, loading, pager, titled, when } from '../lib/ui.js';
+import { badge, dash, empty, errorBox, field, loading, pager, titled, when } from '../lib/ui.js';
 
 const FIELDS = `edges { node { id at action actor { kind id name } target ip detail } }
 		pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
@@ -41,7 +41,6 @@ export function mount(main, ctx) {
 	titled('Audit log');
 	let view = readQuery(ctx.query);
 	let ctrl;
-	const field = (label, input) => h('label', { class: 'field' }, h('span', null, label), input);
 	const text = (id, name, ph) => h('input', { id, name, placeholder: ph, autocomplete: 'off', spellcheck: 'false', onInput: debounce(() => go({ [name]: ctl[name].value.trim() }), 400) });
 	const ctl = {
 		actor: text('audit-actor', 'actor', 'An admin or user id'),
@@ -82,13 +81,13 @@ export function mount(main, ctx) {
 	function row({ node: e }) {
 		const a = e.actor;
 		const actor = [badge(a.kind, 'kind'), ' ', a.kind === 'user' && a.id ? userLink(a.id, a.name || a.id) : a.name || a.id || ''];
-		const target = !e.target ? h('span', { class: 'muted' }, '—') : targetsUser(e.action) ? userLink(e.target, e.target) : h('code', null, e.target);
+		const target = !e.target ? dash() : targetsUser(e.action) ? userLink(e.target, e.target) : h('code', null, e.target);
 		return h('tr', { 'data-entry-id': e.id, 'data-audit-action': e.action },
 			h('td', { 'data-label': 'When' }, when(e.at)),
-			h('td', { 'data-label': 'Action', class: 'cell-name' }, h('code', null, e.action)),
+			h('td', { 'data-label': 'Action', class: 'cell-action' }, h('code', null, e.action)),
 			h('td', { 'data-label': 'Actor', class: 'cell-actor' }, actor),
 			h('td', { 'data-label': 'Target', class: 'cell-target' }, target),
-			h('td', { 'data-label': 'IP' }, e.ip || h('span', { class: 'muted' }, '—')),
+			h('td', { 'data-label': 'IP' }, e.ip || dash()),
 			h('td', { 'data-label': 'Detail', class: 'cell-detail' }, detailText(e.detail)));
 	}
 

@@ -8,9 +8,15 @@ import { errorBox, loading, num, titled } from '../lib/ui.js';
 const COUNTS = `query Counts { stats { totalUsers new7: newUsers(days: 7) new30: newUsers(days: 30) active7: activeUsers(days: 7) } }`;
 const LOGINS = `query Logins { stats { active30: activeUsers(days: 30) loginsPerDay(days: 30) { day count } } }`;
 
+// On a phone the chart is drawn narrower, with fewer labels.
+const narrow = matchMedia('(max-width: 560px)');
+
 export function mount(main) {
 	titled('Overview');
 	const ctrl = new AbortController();
+	let days;
+	const draw = () => days && replace(chart, bars(days, narrow.matches));
+	narrow.onchange = draw;
 	const cards = h('dl', { class: 'stats', id: 'stats' }, loading());
 	const chart = h('div', { id: 'logins-chart' }, loading('Loading logins…'));
 	main.append(
@@ -39,19 +45,21 @@ export function mount(main) {
 				card('Active, 7 days', st.active7, 'active7'),
 				card('Active, 30 days', st.active30, 'active30'));
 		}
-		if (b.status === 'fulfilled') replace(chart, bars(b.value.stats.loginsPerDay));
+		if (b.status === 'fulfilled') draw((days = b.value.stats.loginsPerDay));
 	}
 
 	load();
-	return { unmount: () => ctrl.abort() };
+	return { unmount: () => (ctrl.abort(), (narrow.onchange = null)) };
 }
 
 const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
 const dayLabel = (d) => dayFmt.format(new Date(d + 'T00:00:00Z'));
+const compact = new Intl.NumberFormat(undefined, { notation: 'compact' });
 
 /** A bar chart in inline SVG, described for screen readers, with the numbers in a table too. */
-function bars(days) {
-	const W = 900, H = 240, L = 44, B = 28, T = 10;
+function bars(days, small) {
+	// 320 wide for a phone's 330 px or so: text draws at 11 px, not 4.
+	const W = small ? 320 : 900, H = 240, L = 44, B = 28, T = 10;
 	const max = Math.max(1, ...days.map((d) => d.count));
 	// Round the scale up to a tidy number times a power of ten.
 	const p = 10 ** Math.floor(Math.log10(max));
@@ -69,13 +77,13 @@ function bars(days) {
 		s('desc', { id: 'chart-desc' }, summary),
 		ticks.map((v) => s('g', null,
 			s('line', { class: 'grid', x1: L, x2: W, y1: y(v), y2: y(v) }),
-			s('text', { class: 'axis', x: L - 8, y: y(v) + 4, 'text-anchor': 'end' }, num(v)))),
+			s('text', { class: 'axis', x: L - 8, y: y(v) + 4, 'text-anchor': 'end' }, compact.format(v)))),
 		days.map((d, i) => {
 			const bh = (H - T - B) * (d.count / top);
 			return s('g', null,
 				s('rect', { class: 'bar', x: L + i * step + step * 0.15, y: y(d.count), width: step * 0.7, height: Math.max(bh, d.count ? 1 : 0), rx: 2, 'data-day': d.day, 'data-count': d.count },
 					s('title', null, `${dayLabel(d.day)}: ${num(d.count)} ${d.count === 1 ? 'login' : 'logins'}`)),
-				(i % 5 === 0 || i === days.length - 1) && s('text', { class: 'axis', x: L + i * step + step / 2, y: H - 8, 'text-anchor': 'middle' }, dayLabel(d.day)));
+				(days.length - 1 - i) % (small ? 7 : 5) === 0 && s('text', { class: 'axis', x: L + i * step + step / 2, y: H - 8, 'text-anchor': 'middle' }, dayLabel(d.day)));
 		}));
 	return [
 		svg,

@@ -45,13 +45,8 @@ export function mount(main, ctx) {
 		} catch (e) {
 			submit.disabled = false;
 			submit.textContent = 'Sign in';
-			const box =
-				e.code === 'INVALID_CREDENTIALS'
-					? h('div', { class: 'alert alert-error', role: 'alert', 'data-code': e.code }, 'Wrong username or password.')
-					: e.code === 'RATE_LIMITED'
-						? h('div', { class: 'alert alert-error', role: 'alert', 'data-code': e.code }, explain(e))
-						: errorBox(e);
-			msg.append(box);
+			const mine = e.code === 'INVALID_CREDENTIALS' || e.code === 'RATE_LIMITED';
+			msg.append(mine ? h('div', { class: 'alert alert-error', role: 'alert', 'data-code': e.code }, e.code === 'RATE_LIMITED' ? explain(e) : 'Wrong username or password.') : errorBox(e));
 			password.value = '';
 			password.focus();
 		}

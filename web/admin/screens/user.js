@@ -2,7 +2,8 @@
 // ADMIN may disable or enable them and revoke sessions.
 import { h, replace } from '../lib/dom.js';
 import { gql } from '../lib/api.js';
-import { avatar, badge, confirmDialog, empty, errorBox, loading, nickname, statusBadge, titled, when } from '../lib/ui.js';
+import { avatar, badge, confirmDialog, dash, empty, errorBox, loading, nickname, statusBadge, titled, when } from '../lib/ui.js';
+import { forgetCounts } from './users.js';
 
 const USER = `query User($id: ID!, $target: String) {
 	user(id: $id) { id nickname avatarUrl gender city province country language phone createdAt lastLoginAt
@@ -16,7 +17,6 @@ const REVOKE = `mutation Revoke($id: ID!) { revokeSession(id: $id) }`;
 const REVOKE_ALL = `mutation RevokeAll($id: ID!) { revokeUserSessions(userId: $id) }`;
 const GENDER = { MALE: 'Male', FEMALE: 'Female', UNKNOWN: 'Not given' };
 
-const dash = () => h('span', { class: 'muted' }, '—');
 const or = (v) => (v ? v : dash());
 
 export function mount(main, ctx) {
@@ -42,6 +42,8 @@ export function mount(main, ctx) {
 			replace(main, crumbs('Error'), h('h1', { tabindex: '-1' }, 'User'), errorBox(e, () => load()));
 		}
 		main.removeAttribute('aria-busy');
+		// The link that led here is gone: focus the heading.
+		if (ctx.focus && document.activeElement === document.body) main.querySelector('h1')?.focus();
 	}
 
 	const crumbs = (label) => h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/admin/users' }, 'Users'), ' › ', label);
@@ -49,27 +51,18 @@ export function mount(main, ctx) {
 	function render(u, audit, message) {
 		titled(u.nickname || 'User');
 		const name = u.nickname || 'this user';
+		const Name = u.nickname || 'This user';
 		const actions = [];
 		if (canChange) {
 			if (u.disabled) {
-				actions.push(h('button', { type: 'button', class: 'btn', 'data-action': 'enable', onClick: () => act(ENABLE, `${name} may log in again.`).catch((err) => replace(main.querySelector('#user-msg'), errorBox(err))) }, 'Enable'));
+				actions.push(h('button', { type: 'button', class: 'btn', 'data-action': 'enable', onClick: () => act(ENABLE, `${Name} may log in again.`).catch(fail) }, 'Enable'));
 			} else {
-				actions.push(
-					h('button', {
-						type: 'button',
-						class: 'btn btn-danger',
-						'data-action': 'disable',
-						onClick: () =>
-							confirmDialog({
-								title: `Disable ${name}?`,
-								text: 'They are signed out everywhere at once and cannot log in until an admin enables them. The reason is kept in the audit log.',
-								reasonLabel: 'Reason',
-								confirmLabel: 'Disable user',
-								danger: true,
-								onConfirm: (reason) => act(DISABLE, `${name} is disabled and signed out everywhere.`, { reason: reason || null }),
-							}),
-					}, 'Disable…'),
-				);
+				actions.push(h('button', { type: 'button', class: 'btn btn-danger', 'data-action': 'disable', onClick: () => confirmDialog({
+					title: `Disable ${name}?`,
+					text: 'They are signed out everywhere at once and cannot log in until an admin enables them. The reason is kept in the audit log.',
+					reasonLabel: 'Reason', confirmLabel: 'Disable user', danger: true,
+					onConfirm: (reason) => act(DISABLE, `${Name} is disabled and signed out everywhere.`, { reason: reason || null }),
+				}) }, 'Disable…'));
 			}
 		}
 		const sessions = u.sessions.length
@@ -77,10 +70,7 @@ export function mount(main, ctx) {
 					h('thead', null, h('tr', null, ['Created', 'Last seen', 'Expires', 'IP', 'User agent'].map((c) => h('th', { scope: 'col' }, c)), canChange && h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
 					h('tbody', null, u.sessions.map((s) =>
 						h('tr', { 'data-session-id': s.id },
-							h('td', { 'data-label': 'Created' }, when(s.createdAt)),
-							h('td', { 'data-label': 'Last seen' }, when(s.lastSeenAt)),
-							h('td', { 'data-label': 'Expires' }, when(s.expiresAt)),
-							h('td', { 'data-label': 'IP' }, or(s.ip)),
+							[['Created', when(s.createdAt)], ['Last seen', when(s.lastSeenAt)], ['Expires', when(s.expiresAt)], ['IP', or(s.ip)]].map(([k, v]) => h('td', { 'data-label': k }, v)),
 							h('td', { 'data-label': 'User agent', class: 'cell-ua' }, or(s.userAgent)),
 							canChange && h('td', { class: 'cell-actions' }, h('button', {
 								type: 'button', class: 'btn btn-small', 'data-action': 'revoke',
@@ -88,10 +78,7 @@ export function mount(main, ctx) {
 								onClick: (e) => {
 									const btn = e.currentTarget;
 									btn.disabled = true;
-									act(REVOKE, 'Session revoked.', { id: s.id }).catch((err) => {
-										btn.disabled = false;
-										replace(main.querySelector('#user-msg'), errorBox(err));
-									});
+									act(REVOKE, 'Session revoked.', { id: s.id }).catch((err) => { btn.disabled = false; fail(err); });
 								},
 							}, 'Revoke')),
 						)))))
@@ -125,7 +112,7 @@ export function mount(main, ctx) {
 			h('section', { class: 'panel', id: 'sessions', 'aria-labelledby': 'h-sessions' },
 				h('div', { class: 'panel-head' }, h('h2', { id: 'h-sessions' }, `Live sessions (${u.sessions.length})`),
 					canChange && u.sessions.length > 1 && h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'revoke-all', onClick: () =>
-						confirmDialog({ title: 'Revoke every session?', text: `${name} is signed out on every device, and may log in again.`, confirmLabel: 'Revoke all', danger: true,
+						confirmDialog({ title: 'Revoke every session?', text: `${Name} is signed out on every device, and may log in again.`, confirmLabel: 'Revoke all', danger: true,
 							onConfirm: () => act(REVOKE_ALL, 'Every session revoked.') }) }, 'Revoke all')),
 				sessions),
 			h('section', { class: 'panel', 'aria-labelledby': 'h-audit' },
@@ -136,11 +123,13 @@ export function mount(main, ctx) {
 		);
 	}
 
+	const fail = (err) => replace(main.querySelector('#user-msg'), errorBox(err));
 	const prop = (k, v) => [h('dt', null, k), h('dd', null, v)];
 
 	// Runs a change, then shows the user as the server now has them.
 	async function act(mutation, done, vars = {}) {
 		await gql(mutation, { id, ...vars });
+		forgetCounts();
 		ctx.announce(done);
 		await load(done);
 		main.querySelector('h1')?.focus();

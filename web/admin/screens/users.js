@@ -2,7 +2,7 @@
 // that a view is bookmarkable and the back button walks through it.
 import { h, replace, debounce } from '../lib/dom.js';
 import { gql } from '../lib/api.js';
-import { avatar, empty, errorBox, loading, nickname, num, pager, statusBadge, titled, when } from '../lib/ui.js';
+import { avatar, dash, empty, errorBox, field, loading, nickname, num, pager, statusBadge, titled, when } from '../lib/ui.js';
 
 const FIELDS = `edges { node { id nickname avatarUrl phone createdAt lastLoginAt disabled } }
 		pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
@@ -13,6 +13,9 @@ const BACKWARD = `query UsersBack($n: Int!, $cursor: String, $filter: UserFilter
 const COUNT = `query UsersCount($filter: UserFilter) { users(first: 1, filter: $filter) { totalCount } }`;
 
 const SIZES = [10, 20, 50, 100];
+// Counts by filter, for a minute, 50 at most: one may take seconds to count.
+const counts = new Map();
+export const forgetCounts = () => counts.clear();
 const SORTS = { created: 'CREATED_AT', lastLogin: 'LAST_LOGIN_AT' };
 
 /** The view the URL asks for, with defaults filled in and junk dropped. */
@@ -70,16 +73,9 @@ export function mount(main, ctx) {
 	let countCtrl = null;
 	let countKey = null;
 
-	const field = (label, input) => h('label', { class: 'field' }, h('span', null, label), input);
-	const search = h('input', {
-		type: 'search',
-		id: 'user-search',
-		name: 'q',
-		autocomplete: 'off',
-		placeholder: 'Nickname, user id, openid, unionid or +86… phone',
+	const search = h('input', { type: 'search', id: 'user-search', name: 'q', autocomplete: 'off', placeholder: 'Nickname, user id, openid, unionid or +86… phone',
 		onInput: debounce(() => go({ q: search.value }), 300),
-		onKeydown: (e) => e.key === 'Enter' && (e.preventDefault(), go({ q: search.value })),
-	});
+		onKeydown: (e) => e.key === 'Enter' && (e.preventDefault(), go({ q: search.value })) });
 	const from = h('input', { type: 'date', id: 'created-from', name: 'from', onChange: () => go({ from: from.value }) });
 	const to = h('input', { type: 'date', id: 'created-to', name: 'to', onChange: () => go({ to: to.value }) });
 	const disabled = h('select', { id: 'disabled-filter', name: 'disabled', onChange: () => go({ disabled: disabled.value }) },
@@ -87,9 +83,9 @@ export function mount(main, ctx) {
 	const size = h('select', { id: 'page-size', name: 'size', onChange: () => go({ size: Number(size.value) }) },
 		SIZES.map((n) => h('option', { value: String(n) }, `${n} per page`)));
 	// The column headers sort on wide screens; cards have no headers, so this does.
-	const sort = h('select', { id: 'sort', onChange: () => go(JSON.parse(sort.value)) },
+	const sort = h('select', { id: 'sort', onChange: () => go({ sort: sort.value.split(' ')[0], dir: sort.value.split(' ')[1] }) },
 		[['created', 'desc', 'Newest'], ['created', 'asc', 'Oldest'], ['lastLogin', 'desc', 'Last login, recent'], ['lastLogin', 'asc', 'Last login, oldest']]
-			.map(([k, d, l]) => h('option', { value: JSON.stringify({ sort: k, dir: d }) }, l)));
+			.map(([k, d, l]) => h('option', { value: k + ' ' + d }, l)));
 	const clear = h('button', { type: 'button', class: 'btn btn-quiet', onClick: () => go({ q: '', from: '', to: '', disabled: '' }) }, 'Clear filters');
 	const count = h('p', { class: 'count muted', id: 'users-count', 'aria-live': 'polite' });
 	const results = h('div', { class: 'results', id: 'users-results' });
@@ -98,7 +94,7 @@ export function mount(main, ctx) {
 		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Users'), count),
 		h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter users', onSubmit: (e) => e.preventDefault() },
 			h('div', { class: 'field grow' }, h('label', { for: 'user-search' }, 'Search'), search),
-			field('Created from', from), field('Created to', to), field('Status', disabled), field('Page size', size), h('label', { class: 'field narrow' }, h('span', null, 'Sort'), sort),
+			field('Created from', from), field('Created to', to), field('Status', disabled), field('Page size', size), field('Sort', sort, 'narrow'),
 			h('div', { class: 'field field-end' }, clear)),
 		results,
 	);
@@ -116,7 +112,7 @@ export function mount(main, ctx) {
 		to.value = view.to;
 		disabled.value = view.disabled;
 		size.value = String(view.size);
-		sort.value = JSON.stringify({ sort: view.sort, dir: view.dir });
+		sort.value = view.sort + ' ' + view.dir;
 		clear.hidden = !(view.q || view.from || view.to || view.disabled);
 	}
 
@@ -133,13 +129,13 @@ export function mount(main, ctx) {
 			h('tr', { 'data-user-id': u.id },
 				h('td', { class: 'cell-avatar' }, avatar(u.avatarUrl, u.nickname)),
 				h('td', { 'data-label': 'Nickname', class: 'cell-name' }, h('a', { href: '/admin/users/' + encodeURIComponent(u.id) }, nickname(u))),
-				h('td', { 'data-label': 'Phone' }, u.phone || h('span', { class: 'muted' }, '—')),
+				h('td', { 'data-label': 'Phone' }, u.phone || dash()),
 				h('td', { 'data-label': 'Created' }, when(u.createdAt)),
 				h('td', { 'data-label': 'Last login' }, when(u.lastLoginAt, 'never')),
 				h('td', { 'data-label': 'Status' }, statusBadge(u.disabled))));
 		return [
 			h('div', { class: 'table-wrap', role: 'region', 'aria-label': 'Users', tabindex: '0' },
-				h('table', { id: 'users-table', class: 'table cards' },
+				h('table', { id: 'users-table', class: 'table cards has-avatar' },
 					h('caption', { class: 'sr-only' }, 'Users, sorted by ', view.sort === 'created' ? 'creation time' : 'last login', view.dir === 'asc' ? ', oldest first' : ', newest first'),
 					h('thead', null, h('tr', null,
 						h('th', { scope: 'col', class: 'cell-avatar' }, h('span', { class: 'sr-only' }, 'Avatar')),
@@ -157,6 +153,8 @@ export function mount(main, ctx) {
 		ctrl?.abort();
 		ctrl = new AbortController();
 		const signal = ctrl.signal;
+		// A focused pager link or sort button hands focus to its replacement.
+		const f = document.activeElement, id = results.contains(f) && (f.dataset.pager || f.parentNode.dataset.sort);
 		syncForm();
 		results.setAttribute('aria-busy', 'true');
 		if (!results.querySelector('table')) replace(results, loading('Loading users…'));
@@ -183,6 +181,7 @@ export function mount(main, ctx) {
 			if (!signal.aborted) {
 				results.removeAttribute('aria-busy');
 				results.classList.remove('stale');
+				if (id && document.activeElement === document.body) (results.querySelector(`a[data-pager=${id}],[data-sort=${id}] button`) || results.querySelector('a[data-pager]') || main.querySelector('h1')).focus();
 			}
 		}
 	}
@@ -193,11 +192,17 @@ export function mount(main, ctx) {
 		if (key === countKey) return;
 		countKey = key;
 		countCtrl?.abort();
-		countCtrl = new AbortController();
 		count.textContent = '';
+		let c = counts.get(key);
 		try {
-			const d = await gql(COUNT, { filter }, { signal: countCtrl.signal });
-			const n = d.users.totalCount;
+			if (!(c?.at > Date.now() - 6e4)) {
+				countCtrl = new AbortController();
+				const d = await gql(COUNT, { filter }, { signal: countCtrl.signal });
+				counts.delete(key);
+				counts.set(key, (c = { n: d.users.totalCount, at: Date.now() }));
+				if (counts.size > 50) counts.delete(counts.keys().next().value);
+			}
+			const n = c.n;
 			const filtered = Object.keys(filter).length > 0;
 			count.textContent = `${num(n)} ${n === 1 ? 'user' : 'users'}${filtered ? (n === 1 ? ' matches' : ' match') : ''}`;
 		} catch (e) {
