@@ -46,9 +46,9 @@ export function badge(text, kind = '') {
 
 export const statusBadge = (disabled) => (disabled ? badge('Disabled', 'danger') : badge('Active', 'ok'));
 
-/** An avatar: the https image when there is one, else initials (a broken image falls back too). */
+/** An avatar: the https image, or one uploaded here (/avatars/…), else initials (a broken image falls back too). */
 export function avatar(url, name, size = 'sm') {
-	const img = url && /^https:\/\//i.test(url);
+	const img = url && /^(https:\/\/|\/avatars\/[0-9a-f]{64}\.jpg$)/i.test(url);
 	const t = (name || '').trim();
 	const box = h('span', { class: ['avatar', 'avatar-' + size] },
 		h('span', img ? { 'aria-hidden': 'true' } : { role: 'img', 'aria-label': name ? `No avatar for ${name}` : 'No avatar' }, t ? Array.from(t)[0].toUpperCase() : '?'));
