@@ -171,11 +171,23 @@ const saturate = 1 << 30
 // cost is what a selection set expands to.
 type cost struct {
 	fields, depth, onePerRequest int
-	introspection                bool
+	// counts is how many connection totalCounts the set selects.
+	counts        int
+	introspection bool
 }
+
+// maxCounts bounds the totalCounts of a request. Each counts every row
+// its filter matches (80 ms to seconds at a million users) whatever the
+// page size, so its cost cannot be a multiple of the page's: the
+// dashboard asks for one at a time, on its own.
+const maxCounts = 2
+
+// countedConnections are the types whose totalCount is a COUNT(*).
+var countedConnections = map[string]bool{"UserConnection": true, "AuditConnection": true}
 
 func (c *cost) add(o cost) {
 	c.fields = min(c.fields+o.fields, saturate)
+	c.counts = min(c.counts+o.counts, saturate)
 	c.onePerRequest = min(c.onePerRequest+o.onePerRequest, saturate)
 	c.depth = max(c.depth, o.depth)
 	c.introspection = c.introspection || o.introspection
@@ -232,6 +244,8 @@ func (l Limits) checkQuery(schema *ast.Schema, query string, introspection bool)
 			return tooComplex("the operation selects more than %d fields once its fragments are expanded", l.MaxFields)
 		case c.depth > l.MaxDepth:
 			return tooComplex("the operation nests %d levels deep; at most %d are allowed", c.depth, l.MaxDepth)
+		case c.counts > maxCounts:
+			return tooComplex("the operation asks for %d totalCounts; at most %d are allowed, as each counts every matching row", c.counts, maxCounts)
 		case c.onePerRequest > 1:
 			return tooComplex("a request may hold only one login or other WeChat-calling mutation; send them as separate requests")
 		case c.onePerRequest == 1 && w.rootFields(op.SelectionSet, map[string]bool{}) > 1:
@@ -355,6 +369,9 @@ func (w *walker) selectionSet(set ast.SelectionSet, parent *ast.Definition) cost
 		case *ast.Field:
 			var child *ast.Definition
 			fc := cost{fields: 1, introspection: s.Name == "__schema" || s.Name == "__type"}
+			if parent != nil && s.Name == "totalCount" && countedConnections[parent.Name] {
+				fc.counts = 1
+			}
 			if parent != nil {
 				if def := parent.Fields.ForName(s.Name); def != nil {
 					child = w.schema.Types[def.Type.Name()]
@@ -366,6 +383,7 @@ func (w *walker) selectionSet(set ast.SelectionSet, parent *ast.Definition) cost
 			sub := w.selectionSet(s.SelectionSet, child)
 			fc.fields = min(fc.fields+sub.fields, saturate)
 			fc.onePerRequest = min(fc.onePerRequest+sub.onePerRequest, saturate)
+			fc.counts = min(fc.counts+sub.counts, saturate)
 			fc.depth = sub.depth + 1
 			fc.introspection = fc.introspection || sub.introspection
 			c.add(fc)

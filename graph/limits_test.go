@@ -126,6 +126,11 @@ func hostileDocuments() []hostile {
 			pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }`, nil, ""), 422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 3402"},
 		{"FiveStats", queryBody(`{ stats { totalUsers a: newUsers(days: 1) b: newUsers(days: 7) c: activeUsers(days: 1) d: activeUsers(days: 7) } }`, nil, ""),
 			422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 2751"},
+		// Each totalCount is a COUNT over every match, however small the
+		// page: three in one request, by alias or fragment, are refused.
+		{"ThreeCounts", queryBody(`{ a: users(first: 1) { totalCount } b: users(first: 1, filter: {disabled: true}) { totalCount }
+			c: auditLog(first: 1) { ...C } } fragment C on AuditConnection { totalCount }`, nil, ""),
+			422, "QUERY_TOO_COMPLEX", "3 totalCounts; at most 2"},
 	}
 }
 
