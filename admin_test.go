@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"wxlogin/store/storetest"
+	"wxlogin/token"
 	"wxlogin/wechat"
 )
 
@@ -152,17 +153,23 @@ func TestAdmin_LoginLogoutAndKinds(t *testing.T) {
 	if a := ts.do(t, tok, `{ admin { id } }`, nil); string(a.Data["admin"]) != "null" {
 		t.Fatalf("admin after logout = %s", a.raw)
 	}
-	// Idle timeout: a session unused for longer than it ends.
+	// Idle timeout: a session unused for longer than it ends, and only it.
+	// Only tok2's row is aged: every test here shares the database, and
+	// ageing all admin sessions signed out other tests' admins mid-run.
 	tok2, _ := ts.adminLogin(t, "kim-admin", pw)
-	if _, err := ts.store.DB().ExecContext(context.Background(),
-		// Only this admin's: the package's tests share the database, and
-		// idling every session once signed out the tests running beside it.
-		`UPDATE admin_sessions SET last_seen_at = now() - interval '61 minutes'
-		  WHERE revoked_at IS NULL AND admin_id = (SELECT id FROM admins WHERE username = 'kim-admin')`); err != nil {
+	tok3, _ := ts.adminLogin(t, "kim-admin", pw)
+	hash2, _ := token.Parse(token.Admin, tok2)
+	if res, err := ts.store.DB().ExecContext(context.Background(),
+		"UPDATE admin_sessions SET last_seen_at = now() - interval '61 minutes' WHERE token_hash = ?", hash2); err != nil {
 		t.Fatal(err)
+	} else if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("aged %d admin sessions, want 1", n)
 	}
 	if a := ts.do(t, tok2, `{ user(id: "00000000-0000-0000-0000-000000000000") { id } }`, nil); a.code() != "UNAUTHENTICATED" {
 		t.Fatalf("an idle session = %s", a.raw)
+	}
+	if me := ts.do(t, tok3, `{ admin { username } }`, nil); string(me.Data["admin"]) != `{"username":"kim-admin"}` {
+		t.Fatalf("another session of the same admin after one went idle = %s", me.raw)
 	}
 	var audit int
 	if err := ts.store.DB().QueryRowContext(context.Background(),
