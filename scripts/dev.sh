@@ -37,33 +37,9 @@ bin="$root/bin/wxlogin"
 # DATABASE_URL for make run, TEST_DATABASE_URL for make test.
 url_var=DATABASE_URL
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-as_root() {
-	if [ "$(id -u)" = 0 ]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo "$@"
-	else
-		die "need root to run: $* (install it yourself, or run as root)"
-	fi
-}
-
-apt_updated=
-apt_update() {
-	if [ -z "$apt_updated" ]; then
-		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-		apt_updated=1
-	fi
-}
-
-apt_install() {
-	command -v apt-get >/dev/null 2>&1 || die "$* missing and this is not a Debian-like system: install it, or set $url_var"
-	log "installing Debian packages: $*"
-	apt_update
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+missing_hint="install it, or name a PostgreSQL server in DATABASE_URL (make run) or TEST_DATABASE_URL (make test)"
 
 # apt_has PACKAGE: can apt install PACKAGE?
 apt_has() {

@@ -19,25 +19,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 app="$root/examples/miniprogram"
 cd "$root"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-as_root() {
-	if [ "$(id -u)" = 0 ]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo "$@"
-	else
-		die "need root to run: $* (install it yourself, or run as root)"
-	fi
-}
-
-apt_install() {
-	command -v apt-get >/dev/null 2>&1 || die "$* missing and this is not a Debian-like system: install Node.js 18 or newer with npm"
-	log "installing Debian packages: $*"
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+missing_hint="install Node.js 18 or newer with npm"
 
 # Node 18 is the oldest with what the tests use: node:test with
 # --test-reporter, and fetch. Debian 12 has 18, Debian 13 has 20.
