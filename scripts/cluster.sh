@@ -10,7 +10,8 @@
 #
 # PostgreSQL: the server in DATABASE_URL if set, else 127.0.0.1:5432 (user
 # postgres), else make run's project-local cluster on 127.0.0.1:54329. The
-# database is always CLUSTER_DB (wxlogin_cluster), never DATABASE_URL's own.
+# database is always CLUSTER_DB (wxlogin_cluster), never DATABASE_URL's own:
+# up drops and creates it, down drops it.
 #
 # Settings (environment, read by up): CLUSTER_LB_PORT (8088),
 # CLUSTER_A_PORT (18081), CLUSTER_B_PORT (18082), CLUSTER_SIM_PORT (18090),
@@ -112,16 +113,23 @@ running() {
 	[ -s "$state/$1.pid" ] && [ ! -e "$state/$1.exit" ] && kill -0 "$(cat "$state/$1.pid")" 2>/dev/null
 }
 
-# wait_http URL NAME: wait until URL answers 200.
+# http_ok PORT PATH: does GET PATH on 127.0.0.1:PORT answer 200? (No curl
+# on a fresh Debian.)
+http_ok() {
+	timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$2" >&3 &&
+		IFS= read -r line <&3 && [[ $line == HTTP/1.?" 200"* ]]' _ "$1" "$2" 2>/dev/null
+}
+
+# wait_http PORT PATH NAME: wait until NAME answers 200 there.
 wait_http() {
 	local i
 	for i in $(seq 100); do
-		if curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null; then return; fi
-		if [ -e "$state/$2.exit" ]; then tail -n 20 "$logs/$2.log" >&2; die "$2 exited"; fi
+		if http_ok "$1" "$2"; then return; fi
+		if [ -e "$state/$3.exit" ]; then tail -n 20 "$logs/$3.log" >&2; die "$3 exited"; fi
 		sleep 0.2
 	done
-	tail -n 20 "$logs/$2.log" >&2
-	die "$2 did not answer at $1"
+	tail -n 20 "$logs/$3.log" >&2
+	die "$3 did not answer at 127.0.0.1:$1$2"
 }
 
 start_one() {
@@ -130,17 +138,17 @@ start_one() {
 	case $1 in
 	sim)
 		spawn sim "$root/bin/clusterload" sim -addr "127.0.0.1:$CLUSTER_SIM_PORT" -appid "$WECHAT_APPID" -secret "$WECHAT_SECRET" -latency "$CLUSTER_WECHAT_LATENCY"
-		wait_http "http://127.0.0.1:$CLUSTER_SIM_PORT/stats" sim
+		wait_http "$CLUSTER_SIM_PORT" /stats sim
 		;;
 	a | b)
 		local port=$CLUSTER_A_PORT key=$SECRET_KEY
 		if [ "$1" = b ]; then port=$CLUSTER_B_PORT key=${CLUSTER_SECRET_KEY_B:-$SECRET_KEY}; fi
 		PORT=$port SECRET_KEY=$key spawn "$1" "$root/bin/wxlogin" serve
-		wait_http "http://127.0.0.1:$port/readyz" "$1"
+		wait_http "$port" /readyz "$1"
 		;;
 	haproxy)
 		spawn haproxy "$(haproxy_bin)" -f "$root/deploy/haproxy-local.cfg"
-		wait_http "http://127.0.0.1:$CLUSTER_LB_PORT/readyz" haproxy
+		wait_http "$CLUSTER_LB_PORT" /readyz haproxy
 		;;
 	*) die "start what? a, b, sim or haproxy" ;;
 	esac
@@ -164,7 +172,6 @@ stop_one() {
 cmd_up() {
 	[ ! -f "$state/env" ] || die "a cluster is up already ($state/env): scripts/cluster.sh down first"
 	ensure_haproxy
-	command -v curl >/dev/null 2>&1 || die "curl is missing"
 	local lb=${CLUSTER_LB_PORT:-8088} a=${CLUSTER_A_PORT:-18081} b=${CLUSTER_B_PORT:-18082} sim=${CLUSTER_SIM_PORT:-18090} stats=${CLUSTER_STATS_PORT:-8089} p
 	for p in "$lb" "$a" "$b" "$sim" "$stats"; do
 		! tcp_open 127.0.0.1 "$p" || die "port $p is in use; choose others with CLUSTER_*_PORT"
@@ -173,12 +180,13 @@ cmd_up() {
 	go build -o bin/wxlogin .
 	go build -o bin/clusterload ./scripts/clusterload
 	find_database
+	rm -rf "$logs"
 	mkdir -p "$logs"
 	chmod 700 "$state"
-	log "database $(redact "$db_url")"
-	local out
-	out=$(DATABASE_URL=$db_url bin/wxlogin migrate -create-db) || die "could not create and migrate the database"
-	grep -q 'created the database' <<<"$out" && touch "$state/db_created"
+	# Always a fresh database: one a crashed run left is dropped first.
+	log "database $(redact "$db_url") (created afresh, dropped by down)"
+	DATABASE_URL=$db_url bin/clusterload dropdb || die "could not reach PostgreSQL at $(redact "$db_url")"
+	DATABASE_URL=$db_url bin/wxlogin migrate -create-db >/dev/null || die "could not create and migrate the database"
 	# One SECRET_KEY for both instances: session_keys and the WeChat access
 	# token are sealed under it by one instance and opened by the other.
 	umask 077
@@ -237,11 +245,9 @@ cmd_down() {
 	load_env
 	local n
 	for n in haproxy a b sim; do stop_one "$n"; done
-	if [ -e "$state/db_created" ]; then
-		log "dropping $(redact "$DATABASE_URL")"
-		"$root/bin/clusterload" dropdb
-	fi
-	rm -f "$state"/env "$state"/db_created "$state"/*.pid "$state"/*.exit
+	log "dropping $(redact "$DATABASE_URL")"
+	"$root/bin/clusterload" dropdb || log "could not drop it"
+	rm -f "$state"/env "$state"/*.pid "$state"/*.exit
 	rm -rf "$state/avatars"
 	log "the cluster is down (logs kept in $logs)"
 }
