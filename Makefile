@@ -1,5 +1,5 @@
 # The two commands. Both find or start PostgreSQL first (see scripts/dev.sh).
-.PHONY: run test build generate db-stop screenshots soak
+.PHONY: run test build generate db-stop screenshots soak cluster
 
 ## run: start the server in dev mode with the built-in WeChat simulator
 run:
@@ -13,6 +13,11 @@ test:
 ## Needs PostgreSQL where it may create a database: TEST_DATABASE_URL, else postgres@127.0.0.1:5432
 soak:
 	@scripts/dev.sh soak
+
+## cluster: two instances on one PostgreSQL behind haproxy; load through it while one stops; checks
+## that logins, revocations and rate limits hold across both (scripts/cluster.sh up|load|down)
+cluster:
+	@scripts/cluster.sh demo
 
 ## screenshots: regenerate docs/screenshots from the dashboard's browser tests
 screenshots:
