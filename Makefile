@@ -17,7 +17,7 @@ soak:
 ## cluster: two instances on one PostgreSQL behind haproxy; load through it while one stops; checks
 ## that logins, revocations and rate limits hold across both (scripts/cluster.sh up|load|down)
 cluster:
-	@scripts/cluster.sh demo
+	@scripts/dev.sh cluster
 
 ## screenshots: regenerate docs/screenshots from the dashboard's browser tests
 screenshots:

@@ -84,6 +84,10 @@ type Config struct {
 	// ShutdownTimeout bounds the drain after SIGTERM or SIGINT: requests
 	// still in flight then are cut off. DefaultShutdownTimeout when zero.
 	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long, after the signal, the server goes on
+	// serving while /readyz answers 503, so that load balancers stop
+	// sending before it closes its idle connections; zero for none.
+	ShutdownDelay time.Duration
 
 	// generated lists the dev values made up because they were not given.
 	generated []string
@@ -120,7 +124,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		qTokens, qDirectives                              string
 		proxies, origins                                  string
 		rateIP, rateOpenID, ratePhone, rateAvatar         string
-		shutdownTimeout                                   string
+		shutdownTimeout, shutdownDelay                    string
 	)
 	d := graph.DefaultLimits
 	settings := []setting{
@@ -143,6 +147,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"request-timeout", "REQUEST_TIMEOUT", "30s", "deadline of every request; at least 2×WECHAT_TIMEOUT + 11s, so a login fits", &reqTimeout},
 		{"startup-timeout", "STARTUP_TIMEOUT", "60s", "deadline for connecting to and migrating the database at start", &startupTimeout},
 		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "20s", "on SIGTERM or SIGINT, how long requests in flight may finish before they are cut off", &shutdownTimeout},
+		{"shutdown-delay", "SHUTDOWN_DELAY", "0s", "on SIGTERM or SIGINT, how long to go on serving with /readyz failing before the drain, so a load balancer stops sending first (its check interval × fall count)", &shutdownDelay},
 		{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", &logLevel},
 		{"log-format", "LOG_FORMAT", "text", "text or json", &c.LogFormat},
 		{"avatar-dir", "AVATAR_DIR", ".data/avatars", "folder for uploaded avatars, shared by every instance (a network filesystem) or one per instance behind sticky routing", &c.AvatarDir},
@@ -208,6 +213,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		if *d.out, err = time.ParseDuration(d.in); err != nil || *d.out <= 0 {
 			return c, fmt.Errorf("%s must be a duration like 5s, not %q", d.name, d.in)
 		}
+	}
+	if c.ShutdownDelay, err = time.ParseDuration(shutdownDelay); err != nil || c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
+		return c, fmt.Errorf("SHUTDOWN_DELAY must be a duration from 0s to 5m, not %q", shutdownDelay)
 	}
 	if c.SessionTTL, err = parseDays(ttl); err != nil || c.SessionTTL <= 0 {
 		return c, fmt.Errorf("SESSION_TTL must be a duration like 720h or 30d, not %q", ttl)

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -98,6 +99,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		_ = m.Close(context.Background())
 		return err
 	case <-ctx.Done():
+	}
+	if d := m.Config.ShutdownDelay; d > 0 {
+		// Lame duck: still serving, but no longer ready, until the load
+		// balancer has seen it; closing idle connections at once would
+		// race requests it is sending on them.
+		m.draining.Store(true)
+		m.Log.Info("draining: /readyz answers 503 before the shutdown", "delay", d)
+		time.Sleep(d)
 	}
 	timeout := m.Config.ShutdownTimeout
 	if timeout <= 0 {
@@ -180,6 +189,8 @@ type Main struct {
 	// purge loop deletes.
 	redis    *ratelimit.Redis
 	pgLimits *ratelimit.Postgres
+	// draining is set during SHUTDOWN_DELAY, when /readyz fails.
+	draining atomic.Bool
 	// stopPurge ends the session purge loop Open starts.
 	stopPurge context.CancelFunc
 	purged    chan struct{}
@@ -291,6 +302,10 @@ func (m *Main) Open(ctx context.Context) error {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if m.draining.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := st.Ping(ctx); err != nil {

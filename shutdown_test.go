@@ -383,3 +383,57 @@ func TestShutdown_InProcessClosesPool(t *testing.T) {
 	}
 	waitNoBackends(t, dbName)
 }
+
+// TestShutdown_DelayFailsReadinessFirst: with SHUTDOWN_DELAY, the signal
+// first turns /readyz to 503 while every request is still served, so a
+// load balancer stops sending before idle connections are closed.
+func TestShutdown_DelayFailsReadinessFirst(t *testing.T) {
+	t.Parallel()
+	dsn, _ := freshDatabase(t)
+	env := envOf(map[string]string{
+		"DATABASE_URL": dsn, "PORT": "0", "HOST": "127.0.0.1", "DEV_WECHAT": "1", "AVATAR_DIR": t.TempDir(),
+		"SHUTDOWN_DELAY": "1s",
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, nil, env, stdout, stderr) }()
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+		if m := regexp.MustCompile(`listening on http://(\S+)`).FindStringSubmatch(stdout.String()); m != nil {
+			addr = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve printed no address\n%s", stderr.String())
+		}
+	}
+	status := func(path string) int {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := status("/readyz"); s != 200 {
+		t.Fatalf("/readyz before the signal = %d", s)
+	}
+	cancel()
+	var ready, health int
+	for deadline := time.Now().Add(5 * time.Second); ready != 503 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		ready = status("/readyz")
+	}
+	health = status("/healthz")
+	if ready != 503 || health != 200 {
+		t.Fatalf("during the delay: /readyz %d, /healthz %d; want 503 and 200", ready, health)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("serve = %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not return after the delay")
+	}
+}

@@ -16,6 +16,7 @@
 # Settings (environment, read by up): CLUSTER_LB_PORT (8088),
 # CLUSTER_A_PORT (18081), CLUSTER_B_PORT (18082), CLUSTER_SIM_PORT (18090),
 # CLUSTER_STATS_PORT (8089), CLUSTER_SHUTDOWN_TIMEOUT (10s),
+# CLUSTER_SHUTDOWN_DELAY (3s: haproxy's check interval 1s × fall 2, plus one),
 # CLUSTER_RATE_LOGIN_PER_OPENID (5/10m), CLUSTER_RATE_LOGIN_PER_IP (20/1m),
 # CLUSTER_WECHAT_LATENCY (100ms, the simulator's code2Session time),
 # CLUSTER_DURATION and CLUSTER_WORKERS (load: 20s, 16).
@@ -30,27 +31,15 @@ state="$root/.data/cluster"
 logs="$state/logs"
 self="$root/scripts/cluster.sh"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-as_root() {
-	if [ "$(id -u)" = 0 ]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo "$@"
-	else
-		die "need root to run: $* (install it yourself, or run as root)"
-	fi
-}
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+missing_hint="install haproxy"
 
 ensure_haproxy() {
 	command -v haproxy >/dev/null 2>&1 && return
 	[ -x /usr/sbin/haproxy ] && return
-	command -v apt-get >/dev/null 2>&1 || die "haproxy is missing and this is not a Debian-like system: install haproxy"
-	log "installing Debian's haproxy"
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null
 	# Debian starts its own haproxy service on port 80 with /etc/haproxy; ours is separate.
+	apt_install haproxy
 }
 
 haproxy_bin() { command -v haproxy 2>/dev/null || echo /usr/sbin/haproxy; }
@@ -205,6 +194,7 @@ WECHAT_SECRET=$(openssl rand -hex 16 2>/dev/null || head -c16 /dev/urandom | od 
 WECHAT_API_BASE=http://127.0.0.1:$sim
 SECRET_KEY=$(openssl rand -hex 32 2>/dev/null || head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 SHUTDOWN_TIMEOUT=${CLUSTER_SHUTDOWN_TIMEOUT:-10s}
+SHUTDOWN_DELAY=${CLUSTER_SHUTDOWN_DELAY:-3s}
 TRUSTED_PROXIES=127.0.0.1
 RATE_LOGIN_PER_OPENID=${CLUSTER_RATE_LOGIN_PER_OPENID:-5/10m}
 RATE_LOGIN_PER_IP=${CLUSTER_RATE_LOGIN_PER_IP:-20/1m}

@@ -328,6 +328,14 @@ cmd_screenshots() {
 	log "screenshots are in docs/screenshots"
 }
 
+# make cluster: the PostgreSQL make run finds, then scripts/cluster.sh
+# (demo by default: two instances behind haproxy, load, one stopped).
+cmd_cluster() {
+	build
+	find_server probe_run wxlogin_cluster
+	DATABASE_URL="$server_url" exec scripts/cluster.sh "${@:-demo}"
+}
+
 cmd_run() {
 	build
 	find_server probe_run wxlogin
@@ -363,5 +371,6 @@ test) shift; cmd_test "$@" ;;
 db-stop) cmd_db_stop ;;
 screenshots) cmd_screenshots ;;
 soak) shift; cmd_soak "$@" ;;
-*) die "usage: scripts/dev.sh run|test|screenshots|soak|db-stop" ;;
+cluster) shift; cmd_cluster "$@" ;;
+*) die "usage: scripts/dev.sh run|test|screenshots|soak|cluster|db-stop" ;;
 esac
