@@ -1,5 +1,5 @@
 # The two commands. Both find or start PostgreSQL first (see scripts/dev.sh).
-.PHONY: run test build generate db-stop screenshots soak
+.PHONY: run test build generate db-stop screenshots soak bench
 
 ## run: start the server in dev mode with the built-in WeChat simulator
 run:
@@ -13,6 +13,10 @@ test:
 ## Needs PostgreSQL where it may create a database: TEST_DATABASE_URL, else postgres@127.0.0.1:5432
 soak:
 	@scripts/dev.sh soak
+
+## bench: server vs a raw net/http+pgx baseline, login vs pgbench, in one run; writes BENCHMARKS.md (scripts/bench.sh)
+bench:
+	@scripts/bench.sh
 
 ## screenshots: regenerate docs/screenshots from the dashboard's browser tests
 screenshots:
