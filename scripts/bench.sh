@@ -15,11 +15,15 @@
 # BENCH_TOKENS (2000), BENCH_DB_CONNS (the server's and baseline's pools, 20).
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+root=$here
 # scripts/dev.sh's functions, without running its command dispatch.
 # shellcheck disable=SC1090
 source <(sed '/^case "\${1:-}" in/,$d' "$root/scripts/dev.sh")
 trap - ERR
+# dev.sh set root (and bin) from its own path, which is /dev/fd here.
+root=$here
+bin="$root/bin/wxlogin"
 cd "$root"
 
 c=${BENCH_C:-32}
