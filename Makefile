@@ -1,5 +1,5 @@
 # The two commands. Both find or start PostgreSQL first (see scripts/dev.sh).
-.PHONY: run test build generate db-stop screenshots soak cluster
+.PHONY: run test build generate db-stop screenshots soak cluster bench
 
 ## run: start the server in dev mode with the built-in WeChat simulator
 run:
@@ -18,6 +18,10 @@ soak:
 ## that logins, revocations and rate limits hold across both (scripts/cluster.sh up|load|down)
 cluster:
 	@scripts/dev.sh cluster
+
+## bench: server vs a raw net/http+pgx baseline, login vs pgbench, in one run; writes BENCHMARKS.md (scripts/bench.sh)
+bench:
+	@scripts/bench.sh
 
 ## screenshots: regenerate docs/screenshots from the dashboard's browser tests
 screenshots:

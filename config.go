@@ -49,6 +49,12 @@ type Config struct {
 	// DevWechatPublic lets dev mode listen beyond loopback.
 	DevWechatPublic bool
 	DBMaxConns      int
+	// SessionCacheTTL bounds how long a resolved session is reused without
+	// asking PostgreSQL (revocations arrive by LISTEN/NOTIFY at once; this
+	// bounds only profile staleness); 0 turns the cache off.
+	SessionCacheTTL time.Duration
+	// SessionCacheSize caps the cached sessions.
+	SessionCacheSize int
 	// DBStatementTimeout is PostgreSQL's statement_timeout for serving.
 	DBStatementTimeout time.Duration
 	// RequestTimeout is every request's deadline; see minRequestTimeout.
@@ -125,6 +131,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		proxies, origins                                  string
 		rateIP, rateOpenID, ratePhone, rateAvatar         string
 		shutdownTimeout, shutdownDelay                    string
+		cacheTTL, cacheSize                               string
 	)
 	d := graph.DefaultLimits
 	settings := []setting{
@@ -143,6 +150,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"dev-wechat", "DEV_WECHAT", "", "1 mounts the WeChat simulator, playground and introspection: never in production", &dev},
 		{"dev-wechat-unsafe-public", "DEV_WECHAT_UNSAFE_PUBLIC", "", "1 lets dev mode listen beyond loopback, where anyone could mint logins for any user", &devPublic},
 		{"db-max-conns", "DB_MAX_CONNS", "20", "database connections per instance, all kept idle when unused", &maxConns},
+		{"session-cache-ttl", "SESSION_CACHE_TTL", "5s", "how long a resolved session is reused without the database (revocation still reaches every instance at once by LISTEN/NOTIFY); 0 turns the cache off", &cacheTTL},
+		{"session-cache-size", "SESSION_CACHE_SIZE", "50000", "most sessions cached per instance (about 1 KiB each)", &cacheSize},
 		{"db-statement-timeout", "DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout while serving; the server cancels longer statements", &stmtTimeout},
 		{"request-timeout", "REQUEST_TIMEOUT", "30s", "deadline of every request; at least 2×WECHAT_TIMEOUT + 11s, so a login fits", &reqTimeout},
 		{"startup-timeout", "STARTUP_TIMEOUT", "60s", "deadline for connecting to and migrating the database at start", &startupTimeout},
@@ -219,6 +228,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.SessionTTL, err = parseDays(ttl); err != nil || c.SessionTTL <= 0 {
 		return c, fmt.Errorf("SESSION_TTL must be a duration like 720h or 30d, not %q", ttl)
+	}
+	if c.SessionCacheTTL, err = time.ParseDuration(cacheTTL); err != nil || c.SessionCacheTTL < 0 || c.SessionCacheTTL > time.Minute {
+		return c, fmt.Errorf("SESSION_CACHE_TTL must be a duration from 0 to 1m, not %q", cacheTTL)
+	}
+	if c.SessionCacheSize, err = strconv.Atoi(cacheSize); err != nil || c.SessionCacheSize < 1 {
+		return c, fmt.Errorf("SESSION_CACHE_SIZE must be a positive number, not %q", cacheSize)
 	}
 	if c.DBMaxConns, err = strconv.Atoi(maxConns); err != nil || c.DBMaxConns < 1 {
 		return c, fmt.Errorf("DB_MAX_CONNS must be a positive number, not %q", maxConns)

@@ -33,6 +33,7 @@ import (
 	"wxlogin/graph"
 	"wxlogin/profile"
 	"wxlogin/ratelimit"
+	"wxlogin/sessioncache"
 	"wxlogin/store"
 	"wxlogin/web"
 	"wxlogin/wechat"
@@ -191,6 +192,11 @@ type Main struct {
 	pgLimits *ratelimit.Postgres
 	// draining is set during SHUTDOWN_DELAY, when /readyz fails.
 	draining atomic.Bool
+	// SessionCache is the auth service's session cache, nil when off;
+	// stopFollow ends the loop that keeps it in step with the database.
+	SessionCache *auth.SessionCache
+	stopFollow   context.CancelFunc
+	followed     chan struct{}
 	// stopPurge ends the session purge loop Open starts.
 	stopPurge context.CancelFunc
 	purged    chan struct{}
@@ -267,8 +273,12 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	rl := cfg.RateLimits
+	if cfg.SessionCacheTTL > 0 {
+		m.SessionCache = sessioncache.New[*auth.Caller](cfg.SessionCacheTTL, cfg.SessionCacheSize)
+	}
 	svc, err := auth.NewService(st, wcs[0], auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, Logger: m.Log, MoreApps: wcs[1:],
-		RateLimits: limits, Limits: auth.Limits{LoginPerIP: rl.LoginPerIP, LoginPerOpenID: rl.LoginPerOpenID, BindPhonePerUser: rl.BindPhonePerUser}})
+		RateLimits: limits, Limits: auth.Limits{LoginPerIP: rl.LoginPerIP, LoginPerOpenID: rl.LoginPerOpenID, BindPhonePerUser: rl.BindPhonePerUser},
+		Cache: m.SessionCache})
 	if err != nil {
 		_ = m.listener.Close()
 		_ = st.Close()
@@ -329,6 +339,14 @@ func (m *Main) Open(ctx context.Context) error {
 	purgeCtx, cancel := context.WithCancel(context.Background())
 	m.stopPurge, m.purged = cancel, make(chan struct{})
 	go m.purgeSessions(purgeCtx)
+	if m.SessionCache != nil {
+		followCtx, cancel := context.WithCancel(context.Background())
+		m.stopFollow, m.followed = cancel, make(chan struct{})
+		go func() {
+			defer close(m.followed)
+			sessioncache.Follow(followCtx, st, m.SessionCache, m.Log)
+		}()
+	}
 	return nil
 }
 
@@ -430,6 +448,10 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.stopPurge != nil {
 		m.stopPurge()
 		<-m.purged
+	}
+	if m.stopFollow != nil {
+		m.stopFollow()
+		<-m.followed
 	}
 	if m.store != nil {
 		err = errors.Join(err, m.store.Close())

@@ -15,6 +15,7 @@ import (
 
 	"wxlogin/models"
 	"wxlogin/ratelimit"
+	"wxlogin/sessioncache"
 	"wxlogin/store"
 	"wxlogin/token"
 	"wxlogin/wechat"
@@ -47,7 +48,13 @@ type Config struct {
 	// RateLimits applies Limits; nil limits nothing.
 	RateLimits *ratelimit.Guard
 	Limits     Limits
+	// Cache, when set, answers Authenticate for recently seen tokens
+	// without the database; keep it in step with sessioncache.Follow.
+	Cache *SessionCache
 }
+
+// SessionCache is the in-process cache of resolved callers.
+type SessionCache = sessioncache.Cache[*Caller]
 
 // Limits are the rate limits of the auth service; a zero Limit is off.
 type Limits struct {
@@ -74,6 +81,7 @@ type Service struct {
 	log    *slog.Logger
 	limits *ratelimit.Guard
 	limit  Limits
+	cache  *SessionCache
 }
 
 // NewService returns a Service over st and wc.
@@ -86,7 +94,7 @@ func NewService(st *store.Store, wc *wechat.Client, cfg Config) (*Service, error
 		return nil, err
 	}
 	s := &Service{store: st, wechat: wc, apps: map[string]*wechat.Client{}, sealer: sl, ttl: cfg.SessionTTL, record: cfg.RecordTimeout, log: cfg.Logger,
-		limits: cfg.RateLimits, limit: cfg.Limits}
+		limits: cfg.RateLimits, limit: cfg.Limits, cache: cfg.Cache}
 	for _, c := range append([]*wechat.Client{wc}, cfg.MoreApps...) {
 		if s.apps[c.AppID()] != nil {
 			return nil, fmt.Errorf("auth: appid %s given twice", c.AppID())
@@ -352,18 +360,33 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Caller, error)
 	if !ok {
 		return nil, errUnauthenticated
 	}
+	var gen uint64
+	if s.cache != nil {
+		if c, ok := s.cache.Get(hash); ok {
+			return c, nil
+		}
+		gen = s.cache.Gen()
+	}
 	sess, user, err := s.store.SessionByTokenHash(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnauthenticated
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}
+	// Written at most once per touchEvery per session, and only on a cache
+	// miss, which happens at most once per cache TTL per token.
 	if time.Since(sess.LastSeenAt) > touchEvery {
 		if err := s.store.TouchSession(ctx, sess.ID, touchEvery); err != nil {
 			s.log.WarnContext(ctx, "recording session use", "err", err)
 		}
 	}
-	return &Caller{Session: sess, User: user}, nil
+	sess.TokenHash = hash
+	c := &Caller{Session: sess, User: user}
+	if s.cache != nil {
+		// Shared by the requests the cache answers: nothing may modify it.
+		s.cache.Put(hash, user.ID, sess.ExpiresAt, c, gen)
+	}
+	return c, nil
 }
 
 // Logout revokes the caller's session, recording it in the audit log.
@@ -372,6 +395,11 @@ func (s *Service) Logout(ctx context.Context, c *Caller, ip string) error {
 	audit := &models.AuditEntry{ActorKind: "user", ActorID: &c.User.ID, Action: "user.logout", Target: &c.User.ID,
 		IP: nonEmpty(ip), Detail: map[string]any{"session": c.Session.ID}}
 	err := s.store.RevokeSession(ctx, c.Session.ID, audit)
+	if s.cache != nil && err == nil {
+		// The notification will say so too; this instance need not wait
+		// for it.
+		s.cache.InvalidateToken(c.Session.TokenHash)
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return models.WrapError(err, models.CodeInternal, "internal error")
 	}

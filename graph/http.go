@@ -67,6 +67,9 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.FixedComplexityLimit(cfg.Limits.MaxComplexity))
+	// Automatic persisted queries: a client may send a document's sha256
+	// alone (GET, so CDNs could cache) once it has sent it in full.
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.SetErrorPresenter(presentError(cfg.Log))
 	srv.SetRecoverFunc(recoverPanic(cfg.Log))
 	return withDeadline(cfg.Timeout, withClient(withLoaders(cfg.Admin, srv)))

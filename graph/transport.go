@@ -91,14 +91,18 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	if ctx.Err() != nil {
 		return // the client has gone: do not parse for nobody
 	}
-	if strings.TrimSpace(params.Query) == "" {
+	// An automatic persisted query names a document by its hash alone; the
+	// extension (NewHandler) looks it up. Only documents that passed the
+	// limits below were ever registered.
+	persisted := params.Query == "" && params.Extensions["persistedQuery"] != nil
+	if strings.TrimSpace(params.Query) == "" && !persisted {
 		// A document holds at least one definition; gqlparser takes "" for
 		// an empty document, gqlgen then for a validation error.
 		t.writeRequestErrors(w, media, gqlerror.List{{Message: "the query is an empty document",
 			Extensions: map[string]any{"code": errcode.ParseFailed}}})
 		return
 	}
-	if !t.known(r, params.Query) {
+	if !persisted && !t.known(r, params.Query) {
 		if err := t.limits.checkQuery(t.schema, params.Query, t.introspection); err != nil {
 			t.writeRequestErrors(w, media, gqlerror.List{err})
 			return
@@ -192,7 +196,7 @@ func (t httpTransport) readGET(r *http.Request) (*graphql.RawParams, *requestErr
 			return nil, badRequest("the %s parameter is not UTF-8", name)
 		}
 	}
-	if !q.Has("query") {
+	if !q.Has("query") && !strings.Contains(q.Get("extensions"), "persistedQuery") {
 		return nil, malformed("the query parameter is required")
 	}
 	p := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}

@@ -1,0 +1,129 @@
+package sessioncache
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+)
+
+func key(i int) []byte { return []byte(fmt.Sprintf("%032d", i)) }
+
+func TestCache_DownServesNothing(t *testing.T) {
+	c := New[string](time.Minute, 10)
+	c.Put(key(1), "u1", time.Now().Add(time.Hour), "v", c.Gen())
+	if _, ok := c.Get(key(1)); ok {
+		t.Fatal("a cache that was never up served an entry")
+	}
+	c.SetUp(true)
+	c.Put(key(1), "u1", time.Now().Add(time.Hour), "v", c.Gen())
+	if v, ok := c.Get(key(1)); !ok || v != "v" {
+		t.Fatal("miss after Put")
+	}
+	c.SetUp(false)
+	if _, ok := c.Get(key(1)); ok {
+		t.Fatal("served while down")
+	}
+	c.SetUp(true)
+	if _, ok := c.Get(key(1)); ok {
+		t.Fatal("an entry from before the outage survived it")
+	}
+}
+
+// A value read from the database before an invalidation must not be cached
+// after it: the invalidation may have been about that very value.
+func TestCache_PutAfterInvalidationIsDropped(t *testing.T) {
+	c := New[string](time.Minute, 10)
+	c.SetUp(true)
+	for name, inval := range map[string]func(){
+		"token": func() { c.InvalidateToken(key(1)) },
+		"user":  func() { c.InvalidateUser("someone else") },
+		"clear": c.Clear,
+		"down":  func() { c.SetUp(false); c.SetUp(true) },
+	} {
+		gen := c.Gen()
+		inval()
+		c.Put(key(1), "u1", time.Now().Add(time.Hour), "stale", gen)
+		if _, ok := c.Get(key(1)); ok {
+			t.Errorf("%s: a value read before the invalidation was cached", name)
+		}
+	}
+}
+
+func TestCache_InvalidateUserAndExpiry(t *testing.T) {
+	c := New[string](time.Minute, 10)
+	c.SetUp(true)
+	c.Put(key(1), "u1", time.Now().Add(time.Hour), "a", c.Gen())
+	c.Put(key(2), "u1", time.Now().Add(time.Hour), "b", c.Gen())
+	c.Put(key(3), "u2", time.Now().Add(time.Hour), "c", c.Gen())
+	c.Put(key(4), "u2", time.Now().Add(-time.Second), "expired session", c.Gen())
+	c.InvalidateUser("u1")
+	for i, want := range []bool{false, false, true, false} {
+		if _, ok := c.Get(key(i + 1)); ok != want {
+			t.Errorf("key %d: cached %v, want %v", i+1, ok, want)
+		}
+	}
+	c.InvalidateToken(key(3))
+	if _, ok := c.Get(key(3)); ok {
+		t.Error("InvalidateToken left the entry")
+	}
+	short := New[string](20*time.Millisecond, 10)
+	short.SetUp(true)
+	short.Put(key(1), "u1", time.Now().Add(time.Hour), "a", short.Gen())
+	time.Sleep(30 * time.Millisecond)
+	if _, ok := short.Get(key(1)); ok {
+		t.Error("served past the TTL")
+	}
+}
+
+func TestCache_Bounded(t *testing.T) {
+	c := New[int](time.Minute, 100)
+	c.SetUp(true)
+	for i := range 1000 {
+		c.Put(key(i), fmt.Sprint(i%7), time.Now().Add(time.Hour), i, c.Gen())
+	}
+	if s := c.Stats(); s.Entries != 100 {
+		t.Fatalf("%d entries, want 100", s.Entries)
+	}
+	n := 0
+	for _, keys := range c.byUser {
+		n += len(keys)
+	}
+	if n != 100 {
+		t.Fatalf("user index holds %d keys, want 100", n)
+	}
+}
+
+// BenchmarkCache_Get is the hot path of an authenticated request.
+func BenchmarkCache_Get(b *testing.B) {
+	c := New[int](time.Minute, 100_000)
+	c.SetUp(true)
+	for i := range 10_000 {
+		c.Put(key(i), fmt.Sprint(i), time.Now().Add(time.Hour), i, c.Gen())
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			c.Get(key(i % 10_000))
+			i++
+		}
+	})
+}
+
+// TestCache_MemoryPerEntry reports the heap an entry costs (key, entry and
+// index; the cached value is the caller's).
+func TestCache_MemoryPerEntry(t *testing.T) {
+	const n = 50_000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	c := New[*[0]byte](time.Minute, n)
+	c.SetUp(true)
+	for i := range n {
+		c.Put(key(i), fmt.Sprintf("%036d", i), time.Now().Add(time.Hour), nil, c.Gen())
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	t.Logf("%d bytes per entry, without the value", (after.HeapAlloc-before.HeapAlloc)/n)
+	runtime.KeepAlive(c)
+}
