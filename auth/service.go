@@ -47,6 +47,8 @@ type Config struct {
 	// RateLimits applies Limits; nil limits nothing.
 	RateLimits *ratelimit.Guard
 	Limits     Limits
+	// ObserveLogin, when set, is told every login's LoginOutcome.
+	ObserveLogin func(ctx context.Context, outcome string)
 }
 
 // Limits are the rate limits of the auth service; a zero Limit is off.
@@ -74,6 +76,8 @@ type Service struct {
 	log    *slog.Logger
 	limits *ratelimit.Guard
 	limit  Limits
+
+	observeLogin func(context.Context, string)
 }
 
 // NewService returns a Service over st and wc.
@@ -86,7 +90,7 @@ func NewService(st *store.Store, wc *wechat.Client, cfg Config) (*Service, error
 		return nil, err
 	}
 	s := &Service{store: st, wechat: wc, apps: map[string]*wechat.Client{}, sealer: sl, ttl: cfg.SessionTTL, record: cfg.RecordTimeout, log: cfg.Logger,
-		limits: cfg.RateLimits, limit: cfg.Limits}
+		limits: cfg.RateLimits, limit: cfg.Limits, observeLogin: cfg.ObserveLogin}
 	for _, c := range append([]*wechat.Client{wc}, cfg.MoreApps...) {
 		if s.apps[c.AppID()] != nil {
 			return nil, fmt.Errorf("auth: appid %s given twice", c.AppID())
@@ -136,6 +140,30 @@ type LoginResult struct {
 // WECHAT_UNAVAILABLE, DECRYPT_FAILED, USER_DISABLED, RATE_LIMITED (with
 // extensions.retryAfter in seconds) or INTERNAL.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
+	res, err := s.login(ctx, in)
+	if s.observeLogin != nil {
+		s.observeLogin(ctx, LoginOutcome(res, err))
+	}
+	return res, err
+}
+
+// LoginOutcome names a login's result for metrics: "created" for a new
+// user, "ok" for a returning one, else the error's code.
+func LoginOutcome(res *LoginResult, err error) string {
+	switch {
+	case err != nil:
+		var me *models.Error
+		if errors.As(err, &me) {
+			return me.Code
+		}
+		return models.CodeInternal
+	case res.Created:
+		return "created"
+	}
+	return "ok"
+}
+
+func (s *Service) login(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	// Validate everything before the code is spent: WeChat codes are single-use.
 	wc, err := s.app(in.AppID)
 	if err != nil {
