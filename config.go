@@ -62,7 +62,13 @@ type Config struct {
 	// StartupTimeout bounds connecting and migrating at start.
 	StartupTimeout time.Duration
 	LogLevel       slog.Level
-	LogFormat      string
+	// LogFormat is text or json: json by default, text in dev mode.
+	LogFormat string
+	// MetricsAddr is where /metrics listens apart (host:port), "" for the
+	// main listener, "off" for nowhere; MetricsToken, when set, is the
+	// bearer token /metrics asks for.
+	MetricsAddr  string
+	MetricsToken string
 	// AvatarDir is the folder uploaded avatars are kept in.
 	AvatarDir string
 	// PublicURL is the origin clients reach this server at, to make uploaded
@@ -158,7 +164,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "20s", "on SIGTERM or SIGINT, how long requests in flight may finish before they are cut off", &shutdownTimeout},
 		{"shutdown-delay", "SHUTDOWN_DELAY", "0s", "on SIGTERM or SIGINT, how long to go on serving with /readyz failing before the drain, so a load balancer stops sending first (its check interval × fall count)", &shutdownDelay},
 		{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", &logLevel},
-		{"log-format", "LOG_FORMAT", "text", "text or json", &c.LogFormat},
+		{"log-format", "LOG_FORMAT", "", "text or json; json unless DEV_WECHAT=1, then text", &c.LogFormat},
+		{"metrics-addr", "METRICS_ADDR", "", "host:port of a listener of its own for /metrics, e.g. 127.0.0.1:9090; empty serves /metrics on the main listener, off nowhere", &c.MetricsAddr},
+		{"metrics-token", "METRICS_TOKEN", "", "bearer token /metrics asks for (at least 16 characters); none when empty", &c.MetricsToken},
 		{"avatar-dir", "AVATAR_DIR", ".data/avatars", "folder for uploaded avatars, shared by every instance (a network filesystem) or one per instance behind sticky routing", &c.AvatarDir},
 		{"public-url", "PUBLIC_URL", "", "origin clients reach this server at, e.g. https://api.example.com; makes avatar URLs absolute", &c.PublicURL},
 		{"query-max-depth", "QUERY_MAX_DEPTH", strconv.Itoa(d.MaxDepth), "deepest nesting of a GraphQL operation, fragments expanded", &qDepth},
@@ -260,6 +268,20 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", logLevel)
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "json"
+		if c.DevWechat {
+			c.LogFormat = "text"
+		}
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr != "off" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return c, fmt.Errorf("METRICS_ADDR must be host:port (e.g. 127.0.0.1:9090), empty or off, not %q", c.MetricsAddr)
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return c, errors.New("METRICS_TOKEN must be at least 16 characters")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat)

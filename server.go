@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"wxlogin/admin"
 	"wxlogin/auth"
 	"wxlogin/blob"
@@ -35,6 +37,7 @@ import (
 	"wxlogin/ratelimit"
 	"wxlogin/sessioncache"
 	"wxlogin/store"
+	"wxlogin/telemetry"
 	"wxlogin/web"
 	"wxlogin/wechat"
 	"wxlogin/wechat/wechattest"
@@ -88,7 +91,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	m := &Main{Config: cfg, Log: newLogger(cfg, stderr)}
+	m := &Main{Config: cfg, Log: newLogger(cfg, stderr), Getenv: getenv}
 	if err := m.Open(ctx); err != nil {
 		return err
 	}
@@ -179,6 +182,15 @@ type Main struct {
 
 	// Simulator is the mounted WeChat simulator in dev mode, else nil.
 	Simulator *wechattest.Simulator
+	// Getenv reads the OTEL_ settings; os.Getenv when nil.
+	Getenv func(string) string
+	// TraceExporter, when set, turns tracing on with spans sent to it (tests).
+	TraceExporter sdktrace.SpanExporter
+
+	metrics         *telemetry.Metrics
+	tracing         *telemetry.Tracing
+	metricsListener net.Listener
+	metricsServer   *http.Server
 
 	store    *store.Store
 	listener net.Listener
@@ -225,6 +237,10 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.store = st
+	if err := m.openTelemetry(ctx, st); err != nil {
+		_ = st.Close()
+		return err
+	}
 	m.listener, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		_ = st.Close()
@@ -264,6 +280,7 @@ func (m *Main) Open(ctx context.Context) error {
 		wcs = append(wcs, wechat.NewClient(wechat.Config{
 			AppID: a.AppID, Secret: wechat.Secret(a.Secret),
 			BaseURL: m.Config.WechatAPIBase, Timeout: cfg.WechatTimeout, Tokens: tokens,
+			Observe: telemetry.WechatObserver(m.metrics, m.tracing),
 		}))
 	}
 	limits, err := m.openRateLimits(ctx)
@@ -272,12 +289,13 @@ func (m *Main) Open(ctx context.Context) error {
 		_ = st.Close()
 		return err
 	}
+	limits.OnLimited(m.metrics.ObserveRateLimited)
 	rl := cfg.RateLimits
 	if cfg.SessionCacheTTL > 0 {
 		m.SessionCache = sessioncache.New[*auth.Caller](cfg.SessionCacheTTL, cfg.SessionCacheSize)
 	}
 	svc, err := auth.NewService(st, wcs[0], auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, Logger: m.Log, MoreApps: wcs[1:],
-		RateLimits: limits, Limits: auth.Limits{LoginPerIP: rl.LoginPerIP, LoginPerOpenID: rl.LoginPerOpenID, BindPhonePerUser: rl.BindPhonePerUser},
+		RateLimits: limits, ObserveLogin: m.metrics.ObserveLogin, Limits: auth.Limits{LoginPerIP: rl.LoginPerIP, LoginPerOpenID: rl.LoginPerOpenID, BindPhonePerUser: rl.BindPhonePerUser},
 		Cache: m.SessionCache})
 	if err != nil {
 		_ = m.listener.Close()
@@ -307,7 +325,8 @@ func (m *Main) Open(ctx context.Context) error {
 	prof.SetRateLimit(limits, rl.UploadAvatarPerUser)
 	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
 	mux.Handle("/graphql", edge.CORS(cfg.CORSOrigins, graph.NewHandler(graph.HandlerConfig{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
-		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits})))
+		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits,
+		Observe: m.metrics.ObserveOperation, Tracer: m.tracing.Tracer})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
@@ -324,9 +343,14 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	if err := m.serveMetrics(mux); err != nil {
+		_ = m.listener.Close()
+		_ = st.Close()
+		return err
+	}
 	m.server = &http.Server{
 		// edge.Handler first: the client's address and the headers every response carries.
-		Handler:           edge.Handler(cfg.TrustedProxies, graph.WithRequestID(m.Log, mux)),
+		Handler:           edge.Handler(cfg.TrustedProxies, telemetry.Middleware(m.metrics, m.tracing, graph.WithRequestID(m.Log, mux))),
 		ReadHeaderTimeout: 5 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ReadTimeout:       15 * time.Second,
@@ -453,6 +477,7 @@ func (m *Main) Close(ctx context.Context) error {
 		m.stopFollow()
 		<-m.followed
 	}
+	err = errors.Join(err, m.closeTelemetry(ctx))
 	if m.store != nil {
 		err = errors.Join(err, m.store.Close())
 	}

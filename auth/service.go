@@ -51,6 +51,8 @@ type Config struct {
 	// Cache, when set, answers Authenticate for recently seen tokens
 	// without the database; keep it in step with sessioncache.Follow.
 	Cache *SessionCache
+	// ObserveLogin, when set, is told every login's LoginOutcome.
+	ObserveLogin func(ctx context.Context, outcome string)
 }
 
 // SessionCache is the in-process cache of resolved callers.
@@ -82,6 +84,8 @@ type Service struct {
 	limits *ratelimit.Guard
 	limit  Limits
 	cache  *SessionCache
+
+	observeLogin func(context.Context, string)
 }
 
 // NewService returns a Service over st and wc.
@@ -94,7 +98,7 @@ func NewService(st *store.Store, wc *wechat.Client, cfg Config) (*Service, error
 		return nil, err
 	}
 	s := &Service{store: st, wechat: wc, apps: map[string]*wechat.Client{}, sealer: sl, ttl: cfg.SessionTTL, record: cfg.RecordTimeout, log: cfg.Logger,
-		limits: cfg.RateLimits, limit: cfg.Limits, cache: cfg.Cache}
+		limits: cfg.RateLimits, limit: cfg.Limits, cache: cfg.Cache, observeLogin: cfg.ObserveLogin}
 	for _, c := range append([]*wechat.Client{wc}, cfg.MoreApps...) {
 		if s.apps[c.AppID()] != nil {
 			return nil, fmt.Errorf("auth: appid %s given twice", c.AppID())
@@ -144,6 +148,30 @@ type LoginResult struct {
 // WECHAT_UNAVAILABLE, DECRYPT_FAILED, USER_DISABLED, RATE_LIMITED (with
 // extensions.retryAfter in seconds) or INTERNAL.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
+	res, err := s.login(ctx, in)
+	if s.observeLogin != nil {
+		s.observeLogin(ctx, LoginOutcome(res, err))
+	}
+	return res, err
+}
+
+// LoginOutcome names a login's result for metrics: "created" for a new
+// user, "ok" for a returning one, else the error's code.
+func LoginOutcome(res *LoginResult, err error) string {
+	switch {
+	case err != nil:
+		var me *models.Error
+		if errors.As(err, &me) {
+			return me.Code
+		}
+		return models.CodeInternal
+	case res.Created:
+		return "created"
+	}
+	return "ok"
+}
+
+func (s *Service) login(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	// Validate everything before the code is spent: WeChat codes are single-use.
 	wc, err := s.app(in.AppID)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/trace"
 
 	"wxlogin/admin"
 	"wxlogin/auth"
@@ -37,6 +38,10 @@ type HandlerConfig struct {
 	Limits Limits
 	// Timeout is each request's deadline; none when zero.
 	Timeout time.Duration
+	// Observe, when set, is told of every GraphQL request once answered.
+	Observe func(context.Context, Operation)
+	// Tracer, when set, wraps each operation in a span.
+	Tracer trace.Tracer
 }
 
 // NewHandler returns the /graphql endpoint: GraphQL over HTTP (GET for
@@ -70,9 +75,10 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	// Automatic persisted queries: a client may send a document's sha256
 	// alone (GET, so CDNs could cache) once it has sent it in full.
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(newOperationTracer(cfg.Tracer))
 	srv.SetErrorPresenter(presentError(cfg.Log))
 	srv.SetRecoverFunc(recoverPanic(cfg.Log))
-	return withDeadline(cfg.Timeout, withClient(withLoaders(cfg.Admin, srv)))
+	return withObservation(cfg.Observe, withDeadline(cfg.Timeout, withClient(withLoaders(cfg.Admin, srv))))
 }
 
 // withDeadline gives the request's context a deadline: the server's
@@ -134,9 +140,13 @@ type requestIDKey struct{}
 var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // WithRequestID gives every request a fresh id of ours, echoes it in the
-// response, and logs the request. The id names INTERNAL errors in the log,
-// so clients must not choose it; a sane X-Request-Id of theirs is logged
-// beside it as client_request_id.
+// response, and logs the request: one line, at INFO (WARN for a 5xx), with
+// the id, method, path, status, duration, client address, trace id when
+// traced and, for GraphQL, the root fields (operation), the client's
+// operationName and the first error's code. The id names INTERNAL errors
+// in the log, so clients must not choose it; a sane X-Request-Id of theirs
+// is logged beside it as client_request_id. Nothing in the line is a
+// secret: no query string, header, variable or body.
 func WithRequestID(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := make([]byte, 8)
@@ -145,12 +155,25 @@ func WithRequestID(log *slog.Logger, next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		info := &requestInfo{start: start}
+		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), requestInfoKey{}, info)
+		next.ServeHTTP(sw, r.WithContext(ctx))
 		attrs := []any{"request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start)}
+		attrs = append(attrs, info.logAttrs()...)
+		if ip := edge.ClientIP(r); ip != "" {
+			attrs = append(attrs, "client_ip", ip)
+		}
+		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+			attrs = append(attrs, "trace_id", sc.TraceID().String())
+		}
 		if theirs := r.Header.Get("X-Request-Id"); safeRequestID.MatchString(theirs) {
 			attrs = append(attrs, "client_request_id", theirs)
 		}
-		log.DebugContext(r.Context(), "request", attrs...)
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelWarn
+		}
+		log.Log(r.Context(), level, "request", attrs...)
 	})
 }
 

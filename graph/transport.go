@@ -55,6 +55,7 @@ const allowed = "GET, HEAD, POST, OPTIONS"
 
 // Do reads the request, checks its limits, runs it and writes the answer.
 func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	w = &observedWriter{ResponseWriter: w, ctx: r.Context()}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store") // answers carry tokens
 	h.Set("Vary", "Accept, Authorization")
@@ -441,6 +442,7 @@ const (
 // status (the draft asks this for legacy application/json clients too).
 // media is "" when the client accepts neither of ours.
 func (t httpTransport) write(w http.ResponseWriter, status int, media string, resp *graphql.Response) {
+	recordWritten(w, resp)
 	acceptable := media != ""
 	for _, e := range resp.Errors {
 		// Messages and paths quote names, keys and values from the request

@@ -134,6 +134,17 @@ type Guard struct {
 	mu         sync.Mutex
 	pauseUntil time.Time
 	skipped    int
+
+	// limited, when set, is told the scope of every refused hit.
+	limited func(ctx context.Context, scope string)
+}
+
+// OnLimited has f told the scope (e.g. "login:ip") of every hit Check
+// refuses, for metrics. Call it before the Guard is used.
+func (g *Guard) OnLimited(f func(ctx context.Context, scope string)) {
+	if g != nil {
+		g.limited = f
+	}
 }
 
 // pauseAfterError is how long a Guard lets everything through without
@@ -169,6 +180,9 @@ func (g *Guard) Check(ctx context.Context, scope, id string, limit Limit, messag
 	}
 	if d.Allowed {
 		return nil
+	}
+	if g.limited != nil {
+		g.limited(ctx, scope)
 	}
 	return RateLimited(d.RetryAfter, message)
 }

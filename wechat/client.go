@@ -51,7 +51,28 @@ type Config struct {
 	TokenMargin time.Duration
 	// Now replaces time.Now, so tests can move the Client's clock.
 	Now func() time.Time
+	// Observe, when set, is told of every HTTP call to WeChat once it
+	// ends, retries each on their own (see Call); for metrics and traces.
+	Observe func(ctx context.Context, c Call)
 }
+
+// Call describes one finished HTTP call to WeChat for Config.Observe. It
+// holds nothing secret: no URL, query, body or answer.
+type Call struct {
+	// Endpoint is the API path, e.g. /sns/jscode2session: one of a fixed few.
+	Endpoint string
+	Start    time.Time
+	Duration time.Duration
+	// Errcode is WeChat's errcode, 0 when it answered without one, and
+	// -2 when there was no usable answer (see Err).
+	Errcode int
+	// Err is the call's error, nil on success; its text quotes no secret.
+	Err error
+}
+
+// ErrcodeNoAnswer is Call.Errcode when WeChat gave no usable answer:
+// a transport error, a timeout, a non-200 status or a body that is not JSON.
+const ErrcodeNoAnswer = -2
 
 // Client calls the WeChat API for one appid. It is safe for concurrent use.
 type Client struct {
@@ -65,6 +86,7 @@ type Client struct {
 	margin  time.Duration
 	now     func() time.Time
 	flight  flight
+	observe func(context.Context, Call)
 }
 
 // NewClient returns a Client for cfg, filling defaults.
@@ -79,6 +101,7 @@ func NewClient(cfg Config) *Client {
 		tokens:  cfg.Tokens,
 		margin:  cfg.TokenMargin,
 		now:     cfg.Now,
+		observe: cfg.Observe,
 	}
 	if c.base == "" {
 		c.base = DefaultBaseURL
@@ -176,6 +199,23 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 // holds the app secret or the access token, and the body may hold the
 // secret, so no error returned here may quote the URL or the body.
 func (c *Client) doOnce(ctx context.Context, method, path string, q url.Values, payload []byte, out any) error {
+	if c.observe == nil {
+		return c.call(ctx, method, path, q, payload, out)
+	}
+	start := time.Now()
+	err := c.call(ctx, method, path, q, payload, out)
+	call := Call{Endpoint: path, Start: start, Duration: time.Since(start), Err: err}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		call.Errcode = apiErr.Code
+	} else if err != nil {
+		call.Errcode = ErrcodeNoAnswer
+	}
+	c.observe(ctx, call)
+	return err
+}
+
+func (c *Client) call(ctx context.Context, method, path string, q url.Values, payload []byte, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	u := c.base + path

@@ -1,0 +1,269 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// Operation describes one GraphQL request once it has been answered, for
+// HandlerConfig.Observe. Every field is from a small fixed set, so it can
+// label metrics: nothing in it is chosen freely by the client.
+type Operation struct {
+	// Name is the operation's root field (e.g. "login"), "multiple" when it
+	// selects several, or "invalid" when the request was refused before it
+	// ran (it did not parse or validate, or was over a limit). Root fields
+	// are the schema's, not the client's operationName.
+	Name string
+	// Type is query, mutation or subscription; "unknown" for an invalid request.
+	Type string
+	// Codes are the errors' extensions.code, in order; empty on success.
+	Codes    []string
+	Duration time.Duration
+}
+
+// Outcome is "ok" or the first error's code.
+func (o Operation) Outcome() string {
+	if len(o.Codes) == 0 {
+		return "ok"
+	}
+	return o.Codes[0]
+}
+
+// Names for Operation.Name that are not root fields.
+const (
+	OperationInvalid  = "invalid"
+	OperationMultiple = "multiple"
+)
+
+// requestInfo is what the GraphQL layer learns about a request, for the
+// request log line (WithRequestID) and for Observe. One per HTTP request.
+type requestInfo struct {
+	start   time.Time
+	observe func(context.Context, Operation)
+
+	mu       sync.Mutex
+	recorded bool
+	// fields is every root field selected, for the log; op is Operation.Name.
+	fields []string
+	op     string
+	typ    string
+	// clientName is the client's operationName when it is a sane name.
+	clientName string
+	code       string
+}
+
+type requestInfoKey struct{}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	i, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	return i
+}
+
+// withObservation gives the request a requestInfo (WithRequestID's, if it
+// made one) that reports to observe.
+func withObservation(observe func(context.Context, Operation), next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := infoFrom(r.Context())
+		if info == nil {
+			info = &requestInfo{start: time.Now()}
+			r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		}
+		info.observe = observe
+		next.ServeHTTP(w, r)
+	})
+}
+
+// safeOperationName is GraphQL's Name grammar, bounded: only such an
+// operationName is logged.
+var safeOperationName = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]{0,63}$`)
+
+// safeCode is what an error code looks like; any other is logged and
+// counted as OTHER.
+var safeCode = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,47}$`)
+
+// start notes the operation about to run.
+func (i *requestInfo) begin(opCtx *graphql.OperationContext) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.fields = rootFields(opCtx.Operation.SelectionSet, nil, 0)
+	switch len(i.fields) {
+	case 0:
+		i.op = "__typename"
+	case 1:
+		i.op = i.fields[0]
+	default:
+		i.op = OperationMultiple
+	}
+	i.typ = string(opCtx.Operation.Operation)
+	// The name the document gives the operation, which operationName chose.
+	if name := opCtx.Operation.Name; safeOperationName.MatchString(name) {
+		i.clientName = name
+	}
+}
+
+// finish records the request's outcome once: later calls do nothing.
+func (i *requestInfo) finish(ctx context.Context, errs gqlerror.List) {
+	i.mu.Lock()
+	if i.recorded {
+		i.mu.Unlock()
+		return
+	}
+	i.recorded = true
+	op := Operation{Name: i.op, Type: i.typ, Duration: time.Since(i.start)}
+	if op.Name == "" {
+		op.Name, op.Type = OperationInvalid, "unknown"
+	}
+	for _, e := range errs {
+		code, _ := e.Extensions["code"].(string)
+		if !safeCode.MatchString(code) {
+			code = "OTHER"
+		}
+		op.Codes = append(op.Codes, code)
+	}
+	if len(op.Codes) > 0 {
+		i.code = op.Codes[0]
+	}
+	observe := i.observe
+	i.mu.Unlock()
+	if observe != nil {
+		observe(ctx, op)
+	}
+}
+
+// logAttrs are the request log line's GraphQL fields.
+func (i *requestInfo) logAttrs() []any {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	var attrs []any
+	if len(i.fields) > 0 {
+		attrs = append(attrs, "operation", strings.Join(i.fields, ","))
+	}
+	if i.clientName != "" {
+		attrs = append(attrs, "operation_name", i.clientName)
+	}
+	if i.code != "" {
+		attrs = append(attrs, "error_code", i.code)
+	}
+	return attrs
+}
+
+// maxRootFields bounds the root fields named in the log.
+const maxRootFields = 8
+
+// rootFields returns the distinct names (not aliases) of the root fields
+// sel selects, through fragments, sorted; __typename is left out. The
+// document has validated, so every name is the schema's.
+func rootFields(sel ast.SelectionSet, out []string, depth int) []string {
+	if depth > 8 {
+		return out
+	}
+	for _, s := range sel {
+		switch s := s.(type) {
+		case *ast.Field:
+			if s.Name != "__typename" && !slices.Contains(out, s.Name) && len(out) < maxRootFields {
+				out = append(out, s.Name)
+			}
+		case *ast.InlineFragment:
+			out = rootFields(s.SelectionSet, out, depth+1)
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				out = rootFields(s.Definition.SelectionSet, out, depth+1)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// operationTracer is the gqlgen extension that notes each operation in the
+// request's requestInfo and wraps it in a span.
+type operationTracer struct {
+	tracer trace.Tracer
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+} = operationTracer{}
+
+func newOperationTracer(t trace.Tracer) operationTracer {
+	if t == nil {
+		t = noop.NewTracerProvider().Tracer("")
+	}
+	return operationTracer{tracer: t}
+}
+
+func (operationTracer) ExtensionName() string { return "OperationTracer" }
+
+func (operationTracer) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (o operationTracer) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	info := infoFrom(ctx)
+	if info == nil {
+		return next(ctx)
+	}
+	info.begin(graphql.GetOperationContext(ctx))
+	info.mu.Lock()
+	name, typ := info.op, info.typ
+	info.mu.Unlock()
+	// The span names the root field, never the document or variables:
+	// those may hold codes from wx.login() or other secrets.
+	ctx, span := o.tracer.Start(ctx, typ+" "+name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(
+		attribute.String("graphql.operation.type", typ),
+		attribute.String("graphql.operation.name", name),
+	))
+	responses := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		resp := responses(ctx)
+		var errs gqlerror.List
+		if resp != nil {
+			errs = resp.Errors
+		}
+		info.finish(ctx, errs)
+		if code := info.firstCode(); code != "" {
+			span.SetAttributes(attribute.String("graphql.error.code", code))
+			span.SetStatus(codes.Error, code)
+		}
+		span.End()
+		return resp
+	}
+}
+
+func (i *requestInfo) firstCode() string {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.code
+}
+
+// observedWriter lets the transport record a request it refuses before
+// any operation runs, when it writes the errors.
+type observedWriter struct {
+	http.ResponseWriter
+	ctx context.Context
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *observedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// recordWritten records resp's errors as the request's outcome, if no
+// operation recorded one: the request was refused before it ran.
+func recordWritten(w http.ResponseWriter, resp *graphql.Response) {
+	if ow, ok := w.(*observedWriter); ok {
+		if info := infoFrom(ow.ctx); info != nil {
+			info.finish(ow.ctx, resp.Errors)
+		}
+	}
+}
