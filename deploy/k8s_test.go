@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	"wxlogin/auth"
@@ -114,8 +115,7 @@ func decodeManifests(dir string) (*manifests, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			// Strict: unknown and duplicate fields are errors.
-			if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+			if err := decodeStrict(doc, obj); err != nil {
 				return nil, fmt.Errorf("%s (%s): %w", name, tm.Kind, err)
 			}
 			m.files[name] = append(m.files[name], obj)
@@ -125,6 +125,23 @@ func decodeManifests(dir string) (*manifests, error) {
 		}
 	}
 	return m, nil
+}
+
+// decodeStrict decodes one YAML document as the API server's strict field
+// validation does: duplicate keys, unknown fields and fields spelt in
+// another case (readOnlyRootFileSystem) are errors. (sigs.k8s.io/yaml's
+// UnmarshalStrict alone matches field names case-insensitively, as
+// encoding/json does.)
+func decodeStrict(doc []byte, obj any) error {
+	j, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return err
+	}
+	strict, err := sigsjson.UnmarshalStrict(j, obj, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strict...)
 }
 
 func (m *manifests) add(obj any) error {
