@@ -76,6 +76,15 @@ ensure_chromium() {
 	apt_install chromium
 }
 
+# deploy/'s tests check the compose file with Debian's docker-compose
+# (config -q) and the haproxy configurations with haproxy -c.
+ensure_deploy_tools() {
+	local missing=()
+	command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
+	command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+	[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
 build() {
 	go build -o "$bin" .
 }
@@ -259,6 +268,7 @@ test_setup() {
 	unset DATABASE_URL
 	ensure_gcc
 	ensure_chromium
+	ensure_deploy_tools
 	build_test_probe
 	find_server probe_test postgres
 	export TEST_DATABASE_URL="$server_url"
@@ -284,7 +294,7 @@ cmd_test() {
 	log "go test -race ./..."
 	# The mini program's node tests run inside go test (TestMiniProgram);
 	# here node is installed, so a missing one is a failure, not a skip.
-	MINIPROGRAM_TEST=require go test -race -count=1 "$@" ./...
+	DEPLOY_TEST=require MINIPROGRAM_TEST=require go test -race -count=1 "$@" ./...
 	# The fuzz targets' seeds ran above; each now explores FUZZTIME more
 	# inputs (default 3000x; a count, not a time: a timed run on a busy
 	# machine can end with the fuzzer's own "context deadline exceeded").
