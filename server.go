@@ -302,7 +302,8 @@ func (m *Main) Open(ctx context.Context) error {
 		_ = st.Close()
 		return err
 	}
-	adm := admin.NewService(st, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log})
+	adm := admin.NewService(st, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
+		ForgetUser: svc.ForgetUser})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {
@@ -323,6 +324,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	prof := profile.NewService(st, blobs, m.Log)
 	prof.SetRateLimit(limits, rl.UploadAvatarPerUser)
+	prof.SetForget(svc.ForgetUser)
 	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
 	mux.Handle("/graphql", edge.CORS(cfg.CORSOrigins, graph.NewHandler(graph.HandlerConfig{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
 		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits,

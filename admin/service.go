@@ -59,6 +59,10 @@ type Config struct {
 	IdleTimeout time.Duration
 	// Logger receives operational warnings; slog.Default when nil.
 	Logger *slog.Logger
+	// ForgetUser, when set, is told of a user whose sessions or state an
+	// admin changed, once the change committed: this instance's session
+	// cache drops them at once instead of when the notification arrives.
+	ForgetUser func(userID string)
 }
 
 // Service signs admins in and resolves their sessions. Safe for concurrent use.
@@ -73,12 +77,17 @@ type Service struct {
 	// dummyHash is checked for unknown usernames, so that they cost as much
 	// as wrong passwords and the timing does not tell which usernames exist.
 	dummyHash func() string
+	// forget is Config.ForgetUser, never nil.
+	forget func(userID string)
 }
 
 // NewService returns a Service over st.
 func NewService(st *store.Store, cfg Config) *Service {
 	s := &Service{store: st, ttl: cfg.SessionTTL, idle: cfg.IdleTimeout, log: cfg.Logger,
-		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
+		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), forget: cfg.ForgetUser}
+	if s.forget == nil {
+		s.forget = func(string) {}
+	}
 	if s.ttl <= 0 {
 		s.ttl = DefaultSessionTTL
 	}

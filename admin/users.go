@@ -52,6 +52,7 @@ func (s *Service) SetUserDisabled(ctx context.Context, c *Caller, id string, dis
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}
+	s.forget(id)
 	return u, nil
 }
 
@@ -82,12 +83,13 @@ func (s *Service) RevokeSession(ctx context.Context, c *Caller, id, ip string) e
 	}
 	audit := &models.AuditEntry{ActorKind: "admin", ActorID: &c.Admin.ID, ActorName: &c.Admin.Username,
 		Action: "session.revoke", Target: &id, IP: nonEmpty(ip), Detail: map[string]any{}}
-	err := s.store.RevokeSession(ctx, id, audit)
+	userID, err := s.store.RevokeSession(ctx, id, audit)
 	if errors.Is(err, store.ErrNotFound) {
 		return models.Errorf(models.CodeBadUserInput, "no live session has the id %q", id)
 	} else if err != nil {
 		return internal(err)
 	}
+	s.forget(userID)
 	return nil
 }
 
@@ -104,6 +106,7 @@ func (s *Service) RevokeUserSessions(ctx context.Context, c *Caller, userID, ip 
 	} else if err != nil {
 		return 0, internal(err)
 	}
+	s.forget(userID)
 	return n, nil
 }
 

@@ -91,6 +91,7 @@ func (s *Service) BindPhone(ctx context.Context, c *Caller, in PhoneInput) (*mod
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}
+	s.ForgetUser(c.User.ID)
 	return u, nil
 }
 

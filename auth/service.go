@@ -422,7 +422,7 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Caller, error)
 func (s *Service) Logout(ctx context.Context, c *Caller, ip string) error {
 	audit := &models.AuditEntry{ActorKind: "user", ActorID: &c.User.ID, Action: "user.logout", Target: &c.User.ID,
 		IP: nonEmpty(ip), Detail: map[string]any{"session": c.Session.ID}}
-	err := s.store.RevokeSession(ctx, c.Session.ID, audit)
+	_, err := s.store.RevokeSession(ctx, c.Session.ID, audit)
 	if s.cache != nil && err == nil {
 		// The notification will say so too; this instance need not wait
 		// for it.
@@ -487,3 +487,12 @@ func truncate(s string, n int) string {
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// ForgetUser drops the user's sessions from this instance's cache, for a
+// change that committed here: the other instances hear of it by NOTIFY,
+// but this one must not answer from the cache in the meantime.
+func (s *Service) ForgetUser(userID string) {
+	if s.cache != nil {
+		s.cache.InvalidateUser(userID)
+	}
+}

@@ -38,6 +38,8 @@ type Service struct {
 	// and up to a few hundred megabytes (a 4096² 16-bit PNG), so a burst
 	// of uploads waits its turn rather than exhausting the machine.
 	decodes chan struct{}
+	// forget is told of each user whose profile changed; see SetForget.
+	forget func(userID string)
 	// limits and avatarLimit bound uploads per user; see SetRateLimit.
 	limits      *ratelimit.Guard
 	avatarLimit ratelimit.Limit
@@ -56,6 +58,11 @@ func NewService(st *store.Store, blobs blob.Store, log *slog.Logger) *Service {
 func (s *Service) SetRateLimit(g *ratelimit.Guard, perUser ratelimit.Limit) {
 	s.limits, s.avatarLimit = g, perUser
 }
+
+// SetForget makes every committed change call forget with the user's id,
+// so that this instance's session cache stops answering `me` with the old
+// profile at once (the other instances hear of it by NOTIFY).
+func (s *Service) SetForget(forget func(userID string)) { s.forget = forget }
 
 // Input is an updateProfile: nil fields stay as they are.
 type Input struct {
@@ -164,6 +171,9 @@ func (s *Service) save(ctx context.Context, userID string, c store.ProfileChange
 		return nil, models.Errorf(models.CodeUnauthenticated, "sign in again")
 	} else if err != nil {
 		return nil, internal(err)
+	}
+	if s.forget != nil {
+		s.forget(userID)
 	}
 	return u, nil
 }

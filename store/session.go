@@ -65,19 +65,20 @@ func (s *Store) TouchSession(ctx context.Context, id string, every time.Duration
 }
 
 // RevokeSession ends one session and writes audit (when non-nil) in the
-// same transaction. Returns ErrNotFound if it was not active.
-func (s *Store) RevokeSession(ctx context.Context, id string, audit *models.AuditEntry) error {
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewUpdate().Model((*models.Session)(nil)).
+// same transaction, returning the session's user. Returns ErrNotFound if it
+// was not active.
+func (s *Store) RevokeSession(ctx context.Context, id string, audit *models.AuditEntry) (userID string, err error) {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		err := tx.NewUpdate().Model((*models.Session)(nil)).
 			Set("revoked_at = now()").
 			Where("id = ?", id).
 			Where("revoked_at IS NULL").
-			Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("revoking session: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
+			Returning("user_id").
+			Scan(ctx, &userID)
+		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
+		} else if err != nil {
+			return fmt.Errorf("revoking session: %w", err)
 		}
 		if audit != nil {
 			return writeAudit(ctx, tx, audit)
@@ -85,9 +86,9 @@ func (s *Store) RevokeSession(ctx context.Context, id string, audit *models.Audi
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("store: %w", err)
+		return "", fmt.Errorf("store: %w", err)
 	}
-	return err
+	return userID, err
 }
 
 // SessionKeySealed returns the sealed session_key of an active (not expired,
