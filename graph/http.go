@@ -70,7 +70,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	if cfg.DevMode {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.FixedComplexityLimit(cfg.Limits.MaxComplexity))
+	srv.Use(newCachedComplexityLimit(cfg.Limits.MaxComplexity))
 	// Automatic persisted queries: a client may send a document's sha256
 	// alone (GET, so CDNs could cache) once it has sent it in full.
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
