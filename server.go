@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"io"
 	"log/slog"
 	"net"
@@ -328,7 +329,7 @@ func (m *Main) Open(ctx context.Context) error {
 	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
 	mux.Handle("/graphql", edge.CORS(cfg.CORSOrigins, graph.NewHandler(graph.HandlerConfig{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
 		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits,
-		Observe: m.metrics.ObserveOperation, Tracer: m.tracing.Tracer})))
+		Observe: m.metrics.ObserveOperation, Tracer: m.operationTracer()})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
@@ -546,4 +547,13 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// operationTracer is the tracer of GraphQL operations' spans, nil when
+// tracing is off (no span at all rather than a no-op one per request).
+func (m *Main) operationTracer() trace.Tracer {
+	if !m.tracing.Enabled() {
+		return nil
+	}
+	return m.tracing.Tracer
 }

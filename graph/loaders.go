@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 
@@ -27,14 +26,6 @@ type lazyLoaders struct {
 	adm  *admin.Service
 	once sync.Once
 	l    *loaders
-}
-
-// withLoaders gives every request its own loaders: their caches must not
-// outlive the request (or leak one admin's view into another's).
-func withLoaders(adm *admin.Service, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadersKey{}, &lazyLoaders{adm: adm})))
-	})
 }
 
 func loadersFrom(ctx context.Context) *loaders {

@@ -146,6 +146,9 @@ func partError(err error, format string, args ...any) *requestError {
 
 // isMultipart reports a multipart/form-data content type and its boundary.
 func isMultipart(contentType string) (string, bool) {
+	if contentType == mediaJSON || contentType == mediaJSON+"; charset=utf-8" {
+		return "", false // the common case, without mime.ParseMediaType's map
+	}
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return "", false

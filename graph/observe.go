@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
@@ -15,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Operation describes one GraphQL request once it has been answered, for
@@ -70,20 +70,6 @@ type requestInfoKey struct{}
 func infoFrom(ctx context.Context) *requestInfo {
 	i, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
 	return i
-}
-
-// withObservation gives the request a requestInfo (WithRequestID's, if it
-// made one) that reports to observe.
-func withObservation(observe func(context.Context, Operation), next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := infoFrom(r.Context())
-		if info == nil {
-			info = &requestInfo{start: time.Now()}
-			r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
-		}
-		info.observe = observe
-		next.ServeHTTP(w, r)
-	})
 }
 
 // safeOperationName is GraphQL's Name grammar, bounded: only such an
@@ -143,19 +129,22 @@ func (i *requestInfo) finish(ctx context.Context, errs gqlerror.List) {
 	}
 }
 
-// logAttrs are the request log line's GraphQL fields.
-func (i *requestInfo) logAttrs() []any {
+// appendLogAttrs appends the request log line's GraphQL fields.
+func (i *requestInfo) appendLogAttrs(attrs []slog.Attr) []slog.Attr {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	var attrs []any
-	if len(i.fields) > 0 {
-		attrs = append(attrs, "operation", strings.Join(i.fields, ","))
+	switch len(i.fields) {
+	case 0:
+	case 1:
+		attrs = append(attrs, slog.String("operation", i.fields[0]))
+	default:
+		attrs = append(attrs, slog.String("operation", strings.Join(i.fields, ",")))
 	}
 	if i.clientName != "" {
-		attrs = append(attrs, "operation_name", i.clientName)
+		attrs = append(attrs, slog.String("operation_name", i.clientName))
 	}
 	if i.code != "" {
-		attrs = append(attrs, "error_code", i.code)
+		attrs = append(attrs, slog.String("error_code", i.code))
 	}
 	return attrs
 }
@@ -199,10 +188,10 @@ var _ interface {
 	graphql.OperationInterceptor
 } = operationTracer{}
 
+// newOperationTracer spans each operation with t; with t nil (tracing
+// off) it only records the operation: pprof showed a no-op span's name,
+// attributes and options allocated on every request.
 func newOperationTracer(t trace.Tracer) operationTracer {
-	if t == nil {
-		t = noop.NewTracerProvider().Tracer("")
-	}
 	return operationTracer{tracer: t}
 }
 
@@ -219,6 +208,18 @@ func (o operationTracer) InterceptOperation(ctx context.Context, next graphql.Op
 	info.mu.Lock()
 	name, typ := info.op, info.typ
 	info.mu.Unlock()
+	if o.tracer == nil {
+		responses := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			resp := responses(ctx)
+			var errs gqlerror.List
+			if resp != nil {
+				errs = resp.Errors
+			}
+			info.finish(ctx, errs)
+			return resp
+		}
+	}
 	// The span names the root field, never the document or variables:
 	// those may hold codes from wx.login() or other secrets.
 	ctx, span := o.tracer.Start(ctx, typ+" "+name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(

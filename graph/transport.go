@@ -57,8 +57,10 @@ const allowed = "GET, HEAD, POST, OPTIONS"
 func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	w = &observedWriter{ResponseWriter: w, ctx: r.Context()}
 	h := w.Header()
-	h.Set("Cache-Control", "no-store") // answers carry tokens
-	h.Set("Vary", "Accept, Authorization")
+	// Direct assignment of fresh one-element slices: Header.Set's
+	// canonicalisation check is wasted on constant canonical keys.
+	h["Cache-Control"] = []string{"no-store"} // answers carry tokens
+	h["Vary"] = []string{"Accept, Authorization"}
 
 	if r.Method == http.MethodOptions {
 		h.Set("Allow", allowed)
@@ -241,6 +243,9 @@ func isJSONUTF8(values []string) bool {
 	if len(values) != 1 {
 		return false
 	}
+	if values[0] == mediaJSON || values[0] == mediaJSON+"; charset=utf-8" {
+		return true // the common cases, without mime.ParseMediaType's map
+	}
 	mt, params, err := mime.ParseMediaType(values[0])
 	if err != nil || mt != mediaJSON {
 		return false
@@ -339,10 +344,24 @@ func decodeObject(raw []byte) (map[string]any, error) {
 // is a legacy client: application/json. ok is false when neither is
 // acceptable, which is answered 406.
 func negotiate(accept []string) (media string, ok bool) {
-	ranges := parseAccept(strings.Join(accept, ","))
-	if len(accept) == 0 || strings.TrimSpace(strings.Join(accept, "")) == "" {
+	// Fast paths for the headers clients send (pprof: parsing them with
+	// mime.ParseMediaType allocated a map per request); each answers what
+	// the general case below would.
+	if len(accept) == 0 {
 		return mediaJSON, true
 	}
+	if len(accept) == 1 {
+		switch accept[0] {
+		case mediaJSON, "*/*":
+			return mediaJSON, true
+		case mediaGraphQLResponse:
+			return mediaGraphQLResponse, true
+		}
+	}
+	if strings.TrimSpace(strings.Join(accept, "")) == "" {
+		return mediaJSON, true
+	}
+	ranges := parseAccept(strings.Join(accept, ","))
 	qGR, specGR := weigh(ranges, "application", "graphql-response+json")
 	qJSON, _ := weigh(ranges, "application", "json")
 	switch {
@@ -484,7 +503,19 @@ func (t httpTransport) write(w http.ResponseWriter, status int, media string, re
 		status, media = http.StatusInternalServerError, mediaJSON
 		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
 	}
-	w.Header().Set("Content-Type", media+"; charset=utf-8")
+	w.Header().Set("Content-Type", contentType(media))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// contentType is media's Content-Type, without concatenating per request
+// for ours.
+func contentType(media string) string {
+	switch media {
+	case mediaJSON:
+		return mediaJSON + "; charset=utf-8"
+	case mediaGraphQLResponse:
+		return mediaGraphQLResponse + "; charset=utf-8"
+	}
+	return media + "; charset=utf-8"
 }
