@@ -331,9 +331,11 @@ func (m *Main) Open(ctx context.Context) error {
 		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits,
 		Observe: m.metrics.ObserveOperation, Tracer: m.operationTracer()})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store") // a cache in front must not answer for us
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
 		if m.draining.Load() {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return

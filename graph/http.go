@@ -73,7 +73,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	srv.Use(newCachedComplexityLimit(cfg.Limits.MaxComplexity))
 	// Automatic persisted queries: a client may send a document's sha256
 	// alone (GET, so CDNs could cache) once it has sent it in full.
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: boundedAPQ{lru.New[string](1000)}})
 	srv.Use(newOperationTracer(cfg.Tracer))
 	srv.SetErrorPresenter(presentError(cfg.Log))
 	srv.SetRecoverFunc(recoverPanic(cfg.Log))
@@ -174,8 +174,8 @@ func WithRequestID(log *slog.Logger, next http.Handler) http.Handler {
 		// the array stays on the stack (pprof: this line was a tenth of the
 		// allocations of a cached `me`).
 		var buf [12]slog.Attr
-		attrs := append(buf[:0], slog.String("request_id", id), slog.String("method", r.Method),
-			slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+		attrs := append(buf[:0], slog.String("request_id", id), slog.String("method", clip(r.Method, 16)),
+			slog.String("path", clip(r.URL.Path, 256)), slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
 		attrs = info.appendLogAttrs(attrs)
 		if ip := edge.ClientIP(r); ip != "" {
 			attrs = append(attrs, slog.String("client_ip", ip))
@@ -237,3 +237,33 @@ func (w *statusWriter) WriteHeader(code int) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// boundedAPQ is the persisted-query store: anyone may register documents,
+// so only ones a client would really persist are kept — at most
+// maxPersistedQuery bytes, 1,000 of them — and a flood costs megabytes,
+// not the 60 MB of 1,000 bodies at the size limit.
+type boundedAPQ struct{ cache *lru.LRU[string] }
+
+// maxPersistedQuery bounds a persisted document; the dashboard's largest
+// query is under 2 KiB.
+const maxPersistedQuery = 8 << 10
+
+// Get looks a persisted document up by its hash.
+func (b boundedAPQ) Get(ctx context.Context, key string) (string, bool) { return b.cache.Get(ctx, key) }
+
+// Add keeps a document unless it is too large to be worth persisting; the
+// client then simply keeps sending it whole.
+func (b boundedAPQ) Add(ctx context.Context, key, value string) {
+	if len(value) <= maxPersistedQuery {
+		b.cache.Add(ctx, key, value)
+	}
+}
+
+// clip cuts s to at most n bytes of valid UTF-8 for a log line: a client
+// chooses the path and the method, and one line must not be 60 KB.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

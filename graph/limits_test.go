@@ -15,8 +15,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/complexity"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/validator"
 )
@@ -415,5 +417,24 @@ func TestLimits_Costs(t *testing.T) {
 	// No overflow: the largest counts saturate.
 	if got := listCost(100, saturate); got != saturate {
 		t.Fatalf("listCost saturates at %d", got)
+	}
+}
+
+// TestBoundedAPQ: a persisted document over the size bound is not kept,
+// so a flood of registrations cannot hold 1,000 bodies of 60 KB.
+func TestBoundedAPQ(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := boundedAPQ{lru.New[string](10)}
+	c.Add(ctx, "small", "{ me { id } }")
+	c.Add(ctx, "large", "{ me { id } }"+strings.Repeat(" ", maxPersistedQuery))
+	if _, ok := c.Get(ctx, "small"); !ok {
+		t.Fatal("a small document was not kept")
+	}
+	if _, ok := c.Get(ctx, "large"); ok {
+		t.Fatal("a document over the bound was kept")
+	}
+	if got := clip(strings.Repeat("é", 200), 255); len(got) > 255+len("…") || !utf8.ValidString(got) {
+		t.Fatalf("clip = %d bytes, valid %v", len(got), utf8.ValidString(got))
 	}
 }

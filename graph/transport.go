@@ -96,7 +96,8 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	// An automatic persisted query names a document by its hash alone; the
 	// extension (NewHandler) looks it up. Only documents that passed the
-	// limits below were ever registered.
+	// limits below were ever registered (invalid ones too: gqlgen registers a
+	// document before validating it, and validation refuses it again each run).
 	persisted := params.Query == "" && params.Extensions["persistedQuery"] != nil
 	if strings.TrimSpace(params.Query) == "" && !persisted {
 		// A document holds at least one definition; gqlparser takes "" for

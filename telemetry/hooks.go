@@ -2,8 +2,12 @@ package telemetry
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 	"go.opentelemetry.io/otel/attribute"
@@ -60,9 +64,9 @@ func (h QueryHook) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.C
 
 // AfterQuery ends the span and counts the statement.
 func (h QueryHook) AfterQuery(ctx context.Context, e *bun.QueryEvent) {
-	h.Metrics.observeQuery(sqlOperation(e), e.Err, timeSince(e.StartTime))
+	h.Metrics.observeQuery(sqlOperation(e), e.Err, time.Since(e.StartTime))
 	if span, ok := ctx.Value(queryStartKey{}).(trace.Span); ok {
-		if e.Err != nil && !isNoRows(e.Err) {
+		if e.Err != nil && !errors.Is(e.Err, sql.ErrNoRows) {
 			// The error's class, not its text: PostgreSQL quotes values in
 			// some messages (a duplicate key's, for one).
 			span.SetStatus(codes.Error, "query failed")
@@ -85,7 +89,7 @@ func WechatObserver(m *Metrics, t *Tracing) func(context.Context, wechat.Call) {
 		_, span := t.Tracer.Start(ctx, "wechat "+ep, trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(c.Start),
 			trace.WithAttributes(attribute.String("wechat.endpoint", ep), attribute.Int("wechat.errcode", c.Errcode)))
 		if c.Err != nil {
-			span.SetStatus(codes.Error, "errcode "+itoa(c.Errcode))
+			span.SetStatus(codes.Error, "errcode "+strconv.Itoa(c.Errcode))
 		}
 		span.End(trace.WithTimestamp(c.Start.Add(c.Duration)))
 	}

@@ -40,7 +40,7 @@ func Middleware(m *Metrics, t *Tracing, next http.Handler) http.Handler {
 		var span trace.Span
 		if traced {
 			ctx := t.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-			ctx, span = t.Tracer.Start(ctx, r.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+			ctx, span = t.Tracer.Start(ctx, boundedMethod(r.Method)+" "+route, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
 				attribute.String("http.request.method", boundedMethod(r.Method)),
 				attribute.String("http.route", route),
 			))

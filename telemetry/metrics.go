@@ -12,9 +12,11 @@ import (
 	"context"
 	"crypto/subtle"
 	"database/sql"
+	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,9 +105,19 @@ func (m *Metrics) Handler(token string) http.Handler {
 	if token == "" {
 		return h
 	}
-	want := []byte("Bearer " + token)
+	want := []byte(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		// One Authorization header, scheme in any case (RFC 9110), and the
+		// token compared in constant time: two headers are refused as on
+		// /graphql, since a proxy may have read the other one.
+		auth := r.Header.Values("Authorization")
+		var got string
+		if len(auth) == 1 {
+			if scheme, tok, ok := strings.Cut(auth[0], " "); ok && strings.EqualFold(scheme, "Bearer") {
+				got = strings.TrimSpace(tok)
+			}
+		}
+		if got == "" || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
 			http.Error(w, "metrics need METRICS_TOKEN as a bearer token", http.StatusUnauthorized)
 			return
@@ -174,7 +186,7 @@ func (m *Metrics) observeQuery(op string, err error, d time.Duration) {
 		return
 	}
 	outcome := "ok"
-	if err != nil && !isNoRows(err) {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		outcome = "error"
 	}
 	m.dbQueries.WithLabelValues(op, outcome).Observe(d.Seconds())
