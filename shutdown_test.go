@@ -349,18 +349,7 @@ func TestShutdown_InProcessClosesPool(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	served := make(chan error, 1)
-	go func() { served <- serve(ctx, nil, env, stdout, stderr) }()
-	var addr string
-	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
-		if m := regexp.MustCompile(`listening on http://(\S+)`).FindStringSubmatch(stdout.String()); m != nil {
-			addr = m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve printed no address\n%s", stderr.String())
-		}
-	}
+	addr, served, stderr := serveInProcess(t, ctx, env)
 	c := &child{addr: addr, sim: sim, stderr: stderr}
 	sim.Inject(wechattest.Fault{Delay: time.Second})
 	login := c.loginAsync(t, "in-process")
@@ -396,18 +385,7 @@ func TestShutdown_DelayFailsReadinessFirst(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	served := make(chan error, 1)
-	go func() { served <- serve(ctx, nil, env, stdout, stderr) }()
-	var addr string
-	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
-		if m := regexp.MustCompile(`listening on http://(\S+)`).FindStringSubmatch(stdout.String()); m != nil {
-			addr = m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve printed no address\n%s", stderr.String())
-		}
-	}
+	addr, served, _ := serveInProcess(t, ctx, env)
 	status := func(path string) int {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -435,5 +413,22 @@ func TestShutdown_DelayFailsReadinessFirst(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not return after the delay")
+	}
+}
+
+// serveInProcess runs serve, as main does, until ctx ends, and returns the
+// address it listens on, where its result will arrive, and its stderr.
+func serveInProcess(t *testing.T, ctx context.Context, env func(string) string) (string, <-chan error, *syncBuffer) {
+	t.Helper()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, nil, env, stdout, stderr) }()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if m := regexp.MustCompile(`listening on http://(\S+)`).FindStringSubmatch(stdout.String()); m != nil {
+			return m[1], served, stderr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve printed no address\n%s", stderr.String())
+		}
 	}
 }
