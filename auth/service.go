@@ -468,6 +468,22 @@ func (s *Service) Caller(ctx context.Context) (*Caller, error) {
 	return r.Resolve(func(tok string) (*Caller, error) { return s.Authenticate(ctx, tok) })
 }
 
+// CachedCaller returns the caller of the request in ctx only when the
+// session cache can answer without the database: a fast path may then skip
+// work a lookup would need. ok is false for no token, a malformed one, or a
+// cache miss; Caller is the way to an answer then.
+func (s *Service) CachedCaller(ctx context.Context) (c *Caller, ok bool) {
+	r, _ := ctx.Value(requestKey{}).(*token.Request[*Caller])
+	if s.cache == nil || r == nil || r.Token() == "" {
+		return nil, false
+	}
+	hash, ok := token.Parse(token.User, r.Token())
+	if !ok {
+		return nil, false
+	}
+	return s.cache.Get(hash)
+}
+
 func nonEmpty(s string) *string {
 	if s == "" {
 		return nil

@@ -62,6 +62,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 			_, ok := cache.Get(r.Context(), query)
 			return ok
 		},
+		fast: newFastMe(cfg.Auth, cfg.PublicURL, cfg.Tracer != nil),
 	})
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(cfg.Limits.MaxTokens)

@@ -32,6 +32,9 @@ type Operation struct {
 	// Codes are the errors' extensions.code, in order; empty on success.
 	Codes    []string
 	Duration time.Duration
+	// Fast is true when the fast path answered (a planned `me` from the
+	// session cache), without gqlgen's executor.
+	Fast bool
 }
 
 // Outcome is "ok" or the first error's code.
@@ -63,6 +66,7 @@ type requestInfo struct {
 	// clientName is the client's operationName when it is a sane name.
 	clientName string
 	code       string
+	fast       bool
 }
 
 type requestInfoKey struct{}
@@ -80,24 +84,31 @@ var safeOperationName = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]{0,63}$`)
 // counted as OTHER.
 var safeCode = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,47}$`)
 
-// start notes the operation about to run.
+// begin notes the operation about to run.
 func (i *requestInfo) begin(opCtx *graphql.OperationContext) {
+	fields := rootFields(opCtx.Operation.SelectionSet, nil, 0)
+	op := OperationMultiple
+	switch len(fields) {
+	case 0:
+		op = "__typename"
+	case 1:
+		op = fields[0]
+	}
+	// The name the document gives the operation, which operationName chose.
+	name := opCtx.Operation.Name
+	if !safeOperationName.MatchString(name) {
+		name = ""
+	}
+	i.set(fields, op, string(opCtx.Operation.Operation), name, false)
+}
+
+// set notes an operation's root fields, Operation.Name and type, the
+// client's name for it ("" when it may not be logged), and whether the
+// fast path answers it.
+func (i *requestInfo) set(fields []string, op, typ, clientName string, fast bool) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.fields = rootFields(opCtx.Operation.SelectionSet, nil, 0)
-	switch len(i.fields) {
-	case 0:
-		i.op = "__typename"
-	case 1:
-		i.op = i.fields[0]
-	default:
-		i.op = OperationMultiple
-	}
-	i.typ = string(opCtx.Operation.Operation)
-	// The name the document gives the operation, which operationName chose.
-	if name := opCtx.Operation.Name; safeOperationName.MatchString(name) {
-		i.clientName = name
-	}
+	i.fields, i.op, i.typ, i.clientName, i.fast = fields, op, typ, clientName, fast
 }
 
 // finish records the request's outcome once: later calls do nothing.
@@ -108,7 +119,7 @@ func (i *requestInfo) finish(ctx context.Context, errs gqlerror.List) {
 		return
 	}
 	i.recorded = true
-	op := Operation{Name: i.op, Type: i.typ, Duration: time.Since(i.start)}
+	op := Operation{Name: i.op, Type: i.typ, Duration: time.Since(i.start), Fast: i.fast}
 	if op.Name == "" {
 		op.Name, op.Type = OperationInvalid, "unknown"
 	}

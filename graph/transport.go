@@ -42,6 +42,9 @@ type httpTransport struct {
 	// known reports whether gqlgen has already validated query (its query
 	// cache), so the limits need not be measured again.
 	known func(r *http.Request, query string) bool
+	// fast answers `me` queries it has seen before from the session cache;
+	// nil when off.
+	fast *fastMe
 }
 
 var _ graphql.Transport = httpTransport{}
@@ -79,9 +82,18 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return
 	}
 	var params *graphql.RawParams
+	var body []byte // a JSON POST's, which fast keys on
 	var reqErr *requestError
 	if r.Method == http.MethodPost {
-		params, reqErr = t.readPOST(w, r)
+		params, body, reqErr = t.readPOST(w, r)
+		if reqErr == nil && params == nil {
+			if p := t.fast.lookup(r, body); p != nil && t.fast.serve(w, r, media, p) {
+				return
+			}
+			params, reqErr = decodeParams(body)
+		}
+	} else if p := t.fast.lookup(r, nil); p != nil && t.fast.serve(w, r, media, p) {
+		return
 	} else {
 		params, reqErr = t.readGET(r)
 	}
@@ -128,6 +140,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	if ctx.Err() != nil {
 		return
 	}
+	t.fast.learn(r, body, params, persisted, opCtx.Operation)
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
 	if resp == nil {
@@ -217,25 +230,27 @@ func (t httpTransport) readGET(r *http.Request) (*graphql.RawParams, *requestErr
 	return p, nil
 }
 
-// readPOST reads an application/json body (or a multipart upload).
-func (t httpTransport) readPOST(w http.ResponseWriter, r *http.Request) (*graphql.RawParams, *requestError) {
+// readPOST reads a multipart upload's parameters, or an application/json
+// body for decodeParams (params nil then).
+func (t httpTransport) readPOST(w http.ResponseWriter, r *http.Request) (*graphql.RawParams, []byte, *requestError) {
 	if boundary, ok := isMultipart(r.Header.Get("Content-Type")); ok {
-		return t.readMultipart(w, r, boundary)
+		p, err := t.readMultipart(w, r, boundary)
+		return p, nil, err
 	}
 	if !isJSONUTF8(r.Header.Values("Content-Type")) {
-		return nil, &requestError{http.StatusUnsupportedMediaType, "send the request as Content-Type: application/json, in UTF-8 (or multipart/form-data to upload a file)"}
+		return nil, nil, &requestError{http.StatusUnsupportedMediaType, "send the request as Content-Type: application/json, in UTF-8 (or multipart/form-data to upload a file)"}
 	}
 	if r.ContentLength > t.limits.MaxBodyBytes {
-		return nil, t.tooLarge()
+		return nil, nil, t.tooLarge()
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.limits.MaxBodyBytes))
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
-		return nil, t.tooLarge()
+		return nil, nil, t.tooLarge()
 	} else if err != nil {
-		return nil, badRequest("the request body could not be read")
+		return nil, nil, badRequest("the request body could not be read")
 	}
-	return decodeParams(body)
+	return nil, body, nil
 }
 
 // isJSONUTF8 reports a single Content-Type of application/json whose charset,

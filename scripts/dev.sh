@@ -316,6 +316,7 @@ cmd_test() {
 ./wechat FuzzDecryptUserInfo
 ./wechat FuzzCode2SessionAnswer
 ./profile FuzzNormalizeAvatar
+./graph FuzzAppendString
 TARGETS
 	fi
 }

@@ -38,6 +38,7 @@ type Metrics struct {
 	operations     *prometheus.CounterVec
 	opDuration     *prometheus.HistogramVec
 	graphqlErrors  *prometheus.CounterVec
+	fastPath       prometheus.Counter
 	wechatCalls    *prometheus.CounterVec
 	wechatDuration *prometheus.HistogramVec
 	logins         *prometheus.CounterVec
@@ -68,6 +69,10 @@ func NewMetrics() *Metrics {
 	m.graphqlErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "graphql_errors_total", Help: "Errors in GraphQL responses, by extensions.code.",
 	}, []string{"code"})
+	m.fastPath = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "graphql_fast_path_total",
+		Help: "GraphQL requests answered without the executor: a `me` query seen before, its caller in the session cache.",
+	})
 	m.wechatCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wechat_calls_total",
 		Help: "HTTP calls to the WeChat API, by endpoint and errcode (0 success, -1 busy, -2 no usable answer: transport error, timeout, HTTP status).",
@@ -84,7 +89,7 @@ func NewMetrics() *Metrics {
 	m.dbQueries = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "db_query_duration_seconds", Help: "Time of one SQL statement, by operation (SELECT, INSERT, …) and outcome (ok or error).", Buckets: latencyBuckets,
 	}, []string{"operation", "outcome"})
-	m.Registry.MustRegister(m.httpRequests, m.httpDuration, m.operations, m.opDuration, m.graphqlErrors,
+	m.Registry.MustRegister(m.httpRequests, m.httpDuration, m.operations, m.opDuration, m.graphqlErrors, m.fastPath,
 		m.wechatCalls, m.wechatDuration, m.logins, m.rateLimited, m.dbQueries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -135,6 +140,9 @@ func (m *Metrics) ObserveOperation(_ context.Context, op graph.Operation) {
 	m.opDuration.WithLabelValues(op.Name).Observe(op.Duration.Seconds())
 	for _, c := range op.Codes {
 		m.graphqlErrors.WithLabelValues(c).Inc()
+	}
+	if op.Fast {
+		m.fastPath.Inc()
 	}
 }
 
