@@ -49,6 +49,8 @@ type Config struct {
 	// DevWechatPublic lets dev mode listen beyond loopback.
 	DevWechatPublic bool
 	DBMaxConns      int
+	// DBPrepare lets the store prepare its hottest statements (DB_PREPARE).
+	DBPrepare bool
 	// SessionCacheTTL bounds how long a resolved session is reused without
 	// asking PostgreSQL (revocations arrive by LISTEN/NOTIFY at once; this
 	// bounds only profile staleness); 0 turns the cache off.
@@ -137,7 +139,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		proxies, origins                                  string
 		rateIP, rateOpenID, ratePhone, rateAvatar         string
 		shutdownTimeout, shutdownDelay                    string
-		cacheTTL, cacheSize                               string
+		cacheTTL, cacheSize, prepare                      string
 	)
 	d := graph.DefaultLimits
 	settings := []setting{
@@ -156,6 +158,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"dev-wechat", "DEV_WECHAT", "", "1 mounts the WeChat simulator, playground and introspection: never in production", &dev},
 		{"dev-wechat-unsafe-public", "DEV_WECHAT_UNSAFE_PUBLIC", "", "1 lets dev mode listen beyond loopback, where anyone could mint logins for any user", &devPublic},
 		{"db-max-conns", "DB_MAX_CONNS", "20", "database connections per instance, all kept idle when unused", &maxConns},
+		{"db-prepare", "DB_PREPARE", "on", "off stops prepared statements, for PgBouncer in transaction mode before 1.21", &prepare},
 		{"session-cache-ttl", "SESSION_CACHE_TTL", "5s", "how long a resolved session is reused without the database (revocation still reaches every instance at once by LISTEN/NOTIFY); 0 turns the cache off", &cacheTTL},
 		{"session-cache-size", "SESSION_CACHE_SIZE", "50000", "most sessions cached per instance (about 1 KiB each)", &cacheSize},
 		{"db-statement-timeout", "DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout while serving; the server cancels longer statements", &stmtTimeout},
@@ -209,6 +212,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.DevWechatPublic, err = parseBool(devPublic); err != nil {
 		return c, fmt.Errorf("DEV_WECHAT_UNSAFE_PUBLIC: %w", err)
+	}
+	if c.DBPrepare, err = parseBool(prepare); err != nil {
+		return c, fmt.Errorf("DB_PREPARE: %w", err)
 	}
 	if c.Port, err = strconv.Atoi(port); err != nil || c.Port < 0 || c.Port > 65535 {
 		return c, fmt.Errorf("PORT must be a port number, not %q", port)

@@ -427,6 +427,7 @@ func (m *Main) openStore(ctx context.Context) (*store.Store, error) {
 	defer cancel()
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{
 		MaxConns: cfg.DBMaxConns, ApplicationName: "wxlogin", StatementTimeout: cfg.DBStatementTimeout,
+		NoPrepare: !cfg.DBPrepare,
 	})
 	if err == nil {
 		var names []string

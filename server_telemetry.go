@@ -31,8 +31,8 @@ func (m *Main) openTelemetry(ctx context.Context, st *store.Store) error {
 	if m.tracing.Enabled() {
 		m.Log.Info("OpenTelemetry tracing on (OTEL_ settings)")
 	}
-	// On the store's own *bun.DB, which every part of the server shares.
-	st.DB().AddQueryHook(telemetry.QueryHook{Metrics: m.metrics, Tracing: m.tracing}) //lint:ignore SA1019 WithQueryHook would return a copy the server never uses
+	// On the store, which every part of the server shares.
+	st.AddQueryHook(telemetry.QueryHook{Metrics: m.metrics, Tracing: m.tracing})
 	return nil
 }
 

@@ -12,7 +12,9 @@
 # the bench:begin and bench:end markers.
 #
 # Settings: BENCH_C (32), BENCH_D (10s), BENCH_WARMUP (3s), BENCH_ROUNDS (2),
-# BENCH_TOKENS (2000), BENCH_DB_CONNS (the server's and baseline's pools, 20).
+# BENCH_TOKENS (2000), BENCH_DB_CONNS (the server's and baseline's pools, 20),
+# BENCH_PARTS (which runs: "me login nocache revocation", all by default;
+# BENCHMARKS.md is only rewritten when all ran).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -77,7 +79,11 @@ bpid=$!
 pids+=("$bpid")
 sleep 1
 
+parts=" ${BENCH_PARTS:-me login nocache revocation} "
+part() { [[ $parts == *" $1 "* ]]; }
+
 for r in $(seq "$rounds"); do
+	part me || break
 	log "round $r: me"
 	load -name me -mode me -addr 127.0.0.1:$port -tokens "$out/tokens.txt" -pid "$spid"
 	log "round $r: baseline"
@@ -85,12 +91,15 @@ for r in $(seq "$rounds"); do
 	log "round $r: me by persisted query"
 	load -name apq -mode apq -addr 127.0.0.1:$port -tokens "$out/tokens.txt" -pid "$spid"
 done
+if part login; then
 log "login"
 load -name login -mode login -addr 127.0.0.1:$port -users 1000 -pid "$spid"
+fi
 rss=$(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$spid/status")
 stop "$spid"
 stop "$bpid"
 
+if part login; then
 log "pgbench: the login transaction"
 secs=${d%s}
 pgb() { (cd "$out" && pgbench -n -M prepared -c "$c" -j 2 -T "$1" -D nusers=1000 -f "$root/bench/login.sql" -l --log-prefix=pgbench.log "$dsn"); }
@@ -102,7 +111,9 @@ t1=$("$root/bin/bench-load" -mode ticks -pgpid "$pgpid")
 n=$(sed -n 's/.*actually processed: \([0-9]*\).*/\1/p' "$out/pgbench.out")
 if [ "${n:-0}" -gt 0 ]; then echo "pg_cpu_us_per_req=$(( (t1 - t0) * 10000 / n ))" >>"$out/pgbench.out"; fi
 cat "$out/pgbench.out"
+fi
 
+if part nocache; then
 log "me without the session cache (for the record)"
 start_server nocache SESSION_CACHE_TTL=0
 DATABASE_URL="$dsn" "$root/bin/bench-baseline" -addr 127.0.0.1:$bport -conns "$conns" >"$out/baseline.log" 2>&1 &
@@ -112,7 +123,12 @@ sleep 1
 load -name me-nocache -mode me -addr 127.0.0.1:$port -tokens "$out/tokens.txt" -pid "$spid"
 stop "$spid"
 stop "$bpid"
+fi
 
+if ! part revocation || [ "$parts" != " me login nocache revocation " ]; then
+	log "BENCH_PARTS=${BENCH_PARTS}: results in $out/results.jsonl; BENCHMARKS.md left as it was"
+	exit 0
+fi
 log "cross-instance revocation latency"
 test_url="${dsn%%/wxlogin_bench*}/postgres?sslmode=disable"
 rev=$(TEST_DATABASE_URL="$test_url" go test -count=1 -run '^TestSessionCache_RevocationLatency$' -v . 2>&1 | sed -n 's/.*revocation latency: //p')

@@ -69,7 +69,23 @@ type LoginResult struct {
 // terminated it) does not fail the login: the transaction runs once more on
 // a connection known to answer.
 func (s *Store) Login(ctx context.Context, p LoginParams) (*LoginResult, error) {
-	res, err := runLogin(ctx, s.db, p)
+	// Most logins are a returning user's: one statement (relogin). It
+	// writes nothing when it does not apply, and the transaction below
+	// runs instead.
+	res, err := s.relogin(ctx, p)
+	switch {
+	case err == nil:
+		return res, nil
+	case connDied(err) && ctx.Err() == nil:
+		// It may have committed: loginRetry finds the session if so.
+		if res, err = s.loginRetry(ctx, p); err != nil && !errors.Is(err, ErrUserDisabled) {
+			return nil, fmt.Errorf("store: login: %w", err)
+		}
+		return res, err
+	case !fallsBack(err):
+		return nil, fmt.Errorf("store: login: %w", err)
+	}
+	res, err = runLogin(ctx, s.db, p)
 	// Logins lock rows in one order (identity, then users by id), so they
 	// should not deadlock; a rare one with a writer that locks otherwise is
 	// rolled back whole by PostgreSQL and can run again.

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -59,6 +60,11 @@ type Options struct {
 	// a session that sits in an open transaction longer is closed, releasing
 	// its locks. Default (zero) 30s; negative means no limit.
 	IdleInTxTimeout time.Duration
+	// NoPrepare keeps the store from preparing statements (DB_PREPARE=off),
+	// for a pooler that cannot keep them, such as PgBouncer in transaction
+	// mode before 1.21. Prepared, a returning user's login is parsed and
+	// planned once per connection instead of every time.
+	NoPrepare bool
 }
 
 // Store is the database handle. It is safe for concurrent use.
@@ -67,6 +73,13 @@ type Store struct {
 	// connector holds db's connection settings, for Migrate's own pool.
 	connector *pgdriver.Connector
 	maxConns  int
+
+	// hooks are AddQueryHook's, for statements that bypass bun's builders.
+	hooks     queryHooks
+	noPrepare bool
+	// prepMu guards reloginPrepared, prepared on first use.
+	prepMu          sync.Mutex
+	reloginPrepared *sql.Stmt
 }
 
 // Open connects to dsn (a postgres:// URL), sizes the pool and pings.
@@ -96,7 +109,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: connecting to %s: %w", redactDSN(dsn), err)
 	}
-	return &Store{db: db, connector: connector, maxConns: opts.MaxConns}, nil
+	return &Store{db: db, connector: connector, maxConns: opts.MaxConns, noPrepare: opts.NoPrepare}, nil
 }
 
 // sessionParams are the server settings Options own; a DSN setting them
@@ -175,7 +188,15 @@ func serverTimeout(d, def time.Duration) time.Duration {
 }
 
 // Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.prepMu.Lock()
+	if s.reloginPrepared != nil {
+		_ = s.reloginPrepared.Close()
+		s.reloginPrepared = nil
+	}
+	s.prepMu.Unlock()
+	return s.db.Close()
+}
 
 // DB exposes the Bun handle, for tests and ad-hoc operator queries.
 func (s *Store) DB() *bun.DB { return s.db }

@@ -1,0 +1,210 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
+
+	"wxlogin/models"
+)
+
+// reloginSQL records a returning user's login in one statement, and so in
+// one round trip and one implicit transaction: the identity's and the
+// user's login times, the session and the audit row. It is the whole of
+// the common login — an identity that exists, whose user is enabled, that
+// learns nothing new — and writes nothing at all otherwise: no row comes
+// back then, and Login runs the general transaction, which handles first
+// logins, unionids learned, merges and refusals.
+//
+// Rows are locked in the general path's order, the identity and then its
+// user, or the two would deadlock. The identity is only locked (FOR UPDATE)
+// until the user row has been updated: a user disabled a moment ago (the
+// UPDATE re-reads a row changed since the statement's snapshot) stops
+// everything that follows, the identity's login time included. With a
+// unionid, the identity must already hold it and no other user may hold it
+// too: otherwise the general path must take the unionid's lock and may
+// have to merge.
+//
+// Columns are named, never *: a prepared statement's result type must not
+// change under it when a migration adds a column.
+const reloginSQL = `WITH found AS (
+    SELECT i.id, i.user_id FROM identities i JOIN users u ON u.id = i.user_id
+    WHERE i.provider = $1 AND i.appid = $2 AND i.openid = $3 AND u.disabled_at IS NULL
+      AND ($4::text IS NULL OR (i.unionid = $4 AND NOT EXISTS (
+          SELECT 1 FROM identities o WHERE o.provider = $1 AND o.unionid = $4 AND o.user_id <> i.user_id)))
+    FOR UPDATE OF i
+), usr AS (
+    UPDATE users u SET last_login_at = now()
+    FROM found WHERE u.id = found.user_id AND u.disabled_at IS NULL
+    RETURNING u.id, u.nickname, u.avatar_url, u.gender, u.language, u.city, u.province, u.country,
+        u.phone, u.phone_country_code, u.disabled_at, u.disabled_reason, u.created_at, u.updated_at,
+        u.last_login_at, found.id AS identity_id
+), ident AS (
+    UPDATE identities i SET updated_at = now(), last_login_at = now()
+    FROM usr WHERE i.id = usr.identity_id AND i.user_id = usr.id
+    RETURNING i.id, i.user_id, i.provider, i.appid, i.openid, i.unionid, i.created_at, i.updated_at, i.last_login_at
+), sess AS (
+    INSERT INTO sessions (id, token_hash, user_id, identity_id, session_key_sealed, expires_at, ip, user_agent)
+    SELECT $5::uuid, $6::bytea, ident.user_id, ident.id, $7::bytea, $8::timestamptz, $9::inet, $10::text FROM ident
+    RETURNING created_at, last_seen_at
+), audit AS (
+    INSERT INTO audit_log (id, actor_kind, actor_id, action, target, ip, detail)
+    SELECT $11::uuid, 'user', ident.user_id, 'user.login', ident.user_id::text, $9::inet, $12::jsonb FROM ident
+)
+SELECT usr.id, usr.nickname, usr.avatar_url, usr.gender, usr.language, usr.city, usr.province, usr.country,
+    usr.phone, usr.phone_country_code, usr.disabled_at, usr.disabled_reason, usr.created_at, usr.updated_at,
+    usr.last_login_at,
+    ident.id, ident.user_id, ident.provider, ident.appid, ident.openid, ident.unionid, ident.created_at,
+    ident.updated_at, ident.last_login_at,
+    sess.created_at, sess.last_seen_at
+FROM usr JOIN ident ON ident.user_id = usr.id CROSS JOIN sess`
+
+// errNotRelogin: reloginSQL did not apply (no row came back and nothing was
+// written); the general login transaction must run.
+var errNotRelogin = errors.New("store: not a plain returning login")
+
+// relogin runs reloginSQL for p, prepared once per connection unless
+// Options.NoPrepare. A profile (legacy wx.getUserInfo data) to save is the
+// general path's, and so is everything reloginSQL leaves alone.
+func (s *Store) relogin(ctx context.Context, p LoginParams) (*LoginResult, error) {
+	if p.Profile != nil {
+		return nil, errNotRelogin
+	}
+	sess := p.Session
+	audit, err := json.Marshal(map[string]any{"appid": p.AppID, "session": sess.ID})
+	if err != nil {
+		return nil, err
+	}
+	args := []any{p.Provider, p.AppID, p.OpenID, nullable(p.UnionID),
+		sess.ID, sess.TokenHash, sess.SessionKeySealed, sess.ExpiresAt, sess.IP, sess.UserAgent,
+		NewID(), string(audit)}
+
+	ctx, event := s.hooks.before(ctx, s.db, reloginSQL)
+	var rows *sql.Rows
+	if stmt, perr := s.reloginStmt(ctx); perr != nil {
+		err = perr
+	} else if stmt != nil {
+		rows, err = stmt.QueryContext(ctx, args...)
+	} else {
+		rows, err = s.db.DB.QueryContext(ctx, reloginSQL, args...)
+	}
+	res := &LoginResult{User: new(models.User), Identity: new(models.Identity)}
+	if err == nil {
+		err = scanRelogin(rows, res, sess)
+	}
+	s.hooks.after(ctx, event, err)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNotRelogin
+	}
+	if err != nil {
+		return nil, err
+	}
+	sess.UserID, sess.IdentityID = res.User.ID, res.Identity.ID
+	return res, nil
+}
+
+func scanRelogin(rows *sql.Rows, res *LoginResult, sess *models.Session) error {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	u, i := res.User, res.Identity
+	err := rows.Scan(&u.ID, &u.Nickname, &u.AvatarURL, &u.Gender, &u.Language, &u.City, &u.Province, &u.Country,
+		&u.Phone, &u.PhoneCountryCode, &u.DisabledAt, &u.DisabledReason, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt,
+		&i.ID, &i.UserID, &i.Provider, &i.AppID, &i.OpenID, &i.UnionID, &i.CreatedAt, &i.UpdatedAt, &i.LastLoginAt,
+		&sess.CreatedAt, &sess.LastSeenAt)
+	if err != nil {
+		return fmt.Errorf("reading the login: %w", err)
+	}
+	return rows.Close()
+}
+
+// reloginStmt returns reloginSQL prepared on the pool (database/sql
+// prepares it again on each connection that runs it), or nil when the
+// store must not prepare statements (Options.NoPrepare: PgBouncer in
+// transaction mode, say). A failure to prepare is retried next time.
+func (s *Store) reloginStmt(ctx context.Context) (*sql.Stmt, error) {
+	if s.noPrepare {
+		return nil, nil
+	}
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	if s.reloginPrepared == nil {
+		stmt, err := s.db.DB.PrepareContext(ctx, reloginSQL)
+		if err != nil {
+			return nil, err
+		}
+		s.reloginPrepared = stmt
+	}
+	return s.reloginPrepared, nil
+}
+
+// fallsBack reports whether a failed reloginSQL leaves the login to the
+// general transaction: it did not apply, or it was rolled back whole
+// because a row it wanted changed under it (a merge moved the identity's
+// user away: a foreign key fails) or PostgreSQL broke a deadlock with it.
+func fallsBack(err error) bool {
+	if errors.Is(err, errNotRelogin) {
+		return true
+	}
+	var pgErr pgdriver.Error
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Field('C') {
+	case "23503", "40P01":
+		return true
+	}
+	return false
+}
+
+// queryHooks are the bun.QueryHooks added with AddQueryHook, for the
+// statements that do not go through bun's query builders (a prepared
+// statement is plain database/sql), so that they are timed and traced too.
+type queryHooks struct {
+	mu    sync.RWMutex
+	hooks []bun.QueryHook
+}
+
+// AddQueryHook adds h to the store's bun.DB and to its own statements.
+func (s *Store) AddQueryHook(h bun.QueryHook) {
+	s.db.AddQueryHook(h) //lint:ignore SA1019 WithQueryHook would return a copy the store does not use
+	s.hooks.mu.Lock()
+	s.hooks.hooks = append(s.hooks.hooks, h)
+	s.hooks.mu.Unlock()
+}
+
+func (q *queryHooks) before(ctx context.Context, db *bun.DB, query string) (context.Context, *bun.QueryEvent) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if len(q.hooks) == 0 {
+		return ctx, nil
+	}
+	e := &bun.QueryEvent{DB: db, Query: query, QueryTemplate: query, StartTime: time.Now()}
+	for _, h := range q.hooks {
+		ctx = h.BeforeQuery(ctx, e)
+	}
+	return ctx, e
+}
+
+func (q *queryHooks) after(ctx context.Context, e *bun.QueryEvent, err error) {
+	if e == nil {
+		return
+	}
+	e.Err = err
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	for i := len(q.hooks) - 1; i >= 0; i-- {
+		q.hooks[i].AfterQuery(ctx, e)
+	}
+}
