@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -34,28 +33,20 @@ type fastAnswer struct {
 func (ts *testServer) send(t *testing.T, token string, r fastRequest) fastAnswer {
 	t.Helper()
 	before := metric(scrape(t, ts.MetricsURL(), ""), "graphql_fast_path_total")
-	u := ts.URL() + "/graphql"
+	path := "/graphql"
 	if r.query != "" {
-		u += "?" + r.query
+		path += "?" + r.query
 	}
-	req, _ := http.NewRequest(r.method, u, strings.NewReader(r.body))
-	if r.body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	var hdr []string
 	if r.accept != "" {
-		req.Header.Set("Accept", r.accept)
+		hdr = append(hdr, "Accept", r.accept)
 	}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		hdr = append(hdr, "Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, body := ts.fetch(t, http.DefaultClient, ts.URL(), r.method, path, r.body, hdr...)
 	after := metric(scrape(t, ts.MetricsURL(), ""), "graphql_fast_path_total")
-	return fastAnswer{resp.StatusCode, resp.Header.Get("Content-Type"), string(b), after == before+1}
+	return fastAnswer{resp.StatusCode, resp.Header.Get("Content-Type"), body, after == before+1}
 }
 
 func postBody(query string, extra ...string) string {

@@ -187,8 +187,6 @@ func (p *mePlan) appendResponse(b []byte, u *models.User, publicURL string) []by
 			b = append(b, `"User"`...)
 		case "id":
 			b = appendString(b, u.ID)
-		case "nickname":
-			b = appendOptString(b, u.Nickname)
 		case "avatarUrl":
 			b = appendOptString(b, profile.AvatarURL(u.AvatarURL, publicURL))
 		case "gender":
@@ -197,16 +195,8 @@ func (p *mePlan) appendResponse(b []byte, u *models.User, publicURL string) []by
 			} else {
 				b = strconv.AppendQuote(b, u.Gender.String()) // models.Gender.MarshalGQL
 			}
-		case "city":
-			b = appendOptString(b, u.City)
-		case "province":
-			b = appendOptString(b, u.Province)
-		case "country":
-			b = appendOptString(b, u.Country)
-		case "language":
-			b = appendOptString(b, u.Language)
-		case "phone":
-			b = appendOptString(b, u.Phone)
+		case "nickname", "city", "province", "country", "language", "phone":
+			b = appendOptString(b, optionalText(u, f.name))
 		case "createdAt":
 			b = appendTime(b, u.CreatedAt)
 		case "lastLoginAt":
@@ -218,6 +208,25 @@ func (p *mePlan) appendResponse(b []byte, u *models.User, publicURL string) []by
 		}
 	}
 	return append(b, "}}}"...)
+}
+
+// optionalText returns the nullable String field of User called name.
+func optionalText(u *models.User, name string) *string {
+	switch name {
+	case "nickname":
+		return u.Nickname
+	case "city":
+		return u.City
+	case "province":
+		return u.Province
+	case "country":
+		return u.Country
+	case "language":
+		return u.Language
+	case "phone":
+		return u.Phone
+	}
+	return nil // planMe admits no other name here
 }
 
 // appendTime is scalar.MarshalTime's text (gqlgen's: RFC 3339 with
