@@ -158,7 +158,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"dev-wechat", "DEV_WECHAT", "", "1 mounts the WeChat simulator, playground and introspection: never in production", &dev},
 		{"dev-wechat-unsafe-public", "DEV_WECHAT_UNSAFE_PUBLIC", "", "1 lets dev mode listen beyond loopback, where anyone could mint logins for any user", &devPublic},
 		{"db-max-conns", "DB_MAX_CONNS", "20", "database connections per instance, all kept idle when unused", &maxConns},
-		{"db-prepare", "DB_PREPARE", "on", "off stops prepared statements, for PgBouncer in transaction mode before 1.21", &prepare},
+		{"db-prepare", "DB_PREPARE", "on", "off stops prepared statements, for PgBouncer in transaction mode without max_prepared_statements", &prepare},
 		{"session-cache-ttl", "SESSION_CACHE_TTL", "5s", "how long a resolved session is reused without the database (revocation still reaches every instance at once by LISTEN/NOTIFY); 0 turns the cache off", &cacheTTL},
 		{"session-cache-size", "SESSION_CACHE_SIZE", "50000", "most sessions cached per instance (about 1 KiB each)", &cacheSize},
 		{"db-statement-timeout", "DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout while serving; the server cancels longer statements", &stmtTimeout},

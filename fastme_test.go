@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -75,11 +76,20 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 	// HTML's <>&, U+2028/9, DEL, non-ASCII; and a stored avatar path that
 	// PUBLIC_URL makes absolute.
 	odd := "<b>\"Tom\" & \\Jerry</b>\u2028\u2029\x7f 你好 😀"
+	invalidations := ts.SessionCache.Stats().Invalidations
 	_, err := ts.store.DB().ExecContext(context.Background(), `UPDATE users SET nickname = ?, city = ?,
 		province = NULL, country = 'CN', language = 'zh_CN', gender = 2, phone = '+8613800138000',
 		avatar_url = '/avatars/`+strings.Repeat("ab", 32)+`.jpg' WHERE id = ?`, odd, "a\tb\nc", p.User.ID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The UPDATE's notification drops the user's cached sessions when it
+	// arrives: wait for it, or it could drop one a request below relies on.
+	for deadline := time.Now().Add(5 * time.Second); ts.SessionCache.Stats().Invalidations == invalidations; {
+		if time.Now().After(deadline) {
+			t.Fatal("the profile change was never notified")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	all := `{ me { __typename id nickname avatarUrl gender city province country language phone createdAt lastLoginAt } }`
 	doc := `query Mine { who: me { n: nickname id t: __typename } }`
@@ -119,6 +129,33 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 	// The escaping really was exercised.
 	if a := ts.send(t, p.Token, requests[0]); !a.fast || !strings.Contains(a.body, `\u003cb\u003e\"Tom\" \u0026 \\Jerry\u003c/b\u003e\u2028\u2029`) {
 		t.Fatalf("escaping: %+v", a)
+	}
+
+	// Only an answer without errors teaches a plan: requests without a
+	// token cannot fill (or flush) the plan cache.
+	fresh := fastRequest{method: "POST", body: postBody(`{ me { id  } }`)}
+	for range 2 {
+		if a := ts.send(t, "", fresh); a.fast || !strings.Contains(a.body, `"UNAUTHENTICATED"`) {
+			t.Fatalf("without a token: %+v", a)
+		}
+	}
+	if a := ts.send(t, p.Token, fresh); a.fast {
+		t.Fatalf("learned from a refused request: %+v", a)
+	}
+	// A persisted query's plan holds only while the hash is still stored:
+	// once 1,000 others have pushed it out, the executor's answer is
+	// PERSISTED_QUERY_NOT_FOUND, and so is the fast path's.
+	byHash := requests[len(requests)-1]
+	for i := range 1000 {
+		doc := fmt.Sprintf("query Evict%d { me { id } }", i)
+		sum := sha256.Sum256([]byte(doc))
+		body := `{"query":` + mustJSON(doc) + `,"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + hex.EncodeToString(sum[:]) + `"}}}`
+		if resp, b := ts.fetch(t, http.DefaultClient, ts.URL(), "POST", "/graphql", body); resp.StatusCode != 200 {
+			t.Fatalf("registering %d: %s", i, b)
+		}
+	}
+	if a := ts.send(t, p.Token, byHash); a.fast || !strings.Contains(a.body, "PERSISTED_QUERY_NOT_FOUND") {
+		t.Fatalf("an evicted persisted query: %+v", a)
 	}
 
 	// A change through the API shows at once; so does a revoked session,

@@ -36,17 +36,20 @@ import (
 type fastMe struct {
 	auth      *auth.Service
 	publicURL string
+	// apq is the persisted-query store: a plan of a persisted query sent
+	// by its hash alone holds only while the store still has the hash.
+	apq       boundedAPQ
 	post, get planCache
 }
 
 // newFastMe returns the fast path, or nil when it must stay off: without
 // an auth service there is no cache to answer from, and with tracing on
 // every operation must get its span from the executor's extension.
-func newFastMe(a *auth.Service, publicURL string, tracing bool) *fastMe {
+func newFastMe(a *auth.Service, publicURL string, tracing bool, apq boundedAPQ) *fastMe {
 	if a == nil || tracing {
 		return nil
 	}
-	return &fastMe{auth: a, publicURL: publicURL}
+	return &fastMe{auth: a, publicURL: publicURL, apq: apq}
 }
 
 // mePlan is how to answer one `me` document.
@@ -56,6 +59,8 @@ type mePlan struct {
 	fields []meField
 	// clientName is the operation's name when the log may show it.
 	clientName string
+	// persisted is the hash of a persisted query sent by its hash alone.
+	persisted string
 }
 
 // meField is one selected field of User: its response key, pre-quoted, and
@@ -110,12 +115,13 @@ func planMe(op *ast.OperationDefinition) *mePlan {
 // quoted is a response key as JSON: names are [_A-Za-z0-9]+, so no escapes.
 func quoted(name string) []byte { return []byte(`"` + name + `"`) }
 
-// learn keeps the plan of a request that has just passed every check and
-// is about to run, keyed by its exact bytes: a POST's body, or a GET's
-// query string. Requests with variables are never planned (the plan would
-// ignore them), and neither are POSTs carrying extensions: a persisted
-// query's registration must keep happening in the executor's extension, or
-// an evicted hash would never be registered again.
+// learn keeps the plan of a request the executor has just answered
+// without errors (so a signed-in caller's; anyone else's request would not
+// evict others' plans), keyed by its exact bytes: a POST's body, or a
+// GET's query string. Requests with variables are never planned (the plan
+// would ignore them), and neither are POSTs carrying extensions: a
+// persisted query's registration must keep happening in the executor's
+// extension, or an evicted hash would never be registered again.
 // hashOnly is a persisted query sent by its hash alone.
 func (f *fastMe) learn(r *http.Request, body []byte, params *graphql.RawParams, hashOnly bool, op *ast.OperationDefinition) {
 	if f == nil || len(params.Variables) > 0 {
@@ -130,9 +136,17 @@ func (f *fastMe) learn(r *http.Request, body []byte, params *graphql.RawParams, 
 		// A document in full, or a persisted one by its hash alone (the
 		// hash names exactly one document; a GET carrying both would
 		// register it, which the executor must keep doing).
-		if p := planMe(op); p != nil {
-			f.get.put(r.URL.RawQuery, p)
+		p := planMe(op)
+		if p == nil {
+			return
 		}
+		if hashOnly {
+			pq, _ := params.Extensions["persistedQuery"].(map[string]any)
+			if p.persisted, _ = pq["sha256Hash"].(string); p.persisted == "" {
+				return
+			}
+		}
+		f.get.put(r.URL.RawQuery, p)
 	}
 }
 
@@ -151,6 +165,16 @@ func (f *fastMe) lookup(r *http.Request, body []byte) *mePlan {
 // reporting whether it did; when not, nothing has been written.
 func (f *fastMe) serve(w http.ResponseWriter, r *http.Request, media string, p *mePlan) bool {
 	ctx := r.Context()
+	if ctx.Err() != nil {
+		return false // the client has gone: the executor's path writes nothing
+	}
+	if p.persisted != "" {
+		// The executor answers PERSISTED_QUERY_NOT_FOUND once the store
+		// has let the hash go; looking it up also keeps it recently used.
+		if _, ok := f.apq.Get(ctx, p.persisted); !ok {
+			return false
+		}
+	}
 	c, ok := f.auth.CachedCaller(ctx)
 	if !ok || c.User.CreatedAt.IsZero() {
 		return false // a zero createdAt would be the executor's non-null error
@@ -308,8 +332,8 @@ func appendString(b []byte, s string) []byte {
 const upperHex = "0123456789ABCDEF"
 
 // planCache maps request bytes to plans. It is small and bounded: real
-// clients send a handful of `me` documents, and a client sending endless
-// variants only empties it now and then, which costs the others one
+// clients send a handful of `me` documents, and a signed-in client sending
+// endless variants only evicts plans at random, which costs the others one
 // executor run each to learn theirs again.
 type planCache struct {
 	mu sync.RWMutex
@@ -336,8 +360,14 @@ func (c *planCache) put(key string, p *mePlan) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxPlans {
+	if c.m == nil {
 		c.m = make(map[string]*mePlan)
+	}
+	if _, ok := c.m[key]; !ok && len(c.m) >= maxPlans {
+		for k := range c.m { // map order: one at random
+			delete(c.m, k)
+			break
+		}
 	}
 	c.m[key] = p
 }

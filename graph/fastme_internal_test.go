@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,5 +114,22 @@ func TestPlanMe(t *testing.T) {
 		if got != c.plan {
 			t.Errorf("%s: plan %q, want %q", c.doc, got, c.plan)
 		}
+	}
+}
+
+// TestPlanCache_Bounded: a full cache makes room by evicting one plan,
+// not by forgetting all of them; a key too large is not kept.
+func TestPlanCache_Bounded(t *testing.T) {
+	var c planCache
+	p := &mePlan{}
+	for i := range maxPlans + 100 {
+		c.put(strings.Repeat("k", i+1), p)
+		if got := len(c.m); got != min(i+1, maxPlans) {
+			t.Fatalf("after %d puts: %d plans", i+1, got)
+		}
+	}
+	c.put(strings.Repeat("x", maxPlanKey+1), p)
+	if c.get([]byte(strings.Repeat("x", maxPlanKey+1))) != nil {
+		t.Fatal("kept a key over maxPlanKey")
 	}
 }

@@ -54,6 +54,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	es := NewExecutableSchema(c)
 	srv := handler.New(es)
 	cache := lru.New[*ast.QueryDocument](1000)
+	apq := boundedAPQ{lru.New[string](1000)}
 	srv.AddTransport(httpTransport{
 		limits:        cfg.Limits,
 		schema:        es.Schema(),
@@ -62,7 +63,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 			_, ok := cache.Get(r.Context(), query)
 			return ok
 		},
-		fast: newFastMe(cfg.Auth, cfg.PublicURL, cfg.Tracer != nil),
+		fast: newFastMe(cfg.Auth, cfg.PublicURL, cfg.Tracer != nil, apq),
 	})
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(cfg.Limits.MaxTokens)
@@ -74,7 +75,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	srv.Use(newCachedComplexityLimit(cfg.Limits.MaxComplexity))
 	// Automatic persisted queries: a client may send a document's sha256
 	// alone (GET, so CDNs could cache) once it has sent it in full.
-	srv.Use(extension.AutomaticPersistedQuery{Cache: boundedAPQ{lru.New[string](1000)}})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	srv.Use(newOperationTracer(cfg.Tracer))
 	srv.SetErrorPresenter(presentError(cfg.Log))
 	srv.SetRecoverFunc(recoverPanic(cfg.Log))

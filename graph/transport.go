@@ -83,18 +83,26 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	var params *graphql.RawParams
 	var body []byte // a JSON POST's, which fast keys on
+	var planned bool
 	var reqErr *requestError
 	if r.Method == http.MethodPost {
 		params, body, reqErr = t.readPOST(w, r)
 		if reqErr == nil && params == nil {
-			if p := t.fast.lookup(r, body); p != nil && t.fast.serve(w, r, media, p) {
-				return
+			if p := t.fast.lookup(r, body); p != nil {
+				if t.fast.serve(w, r, media, p) {
+					return
+				}
+				planned = true
 			}
 			params, reqErr = decodeParams(body)
 		}
-	} else if p := t.fast.lookup(r, nil); p != nil && t.fast.serve(w, r, media, p) {
-		return
 	} else {
+		if p := t.fast.lookup(r, nil); p != nil {
+			if t.fast.serve(w, r, media, p) {
+				return
+			}
+			planned = true
+		}
 		params, reqErr = t.readGET(r)
 	}
 	if reqErr != nil {
@@ -140,11 +148,13 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	if ctx.Err() != nil {
 		return
 	}
-	t.fast.learn(r, body, params, persisted, opCtx.Operation)
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
 	if resp == nil {
 		return // the request's context ended before a response was made
+	}
+	if !planned && len(resp.Errors) == 0 {
+		t.fast.learn(r, body, params, persisted, opCtx.Operation)
 	}
 	// The operation ran: the response has a data entry (null when a
 	// non-null root field failed). application/graphql-response+json

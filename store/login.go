@@ -82,7 +82,7 @@ func (s *Store) Login(ctx context.Context, p LoginParams) (*LoginResult, error) 
 			return nil, fmt.Errorf("store: login: %w", err)
 		}
 		return res, err
-	case !fallsBack(err):
+	case !s.fallsBack(err):
 		return nil, fmt.Errorf("store: login: %w", err)
 	}
 	res, err = runLogin(ctx, s.db, p)

@@ -150,10 +150,11 @@ func (s *Store) reloginStmt(ctx context.Context) (*sql.Stmt, error) {
 }
 
 // fallsBack reports whether a failed reloginSQL leaves the login to the
-// general transaction: it did not apply, or it was rolled back whole
+// general transaction: it did not apply; or it was rolled back whole
 // because a row it wanted changed under it (a merge moved the identity's
-// user away: a foreign key fails) or PostgreSQL broke a deadlock with it.
-func fallsBack(err error) bool {
+// user away: a foreign key fails) or PostgreSQL broke a deadlock with it;
+// or the prepared statement is gone or stale (see forgetStatement).
+func (s *Store) fallsBack(err error) bool {
 	if errors.Is(err, errNotRelogin) {
 		return true
 	}
@@ -164,8 +165,26 @@ func fallsBack(err error) bool {
 	switch pgErr.Field('C') {
 	case "23503", "40P01":
 		return true
+	case "0A000", "26000":
+		s.forgetStatement()
+		return true
 	}
 	return false
+}
+
+// forgetStatement drops the prepared reloginSQL, to be prepared afresh on
+// the next login. PostgreSQL refuses a prepared statement whose result
+// types a migration changed (0A000, "cached plan must not change result
+// type"), and a connection may have lost it (26000: DEALLOCATE ALL, a
+// pooler handing out another server connection); database/sql would go on
+// using it on that connection until the connection is recycled.
+func (s *Store) forgetStatement() {
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	if s.reloginPrepared != nil {
+		_ = s.reloginPrepared.Close()
+		s.reloginPrepared = nil
+	}
 }
 
 // queryHooks are the bun.QueryHooks added with AddQueryHook, for the

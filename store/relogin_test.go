@@ -142,3 +142,59 @@ func TestStore_Relogin(t *testing.T) {
 		}
 	}
 }
+
+// TestStore_Relogin_StaleStatement: a prepared login that PostgreSQL
+// refuses — a migration changed a column it returns (0A000), or the
+// connection lost it (26000, DEALLOCATE ALL) — does not fail logins: they
+// run the general transaction, and the statement is prepared afresh.
+// Not parallel: it alters a table of the package's database, and puts it
+// back before the parallel tests run.
+func TestStore_Relogin_StaleStatement(t *testing.T) {
+	ctx := context.Background()
+	admin := storetest.Open(t)
+	for _, c := range []struct {
+		name    string
+		breakIt func(st *store.Store) (undo string)
+	}{
+		{"ColumnTypeChanged", func(*store.Store) string {
+			if _, err := admin.DB().ExecContext(ctx, "ALTER TABLE users ALTER COLUMN city TYPE varchar(512)"); err != nil {
+				t.Fatal(err)
+			}
+			return "ALTER TABLE users ALTER COLUMN city TYPE text"
+		}},
+		{"Deallocated", func(st *store.Store) string {
+			if _, err := st.DB().ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
+				t.Fatal(err)
+			}
+			return ""
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := store.Open(ctx, storetest.DSN(t), store.Options{MaxConns: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			var seen statements
+			st.AddQueryHook(&seen)
+			openid := uniqueOpenID(t)
+			mustLogin(t, st, store.LoginParams{OpenID: openid})
+			mustLogin(t, st, store.LoginParams{OpenID: openid}) // prepared on the one connection
+			if undo := c.breakIt(st); undo != "" {
+				defer func() {
+					if _, err := admin.DB().ExecContext(ctx, undo); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			seen.take()
+			mustLogin(t, st, store.LoginParams{OpenID: openid})
+			mustLogin(t, st, store.LoginParams{OpenID: uniqueOpenID(t)})
+			seen.take()
+			mustLogin(t, st, store.LoginParams{OpenID: openid})
+			if got := seen.take(); len(got) != 1 {
+				t.Fatalf("the login after: %v, want the one statement prepared again", got)
+			}
+		})
+	}
+}

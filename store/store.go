@@ -62,8 +62,8 @@ type Options struct {
 	IdleInTxTimeout time.Duration
 	// NoPrepare keeps the store from preparing statements (DB_PREPARE=off),
 	// for a pooler that cannot keep them, such as PgBouncer in transaction
-	// mode before 1.21. Prepared, a returning user's login is parsed and
-	// planned once per connection instead of every time.
+	// mode without max_prepared_statements. Prepared, a returning user's
+	// login is parsed and planned once per connection instead of every time.
 	NoPrepare bool
 }
 
@@ -189,12 +189,7 @@ func serverTimeout(d, def time.Duration) time.Duration {
 
 // Close closes the pool.
 func (s *Store) Close() error {
-	s.prepMu.Lock()
-	if s.reloginPrepared != nil {
-		_ = s.reloginPrepared.Close()
-		s.reloginPrepared = nil
-	}
-	s.prepMu.Unlock()
+	s.forgetStatement()
 	return s.db.Close()
 }
 
