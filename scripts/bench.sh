@@ -13,7 +13,8 @@
 #
 # Settings: BENCH_C (32), BENCH_D (10s), BENCH_WARMUP (3s), BENCH_ROUNDS (2),
 # BENCH_TOKENS (2000), BENCH_DB_CONNS (the server's and baseline's pools, 20),
-# BENCH_PARTS (which runs: "me login nocache revocation", all by default;
+# BENCH_LOG_LEVEL (the server's LOG_LEVEL, warn), BENCH_PARTS (which runs:
+# "me login nocache revocation", all by default;
 # BENCHMARKS.md is only rewritten when all ran).
 set -euo pipefail
 
@@ -59,7 +60,7 @@ trap cleanup EXIT
 
 start_server() { # start_server NAME ENV... : starts bin/wxlogin with ENV, sets spid
 	local name=$1; shift
-	env DEV_WECHAT=1 DATABASE_URL="$dsn" HOST=127.0.0.1 PORT=$port LOG_LEVEL=warn DB_MAX_CONNS="$conns" \
+	env DEV_WECHAT=1 DATABASE_URL="$dsn" HOST=127.0.0.1 PORT=$port LOG_LEVEL="${BENCH_LOG_LEVEL:-warn}" DB_MAX_CONNS="$conns" \
 		RATE_LOGIN_PER_IP=off RATE_LOGIN_PER_OPENID=off AVATAR_DIR="$out/avatars" "$@" \
 		"$bin" serve >"$out/$name.log" 2>&1 &
 	spid=$!
