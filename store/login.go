@@ -69,10 +69,14 @@ type LoginResult struct {
 // terminated it) does not fail the login: the transaction runs once more on
 // a connection known to answer.
 func (s *Store) Login(ctx context.Context, p LoginParams) (*LoginResult, error) {
-	// Most logins are a returning user's: one statement (relogin). It
-	// writes nothing when it does not apply, and the transaction below
-	// runs instead.
+	// Most logins are a returning user's: one statement (relogin); most
+	// others a first login (firstLogin: one statement after the unionid's
+	// lock). Each writes nothing when it does not apply, and the general
+	// transaction below runs instead.
 	res, err := s.relogin(ctx, p)
+	if errors.Is(err, errNotRelogin) {
+		res, err = s.firstLogin(ctx, p)
+	}
 	switch {
 	case err == nil:
 		return res, nil
@@ -334,8 +338,8 @@ func appendNew(ids []string, id string) []string {
 // each reveal the same link do not both merge. The lock must be its own
 // statement: the lookup's snapshot has to be taken after the lock is held.
 func usersByUnionID(ctx context.Context, tx bun.IDB, provider, unionID string) ([]string, error) {
-	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", provider+"/"+unionID); err != nil {
-		return nil, fmt.Errorf("locking unionid: %w", err)
+	if err := lockUnionID(ctx, tx, provider, unionID); err != nil {
+		return nil, err
 	}
 	var ids []string
 	err := tx.NewSelect().Model((*models.User)(nil)).Column("u.id").

@@ -43,9 +43,7 @@ const reloginSQL = `WITH found AS (
 ), usr AS (
     UPDATE users u SET last_login_at = now()
     FROM found WHERE u.id = found.user_id AND u.disabled_at IS NULL
-    RETURNING u.id, u.nickname, u.avatar_url, u.gender, u.language, u.city, u.province, u.country,
-        u.phone, u.phone_country_code, u.disabled_at, u.disabled_reason, u.created_at, u.updated_at,
-        u.last_login_at, found.id AS identity_id
+    RETURNING ` + userColumns + `, found.id AS identity_id
 ), ident AS (
     UPDATE identities i SET updated_at = now(), last_login_at = now()
     FROM usr WHERE i.id = usr.identity_id AND i.user_id = usr.id
@@ -58,20 +56,14 @@ const reloginSQL = `WITH found AS (
     INSERT INTO audit_log (id, actor_kind, actor_id, action, target, ip, detail)
     SELECT $11::uuid, 'user', ident.user_id, 'user.login', ident.user_id::text, $9::inet, $12::jsonb FROM ident
 )
-SELECT usr.id, usr.nickname, usr.avatar_url, usr.gender, usr.language, usr.city, usr.province, usr.country,
-    usr.phone, usr.phone_country_code, usr.disabled_at, usr.disabled_reason, usr.created_at, usr.updated_at,
-    usr.last_login_at,
-    ident.id, ident.user_id, ident.provider, ident.appid, ident.openid, ident.unionid, ident.created_at,
-    ident.updated_at, ident.last_login_at,
-    sess.created_at, sess.last_seen_at
+SELECT ` + loginColumns + `
 FROM usr JOIN ident ON ident.user_id = usr.id CROSS JOIN sess`
 
-// errNotRelogin: reloginSQL did not apply (no row came back and nothing was
-// written); the general login transaction must run.
+// errNotRelogin: reloginSQL or firstLoginSQL did not apply (no row came
+// back and nothing was written); the general login transaction must run.
 var errNotRelogin = errors.New("store: not a plain returning login")
 
-// relogin runs reloginSQL for p, prepared once per connection unless
-// Options.NoPrepare. A profile (legacy wx.getUserInfo data) to save is the
+// relogin runs reloginSQL for p. A profile (legacy wx.getUserInfo data) to save is the
 // general path's, and so is everything reloginSQL leaves alone.
 func (s *Store) relogin(ctx context.Context, p LoginParams) (*LoginResult, error) {
 	if p.Profile != nil {
@@ -86,20 +78,10 @@ func (s *Store) relogin(ctx context.Context, p LoginParams) (*LoginResult, error
 		sess.ID, sess.TokenHash, sess.SessionKeySealed, sess.ExpiresAt, sess.IP, sess.UserAgent,
 		NewID(), string(audit)}
 
-	ctx, event := s.hooks.before(ctx, s.db, reloginSQL)
-	var rows *sql.Rows
-	if stmt, perr := s.reloginStmt(ctx); perr != nil {
-		err = perr
-	} else if stmt != nil {
-		rows, err = stmt.QueryContext(ctx, args...)
-	} else {
-		rows, err = s.db.DB.QueryContext(ctx, reloginSQL, args...)
-	}
 	res := &LoginResult{User: new(models.User), Identity: new(models.Identity)}
-	if err == nil {
-		err = scanRelogin(rows, res, sess)
-	}
-	s.hooks.after(ctx, event, err)
+	err = s.query(ctx, nil, reloginSQL, args, func(rows *sql.Rows) error {
+		return scanLogin(rows, res, sess)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotRelogin
 	}
@@ -110,7 +92,23 @@ func (s *Store) relogin(ctx context.Context, p LoginParams) (*LoginResult, error
 	return res, nil
 }
 
-func scanRelogin(rows *sql.Rows, res *LoginResult, sess *models.Session) error {
+// loginColumns are what reloginSQL and firstLoginSQL return: the user, the
+// identity and the session's times (scanLogin reads them in this order).
+const loginColumns = `usr.id, usr.nickname, usr.avatar_url, usr.gender, usr.language, usr.city, usr.province, usr.country,
+    usr.phone, usr.phone_country_code, usr.disabled_at, usr.disabled_reason, usr.created_at, usr.updated_at,
+    usr.last_login_at,
+    ident.id, ident.user_id, ident.provider, ident.appid, ident.openid, ident.unionid, ident.created_at,
+    ident.updated_at, ident.last_login_at,
+    sess.created_at, sess.last_seen_at`
+
+// userColumns is what the CTEs named usr return, from users aliased u.
+const userColumns = `u.id, u.nickname, u.avatar_url, u.gender, u.language, u.city, u.province, u.country,
+        u.phone, u.phone_country_code, u.disabled_at, u.disabled_reason, u.created_at, u.updated_at,
+        u.last_login_at`
+
+// scanLogin reads loginColumns (and then into more) from the one row rows
+// holds; sql.ErrNoRows when there is none.
+func scanLogin(rows *sql.Rows, res *LoginResult, sess *models.Session, more ...any) error {
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
@@ -119,38 +117,78 @@ func scanRelogin(rows *sql.Rows, res *LoginResult, sess *models.Session) error {
 		return sql.ErrNoRows
 	}
 	u, i := res.User, res.Identity
-	err := rows.Scan(&u.ID, &u.Nickname, &u.AvatarURL, &u.Gender, &u.Language, &u.City, &u.Province, &u.Country,
+	dest := append([]any{&u.ID, &u.Nickname, &u.AvatarURL, &u.Gender, &u.Language, &u.City, &u.Province, &u.Country,
 		&u.Phone, &u.PhoneCountryCode, &u.DisabledAt, &u.DisabledReason, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt,
 		&i.ID, &i.UserID, &i.Provider, &i.AppID, &i.OpenID, &i.UnionID, &i.CreatedAt, &i.UpdatedAt, &i.LastLoginAt,
-		&sess.CreatedAt, &sess.LastSeenAt)
-	if err != nil {
+		&sess.CreatedAt, &sess.LastSeenAt}, more...)
+	if err := rows.Scan(dest...); err != nil {
 		return fmt.Errorf("reading the login: %w", err)
 	}
 	return rows.Close()
 }
 
-// reloginStmt returns reloginSQL prepared on the pool (database/sql
-// prepares it again on each connection that runs it), or nil when the
-// store must not prepare statements (Options.NoPrepare: PgBouncer in
-// transaction mode, say). A failure to prepare is retried next time.
-func (s *Store) reloginStmt(ctx context.Context) (*sql.Stmt, error) {
+// query runs one of the store's own statements with args — on tx unless
+// nil — prepared unless Options.NoPrepare, through the query hooks, and
+// hands its rows to scan. On a transaction it only uses a statement
+// already prepared (call prepared before BEGIN): preparing takes a pooled
+// connection, and waiting for one while holding one can wait forever.
+func (s *Store) query(ctx context.Context, tx *sql.Tx, query string, args []any, scan func(*sql.Rows) error) error {
+	ctx, event := s.hooks.before(ctx, s.db, query)
+	var rows *sql.Rows
+	var stmt *sql.Stmt
+	var err error
+	if tx == nil {
+		stmt, err = s.prepared(ctx, query)
+	} else {
+		s.prepMu.Lock()
+		stmt = s.stmts[query]
+		s.prepMu.Unlock()
+	}
+	switch {
+	case err != nil:
+	case stmt == nil && tx == nil:
+		rows, err = s.db.DB.QueryContext(ctx, query, args...)
+	case stmt == nil:
+		rows, err = tx.QueryContext(ctx, query, args...)
+	case tx == nil:
+		rows, err = stmt.QueryContext(ctx, args...)
+	default:
+		// Closed with the transaction.
+		rows, err = tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	}
+	if err == nil {
+		err = scan(rows)
+	}
+	s.hooks.after(ctx, event, err)
+	return err
+}
+
+// prepared returns query prepared on the pool (database/sql prepares it
+// again on each connection that runs it), or nil when the store must not
+// prepare statements (Options.NoPrepare: PgBouncer in transaction mode,
+// say). A failure to prepare is retried next time.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s.noPrepare {
 		return nil, nil
 	}
 	s.prepMu.Lock()
 	defer s.prepMu.Unlock()
-	if s.reloginPrepared == nil {
-		stmt, err := s.db.DB.PrepareContext(ctx, reloginSQL)
-		if err != nil {
-			return nil, err
-		}
-		s.reloginPrepared = stmt
+	if stmt := s.stmts[query]; stmt != nil {
+		return stmt, nil
 	}
-	return s.reloginPrepared, nil
+	stmt, err := s.db.DB.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if s.stmts == nil {
+		s.stmts = make(map[string]*sql.Stmt)
+	}
+	s.stmts[query] = stmt
+	return stmt, nil
 }
 
-// fallsBack reports whether a failed reloginSQL leaves the login to the
-// general transaction: it did not apply; or it was rolled back whole
+// fallsBack reports whether a failed reloginSQL or firstLoginSQL leaves
+// the login to the general transaction: it did not apply; or it was rolled back whole
 // because a row it wanted changed under it (a merge moved the identity's
 // user away: a foreign key fails) or PostgreSQL broke a deadlock with it;
 // or the prepared statement is gone or stale (see forgetStatement).
@@ -172,8 +210,8 @@ func (s *Store) fallsBack(err error) bool {
 	return false
 }
 
-// forgetStatement drops the prepared reloginSQL, to be prepared afresh on
-// the next login. PostgreSQL refuses a prepared statement whose result
+// forgetStatement drops the prepared statements, to be prepared afresh on
+// next use. PostgreSQL refuses a prepared statement whose result
 // types a migration changed (0A000, "cached plan must not change result
 // type"), and a connection may have lost it (26000: DEALLOCATE ALL, a
 // pooler handing out another server connection); database/sql would go on
@@ -181,10 +219,10 @@ func (s *Store) fallsBack(err error) bool {
 func (s *Store) forgetStatement() {
 	s.prepMu.Lock()
 	defer s.prepMu.Unlock()
-	if s.reloginPrepared != nil {
-		_ = s.reloginPrepared.Close()
-		s.reloginPrepared = nil
+	for _, stmt := range s.stmts {
+		_ = stmt.Close()
 	}
+	s.stmts = nil
 }
 
 // queryHooks are the bun.QueryHooks added with AddQueryHook, for the

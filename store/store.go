@@ -77,9 +77,10 @@ type Store struct {
 	// hooks are AddQueryHook's, for statements that bypass bun's builders.
 	hooks     queryHooks
 	noPrepare bool
-	// prepMu guards reloginPrepared, prepared on first use.
-	prepMu          sync.Mutex
-	reloginPrepared *sql.Stmt
+	// prepMu guards stmts: the store's own statements, by their text,
+	// prepared on first use.
+	prepMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // Open connects to dsn (a postgres:// URL), sizes the pool and pings.
@@ -273,7 +274,9 @@ func waitForMigrationLock(ctx context.Context, conn bun.Conn) error {
 	for {
 		var ok bool
 		err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(?)", migrationLockID).Scan(&ok)
-		if err != nil && ctx.Err() == nil {
+		// pgdriver's socket deadline is ctx's and may fire a moment before
+		// ctx says it is done: a timeout at the deadline is ctx's ending.
+		if dl, hasDL := ctx.Deadline(); err != nil && ctx.Err() == nil && !(hasDL && !time.Now().Before(dl)) {
 			return fmt.Errorf("store: migrate: taking the migration lock: %w", err)
 		}
 		if ok {

@@ -247,6 +247,11 @@ func TestStore_Login_ConcurrentUnionID(t *testing.T) {
 	if n := count(t, st, "SELECT count(*) FROM identities WHERE unionid = ?", union); n != 2 {
 		t.Fatalf("identities = %d, want 2", n)
 	}
+	// One user from the start: two made at once and merged later would
+	// also end as one, but the unionid's lock must keep them from forming.
+	if n := count(t, st, "SELECT count(*) FROM audit_log WHERE action = 'user.merge' AND target = (SELECT user_id::text FROM identities WHERE unionid = ? LIMIT 1)", union); n != 0 {
+		t.Fatalf("%d merges: concurrent first logins made several users", n)
+	}
 }
 
 func TestStore_SessionByTokenHash(t *testing.T) {
