@@ -13,7 +13,9 @@
 #
 # Settings: BENCH_C (32), BENCH_D (10s), BENCH_WARMUP (3s), BENCH_ROUNDS (2),
 # BENCH_TOKENS (2000), BENCH_DB_CONNS (the server's and baseline's pools, 20),
-# BENCH_LOG_LEVEL (the server's LOG_LEVEL, warn), BENCH_PARTS (which runs:
+# BENCH_LOG_LEVEL (the server's LOG_LEVEL, warn), BENCH_LOGIN_USERS (distinct
+# users the login run cycles through, 1000: a large number makes every
+# login a first one), BENCH_PARTS (which runs:
 # "me login nocache revocation", all by default;
 # BENCHMARKS.md is only rewritten when all ran).
 set -euo pipefail
@@ -94,7 +96,7 @@ for r in $(seq "$rounds"); do
 done
 if part login; then
 log "login"
-load -name login -mode login -addr 127.0.0.1:$port -users 1000 -pid "$spid"
+load -name login -mode login -addr 127.0.0.1:$port -users "${BENCH_LOGIN_USERS:-1000}" -pid "$spid"
 fi
 rss=$(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$spid/status")
 stop "$spid"
