@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -60,21 +59,18 @@ FROM usr CROSS JOIN ident CROSS JOIN sess CROSS JOIN chosen`
 // firstLogin runs firstLoginSQL for p in a transaction (BEGIN, the
 // unionid's lock when there is one, the statement, COMMIT: four round
 // trips where the general path takes eight or nine), or returns
-// errNotRelogin having written nothing. A profile to save is the general
+// errNotOneStatement having written nothing. A profile to save is the general
 // path's.
 func (s *Store) firstLogin(ctx context.Context, p LoginParams) (*LoginResult, error) {
 	if p.Profile != nil {
-		return nil, errNotRelogin
+		return nil, errNotOneStatement
 	}
 	sess := p.Session
-	audit, err := json.Marshal(map[string]any{"appid": p.AppID, "session": sess.ID})
+	createID := NewID() // before the login's: UUIDv7s sort by time
+	args, err := loginArgs(p, NewID(), NewID(), createID)
 	if err != nil {
 		return nil, err
 	}
-	createID := NewID() // before the login's: UUIDv7s sort by time
-	args := []any{p.Provider, p.AppID, p.OpenID, nullable(p.UnionID),
-		sess.ID, sess.TokenHash, sess.SessionKeySealed, sess.ExpiresAt, sess.IP, sess.UserAgent,
-		NewID(), string(audit), NewID(), NewID(), createID}
 	res := &LoginResult{User: new(models.User), Identity: new(models.Identity)}
 	// Prepared now, while no connection is held (see query).
 	if _, err := s.prepared(ctx, firstLoginSQL); err != nil && !s.fallsBack(err) {
@@ -90,7 +86,7 @@ func (s *Store) firstLogin(ctx context.Context, p LoginParams) (*LoginResult, er
 			return scanLogin(rows, res, sess, &res.Created)
 		})
 		if errors.Is(err, sql.ErrNoRows) {
-			return errNotRelogin // rolls back whatever the statement wrote
+			return errNotOneStatement // rolls back whatever the statement wrote
 		}
 		return err
 	})

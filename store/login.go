@@ -74,7 +74,7 @@ func (s *Store) Login(ctx context.Context, p LoginParams) (*LoginResult, error) 
 	// lock). Each writes nothing when it does not apply, and the general
 	// transaction below runs instead.
 	res, err := s.relogin(ctx, p)
-	if errors.Is(err, errNotRelogin) {
+	if errors.Is(err, errNotOneStatement) {
 		res, err = s.firstLogin(ctx, p)
 	}
 	switch {

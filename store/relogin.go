@@ -59,37 +59,48 @@ const reloginSQL = `WITH found AS (
 SELECT ` + loginColumns + `
 FROM usr JOIN ident ON ident.user_id = usr.id CROSS JOIN sess`
 
-// errNotRelogin: reloginSQL or firstLoginSQL did not apply (no row came
+// errNotOneStatement: reloginSQL or firstLoginSQL did not apply (no row came
 // back and nothing was written); the general login transaction must run.
-var errNotRelogin = errors.New("store: not a plain returning login")
+var errNotOneStatement = errors.New("store: not a one-statement login")
 
-// relogin runs reloginSQL for p. A profile (legacy wx.getUserInfo data) to save is the
-// general path's, and so is everything reloginSQL leaves alone.
+// relogin runs reloginSQL for p. A profile (legacy wx.getUserInfo data)
+// to save is the general path's, and so is everything reloginSQL leaves
+// alone.
 func (s *Store) relogin(ctx context.Context, p LoginParams) (*LoginResult, error) {
 	if p.Profile != nil {
-		return nil, errNotRelogin
+		return nil, errNotOneStatement
 	}
 	sess := p.Session
-	audit, err := json.Marshal(map[string]any{"appid": p.AppID, "session": sess.ID})
+	args, err := loginArgs(p)
 	if err != nil {
 		return nil, err
 	}
-	args := []any{p.Provider, p.AppID, p.OpenID, nullable(p.UnionID),
-		sess.ID, sess.TokenHash, sess.SessionKeySealed, sess.ExpiresAt, sess.IP, sess.UserAgent,
-		NewID(), string(audit)}
 
 	res := &LoginResult{User: new(models.User), Identity: new(models.Identity)}
 	err = s.query(ctx, nil, reloginSQL, args, func(rows *sql.Rows) error {
 		return scanLogin(rows, res, sess)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errNotRelogin
+		return nil, errNotOneStatement
 	}
 	if err != nil {
 		return nil, err
 	}
 	sess.UserID, sess.IdentityID = res.User.ID, res.Identity.ID
 	return res, nil
+}
+
+// loginArgs are $1 to $12 of reloginSQL and firstLoginSQL: the login, its
+// session, and the id and detail of its user.login audit row; more follow.
+func loginArgs(p LoginParams, more ...any) ([]any, error) {
+	sess := p.Session
+	audit, err := json.Marshal(map[string]any{"appid": p.AppID, "session": sess.ID})
+	if err != nil {
+		return nil, err
+	}
+	return append([]any{p.Provider, p.AppID, p.OpenID, nullable(p.UnionID),
+		sess.ID, sess.TokenHash, sess.SessionKeySealed, sess.ExpiresAt, sess.IP, sess.UserAgent,
+		NewID(), string(audit)}, more...), nil
 }
 
 // loginColumns are what reloginSQL and firstLoginSQL return: the user, the
@@ -193,7 +204,7 @@ func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 // user away: a foreign key fails) or PostgreSQL broke a deadlock with it;
 // or the prepared statement is gone or stale (see forgetStatement).
 func (s *Store) fallsBack(err error) bool {
-	if errors.Is(err, errNotRelogin) {
+	if errors.Is(err, errNotOneStatement) {
 		return true
 	}
 	var pgErr pgdriver.Error
