@@ -28,3 +28,10 @@ func ConnectorConfig(dsn string, opts Options) (*pgdriver.Config, error) {
 func (s *Store) LoginRetry(ctx context.Context, p LoginParams) (*LoginResult, error) {
 	return s.loginRetry(ctx, p)
 }
+
+// ForgetStatements is what fallsBack does on 0A000/26000 (review repro only).
+func (s *Store) ForgetStatements() { s.forgetStatement() }
+
+// SetAfterLookup sets the hook between a statement's lookup and its run;
+// nil removes it. Only for tests that are not parallel.
+func SetAfterLookup(f func(query string)) { afterLookup = f }

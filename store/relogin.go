@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -150,10 +151,11 @@ func (s *Store) query(ctx context.Context, tx *sql.Tx, query string, args []any,
 	var err error
 	if tx == nil {
 		stmt, err = s.prepared(ctx, query)
-	} else {
-		s.prepMu.Lock()
-		stmt = s.stmts[query]
-		s.prepMu.Unlock()
+	} else if m := s.stmts.Load(); m != nil {
+		stmt = (*m)[query]
+	}
+	if afterLookup != nil {
+		afterLookup(query)
 	}
 	switch {
 	case err != nil:
@@ -163,8 +165,14 @@ func (s *Store) query(ctx context.Context, tx *sql.Tx, query string, args []any,
 		rows, err = tx.QueryContext(ctx, query, args...)
 	case tx == nil:
 		rows, err = stmt.QueryContext(ctx, args...)
+		if err != nil && err.Error() == "sql: statement is closed" {
+			// forgetStatement closed it a minute after dropping it: this
+			// caller held it all that time. Once more, unprepared.
+			rows, err = s.db.DB.QueryContext(ctx, query, args...)
+		}
 	default:
-		// Closed with the transaction.
+		// Closed with the transaction; prepared again on its connection if
+		// need be (a closed *sql.Stmt included).
 		rows, err = tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
 	}
 	if err == nil {
@@ -174,27 +182,42 @@ func (s *Store) query(ctx context.Context, tx *sql.Tx, query string, args []any,
 	return err
 }
 
+// afterLookup, when set (tests only), runs between looking a prepared
+// statement up and running it.
+var afterLookup func(query string)
+
 // prepared returns query prepared on the pool (database/sql prepares it
 // again on each connection that runs it), or nil when the store must not
 // prepare statements (Options.NoPrepare: PgBouncer in transaction mode,
 // say). A failure to prepare is retried next time.
+//
+// No lock is held while anything waits: readers load the map of prepared
+// statements atomically, and a new one is prepared first and added after
+// (copy on write); two callers racing to prepare the same query keep one.
 func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s.noPrepare {
 		return nil, nil
 	}
-	s.prepMu.Lock()
-	defer s.prepMu.Unlock()
-	if stmt := s.stmts[query]; stmt != nil {
-		return stmt, nil
+	if m := s.stmts.Load(); m != nil && (*m)[query] != nil {
+		return (*m)[query], nil
 	}
 	stmt, err := s.db.DB.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if s.stmts == nil {
-		s.stmts = make(map[string]*sql.Stmt)
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	old := s.stmts.Load()
+	if old != nil && (*old)[query] != nil {
+		go stmt.Close() // another caller's won; Close may wait for a busy connection
+		return (*old)[query], nil
 	}
-	s.stmts[query] = stmt
+	m := make(map[string]*sql.Stmt, 2)
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	m[query] = stmt
+	s.stmts.Store(&m)
 	return stmt, nil
 }
 
@@ -227,13 +250,20 @@ func (s *Store) fallsBack(err error) bool {
 // type"), and a connection may have lost it (26000: DEALLOCATE ALL, a
 // pooler handing out another server connection); database/sql would go on
 // using it on that connection until the connection is recycled.
+//
+// The dropped statements are closed a minute later, not now: Close waits
+// for every connection running them, and a login still holding one (it
+// read the map a moment ago) must be able to finish with it.
 func (s *Store) forgetStatement() {
-	s.prepMu.Lock()
-	defer s.prepMu.Unlock()
-	for _, stmt := range s.stmts {
+	if old := s.stmts.Swap(nil); old != nil {
+		time.AfterFunc(time.Minute, func() { closeAll(*old) })
+	}
+}
+
+func closeAll(stmts map[string]*sql.Stmt) {
+	for _, stmt := range stmts {
 		_ = stmt.Close()
 	}
-	s.stmts = nil
 }
 
 // queryHooks are the bun.QueryHooks added with AddQueryHook, for the

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -77,10 +78,10 @@ type Store struct {
 	// hooks are AddQueryHook's, for statements that bypass bun's builders.
 	hooks     queryHooks
 	noPrepare bool
-	// prepMu guards stmts: the store's own statements, by their text,
-	// prepared on first use.
+	// stmts are the store's own statements, by their text, prepared on
+	// first use (see prepared); prepMu serializes adding one.
+	stmts  atomic.Pointer[map[string]*sql.Stmt]
 	prepMu sync.Mutex
-	stmts  map[string]*sql.Stmt
 }
 
 // Open connects to dsn (a postgres:// URL), sizes the pool and pings.
@@ -190,7 +191,9 @@ func serverTimeout(d, def time.Duration) time.Duration {
 
 // Close closes the pool.
 func (s *Store) Close() error {
-	s.forgetStatement()
+	if m := s.stmts.Swap(nil); m != nil {
+		closeAll(*m)
+	}
 	return s.db.Close()
 }
 
