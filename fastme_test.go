@@ -72,11 +72,7 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 		c.PublicURL = "https://wx.example.com"
 	})
 	// The cache serves nothing until its listener is confirmed.
-	for deadline := time.Now().Add(10 * time.Second); !ts.SessionCache.Stats().Up; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the session cache's listener never came up")
-		}
-	}
+	waitFor(t, "the session cache to come up", 10*time.Second, ts.SessionCache.Up)
 	p := mustLogin(t, ts, map[string]any{"code": ts.code(t, "fast-"+store.NewID())})
 	// Everything JSON escapes one way or another: quotes, backslash,
 	// HTML's <>&, U+2028/9, DEL, non-ASCII; and a stored avatar path that

@@ -7,14 +7,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"wxlogin/store/storetest"
 	"wxlogin/wechat/wechattest"
 )
 
@@ -35,32 +33,6 @@ func phoneSim(t *testing.T) (*wechattest.Simulator, string, string) {
 	wx := httptest.NewServer(sim.Handler())
 	t.Cleanup(wx.Close)
 	return sim, appID, wx.URL
-}
-
-// startPhoneServer is startServer for the app and simulator given, so that
-// several instances can share one simulator (and the package's database).
-func startPhoneServer(t *testing.T, sim *wechattest.Simulator, appID, wxURL string) *testServer {
-	t.Helper()
-	logs := &syncBuffer{}
-	m := &Main{Config: Config{
-		DatabaseURL: storetest.DSN(t), Host: "127.0.0.1", Port: 0,
-		WechatAppID: appID, WechatSecret: e2eSecret, WechatAPIBase: wxURL,
-		WechatTimeout: 2 * time.Second, SessionTTL: time.Hour, DBMaxConns: 10,
-		SecretKey: []byte("0123456789abcdef0123456789ABCDEF"), AvatarDir: t.TempDir(),
-	}, Log: slog.New(slog.NewTextHandler(logs, nil))}
-	if err := m.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = m.Serve() }()
-	ts := &testServer{Main: m, sim: sim, logs: logs}
-	t.Cleanup(func() {
-		_ = m.Close(context.Background())
-		if u := sim.Unexpected(); len(u) > 0 {
-			t.Errorf("unexpected calls to the WeChat simulator: %v", u)
-		}
-		ts.assertNoSecretsIn(t, logs.String(), "the log")
-	})
-	return ts
 }
 
 const bindPhone = `mutation($in: PhoneInput!) { bindPhoneNumber(input: $in) { id phone } }`
@@ -102,7 +74,7 @@ func (ts *testServer) assertNotLogged(t *testing.T, secrets ...string) {
 func TestPhone_Code(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
-	ts := startPhoneServer(t, sim, appID, wxURL)
+	ts := startWith(t, sim, appID, wxURL, nil)
 	const user = "phone-alice"
 	if err := sim.SetPhone(user, "86", "13800138000"); err != nil {
 		t.Fatal(err)
@@ -221,7 +193,7 @@ func TestPhone_Code(t *testing.T) {
 func TestPhone_EncryptedData(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
-	ts := startPhoneServer(t, sim, appID, wxURL)
+	ts := startWith(t, sim, appID, wxURL, nil)
 	const user = "phone-carol"
 	if err := sim.SetPhone(user, "86", "13912345678"); err != nil {
 		t.Fatal(err)
@@ -289,8 +261,8 @@ func TestPhone_EncryptedData(t *testing.T) {
 func TestPhone_SharedAccessToken(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
-	a := startPhoneServer(t, sim, appID, wxURL)
-	b := startPhoneServer(t, sim, appID, wxURL)
+	a := startWith(t, sim, appID, wxURL, nil)
+	b := startWith(t, sim, appID, wxURL, nil)
 	const n = 50
 	tokens := make([]string, n)
 	for i := range n {

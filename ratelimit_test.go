@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"strings"
@@ -14,39 +13,8 @@ import (
 
 	"wxlogin/ratelimit"
 	"wxlogin/ratelimit/redistest"
-	"wxlogin/store/storetest"
 	"wxlogin/wechat/wechattest"
 )
-
-// startLimited is startPhoneServer with settings: instances given the same
-// simulator share it, and the package's database (so its rate limits).
-func startLimited(t *testing.T, sim *wechattest.Simulator, appID, wxURL string, mutate func(*Config)) *testServer {
-	t.Helper()
-	logs := &syncBuffer{}
-	cfg := Config{
-		DatabaseURL: storetest.DSN(t), Host: "127.0.0.1", Port: 0,
-		WechatAppID: appID, WechatSecret: e2eSecret, WechatAPIBase: wxURL,
-		WechatTimeout: 2 * time.Second, SessionTTL: time.Hour, DBMaxConns: 10,
-		SecretKey: []byte("0123456789abcdef0123456789ABCDEF"), AvatarDir: t.TempDir(),
-	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))}
-	if err := m.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = m.Serve() }()
-	ts := &testServer{Main: m, sim: sim, logs: logs}
-	t.Cleanup(func() {
-		_ = m.Close(context.Background())
-		if u := sim.Unexpected(); len(u) > 0 {
-			t.Errorf("unexpected calls to the WeChat simulator: %v", u)
-		}
-		ts.assertNoSecretsIn(t, logs.String(), "the log")
-	})
-	return ts
-}
 
 // assertRateLimited checks a RATE_LIMITED answer with a retryAfter in
 // whole seconds within (0, window].
@@ -68,8 +36,8 @@ func TestRateLimit_LoginPerIP(t *testing.T) {
 	sim, appID, wxURL := phoneSim(t)
 	limit := ratelimit.Limit{N: 3, Window: time.Minute}
 	limited := func(c *Config) { c.RateLimits.LoginPerIP = limit }
-	a := startLimited(t, sim, appID, wxURL, limited)
-	b := startLimited(t, sim, appID, wxURL, limited)
+	a := startWith(t, sim, appID, wxURL, limited)
+	b := startWith(t, sim, appID, wxURL, limited)
 	mustLogin(t, a, map[string]any{"code": a.code(t, "ip-1")})
 	mustLogin(t, b, map[string]any{"code": b.code(t, "ip-2")})
 	mustLogin(t, a, map[string]any{"code": a.code(t, "ip-3")})
@@ -94,7 +62,7 @@ func TestRateLimit_LoginPerIP(t *testing.T) {
 		t.Fatalf("WeChat was asked %d more times, want none", n-calls)
 	}
 	// The code was never spent: an instance without the limit logs in with it.
-	free := startLimited(t, sim, appID, wxURL, nil)
+	free := startWith(t, sim, appID, wxURL, nil)
 	mustLogin(t, free, map[string]any{"code": code})
 }
 
@@ -104,7 +72,7 @@ func TestRateLimit_LoginPerOpenID(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
 	limit := ratelimit.Limit{N: 2, Window: time.Minute}
-	ts := startLimited(t, sim, appID, wxURL, func(c *Config) { c.RateLimits.LoginPerOpenID = limit })
+	ts := startWith(t, sim, appID, wxURL, func(c *Config) { c.RateLimits.LoginPerOpenID = limit })
 	p := mustLogin(t, ts, map[string]any{"code": ts.code(t, "loop")})
 	mustLogin(t, ts, map[string]any{"code": ts.code(t, "loop")})
 	calls := sim.Calls(wechattest.PathCode2Session)
@@ -128,7 +96,7 @@ func TestRateLimit_BindPhonePerUser(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
 	limit := ratelimit.Limit{N: 1, Window: time.Hour}
-	ts := startLimited(t, sim, appID, wxURL, func(c *Config) { c.RateLimits.BindPhonePerUser = limit })
+	ts := startWith(t, sim, appID, wxURL, func(c *Config) { c.RateLimits.BindPhonePerUser = limit })
 	for _, u := range []string{"rl-phone-a", "rl-phone-b"} {
 		if err := sim.SetPhone(u, "86", "13800138000"); err != nil {
 			t.Fatal(err)
@@ -159,7 +127,7 @@ func TestRateLimit_UploadAvatarPerUser(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
 	limit := ratelimit.Limit{N: 2, Window: time.Hour}
-	ts := startLimited(t, sim, appID, wxURL, func(c *Config) { c.RateLimits.UploadAvatarPerUser = limit })
+	ts := startWith(t, sim, appID, wxURL, func(c *Config) { c.RateLimits.UploadAvatarPerUser = limit })
 	tok := mustLogin(t, ts, map[string]any{"code": ts.code(t, "rl-avatar")}).Token
 	if _, r := ts.upload(t, tok, pngOf(64, 64), nil); len(r.Errors) > 0 {
 		t.Fatalf("first upload: %s", r.raw)
@@ -187,8 +155,8 @@ func TestRateLimit_Redis(t *testing.T) {
 		c.RedisURL, c.RedisKeyPrefix = u, prefix
 		c.RateLimits.LoginPerOpenID = limit
 	}
-	a := startLimited(t, sim, appID, wxURL, withRedis)
-	b := startLimited(t, sim, appID, wxURL, withRedis)
+	a := startWith(t, sim, appID, wxURL, withRedis)
+	b := startWith(t, sim, appID, wxURL, withRedis)
 	mustLogin(t, a, map[string]any{"code": a.code(t, "redis-user")})
 	mustLogin(t, b, map[string]any{"code": b.code(t, "redis-user")})
 	_, resp := a.login(t, map[string]any{"code": a.code(t, "redis-user")})
@@ -212,7 +180,7 @@ func TestRateLimit_Redis(t *testing.T) {
 func TestRateLimit_RedisDownFailsOpen(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
-	ts := startLimited(t, sim, appID, wxURL, func(c *Config) {
+	ts := startWith(t, sim, appID, wxURL, func(c *Config) {
 		c.RedisURL = "redis://:hunter2-redis-password@127.0.0.1:1/0" // nothing listens on port 1
 		c.RateLimits = RateLimits{LoginPerIP: ratelimit.Limit{N: 1, Window: time.Minute}, LoginPerOpenID: ratelimit.Limit{N: 1, Window: time.Minute}}
 	})

@@ -45,9 +45,17 @@ func startServer(t testing.TB, mutate func(*Config)) *testServer {
 	sim := wechattest.New(wechattest.App{AppID: e2eAppID, Secret: e2eSecret})
 	wx := httptest.NewServer(sim.Handler())
 	t.Cleanup(wx.Close)
+	return startWith(t, sim, e2eAppID, wx.URL, mutate)
+}
+
+// startWith is startServer for the app and simulator given (mutate may be
+// nil): instances given the same simulator share it, and the package's
+// database (so its rate limits and access tokens).
+func startWith(t testing.TB, sim *wechattest.Simulator, appID, wxURL string, mutate func(*Config)) *testServer {
+	t.Helper()
 	cfg := Config{
 		DatabaseURL: storetest.DSN(t), Host: "127.0.0.1", Port: 0,
-		WechatAppID: e2eAppID, WechatSecret: e2eSecret, WechatAPIBase: wx.URL,
+		WechatAppID: appID, WechatSecret: e2eSecret, WechatAPIBase: wxURL,
 		WechatTimeout: 2 * time.Second, SessionTTL: time.Hour, DBMaxConns: 10,
 		SecretKey: bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 4), AvatarDir: t.TempDir(),
 	}
@@ -677,6 +685,23 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// benchPost posts body to url with token as the bearer, reads the answer
+// and fails b unless it is a 200.
+func benchPost(b *testing.B, client *http.Client, url, token string, body []byte) {
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatal(resp.Status)
+	}
+}
+
 // BenchmarkE2E_Me is `{ me { id } }` over real HTTP: token parse, session
 // lookup, GraphQL execution.
 func BenchmarkE2E_Me(b *testing.B) {
@@ -689,18 +714,7 @@ func BenchmarkE2E_Me(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodPost, ts.URL()+"/graphql", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+token)
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Fatal(resp.Status)
-			}
+			benchPost(b, client, ts.URL()+"/graphql", token, body)
 		}
 	})
 }

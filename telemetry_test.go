@@ -443,15 +443,7 @@ func BenchmarkObservability_Me(b *testing.B) {
 			client := &http.Client{}
 			b.ResetTimer()
 			for b.Loop() {
-				req, _ := http.NewRequest(http.MethodPost, ts.URL()+"/graphql", strings.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+token)
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
+				benchPost(b, client, ts.URL()+"/graphql", token, []byte(body))
 			}
 		})
 	}

@@ -223,11 +223,7 @@ func (o operationTracer) InterceptOperation(ctx context.Context, next graphql.Op
 		responses := next(ctx)
 		return func(ctx context.Context) *graphql.Response {
 			resp := responses(ctx)
-			var errs gqlerror.List
-			if resp != nil {
-				errs = resp.Errors
-			}
-			info.finish(ctx, errs)
+			info.finish(ctx, errorsOf(resp))
 			return resp
 		}
 	}
@@ -240,11 +236,7 @@ func (o operationTracer) InterceptOperation(ctx context.Context, next graphql.Op
 	responses := next(ctx)
 	return func(ctx context.Context) *graphql.Response {
 		resp := responses(ctx)
-		var errs gqlerror.List
-		if resp != nil {
-			errs = resp.Errors
-		}
-		info.finish(ctx, errs)
+		info.finish(ctx, errorsOf(resp))
 		if code := info.firstCode(); code != "" {
 			span.SetAttributes(attribute.String("graphql.error.code", code))
 			span.SetStatus(codes.Error, code)
@@ -252,6 +244,14 @@ func (o operationTracer) InterceptOperation(ctx context.Context, next graphql.Op
 		span.End()
 		return resp
 	}
+}
+
+// errorsOf is resp's errors; none when there is no response.
+func errorsOf(resp *graphql.Response) gqlerror.List {
+	if resp == nil {
+		return nil
+	}
+	return resp.Errors
 }
 
 func (i *requestInfo) firstCode() string {

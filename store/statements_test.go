@@ -38,6 +38,31 @@ func (h *parkFirst) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.
 }
 func (h *parkFirst) AfterQuery(context.Context, *bun.QueryEvent) {}
 
+// loginOutcome is how a login ended and how long it took.
+type loginOutcome struct {
+	err error
+	d   time.Duration
+}
+
+// loginAsync logs in with p (app wxapp1 and a new session unless given)
+// in a goroutine, with 5 s to do it.
+func loginAsync(st *store.Store, p store.LoginParams) chan loginOutcome {
+	p.Provider = models.ProviderWechatMiniProgram
+	if p.AppID == "" {
+		p.AppID = "wxapp1"
+	}
+	p.Session = newSession()
+	ch := make(chan loginOutcome, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		t0 := time.Now()
+		_, err := st.Login(ctx, p)
+		ch <- loginOutcome{err, time.Since(t0)}
+	}()
+	return ch
+}
+
 // TestStore_ForgetStatementsDuringFirstLogins: dropping the prepared
 // statements (what a 0A000 or 26000 does) while first logins hold the
 // unionid's lock and their connections stalls nobody. It did when
@@ -57,21 +82,8 @@ func TestStore_ForgetStatementsDuringFirstLogins(t *testing.T) {
 	st.AddQueryHook(h)
 
 	union := "u" + store.NewID()
-	type out struct {
-		err error
-		d   time.Duration
-	}
-	login := func(app string) chan out {
-		ch := make(chan out, 1)
-		go func() {
-			c, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			t0 := time.Now()
-			_, err := st.Login(c, store.LoginParams{Provider: models.ProviderWechatMiniProgram, AppID: app,
-				OpenID: uniqueOpenID(t), UnionID: union, Session: newSession()})
-			ch <- out{err, time.Since(t0)}
-		}()
-		return ch
+	login := func(app string) chan loginOutcome {
+		return loginAsync(st, store.LoginParams{AppID: app, OpenID: uniqueOpenID(t), UnionID: union})
 	}
 	t1 := login("wxappA")
 	<-h.parked // T1 holds U's lock and its connection
@@ -105,21 +117,8 @@ func TestStore_PrepareWhileATransactionHoldsTheConnection(t *testing.T) {
 	mustLogin(t, st, store.LoginParams{OpenID: old})
 	h := &parkFirst{match: firstLoginMark, parked: make(chan struct{}), release: make(chan struct{})}
 	st.AddQueryHook(h)
-	type out struct {
-		err error
-		d   time.Duration
-	}
-	login := func(openid string) chan out {
-		ch := make(chan out, 1)
-		go func() {
-			c, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			t0 := time.Now()
-			_, err := st.Login(c, store.LoginParams{Provider: models.ProviderWechatMiniProgram, AppID: "wxapp1",
-				OpenID: openid, Session: newSession()})
-			ch <- out{err, time.Since(t0)}
-		}()
-		return ch
+	login := func(openid string) chan loginOutcome {
+		return loginAsync(st, store.LoginParams{OpenID: openid})
 	}
 	t1 := login(uniqueOpenID(t))
 	<-h.parked
@@ -139,7 +138,6 @@ func TestStore_PrepareWhileATransactionHoldsTheConnection(t *testing.T) {
 // it still logs in. It failed ("sql: statement is closed") when a dropped
 // statement was closed at once.
 func TestStore_ForgetStatementsWhileOneRuns(t *testing.T) {
-	ctx := context.Background()
 	st := open(t, store.Options{MaxConns: 2})
 	openid := uniqueOpenID(t)
 	mustLogin(t, st, store.LoginParams{OpenID: openid})
@@ -151,17 +149,12 @@ func TestStore_ForgetStatementsWhileOneRuns(t *testing.T) {
 		}
 	})
 	defer store.SetAfterLookup(nil)
-	done := make(chan error, 1)
-	go func() {
-		_, err := st.Login(ctx, store.LoginParams{Provider: models.ProviderWechatMiniProgram, AppID: "wxapp1",
-			OpenID: openid, Session: newSession()})
-		done <- err
-	}()
+	done := loginAsync(st, store.LoginParams{OpenID: openid})
 	<-h.parked // it holds the statement
 	st.ForgetStatements()
 	time.Sleep(50 * time.Millisecond)
 	close(h.release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	if r := <-done; r.err != nil {
+		t.Fatal(r.err)
 	}
 }
