@@ -156,9 +156,9 @@ func (f *fastMe) lookup(r *http.Request, body []byte) *mePlan {
 		return nil
 	}
 	if r.Method == http.MethodPost {
-		return f.post.get(body)
+		return f.post.getBytes(body)
 	}
-	return f.get.get([]byte(r.URL.RawQuery))
+	return f.get.get(r.URL.RawQuery)
 }
 
 // serve answers the request with p when the session cache knows its caller,
@@ -347,7 +347,15 @@ const (
 	maxPlanKey = 4 << 10
 )
 
-func (c *planCache) get(key []byte) *mePlan {
+func (c *planCache) get(key string) *mePlan {
+	c.mu.RLock()
+	p := c.m[key]
+	c.mu.RUnlock()
+	return p
+}
+
+// getBytes is get for a body, without copying it into a string.
+func (c *planCache) getBytes(key []byte) *mePlan {
 	c.mu.RLock()
 	p := c.m[string(key)] // no copy: the compiler converts in place
 	c.mu.RUnlock()

@@ -129,7 +129,7 @@ func TestPlanCache_Bounded(t *testing.T) {
 		}
 	}
 	c.put(strings.Repeat("x", maxPlanKey+1), p)
-	if c.get([]byte(strings.Repeat("x", maxPlanKey+1))) != nil {
+	if c.get(strings.Repeat("x", maxPlanKey+1)) != nil {
 		t.Fatal("kept a key over maxPlanKey")
 	}
 }
