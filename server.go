@@ -419,6 +419,7 @@ const maxHeaderBytes = 64 << 10
 // fails start-up with one line instead of hanging it.
 func (m *Main) openStore(ctx context.Context) (*store.Store, error) {
 	cfg := m.Config
+	store.SetDriverLog(m.Log)
 	timeout := cfg.StartupTimeout
 	if timeout <= 0 {
 		timeout = time.Minute

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,6 +133,17 @@ func TestSessionCache_CrossInstanceRevocation(t *testing.T) {
 		t.Fatal(r.raw)
 	}
 	waitFor(t, "B to show the new nickname", revocationCeiling, func() bool { _, n := meOK(t, b, p.Token); return n == "新名字" })
+
+	// So does a hand-written UPDATE of any column `me` shows, updated_at
+	// left alone (city was once missing from the trigger).
+	mustBeCached(t, b, p.Token)
+	if _, err := a.store.DB().ExecContext(ctx, "UPDATE users SET city = 'SQL city', gender = 2 WHERE id = ?", a.meID(t, p.Token)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B to show a city changed by hand", revocationCeiling, func() bool {
+		r := b.do(t, p.Token, `{ me { city gender } }`, nil)
+		return strings.Contains(r.raw, `"city":"SQL city","gender":"FEMALE"`)
+	})
 
 	// A session moved to another user by a merge: B must not go on
 	// answering it as the old user. (The merge itself is store.Login's;
