@@ -96,6 +96,10 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 	if reg.status != 200 || reg.fast || !strings.Contains(reg.body, `"avatarUrl":"https://wx.example.com/avatars/`) {
 		t.Fatalf("registering the persisted query: %+v", reg)
 	}
+	// By its hash alone over POST too, as Apollo's clients send it.
+	if a := ts.send(t, p.Token, fastRequest{method: "POST", body: `{"extensions":` + apqExt + `}`}); a.status != 200 || !strings.Contains(a.body, `"avatarUrl":"https://wx.example.com/avatars/`) {
+		t.Fatalf("a persisted query by hash over POST: %+v", a)
+	}
 	requests := []fastRequest{
 		{method: "POST", body: postBody(all)},
 		{method: "POST", body: `{"operationName":null,"query":` + mustJSON(all) + `}`, accept: "application/graphql-response+json"},

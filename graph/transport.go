@@ -310,7 +310,15 @@ func decodeParams(body []byte) (*graphql.RawParams, *requestError) {
 	}
 	p := &graphql.RawParams{}
 	var err error
-	if !isString(raw.Query, &p.Query) {
+	if !isNull(raw.Extensions) {
+		if p.Extensions, err = decodeObject(raw.Extensions); err != nil {
+			return nil, malformed("extensions must be a JSON object or null")
+		}
+	}
+	// A persisted query may name its document by hash alone, as Apollo's
+	// clients do over POST too.
+	hashOnly := isNull(raw.Query) && p.Extensions["persistedQuery"] != nil
+	if !hashOnly && !isString(raw.Query, &p.Query) {
 		return nil, malformed("query is required and must be a string")
 	}
 	if !isNull(raw.OperationName) && !isString(raw.OperationName, &p.OperationName) {
@@ -319,11 +327,6 @@ func decodeParams(body []byte) (*graphql.RawParams, *requestError) {
 	if !isNull(raw.Variables) {
 		if p.Variables, err = decodeObject(raw.Variables); err != nil {
 			return nil, malformed("variables must be a JSON object or null")
-		}
-	}
-	if !isNull(raw.Extensions) {
-		if p.Extensions, err = decodeObject(raw.Extensions); err != nil {
-			return nil, malformed("extensions must be a JSON object or null")
 		}
 	}
 	return p, nil
