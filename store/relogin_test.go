@@ -157,12 +157,12 @@ func TestStore_Relogin_StaleStatement(t *testing.T) {
 		breakIt func(st *store.Store) (undo string)
 	}{
 		{"ColumnTypeChanged", func(*store.Store) string {
-			if _, err := admin.DB().ExecContext(ctx, "ALTER TABLE users ALTER COLUMN city TYPE varchar(512)"); err != nil {
+			if _, err := admin.DB().ExecContext(ctx, "ALTER TABLE identities ALTER COLUMN unionid TYPE varchar(512)"); err != nil {
 				t.Fatal(err)
 			}
 			// ANALYZE: the type change dropped the column's statistics, which
 			// the plans other tests EXPLAIN depend on.
-			return "ALTER TABLE users ALTER COLUMN city TYPE text; ANALYZE users"
+			return "ALTER TABLE identities ALTER COLUMN unionid TYPE text; ANALYZE identities"
 		}},
 		{"Deallocated", func(st *store.Store) string {
 			if _, err := st.DB().ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
