@@ -939,7 +939,8 @@ Errors carry ` + "`" + `extensions.code` + "`" + `: UNAUTHENTICATED, FORBIDDEN, 
 USER_DISABLED, INVALID_CREDENTIALS, RATE_LIMITED (with
 ` + "`" + `extensions.retryAfter` + "`" + `, seconds), WECHAT_CODE_INVALID, WECHAT_RATE_LIMITED,
 WECHAT_USER_BLOCKED, WECHAT_UNAVAILABLE, DECRYPT_FAILED, SESSION_KEY_EXPIRED
-(call wx.login() and log in again), QUERY_TOO_COMPLEX, INTERNAL (with
+(call wx.login() and log in again), PHONE_IN_USE (bindPhoneNumber: another
+user has the number), QUERY_TOO_COMPLEX, INTERNAL (with
 ` + "`" + `extensions.requestId` + "`" + `).
 """
 schema {
