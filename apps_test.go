@@ -164,7 +164,7 @@ func TestE2E_SeveralApps_MergeByUnionID(t *testing.T) {
 	if older == newer || !b1.Created {
 		t.Fatal("two apps without unionid made one user")
 	}
-	if _, err := ts.store.DB().ExecContext(context.Background(), "UPDATE users SET phone = '+8613800138000', phone_country_code = '86' WHERE id = ?", newer); err != nil {
+	if _, err := ts.store.DB().ExecContext(context.Background(), "UPDATE users SET phone = '+8613800138201', phone_country_code = '86' WHERE id = ?", newer); err != nil {
 		t.Fatal(err)
 	}
 
@@ -185,7 +185,7 @@ func TestE2E_SeveralApps_MergeByUnionID(t *testing.T) {
 		}
 	}
 	resp := ts.do(t, b1.Token, `{ me { nickname city country language gender phone } }`, nil)
-	if !strings.Contains(string(resp.Data["me"]), `{"nickname":"Dave","city":"Guangzhou","country":"CN","language":"zh_CN","gender":"MALE","phone":"+8613800138000"}`) {
+	if !strings.Contains(string(resp.Data["me"]), `{"nickname":"Dave","city":"Guangzhou","country":"CN","language":"zh_CN","gender":"MALE","phone":"+8613800138201"}`) {
 		t.Fatalf("merged profile: %s", resp.raw)
 	}
 

@@ -79,7 +79,7 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 	// PUBLIC_URL makes absolute.
 	odd := "<b>\"Tom\" & \\Jerry</b>\u2028\u2029\x7f 你好 😀"
 	_, err := ts.store.DB().ExecContext(context.Background(), `UPDATE users SET nickname = ?, city = ?,
-		province = NULL, country = 'CN', language = 'zh_CN', gender = 2, phone = '+8613800138000',
+		province = NULL, country = 'CN', language = 'zh_CN', gender = 2, phone = '+8613800138301',
 		avatar_url = '/avatars/`+strings.Repeat("ab", 32)+`.jpg' WHERE id = ?`, odd, "a\tb\nc", p.User.ID)
 	if err != nil {
 		t.Fatal(err)

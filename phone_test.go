@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -33,6 +34,27 @@ func phoneSim(t *testing.T) (*wechattest.Simulator, string, string) {
 	wx := httptest.NewServer(sim.Handler())
 	t.Cleanup(wx.Close)
 	return sim, appID, wx.URL
+}
+
+// randomMobile is a mainland mobile number (national) that no other test
+// binds: a number belongs to one user, and the package's tests share a database.
+func randomMobile(t *testing.T) string {
+	t.Helper()
+	n, err := rand.Int(rand.Reader, big.NewInt(1e9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("13%09d", n)
+}
+
+// phoneHolders counts the users with phone (E.164).
+func (ts *testServer) phoneHolders(t *testing.T, phone string) int {
+	t.Helper()
+	var n int
+	if err := ts.store.DB().QueryRowContext(context.Background(), `SELECT count(*) FROM users WHERE phone = ?`, phone).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 const bindPhone = `mutation($in: PhoneInput!) { bindPhoneNumber(input: $in) { id phone } }`
@@ -331,4 +353,133 @@ func TestPhone_SharedAccessToken(t *testing.T) {
 	if len(sealed) < 29 || strings.Contains(string(sealed), "86_") || time.Until(expires) < time.Hour {
 		t.Fatalf("stored token: %d bytes, expires in %v", len(sealed), time.Until(expires))
 	}
+}
+
+// A phone code is tied to the caller: alice's code sent with mallory's
+// token is refused (WeChat checks the openid we send) and changes nothing.
+func TestPhone_OtherUsersCode(t *testing.T) {
+	t.Parallel()
+	sim, appID, wxURL := phoneSim(t)
+	ts := startWith(t, sim, appID, wxURL, nil)
+	const alice, mallory = "phone-victim", "phone-mallory"
+	aliceNum, malloryNum := randomMobile(t), randomMobile(t)
+	for user, n := range map[string]string{alice: aliceNum, mallory: malloryNum} {
+		if err := sim.SetPhone(user, "86", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pa := mustLogin(t, ts, map[string]any{"code": ts.code(t, alice)})
+	pm := mustLogin(t, ts, map[string]any{"code": ts.code(t, mallory)})
+	if got, resp := ts.bind(t, pm.Token, map[string]any{"code": ts.phoneCode(t, mallory)}); got != "+86"+malloryNum {
+		t.Fatalf("mallory's own number: %s", resp.raw)
+	}
+
+	code := ts.phoneCode(t, alice)
+	_, resp := ts.bind(t, pm.Token, map[string]any{"code": code})
+	if resp.code() != "WECHAT_CODE_INVALID" || !strings.Contains(resp.Errors[0].Message, "another WeChat user") {
+		t.Fatalf("mallory sending alice's code: %s", resp.raw)
+	}
+	if me := ts.do(t, pm.Token, `{ me { phone } }`, nil); !strings.Contains(me.raw, `"+86`+malloryNum+`"`) {
+		t.Fatalf("mallory's phone after the refusal: %s", me.raw)
+	}
+	if n := ts.phoneHolders(t, "+86"+aliceNum); n != 0 {
+		t.Fatalf("%d users have alice's number", n)
+	}
+	var binds int
+	if err := ts.store.DB().QueryRowContext(context.Background(),
+		`SELECT count(*) FROM audit_log WHERE action = 'user.bind_phone' AND target = ?`, pm.User.ID).Scan(&binds); err != nil || binds != 1 {
+		t.Fatalf("mallory's bind audit rows: %d, %v; want 1", binds, err)
+	}
+	// Alice, with a code of her own, is not in anyone's way.
+	if got, resp := ts.bind(t, pa.Token, map[string]any{"code": ts.phoneCode(t, alice)}); got != "+86"+aliceNum {
+		t.Fatalf("alice: %s", resp.raw)
+	}
+	ts.assertNotLogged(t, aliceNum, malloryNum, code)
+}
+
+// A number belongs to one user: a second user whose WeChat account has the
+// same number (a recycled number, say) is refused with PHONE_IN_USE, by
+// either form of the button, and nothing changes.
+func TestPhone_NumberInUse(t *testing.T) {
+	t.Parallel()
+	sim, appID, wxURL := phoneSim(t)
+	ts := startWith(t, sim, appID, wxURL, nil)
+	const first, second = "phone-first", "phone-second"
+	num := randomMobile(t)
+	for _, user := range []string{first, second} {
+		if err := sim.SetPhone(user, "86", num); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p1 := mustLogin(t, ts, map[string]any{"code": ts.code(t, first)})
+	p2 := mustLogin(t, ts, map[string]any{"code": ts.code(t, second)})
+	if got, resp := ts.bind(t, p1.Token, map[string]any{"code": ts.phoneCode(t, first)}); got != "+86"+num {
+		t.Fatalf("first bind: %s", resp.raw)
+	}
+	od, err := sim.PhoneData("", second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, in := range map[string]map[string]any{"Code": {"code": ts.phoneCode(t, second)}, "EncryptedData": {"encryptedData": od.EncryptedData, "iv": od.IV}} {
+		_, resp := ts.bind(t, p2.Token, in)
+		if resp.code() != "PHONE_IN_USE" || !strings.Contains(resp.Errors[0].Message, "already bound to another account") {
+			t.Fatalf("%s: second user binding the number: %s", name, resp.raw)
+		}
+	}
+	if me := ts.do(t, p2.Token, `{ me { phone } }`, nil); !strings.Contains(me.raw, `"phone":null`) {
+		t.Fatalf("second user after the refusal: %s", me.raw)
+	}
+	// The holder may bind it again.
+	if got, resp := ts.bind(t, p1.Token, map[string]any{"code": ts.phoneCode(t, first)}); got != "+86"+num {
+		t.Fatalf("holder binding again: %s", resp.raw)
+	}
+	if n := ts.phoneHolders(t, "+86"+num); n != 1 {
+		t.Fatalf("%d users have the number", n)
+	}
+	ts.assertNotLogged(t, num)
+}
+
+// Binds of one number by several users at once: exactly one wins, the
+// others get PHONE_IN_USE, none INTERNAL.
+func TestPhone_ConcurrentBindsOfOneNumber(t *testing.T) {
+	t.Parallel()
+	sim, appID, wxURL := phoneSim(t)
+	ts := startWith(t, sim, appID, wxURL, nil)
+	const n = 10
+	num := randomMobile(t)
+	tokens, codes := make([]string, n), make([]string, n)
+	for i := range n {
+		user := fmt.Sprintf("phone-race-%d", i)
+		if err := sim.SetPhone(user, "86", num); err != nil {
+			t.Fatal(err)
+		}
+		tokens[i] = mustLogin(t, ts, map[string]any{"code": ts.code(t, user)}).Token
+		codes[i] = ts.phoneCode(t, user)
+	}
+	results := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if got, resp := ts.bind(t, tokens[i], map[string]any{"code": codes[i]}); got != "" {
+				results[i] = "ok"
+			} else {
+				results[i] = resp.code()
+			}
+		})
+	}
+	wg.Wait()
+	won := 0
+	for i, r := range results {
+		switch r {
+		case "ok":
+			won++
+		case "PHONE_IN_USE":
+		default:
+			t.Errorf("bind %d: %s", i, r)
+		}
+	}
+	if won != 1 || ts.phoneHolders(t, "+86"+num) != 1 {
+		t.Fatalf("%d binds won, %d users have the number; want 1 and 1", won, ts.phoneHolders(t, "+86"+num))
+	}
+	ts.assertNotLogged(t, num)
 }

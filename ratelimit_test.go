@@ -97,8 +97,8 @@ func TestRateLimit_BindPhonePerUser(t *testing.T) {
 	sim, appID, wxURL := phoneSim(t)
 	limit := ratelimit.Limit{N: 1, Window: time.Hour}
 	ts := startWith(t, sim, appID, wxURL, func(c *Config) { c.RateLimits.BindPhonePerUser = limit })
-	for _, u := range []string{"rl-phone-a", "rl-phone-b"} {
-		if err := sim.SetPhone(u, "86", "13800138000"); err != nil {
+	for u, national := range map[string]string{"rl-phone-a": "13800138101", "rl-phone-b": "13800138102"} {
+		if err := sim.SetPhone(u, "86", national); err != nil {
 			t.Fatal(err)
 		}
 	}

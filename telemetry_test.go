@@ -115,10 +115,10 @@ func TestObservability_FullRun(t *testing.T) {
 
 	// Logins: a new user, a returning one, a spent code.
 	user := "obs-" + phoneAppID()
-	if err := ts.sim.SetPhone(user, "86", "13912345678"); err != nil {
+	if err := ts.sim.SetPhone(user, "86", "13912340001"); err != nil {
 		t.Fatal(err)
 	}
-	secrets = append(secrets, "13912345678", "+8613912345678")
+	secrets = append(secrets, "13912340001", "+8613912340001")
 	code := ts.code(t, user)
 	p := mustLogin(t, ts, map[string]any{"code": code})
 	code2 := ts.code(t, user)
@@ -136,7 +136,7 @@ func TestObservability_FullRun(t *testing.T) {
 	}
 	phoneCode := ts.phoneCode(t, user)
 	secrets = append(secrets, phoneCode)
-	if got, r := ts.bind(t, p.Token, map[string]any{"code": phoneCode}); got != "+8613912345678" {
+	if got, r := ts.bind(t, p.Token, map[string]any{"code": phoneCode}); got != "+8613912340001" {
 		t.Fatalf("bind: %s", r.raw)
 	}
 	if resp, r := ts.upload(t, p.Token, pngOf(32, 32), nil); resp.StatusCode != 200 || len(r.Errors) > 0 {

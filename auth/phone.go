@@ -25,8 +25,10 @@ type PhoneInput struct {
 // their user, writing a user.bind_phone audit entry (country code and a
 // masked number only) in the same transaction. Errors are *models.Error:
 // BAD_USER_INPUT (neither or both forms, or one of the wrong form, before
-// WeChat is called); WECHAT_CODE_INVALID, WECHAT_RATE_LIMITED,
-// WECHAT_UNAVAILABLE; SESSION_KEY_EXPIRED (encryptedData made with a
+// WeChat is called); WECHAT_CODE_INVALID (also for a code issued to another
+// user than the session's openid), WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE;
+// PHONE_IN_USE (another user has the number: a number belongs to one user,
+// and a second bind is refused); SESSION_KEY_EXPIRED (encryptedData made with a
 // session_key newer than this session's); DECRYPT_FAILED; UNAUTHENTICATED;
 // RATE_LIMITED (per user, before WeChat is asked, extensions.retryAfter in
 // seconds); INTERNAL. The number, the code and the session_key are never logged.
@@ -57,12 +59,14 @@ func (s *Service) BindPhone(ctx context.Context, c *Caller, in PhoneInput) (*mod
 			return nil, err
 		}
 		// The code comes from the mini program the caller signed in from:
-		// its access token must be that app's.
+		// its access token must be that app's, and WeChat checks the code
+		// was issued to this identity's openid, so that nobody binds a
+		// number from someone else's button.
 		ident, err := s.sessionIdentity(ctx, c)
 		if err != nil {
 			return nil, err
 		}
-		phone, err = s.appOf(ident).PhoneNumber(ctx, in.Code)
+		phone, err = s.appOf(ident).PhoneNumber(ctx, in.Code, ident.OpenID)
 		if err != nil {
 			return nil, phoneCodeError(err)
 		}
@@ -88,6 +92,9 @@ func (s *Service) BindPhone(ctx context.Context, c *Caller, in PhoneInput) (*mod
 	u, err := s.store.SetPhone(ctx, c.User.ID, phone.E164, phone.CountryCode, audit)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnauthenticated
+	} else if errors.Is(err, store.ErrPhoneInUse) {
+		return nil, models.WrapError(err, models.CodePhoneInUse,
+			"this phone number is already bound to another account; sign in to that account, or bind another number")
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}
@@ -153,6 +160,12 @@ func phoneDecryptError(err error) error {
 // app's or not a number is WeChat misbehaving: INTERNAL, logged.
 func phoneCodeError(err error) error {
 	switch {
+	case errors.Is(err, wechat.ErrNotCallersCode):
+		// The signed-in WeChat user is not the one who pressed the
+		// button: a token kept from another WeChat account, or a code
+		// sent on someone else's behalf.
+		return models.WrapError(err, models.CodeWechatCodeInvalid,
+			"the phone code was issued to another WeChat user than the one signed in; call wx.login(), log in again, then get a new code from the getPhoneNumber button")
 	case errors.Is(err, wechat.ErrInvalidCode):
 		return models.WrapError(err, models.CodeWechatCodeInvalid,
 			"the phone code is invalid, expired or already used; get a new one from the getPhoneNumber button")

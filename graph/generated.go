@@ -939,7 +939,8 @@ Errors carry ` + "`" + `extensions.code` + "`" + `: UNAUTHENTICATED, FORBIDDEN, 
 USER_DISABLED, INVALID_CREDENTIALS, RATE_LIMITED (with
 ` + "`" + `extensions.retryAfter` + "`" + `, seconds), WECHAT_CODE_INVALID, WECHAT_RATE_LIMITED,
 WECHAT_USER_BLOCKED, WECHAT_UNAVAILABLE, DECRYPT_FAILED, SESSION_KEY_EXPIRED
-(call wx.login() and log in again), QUERY_TOO_COMPLEX, INTERNAL (with
+(call wx.login() and log in again), PHONE_IN_USE (bindPhoneNumber: another
+user has the number), QUERY_TOO_COMPLEX, INTERNAL (with
 ` + "`" + `extensions.requestId` + "`" + `).
 """
 schema {
@@ -1040,8 +1041,12 @@ type Mutation {
   a value of the wrong form (checked before WeChat is called). A request
   holds at most one (@onePerRequest): each costs a WeChat call.
 
+  A number belongs to one user: PHONE_IN_USE when another user has it
+  (nothing changes).
+
   Errors: UNAUTHENTICATED without a session; WECHAT_CODE_INVALID for a code
-  that is unknown, expired or used (get a new one from the button);
+  that is unknown, expired or used, or was issued to another WeChat user
+  than the signed-in one (get a new one from the button); PHONE_IN_USE;
   SESSION_KEY_EXPIRED when encryptedData was made after a later wx.login()
   than this session's (call wx.login(), log in again, then ask again);
   DECRYPT_FAILED for encryptedData that does not verify;

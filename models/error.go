@@ -36,6 +36,9 @@ const (
 	// session's session_key because a later wx.login() replaced it: call
 	// wx.login(), log in again, and fetch the data again.
 	CodeSessionKeyExpired = "SESSION_KEY_EXPIRED"
+	// CodePhoneInUse means bindPhoneNumber verified a number that another
+	// user already has: a number belongs to one user at a time.
+	CodePhoneInUse = "PHONE_IN_USE"
 	// CodeQueryTooComplex means the request was refused before it ran: too
 	// many tokens, fields, aliases, directives or levels, or more than one
 	// login-like mutation.

@@ -75,13 +75,6 @@ func mergeUsers(ctx context.Context, tx bun.Tx, ids []string, appID string, ip *
 	for _, u := range others {
 		combineUser(into, u)
 	}
-	_, err = tx.NewUpdate().Model(into).WherePK().
-		Column("nickname", "avatar_url", "gender", "language", "city", "province", "country",
-			"phone", "phone_country_code", "disabled_at", "disabled_reason", "last_login_at").
-		Set("updated_at = now()").Returning("*").Exec(ctx)
-	if err != nil {
-		return "", nil, fmt.Errorf("merging users: updating survivor: %w", err)
-	}
 	var revoked int64
 	if into.DisabledAt != nil {
 		// Sessions of a user disabled already were revoked then; the
@@ -125,6 +118,16 @@ func mergeUsers(ctx context.Context, tx bun.Tx, ids []string, appID string, ip *
 			return "", nil, err
 		}
 		merged = append(merged, u.ID)
+	}
+	// Last, once the others are gone: a phone number the survivor takes
+	// from one of them is unique (users_phone_key) and may not be on two
+	// rows even for a moment.
+	_, err = tx.NewUpdate().Model(into).WherePK().
+		Column("nickname", "avatar_url", "gender", "language", "city", "province", "country",
+			"phone", "phone_country_code", "disabled_at", "disabled_reason", "last_login_at").
+		Set("updated_at = now()").Returning("*").Exec(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("merging users: updating survivor: %w", err)
 	}
 	return into.ID, merged, nil
 }

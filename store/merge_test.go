@@ -75,7 +75,7 @@ func TestStore_Login_MergesUsersLinkedByUnionID(t *testing.T) {
 		p := newSplitPerson(t, st,
 			&models.Profile{Nickname: "Old", City: "Guangzhou", Gender: models.GenderUnknown},
 			&models.Profile{Nickname: "New", Country: "CN", Gender: models.GenderFemale, Language: "zh_CN"})
-		if _, err := st.DB().ExecContext(ctx, "UPDATE users SET phone = '+8613800138000', phone_country_code = '86' WHERE id = ?", p.userB); err != nil {
+		if _, err := st.DB().ExecContext(ctx, "UPDATE users SET phone = '+8613800138002', phone_country_code = '86' WHERE id = ?", p.userB); err != nil {
 			t.Fatal(err)
 		}
 		// App A starts sending the unionid: nobody else holds it yet.
@@ -91,7 +91,7 @@ func TestStore_Login_MergesUsersLinkedByUnionID(t *testing.T) {
 		assertMerged(t, st, p)
 		u := res.User
 		if *u.Nickname != "Old" || *u.City != "Guangzhou" || u.Country == nil || *u.Country != "CN" || *u.Language != "zh_CN" ||
-			*u.Gender != models.GenderFemale || u.Phone == nil || *u.Phone != "+8613800138000" || *u.PhoneCountryCode != "86" {
+			*u.Gender != models.GenderFemale || u.Phone == nil || *u.Phone != "+8613800138002" || *u.PhoneCountryCode != "86" {
 			t.Fatalf("merged profile = %+v: want the survivor's values, the other's where the survivor's are empty", u)
 		}
 		if u.DisabledAt != nil {

@@ -28,10 +28,18 @@ func (s *Store) SessionIdentity(ctx context.Context, sessionID string) (*models.
 	return id, nil
 }
 
+// ErrPhoneInUse is returned by SetPhone when another user has the number.
+var ErrPhoneInUse = errors.New("store: phone number bound to another user")
+
+// phoneUniqueIndex is the unique index that keeps a number on one user.
+const phoneUniqueIndex = "users_phone_key"
+
 // SetPhone stores a verified phone number on the user with userID — e164
 // like "+8613800138000", countryCode like "86" — and writes audit in the
 // same transaction. It returns the user as it now is; ErrNotFound when there
-// is no such user. The audit entry must not hold the full number.
+// is no such user; ErrPhoneInUse when another user has the number, nothing
+// changed. The unique index decides, so of two binds of one number at once
+// exactly one wins. The audit entry must not hold the full number.
 func (s *Store) SetPhone(ctx context.Context, userID, e164, countryCode string, audit *models.AuditEntry) (*models.User, error) {
 	u := &models.User{ID: userID}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -43,13 +51,15 @@ func (s *Store) SetPhone(ctx context.Context, userID, e164, countryCode string, 
 			Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
+		} else if isUniqueViolation(err, phoneUniqueIndex) {
+			return ErrPhoneInUse
 		} else if err != nil {
 			return fmt.Errorf("storing the phone number: %w", err)
 		}
 		return writeAudit(ctx, tx, audit)
 	})
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrNotFound
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrPhoneInUse) {
+		return nil, err
 	} else if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

@@ -554,7 +554,7 @@ func TestStore_ListUsers_UsesIndexes(t *testing.T) {
 	t.Run("Search", func(t *testing.T) {
 		q := store.UserQuery{First: 10, Search: uuid.NewString()}
 		plan := explain(t, q, "enable_seqscan", "enable_indexscan")
-		for _, index := range []string{"users_nickname_trgm_idx", "users_phone_idx", "users_pkey", "identities_openid_idx", "identities_unionid_any_provider_idx"} {
+		for _, index := range []string{"users_nickname_trgm_idx", "users_phone_key", "users_pkey", "identities_openid_idx", "identities_unionid_any_provider_idx"} {
 			if !strings.Contains(plan, index) {
 				t.Errorf("plan does not use %s", index)
 			}

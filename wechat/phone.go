@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -44,24 +45,42 @@ func CheckPhoneCode(code string) error {
 	return nil
 }
 
+// ErrNotCallersCode means WeChat refused a phone code because it was issued
+// to another user than the openid sent with it (errcode 40003 from
+// getuserphonenumber). It also matches ErrInvalidCode, and errors.As finds
+// the *APIError.
+var ErrNotCallersCode = errors.New("wechat: phone code issued to another user")
+
 // PhoneNumber exchanges a getPhoneNumber code at
-// /wxa/business/getuserphonenumber. A code is single-use and valid for 5
-// minutes. Errors: *MalformedError for a code of the wrong form (WeChat not
-// called); ErrInvalidCode for an unknown, used or expired code;
-// ErrRateLimited; ErrUnavailable, also when the access token is refused
-// after renewal; ErrWatermark or ErrBadPhone when the answer is not this
-// app's or not a valid number.
-func (c *Client) PhoneNumber(ctx context.Context, code string) (*Phone, error) {
+// /wxa/business/getuserphonenumber. openID is the caller's openid in this
+// app: WeChat then refuses a code that another user's button produced, so
+// a code cannot bind someone else's number to the caller. A code is
+// single-use and valid for 5 minutes. Errors: *MalformedError for a code of
+// the wrong form (WeChat not called); ErrNotCallersCode (which matches
+// ErrInvalidCode too) for another user's code; ErrInvalidCode for an
+// unknown, used or expired code; ErrRateLimited; ErrUnavailable, also when
+// the access token is refused after renewal; ErrWatermark or ErrBadPhone
+// when the answer is not this app's or not a valid number.
+func (c *Client) PhoneNumber(ctx context.Context, code, openID string) (*Phone, error) {
 	const path = "/wxa/business/getuserphonenumber"
 	if err := CheckPhoneCode(code); err != nil {
 		return nil, err
+	}
+	if openID == "" {
+		// WeChat takes the openid as optional; without it any user's
+		// code would do, which is the hole this parameter closes.
+		return nil, errors.New("wechat: PhoneNumber needs the caller's openid")
 	}
 	var out struct {
 		PhoneInfo *phoneInfo `json:"phone_info"`
 	}
 	err := c.withToken(ctx, func(ctx context.Context, token string) error {
-		return c.do(ctx, http.MethodPost, path, url.Values{"access_token": {token}}, map[string]string{"code": code}, &out)
+		return c.do(ctx, http.MethodPost, path, url.Values{"access_token": {token}}, map[string]string{"code": code, "openid": openID}, &out)
 	})
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Code == ErrcodeInvalidOpenID {
+		return nil, &notCallersCode{apiErr}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +89,18 @@ func (c *Client) PhoneNumber(ctx context.Context, code string) (*Phone, error) {
 	}
 	return out.PhoneInfo.phone(c.appID)
 }
+
+// notCallersCode is getuserphonenumber's 40003: the code is not the
+// openid's. It is an invalid code to whoever only asks that.
+type notCallersCode struct{ api *APIError }
+
+func (e *notCallersCode) Error() string { return ErrNotCallersCode.Error() + ": " + e.api.Error() }
+
+func (e *notCallersCode) Is(target error) bool {
+	return target == ErrNotCallersCode || target == ErrInvalidCode
+}
+
+func (e *notCallersCode) Unwrap() error { return e.api }
 
 // DecryptPhone decrypts the legacy getPhoneNumber button's encryptedData
 // and checks that its watermark names appID. encryptedData and iv of the

@@ -43,7 +43,7 @@ func TestClient_PhoneNumber(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		c, sim := newClient(t, wechat.Config{})
 		mustSetPhone(t, sim, "alice", "+86", "13800138000")
-		p, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice"))
+		p, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice"), sim.OpenID(testAppID, "alice"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +58,7 @@ func TestClient_PhoneNumber(t *testing.T) {
 	t.Run("Foreign", func(t *testing.T) {
 		c, sim := newClient(t, wechat.Config{})
 		mustSetPhone(t, sim, "bob", "1", "2025550123")
-		p, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "bob"))
+		p, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "bob"), sim.OpenID(testAppID, "bob"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func TestClient_PhoneNumber(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c, sim := newClient(t, wechat.Config{})
 			sim.InjectAt(wechattest.PathPhoneNumber, wechattest.Fault{Body: phoneAnswer("13800138000", cc, testAppID)})
-			p, err := c.PhoneNumber(t.Context(), "e31968a7f94cc5ee25fafc2aef2773f0bb8c3937b22520eb8ee345274d00c144")
+			p, err := c.PhoneNumber(t.Context(), "e31968a7f94cc5ee25fafc2aef2773f0bb8c3937b22520eb8ee345274d00c144", "oAnyOpenID")
 			if err != nil || *p != alicePhone {
 				t.Fatalf("phone = %+v, %v", p, err)
 			}
@@ -84,10 +84,10 @@ func TestClient_PhoneNumber(t *testing.T) {
 		c, sim := newClient(t, wechat.Config{})
 		mustSetPhone(t, sim, "alice", "86", "13800138000")
 		code := mustPhoneCode(t, sim, "", "alice")
-		if _, err := c.PhoneNumber(t.Context(), code); err != nil {
+		if _, err := c.PhoneNumber(t.Context(), code, sim.OpenID(testAppID, "alice")); err != nil {
 			t.Fatal(err)
 		}
-		_, err := c.PhoneNumber(t.Context(), code)
+		_, err := c.PhoneNumber(t.Context(), code, sim.OpenID(testAppID, "alice"))
 		assertAPIError(t, err, wechat.ErrInvalidCode, wechat.ErrcodeInvalidCode)
 	})
 
@@ -96,20 +96,20 @@ func TestClient_PhoneNumber(t *testing.T) {
 		mustSetPhone(t, sim, "alice", "86", "13800138000")
 		code := mustPhoneCode(t, sim, "", "alice")
 		sim.Advance(wechattest.CodeTTL + time.Second)
-		_, err := c.PhoneNumber(t.Context(), code)
+		_, err := c.PhoneNumber(t.Context(), code, sim.OpenID(testAppID, "alice"))
 		assertAPIError(t, err, wechat.ErrInvalidCode, wechat.ErrcodeInvalidCode)
 	})
 
 	t.Run("CodeUnknown", func(t *testing.T) {
 		c, _ := newClient(t, wechat.Config{})
-		_, err := c.PhoneNumber(t.Context(), "0123456789abcdef")
+		_, err := c.PhoneNumber(t.Context(), "0123456789abcdef", "oAnyOpenID")
 		assertAPIError(t, err, wechat.ErrInvalidCode, wechat.ErrcodeInvalidCode)
 	})
 
 	t.Run("LoginCodeIsNotAPhoneCode", func(t *testing.T) {
 		c, sim := newClient(t, wechat.Config{})
 		mustSetPhone(t, sim, "alice", "86", "13800138000")
-		_, err := c.PhoneNumber(t.Context(), mustLogin(t, sim, "alice"))
+		_, err := c.PhoneNumber(t.Context(), mustLogin(t, sim, "alice"), sim.OpenID(testAppID, "alice"))
 		assertAPIError(t, err, wechat.ErrInvalidCode, wechat.ErrcodeInvalidCode)
 		_, err = c.Code2Session(t.Context(), mustPhoneCode(t, sim, "", "alice"))
 		assertAPIError(t, err, wechat.ErrInvalidCode, wechat.ErrcodeInvalidCode)
@@ -119,8 +119,35 @@ func TestClient_PhoneNumber(t *testing.T) {
 		c, sim := newClient(t, wechat.Config{})
 		sim.AddApp(wechattest.App{AppID: "wx2222222222222222", Secret: "other"})
 		mustSetPhone(t, sim, "alice", "86", "13800138000")
-		_, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "wx2222222222222222", "alice"))
+		_, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "wx2222222222222222", "alice"), sim.OpenID(testAppID, "alice"))
 		assertAPIError(t, err, wechat.ErrInvalidCode, wechat.ErrcodeInvalidCode)
+	})
+
+	// The openid goes in the body, so WeChat refuses alice's code sent
+	// for mallory; without it, mallory would get alice's number.
+	t.Run("OtherUsersCode", func(t *testing.T) {
+		c, sim := newClient(t, wechat.Config{})
+		mustSetPhone(t, sim, "alice", "86", "13800138000")
+		code := mustPhoneCode(t, sim, "", "alice")
+		p, err := c.PhoneNumber(t.Context(), code, sim.OpenID(testAppID, "mallory"))
+		if p != nil || !errors.Is(err, wechat.ErrNotCallersCode) {
+			t.Fatalf("phone = %+v, err = %v; want ErrNotCallersCode", p, err)
+		}
+		assertAPIError(t, err, wechat.ErrInvalidCode, wechat.ErrcodeInvalidOpenID)
+		if p, err := c.PhoneNumber(t.Context(), code, sim.OpenID(testAppID, "alice")); err != nil || *p != alicePhone {
+			t.Fatalf("alice with her own code: %+v, %v", p, err)
+		}
+	})
+
+	t.Run("NoOpenID", func(t *testing.T) {
+		c, sim := newClient(t, wechat.Config{})
+		mustSetPhone(t, sim, "alice", "86", "13800138000")
+		if _, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice"), ""); err == nil {
+			t.Fatal("no error without an openid")
+		}
+		if n := sim.Calls(wechattest.PathStableToken) + sim.Calls(wechattest.PathPhoneNumber); n != 0 {
+			t.Fatalf("%d calls to WeChat without an openid", n)
+		}
 	})
 
 	for name, code := range map[string]string{
@@ -132,7 +159,7 @@ func TestClient_PhoneNumber(t *testing.T) {
 	} {
 		t.Run("Malformed"+name, func(t *testing.T) {
 			c, sim := newClient(t, wechat.Config{})
-			_, err := c.PhoneNumber(t.Context(), code)
+			_, err := c.PhoneNumber(t.Context(), code, sim.OpenID(testAppID, "alice"))
 			assertMalformed(t, err, "phoneCode must be 1 to 128 characters of A-Z a-z 0-9 - . _ ~", code)
 			if n := sim.Calls(wechattest.PathStableToken) + sim.Calls(wechattest.PathPhoneNumber); n != 0 {
 				t.Fatalf("%d calls to WeChat for a malformed code", n)
@@ -143,7 +170,7 @@ func TestClient_PhoneNumber(t *testing.T) {
 	t.Run("WatermarkOfAnotherApp", func(t *testing.T) {
 		c, sim := newClient(t, wechat.Config{})
 		sim.InjectAt(wechattest.PathPhoneNumber, wechattest.Fault{Body: phoneAnswer("13800138000", "86", "wx0000000000000000")})
-		_, err := c.PhoneNumber(t.Context(), "abcdef")
+		_, err := c.PhoneNumber(t.Context(), "abcdef", "oAnyOpenID")
 		if !errors.Is(err, wechat.ErrWatermark) || !errors.Is(err, wechat.ErrDecrypt) {
 			t.Fatalf("err = %v, want ErrWatermark", err)
 		}
@@ -172,7 +199,7 @@ func TestClient_PhoneNumber(t *testing.T) {
 		t.Run("Refuses"+name, func(t *testing.T) {
 			c, sim := newClient(t, wechat.Config{})
 			sim.InjectAt(wechattest.PathPhoneNumber, wechattest.Fault{Body: body})
-			p, err := c.PhoneNumber(t.Context(), "abcdef")
+			p, err := c.PhoneNumber(t.Context(), "abcdef", "oAnyOpenID")
 			if p != nil || !errors.Is(err, wechat.ErrDecrypt) {
 				t.Fatalf("phone = %+v, err = %v; want a *DecryptError", p, err)
 			}
@@ -182,7 +209,7 @@ func TestClient_PhoneNumber(t *testing.T) {
 	t.Run("LongestE164", func(t *testing.T) {
 		c, sim := newClient(t, wechat.Config{})
 		sim.InjectAt(wechattest.PathPhoneNumber, wechattest.Fault{Body: phoneAnswer("123456789012", `"358"`, testAppID)})
-		p, err := c.PhoneNumber(t.Context(), "abcdef")
+		p, err := c.PhoneNumber(t.Context(), "abcdef", "oAnyOpenID")
 		if err != nil || p.E164 != "+358123456789012" {
 			t.Fatalf("phone = %+v, %v", p, err)
 		}
@@ -191,7 +218,7 @@ func TestClient_PhoneNumber(t *testing.T) {
 	t.Run("NoPhoneInfo", func(t *testing.T) {
 		c, sim := newClient(t, wechat.Config{})
 		sim.InjectAt(wechattest.PathPhoneNumber, wechattest.Fault{Body: `{"errcode":0,"errmsg":"ok"}`})
-		if _, err := c.PhoneNumber(t.Context(), "abcdef"); !errors.Is(err, wechat.ErrUnavailable) {
+		if _, err := c.PhoneNumber(t.Context(), "abcdef", "oAnyOpenID"); !errors.Is(err, wechat.ErrUnavailable) {
 			t.Fatalf("err = %v, want ErrUnavailable", err)
 		}
 	})
@@ -199,7 +226,7 @@ func TestClient_PhoneNumber(t *testing.T) {
 	t.Run("RateLimited", func(t *testing.T) {
 		c, sim := newClient(t, wechat.Config{})
 		sim.InjectAt(wechattest.PathPhoneNumber, wechattest.Fault{Errcode: wechat.ErrcodeRateLimited})
-		_, err := c.PhoneNumber(t.Context(), "abcdef")
+		_, err := c.PhoneNumber(t.Context(), "abcdef", "oAnyOpenID")
 		assertAPIError(t, err, wechat.ErrRateLimited, wechat.ErrcodeRateLimited)
 	})
 
@@ -207,7 +234,7 @@ func TestClient_PhoneNumber(t *testing.T) {
 		c, sim := newClient(t, wechat.Config{})
 		mustSetPhone(t, sim, "alice", "86", "13800138000")
 		sim.InjectAt(wechattest.PathPhoneNumber, wechattest.Fault{Errcode: wechat.ErrcodeBusy})
-		if _, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice")); err != nil {
+		if _, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice"), sim.OpenID(testAppID, "alice")); err != nil {
 			t.Fatal(err)
 		}
 		if n := sim.Calls(wechattest.PathPhoneNumber); n != 2 {
@@ -226,13 +253,13 @@ func TestClient_PhoneNumber_TokenRefused(t *testing.T) {
 		store := wechat.NewMemoryTokenStore()
 		c, sim := newClient(t, wechat.Config{Tokens: store, Now: clk.Now})
 		mustSetPhone(t, sim, "alice", "86", "13800138000")
-		if _, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice")); err != nil {
+		if _, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice"), sim.OpenID(testAppID, "alice")); err != nil {
 			t.Fatal(err)
 		}
 
 		// Refused once: forced refresh, and the call retried once.
 		sim.InvalidateToken(testAppID)
-		if _, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice")); err != nil {
+		if _, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice"), sim.OpenID(testAppID, "alice")); err != nil {
 			t.Fatal(err)
 		}
 		if a, b := sim.Calls(wechattest.PathStableToken), sim.Calls(wechattest.PathPhoneNumber); a != 2 || b != 3 {
@@ -242,7 +269,7 @@ func TestClient_PhoneNumber_TokenRefused(t *testing.T) {
 		// Refused again within 30 s: no second force, an error.
 		sim.InvalidateToken(testAppID)
 		code := mustPhoneCode(t, sim, "", "alice")
-		_, err := c.PhoneNumber(t.Context(), code)
+		_, err := c.PhoneNumber(t.Context(), code, sim.OpenID(testAppID, "alice"))
 		assertAPIError(t, err, wechat.ErrUnavailable, wechat.ErrcodeInvalidToken)
 		if n := sim.Calls(wechattest.PathStableToken); n != 2 {
 			t.Fatalf("stable_token called %d times, want still 2", n)
@@ -255,7 +282,7 @@ func TestClient_PhoneNumber_TokenRefused(t *testing.T) {
 		// The refusal did not spend the code: it works once a force is allowed.
 		clk.Advance(wechat.ForceRefreshInterval)
 		sim.Advance(wechat.ForceRefreshInterval)
-		if p, err := c.PhoneNumber(t.Context(), code); err != nil || *p != alicePhone {
+		if p, err := c.PhoneNumber(t.Context(), code, sim.OpenID(testAppID, "alice")); err != nil || *p != alicePhone {
 			t.Fatalf("phone = %+v, %v", p, err)
 		}
 	})
@@ -264,11 +291,11 @@ func TestClient_PhoneNumber_TokenRefused(t *testing.T) {
 		store := wechat.NewMemoryTokenStore()
 		c, sim := newClient(t, wechat.Config{Tokens: store})
 		mustSetPhone(t, sim, "alice", "86", "13800138000")
-		if _, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice")); err != nil {
+		if _, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice"), sim.OpenID(testAppID, "alice")); err != nil {
 			t.Fatal(err)
 		}
 		sim.Advance(wechattest.TokenTTL) // our clock still gives it two hours
-		if _, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice")); err != nil {
+		if _, err := c.PhoneNumber(t.Context(), mustPhoneCode(t, sim, "", "alice"), sim.OpenID(testAppID, "alice")); err != nil {
 			t.Fatal(err)
 		}
 		if tok, _ := store.Token(t.Context(), testAppID); !tok.ForcedAt.IsZero() {
@@ -288,7 +315,7 @@ func TestClient_SecretsNotInErrors(t *testing.T) {
 	sim := wechattest.New(wechattest.App{AppID: testAppID, Secret: testSecret})
 	srv := httptest.NewServer(sim.Handler())
 	c := wechat.NewClient(wechat.Config{AppID: testAppID, Secret: testSecret, BaseURL: srv.URL, Tokens: store, Timeout: 100 * time.Millisecond})
-	if _, err := c.PhoneNumber(t.Context(), "abcdef"); !errors.Is(err, wechat.ErrInvalidCode) {
+	if _, err := c.PhoneNumber(t.Context(), "abcdef", "oAnyOpenID"); !errors.Is(err, wechat.ErrInvalidCode) {
 		t.Fatal(err)
 	}
 	tok, _ := store.Token(t.Context(), testAppID)
@@ -304,13 +331,13 @@ func TestClient_SecretsNotInErrors(t *testing.T) {
 		}
 	}
 	sim.InjectAt(wechattest.PathPhoneNumber, wechattest.Fault{Status: http.StatusBadGateway})
-	_, err := c.PhoneNumber(t.Context(), "abcdef")
+	_, err := c.PhoneNumber(t.Context(), "abcdef", "oAnyOpenID")
 	check("BadGateway", err)
 	sim.InjectAt(wechattest.PathPhoneNumber, wechattest.Fault{Delay: time.Second})
-	_, err = c.PhoneNumber(t.Context(), "abcdef")
+	_, err = c.PhoneNumber(t.Context(), "abcdef", "oAnyOpenID")
 	check("Timeout", err)
 	srv.Close()
-	_, err = c.PhoneNumber(t.Context(), "abcdef")
+	_, err = c.PhoneNumber(t.Context(), "abcdef", "oAnyOpenID")
 	check("ConnectionRefused", err)
 }
 

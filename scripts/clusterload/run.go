@@ -355,13 +355,20 @@ func (d *driver) checkSessionKey(ctx context.Context) {
 		d.check("session_key sealed on A opens on B", false, "login on A: %s", g.kind)
 		return
 	}
-	out, err := d.postSim(ctx, "/dev/wechat/phonecode", map[string]string{"user": user, "countryCode": "86", "phoneNumber": "13800138000"})
+	out, err := d.postSim(ctx, "/dev/wechat/phonecode", map[string]string{"user": user, "countryCode": "86", "phoneNumber": d.mobile(999)})
 	if err != nil || out["encryptedData"] == "" {
 		d.check("session_key sealed on A opens on B", false, "simulator: %v", err)
 		return
 	}
 	g = d.gql(ctx, d.b, tok, d.nextIP(), qPhone, map[string]any{"d": out["encryptedData"], "iv": out["iv"]})
 	d.check("session_key sealed on A opens on B", g.kind == "", "legacy bindPhoneNumber on B: %s", orKind(g.kind == "", "bound", g.kind))
+}
+
+// mobile is this run's i-th mainland mobile number: a number belongs to
+// one user, so a rerun against the same database needs numbers of its own.
+func (d *driver) mobile(i int) string {
+	run, _ := strconv.Atoi(d.run)
+	return fmt.Sprintf("137%05d%03d", run, i)
 }
 
 // checkAccessToken: phone binds on both instances at once share one WeChat
@@ -384,7 +391,7 @@ func (d *driver) checkAccessToken(ctx context.Context) {
 			user := fmt.Sprintf("phone-%s-%d", d.run, i)
 			tok, _, g := d.login(ctx, base, user, d.nextIP())
 			if g.kind == "" {
-				out, err := d.postSim(ctx, "/dev/wechat/phonecode", map[string]string{"user": user, "countryCode": "86", "phoneNumber": fmt.Sprintf("138001380%02d", i)})
+				out, err := d.postSim(ctx, "/dev/wechat/phonecode", map[string]string{"user": user, "countryCode": "86", "phoneNumber": d.mobile(i)})
 				if err != nil {
 					g.kind = "simulator: " + err.Error()
 				} else {

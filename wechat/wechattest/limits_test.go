@@ -316,7 +316,7 @@ func TestLimits_AccessTokensBounded(t *testing.T) {
 	for range 50 {
 		sim.InvalidateToken(limitsAppID)
 		advance(ForceInterval)
-		if _, err := c.PhoneNumber(t.Context(), "abcdef"); !errors.Is(err, wechat.ErrInvalidCode) {
+		if _, err := c.PhoneNumber(t.Context(), "abcdef", "oAnyOpenID"); !errors.Is(err, wechat.ErrInvalidCode) {
 			t.Fatal(err)
 		}
 		advance(TokenTTL - TokenRenewWindow)

@@ -149,7 +149,7 @@ func TestMiniProgramSide_PhoneCode(t *testing.T) {
 	if err != nil || p.E164 != "+8613800138000" {
 		t.Fatalf("legacy data: %+v, %v", p, err)
 	}
-	if p, err := c.PhoneNumber(t.Context(), out["code"]); err != nil || p.E164 != "+8613800138000" {
+	if p, err := c.PhoneNumber(t.Context(), out["code"], sim.OpenID(tokAppID, "alice")); err != nil || p.E164 != "+8613800138000" {
 		t.Fatalf("code: %+v, %v", p, err)
 	}
 	for name, body := range map[string]string{

@@ -212,16 +212,18 @@ it('bindPhoneNumber with the getPhoneNumber button code', async (t) => {
   }
   const { user, fake, api } = setup();
   await api.login();
+  // A number belongs to one user (PHONE_IN_USE otherwise): each run binds its own.
+  const national = '138' + String(Date.now() % 1e8).padStart(8, '0');
   const r = await fetch(baseUrl + '/dev/wechat/phonecode', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ user, countryCode: '86', phoneNumber: '13800138000' }),
+    body: JSON.stringify({ user, countryCode: '86', phoneNumber: national }),
   });
   const { code } = await r.json();
   assert.ok(code, 'the simulator minted a phone code');
   // What onGetPhoneNumber sends: e.detail.code.
   const u = await api.bindPhoneNumber({ code });
-  assert.equal(u.phone, '+8613800138000');
-  assert.equal((await api.me()).phone, '+8613800138000');
+  assert.equal(u.phone, '+86' + national);
+  assert.equal((await api.me()).phone, '+86' + national);
   assert.equal(fake.counts.login, 1);
 });
