@@ -315,7 +315,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	// The dashboard is served in production as in dev mode: it is static
 	// files that hold nothing secret and can do only what the API allows.
-	mux.Handle("/admin/", web.Admin())
+	mux.Handle("/admin/", web.Admin(profile.ImageSources(cfg.PublicURL)...))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	blobs, err := blob.NewDir(cfg.AvatarDir)
 	if err != nil {
