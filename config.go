@@ -168,7 +168,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"shutdown-delay", "SHUTDOWN_DELAY", "0s", "on SIGTERM or SIGINT, how long to go on serving with /readyz failing before the drain, so a load balancer stops sending first (its check interval × fall count)", &shutdownDelay},
 		{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", &logLevel},
 		{"log-format", "LOG_FORMAT", "", "text or json; json unless DEV_WECHAT=1, then text", &c.LogFormat},
-		{"metrics-addr", "METRICS_ADDR", "", "host:port of a listener of its own for /metrics, e.g. 127.0.0.1:9090; empty serves /metrics on the main listener, off nowhere", &c.MetricsAddr},
+		{"metrics-addr", "METRICS_ADDR", "", "host:port of a listener of its own for /metrics, e.g. 127.0.0.1:9090; empty serves /metrics on the main listener only with METRICS_TOKEN (or in dev mode), off nowhere", &c.MetricsAddr},
 		{"metrics-token", "METRICS_TOKEN", "", "bearer token /metrics asks for (at least 16 characters); none when empty", &c.MetricsToken},
 		{"avatar-dir", "AVATAR_DIR", ".data/avatars", "folder for uploaded avatars, shared by every instance (a network filesystem) or one per instance behind sticky routing", &c.AvatarDir},
 		{"public-url", "PUBLIC_URL", "", "origin clients reach this server at, e.g. https://api.example.com; makes avatar URLs absolute", &c.PublicURL},

@@ -29,11 +29,15 @@ type fastAnswer struct {
 	fast        bool
 }
 
+// fastMetricsToken guards /metrics on the fast path tests' servers: without
+// one, /metrics is off on the main listener.
+const fastMetricsToken = "fast-metrics-token-0123"
+
 // send sends r with token and reports the answer; fast is read off
 // graphql_fast_path_total, so requests on this server must not overlap.
 func (ts *testServer) send(t *testing.T, token string, r fastRequest) fastAnswer {
 	t.Helper()
-	before := metric(scrape(t, ts.MetricsURL(), ""), "graphql_fast_path_total")
+	before := metric(scrape(t, ts.MetricsURL(), fastMetricsToken), "graphql_fast_path_total")
 	path := "/graphql"
 	if r.query != "" {
 		path += "?" + r.query
@@ -46,7 +50,7 @@ func (ts *testServer) send(t *testing.T, token string, r fastRequest) fastAnswer
 		hdr = append(hdr, "Authorization", "Bearer "+token)
 	}
 	resp, body := ts.fetch(t, http.DefaultClient, ts.URL(), r.method, path, r.body, hdr...)
-	after := metric(scrape(t, ts.MetricsURL(), ""), "graphql_fast_path_total")
+	after := metric(scrape(t, ts.MetricsURL(), fastMetricsToken), "graphql_fast_path_total")
 	return fastAnswer{resp.StatusCode, resp.Header.Get("Content-Type"), body, after == before+1}
 }
 
@@ -70,6 +74,7 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 	ts := startServer(t, func(c *Config) {
 		c.SessionCacheTTL, c.SessionCacheSize = time.Minute, 1000
 		c.PublicURL = "https://wx.example.com"
+		c.MetricsToken = fastMetricsToken
 	})
 	// The cache serves nothing until its listener is confirmed.
 	waitFor(t, "the session cache to come up", 10*time.Second, ts.SessionCache.Up)
@@ -190,7 +195,10 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 // several root fields, a mutation.
 func TestFastMe_OnlyPlainMeQueries(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, func(c *Config) { c.SessionCacheTTL, c.SessionCacheSize = time.Minute, 1000 })
+	ts := startServer(t, func(c *Config) {
+		c.SessionCacheTTL, c.SessionCacheSize = time.Minute, 1000
+		c.MetricsToken = fastMetricsToken
+	})
 	p := mustLogin(t, ts, map[string]any{"code": ts.code(t, "fast-no-"+store.NewID())})
 	never := []struct {
 		body, want string

@@ -89,7 +89,7 @@ func TestSignals_SecondOneExitsAtOnce(t *testing.T) {
 	addr := ""
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
-		if m := regexp.MustCompile(`listening on http://(\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+		if m := regexp.MustCompile(`listening on http://([^\s"]+)`).FindStringSubmatch(sc.Text()); m != nil {
 			addr = m[1]
 			break
 		}

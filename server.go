@@ -315,7 +315,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	// The dashboard is served in production as in dev mode: it is static
 	// files that hold nothing secret and can do only what the API allows.
-	mux.Handle("/admin/", web.Admin())
+	mux.Handle("/admin/", web.Admin(profile.ImageSources(cfg.PublicURL)...))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	blobs, err := blob.NewDir(cfg.AvatarDir)
 	if err != nil {
@@ -522,8 +522,24 @@ func (m *Main) purgeSessions(ctx context.Context) {
 	}
 }
 
+// printBanner tells where the server answers: a few lines for a person
+// in text log mode, one JSON record in json mode, so that a log shipper
+// reading the container's output meets no line that is not JSON.
 func (m *Main) printBanner(w io.Writer) {
 	u := m.URL()
+	if m.Config.LogFormat == "json" {
+		attrs := []any{"url", u, "graphql", u + "/graphql", "admin", u + "/admin/"}
+		if m.Config.DevWechat {
+			attrs = append(attrs, "playground", u+"/playground/", "wechat_simulator", u+"/dev/wechat/code")
+			if m.devAdminPassword != "" {
+				// Dev mode only, as in the text banner: the one time the
+				// throw-away account's password can be learnt.
+				attrs = append(attrs, "dev_admin_username", "admin", "dev_admin_password", m.devAdminPassword)
+			}
+		}
+		newLogger(m.Config, w).Info("wxlogin is listening on "+u, attrs...)
+		return
+	}
 	fmt.Fprintf(w, "wxlogin is listening on %s\n", u)
 	fmt.Fprintf(w, "  GraphQL endpoint: %s/graphql\n", u)
 	fmt.Fprintf(w, "  Admin dashboard:  %s/admin/\n", u)

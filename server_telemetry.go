@@ -16,9 +16,11 @@ import (
 // tracing (a no-op unless the OTEL_ variables, or m.TraceExporter, turn
 // it on), and hooks them to the database.
 func (m *Main) openTelemetry(ctx context.Context, st *store.Store) error {
-	if m.Config.MetricsAddr != "off" {
+	if m.metricsServed() {
 		m.metrics = telemetry.NewMetrics()
 		m.metrics.WatchDB(st.DB().DB)
+	} else if m.Config.MetricsAddr == "" {
+		m.Log.Info("metrics are off: /metrics is served on the main listener only with METRICS_TOKEN set, or on METRICS_ADDR's listener of its own")
 	}
 	getenv := m.Getenv
 	if getenv == nil {
@@ -34,6 +36,21 @@ func (m *Main) openTelemetry(ctx context.Context, st *store.Store) error {
 	// On the store, which every part of the server shares.
 	st.AddQueryHook(telemetry.QueryHook{Metrics: m.metrics, Tracing: m.tracing})
 	return nil
+}
+
+// metricsServed: /metrics is served on METRICS_ADDR's own listener, or on
+// the main one only when METRICS_TOKEN guards it (or in dev mode, on this
+// machine), since the main listener faces the Internet: request rates,
+// error codes and pool sizes are nobody else's business.
+func (m *Main) metricsServed() bool {
+	c := m.Config
+	switch c.MetricsAddr {
+	case "off":
+		return false
+	case "":
+		return c.MetricsToken != "" || c.DevWechat
+	}
+	return true
 }
 
 // serveMetrics mounts /metrics on mux, or on a listener of its own when

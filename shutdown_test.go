@@ -143,7 +143,7 @@ func startChild(t *testing.T, dsn string, env ...string) *child {
 	})
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
-		if m := regexp.MustCompile(`listening on http://(\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+		if m := regexp.MustCompile(`listening on http://([^\s"]+)`).FindStringSubmatch(sc.Text()); m != nil {
 			c.addr = m[1]
 			break
 		}
@@ -424,7 +424,7 @@ func serveInProcess(t *testing.T, ctx context.Context, env func(string) string) 
 	served := make(chan error, 1)
 	go func() { served <- serve(ctx, nil, env, stdout, stderr) }()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if m := regexp.MustCompile(`listening on http://(\S+)`).FindStringSubmatch(stdout.String()); m != nil {
+		if m := regexp.MustCompile(`listening on http://([^\s"]+)`).FindStringSubmatch(stdout.String()); m != nil {
 			return m[1], served, stderr
 		}
 		if time.Now().After(deadline) {

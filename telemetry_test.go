@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -369,6 +370,66 @@ func TestObservability_MetricsAddr(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("/metrics with METRICS_ADDR=off: %d", resp.StatusCode)
+	}
+
+	// Neither METRICS_ADDR nor METRICS_TOKEN: the main listener faces the
+	// Internet, so no /metrics there, and start-up says why.
+	bare, _ := startObsServer(t, nil)
+	if bare.MetricsURL() != "" {
+		t.Fatalf("no METRICS_ADDR nor METRICS_TOKEN, yet metrics at %s", bare.MetricsURL())
+	}
+	resp, err = http.Get(bare.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/metrics on the main listener without METRICS_TOKEN: %d", resp.StatusCode)
+	}
+	if !strings.Contains(bare.logs.String(), "metrics are off") {
+		t.Errorf("start-up did not say metrics are off:\n%s", bare.logs.String())
+	}
+}
+
+// TestServe_JSONModeWritesOnlyJSON: in json log mode (production's
+// default) every line serve writes, the start banner included, is one JSON
+// record, so a log shipper meets no plain text.
+func TestServe_JSONModeWritesOnlyJSON(t *testing.T) {
+	t.Parallel()
+	dsn, _ := freshDatabase(t)
+	sim := wechattest.New(wechattest.App{AppID: e2eAppID, Secret: e2eSecret})
+	wx := httptest.NewServer(sim.Handler())
+	defer wx.Close()
+	env := envOf(map[string]string{
+		"DATABASE_URL": dsn, "PORT": "0", "HOST": "127.0.0.1", "WECHAT_APPID": e2eAppID, "WECHAT_SECRET": e2eSecret,
+		"WECHAT_API_BASE": wx.URL, "SECRET_KEY": strings.Repeat("0102030405060708", 4), "AVATAR_DIR": t.TempDir(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, nil, env, stdout, stderr) }()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "listening on"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve printed no address\n%s", stderr.String())
+		}
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	var banner map[string]any
+	for name, out := range map[string]string{"stdout": stdout.String(), "stderr": stderr.String()} {
+		for line := range strings.Lines(out) {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Errorf("%s: a line that is not JSON: %q", name, line)
+			} else if strings.Contains(fmt.Sprint(rec["msg"]), "listening on") {
+				banner = rec
+			}
+		}
+	}
+	if u, _ := banner["graphql"].(string); !strings.HasPrefix(u, "http://127.0.0.1:") || banner["url"] == nil {
+		t.Errorf("the start record %v lacks the url and graphql endpoint", banner)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
@@ -326,10 +325,9 @@ func profileOf(info *wechat.Profile) *models.Profile {
 	}
 }
 
-// httpsURL returns s when it is an absolute https URL with a host, else "".
+// httpsURL returns s when it is one of WeChat's avatar URLs (wechat.IsAvatarURL), else "".
 func httpsURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+	if !wechat.IsAvatarURL(s) {
 		return ""
 	}
 	return s

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -47,6 +49,7 @@ type manifests struct {
 	service    *corev1.Service
 	pdb        *policyv1.PodDisruptionBudget
 	hpa        *autoscalingv2.HorizontalPodAutoscaler
+	netpol     *networkingv1.NetworkPolicy
 	configMap  *corev1.ConfigMap
 	secret     *corev1.Secret
 	pvc        *corev1.PersistentVolumeClaim
@@ -73,6 +76,8 @@ func newObject(apiVersion, kind string) (any, error) {
 		return &policyv1.PodDisruptionBudget{}, nil
 	case "autoscaling/v2 HorizontalPodAutoscaler":
 		return &autoscalingv2.HorizontalPodAutoscaler{}, nil
+	case "networking.k8s.io/v1 NetworkPolicy":
+		return &networkingv1.NetworkPolicy{}, nil
 	case "kustomize.config.k8s.io/v1beta1 Kustomization":
 		return &kustomization{}, nil
 	}
@@ -171,6 +176,8 @@ func (m *manifests) add(obj any) error {
 		err, m.pdb, meta, kind = dup(m.pdb != nil), o, &o.ObjectMeta, o.Kind
 	case *autoscalingv2.HorizontalPodAutoscaler:
 		err, m.hpa, meta, kind = dup(m.hpa != nil), o, &o.ObjectMeta, o.Kind
+	case *networkingv1.NetworkPolicy:
+		err, m.netpol, meta, kind = dup(m.netpol != nil), o, &o.ObjectMeta, o.Kind
 	case *kustomization:
 		m.kustomize = o
 		return dup(false)
@@ -213,7 +220,7 @@ func TestKubernetes(t *testing.T) {
 		ok   bool
 		what string
 	}{{m.deploy != nil, "Deployment"}, {m.job != nil, "Job"}, {m.service != nil, "Service"}, {m.pdb != nil, "PodDisruptionBudget"},
-		{m.configMap != nil, "ConfigMap"}, {m.secret != nil, "Secret"}, {m.pvc != nil, "PersistentVolumeClaim"}, {m.hpa != nil, "HorizontalPodAutoscaler"}, {m.kustomize != nil, "kustomization.yaml"}} {
+		{m.configMap != nil, "ConfigMap"}, {m.secret != nil, "Secret"}, {m.pvc != nil, "PersistentVolumeClaim"}, {m.hpa != nil, "HorizontalPodAutoscaler"}, {m.netpol != nil, "NetworkPolicy"}, {m.kustomize != nil, "kustomization.yaml"}} {
 		if !missing.ok {
 			t.Fatalf("deploy/k8s has no %s", missing.what)
 		}
@@ -385,6 +392,14 @@ func TestKubernetes(t *testing.T) {
 	if _, err := edge.ParseProxies(cm["TRUSTED_PROXIES"]); err != nil {
 		t.Errorf("ConfigMap TRUSTED_PROXIES: %v", err)
 	}
+	// A whole private range trusted as proxies lets any pod in it name its
+	// own address; /16 is the widest a pod network of one cluster needs.
+	for _, s := range strings.Split(cm["TRUSTED_PROXIES"], ",") {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil && p.Bits() < 16 {
+			t.Errorf("ConfigMap TRUSTED_PROXIES trusts %v: narrow it to the ingress controller's range", p)
+		}
+	}
+	checkNetworkPolicy(t, m.netpol, podLabels, httpPort.Name)
 
 	// Volumes: avatars on the shared claim at AVATAR_DIR, the database CA
 	// where DATABASE_URL's sslrootcert points.
@@ -536,4 +551,36 @@ func cmpOrInt(v, def int32) int32 {
 		return def
 	}
 	return v
+}
+
+// checkNetworkPolicy: the server pods admit connections on their http port
+// from the ingress controller's pods only, so no other pod can send an
+// X-Forwarded-For that TRUSTED_PROXIES would believe.
+func checkNetworkPolicy(t *testing.T, np *networkingv1.NetworkPolicy, podLabels labels.Set, port string) {
+	t.Helper()
+	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	if err != nil || sel.Empty() || !sel.Matches(podLabels) {
+		t.Errorf("NetworkPolicy podSelector %v does not select the server pods %v (%v)", np.Spec.PodSelector, podLabels, err)
+	}
+	if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+		t.Errorf("NetworkPolicy policyTypes %v lack Ingress", np.Spec.PolicyTypes)
+	}
+	if len(np.Spec.Ingress) == 0 {
+		t.Error("NetworkPolicy admits nothing: the ingress controller cannot reach the pods")
+	}
+	for i, r := range np.Spec.Ingress {
+		if len(r.From) == 0 {
+			t.Errorf("NetworkPolicy ingress[%d] admits every peer", i)
+		}
+		for _, f := range r.From {
+			if f.IPBlock != nil || f.NamespaceSelector == nil || f.PodSelector == nil ||
+				len(f.NamespaceSelector.MatchLabels)+len(f.NamespaceSelector.MatchExpressions) == 0 ||
+				len(f.PodSelector.MatchLabels)+len(f.PodSelector.MatchExpressions) == 0 {
+				t.Errorf("NetworkPolicy ingress[%d] peer %+v: want the ingress controller's pods, by namespace and pod selector", i, f)
+			}
+		}
+		if len(r.Ports) != 1 || r.Ports[0].Port == nil || r.Ports[0].Port.String() != port {
+			t.Errorf("NetworkPolicy ingress[%d] ports %+v: want the %s port only", i, r.Ports, port)
+		}
+	}
 }

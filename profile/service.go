@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/url"
 	"runtime"
 	"strings"
 	"unicode"
@@ -17,6 +18,7 @@ import (
 	"wxlogin/models"
 	"wxlogin/ratelimit"
 	"wxlogin/store"
+	"wxlogin/wechat"
 )
 
 // AvatarPath is where uploaded avatars are served; a user's avatarUrl is
@@ -184,15 +186,17 @@ func internal(err error) error {
 
 // AvatarURL returns what clients see as the avatar at stored: uploaded
 // avatars (a path of this server) prefixed with publicURL when it is set;
-// WeChat's URLs as they are.
+// WeChat's URLs as they are. Anything else is shown as no avatar.
 func AvatarURL(stored *string, publicURL string) *string {
 	if stored == nil {
 		return nil
 	}
 	if !strings.HasPrefix(*stored, AvatarPath) {
-		// Only https URLs are stored from WeChat, but a row written by
-		// other means must not hand a client javascript: or data:.
-		if !strings.HasPrefix(*stored, "https://") {
+		// Only WeChat's avatar URLs are stored from a login, but a row
+		// written by other means must not hand a client javascript:,
+		// data: or a stranger's server (ImageSources, the admin page's
+		// CSP, allows WeChat's hosts only).
+		if !wechat.IsAvatarURL(*stored) {
 			return nil
 		}
 		return stored
@@ -202,4 +206,18 @@ func AvatarURL(stored *string, publicURL string) *string {
 	}
 	u := strings.TrimSuffix(publicURL, "/") + *stored
 	return &u
+}
+
+// ImageSources are the origins, besides the server's own, that AvatarURL
+// may point at: publicURL's and WeChat's avatar hosts. The admin page's
+// Content-Security-Policy allows images from exactly these.
+func ImageSources(publicURL string) []string {
+	var out []string
+	if u, err := url.Parse(publicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	for _, h := range wechat.AvatarHosts {
+		out = append(out, "https://"+h)
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
@@ -21,10 +22,13 @@ import (
 var files embed.FS
 
 // Content-Security-Policy of each page. Neither allows inline scripts, so
-// markup that reached the page from the database could not run. Avatars are
-// WeChat's https URLs, hence img-src https: on the dashboard.
+// markup that reached the page from the database could not run.
 const (
-	adminCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; " +
+	// adminCSPFormat takes the dashboard's image sources beyond its own:
+	// the avatar hosts the server may hand out, and no other, so an
+	// avatar URL written into the database by other means cannot make an
+	// admin's browser call a stranger's server.
+	adminCSPFormat = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:%s; " +
 		"connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 	// GraphiQL's editor sets style attributes and injects <style> elements
 	// at run time, so styles (never scripts) may be inline here.
@@ -35,7 +39,21 @@ const (
 // Admin returns the dashboard's handler, to mount at /admin/. A path that
 // names no file and has no extension is a client-side route and gets the
 // app's index.html; a missing file with an extension is a plain 404.
-func Admin() http.Handler { return mustSite("admin", "/admin/", adminCSP, true) }
+// imgSources are the origins avatars may come from besides the server
+// itself (profile.ImageSources).
+func Admin(imgSources ...string) http.Handler {
+	return mustSite("admin", "/admin/", AdminCSP(imgSources...), true)
+}
+
+// AdminCSP is the dashboard's Content-Security-Policy with imgSources
+// allowed for images.
+func AdminCSP(imgSources ...string) string {
+	extra := ""
+	for _, s := range imgSources {
+		extra += " " + s
+	}
+	return fmt.Sprintf(adminCSPFormat, extra)
+}
 
 // Playground returns the GraphiQL playground's handler, to mount at
 // /playground/. Dev mode only: production refuses introspection anyway.

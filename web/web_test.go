@@ -51,6 +51,21 @@ func TestAdmin_ServesAppAndRoutes(t *testing.T) {
 	}
 }
 
+// Avatars load from the sources the server names, and no other https host.
+func TestAdmin_ImagesOnlyFromNamedSources(t *testing.T) {
+	t.Parallel()
+	csp := get(t, Admin("https://cdn.example.com", "https://thirdwx.qlogo.cn"), "GET", "/admin/", nil).Header().Get("Content-Security-Policy")
+	var img string
+	for _, d := range strings.Split(csp, ";") {
+		if f := strings.Fields(d); len(f) > 0 && f[0] == "img-src" {
+			img = strings.Join(f[1:], " ")
+		}
+	}
+	if want := "'self' data: https://cdn.example.com https://thirdwx.qlogo.cn"; img != want {
+		t.Errorf("img-src %q, want %q (CSP %q)", img, want, csp)
+	}
+}
+
 func TestSite_ETagAndGzip(t *testing.T) {
 	t.Parallel()
 	h := Admin()
