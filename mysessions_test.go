@@ -153,6 +153,10 @@ func TestE2E_MySessions(t *testing.T) {
 	if meOK(c.Token) || !meOK(a.Token) {
 		t.Fatal("after logging out the other devices: want c refused, a accepted")
 	}
+	// Again, with nothing to end: 0, and no audit row (see below).
+	if n := ts.logoutEverywhere(t, a.Token, true); n != 0 {
+		t.Fatalf("logoutEverywhere(keepCurrent) again ended %d, want 0", n)
+	}
 	e := mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
 	if n := ts.logoutEverywhere(t, a.Token, false); n != 2 {
 		t.Fatalf("logoutEverywhere ended %d, want 2 (a and e)", n)

@@ -88,9 +88,9 @@ func (s *Service) RevokeSession(ctx context.Context, c *Caller, id, ip string) e
 }
 
 // LogoutEverywhere ends every live session of the caller, or every other
-// one when keepCurrent, and returns how many it ended. It is recorded in
-// the audit log as user.revoke_sessions (as an admin's revokeUserSessions
-// is, the actor telling them apart).
+// one when keepCurrent, and returns how many it ended. When any ended, it
+// is recorded in the audit log as user.revoke_sessions (as an admin's
+// revokeUserSessions is, the actor telling them apart).
 func (s *Service) LogoutEverywhere(ctx context.Context, c *Caller, keepCurrent bool, ip string) (int, error) {
 	keep := ""
 	if keepCurrent {
@@ -102,7 +102,9 @@ func (s *Service) LogoutEverywhere(ctx context.Context, c *Caller, keepCurrent b
 	if err != nil {
 		return 0, models.WrapError(err, models.CodeInternal, "internal error")
 	}
-	s.ForgetUser(c.User.ID)
+	if n > 0 {
+		s.ForgetUser(c.User.ID)
+	}
 	return n, nil
 }
 

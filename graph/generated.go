@@ -1169,7 +1169,7 @@ type Mutation {
   """
   End every live session of the signed-in user, or every other one with
   ` + "`" + `keepCurrent: true` + "`" + ` ("log out other devices"), and return how many ended.
-  Written to the audit log. UNAUTHENTICATED without a session.
+  Written to the audit log when any ended. UNAUTHENTICATED without a session.
   """
   logoutEverywhere(keepCurrent: Boolean = false): Int!
 

@@ -80,7 +80,9 @@ func (s *Store) RevokeOwnSession(ctx context.Context, userID, id string, audit *
 // RevokeSessionsOfUserExcept ends every live session of the user but keepID
 // ("" keeps none) and writes audit (when non-nil, with the count in its
 // detail) in the same transaction. It returns how many it ended; expired
-// sessions are not counted, they had ended already.
+// sessions are not counted, they had ended already. When none ended,
+// nothing is written: a user repeating the call cannot fill the audit log,
+// whose entries are then bounded by the logins that made the sessions.
 func (s *Store) RevokeSessionsOfUserExcept(ctx context.Context, userID, keepID string, audit *models.AuditEntry) (int, error) {
 	var n int64
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -96,7 +98,7 @@ func (s *Store) RevokeSessionsOfUserExcept(ctx context.Context, userID, keepID s
 			return fmt.Errorf("revoking sessions: %w", err)
 		}
 		n, _ = res.RowsAffected()
-		if audit != nil {
+		if audit != nil && n > 0 {
 			if audit.Detail == nil {
 				audit.Detail = map[string]any{}
 			}

@@ -162,8 +162,13 @@ func TestStore_RevokeSessionsOfUserExcept(t *testing.T) {
 	if n, err = st.RevokeSessionsOfUserExcept(ctx, user, "", nil); err != nil || n != 1 {
 		t.Fatalf("keeping none: %d, %v; want 1", n, err)
 	}
-	if n, err = st.RevokeSessionsOfUserExcept(ctx, user, "", nil); err != nil || n != 0 {
+	// Nothing left to end: nothing audited either.
+	a = &models.AuditEntry{ActorKind: "user", ActorID: &user, Action: "user.revoke_sessions", Target: &user}
+	if n, err = st.RevokeSessionsOfUserExcept(ctx, user, "", a); err != nil || n != 0 {
 		t.Fatalf("again: %d, %v; want 0", n, err)
+	}
+	if got := count(t, st, "SELECT count(*) FROM audit_log WHERE action = 'user.revoke_sessions' AND target = ?", user); got != 1 {
+		t.Fatalf("%d audit rows, want 1: a call that ended nothing was recorded", got)
 	}
 	if got := count(t, st, "SELECT count(*) FROM sessions WHERE id = ? AND revoked_at IS NULL", otherIDs[0]); got != 1 {
 		t.Fatal("another user's session was revoked")
