@@ -210,6 +210,7 @@ func TestFastMe_OnlyPlainMeQueries(t *testing.T) {
 		{postBody(`{ me { ...F } } fragment F on User { id }`), `"data":{"me":{"id":"`},
 		{postBody(`{ me { id nickname @skip(if: true) } }`), `"data":{"me":{"id":"`},
 		{postBody(`{ me { id } admin { id } }`), `"admin":null`},
+		{postBody(`{ me { id } mySessions { current } }`), `"mySessions":[{"current":true}]`},
 		{postBody(`{ me { id id } }`), `"data":{"me":{"id":"`},
 		{postBody(`mutation { updateProfile(input: {gender: MALE}) { id } }`), `"updateProfile":{"id":"`},
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"wxlogin/admin"
+	"wxlogin/auth"
 	"wxlogin/graph/model"
 	"wxlogin/models"
 )
@@ -112,6 +113,14 @@ func setCosts(c *ComplexityRoot) {
 	}
 	c.User.Identities = func(child int) int { return listCost(identitiesPerUser, child) }
 	c.User.Sessions = func(child int) int { return listCost(sessionsPerUser, child) }
+	c.Query.MySessions = func(child int, first *int) int {
+		n := auth.DefaultOwnSessions
+		if first != nil {
+			n = *first
+		}
+		// Out of range counts as the nearest bound, as in pageRows.
+		return listCost(min(max(n, 1), auth.MaxOwnSessions), child)
+	}
 	stat := func(int, int) int { return statsCost }
 	c.Stats.TotalUsers = func(int) int { return statsCost }
 	c.Stats.NewUsers, c.Stats.ActiveUsers = stat, stat

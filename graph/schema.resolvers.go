@@ -82,6 +82,27 @@ func (r *mutationResolver) BindPhoneNumber(ctx context.Context, input model.Phon
 		IV: deref(input.Iv), IP: clientFrom(ctx).IP})
 }
 
+// RevokeMySession is the resolver for the revokeMySession field.
+func (r *mutationResolver) RevokeMySession(ctx context.Context, id string) (bool, error) {
+	caller, err := r.Auth.Caller(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := r.Auth.RevokeSession(ctx, caller, id, clientFrom(ctx).IP); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// LogoutEverywhere is the resolver for the logoutEverywhere field.
+func (r *mutationResolver) LogoutEverywhere(ctx context.Context, keepCurrent *bool) (int, error) {
+	caller, err := r.Auth.Caller(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return r.Auth.LogoutEverywhere(ctx, caller, keepCurrent != nil && *keepCurrent, clientFrom(ctx).IP)
+}
+
 // AdminLogin is the resolver for the adminLogin field.
 func (r *mutationResolver) AdminLogin(ctx context.Context, username string, password string) (*model.AdminAuthPayload, error) {
 	c := clientFrom(ctx)
@@ -150,6 +171,19 @@ func (r *queryResolver) Me(ctx context.Context) (*models.User, error) {
 		return nil, err
 	}
 	return caller.User, nil
+}
+
+// MySessions is the resolver for the mySessions field.
+func (r *queryResolver) MySessions(ctx context.Context, first *int) ([]*auth.OwnSession, error) {
+	caller, err := r.Auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := auth.DefaultOwnSessions
+	if first != nil {
+		n = *first
+	}
+	return r.Auth.Sessions(ctx, caller, n)
 }
 
 // Admin is the resolver for the admin field.

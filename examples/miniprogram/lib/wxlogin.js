@@ -25,6 +25,9 @@ var LOGOUT = 'mutation Logout { logout }';
 var UPDATE_PROFILE = 'mutation UpdateProfile($input: ProfileInput!) { updateProfile(input: $input) { ' + USER_FIELDS + ' } }';
 var UPLOAD_AVATAR = 'mutation UploadAvatar($file: Upload!) { uploadAvatar(file: $file) { ' + USER_FIELDS + ' } }';
 var BIND_PHONE = 'mutation BindPhoneNumber($input: PhoneInput!) { bindPhoneNumber(input: $input) { ' + USER_FIELDS + ' } }';
+var MY_SESSIONS = 'query MySessions($first: Int) { mySessions(first: $first) { id appId createdAt lastSeenAt expiresAt current ip userAgent } }';
+var REVOKE_SESSION = 'mutation RevokeMySession($id: ID!) { revokeMySession(id: $id) }';
+var LOGOUT_EVERYWHERE = 'mutation LogoutEverywhere($keepCurrent: Boolean) { logoutEverywhere(keepCurrent: $keepCurrent) }';
 
 /**
  * @typedef {{ id: string, nickname: ?string, avatarUrl: ?string, gender: ?string,
@@ -32,6 +35,8 @@ var BIND_PHONE = 'mutation BindPhoneNumber($input: PhoneInput!) { bindPhoneNumbe
  *   phone: ?string, createdAt: string, lastLoginAt: ?string }} User
  * @typedef {{ token: string, expiresAt: string, created: boolean, user: User }} AuthPayload
  * @typedef {{ token: string, expiresAt: string }} Session
+ * @typedef {{ id: string, appId: string, createdAt: string, lastSeenAt: string, expiresAt: string,
+ *   current: boolean, ip: ?string, userAgent: ?string }} Device
  * @typedef {{ nickname?: string, gender?: 'UNKNOWN'|'MALE'|'FEMALE', language?: string,
  *   city?: string, province?: string, country?: string }} ProfileInput
  * @typedef {{ code?: string, encryptedData?: string, iv?: string }} PhoneInput
@@ -316,6 +321,41 @@ function createClient(options) {
           throw err;
         }
       );
+    },
+
+    /**
+     * The user's live sessions for a "devices" screen, this one first.
+     * @param {number} [first] 1 to 50 (the server's default: 20)
+     * @returns {Promise<Device[]>}
+     */
+    sessions: function (first) {
+      return call(MY_SESSIONS, first ? { first: first } : {}).then(function (d) {
+        return d.mySessions;
+      });
+    },
+
+    /**
+     * End one of the user's sessions, an id from sessions(). Ending this
+     * one signs this client out; its next call logs in again.
+     * @param {string} id @returns {Promise<boolean>}
+     */
+    revokeSession: function (id) {
+      return call(REVOKE_SESSION, { id: id }).then(function (d) {
+        return d.revokeMySession;
+      });
+    },
+
+    /**
+     * End every session of the user, or every other one with keepCurrent
+     * ("log out other devices"); resolves to how many ended. Without
+     * keepCurrent this client forgets its token too.
+     * @param {boolean} [keepCurrent] @returns {Promise<number>}
+     */
+    logoutEverywhere: function (keepCurrent) {
+      return call(LOGOUT_EVERYWHERE, { keepCurrent: !!keepCurrent }).then(function (d) {
+        if (!keepCurrent) forget();
+        return d.logoutEverywhere;
+      });
     },
 
     /** A raw GraphQL call with the session (and the one re-login). */

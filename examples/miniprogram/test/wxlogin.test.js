@@ -90,6 +90,26 @@ it('a revoked token: exactly one login again, then success', async () => {
   assert.notEqual(fake.wx.getStorageSync(STORAGE_KEY).token, p.token);
 });
 
+it('devices: list, end one, log out the others, then everywhere', async () => {
+  const phone = setup();
+  const pad = setup({ user: phone.user }); // the same WeChat user on another device
+  const me = await phone.api.me();
+  assert.equal((await pad.api.me()).id, me.id);
+  const list = await phone.api.sessions();
+  assert.deepEqual(list.map((s) => s.current), [true, false]);
+  assert.match(list[0].ip, /\/24$|\/48$/, 'only the network is shown');
+  assert.equal(await phone.api.revokeSession(list[1].id), true);
+  // The pad's token is refused; its client logs in again by itself, once.
+  await pad.api.me();
+  assert.equal(pad.fake.counts.login, 2);
+  assert.equal(await pad.api.logoutEverywhere(true), 1); // the phone's
+  await phone.api.me();
+  assert.equal(phone.fake.counts.login, 2);
+  assert.equal(await pad.api.logoutEverywhere(), 2);
+  assert.equal(pad.api.session(), null, 'logoutEverywhere forgets the token');
+  await assert.rejects(phone.api.revokeSession('00000000-0000-7000-8000-000000000000'), (err) => err.code === 'BAD_USER_INPUT');
+});
+
 it('a garbage token: exactly one login again, then success', async () => {
   const { fake, api } = setup();
   fake.wx.setStorageSync(STORAGE_KEY, { token: 'not-a-token', expiresAt: '2999-01-01T00:00:00Z' });

@@ -1,4 +1,4 @@
-// The one page: who am I, avatar, nickname, phone. All requests go
+// The one page: who am I, avatar, nickname, phone, signed-in devices. All requests go
 // through getApp().api (lib/wxlogin.js), which logs in when needed.
 
 /** @typedef {ReturnType<typeof import('../../lib/wxlogin.js').createClient>} Api */
@@ -19,6 +19,8 @@ Page({
   data: {
     /** @type {import('../../lib/wxlogin.js').User | null} */
     user: null,
+    /** @type {import('../../lib/wxlogin.js').Device[]} */
+    devices: [],
     error: '',
   },
 
@@ -30,6 +32,20 @@ Page({
     api()
       .me()
       .then((user) => this.setData({ user, error: '' }))
+      .then(() => this.refreshDevices())
+      .catch((err) => this.setData({ error: describe(err) }));
+  },
+
+  refreshDevices() {
+    return api()
+      .sessions()
+      .then((devices) => this.setData({ devices }));
+  },
+
+  onLogoutOthers() {
+    api()
+      .logoutEverywhere(true)
+      .then(() => this.refreshDevices())
       .catch((err) => this.setData({ error: describe(err) }));
   },
 
@@ -64,7 +80,7 @@ Page({
   onLogout() {
     api()
       .logout()
-      .then(() => this.setData({ user: null, error: '' }))
+      .then(() => this.setData({ user: null, devices: [], error: '' }))
       .catch((err) => this.setData({ error: describe(err) }));
   },
 });
