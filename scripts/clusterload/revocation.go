@@ -52,7 +52,7 @@ func (d *driver) revocationRound(ctx context.Context, user string, between func(
 		}
 		lastOK = sent.Sub(done)
 		if lastOK > d.maxLag+5*time.Second {
-			return lastOK, 0, fmt.Errorf("A still accepts the token %v after the logout", lastOK)
+			return lastOK, 0, fmt.Errorf("instance A still accepts the token %v after the logout", lastOK)
 		}
 	}
 }
@@ -64,21 +64,30 @@ func (d *driver) revocationRound(ctx context.Context, user string, between func(
 // its PostgreSQL backend), so no notification reaches A at all.
 func (d *driver) checkRevocationBound(ctx context.Context, rounds int, stalled bool) {
 	name := fmt.Sprintf("logout on B refused by A within %v", d.maxLag)
-	var between func()
-	var resume func()
+	var between, resume func()
+	stopFailed := ""
 	if stalled {
 		name = "the same with A's LISTEN connection stopped"
-		pid, err := d.listenerBackend(ctx)
-		if err != nil {
+		// Found again every round: a listener given up is replaced.
+		if _, err := d.listenerBackend(ctx); err != nil {
 			fmt.Printf("  skip %s: %v\n", name, err)
 			return
 		}
+		pid := 0
 		between = func() {
-			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-				fmt.Printf("  SIGSTOP to PostgreSQL backend %d: %v\n", pid, err)
+			var err error
+			if pid, err = d.listenerBackend(ctx); err == nil {
+				err = syscall.Kill(pid, syscall.SIGSTOP)
+			}
+			if err != nil && stopFailed == "" {
+				stopFailed = "stopping A's LISTEN connection: " + err.Error()
 			}
 		}
-		resume = func() { _ = syscall.Kill(pid, syscall.SIGCONT) }
+		resume = func() {
+			if pid > 0 {
+				_ = syscall.Kill(pid, syscall.SIGCONT)
+			}
+		}
 		defer resume()
 	}
 	var accepted, refused []time.Duration
@@ -102,6 +111,9 @@ func (d *driver) checkRevocationBound(ctx context.Context, rounds int, stalled b
 			late++
 		}
 		refused = append(refused, no)
+	}
+	if failed == "" {
+		failed = stopFailed
 	}
 	slices.Sort(accepted)
 	slices.Sort(refused)
