@@ -67,7 +67,7 @@ func Follow(ctx context.Context, st *store.Store, c Target, log *slog.Logger) {
 		wait = retryMin
 		c.SetUp(true)
 		c.Heard(l.Confirmed())
-		err = follow(ctx, l, c)
+		err = follow(ctx, l, c, log)
 		c.SetUp(false)
 		_ = l.Close()
 		if ctx.Err() == nil {
@@ -80,13 +80,20 @@ var errPingLost = errors.New("sessioncache: the listener's ping did not come bac
 
 // follow applies l's notifications to c, and pings every pingEvery, until
 // l fails, a pong is lostAfter late, or ctx ends.
-func follow(ctx context.Context, l listener, c Target) error {
+func follow(ctx context.Context, l listener, c Target, log *slog.Logger) error {
 	next := time.Now().Add(pingEvery)
 	lastPong := time.Now()
+	lagging := false
 	for ctx.Err() == nil {
 		if now := time.Now(); !now.Before(next) {
 			if now.Sub(lastPong) > lostAfter {
 				return errPingLost
+			}
+			// Said once, so that slower answers (every request reads the
+			// database meanwhile) have a cause in the log.
+			if !lagging && now.Sub(lastPong) > MaxLag-pingEvery {
+				lagging = true
+				log.Warn("session cache bypassed: the session-change listener's pings come back late", "since_last", now.Sub(lastPong).Round(time.Millisecond))
 			}
 			pctx, cancel := context.WithTimeout(ctx, lostAfter)
 			err := l.Ping(pctx)
@@ -108,6 +115,10 @@ func follow(ctx context.Context, l listener, c Target) error {
 		if sent, ok := l.Pong(p); ok {
 			c.Heard(sent)
 			lastPong = time.Now()
+			if lagging {
+				lagging = false
+				log.Info("session cache serving again: the listener's pings are back", "ping_age", lastPong.Sub(sent).Round(time.Millisecond))
+			}
 			continue
 		}
 		apply(c, p)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,7 +95,7 @@ func TestFollow_StalledListenerStopsServingWithinMaxLag(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	c.SetUp(true)
-	go func() { done <- follow(ctx, f, c) }()
+	go func() { done <- follow(ctx, f, c, slog.New(slog.DiscardHandler)) }()
 	defer func() {
 		cancel()
 		if err := <-done; !errors.Is(err, context.Canceled) {
@@ -141,7 +142,7 @@ func TestFollow_LostPongsEndTheListener(t *testing.T) {
 	c := New[string](time.Minute, 10)
 	f := newFakeListener()
 	f.stall(true)
-	err := follow(context.Background(), f, c)
+	err := follow(context.Background(), f, c, slog.New(slog.DiscardHandler))
 	if !errors.Is(err, errPingLost) {
 		t.Fatalf("follow ended with %v, want errPingLost", err)
 	}
