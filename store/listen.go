@@ -24,8 +24,9 @@ import (
 // "u:<user id>". The session cache of every instance follows it.
 const SessionChannel = "wxlogin_session"
 
-// ListenerAppName is the application_name of a SessionListener's
-// connection, as pg_stat_activity shows it.
+// ListenerAppName is the application_name of a SessionListener's two
+// connections (the one that LISTENs, the one its pings go over), as
+// pg_stat_activity shows it.
 const ListenerAppName = "wxlogin listener"
 
 // ErrListenTimeout is ReceiveSession's error when nothing arrived in time;
