@@ -17,13 +17,13 @@ import (
 	"wxlogin/store"
 )
 
-// revocationRound logs a user in on A, has A cache the token, logs it out
-// on B and asks A for it, one request after another, until A refuses it.
-// lastOK is how long after B answered the logout the last request A
-// accepted was sent (negative when A accepted none), refused when the
-// first it refused was sent.
-func (d *driver) revocationRound(ctx context.Context, user string, between func()) (lastOK, refused time.Duration, err error) {
-	tok, _, g := d.login(ctx, d.a, user, d.nextIP())
+// revocationRound logs a user in on A, has A cache the token, revokes it
+// elsewhere (revoke) and asks A for it, one request after another, until A
+// refuses it. lastOK is how long after the revocation was answered the
+// last request A accepted was sent (negative when A accepted none),
+// refused when the first it refused was sent.
+func (d *driver) revocationRound(ctx context.Context, user string, between func(), revoke func(tok, id string) error) (lastOK, refused time.Duration, err error) {
+	tok, id, g := d.login(ctx, d.a, user, d.nextIP())
 	if g.kind != "" {
 		return 0, 0, fmt.Errorf("login on A: %s", g.kind)
 	}
@@ -35,9 +35,8 @@ func (d *driver) revocationRound(ctx context.Context, user string, between func(
 	if between != nil {
 		between()
 	}
-	g = d.gql(ctx, d.b, tok, d.nextIP(), qLogout, nil)
-	if g.kind != "" {
-		return 0, 0, fmt.Errorf("logout on B: %s", g.kind)
+	if err := revoke(tok, id); err != nil {
+		return 0, 0, err
 	}
 	done := time.Now()
 	lastOK = -1
@@ -57,17 +56,41 @@ func (d *driver) revocationRound(ctx context.Context, user string, between func(
 	}
 }
 
+// How checkRevocationBound revokes.
+const (
+	byLogout  = iota // logout on B
+	byStalled        // logout on B, A's LISTEN connection stopped
+	byDisable        // the user disabled by a hand-written UPDATE
+)
+
 // checkRevocationBound is the promise of schema.graphqls and the README:
 // a token logged out on B is refused by A for every request sent maxLag
 // or more after the logout was answered (its commit is earlier still).
-// stalled runs the rounds with A's LISTEN connection stopped (SIGSTOP to
-// its PostgreSQL backend), so no notification reaches A at all.
-func (d *driver) checkRevocationBound(ctx context.Context, rounds int, stalled bool) {
+// byStalled runs the rounds with A's LISTEN connection stopped (SIGSTOP to
+// its PostgreSQL backend), so no notification reaches A at all; byDisable
+// disables the user in SQL instead (the user-wide notification).
+func (d *driver) checkRevocationBound(ctx context.Context, rounds, how int) {
 	name := fmt.Sprintf("logout on B refused by A within %v", d.maxLag)
 	var between, resume func()
 	stopFailed := ""
+	stalled := how == byStalled
+	revoke := func(tok, _ string) error {
+		if g := d.gql(ctx, d.b, tok, d.nextIP(), qLogout, nil); g.kind != "" {
+			return fmt.Errorf("logout on B: %s", g.kind)
+		}
+		return nil
+	}
+	if how == byDisable {
+		name = fmt.Sprintf("a user disabled by hand in SQL, refused by A within %v", d.maxLag)
+		db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(os.Getenv("DATABASE_URL"))))
+		defer db.Close()
+		revoke = func(_, id string) error {
+			_, err := db.ExecContext(ctx, "UPDATE users SET disabled_at = now() WHERE id = $1", id)
+			return err
+		}
+	}
 	if stalled {
-		name = "the same with A's LISTEN connection stopped"
+		name = fmt.Sprintf("logout on B, A's LISTEN connection stopped, refused by A within %v", d.maxLag)
 		// Found again every round: a listener given up is replaced.
 		if _, err := d.listenerBackend(ctx); err != nil {
 			fmt.Printf("  skip %s: %v\n", name, err)
@@ -93,7 +116,7 @@ func (d *driver) checkRevocationBound(ctx context.Context, rounds int, stalled b
 	var accepted, refused []time.Duration
 	late, failed := 0, ""
 	for i := range rounds {
-		lastOK, no, err := d.revocationRound(ctx, fmt.Sprintf("revoke-%s-%v-%d", d.run, stalled, i), between)
+		lastOK, no, err := d.revocationRound(ctx, fmt.Sprintf("revoke-%s-%d-%d", d.run, how, i), between, revoke)
 		if resume != nil {
 			resume()
 			// Let A's listener catch up and prove it has, so that the next
@@ -120,7 +143,7 @@ func (d *driver) checkRevocationBound(ctx context.Context, rounds int, stalled b
 	ms := func(x time.Duration) string { return strconv.FormatFloat(float64(x)/1e6, 'f', 1, 64) + " ms" }
 	got := fmt.Sprintf("%d rounds: A accepted the revoked token in %d", len(refused), len(accepted))
 	if len(accepted) > 0 {
-		got += ", sent at most " + ms(accepted[len(accepted)-1]) + " after the logout"
+		got += ", sent at most " + ms(accepted[len(accepted)-1]) + " after the revocation was answered"
 	}
 	if len(refused) > 0 {
 		got += fmt.Sprintf("; first refusal p50 %s, max %s", ms(refused[len(refused)/2]), ms(refused[len(refused)-1]))

@@ -290,8 +290,9 @@ func (d *driver) main() error {
 	d.check("a token from A works on B", id == idA, "me on B: %s", orKind(id == idA, "same user", g.kind))
 	d.checkSessionKey(ctx)
 	d.checkAccessToken(ctx)
-	d.checkRevocationBound(ctx, d.rounds, false)
-	d.checkRevocationBound(ctx, 3, true)
+	d.checkRevocationBound(ctx, d.rounds, byLogout)
+	d.checkRevocationBound(ctx, 10, byDisable)
+	d.checkRevocationBound(ctx, 3, byStalled)
 
 	fmt.Printf("\nLoad: %d clients through haproxy (%s) for %v; SIG%s to instance A at %v\n", d.workers, d.lb, d.duration, d.signal, d.duration*2/5)
 	recs, stop := d.load(ctx)
