@@ -153,7 +153,7 @@ stop_one() {
 	running "$name" || return 0
 	kill "-$sig" "$(cat "$state/$name.pid")" 2>/dev/null || true
 	for i in $(seq 300); do
-		[ -e "$state/$name.exit" ] && { log "stopped $name (exit status $(cat "$state/$name.exit"))"; return; }
+		[ -e "$state/$name.exit" ] && { log "stopped $name (exit status $(cat "$state/$name.exit"))"; return 0; }
 		sleep 0.1
 	done
 	kill -KILL "$(cat "$state/$name.pid")" 2>/dev/null || true
@@ -232,7 +232,7 @@ cmd_load() {
 cmd_down() {
 	if [ ! -f "$state/env" ]; then
 		log "no cluster is up"
-		return
+		return 0
 	fi
 	load_env
 	local n
