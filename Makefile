@@ -5,7 +5,7 @@
 run:
 	@scripts/dev.sh run
 
-## test: gofmt, vet, staticcheck, generated-code check, then go test -race ./...
+## test: gofmt, vet, staticcheck, generated-code check, then go test -race ./..., then make cluster's checks (about a minute)
 test:
 	@scripts/dev.sh test
 

@@ -159,7 +159,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"dev-wechat-unsafe-public", "DEV_WECHAT_UNSAFE_PUBLIC", "", "1 lets dev mode listen beyond loopback, where anyone could mint logins for any user", &devPublic},
 		{"db-max-conns", "DB_MAX_CONNS", "20", "database connections per instance, all kept idle when unused", &maxConns},
 		{"db-prepare", "DB_PREPARE", "on", "off stops prepared statements, for PgBouncer in transaction mode without max_prepared_statements", &prepare},
-		{"session-cache-ttl", "SESSION_CACHE_TTL", "5s", "how long a resolved session is reused without the database (revocation still reaches every instance at once by LISTEN/NOTIFY); 0 turns the cache off", &cacheTTL},
+		{"session-cache-ttl", "SESSION_CACHE_TTL", "5s", "how long a resolved session is reused without the database (a revocation still reaches every instance within 1 s at worst, by LISTEN/NOTIFY); 0 turns the cache off", &cacheTTL},
 		{"session-cache-size", "SESSION_CACHE_SIZE", "50000", "most sessions cached per instance (about 1 KiB each)", &cacheSize},
 		{"db-statement-timeout", "DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout while serving; the server cancels longer statements", &stmtTimeout},
 		{"request-timeout", "REQUEST_TIMEOUT", "30s", "deadline of every request; at least 2×WECHAT_TIMEOUT + 11s, so a login fits", &reqTimeout},

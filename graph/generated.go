@@ -1120,7 +1120,11 @@ type Mutation {
   """
   login(input: LoginInput!): AuthPayload! @onePerRequest
 
-  "End the calling session; its token stops working at once. UNAUTHENTICATED without one."
+  """
+  End the calling session. Its token stops working at once on the server
+  instance that answered, and on every other instance within 1 s of the
+  answer at worst (usually milliseconds). UNAUTHENTICATED without one.
+  """
   logout: Boolean!
 
   """
@@ -1191,8 +1195,10 @@ type Mutation {
 
   """
   Disable a user: in one transaction the user is marked disabled and every
-  session of theirs revoked, so their token is UNAUTHENTICATED on the very
-  next request and their next login USER_DISABLED. Written to the audit log.
+  session of theirs revoked, so their tokens are UNAUTHENTICATED at once on
+  the server instance that answered, and on every other instance within 1 s
+  of the answer at worst (usually milliseconds); their next login is
+  USER_DISABLED. Written to the audit log.
   ADMIN only.
   """
   disableUser(id: ID!, reason: String): User! @hasRole(role: ADMIN)

@@ -19,7 +19,9 @@
 # CLUSTER_SHUTDOWN_DELAY (3s: haproxy's check interval 1s × fall 2, plus one),
 # CLUSTER_RATE_LOGIN_PER_OPENID (5/10m), CLUSTER_RATE_LOGIN_PER_IP (20/1m),
 # CLUSTER_WECHAT_LATENCY (100ms, the simulator's code2Session time),
-# CLUSTER_DURATION and CLUSTER_WORKERS (load: 20s, 16).
+# CLUSTER_DURATION and CLUSTER_WORKERS (load: 20s, 16), CLUSTER_STATE (the
+# folder of pids, logs and settings: .data/cluster; make test uses its own,
+# with its own CLUSTER_DB and free ports, beside any cluster you have up).
 # Break-checks: CLUSTER_SECRET_KEY_B gives B another SECRET_KEY (up);
 # CLUSTER_STOP_SIGNAL=KILL (load) kills A instead of draining it;
 # CLUSTER_SHUTDOWN_TIMEOUT=1ms (up) cuts A's drain short.
@@ -27,7 +29,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-state="$root/.data/cluster"
+state=${CLUSTER_STATE:-$root/.data/cluster}
 logs="$state/logs"
 self="$root/scripts/cluster.sh"
 
@@ -151,7 +153,7 @@ stop_one() {
 	running "$name" || return 0
 	kill "-$sig" "$(cat "$state/$name.pid")" 2>/dev/null || true
 	for i in $(seq 300); do
-		[ -e "$state/$name.exit" ] && { log "stopped $name (exit status $(cat "$state/$name.exit"))"; return; }
+		[ -e "$state/$name.exit" ] && { log "stopped $name (exit status $(cat "$state/$name.exit"))"; return 0; }
 		sleep 0.1
 	done
 	kill -KILL "$(cat "$state/$name.pid")" 2>/dev/null || true
@@ -230,7 +232,7 @@ cmd_load() {
 cmd_down() {
 	if [ ! -f "$state/env" ]; then
 		log "no cluster is up"
-		return
+		return 0
 	fi
 	load_env
 	local n

@@ -3,7 +3,7 @@
 # that has only Go (and make):
 #
 #   scripts/dev.sh run     # make run: PostgreSQL + dev-mode server with the WeChat simulator
-#   scripts/dev.sh test    # make test: PostgreSQL, gcc and Chromium, then checks and `go test -race ./...`
+#   scripts/dev.sh test    # make test: PostgreSQL, gcc and Chromium, then checks, `go test -race ./...` and make cluster's checks
 #   scripts/dev.sh screenshots # make screenshots: the dashboard's screens into docs/screenshots
 #   scripts/dev.sh db-stop # stop the project-local PostgreSQL cluster and Redis, if they were started
 #
@@ -295,6 +295,7 @@ cmd_test() {
 	# The mini program's node tests run inside go test (TestMiniProgram);
 	# here node is installed, so a missing one is a failure, not a skip.
 	DEPLOY_TEST=require MINIPROGRAM_TEST=require go test -race -count=1 "$@" ./...
+	cluster_test
 	# The fuzz targets' seeds ran above; each now explores FUZZTIME more
 	# inputs (default 3000x; a count, not a time: a timed run on a busy
 	# machine can end with the fuzzer's own "context deadline exceeded").
@@ -319,6 +320,28 @@ cmd_test() {
 ./graph FuzzAppendString
 TARGETS
 	fi
+}
+
+# cluster_test runs make cluster's demonstration and checks (two instances
+# behind haproxy, scripts/cluster.sh demo) on the tests' server, in a
+# database, a state folder and on ports of its own, so that it runs beside
+# a cluster a developer has up, or another checkout's tests.
+cluster_test() {
+	local base="" i p busy
+	for i in $(seq 20); do
+		base=$((20000 + RANDOM % 9000))
+		busy=
+		for p in 0 1 2 3 4; do
+			if tcp_open 127.0.0.1 $((base + p)); then busy=1; fi
+		done
+		[ -n "$busy" ] || break
+		base=""
+	done
+	[ -n "$base" ] || die "found no 5 free ports for make cluster's test run"
+	log "make cluster: two instances behind haproxy on 127.0.0.1:$base-$((base + 4))"
+	CLUSTER_STATE="$root/.data/cluster-test" CLUSTER_DB="wxlogin_cluster_test_$$" DATABASE_URL="$TEST_DATABASE_URL" \
+		CLUSTER_LB_PORT=$base CLUSTER_STATS_PORT=$((base + 1)) CLUSTER_A_PORT=$((base + 2)) CLUSTER_B_PORT=$((base + 3)) CLUSTER_SIM_PORT=$((base + 4)) \
+		scripts/cluster.sh demo || die "make cluster's checks failed (logs in .data/cluster-test/logs)"
 }
 
 # fuzz_one PKG TARGET FUZZTIME: one fuzz run. A run that failed only on

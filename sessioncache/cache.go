@@ -9,6 +9,15 @@
 // the notification connection is down, nothing is served from or added to
 // the cache: it is emptied when the connection is lost and again once a new
 // one has proved it hears the channel.
+//
+// "Within milliseconds" is the usual case, not a bound: a notification is
+// applied when this process gets to it. The bound is MaxLag. The listener
+// pings itself every MaxLag/5, and a pong proves every change committed
+// before its ping was sent has been applied (one connection delivers in
+// commit order). An entry is served only while the latest pong's ping was
+// sent less than MaxLag ago, so a change committed at t is honoured by
+// every instance for every request it looks up after t+MaxLag, however
+// slow its listener; while pongs are late, requests read the database.
 package sessioncache
 
 import (
@@ -22,6 +31,11 @@ const (
 	DefaultTTL     = 5 * time.Second
 	DefaultMaxSize = 50_000
 )
+
+// MaxLag bounds how long after a session change commits on another
+// instance (or in hand-written SQL) this one may still answer from what it
+// cached before: see the package comment.
+const MaxLag = time.Second
 
 // evictSample is how many entries a full cache looks at to pick the least
 // recently used one to evict (sampled LRU, as Redis does).
@@ -41,8 +55,13 @@ type Cache[V any] struct {
 	// read from the database before such a change is not added after it.
 	gen atomic.Uint64
 	up  atomic.Bool
+	// heard is when the newest ping whose pong has come back was sent
+	// (unix nanoseconds): every change committed before it has been
+	// applied. Entries are served only while it is less than maxLag old.
+	heard  atomic.Int64
+	maxLag int64
 
-	hits, misses, invalidations atomic.Uint64
+	hits, misses, invalidations, lagging atomic.Uint64
 }
 
 type entry[V any] struct {
@@ -61,7 +80,7 @@ func New[V any](ttl time.Duration, maxSize int) *Cache[V] {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxSize
 	}
-	return &Cache[V]{ttl: int64(ttl), max: maxSize, m: make(map[string]*entry[V]), byUser: make(map[string]map[string]struct{})}
+	return &Cache[V]{ttl: int64(ttl), max: maxSize, maxLag: int64(MaxLag), m: make(map[string]*entry[V]), byUser: make(map[string]map[string]struct{})}
 }
 
 // Get returns the live value for hash.
@@ -70,6 +89,12 @@ func (c *Cache[V]) Get(hash []byte) (v V, ok bool) {
 		return v, false
 	}
 	now := time.Now().UnixNano()
+	if now-c.heard.Load() > c.maxLag {
+		// The listener has not proved it is up to date lately: a
+		// revocation may be waiting in its socket.
+		c.lagging.Add(1)
+		return v, false
+	}
 	c.mu.RLock()
 	e := c.m[string(hash)]
 	c.mu.RUnlock()
@@ -186,14 +211,32 @@ func (c *Cache[V]) Clear() {
 
 // SetUp turns the cache on or off. Either way it is emptied first: entries
 // from before an outage may have missed invalidations.
+//
+// Turning it on counts as hearing from the listener now: every entry is
+// put afterwards, from a read that began afterwards (Gen), so a change
+// committed before now is in that read and one committed later is covered
+// by the pongs to come.
 func (c *Cache[V]) SetUp(up bool) {
 	c.mu.Lock()
 	c.up.Store(false)
 	c.gen.Add(1)
 	clear(c.m)
 	clear(c.byUser)
+	c.heard.Store(time.Now().UnixNano())
 	c.up.Store(up)
 	c.mu.Unlock()
+}
+
+// Heard records that every change committed before sent has been applied
+// (the listener's pong for a ping sent then has come back).
+func (c *Cache[V]) Heard(sent time.Time) {
+	n := sent.UnixNano()
+	for {
+		old := c.heard.Load()
+		if n <= old || c.heard.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 // Up reports whether the cache is serving.
@@ -203,7 +246,10 @@ func (c *Cache[V]) Up() bool { return c.up.Load() }
 type Stats struct {
 	Entries                     int
 	Hits, Misses, Invalidations uint64
-	Up                          bool
+	// Lagging counts lookups refused because the listener had not
+	// confirmed it was up to date within MaxLag.
+	Lagging uint64
+	Up      bool
 }
 
 // Stats returns the counters.
@@ -211,5 +257,5 @@ func (c *Cache[V]) Stats() Stats {
 	c.mu.RLock()
 	n := len(c.m)
 	c.mu.RUnlock()
-	return Stats{Entries: n, Hits: c.hits.Load(), Misses: c.misses.Load(), Invalidations: c.invalidations.Load(), Up: c.up.Load()}
+	return Stats{Entries: n, Hits: c.hits.Load(), Misses: c.misses.Load(), Invalidations: c.invalidations.Load(), Lagging: c.lagging.Load(), Up: c.up.Load()}
 }

@@ -94,10 +94,38 @@ func TestCache_Bounded(t *testing.T) {
 	}
 }
 
+// A cache whose listener has not proved within MaxLag that it is up to
+// date serves nothing, keeps its entries, and serves them again once a
+// pong arrives: that pong proves every change before it was applied.
+func TestCache_LaggingListenerServesNothing(t *testing.T) {
+	c := New[string](time.Minute, 10)
+	c.SetUp(true)
+	c.Put(key(1), "u1", time.Now().Add(time.Hour), "v", c.Gen())
+	if _, ok := c.Get(key(1)); !ok {
+		t.Fatal("miss after Put")
+	}
+	c.heard.Store(time.Now().Add(-MaxLag - time.Millisecond).UnixNano())
+	if _, ok := c.Get(key(1)); ok {
+		t.Fatal("served although the last pong's ping is older than MaxLag")
+	}
+	if s := c.Stats(); s.Lagging != 1 || s.Entries != 1 {
+		t.Fatalf("stats %+v, want 1 lagging lookup and the entry kept", s)
+	}
+	c.Heard(time.Now().Add(-2 * MaxLag)) // an older pong moves nothing
+	if _, ok := c.Get(key(1)); ok {
+		t.Fatal("an older pong made the cache serve")
+	}
+	c.Heard(time.Now())
+	if v, ok := c.Get(key(1)); !ok || v != "v" {
+		t.Fatal("a fresh pong did not bring the entry back")
+	}
+}
+
 // BenchmarkCache_Get is the hot path of an authenticated request.
 func BenchmarkCache_Get(b *testing.B) {
 	c := New[int](time.Minute, 100_000)
 	c.SetUp(true)
+	c.maxLag = int64(time.Hour) // no listener here to keep it fresh
 	for i := range 10_000 {
 		c.Put(key(i), fmt.Sprint(i), time.Now().Add(time.Hour), i, c.Gen())
 	}

@@ -13,10 +13,13 @@ import (
 
 // Timing of Follow.
 const (
-	// pingEvery is how long a quiet listener waits before pinging itself;
-	// a ping unanswered for pingEvery more counts as a lost connection, so
-	// a silently dead connection stops the cache within 2×pingEvery.
-	pingEvery = 2 * time.Second
+	// pingEvery is how often the listener pings itself. Each pong that
+	// comes back within MaxLag-pingEvery of the previous one keeps the
+	// cache serving without a gap.
+	pingEvery = MaxLag / 5
+	// lostAfter without a pong counts as a lost connection: the cache is
+	// emptied and a new one made. (After MaxLag it is already bypassed.)
+	lostAfter = 4 * time.Second
 	// retryMin and retryMax bound the wait between attempts to listen.
 	retryMin = 100 * time.Millisecond
 	retryMax = 5 * time.Second
@@ -27,13 +30,22 @@ type Target interface {
 	InvalidateToken(hash []byte)
 	InvalidateUser(userID string)
 	SetUp(up bool)
+	Heard(sent time.Time)
+}
+
+// listener is what follow needs of a *store.SessionListener.
+type listener interface {
+	Ping(ctx context.Context) error
+	Pong(payload string) (sentAt time.Time, ok bool)
+	Receive(ctx context.Context, timeout time.Duration) (string, error)
 }
 
 // Follow keeps c in step with st's session notifications until ctx ends:
 // it turns c up once its listener has proved it hears the channel, applies
-// every notification, and turns c down (emptied, bypassed) the moment the
-// connection fails or stops answering its pings, until a new one is
-// confirmed. It returns when ctx ends, leaving c down.
+// every notification, tells c of every pong (Heard: c stops serving when
+// they are late), and turns c down (emptied, bypassed) the moment the
+// connection fails or its pings stop coming back for lostAfter, until a
+// new one is confirmed. It returns when ctx ends, leaving c down.
 func Follow(ctx context.Context, st *store.Store, c Target, log *slog.Logger) {
 	defer c.SetUp(false)
 	wait := retryMin
@@ -54,7 +66,8 @@ func Follow(ctx context.Context, st *store.Store, c Target, log *slog.Logger) {
 		}
 		wait = retryMin
 		c.SetUp(true)
-		err = follow(ctx, l, c)
+		c.Heard(l.Confirmed())
+		err = follow(ctx, l, c, log)
 		c.SetUp(false)
 		_ = l.Close()
 		if ctx.Err() == nil {
@@ -65,32 +78,49 @@ func Follow(ctx context.Context, st *store.Store, c Target, log *slog.Logger) {
 
 var errPingLost = errors.New("sessioncache: the listener's ping did not come back")
 
-// follow applies l's notifications to c until l fails or ctx ends.
-func follow(ctx context.Context, l *store.SessionListener, c Target) error {
-	// The receive timeout is short so that ctx's end is noticed soon.
-	const tick = 250 * time.Millisecond
-	quiet := time.Duration(0)
-	pinged := false
+// follow applies l's notifications to c, and pings every pingEvery, until
+// l fails, a pong is lostAfter late, or ctx ends.
+func follow(ctx context.Context, l listener, c Target, log *slog.Logger) error {
+	next := time.Now().Add(pingEvery)
+	lastPong := time.Now()
+	lagging := false
 	for ctx.Err() == nil {
-		p, err := l.Receive(ctx, tick)
-		if errors.Is(err, store.ErrListenTimeout) {
-			quiet += tick
-			if quiet < pingEvery {
-				continue
-			}
-			if pinged {
+		if now := time.Now(); !now.Before(next) {
+			if now.Sub(lastPong) > lostAfter {
 				return errPingLost
 			}
-			if err := l.Ping(ctx); err != nil {
+			// Said once, so that slower answers (every request reads the
+			// database meanwhile) have a cause in the log.
+			if !lagging && now.Sub(lastPong) > MaxLag-pingEvery {
+				lagging = true
+				log.Warn("session cache bypassed: the session-change listener's pings come back late", "since_last", now.Sub(lastPong).Round(time.Millisecond))
+			}
+			pctx, cancel := context.WithTimeout(ctx, lostAfter)
+			err := l.Ping(pctx)
+			cancel()
+			if err != nil {
 				return err
 			}
-			pinged, quiet = true, 0
+			next = now.Add(pingEvery)
+		}
+		// Never wait past the next ping, nor so short the wait is all
+		// overhead.
+		p, err := l.Receive(ctx, max(time.Until(next), time.Millisecond))
+		if errors.Is(err, store.ErrListenTimeout) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		pinged, quiet = false, 0
+		if sent, ok := l.Pong(p); ok {
+			c.Heard(sent)
+			lastPong = time.Now()
+			if lagging {
+				lagging = false
+				log.Info("session cache serving again: the listener's pings are back", "ping_age", lastPong.Sub(sent).Round(time.Millisecond))
+			}
+			continue
+		}
 		apply(c, p)
 	}
 	return ctx.Err()

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -21,8 +24,9 @@ import (
 // "u:<user id>". The session cache of every instance follows it.
 const SessionChannel = "wxlogin_session"
 
-// ListenerAppName is the application_name of a SessionListener's
-// connection, as pg_stat_activity shows it.
+// ListenerAppName is the application_name of a SessionListener's two
+// connections (the one that LISTENs, the one its pings go over), as
+// pg_stat_activity shows it.
 const ListenerAppName = "wxlogin listener"
 
 // ErrListenTimeout is ReceiveSession's error when nothing arrived in time;
@@ -38,18 +42,34 @@ type SessionListener struct {
 	db    *bun.DB
 	ln    *pgdriver.Listener
 	nonce string
+
+	// seq numbers the pings; sent holds the send times of those whose
+	// pong has not come back yet, oldest first.
+	seq       uint64
+	sent      []sentPing
+	confirmed time.Time
+}
+
+type sentPing struct {
+	seq uint64
+	at  time.Time
 }
 
 // ListenSessions opens a connection, LISTENs on SessionChannel and returns
 // only once a notification it sent itself after the LISTEN has come back:
 // from then on no commit's notification can be missed while the connection
-// lives.
+// lives. Confirmed is when that notification was sent.
+//
+// The listener has a second connection of its own for its pings, so that
+// they neither wait for nor add to the shared pool: a busy pool must not
+// hold back the proof that this listener is up to date.
 func (s *Store) ListenSessions(ctx context.Context) (*SessionListener, error) {
 	conf := *s.connector.Config()
 	conf.AppName = ListenerAppName
 	conf.ReadTimeout = 0
 	sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithConfig(&conf)))
-	sqldb.SetMaxOpenConns(1)
+	sqldb.SetMaxOpenConns(1) // the pings'; pgdriver.Listener dials its own
+	sqldb.SetMaxIdleConns(1)
 	db := bun.NewDB(sqldb, pgdialect.New())
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -66,11 +86,12 @@ func (s *Store) ListenSessions(ctx context.Context) (*SessionListener, error) {
 			return nil, err
 		}
 		payload, err := l.receive(ctx, 100*time.Millisecond)
-		for err == nil && !l.IsPong(payload) {
+		for err == nil {
+			if at, ok := l.Pong(payload); ok {
+				l.confirmed = at
+				return l, nil
+			}
 			payload, err = l.receive(ctx, 100*time.Millisecond)
-		}
-		if err == nil {
-			return l, nil
 		}
 		if !errors.Is(err, ErrListenTimeout) {
 			_ = l.Close()
@@ -83,27 +104,63 @@ func (s *Store) ListenSessions(ctx context.Context) (*SessionListener, error) {
 	}
 }
 
+// Confirmed is when the ping that confirmed the listener was sent.
+func (l *SessionListener) Confirmed() time.Time { return l.confirmed }
+
 // Ping sends a notification that this listener will receive as a pong
-// (IsPong): it proves the connection still hears the channel.
+// (Pong): it proves the connection still hears the channel, and that
+// every notification committed before the ping was sent has arrived.
 func (l *SessionListener) Ping(ctx context.Context) error {
-	if _, err := l.st.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", SessionChannel, "p:"+l.nonce); err != nil {
+	l.seq++
+	// The time is taken before the statement: the ping commits after it,
+	// so everything committed before it is delivered before the pong.
+	at := time.Now()
+	payload := "p:" + l.nonce + ":" + strconv.FormatUint(l.seq, 10)
+	if _, err := l.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", SessionChannel, payload); err != nil {
 		return fmt.Errorf("store: notifying %s: %w", SessionChannel, err)
 	}
+	// A ping whose pong never came (an error above, a lost notification)
+	// is forgotten once 64 newer ones wait.
+	if len(l.sent) >= 64 {
+		l.sent = slices.Delete(l.sent, 0, 1)
+	}
+	l.sent = append(l.sent, sentPing{l.seq, at})
 	return nil
 }
 
-// IsPong reports whether payload is this listener's own Ping.
-func (l *SessionListener) IsPong(payload string) bool {
-	return len(payload) == 2+len(l.nonce) && payload[:2] == "p:" && payload[2:] == l.nonce
+// Pong reports whether payload is one of this listener's own pings, and
+// when that ping was sent: every notification committed before that time
+// has been received before this one.
+func (l *SessionListener) Pong(payload string) (sentAt time.Time, ok bool) {
+	rest, found := strings.CutPrefix(payload, "p:"+l.nonce+":")
+	if !found {
+		return time.Time{}, false
+	}
+	seq, err := strconv.ParseUint(rest, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for i, p := range l.sent {
+		if p.seq == seq {
+			l.sent = slices.Delete(l.sent, 0, i+1)
+			return p.at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // Receive waits up to timeout for the next notification's payload. Pings
-// of other listeners are skipped; its own come back (IsPong).
+// of other listeners are skipped (they do not extend the wait: every
+// instance pings several times a second); its own come back (see Pong).
 func (l *SessionListener) Receive(ctx context.Context, timeout time.Duration) (string, error) {
+	end := time.Now().Add(timeout)
 	for {
 		p, err := l.receive(ctx, timeout)
-		if err != nil || len(p) < 2 || p[:2] != "p:" || l.IsPong(p) {
+		if err != nil || !strings.HasPrefix(p, "p:") || strings.HasPrefix(p, "p:"+l.nonce+":") {
 			return p, err
+		}
+		if timeout = time.Until(end); timeout <= 0 {
+			return "", ErrListenTimeout
 		}
 	}
 }
