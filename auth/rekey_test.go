@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"sync"
 	"testing"
 
@@ -215,5 +216,86 @@ func TestReplaceSealed_ComparesAndSwaps(t *testing.T) {
 	n, err = st.ReplaceSealed(ctx, store.AccessTokens, []store.Resealed{{ID: vals[0].ID, Old: got, New: []byte("\x02resealed")}})
 	if err != nil || n != 1 {
 		t.Fatalf("replaced %d, %v", n, err)
+	}
+}
+
+// insertSessions adds n sessions of one seeded user, each holding the
+// sealed value '\x00' (opening under no key), their ids ascending with
+// their rows as NewID's UUIDv7 do.
+func insertSessions(tb testing.TB, st *store.Store, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	if err := st.Seed(ctx, 1, "wx5555555555555555"); err != nil {
+		tb.Fatal(err)
+	}
+	// In steps, each well within the store's statement timeout.
+	for done := 0; done < n; done += 10000 {
+		if _, err := st.DB().ExecContext(ctx, `
+			INSERT INTO sessions (id, token_hash, user_id, identity_id, session_key_sealed, expires_at)
+			SELECT (lpad(to_hex(g + ?), 12, '0') || '70008000' || substr(md5(g::text), 1, 12))::uuid, sha256(convert_to(g::text || '-' || random()::text, 'UTF8')), i.user_id, i.id, '\x00', now() + interval '30 days'
+			FROM identities i CROSS JOIN generate_series(1, ?) g`, done, min(10000, n-done)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if _, err := st.DB().ExecContext(ctx, "VACUUM ANALYZE sessions"); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkRekey: one op re-seals one session_key, from format 1 under k1
+// to format 2 under k2, in batches of DefaultRekeyBatch. Run it with a
+// fixed count (-benchtime=100000x): the values are made before the timer.
+func BenchmarkRekey(b *testing.B) {
+	ctx := context.Background()
+	st := storetest.OpenFresh(b)
+	insertSessions(b, st, b.N)
+	k1, k2 := make([]byte, 32), make([]byte, 32)
+	_, _ = rand.Read(k1)
+	_, _ = rand.Read(k2)
+	old, _ := newSealer(k1)
+	for after := ""; ; {
+		vals, err := st.OldSealed(ctx, store.SessionKeys, old.header(), after, 1000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(vals) == 0 {
+			break
+		}
+		after = vals[len(vals)-1].ID
+		var rs []store.Resealed
+		for _, v := range vals {
+			pt := make([]byte, 24)
+			_, _ = rand.Read(pt)
+			rs = append(rs, store.Resealed{ID: v.ID, Old: v.Sealed, New: sealVersion1(b, k1, pt, aad(v.ID))})
+		}
+		if _, err := st.ReplaceSealed(ctx, store.SessionKeys, rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r, err := NewRekeyer(st, k2, k1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	res, err := r.Rekey(ctx)
+	b.StopTimer()
+	if err != nil || res[0].Resealed < int64(b.N) {
+		b.Fatalf("%+v, %v", res, err)
+	}
+}
+
+// BenchmarkCountOldSealed: one op is one session in the start-up count
+// (a sequential scan of sessions). Run it with a fixed count
+// (-benchtime=1000000x): the rows are made before the timer.
+func BenchmarkCountOldSealed(b *testing.B) {
+	st := storetest.OpenFresh(b)
+	insertSessions(b, st, b.N)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	b.ResetTimer()
+	counts, err := OldSealed(context.Background(), st, key)
+	b.StopTimer()
+	if err != nil || counts[0].Total < int64(b.N) {
+		b.Fatalf("%+v, %v", counts, err)
 	}
 }

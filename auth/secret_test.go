@@ -80,7 +80,7 @@ func TestSealer(t *testing.T) {
 	}
 }
 
-func randomKey(t *testing.T) []byte {
+func randomKey(t testing.TB) []byte {
 	t.Helper()
 	key := make([]byte, SecretKeySize)
 	_, _ = rand.Read(key)
@@ -89,7 +89,7 @@ func randomKey(t *testing.T) []byte {
 
 // sealVersion1 seals as the server did before keys had ids: version 1, no key id,
 // the header not bound.
-func sealVersion1(t *testing.T, key, plaintext, ad []byte) []byte {
+func sealVersion1(t testing.TB, key, plaintext, ad []byte) []byte {
 	t.Helper()
 	s, err := newSealer(key)
 	if err != nil {

@@ -64,13 +64,15 @@ func (s *Store) CountOldSealed(ctx context.Context, col SealedColumn, header []b
 // header, in primary-key order after the row after ("" for the first
 // batch). It takes no lock: ReplaceSealed checks each value is unchanged.
 func (s *Store) OldSealed(ctx context.Context, col SealedColumn, header []byte, after string, limit int) ([]SealedValue, error) {
-	q := "SELECT " + col.id + "::text, " + col.column + " FROM " + col.table + " WHERE " + col.oldSealed()
+	// ORDER BY t.id, qualified: a bare id would name the output column,
+	// id::text, and sort every batch by text instead of walking the index.
+	q := "SELECT t." + col.id + "::text, t." + col.column + " FROM " + col.table + " AS t WHERE " + col.oldSealed()
 	args := []any{len(header), header}
 	if after != "" {
-		q += " AND " + col.id + " > ?::" + col.idType
+		q += " AND t." + col.id + " > ?::" + col.idType
 		args = append(args, after)
 	}
-	q += " ORDER BY " + col.id + " LIMIT ?"
+	q += " ORDER BY t." + col.id + " LIMIT ?"
 	args = append(args, limit)
 	var out []SealedValue
 	rows, err := s.db.QueryContext(ctx, q, args...)
