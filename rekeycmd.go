@@ -83,7 +83,7 @@ func rekeyCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stdout, "current SECRET_KEY has key id %s; %d key(s) in SECRET_KEY_PREVIOUS\n", auth.KeyID(key), len(prev))
 	if *dryRun {
-		counts, err := auth.OldSealed(ctx, st, key)
+		counts, err := auth.CountOldSealed(ctx, st, key)
 		if err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func rekeyCmd(ctx context.Context, args []string, getenv func(string) string, st
 // it, bounded by DB_STATEMENT_TIMEOUT; a count cut off says so instead.
 func (m *Main) countOldSealed(ctx context.Context) {
 	defer close(m.counted)
-	counts, err := auth.OldSealed(ctx, m.store, m.Config.SecretKey)
+	counts, err := auth.CountOldSealed(ctx, m.store, m.Config.SecretKey)
 	if err != nil {
 		if ctx.Err() == nil {
 			m.Log.Warn("could not count the sealed values under an old SECRET_KEY (wxlogin rekey -dry-run counts them)", "err", err)

@@ -143,11 +143,11 @@ func sealedAD(col store.SealedColumn, id string) ([]byte, error) {
 	return nil, fmt.Errorf("auth: rekey does not know how %s are sealed", col.Name)
 }
 
-// OldSealed counts, per column, the stored values not sealed under
+// CountOldSealed counts, per column, the stored values not sealed under
 // secretKey in the current format: what `wxlogin rekey` would re-seal, or
 // find opening under no key. Only Name and Total are set. It is one
 // sequential scan of each table.
-func OldSealed(ctx context.Context, st *store.Store, secretKey []byte) ([]RekeyProgress, error) {
+func CountOldSealed(ctx context.Context, st *store.Store, secretKey []byte) ([]RekeyProgress, error) {
 	if len(secretKey) != SecretKeySize {
 		return nil, fmt.Errorf("auth: secret key must be %d bytes", SecretKeySize)
 	}

@@ -85,7 +85,7 @@ func TestRekey(t *testing.T) {
 		want[r.col.Name] = w
 	}
 
-	before, err := OldSealed(ctx, st, k2)
+	before, err := CountOldSealed(ctx, st, k2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestRekey(t *testing.T) {
 	if u := want["sessions"][1]; len(done) < int(u)/2 || done[0] != 2 || done[len(done)-1] != u {
 		t.Fatalf("second run's progress on %d sessions in batches of 2: %v", u, done)
 	}
-	after, err := OldSealed(ctx, st, k2)
+	after, err := CountOldSealed(ctx, st, k2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func BenchmarkCountOldSealed(b *testing.B) {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	b.ResetTimer()
-	counts, err := OldSealed(context.Background(), st, key)
+	counts, err := CountOldSealed(context.Background(), st, key)
 	b.StopTimer()
 	if err != nil || counts[0].Total < int64(b.N) {
 		b.Fatalf("%+v, %v", counts, err)
