@@ -45,7 +45,10 @@ type Config struct {
 	AdminSessionTTL  time.Duration
 	AdminIdleTimeout time.Duration
 	SecretKey        []byte
-	DevWechat        bool
+	// PreviousSecretKeys (SECRET_KEY_PREVIOUS) open values sealed under
+	// them but never seal: the keys of a SECRET_KEY rotation.
+	PreviousSecretKeys [][]byte
+	DevWechat          bool
 	// DevWechatPublic lets dev mode listen beyond loopback.
 	DevWechatPublic bool
 	DBMaxConns      int
@@ -132,6 +135,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	var (
 		c                                                 Config
 		port, timeout, ttl, secretKey, dev, devPublic     string
+		previousKeys                                      string
 		maxConns, stmtTimeout, reqTimeout, startupTimeout string
 		logLevel, adminTTL, adminIdle, apps               string
 		qDepth, qComplexity, qAliases, qFields            string
@@ -155,6 +159,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"admin-session-ttl", "ADMIN_SESSION_TTL", "12h", "admin session lifetime", &adminTTL},
 		{"admin-idle-timeout", "ADMIN_IDLE_TIMEOUT", "1h", "an admin session unused this long ends", &adminIdle},
 		{"secret-key", "SECRET_KEY", "", "32 random bytes as 64 hex chars or base64; seals session_keys at rest", &secretKey},
+		{"secret-key-previous", "SECRET_KEY_PREVIOUS", "", "during a SECRET_KEY rotation: old (or next) keys, comma-separated, that open values sealed under them but never seal", &previousKeys},
 		{"dev-wechat", "DEV_WECHAT", "", "1 mounts the WeChat simulator, playground and introspection: never in production", &dev},
 		{"dev-wechat-unsafe-public", "DEV_WECHAT_UNSAFE_PUBLIC", "", "1 lets dev mode listen beyond loopback, where anyone could mint logins for any user", &devPublic},
 		{"db-max-conns", "DB_MAX_CONNS", "20", "database connections per instance, all kept idle when unused", &maxConns},
@@ -335,6 +340,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		if c.SecretKey, err = auth.ParseSecretKey(secretKey); err != nil {
 			return c, err
 		}
+	}
+	if c.PreviousSecretKeys, err = auth.ParsePreviousSecretKeys(previousKeys); err != nil {
+		return c, err
 	}
 	if err := c.parseWechatApps(apps); err != nil {
 		return c, err

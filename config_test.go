@@ -20,7 +20,10 @@ func envOf(kv map[string]string) func(string) string {
 	return func(k string) string { return kv[k] }
 }
 
-const goodKey = "3f6e1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f"
+const (
+	goodKey     = "3f6e1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f"
+	previousKey = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
+)
 
 func TestParseConfig(t *testing.T) {
 	t.Parallel()
@@ -67,6 +70,7 @@ func TestParseConfig(t *testing.T) {
 		{"NoSecret", with("WECHAT_SECRET", ""), "WECHAT_SECRET is required"},
 		{"NoSecretKey", with("SECRET_KEY", ""), "SECRET_KEY is required"},
 		{"WeakSecretKey", with("SECRET_KEY", "hunter2"), "SECRET_KEY must be 32 random bytes"},
+		{"WeakPreviousKey", with("SECRET_KEY_PREVIOUS", goodKey+",hunter2"), "SECRET_KEY_PREVIOUS entry 2 must be 32 random bytes"},
 		{"NoDatabase", with("DATABASE_URL", ""), "DATABASE_URL is required"},
 		{"BadPort", with("PORT", "http"), "PORT"},
 		{"BadTTL", with("SESSION_TTL", "forever"), "SESSION_TTL"},
@@ -105,6 +109,16 @@ func TestParseConfig(t *testing.T) {
 		}
 	})
 
+	t.Run("PreviousKeys", func(t *testing.T) {
+		c, err := parseConfig("t", nil, envOf(with("SECRET_KEY_PREVIOUS", " "+strings.ToUpper(goodKey)+" , "+goodKey)), io.Discard)
+		if err != nil || len(c.PreviousSecretKeys) != 2 || !bytes.Equal(c.PreviousSecretKeys[0], c.SecretKey) {
+			t.Fatalf("previous keys: %d, %v", len(c.PreviousSecretKeys), err)
+		}
+		if c, err := parseConfig("t", nil, envOf(base), io.Discard); err != nil || c.PreviousSecretKeys != nil {
+			t.Fatalf("previous keys by default: %d, %v", len(c.PreviousSecretKeys), err)
+		}
+	})
+
 	t.Run("DevModeFillsIn", func(t *testing.T) {
 		c, err := parseConfig("t", nil, envOf(map[string]string{"DATABASE_URL": "postgres://localhost/x", "DEV_WECHAT": "1"}), io.Discard)
 		if err != nil {
@@ -135,7 +149,7 @@ func TestRun_RefusesWithoutAppID(t *testing.T) {
 func TestRun_UsageNeverPrintsSecrets(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
-		"WECHAT_SECRET": "wechat-secret-7c1d9e", "SECRET_KEY": goodKey,
+		"WECHAT_SECRET": "wechat-secret-7c1d9e", "SECRET_KEY": goodKey, "SECRET_KEY_PREVIOUS": previousKey,
 		"DATABASE_URL": "postgres://u:db-password-5a8f@db.example:5432/x", "WECHAT_APPID": "wx0123456789abcdef",
 		"WECHAT_APPS": "wx0123456789abcdef:wechat-secret-7c1d9e,wxfedcba9876543210:second-secret-2b4d",
 	}
@@ -143,11 +157,13 @@ func TestRun_UsageNeverPrintsSecrets(t *testing.T) {
 		{"serve", "-prot", "80"}, {"serve", "-h"}, {"-h"}, {"serve", "-port"}, {"serve", "-port", "http"},
 		{"migrate", "-h"}, {"migrate", "-nope"}, {"serve", "extra"},
 		{"admin", "create", "x", "-nope"}, {"admin", "list"}, {"admin", "-h"},
+		{"rekey", "-h"}, {"rekey", "-nope"}, {"rekey", "extra"}, {"rekey", "-batch", "0"},
+		{"serve", "-secret-key-previous", "hunter2"}, {"rekey", "-secret-key-previous", "x," + goodKey},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), args, envOf(env), nil, &stdout, &stderr)
 		out := stdout.String() + stderr.String() + fmt.Sprint(err)
-		for _, secret := range []string{"wechat-secret-7c1d9e", "second-secret-2b4d", goodKey, "db-password-5a8f"} {
+		for _, secret := range []string{"wechat-secret-7c1d9e", "second-secret-2b4d", goodKey, previousKey, "db-password-5a8f"} {
 			if strings.Contains(out, secret) {
 				t.Fatalf("%v prints a secret:\n%s", args, out)
 			}

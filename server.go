@@ -4,6 +4,7 @@
 //	wxlogin [serve]            run the server (migrating first)
 //	wxlogin migrate [-create-db]  apply pending migrations and exit
 //	wxlogin admin …            manage admin accounts (wxlogin admin -h)
+//	wxlogin rekey              re-seal stored secrets under the current SECRET_KEY
 //
 // Settings come from environment variables or flags; see README.md.
 package main
@@ -80,11 +81,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrateCmd(ctx, args, getenv, stdout, stderr)
 	case "admin":
 		return adminCmd(ctx, args, getenv, stdin, stdout, stderr)
+	case "rekey":
+		return rekeyCmd(ctx, args, getenv, stdout, stderr)
 	case "help":
-		fmt.Fprintln(stdout, "usage: wxlogin [serve|migrate|admin] [flags]; wxlogin serve -h lists the settings, wxlogin admin -h the account commands")
+		fmt.Fprintln(stdout, "usage: wxlogin [serve|migrate|admin|rekey] [flags]; wxlogin serve -h lists the settings, wxlogin admin -h the account commands, wxlogin rekey -h the SECRET_KEY rotation")
 		return nil
 	}
-	return errUsage{fmt.Sprintf("unknown command %q (want serve, migrate or admin)", cmd)}
+	return errUsage{fmt.Sprintf("unknown command %q (want serve, migrate, admin or rekey)", cmd)}
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -213,6 +216,9 @@ type Main struct {
 	// stopPurge ends the session purge loop Open starts.
 	stopPurge context.CancelFunc
 	purged    chan struct{}
+	// stopCount ends the start-up count of values under an old SECRET_KEY.
+	stopCount context.CancelFunc
+	counted   chan struct{}
 }
 
 // Sessions that ended (expired or revoked) are kept sessionRetention for
@@ -269,7 +275,7 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 	}
 	// The access token lives in PostgreSQL, shared by every instance.
-	tokens, err := auth.NewTokenStore(st, cfg.SecretKey, m.Log)
+	tokens, err := auth.NewTokenStore(st, cfg.SecretKey, m.Log, cfg.PreviousSecretKeys...)
 	if err != nil {
 		_ = m.listener.Close()
 		_ = st.Close()
@@ -295,7 +301,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if cfg.SessionCacheTTL > 0 {
 		m.SessionCache = sessioncache.New[*auth.Caller](cfg.SessionCacheTTL, cfg.SessionCacheSize)
 	}
-	svc, err := auth.NewService(st, wcs[0], auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, Logger: m.Log, MoreApps: wcs[1:],
+	svc, err := auth.NewService(st, wcs[0], auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, Logger: m.Log, MoreApps: wcs[1:],
 		RateLimits: limits, ObserveLogin: m.metrics.ObserveLogin, Limits: auth.Limits{LoginPerIP: rl.LoginPerIP, LoginPerOpenID: rl.LoginPerOpenID, BindPhonePerUser: rl.BindPhonePerUser},
 		Cache: m.SessionCache})
 	if err != nil {
@@ -368,6 +374,9 @@ func (m *Main) Open(ctx context.Context) error {
 	purgeCtx, cancel := context.WithCancel(context.Background())
 	m.stopPurge, m.purged = cancel, make(chan struct{})
 	go m.purgeSessions(purgeCtx)
+	countCtx, cancel := context.WithCancel(context.Background())
+	m.stopCount, m.counted = cancel, make(chan struct{})
+	go m.countOldSealed(countCtx)
 	if m.SessionCache != nil {
 		followCtx, cancel := context.WithCancel(context.Background())
 		m.stopFollow, m.followed = cancel, make(chan struct{})
@@ -479,6 +488,10 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.stopPurge != nil {
 		m.stopPurge()
 		<-m.purged
+	}
+	if m.stopCount != nil {
+		m.stopCount()
+		<-m.counted
 	}
 	if m.stopFollow != nil {
 		m.stopFollow()

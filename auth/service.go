@@ -36,6 +36,9 @@ type Config struct {
 	SessionTTL time.Duration
 	// SecretKey seals session_keys at rest; see ParseSecretKey.
 	SecretKey []byte
+	// PreviousSecretKeys open session_keys sealed under them but never
+	// seal; see ParsePreviousSecretKeys.
+	PreviousSecretKeys [][]byte
 	// Logger receives operational warnings; slog.Default when nil.
 	Logger *slog.Logger
 	// RecordTimeout is DefaultRecordTimeout when zero.
@@ -92,7 +95,7 @@ func NewService(st *store.Store, wc *wechat.Client, cfg Config) (*Service, error
 	if len(cfg.SecretKey) != SecretKeySize {
 		return nil, fmt.Errorf("auth: secret key must be %d bytes", SecretKeySize)
 	}
-	sl, err := newSealer(cfg.SecretKey)
+	sl, err := newSealer(cfg.SecretKey, cfg.PreviousSecretKeys...)
 	if err != nil {
 		return nil, err
 	}

@@ -12,8 +12,9 @@ import (
 // TokenStore is wechat.TokenStore on PostgreSQL, so that every instance
 // uses one access token per app and exactly one of them renews it (the
 // others wait on the row lock and reuse what it stored). The token is sealed
-// under SECRET_KEY like a session_key, bound to its appid; one that does not
-// open (SECRET_KEY changed) counts as absent and is fetched again.
+// under SECRET_KEY like a session_key, bound to its appid; one that opens
+// under no key (SECRET_KEY changed, its old value not in
+// SECRET_KEY_PREVIOUS) counts as absent and is fetched again.
 type TokenStore struct {
 	store  *store.Store
 	sealer *sealer
@@ -23,12 +24,14 @@ type TokenStore struct {
 var _ wechat.TokenStore = (*TokenStore)(nil)
 
 // NewTokenStore returns a TokenStore over st sealing with secretKey (see
-// ParseSecretKey); log (slog.Default when nil) hears of tokens that do not open.
-func NewTokenStore(st *store.Store, secretKey []byte, log *slog.Logger) (*TokenStore, error) {
+// ParseSecretKey) and opening with it or any of previous (see
+// ParsePreviousSecretKeys); log (slog.Default when nil) hears of tokens that
+// do not open.
+func NewTokenStore(st *store.Store, secretKey []byte, log *slog.Logger, previous ...[]byte) (*TokenStore, error) {
 	if len(secretKey) != SecretKeySize {
 		return nil, fmt.Errorf("auth: secret key must be %d bytes", SecretKeySize)
 	}
-	sl, err := newSealer(secretKey)
+	sl, err := newSealer(secretKey, previous...)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +80,7 @@ func (t *TokenStore) open(ctx context.Context, row store.AccessTokenRow) wechat.
 	}
 	pt, err := t.sealer.openAD(row.TokenSealed, tokenAD(row.AppID))
 	if err != nil {
-		t.log.WarnContext(ctx, "the stored WeChat access token does not open under SECRET_KEY; fetching a new one", "appid", row.AppID)
+		t.log.WarnContext(ctx, "the stored WeChat access token does not open under SECRET_KEY or SECRET_KEY_PREVIOUS; fetching a new one", "appid", row.AppID)
 		return wechat.AccessToken{ForcedAt: row.ForcedAt}
 	}
 	tok.Value = wechat.Secret(pt)

@@ -118,3 +118,34 @@ func Open(tb testing.TB) *store.Store {
 	tb.Cleanup(func() { _ = st.Close() })
 	return st
 }
+
+// OpenFresh returns a Store on a database of its own, created and migrated
+// on this package's test server and dropped at cleanup, for a test that
+// must see every row of a table (a count, a walk over the whole table)
+// without the package's other tests' rows.
+func OpenFresh(tb testing.TB) *store.Store {
+	tb.Helper()
+	u, err := url.Parse(DSN(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	u.Path = u.Path + "_" + hex.EncodeToString(b)
+	fresh := u.String()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := store.CreateDatabase(ctx, fresh); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { drop(fresh) })
+	st, err := store.Open(ctx, fresh, store.Options{MaxConns: 4})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
