@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"wxlogin/models"
@@ -23,7 +24,17 @@ func since(days int) time.Time {
 	return time.Now().Add(-time.Duration(days) * 24 * time.Hour)
 }
 
+// internal turns a store error into the client's: QUERY_TIMEOUT when the
+// admin pool's statement timeout stopped the query or the request's
+// deadline passed while it waited for one of the pool's connections (both
+// say "too costly or too busy", which the caller can act on), else INTERNAL.
 func internal(err error) error {
+	switch {
+	case store.IsStatementTimeout(err):
+		return models.WrapError(err, models.CodeQueryTimeout, "this took too long and was stopped; narrow it and try again")
+	case errors.Is(err, context.DeadlineExceeded):
+		return models.WrapError(err, models.CodeQueryTimeout, "the server is busy with other admin requests; try again in a moment")
+	}
 	return models.WrapError(err, models.CodeInternal, "internal error")
 }
 

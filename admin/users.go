@@ -21,7 +21,7 @@ func (s *Service) User(ctx context.Context, id string) (*models.User, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	} else if err != nil {
-		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+		return nil, internal(err)
 	}
 	return u, nil
 }
