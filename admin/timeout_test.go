@@ -10,6 +10,7 @@ import (
 	"wxlogin/models"
 	"wxlogin/store"
 	"wxlogin/store/storetest"
+	"wxlogin/token"
 )
 
 // TestQueryTimeout: an admin read the pool's statement timeout stops is
@@ -78,5 +79,12 @@ func TestQueryTimeout_PoolBusy(t *testing.T) {
 	_, err = svc.Users(wait, admin.UsersInput{Search: "zq"})
 	if models.ErrorCode(err) != models.CodeQueryTimeout || !strings.Contains(models.ErrorMessage(err), "try again") {
 		t.Fatalf("Users waiting for a busy pool = %v, want %s saying to try again", err, models.CodeQueryTimeout)
+	}
+	// Every admin request looks its session up first, on the same pool.
+	tok, _ := token.New(token.Admin)
+	wait, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := svc.Authenticate(wait, tok); models.ErrorCode(err) != models.CodeQueryTimeout {
+		t.Fatalf("Authenticate waiting for a busy pool = %v, want %s", err, models.CodeQueryTimeout)
 	}
 }
