@@ -592,7 +592,7 @@ func TestAdmin_NestedFieldsBatched(t *testing.T) {
 		mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
 	}
 	counter := &statementCounter{counts: map[string]int{}}
-	ts.store.DB().AddQueryHook(counter) //lint:ignore SA1019 the server holds this *bun.DB; WithQueryHook would return a copy it never uses
+	ts.adminStore.DB().AddQueryHook(counter) //lint:ignore SA1019 the server holds this *bun.DB; WithQueryHook would return a copy it never uses
 	resp := ts.do(t, viewer, `{ users(first: 20, filter: {search: "Batcher"}) { edges { node { id
 	  identities { appId openId unionId createdAt lastLoginAt } sessions { id createdAt lastSeenAt expiresAt ip userAgent } } } } }`, nil)
 	var p struct {

@@ -62,6 +62,14 @@ type Config struct {
 	SessionCacheSize int
 	// DBStatementTimeout is PostgreSQL's statement_timeout for serving.
 	DBStatementTimeout time.Duration
+	// AdminDBMaxConns sizes the admin API's own pool, apart from the one
+	// users' requests take connections from, so that slow admin queries
+	// queue behind each other and never behind a login or me.
+	AdminDBMaxConns int
+	// AdminStatementTimeout is the statement_timeout of the admin pool:
+	// shorter than DBStatementTimeout, since an admin search that runs
+	// longer should be narrowed rather than waited for.
+	AdminStatementTimeout time.Duration
 	// RequestTimeout is every request's deadline; see minRequestTimeout.
 	RequestTimeout time.Duration
 	// StartupTimeout bounds connecting and migrating at start.
@@ -137,6 +145,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		port, timeout, ttl, secretKey, dev, devPublic     string
 		previousKeys                                      string
 		maxConns, stmtTimeout, reqTimeout, startupTimeout string
+		adminMaxConns, adminStmtTimeout                   string
 		logLevel, adminTTL, adminIdle, apps               string
 		qDepth, qComplexity, qAliases, qFields            string
 		qTokens, qDirectives                              string
@@ -167,6 +176,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"session-cache-ttl", "SESSION_CACHE_TTL", "5s", "how long a resolved session is reused without the database (a revocation still reaches every instance within 1 s at worst, by LISTEN/NOTIFY); 0 turns the cache off", &cacheTTL},
 		{"session-cache-size", "SESSION_CACHE_SIZE", "50000", "most sessions cached per instance (about 1 KiB each)", &cacheSize},
 		{"db-statement-timeout", "DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout while serving; the server cancels longer statements", &stmtTimeout},
+		{"admin-db-max-conns", "ADMIN_DB_MAX_CONNS", strconv.Itoa(DefaultAdminDBMaxConns), "database connections per instance for the admin API, a pool apart from DB_MAX_CONNS so admin queries never take users' connections", &adminMaxConns},
+		{"admin-statement-timeout", "ADMIN_STATEMENT_TIMEOUT", DefaultAdminStatementTimeout.String(), "PostgreSQL statement_timeout of the admin API's connections; a longer search is stopped with QUERY_TIMEOUT", &adminStmtTimeout},
 		{"request-timeout", "REQUEST_TIMEOUT", "30s", "deadline of every request; at least 2×WECHAT_TIMEOUT + 11s, so a login fits", &reqTimeout},
 		{"startup-timeout", "STARTUP_TIMEOUT", "60s", "deadline for connecting to and migrating the database at start", &startupTimeout},
 		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "20s", "on SIGTERM or SIGINT, how long requests in flight may finish before they are cut off", &shutdownTimeout},
@@ -231,6 +242,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}{
 		{"WECHAT_TIMEOUT", timeout, &c.WechatTimeout},
 		{"DB_STATEMENT_TIMEOUT", stmtTimeout, &c.DBStatementTimeout},
+		{"ADMIN_STATEMENT_TIMEOUT", adminStmtTimeout, &c.AdminStatementTimeout},
 		{"REQUEST_TIMEOUT", reqTimeout, &c.RequestTimeout},
 		{"STARTUP_TIMEOUT", startupTimeout, &c.StartupTimeout},
 		{"SHUTDOWN_TIMEOUT", shutdownTimeout, &c.ShutdownTimeout},
@@ -256,6 +268,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.DBMaxConns, err = strconv.Atoi(maxConns); err != nil || c.DBMaxConns < 1 {
 		return c, fmt.Errorf("DB_MAX_CONNS must be a positive number, not %q", maxConns)
+	}
+	if c.AdminDBMaxConns, err = strconv.Atoi(adminMaxConns); err != nil || c.AdminDBMaxConns < 1 {
+		return c, fmt.Errorf("ADMIN_DB_MAX_CONNS must be a positive number, not %q", adminMaxConns)
 	}
 	// Upper bounds past which a limit no longer protects: validation is
 	// quadratic in fields (8,000 took 8 s), the parser stops at 1,000 levels,
@@ -335,6 +350,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if min := minRequestTimeout(c.WechatTimeout); c.RequestTimeout < min {
 		return c, fmt.Errorf("REQUEST_TIMEOUT (%v) must be at least %v: a login may wait on WeChat twice (2×WECHAT_TIMEOUT plus a pause) and then record the session (%v)",
 			c.RequestTimeout, min, auth.DefaultRecordTimeout)
+	}
+	// Shorter, so that a stopped admin query still gets its QUERY_TIMEOUT
+	// answer out before the request's own deadline cuts it off.
+	if c.AdminStatementTimeout >= c.RequestTimeout {
+		return c, fmt.Errorf("ADMIN_STATEMENT_TIMEOUT (%v) must be shorter than REQUEST_TIMEOUT (%v)", c.AdminStatementTimeout, c.RequestTimeout)
 	}
 	if secretKey != "" {
 		if c.SecretKey, err = auth.ParseSecretKey(secretKey); err != nil {

@@ -45,7 +45,8 @@ func TestParseConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		if c.Port != 8080 || c.SessionTTL != 30*24*time.Hour || c.WechatTimeout != 5*time.Second ||
-			c.WechatAPIBase != "https://api.weixin.qq.com" || c.DBMaxConns != 20 || c.DevWechat || c.Host != "" {
+			c.WechatAPIBase != "https://api.weixin.qq.com" || c.DBMaxConns != 20 || c.DevWechat || c.Host != "" ||
+			c.AdminDBMaxConns != 4 || c.AdminStatementTimeout != 5*time.Second {
 			t.Fatalf("config = %+v", c)
 		}
 	})
@@ -80,6 +81,9 @@ func TestParseConfig(t *testing.T) {
 		{"ProxyTrustsAll", with("TRUSTED_PROXIES", "0.0.0.0/0"), "TRUSTED_PROXIES entry 1 (\"0.0.0.0/0\") trusts every address"},
 		{"CORSStar", with("CORS_ORIGINS", "*"), "CORS_ORIGINS entry 1 is *: list exact origins"},
 		{"CORSPath", with("CORS_ORIGINS", "https://admin.example.com/x"), "CORS_ORIGINS entry 1"},
+		{"NoAdminConns", with("ADMIN_DB_MAX_CONNS", "0"), "ADMIN_DB_MAX_CONNS must be a positive number"},
+		{"BadAdminTimeout", with("ADMIN_STATEMENT_TIMEOUT", "soon"), "ADMIN_STATEMENT_TIMEOUT must be a duration"},
+		{"AdminTimeoutPastRequest", with("ADMIN_STATEMENT_TIMEOUT", "30s"), "ADMIN_STATEMENT_TIMEOUT (30s) must be shorter than REQUEST_TIMEOUT (30s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig("t", nil, envOf(tc.env), io.Discard)

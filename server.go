@@ -135,6 +135,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // DefaultShutdownTimeout is how long a drain waits when SHUTDOWN_TIMEOUT is unset.
 const DefaultShutdownTimeout = 20 * time.Second
 
+// The admin API's pool when ADMIN_DB_MAX_CONNS and ADMIN_STATEMENT_TIMEOUT
+// are unset, and the application_name its connections show in
+// pg_stat_activity.
+const (
+	// DefaultAdminDBMaxConns is small: admin work may queue, users' may not.
+	DefaultAdminDBMaxConns = 4
+	// DefaultAdminStatementTimeout stops a search worth narrowing.
+	DefaultAdminStatementTimeout = 5 * time.Second
+	// AdminAppName tells the admin pool's connections apart from users'.
+	AdminAppName = "wxlogin admin API"
+)
+
 func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wxlogin migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -199,6 +211,11 @@ type Main struct {
 	store    *store.Store
 	listener net.Listener
 	server   *http.Server
+	// adminStore is the admin API's own pool (ADMIN_DB_MAX_CONNS, with
+	// ADMIN_STATEMENT_TIMEOUT) on the same database: a VIEWER's slow
+	// searches wait for each other there and never take a connection a
+	// login or me needs.
+	adminStore *store.Store
 	// devAdminPassword is the password of the admin dev mode created, for the banner.
 	devAdminPassword string
 	// redis is the rate limiter's Redis client when REDIS_URL is set;
@@ -244,13 +261,13 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.store = st
-	if err := m.openTelemetry(ctx, st); err != nil {
-		_ = st.Close()
+	if err := m.openTelemetry(ctx, st, m.adminStore); err != nil {
+		m.closeStores()
 		return err
 	}
 	m.listener, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		_ = st.Close()
+		m.closeStores()
 		return err
 	}
 
@@ -278,7 +295,7 @@ func (m *Main) Open(ctx context.Context) error {
 	tokens, err := auth.NewTokenStore(st, cfg.SecretKey, m.Log, cfg.PreviousSecretKeys...)
 	if err != nil {
 		_ = m.listener.Close()
-		_ = st.Close()
+		m.closeStores()
 		return err
 	}
 	// One WeChat client per mini program; the first is the default.
@@ -293,7 +310,7 @@ func (m *Main) Open(ctx context.Context) error {
 	limits, err := m.openRateLimits(ctx)
 	if err != nil {
 		_ = m.listener.Close()
-		_ = st.Close()
+		m.closeStores()
 		return err
 	}
 	limits.OnLimited(m.metrics.ObserveRateLimited)
@@ -306,16 +323,18 @@ func (m *Main) Open(ctx context.Context) error {
 		Cache: m.SessionCache})
 	if err != nil {
 		_ = m.listener.Close()
-		_ = st.Close()
+		m.closeStores()
 		return err
 	}
-	adm := admin.NewService(st, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
+	// Everything the admin API does runs on its own pool, sign-in and
+	// writes included: an admin request waits only for other admin work.
+	adm := admin.NewService(m.adminStore, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
 		ForgetUser: svc.ForgetUser})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {
 			_ = m.listener.Close()
-			_ = st.Close()
+			m.closeStores()
 			return err
 		}
 	}
@@ -326,7 +345,7 @@ func (m *Main) Open(ctx context.Context) error {
 	blobs, err := blob.NewDir(cfg.AvatarDir)
 	if err != nil {
 		_ = m.listener.Close()
-		_ = st.Close()
+		m.closeStores()
 		return err
 	}
 	prof := profile.NewService(st, blobs, m.Log)
@@ -356,7 +375,7 @@ func (m *Main) Open(ctx context.Context) error {
 	})
 	if err := m.serveMetrics(mux); err != nil {
 		_ = m.listener.Close()
-		_ = st.Close()
+		m.closeStores()
 		return err
 	}
 	m.server = &http.Server{
@@ -447,6 +466,24 @@ func (m *Main) openStore(ctx context.Context) (*store.Store, error) {
 			m.Log.Info("applied migrations", "names", names)
 		}
 	}
+	if err == nil {
+		// A Config built without parseConfig gets its defaults, not
+		// store.Open's (which are the users' pool's).
+		conns, stmt := cfg.AdminDBMaxConns, cfg.AdminStatementTimeout
+		if conns <= 0 {
+			conns = DefaultAdminDBMaxConns
+		}
+		if stmt <= 0 {
+			stmt = DefaultAdminStatementTimeout
+		}
+		m.adminStore, err = store.Open(ctx, cfg.DatabaseURL, store.Options{
+			MaxConns: conns, ApplicationName: AdminAppName, StatementTimeout: stmt,
+			NoPrepare: !cfg.DBPrepare,
+		})
+		if err != nil {
+			_ = st.Close()
+		}
+	}
 	if err != nil && ctx.Err() != nil {
 		return nil, fmt.Errorf("start-up did not finish within %v (STARTUP_TIMEOUT): %w", timeout, err)
 	}
@@ -454,6 +491,12 @@ func (m *Main) openStore(ctx context.Context) (*store.Store, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// closeStores closes both pools, for an Open that fails after openStore.
+func (m *Main) closeStores() {
+	_ = m.store.Close()
+	_ = m.adminStore.Close()
 }
 
 // Serve answers requests until Close; it returns nil after a clean Close.
@@ -500,6 +543,9 @@ func (m *Main) Close(ctx context.Context) error {
 	err = errors.Join(err, m.closeTelemetry(ctx))
 	if m.store != nil {
 		err = errors.Join(err, m.store.Close())
+	}
+	if m.adminStore != nil {
+		err = errors.Join(err, m.adminStore.Close())
 	}
 	if m.redis != nil {
 		err = errors.Join(err, m.redis.Close())

@@ -15,10 +15,11 @@ import (
 // openTelemetry makes the metrics (none when METRICS_ADDR is off) and the
 // tracing (a no-op unless the OTEL_ variables, or m.TraceExporter, turn
 // it on), and hooks them to the database.
-func (m *Main) openTelemetry(ctx context.Context, st *store.Store) error {
+func (m *Main) openTelemetry(ctx context.Context, st, adminSt *store.Store) error {
 	if m.metricsServed() {
 		m.metrics = telemetry.NewMetrics()
-		m.metrics.WatchDB(st.DB().DB)
+		m.metrics.WatchDB(st.DB().DB, "wxlogin")
+		m.metrics.WatchDB(adminSt.DB().DB, "wxlogin_admin")
 	} else if m.Config.MetricsAddr == "" {
 		m.Log.Info("metrics are off: /metrics is served on the main listener only with METRICS_TOKEN set, or on METRICS_ADDR's listener of its own")
 	}
@@ -33,8 +34,10 @@ func (m *Main) openTelemetry(ctx context.Context, st *store.Store) error {
 	if m.tracing.Enabled() {
 		m.Log.Info("OpenTelemetry tracing on (OTEL_ settings)")
 	}
-	// On the store, which every part of the server shares.
+	// On both pools: the users' one, which every other part of the server
+	// shares, and the admin API's.
 	st.AddQueryHook(telemetry.QueryHook{Metrics: m.metrics, Tracing: m.tracing})
+	adminSt.AddQueryHook(telemetry.QueryHook{Metrics: m.metrics, Tracing: m.tracing})
 	return nil
 }
 

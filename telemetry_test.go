@@ -223,6 +223,7 @@ func TestObservability_FullRun(t *testing.T) {
 		{"db_query_duration_seconds_count", []string{"operation", "SELECT", "outcome", "ok"}, 1},
 		{"go_sql_open_connections", []string{"db_name", "wxlogin"}, 1},
 		{"go_sql_max_open_connections", []string{"db_name", "wxlogin"}, 10},
+		{"go_sql_max_open_connections", []string{"db_name", "wxlogin_admin"}, DefaultAdminDBMaxConns},
 		{"go_goroutines", nil, 1},
 	} {
 		if got := metric(text, c.name, c.labels...); got < c.min {

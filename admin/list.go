@@ -72,6 +72,8 @@ func (s *Service) Users(ctx context.Context, in UsersInput) (*store.UserPage, er
 	page, err := s.store.ListUsers(ctx, q)
 	if errors.Is(err, store.ErrBadCursor) {
 		return nil, models.Errorf(models.CodeBadUserInput, "the cursor is not one of this ordering; start again without it")
+	} else if store.IsStatementTimeout(err) {
+		return nil, models.WrapError(err, models.CodeQueryTimeout, "the search took too long and was stopped; narrow it: more of the nickname, a whole phone number, openid or user id, or a creation date range")
 	} else if err != nil {
 		return nil, internal(err)
 	}

@@ -135,7 +135,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	// 60 parallel guesses get counts 1..60, and only the first 10 a check.
 	counts, err := s.store.CountLoginAttempt(ctx, keys, AttemptWindow)
 	if err != nil {
-		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+		return nil, internal(err)
 	}
 	if err := rateLimited(counts); err != nil {
 		s.log.WarnContext(ctx, "admin sign-in rate limited", "ip", in.IP)
@@ -144,7 +144,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 
 	a, err := s.store.AdminByUsername(ctx, in.Username)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+		return nil, internal(err)
 	}
 	hash := s.dummyHash()
 	if a != nil {
@@ -152,7 +152,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	}
 	ok, err := s.verify(ctx, hash, in.Password)
 	if err != nil {
-		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+		return nil, internal(err)
 	}
 	if a == nil || !ok || a.DisabledAt != nil {
 		s.auditFailure(ctx, a, in)
@@ -175,7 +175,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	if err := s.store.AdminLogin(ctx, sess, audit); errors.Is(err, store.ErrNotFound) {
 		return nil, errInvalidCredentials // disabled or deleted meanwhile
 	} else if err != nil {
-		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+		return nil, internal(err)
 	}
 	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Admin: a}, nil
 }
@@ -250,7 +250,7 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Caller, error)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnauthenticated
 	} else if err != nil {
-		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+		return nil, internal(err)
 	}
 	// Touch often enough for the idle timeout to be kept to about a minute,
 	// or to half of it when it is shorter.
@@ -269,7 +269,7 @@ func (s *Service) Logout(ctx context.Context, c *Caller, ip string) error {
 		Action: "admin.logout", Target: &c.Admin.ID, IP: nonEmpty(ip), Detail: map[string]any{"session": c.Session.ID}}
 	err := s.store.RevokeAdminSession(ctx, c.Session.ID, audit)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return models.WrapError(err, models.CodeInternal, "internal error")
+		return internal(err)
 	}
 	return nil
 }
@@ -327,7 +327,7 @@ func (s *Service) Create(ctx context.Context, username, password string, role mo
 	if err := s.store.CreateAdmin(ctx, a, audit); errors.Is(err, store.ErrConflict) {
 		return nil, models.Errorf(models.CodeBadUserInput, "an admin named %s already exists", username)
 	} else if err != nil {
-		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+		return nil, internal(err)
 	}
 	return a, nil
 }
@@ -386,7 +386,7 @@ func notFound(err error, username string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return models.Errorf(models.CodeBadUserInput, "no admin named %s", username)
 	} else if err != nil {
-		return models.WrapError(err, models.CodeInternal, "internal error")
+		return internal(err)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"errors"
+	"net"
 	"time"
 
 	"wxlogin/models"
@@ -23,7 +25,20 @@ func since(days int) time.Time {
 	return time.Now().Add(-time.Duration(days) * 24 * time.Hour)
 }
 
+// internal turns a store error into the client's: QUERY_TIMEOUT when the
+// admin pool's statement timeout stopped the query, or when the request's
+// deadline passed while it waited for one of the pool's connections (a
+// context error) or for a statement's answer (pgdriver's socket deadline is
+// the context's): both say "too costly or too busy", which the caller can
+// act on. Anything else is INTERNAL.
 func internal(err error) error {
+	var netErr net.Error
+	switch {
+	case store.IsStatementTimeout(err):
+		return models.WrapError(err, models.CodeQueryTimeout, "this took too long and was stopped; narrow it and try again")
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return models.WrapError(err, models.CodeQueryTimeout, "the server is busy with other admin requests; try again in a moment")
+	}
 	return models.WrapError(err, models.CodeInternal, "internal error")
 }
 

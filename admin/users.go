@@ -21,7 +21,7 @@ func (s *Service) User(ctx context.Context, id string) (*models.User, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	} else if err != nil {
-		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+		return nil, internal(err)
 	}
 	return u, nil
 }
@@ -50,7 +50,7 @@ func (s *Service) SetUserDisabled(ctx context.Context, c *Caller, id string, dis
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, models.Errorf(models.CodeBadUserInput, "no user has the id %q", id)
 	} else if err != nil {
-		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+		return nil, internal(err)
 	}
 	s.forget(id)
 	return u, nil

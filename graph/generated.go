@@ -1406,8 +1406,9 @@ type DayCount {
 "Which users to list."
 input UserFilter {
   """
-  A nickname substring (case-insensitive), or exactly a user id, an openid,
-  a unionid or a phone number in E.164.
+  A nickname substring (case-insensitive) when it has three letters or digits
+  in a row, else the start of a nickname; or exactly a user id, an openid, a
+  unionid or a phone number in E.164. % _ and \ match themselves.
   """
   search: String
   "Created at or after."

@@ -43,6 +43,11 @@ const (
 	// many tokens, fields, aliases, directives or levels, or more than one
 	// login-like mutation.
 	CodeQueryTooComplex = "QUERY_TOO_COMPLEX"
+	// CodeQueryTimeout means an admin query was stopped after the admin
+	// pool's statement timeout (ADMIN_STATEMENT_TIMEOUT), or waited for
+	// one of its connections until the request's deadline: narrow the
+	// search or filters, or try again shortly.
+	CodeQueryTimeout = "QUERY_TIMEOUT"
 	// CodeInternal means our fault; the client sees only a request id to quote.
 	CodeInternal = "INTERNAL"
 )

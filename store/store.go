@@ -28,6 +28,16 @@ var migrationFiles embed.FS
 // ErrNotFound is returned when a looked-up row does not exist or no longer counts.
 var ErrNotFound = errors.New("store: not found")
 
+// IsStatementTimeout reports whether err is PostgreSQL cancelling a
+// statement that ran past the connection's statement_timeout (SQLSTATE
+// 57014): the query was too costly, not broken, and the caller can say so.
+// pgdriver never sends a cancel request, so 57014 is the timeout (or an
+// operator's pg_cancel_backend, which the same answer fits).
+func IsStatementTimeout(err error) bool {
+	var pgErr pgdriver.Error
+	return errors.As(err, &pgErr) && pgErr.Field('C') == "57014"
+}
+
 // Defaults and fixed client-side limits of a connection.
 const (
 	defaultMaxConns         = 20

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -53,9 +54,12 @@ type UserQuery struct {
 	// asks for the last page.
 	Before   *Cursor
 	Backward bool
-	// Search matches a nickname substring (case-insensitive, % and _
-	// literal) or exactly an openid, a unionid, a phone (E.164) or a user
-	// id. Empty means no search.
+	// Search matches a nickname (case-insensitive, % _ and \ literal) or
+	// exactly an openid, a unionid, a phone (E.164) or a user id. It
+	// matches anywhere in the nickname when it has three letters or digits
+	// in a row, which the trigram index can narrow; a shorter one ("王",
+	// "zq", "%") matches the start of the nickname, on an index of its own,
+	// since anywhere would read every user. Empty means no search.
 	Search string
 	// CreatedAfter is inclusive and CreatedBefore exclusive, so adjacent
 	// ranges neither overlap nor leave a gap.
@@ -293,6 +297,26 @@ func (s *Store) countUsers(ctx context.Context, q UserQuery, p *UserPage) error 
 // escape character is the backslash.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
+// trigramSearchable reports whether a substring search for s can be
+// narrowed by users_nickname_trgm_idx. pg_trgm makes the trigrams of a
+// '%…%' pattern from its runs of letters and digits (punctuation and
+// spaces split them): a run of three or more gives one that narrows the
+// search; shorter runs give none, or beside a space only word-edge ones
+// ("ab ") that match nearly as many rows, and PostgreSQL reads every user.
+func trigramSearchable(s string) bool {
+	run := 0
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			run = 0
+			continue
+		}
+		if run++; run == 3 {
+			return true
+		}
+	}
+	return false
+}
+
 // filterUsers adds q's filters and search, but not its cursor: TotalCount
 // counts every match, not only those after the cursor.
 func filterUsers(sel *bun.SelectQuery, q UserQuery) {
@@ -313,8 +337,14 @@ func filterUsers(sel *bun.SelectQuery, q UserQuery) {
 		return
 	}
 	sel.WhereGroup(" AND ", func(sq *bun.SelectQuery) *bun.SelectQuery {
-		sq.Where("u.nickname ILIKE ?", "%"+likeEscaper.Replace(q.Search)+"%").
-			WhereOr("u.phone = ?", q.Search).
+		if trigramSearchable(q.Search) {
+			sq.Where("u.nickname ILIKE ?", "%"+likeEscaper.Replace(q.Search)+"%")
+		} else {
+			// Exactly users_nickname_prefix_idx's expression, and a
+			// constant pattern: a range scan on the index.
+			sq.Where("lower(u.nickname) LIKE lower(?)", likeEscaper.Replace(q.Search)+"%")
+		}
+		sq.WhereOr("u.phone = ?", q.Search).
 			// ARRAY(…) runs once, before the scan, and "id = ANY" of its
 			// result is an index condition on the primary key, so every arm
 			// of this OR can be a bitmap index scan. An EXISTS here would

@@ -318,11 +318,14 @@ func TestStore_ListUsers_Search(t *testing.T) {
 	band, bandit, other := nick(3, "Band"), nick(4, "the BANDIT"), nick(5, "Ban d")
 	percent, thousand := nick(6, "100%"), nick(7, "1000")
 	under, underX := nick(8, "a_b"), nick(9, "axb")
-	backslash, noslash := nick(10, `c\d`), nick(11, "cd")
+	backslash, noslash := nick(10, `abc\d`), nick(11, "abcd")
 	phone := nick(12, "phone owner")
 	phone.Phone = new("+8613800138000")
 	withOpenID, withUnionID := nick(13, "wx one"), nick(14, "wx two")
-	insertUsers(t, st, zhangsan, laozhang, zhangsi, band, bandit, other, percent, thousand, under, underX, backslash, noslash, phone, withOpenID, withUnionID)
+	// Nicknames that start with a LIKE metacharacter, for the short searches.
+	percentFirst, underFirst, backslashFirst := nick(15, "%off"), nick(16, "_init"), nick(17, `\o/`)
+	insertUsers(t, st, zhangsan, laozhang, zhangsi, band, bandit, other, percent, thousand, under, underX, backslash, noslash, phone, withOpenID, withUnionID,
+		percentFirst, underFirst, backslashFirst)
 
 	openid, unionid := "oSearch"+store.NewID(), "uSearch"+store.NewID()
 	// Second identities: insertUsers gave each user one already.
@@ -339,13 +342,22 @@ func TestStore_ListUsers_Search(t *testing.T) {
 		name, search string
 		want         []*models.User
 	}{
-		{"Chinese", "张三", []*models.User{zhangsan, laozhang}},
-		{"OneChar", "四", []*models.User{zhangsi}},
+		// Three letters or digits in a row: anywhere in the nickname.
+		{"Chinese", "张三丰", []*models.User{laozhang}},
 		{"LatinAnyCase", "band", []*models.User{band, bandit}},
-		{"PercentIsLiteral", "%", []*models.User{percent}},
-		{"UnderscoreIsLiteral", "_", []*models.User{under}},
+		{"PercentIsLiteral", "100%", []*models.User{percent}},
+		{"BackslashIsLiteral", `abc\`, []*models.User{backslash}},
+		// Fewer: the start of the nickname only, metacharacters literal, so
+		// that "%" is neither a match-all nor a scan of every user.
+		{"TwoCharsArePrefix", "张三", []*models.User{zhangsan}},
+		{"OneChar", "张", []*models.User{zhangsan, zhangsi}},
+		{"OneCharNotInside", "四", nil},
+		{"ShortLatinAnyCase", "BA", []*models.User{band, other}},
+		{"ShortPercentIsLiteral", "%", []*models.User{percentFirst}},
+		{"ShortUnderscoreIsLiteral", "_", []*models.User{underFirst}},
 		{"UnderscoreInWord", "a_b", []*models.User{under}},
-		{"BackslashIsLiteral", `\`, []*models.User{backslash}},
+		{"ShortBackslashIsLiteral", `\`, []*models.User{backslashFirst}},
+		{"ShortNoMatch", "zq", nil},
 		{"Phone", "+8613800138000", []*models.User{phone}},
 		{"PhoneIsExact", "+86138001380", nil},
 		{"OpenID", openid, []*models.User{withOpenID}},
@@ -563,4 +575,16 @@ func TestStore_ListUsers_UsesIndexes(t *testing.T) {
 			t.Fatalf("plan:\n%s", plan)
 		}
 	})
+
+	// A search too short for a trigram matches nickname prefixes on an
+	// index of their own; a substring search would read every user.
+	for _, search := range []string{"%", "_", `\`, "zq", "王", "小明", "a b"} {
+		t.Run("ShortSearch/"+search, func(t *testing.T) {
+			q := store.UserQuery{First: 10, Search: search, CountOnly: true}
+			plan := explain(t, q, "enable_seqscan", "enable_indexscan")
+			if !strings.Contains(plan, "users_nickname_prefix_idx") || !strings.Contains(plan, "~>=~") || strings.Contains(plan, "users_nickname_trgm_idx") || strings.Contains(plan, "Seq Scan") {
+				t.Fatalf("plan does not range-scan users_nickname_prefix_idx:\n%s", plan)
+			}
+		})
+	}
 }

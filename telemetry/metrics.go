@@ -96,10 +96,11 @@ func NewMetrics() *Metrics {
 }
 
 // WatchDB adds the connection pool's statistics (go_sql_* gauges and
-// counters: open, in use, idle, waits and time waited) of db.
-func (m *Metrics) WatchDB(db *sql.DB) {
+// counters: open, in use, idle, waits and time waited) of db, labelled
+// db_name=name: the server has two pools, users' and the admin API's.
+func (m *Metrics) WatchDB(db *sql.DB, name string) {
 	if m != nil {
-		m.Registry.MustRegister(collectors.NewDBStatsCollector(db, "wxlogin"))
+		m.Registry.MustRegister(collectors.NewDBStatsCollector(db, name))
 	}
 }
 

@@ -159,8 +159,9 @@ type UserEdge struct {
 
 // Which users to list.
 type UserFilter struct {
-	// A nickname substring (case-insensitive), or exactly a user id, an openid,
-	// a unionid or a phone number in E.164.
+	// A nickname substring (case-insensitive) when it has three letters or digits
+	// in a row, else the start of a nickname; or exactly a user id, an openid, a
+	// unionid or a phone number in E.164. % _ and \ match themselves.
 	Search *string `json:"search,omitempty"`
 	// Created at or after.
 	CreatedAfter *time.Time `json:"createdAfter,omitempty"`
