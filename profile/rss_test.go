@@ -208,3 +208,18 @@ func TestDecodeCost_CoversAllocation(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNormalizeAvatar_Costliest times the costliest image of each
+// kind that passes the checks: how long a large decode holds its slot.
+func BenchmarkNormalizeAvatar_Costliest(b *testing.B) {
+	for _, s := range avatarShapes {
+		data := s.build(largestAccepted(s.build), false)
+		b.Run(strings.NewReplacer(" ", "_", ",", "").Replace(s.name), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := normalizeAvatar(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
