@@ -14,7 +14,10 @@ import (
 
 // Avatar limits. An upload is refused before decoding when its header
 // declares more than MaxAvatarSide pixels a side (or MaxAvatarPixels in
-// all): a few kilobytes of PNG can claim a picture of gigabytes.
+// all): a few kilobytes of PNG can claim a picture of gigabytes. Within
+// them, the header must also promise a decode of at most maxDecodeBytes
+// (see decodeCost): a progressive JPEG or a 16-bit PNG costs several
+// times more per pixel than a baseline JPEG.
 const (
 	MaxAvatarBytes  = 2 << 20
 	MaxAvatarSide   = 4096

@@ -62,8 +62,8 @@ func largestAccepted(build func(int, bool) []byte) int {
 // again, under the GOMEMLIMIT the deployment sets) re-encode it three
 // times: its peak RSS must stay under half the pod's 256 MiB.
 func TestNormalizeAvatar_PeakRSS(t *testing.T) {
-	if testing.Short() || runtime.GOOS != "linux" {
-		t.Skip("needs /proc and a few seconds")
+	if testing.Short() || runtime.GOOS != "linux" || raceEnabled {
+		t.Skip("measures the production build (no -race) through /proc, in a few seconds")
 	}
 	dir := t.TempDir()
 	for i, s := range avatarShapes {
@@ -185,8 +185,8 @@ func vmHWM(t *testing.T) int64 {
 // than decodeCost estimated, so that maxDecodeBytes bounds what they take.
 // (Not parallel: it counts the whole process's allocations.)
 func TestDecodeCost_CoversAllocation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("decodes images of tens of megabytes")
+	if testing.Short() || raceEnabled {
+		t.Skip("decodes images of tens of megabytes (too slow with -race)")
 	}
 	for _, s := range avatarShapes {
 		for _, side := range []int{AvatarSide + 1, largestAccepted(s.build)} {
