@@ -183,6 +183,11 @@ func testWebPLossless(w, h int, indexed bool) []byte {
 	b.put(uint32(h-1), 14)
 	b.put(1, 1) // alpha is used
 	b.put(0, 3) // version
+	return riff(webpChunk("VP8L", vp8lPixels(&b, indexed)))
+}
+
+// vp8lPixels writes, after what b holds, a VP8L image of one colour.
+func vp8lPixels(b *lsbBits, indexed bool) []byte {
 	codes := func() {
 		for range 5 {
 			b.put(1, 1) // simple code
@@ -203,12 +208,43 @@ func testWebPLossless(w, h int, indexed bool) []byte {
 	b.put(0, 1) // no meta prefix codes
 	codes()
 	b.put(0, 7)
-	chunk := b.out
-	if len(chunk)%2 == 1 {
-		chunk = append(chunk, 0)
+	return b.out
+}
+
+// webpChunk is one RIFF chunk, padded to an even length.
+func webpChunk(typ string, d []byte) []byte {
+	out := binary.LittleEndian.AppendUint32([]byte(typ), uint32(len(d)))
+	out = append(out, d...)
+	if len(d)%2 == 1 {
+		out = append(out, 0)
 	}
-	out := append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(4+8+len(chunk)))...)
-	out = append(out, "WEBPVP8L"...)
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(b.out)))
-	return append(out, chunk...)
+	return out
+}
+
+// riff is a WebP file of the given chunks.
+func riff(chunks ...[]byte) []byte {
+	body := []byte("WEBP")
+	for _, c := range chunks {
+		body = append(body, c...)
+	}
+	return append(binary.LittleEndian.AppendUint32([]byte("RIFF"), uint32(len(body))), body...)
+}
+
+// testWebPLossyAlpha is a lossy WebP of w×h pixels with an alpha channel
+// compressed losslessly (with a palette): the decoder makes a YCbCr
+// image, decodes the alpha as a whole NRGBA image and copies its green.
+// The lossy frame is all zero bits: every macroblock predicted, with no
+// coefficients, which takes less than a byte a macroblock.
+func testWebPLossyAlpha(w, h int) []byte {
+	vp8x := []byte{0x10, 0, 0, 0, byte(w - 1), byte((w - 1) >> 8), byte((w - 1) >> 16), byte(h - 1), byte((h - 1) >> 8), byte((h - 1) >> 16)}
+	var b lsbBits
+	alph := append([]byte{0x01}, vp8lPixels(&b, true)...) // lossless, no filter
+	mbs := ((w + 15) / 16) * ((h + 15) / 16)
+	first := 64 + mbs
+	tag := 1<<4 | uint32(first)<<5 // a key frame, shown
+	frame := []byte{byte(tag), byte(tag >> 8), byte(tag >> 16), 0x9d, 0x01, 0x2a}
+	frame = binary.LittleEndian.AppendUint16(frame, uint16(w))
+	frame = binary.LittleEndian.AppendUint16(frame, uint16(h))
+	frame = append(frame, make([]byte, first+mbs)...)
+	return riff(webpChunk("VP8X", vp8x), webpChunk("ALPH", alph), webpChunk("VP8 ", frame))
 }

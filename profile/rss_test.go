@@ -40,6 +40,7 @@ var avatarShapes = []struct {
 	{"PNG 8-bit RGBA interlaced", func(s int, ho bool) []byte { return testPNG(s, s, 8, 6, true, ho) }},
 	{"WebP lossless", func(s int, _ bool) []byte { return testWebPLossless(s, s, false) }},
 	{"WebP lossless, 16-colour palette", func(s int, _ bool) []byte { return testWebPLossless(s, s, true) }},
+	{"WebP lossy, lossless alpha", func(s int, _ bool) []byte { return testWebPLossyAlpha(s, s) }},
 }
 
 // largestAccepted is the largest side at which build's image passes every
