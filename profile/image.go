@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -15,7 +14,10 @@ import (
 
 // Avatar limits. An upload is refused before decoding when its header
 // declares more than MaxAvatarSide pixels a side (or MaxAvatarPixels in
-// all): a few kilobytes of PNG can claim a picture of gigabytes.
+// all): a few kilobytes of PNG can claim a picture of gigabytes. Within
+// them, the header must also promise a decode of at most maxDecodeBytes
+// (see decodeCost): a progressive JPEG or a 16-bit PNG costs several
+// times more per pixel than a baseline JPEG.
 const (
 	MaxAvatarBytes  = 2 << 20
 	MaxAvatarSide   = 4096
@@ -64,7 +66,26 @@ func (e errImage) Error() string { return string(e) }
 // limits, and returns it re-encoded as a JPEG of at most AvatarSide a side:
 // re-encoding drops every byte the client chose (EXIF with its GPS
 // position, comments, trailing data) but the pixels.
-func normalizeAvatar(data []byte) (out []byte, err error) {
+func normalizeAvatar(data []byte) ([]byte, error) {
+	src, err := inspectAvatar(data)
+	if err != nil {
+		return nil, err
+	}
+	return src.normalize()
+}
+
+// avatarSource is an upload that passed every check made before decoding.
+type avatarSource struct {
+	data   []byte
+	format *imageFormat
+	// cost is what decoding and shrinking it allocate, at most; see
+	// decodeCost.
+	cost int64
+}
+
+// inspectAvatar makes every check that needs no decoding: size, format,
+// dimensions, scans, and what decoding would cost in memory.
+func inspectAvatar(data []byte) (*avatarSource, error) {
 	if len(data) == 0 {
 		return nil, errImage("the file is empty")
 	}
@@ -89,15 +110,29 @@ func normalizeAvatar(data []byte) (out []byte, err error) {
 			return nil, errImage(fmt.Sprintf("the JPEG has %d scans; at most %d are allowed", n, maxJPEGScans))
 		}
 	}
+	cost, ok := decodeCost(f, data, cfg.Width, cfg.Height)
+	if !ok {
+		return nil, errImage("the file is not a readable " + f.name + " image")
+	}
+	if cost > maxDecodeBytes {
+		s := sideWithin(cost, cfg.Width, cfg.Height)
+		return nil, errImage(fmt.Sprintf("the image is too large to process: a %s image stored like this one can be at most about %d×%d pixels; pick a smaller image", f.name, s, s))
+	}
+	return &avatarSource{data: data, format: f, cost: cost}, nil
+}
+
+// normalize decodes the image, shrinks it to at most AvatarSide a side
+// and re-encodes it as a JPEG.
+func (a *avatarSource) normalize() (out []byte, err error) {
 	// The decoders are not expected to panic, but they read hostile bytes.
 	defer func() {
 		if recover() != nil {
-			out, err = nil, errImage("the file is not a readable "+f.name+" image")
+			out, err = nil, errImage("the file is not a readable "+a.format.name+" image")
 		}
 	}()
-	src, err := f.decode(bytes.NewReader(data))
+	src, err := a.format.decode(bytes.NewReader(a.data))
 	if err != nil {
-		return nil, errImage("the file is not a readable " + f.name + " image")
+		return nil, errImage("the file is not a readable " + a.format.name + " image")
 	}
 	b := src.Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -108,14 +143,88 @@ func normalizeAvatar(data []byte) (out []byte, err error) {
 			w, h = max(1, w*AvatarSide/h), AvatarSide
 		}
 	}
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	// JPEG has no transparency: what was transparent shows white, as on a
-	// mini program's usual background.
-	draw.Draw(dst, dst.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	draw.CatmullRom.Scale(dst, dst.Bounds(), src, b, draw.Over, nil)
+	dst := shrink(src, w, h)
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, dst, &jpeg.Options{Quality: avatarQuality}); err != nil {
 		return nil, fmt.Errorf("profile: encoding an avatar: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// shrink returns src over white (JPEG has no transparency: what was
+// transparent shows white, as on a mini program's usual background),
+// scaled down to w×h by averaging the source pixels each destination
+// pixel covers. It reads src a row at a time, so it needs memory for a
+// row and the result only: draw.CatmullRom, used before, holds a w×(src
+// height) buffer of float64 RGBA, 84 MB for a 4096-pixel-high source.
+// w and h are at most src's size.
+func shrink(src image.Image, w, h int) *image.RGBA {
+	b := src.Bounds()
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	row := image.NewRGBA(image.Rect(0, 0, b.Dx(), 1))
+	xs, ys := coverage(b.Dx(), w), coverage(b.Dy(), h)
+	line := make([]float32, 3*w) // the last source row read, shrunk to w
+	acc := make([]float32, 3*w)
+	last := -1
+	for dy := range h {
+		clear(acc)
+		for _, sy := range ys[dy] {
+			if sy.i != last {
+				last = sy.i
+				for i := range row.Pix {
+					row.Pix[i] = 0xFF
+				}
+				draw.Draw(row, row.Rect, src, image.Pt(b.Min.X, b.Min.Y+sy.i), draw.Over)
+				for dx, span := range xs {
+					var r, g, bl float32
+					for _, sx := range span {
+						p := row.Pix[4*sx.i : 4*sx.i+3]
+						r += sx.w * float32(p[0])
+						g += sx.w * float32(p[1])
+						bl += sx.w * float32(p[2])
+					}
+					line[3*dx], line[3*dx+1], line[3*dx+2] = r, g, bl
+				}
+			}
+			for i, v := range line {
+				acc[i] += sy.w * v
+			}
+		}
+		px := dst.Pix[dy*dst.Stride:]
+		for dx := range w {
+			px[4*dx] = toByte(acc[3*dx])
+			px[4*dx+1] = toByte(acc[3*dx+1])
+			px[4*dx+2] = toByte(acc[3*dx+2])
+			px[4*dx+3] = 0xFF
+		}
+	}
+	return dst
+}
+
+// share is a source pixel's weight in a destination pixel.
+type share struct {
+	i int
+	w float32
+}
+
+// coverage maps each of the n destination pixels along an axis of src
+// source pixels (n <= src) to the source pixels it covers, weighted by
+// how much of each it covers; the weights of one add up to 1.
+func coverage(src, n int) [][]share {
+	out := make([][]share, n)
+	scale := float64(src) / float64(n)
+	for d := range out {
+		lo, hi := float64(d)*scale, float64(d+1)*scale
+		for s := int(lo); s < src && float64(s) < hi; s++ {
+			if w := min(hi, float64(s+1)) - max(lo, float64(s)); w > 0 {
+				out[d] = append(out[d], share{s, float32(w / scale)})
+			}
+		}
+	}
+	return out
+}
+
+// toByte rounds v to a byte.
+func toByte(v float32) uint8 {
+	return uint8(min(255, max(0, v+0.5)))
 }

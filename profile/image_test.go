@@ -83,7 +83,7 @@ func TestNormalizeAvatar_ScanBombRefused(t *testing.T) {
 // waits, and is refused RATE_LIMITED when its request ends first.
 func TestSetAvatar_DecodesTakeTurns(t *testing.T) {
 	t.Parallel()
-	s := &Service{decodes: make(chan struct{}, 1)}
+	s := &Service{decodes: make(chan struct{}, 1), decodeWait: time.Hour}
 	s.decodes <- struct{}{}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -92,6 +92,61 @@ func TestSetAvatar_DecodesTakeTurns(t *testing.T) {
 	_, err := s.SetAvatar(ctx, "someone", &b)
 	if models.ErrorCode(err) != models.CodeRateLimited {
 		t.Fatalf("err = %v, want RATE_LIMITED", err)
+	}
+}
+
+// TestSetAvatar_LargeDecodesApart: while a large decode holds its slot,
+// an ordinary avatar gets a slot at once, and a second large one waits
+// at most decodeWait, then is refused RATE_LIMITED.
+func TestSetAvatar_LargeDecodesApart(t *testing.T) {
+	t.Parallel()
+	s := &Service{decodes: make(chan struct{}, 1), largeDecodes: make(chan struct{}, 1), decodeWait: 20 * time.Millisecond}
+	large, err := inspectAvatar(testJPEG(1200, 1200, []byte{0x11, 0x11, 0x11}, true, maxJPEGScans, true))
+	if err != nil || large.cost <= largeDecodeBytes {
+		t.Fatalf("a 1200² progressive JPEG: %v, cost %d; want a large decode", err, large.cost)
+	}
+	var b bytes.Buffer
+	_ = jpeg.Encode(&b, image.NewRGBA(image.Rect(0, 0, 640, 640)), nil)
+	small, err := inspectAvatar(b.Bytes())
+	if err != nil || small.cost > largeDecodeBytes {
+		t.Fatalf("a 640² JPEG: %v, cost %d; want an ordinary decode", err, small.cost)
+	}
+	ctx := context.Background()
+	releaseLarge, err := s.decodeSlot(ctx, large.cost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	releaseSmall, err := s.decodeSlot(ctx, small.cost)
+	if err != nil {
+		t.Fatalf("an ordinary avatar behind a large one: %v", err)
+	}
+	if _, err := s.decodeSlot(ctx, large.cost); models.ErrorCode(err) != models.CodeRateLimited {
+		t.Fatalf("a second large decode: %v, want RATE_LIMITED", err)
+	}
+	releaseLarge()
+	releaseSmall()
+	if release, err := s.decodeSlot(ctx, large.cost); err != nil {
+		t.Fatalf("after the first was done: %v", err)
+	} else {
+		release()
+	}
+}
+
+// TestNormalizeAvatar_TooCostlyRefused: the upload, a 4096²
+// progressive 4:4:4 JPEG of 32 scans (107 KB, ~350 MiB to decode), is
+// refused before decoding, saying how large such an image may be.
+func TestNormalizeAvatar_TooCostlyRefused(t *testing.T) {
+	t.Parallel()
+	data := testJPEG(4096, 4096, []byte{0x11, 0x11, 0x11}, true, maxJPEGScans, false)
+	_, err := normalizeAvatar(data)
+	if _, ok := err.(errImage); !ok || !strings.Contains(err.Error(), "too large to process") || !strings.Contains(err.Error(), "1392×1392") {
+		t.Fatalf("err = %v, want refused as too large, at most 1392×1392", err)
+	}
+	t.Log(err)
+	for _, side := range []int{AvatarSide, 1392} {
+		if _, err := inspectAvatar(testJPEG(side, side, []byte{0x11, 0x11, 0x11}, true, maxJPEGScans, true)); err != nil {
+			t.Errorf("%d×%d: %v", side, side, err)
+		}
 	}
 }
 

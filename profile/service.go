@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -36,10 +37,16 @@ type Service struct {
 	store *store.Store
 	blobs blob.Store
 	log   *slog.Logger
-	// decodes holds a slot per image being decoded: a decode takes a core
-	// and up to a few hundred megabytes (a 4096² 16-bit PNG), so a burst
-	// of uploads waits its turn rather than exhausting the machine.
-	decodes chan struct{}
+	// decodes and largeDecodes hold a slot per image being decoded: a
+	// decode takes a core and up to maxDecodeBytes, so a burst of uploads
+	// waits its turn rather than exhausting the machine. An image whose
+	// decode is estimated above largeDecodeBytes (the slow ones: many
+	// pixels, many scans) takes the one large slot, the others one of
+	// decodes' GOMAXPROCS/2: an ordinary avatar never queues behind a
+	// large one, and large ones take turns with each other. No upload
+	// waits longer than decodeWait for its slot (RATE_LIMITED then).
+	decodes, largeDecodes chan struct{}
+	decodeWait            time.Duration
 	// forget is told of each user whose profile changed; see SetForget.
 	forget func(userID string)
 	// limits and avatarLimit bound uploads per user; see SetRateLimit.
@@ -52,7 +59,11 @@ func NewService(st *store.Store, blobs blob.Store, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: st, blobs: blobs, log: log, decodes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+	return &Service{store: st, blobs: blobs, log: log,
+		decodes:      make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		largeDecodes: make(chan struct{}, 1),
+		decodeWait:   decodeWait,
+	}
 }
 
 // SetRateLimit makes g count SetAvatar calls per user against perUser
@@ -144,14 +155,16 @@ func (s *Service) SetAvatar(ctx context.Context, userID string, file io.Reader) 
 	if err != nil {
 		return nil, internal(err)
 	}
-	select {
-	case s.decodes <- struct{}{}:
-	case <-ctx.Done():
-		return nil, &models.Error{Code: models.CodeRateLimited, Message: "too many avatar uploads at once; retry shortly",
-			Extensions: map[string]any{"retryAfter": 1}}
+	var img []byte
+	src, err := inspectAvatar(data)
+	if err == nil {
+		release, busy := s.decodeSlot(ctx, src.cost)
+		if busy != nil {
+			return nil, busy
+		}
+		img, err = src.normalize()
+		release()
 	}
-	img, err := normalizeAvatar(data)
-	<-s.decodes
 	var bad errImage
 	if errors.As(err, &bad) {
 		return nil, models.Errorf(models.CodeBadUserInput, "avatar: %s", string(bad))
@@ -164,6 +177,32 @@ func (s *Service) SetAvatar(ctx context.Context, userID string, file io.Reader) 
 	}
 	url := AvatarPath + key
 	return s.save(ctx, userID, store.ProfileChange{AvatarURL: &url})
+}
+
+// decodeWait is the longest an upload waits for a decode slot. The
+// slowest decode within maxDecodeBytes takes well under a second, so a
+// longer wait means a burst of uploads, which are told to retry rather
+// than held until their request times out.
+const decodeWait = 3 * time.Second
+
+// decodeSlot waits for a slot to decode an image of the given cost (see
+// Service.decodes) and returns its release. Errors: RATE_LIMITED when
+// none frees up within decodeWait or before ctx ends.
+func (s *Service) decodeSlot(ctx context.Context, cost int64) (release func(), err error) {
+	slots := s.decodes
+	if cost > largeDecodeBytes {
+		slots = s.largeDecodes
+	}
+	wait := time.NewTimer(s.decodeWait)
+	defer wait.Stop()
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
+	case <-ctx.Done():
+	case <-wait.C:
+	}
+	return nil, &models.Error{Code: models.CodeRateLimited, Message: "too many avatar uploads at once; retry shortly",
+		Extensions: map[string]any{"retryAfter": 1}}
 }
 
 func (s *Service) save(ctx context.Context, userID string, c store.ProfileChange) (*models.User, error) {
