@@ -304,7 +304,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	adm := admin.NewService(st, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
-		ForgetUser: svc.ForgetUser})
+		SecretKey: cfg.SecretKey, ForgetUser: svc.ForgetUser})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {
