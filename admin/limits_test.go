@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 
@@ -27,10 +29,12 @@ func tally(errs []error) map[string]int {
 
 // TestLogin_IPv6NetworkIsOneClient: 70 addresses of one /64 get the
 // password checks one address gets (50), as the user login limiter counts
-// them; another /64 is another client. Before, each address had 50.
+// them; another /64 is another client. Before, each address had 50. The
+// 20 refusals log one line, when the limit is reached (were 20).
 func TestLogin_IPv6NetworkIsOneClient(t *testing.T) {
 	t.Parallel()
-	svc := admin.NewService(storetest.Open(t), admin.Config{})
+	var logs syncBuffer
+	svc := admin.NewService(storetest.Open(t), admin.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx := context.Background()
 	var errs []error
 	for i := range 70 {
@@ -45,6 +49,27 @@ func TestLogin_IPv6NetworkIsOneClient(t *testing.T) {
 	if models.ErrorCode(err) != models.CodeInvalidCredentials {
 		t.Fatalf("the next /64: %v, want it checked", err)
 	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "limit=ip") {
+		t.Fatalf("%d WARN lines for 20 refusals, want 1 naming the limit:\n%s", n, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // auditRows returns the admin.login_failed rows' count and the sum of

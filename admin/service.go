@@ -169,8 +169,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}
-	if err := rateLimited(counts); err != nil {
-		s.log.WarnContext(ctx, "admin sign-in rate limited", "ip", in.IP)
+	if reached, err := rateLimited(counts); err != nil {
+		// Once per limit and window, not per refusal: a flood refused
+		// unchecked must not become a flood of log lines either.
+		for _, kind := range reached {
+			s.log.WarnContext(ctx, "admin sign-in limit reached: attempts are refused unchecked until the window ends",
+				"limit", kind, "ip", in.IP, "window", AttemptWindow)
+		}
 		return nil, err
 	}
 
@@ -232,8 +237,9 @@ func addressKey(ip string) string {
 }
 
 // rateLimited returns RATE_LIMITED when any key is past its limit, with the
-// longest wait among them.
-func rateLimited(counts []store.AttemptCount) error {
+// longest wait among them; and the kinds of keys ("user", "device", "ip")
+// this attempt took past their limit, which happens once a window.
+func rateLimited(counts []store.AttemptCount) (reached []string, err error) {
 	var wait time.Duration
 	for _, c := range counts {
 		limit := MaxPerIP
@@ -246,12 +252,16 @@ func rateLimited(counts []store.AttemptCount) error {
 		if c.Count > limit {
 			wait = max(wait, c.RetryAfter)
 		}
+		if c.Count == limit+1 {
+			kind, _, _ := strings.Cut(c.Key, ":")
+			reached = append(reached, kind)
+		}
 	}
 	if wait == 0 {
-		return nil
+		return nil, nil
 	}
 	secs := int(math.Ceil(wait.Seconds()))
-	return &models.Error{Code: models.CodeRateLimited,
+	return reached, &models.Error{Code: models.CodeRateLimited,
 		Message:    fmt.Sprintf("too many sign-in attempts; try again in %d seconds", secs),
 		Extensions: map[string]any{"retryAfter": secs}}
 }
