@@ -86,7 +86,8 @@ type Service struct {
 	forget func(userID string)
 	// deviceKey signs device cookies; nil when there are none.
 	deviceKey []byte
-	now       func() time.Time
+	// now is time.Now: the clock device cookies are issued and checked by.
+	now func() time.Time
 }
 
 // NewService returns a Service over st.
