@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"wxlogin/admin"
 	"wxlogin/web/webtest"
 	"wxlogin/wechat"
 )
@@ -408,6 +409,16 @@ func TestAdminBrowser(t *testing.T) {
 		b.waitFor("the sign-in screen", `location.pathname === '/admin/signin' && sessionStorage.getItem('wxadmin.token') === null`)
 		b.open("/admin/users")
 		b.waitFor("still signed out", `location.pathname === '/admin/signin'`)
+		// Strangers have spent the username's failures: this browser signed
+		// in before, and its device cookie (which the page cannot read) still
+		// gets the admin in.
+		if _, err := ts.store.DB().ExecContext(context.Background(), `INSERT INTO login_attempts (key, window_start, count)
+			VALUES ('user:brw-admin', now(), 10) ON CONFLICT (key) DO UPDATE SET window_start = now(), count = 10`); err != nil {
+			t.Fatal(err)
+		}
+		if eval[bool](b, `document.cookie.includes('`+admin.DeviceCookieName+`')`) {
+			t.Fatal("the page can read the device cookie")
+		}
 		b.signIn("brw-admin", adminPw)
 		b.waitFor("back in", `location.pathname === '/admin/users'`)
 	})

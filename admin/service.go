@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"wxlogin/models"
+	"wxlogin/ratelimit"
 	"wxlogin/store"
 	"wxlogin/token"
 )
@@ -29,9 +30,10 @@ const (
 	DefaultIdleTimeout = time.Hour
 )
 
-// Brute-force limits: failed sign-ins counted per username and per client
-// IP in a window. Past a limit every attempt is refused unchecked, the
-// right password included, until the window ends.
+// Brute-force limits: failed sign-ins counted per username (or per trusted
+// device, see DeviceCookieName) and per client network (ratelimit.ClientNet:
+// an IPv4 address, an IPv6 /64) in a window. Past a limit every attempt is
+// refused unchecked, the right password included, until the window ends.
 const (
 	AttemptWindow   = 15 * time.Minute
 	MaxPerUsername  = 10
@@ -59,6 +61,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// Logger receives operational warnings; slog.Default when nil.
 	Logger *slog.Logger
+	// SecretKey is SECRET_KEY, which the device cookies' signing key is
+	// derived from; without it no device is trusted (see DeviceCookieName).
+	SecretKey []byte
 	// ForgetUser, when set, is told of a user whose sessions or state an
 	// admin changed, once the change committed: this instance's session
 	// cache drops them at once instead of when the notification arrives.
@@ -79,12 +84,17 @@ type Service struct {
 	dummyHash func() string
 	// forget is Config.ForgetUser, never nil.
 	forget func(userID string)
+	// deviceKey signs device cookies; nil when there are none.
+	deviceKey []byte
+	// now is time.Now: the clock device cookies are issued and checked by.
+	now func() time.Time
 }
 
 // NewService returns a Service over st.
 func NewService(st *store.Store, cfg Config) *Service {
 	s := &Service{store: st, ttl: cfg.SessionTTL, idle: cfg.IdleTimeout, log: cfg.Logger,
-		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), forget: cfg.ForgetUser}
+		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), forget: cfg.ForgetUser,
+		deviceKey: deviceKey(cfg.SecretKey), now: time.Now}
 	if s.forget == nil {
 		s.forget = func(string) {}
 	}
@@ -107,6 +117,8 @@ type LoginInput struct {
 	Password  string
 	IP        string
 	UserAgent string
+	// Device is the request's device cookie (DeviceCookieName), "" for none.
+	Device string
 }
 
 // LoginResult is a new admin session.
@@ -115,6 +127,9 @@ type LoginResult struct {
 	Token     string
 	ExpiresAt time.Time
 	Admin     *models.Admin
+	// Device is a fresh device cookie's value for this browser ("" without
+	// SECRET_KEY); see DeviceCookie.
+	Device string
 }
 
 var errInvalidCredentials = models.Errorf(models.CodeInvalidCredentials, "the username or password is wrong")
@@ -127,9 +142,27 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	if in.Username == "" || len(in.Username) > maxUsernameLen || len(in.Password) > MaxPasswordLen {
 		return nil, errInvalidCredentials
 	}
-	keys := []string{"user:" + strings.ToLower(in.Username)}
+	var a *models.Admin
+	looked := false
+	userKey := "user:" + strings.ToLower(in.Username)
+	// A browser this admin signed in with before is counted on its own,
+	// not per username, so that strangers' guesses cannot lock the admin
+	// out (see DeviceCookieName). Only a cookie that verifies costs the
+	// lookup here; it names the admin by id, so it is checked against the
+	// account the username names now.
+	if d, ok := parseDevice(s.deviceKey, in.Device, s.now()); ok {
+		var err error
+		if a, err = s.adminByUsername(ctx, in.Username); err != nil {
+			return nil, err
+		}
+		looked = true
+		if a != nil && a.ID == d.adminID {
+			userKey = d.key
+		}
+	}
+	keys := []string{userKey}
 	if in.IP != "" {
-		keys = append(keys, "ip:"+in.IP)
+		keys = append(keys, addressKey(in.IP))
 	}
 	// Counted before the password is checked, in one statement per attempt:
 	// 60 parallel guesses get counts 1..60, and only the first 10 a check.
@@ -137,14 +170,20 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	if err != nil {
 		return nil, internal(err)
 	}
-	if err := rateLimited(counts); err != nil {
-		s.log.WarnContext(ctx, "admin sign-in rate limited", "ip", in.IP)
+	if reached, err := rateLimited(counts); err != nil {
+		// Once per limit and window, not per refusal: a flood refused
+		// unchecked must not become a flood of log lines either.
+		for _, kind := range reached {
+			s.log.WarnContext(ctx, "admin sign-in limit reached: attempts are refused unchecked until the window ends",
+				"limit", kind, "ip", in.IP, "window", AttemptWindow)
+		}
 		return nil, err
 	}
 
-	a, err := s.store.AdminByUsername(ctx, in.Username)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, internal(err)
+	if !looked {
+		if a, err = s.adminByUsername(ctx, in.Username); err != nil {
+			return nil, err
+		}
 	}
 	hash := s.dummyHash()
 	if a != nil {
@@ -177,27 +216,53 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	} else if err != nil {
 		return nil, internal(err)
 	}
-	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Admin: a}, nil
+	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Admin: a, Device: newDevice(s.deviceKey, a.ID, s.now())}, nil
+}
+
+// adminByUsername is the admin named username, or nil when there is none.
+func (s *Service) adminByUsername(ctx context.Context, username string) (*models.Admin, error) {
+	a, err := s.store.AdminByUsername(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, internal(err)
+	}
+	return a, nil
+}
+
+// addressKey is the per-address counter key of ip: grouped as every other
+// limiter groups addresses (ratelimit.ClientNet), so that the 70 addresses
+// of one IPv6 /64 are one client here too and not 70 budgets of guesses.
+func addressKey(ip string) string {
+	return "ip:" + ratelimit.ClientNet(ip)
 }
 
 // rateLimited returns RATE_LIMITED when any key is past its limit, with the
-// longest wait among them.
-func rateLimited(counts []store.AttemptCount) error {
+// longest wait among them; and the kinds of keys ("user", "device", "ip")
+// this attempt took past their limit, which happens once a window.
+func rateLimited(counts []store.AttemptCount) (reached []string, err error) {
 	var wait time.Duration
 	for _, c := range counts {
 		limit := MaxPerIP
-		if strings.HasPrefix(c.Key, "user:") {
+		switch {
+		case strings.HasPrefix(c.Key, "user:"):
 			limit = MaxPerUsername
+		case strings.HasPrefix(c.Key, "device:"):
+			limit = MaxPerDevice
 		}
 		if c.Count > limit {
 			wait = max(wait, c.RetryAfter)
 		}
+		if c.Count == limit+1 {
+			kind, _, _ := strings.Cut(c.Key, ":")
+			reached = append(reached, kind)
+		}
 	}
 	if wait == 0 {
-		return nil
+		return nil, nil
 	}
 	secs := int(math.Ceil(wait.Seconds()))
-	return &models.Error{Code: models.CodeRateLimited,
+	return reached, &models.Error{Code: models.CodeRateLimited,
 		Message:    fmt.Sprintf("too many sign-in attempts; try again in %d seconds", secs),
 		Extensions: map[string]any{"retryAfter": secs}}
 }
@@ -216,17 +281,31 @@ func (s *Service) verify(ctx context.Context, hash, pw string) (bool, error) {
 // auditFailure records a failed sign-in. The attempted username is kept
 // only when it names an admin: an unknown one is often a password typed
 // into the wrong box.
+//
+// Failures are audited per group — reason, admin (or none), client network
+// (an IPv6 /64, as the limits count it) — and window: the first writes the
+// row, the rest raise its detail.count (store.RecordLoginFailure). A flood
+// from one network then writes at most a row per admin it guessed at and
+// one for unknown usernames each AttemptWindow, not a row per guess; the
+// limits bound the guesses themselves.
 func (s *Service) auditFailure(ctx context.Context, a *models.Admin, in LoginInput) {
 	e := &models.AuditEntry{ActorKind: "anonymous", Action: "admin.login_failed", IP: nonEmpty(in.IP),
 		Detail: map[string]any{"reason": "unknown_username"}}
+	target := ""
 	if a != nil {
+		target = a.ID
 		e.Target = &a.ID
 		e.Detail["reason"] = "wrong_password"
 		if a.DisabledAt != nil {
 			e.Detail["reason"] = "disabled"
 		}
 	}
-	if err := s.store.WriteAudit(ctx, s.store.DB(), e); err != nil {
+	network := ratelimit.ClientNet(in.IP)
+	if network != in.IP {
+		e.Detail["network"] = network
+	}
+	key := "fail:" + e.Detail["reason"].(string) + ":" + target + ":" + network
+	if _, err := s.store.RecordLoginFailure(ctx, key, AttemptWindow, e); err != nil {
 		s.log.WarnContext(ctx, "writing the audit log", "err", err)
 	}
 }

@@ -91,6 +91,33 @@ type client struct {
 	// "" if unknown.
 	IP        string
 	UserAgent string
+	// HTTPS is whether the client reached us over https (edge.Client).
+	HTTPS bool
+	// r and w are the request and its response, for adminLogin's device
+	// cookie (admin.DeviceCookieName), the one cookie this API reads and
+	// sets. A mutation's fields run one at a time, before the transport
+	// writes the response, so a resolver may add a header.
+	r *http.Request
+	w http.ResponseWriter
+}
+
+// adminDevice is the request's admin device cookie, "" for none.
+func (c client) adminDevice() string {
+	if c.r == nil {
+		return ""
+	}
+	ck, err := c.r.Cookie(admin.DeviceCookieName)
+	if err != nil {
+		return ""
+	}
+	return ck.Value
+}
+
+// setCookie adds ck to the response; nothing when ck is nil.
+func (c client) setCookie(ck *http.Cookie) {
+	if ck != nil && c.w != nil {
+		http.SetCookie(c.w, ck)
+	}
 }
 
 // withRequestContext gives each GraphQL request, in one context and one
@@ -124,7 +151,12 @@ func withRequestContext(observe func(context.Context, Operation), timeout time.D
 		}
 		tok := bearerToken(r)
 		ctx = admin.WithToken(auth.WithToken(ctx, tok), tok)
-		ctx = context.WithValue(ctx, clientKey{}, client{IP: edge.ClientIP(r), UserAgent: r.UserAgent()})
+		ec := edge.ClientOf(r)
+		ip := ""
+		if ec.IP.IsValid() {
+			ip = ec.IP.String()
+		}
+		ctx = context.WithValue(ctx, clientKey{}, client{IP: ip, UserAgent: r.UserAgent(), HTTPS: ec.HTTPS, r: r, w: w})
 		ctx = context.WithValue(ctx, loadersKey{}, &lazyLoaders{adm: adm})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -106,10 +106,12 @@ func (r *mutationResolver) LogoutEverywhere(ctx context.Context, keepCurrent *bo
 // AdminLogin is the resolver for the adminLogin field.
 func (r *mutationResolver) AdminLogin(ctx context.Context, username string, password string) (*model.AdminAuthPayload, error) {
 	c := clientFrom(ctx)
-	res, err := r.Resolver.Admin.Login(ctx, admin.LoginInput{Username: username, Password: password, IP: c.IP, UserAgent: c.UserAgent})
+	res, err := r.Resolver.Admin.Login(ctx, admin.LoginInput{Username: username, Password: password, IP: c.IP, UserAgent: c.UserAgent,
+		Device: c.adminDevice()})
 	if err != nil {
 		return nil, err
 	}
+	c.setCookie(res.DeviceCookie(c.HTTPS))
 	return &model.AdminAuthPayload{Token: res.Token, ExpiresAt: res.ExpiresAt, Admin: res.Admin}, nil
 }
 

@@ -277,6 +277,63 @@ func (s *Store) UndoLoginAttempt(ctx context.Context, keys []string) error {
 	return nil
 }
 
+// RecordLoginFailure counts a failed sign-in in its group, named by key,
+// and keeps one audit_log row per group and window of length window: the
+// window's first failure inserts e (filling in its ID and At, with
+// detail.count 1), and each later one sets that row's detail.count to the
+// group's count so far and detail.lastAt to now. So a flood writes as many
+// rows as it has groups, not failures. It returns the group's count.
+//
+// The counter is a login_attempts row, which window's purge removes like
+// the others. Its row lock is held to the commit, so one group's failures
+// take turns: the one that opens a window has committed its audit row
+// before the next one reads audit_id and updates that row.
+func (s *Store) RecordLoginFailure(ctx context.Context, key string, window time.Duration, e *models.AuditEntry) (int, error) {
+	if window <= 0 {
+		return 0, fmt.Errorf("store: recording login failure: window %v must be positive", window)
+	}
+	if e.ID == "" {
+		e.ID = NewID()
+	}
+	iv := interval(window)
+	var count int
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var auditID string
+		// A row without audit_id (none is written so, but be sure) opens a
+		// window too: its failures would otherwise be counted on no row.
+		err := tx.NewRaw(`INSERT INTO login_attempts AS la (key, window_start, count, audit_id) VALUES (?0, now(), 1, ?1)
+			ON CONFLICT (key) DO UPDATE SET
+				window_start = CASE WHEN la.window_start <= now() - ?2::interval OR la.audit_id IS NULL THEN now() ELSE la.window_start END,
+				count = CASE WHEN la.window_start <= now() - ?2::interval OR la.audit_id IS NULL THEN 1 ELSE la.count + 1 END,
+				audit_id = CASE WHEN la.window_start <= now() - ?2::interval OR la.audit_id IS NULL THEN excluded.audit_id ELSE la.audit_id END
+			RETURNING la.count, la.audit_id`, key, e.ID, iv).Scan(ctx, &count, &auditID)
+		if err != nil {
+			return err
+		}
+		if auditID != e.ID {
+			res, err := tx.NewRaw(`UPDATE audit_log SET detail = detail || jsonb_build_object('count', ?::int, 'lastAt', now()) WHERE id = ?`,
+				count, auditID).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 1 {
+				return err
+			}
+			// The window's row is gone (deleted by hand): write it again.
+			e.ID = auditID
+		}
+		if e.Detail == nil {
+			e.Detail = map[string]any{}
+		}
+		e.Detail["count"] = count
+		return writeAudit(ctx, tx, e)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: recording login failure: %w", err)
+	}
+	return count, nil
+}
+
 // purgeAttemptsBatch is how many counters one PurgeLoginAttempts statement
 // deletes at most, so that no statement holds many row locks or runs long.
 const purgeAttemptsBatch = 1000

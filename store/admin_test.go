@@ -712,3 +712,70 @@ func TestStore_PurgeLoginAttempts(t *testing.T) {
 		t.Error("a zero window was accepted")
 	}
 }
+
+// One audit row per failure group and window: later failures raise its
+// count, a row deleted by hand is written again, a new window has its own.
+func TestStore_RecordLoginFailure(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t)
+	ctx := context.Background()
+	key := "fail:wrong_password:" + store.NewID() + ":2001:db8:f00d::/64"
+	fail := func() (int, string) {
+		t.Helper()
+		e := &models.AuditEntry{ActorKind: "anonymous", Action: "admin.login_failed", IP: new("2001:db8:f00d::1"),
+			Detail: map[string]any{"reason": "wrong_password"}}
+		n, err := st.RecordLoginFailure(ctx, key, time.Minute, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, e.ID
+	}
+	// The window's row, as login_attempts names it.
+	rows := func() (ids []string, counts []int) {
+		t.Helper()
+		r, err := st.DB().QueryContext(ctx, `SELECT id, (detail->>'count')::int FROM audit_log
+			WHERE id = (SELECT audit_id FROM login_attempts WHERE key = ?)`, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for r.Next() {
+			var id string
+			var n int
+			if err := r.Scan(&id, &n); err != nil {
+				t.Fatal(err)
+			}
+			ids, counts = append(ids, id), append(counts, n)
+		}
+		return ids, counts
+	}
+	n1, id1 := fail()
+	n2, _ := fail()
+	n3, _ := fail()
+	if ids, counts := rows(); n1 != 1 || n2 != 2 || n3 != 3 || len(ids) != 1 || ids[0] != id1 || counts[0] != 3 {
+		t.Fatalf("three failures: counts %d %d %d, rows %v %v; want one row counting 3", n1, n2, n3, ids, counts)
+	}
+	var lastAt string
+	if err := st.DB().QueryRowContext(ctx, "SELECT detail->>'lastAt' FROM audit_log WHERE id = ?", id1).Scan(&lastAt); err != nil || lastAt == "" {
+		t.Fatalf("lastAt %q, %v", lastAt, err)
+	}
+	if _, err := st.DB().ExecContext(ctx, "DELETE FROM audit_log WHERE id = ?", id1); err != nil {
+		t.Fatal(err)
+	}
+	if n, id := fail(); n != 4 || id != id1 {
+		t.Fatalf("after the row was deleted: count %d, id %s; want 4 on the window's id", n, id)
+	}
+	if ids, counts := rows(); len(ids) != 1 || counts[0] != 4 {
+		t.Fatalf("rewritten row: %v %v", ids, counts)
+	}
+	if _, err := st.DB().ExecContext(ctx, "UPDATE login_attempts SET window_start = now() - interval '2 minutes' WHERE key = ?", key); err != nil {
+		t.Fatal(err)
+	}
+	if n, id := fail(); n != 1 || id == id1 {
+		t.Fatalf("a new window: count %d, id %s; want 1 on a new row", n, id)
+	}
+	var total int
+	if err := st.DB().QueryRowContext(ctx, "SELECT count(*) FROM audit_log WHERE id = ? OR id = (SELECT audit_id FROM login_attempts WHERE key = ?)", id1, key).Scan(&total); err != nil || total != 2 {
+		t.Fatalf("%d rows over two windows, want 2 (%v)", total, err)
+	}
+}

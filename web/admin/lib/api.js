@@ -60,8 +60,13 @@ export function setUnauthenticatedHandler(fn) {
 	onUnauthenticated = fn;
 }
 
-/** Runs a GraphQL operation and returns its data, or throws an ApiError. */
-export async function gql(query, variables = {}, { signal } = {}) {
+/**
+ * Runs a GraphQL operation and returns its data, or throws an ApiError.
+ * Cookies are left out, except where a call asks for them: sign-in sends
+ * and receives the device cookie that keeps strangers' wrong guesses from
+ * locking this browser's admin out.
+ */
+export async function gql(query, variables = {}, { signal, credentials = 'omit' } = {}) {
 	const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
 	const token = session.token;
 	if (token) headers.Authorization = 'Bearer ' + token;
@@ -72,7 +77,7 @@ export async function gql(query, variables = {}, { signal } = {}) {
 			headers,
 			body: JSON.stringify({ query, variables }),
 			signal,
-			credentials: 'omit',
+			credentials,
 			cache: 'no-store',
 		});
 	} catch (e) {

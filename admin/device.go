@@ -1,0 +1,129 @@
+package admin
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"wxlogin/ratelimit"
+)
+
+// Device cookies keep the per-username limit from being turned on its
+// owner (OWASP, "Slow Down Online Guessing Attacks with Device Cookies").
+// Ten wrong passwords for "admin" from ten strangers' addresses used to
+// lock the real admin out, and one guess every 1.5 minutes kept them out.
+// A browser that signed in as an admin gets a cookie naming that admin,
+// signed with a key derived from SECRET_KEY; a sign-in for that admin which
+// carries it is counted per device instead of per username, so strangers'
+// guesses do not shut it out, while strangers (no cookie) keep the
+// per-username limit. Every sign-in stays under the per-network limit, and
+// a device has the per-username budget of its own, so a stolen cookie is
+// worth ten guesses a window and no more.
+//
+// The alternative, counting per (username, network) with only a delay
+// across networks, was not taken: a /48 holds 65,536 /64s, so the guesses
+// at one username would be bounded by the hash slots alone, not a count.
+// The cost of this design: an admin on a new browser (or a private
+// window) during an attack waits like a stranger; the command line
+// (`wxlogin admin passwd`) does not need to sign in.
+const (
+	// DeviceCookieName is the device cookie's name. It is sent only to
+	// /graphql, and only adminLogin reads it.
+	DeviceCookieName = "wxlogin_admin_device"
+	// DeviceCookiePath is the only path the cookie is sent to.
+	DeviceCookiePath = "/graphql"
+	// DeviceTTL is how long a device stays trusted after its last sign-in;
+	// every sign-in issues a fresh cookie.
+	DeviceTTL = 90 * 24 * time.Hour
+	// MaxPerDevice is a trusted device's own budget of failed sign-ins
+	// per AttemptWindow, in place of the per-username one.
+	MaxPerDevice = MaxPerUsername
+)
+
+// A device cookie is base64url(admin id (16) | issued, Unix seconds (8) |
+// nonce (16) | HMAC-SHA256 of those under the device key (32)).
+const (
+	devicePayloadLen = 16 + 8 + 16
+	deviceRawLen     = devicePayloadLen + sha256.Size
+	// deviceCookieLen is the cookie value's length; anything else is
+	// refused before it is decoded.
+	deviceCookieLen = (deviceRawLen*8 + 5) / 6
+)
+
+// deviceKeyLabel separates the device key from SECRET_KEY's other uses.
+const deviceKeyLabel = "wxlogin admin device cookie v1"
+
+// deviceKey derives the key device cookies are signed with from SECRET_KEY;
+// nil (no device cookies) without one.
+func deviceKey(secret []byte) []byte {
+	if len(secret) == 0 {
+		return nil
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(deviceKeyLabel))
+	return m.Sum(nil)
+}
+
+// device is a device cookie that verified.
+type device struct {
+	adminID string
+	// key is the device's counter key in login_attempts.
+	key string
+}
+
+// newDevice returns a fresh device cookie value for the admin with id.
+func newDevice(key []byte, adminID string, now time.Time) string {
+	id, err := uuid.Parse(adminID)
+	if key == nil || err != nil {
+		return ""
+	}
+	raw := make([]byte, devicePayloadLen, deviceRawLen)
+	copy(raw, id[:])
+	binary.BigEndian.PutUint64(raw[16:], uint64(now.Unix()))
+	_, _ = rand.Read(raw[24:devicePayloadLen])
+	m := hmac.New(sha256.New, key)
+	m.Write(raw)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(raw))
+}
+
+// parseDevice verifies a device cookie: signed under key, issued no more
+// than DeviceTTL before now (and not in its future). ok is false for
+// anything else, which then counts as no cookie at all.
+func parseDevice(key []byte, value string, now time.Time) (d device, ok bool) {
+	if key == nil || len(value) != deviceCookieLen {
+		return device{}, false
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(value)
+	if err != nil || len(raw) != deviceRawLen {
+		return device{}, false
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(raw[:devicePayloadLen])
+	if !hmac.Equal(m.Sum(nil), raw[devicePayloadLen:]) {
+		return device{}, false
+	}
+	issued := time.Unix(int64(binary.BigEndian.Uint64(raw[16:24])), 0)
+	if issued.After(now.Add(time.Minute)) || now.Sub(issued) > DeviceTTL {
+		return device{}, false
+	}
+	id, _ := uuid.FromBytes(raw[:16])
+	return device{adminID: id.String(), key: ratelimit.Key("device", string(raw[24:devicePayloadLen]))}, true
+}
+
+// DeviceCookie is the Set-Cookie of a sign-in's device cookie: HttpOnly
+// (the page never reads it), SameSite=Strict, only for /graphql, Secure
+// when the request came over https (a plain-http dev server could not set
+// it otherwise). Nil when the sign-in made none.
+func (r *LoginResult) DeviceCookie(https bool) *http.Cookie {
+	if r == nil || r.Device == "" {
+		return nil
+	}
+	return &http.Cookie{Name: DeviceCookieName, Value: r.Device, Path: DeviceCookiePath,
+		MaxAge: int(DeviceTTL / time.Second), HttpOnly: true, Secure: https, SameSite: http.SameSiteStrictMode}
+}

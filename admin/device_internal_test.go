@@ -1,0 +1,67 @@
+package admin
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A device cookie verifies only as issued: under this key, whole, within
+// DeviceTTL, naming the admin it was issued to.
+func TestParseDevice(t *testing.T) {
+	t.Parallel()
+	key := deviceKey(bytes.Repeat([]byte{1, 2, 3, 4}, 8))
+	const id = "0190a6b2-7c1d-7e00-8000-000000000001"
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	v := newDevice(key, id, now)
+	if len(v) != deviceCookieLen {
+		t.Fatalf("cookie %q is %d long, want %d", v, len(v), deviceCookieLen)
+	}
+	d, ok := parseDevice(key, v, now.Add(DeviceTTL-time.Second))
+	if !ok || d.adminID != id || !strings.HasPrefix(d.key, "device:") {
+		t.Fatalf("parseDevice = %+v, %v", d, ok)
+	}
+	if other := newDevice(key, id, now); other == v {
+		t.Fatal("two cookies for one admin are equal: no nonce")
+	} else if d2, _ := parseDevice(key, other, now); d2.key == d.key {
+		t.Fatal("two devices share a counter")
+	}
+	flip := func(i int) string {
+		b := []byte(v)
+		b[i] = map[bool]byte{true: 'B', false: 'A'}[b[i] == 'A']
+		return string(b)
+	}
+	for name, tc := range map[string]struct {
+		key   []byte
+		value string
+		at    time.Time
+	}{
+		"expired":                {key, v, now.Add(DeviceTTL + time.Second)},
+		"issued in the future":   {key, v, now.Add(-time.Hour)},
+		"another key":            {deviceKey(bytes.Repeat([]byte{5, 6, 7, 8}, 8)), v, now},
+		"no key (no SECRET_KEY)": {nil, v, now},
+		"admin id changed":       {key, flip(3), now},
+		"signature changed":      {key, flip(len(v) - 3), now},
+		"one character short":    {key, v[:len(v)-1], now},
+		"padded":                 {key, v + "=", now},
+		"standard alphabet":      {key, strings.Repeat("+", deviceCookieLen), now},
+		"empty":                  {key, "", now},
+	} {
+		if _, ok := parseDevice(tc.key, tc.value, tc.at); ok {
+			t.Errorf("%s: verified", name)
+		}
+	}
+	if newDevice(nil, id, now) != "" || newDevice(key, "not-a-uuid", now) != "" {
+		t.Fatal("a cookie without a key or an admin id")
+	}
+
+	ck := (&LoginResult{Device: v}).DeviceCookie(true)
+	if ck.Name != DeviceCookieName || ck.Path != "/graphql" || !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.MaxAge != int(DeviceTTL.Seconds()) {
+		t.Fatalf("cookie %+v", ck)
+	}
+	if (&LoginResult{Device: v}).DeviceCookie(false).Secure || (&LoginResult{}).DeviceCookie(true) != nil {
+		t.Fatal("Secure over plain http, or a cookie without a device")
+	}
+}
