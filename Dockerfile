@@ -7,7 +7,7 @@
 #
 # The image has no shell, so it has no HEALTHCHECK: compose (haproxy's checks
 # on /readyz) and Kubernetes (probes on /healthz and /readyz) do the probing.
-# deploy/deploy_test.go checks this file (make test).
+# deploy/docker_test.go checks this file (make test).
 
 # The Go of go.mod's `go` line, pinned by tag.
 FROM golang:1.26-bookworm AS build

@@ -33,6 +33,17 @@ import (
 // answer would not be plain data. The answer is byte for byte the
 // executor's (the same marshalers, the same envelope); fastme_test.go
 // compares the two paths.
+//
+// What ties it to gqlgen, so that an upgrade or a schema change fails a
+// test rather than making the paths differ: the operation learn keeps is
+// the one gqlgen's parser and validator produced (the OperationContext's);
+// appendString copies graphql.MarshalString's escaping (ID's too) and
+// appendTime scalar.MarshalTime's format (fastme_internal_test.go holds
+// both to the real ones); the envelope is graphql.Response's JSON with no
+// errors or extensions; and meFields assumes the schema's User fields are
+// plain scalars and enums without arguments or directives, read from
+// models.User except avatarUrl, the one with a resolver in the generated
+// UserResolver (fastme_schema_test.go checks this against the schema).
 type fastMe struct {
 	auth      *auth.Service
 	publicURL string

@@ -3,7 +3,7 @@
 # that has only Go (and make):
 #
 #   scripts/dev.sh run     # make run: PostgreSQL + dev-mode server with the WeChat simulator
-#   scripts/dev.sh test    # make test: PostgreSQL, gcc and Chromium, then checks, `go test -race ./...` and make cluster's checks
+#   scripts/dev.sh test    # make test: PostgreSQL, gcc and Chromium, then checks, `go test -race ./...` (and in deploy/) and make cluster's checks
 #   scripts/dev.sh screenshots # make screenshots: the dashboard's screens into docs/screenshots
 #   scripts/dev.sh db-stop # stop the project-local PostgreSQL cluster and Redis, if they were started
 #
@@ -283,10 +283,15 @@ cmd_test() {
 	# shellcheck disable=SC2046 # word splitting wanted: Go file names have no spaces
 	unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.data/*'))
 	[ -z "$unformatted" ] || die "gofmt would change: $unformatted"
+	# deploy/ is a module of its own (the Compose and Kubernetes modules its
+	# tests need stay out of the server's go.mod): ./... stops at its go.mod,
+	# so each check runs there too. gofmt above lists every tracked file.
 	log "go vet"
 	go vet ./...
+	(cd deploy && go vet ./...)
 	log "staticcheck"
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	(cd deploy && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...)
 	log "generated code matches schema.graphqls"
 	check_generated
 	log "the example mini program: node, npm ci, tsc"
@@ -294,7 +299,11 @@ cmd_test() {
 	log "go test -race ./..."
 	# The mini program's node tests run inside go test (TestMiniProgram);
 	# here node is installed, so a missing one is a failure, not a skip.
-	DEPLOY_TEST=require MINIPROGRAM_TEST=require go test -race -count=1 "$@" ./...
+	MINIPROGRAM_TEST=require go test -race -count=1 "$@" ./...
+	# deploy's tools (docker-compose, haproxy) were installed above: a
+	# missing one is a failure there too.
+	log "deploy: go test -race ./... (the deploy module)"
+	(cd deploy && DEPLOY_TEST=require go test -race -count=1 "$@" ./...)
 	cluster_test
 	# The fuzz targets' seeds ran above; each now explores FUZZTIME more
 	# inputs (default 3000x; a count, not a time: a timed run on a busy
