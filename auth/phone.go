@@ -87,7 +87,7 @@ func (s *Service) BindPhone(ctx context.Context, c *Caller, in PhoneInput) (*mod
 		IP: nonEmpty(in.IP), Detail: map[string]any{"countryCode": phone.CountryCode, "phone": MaskPhone(phone), "method": method}}
 	u, err := s.store.SetPhone(ctx, c.User.ID, phone.E164, phone.CountryCode, audit)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errUnauthenticated
+		return nil, errSessionEnded
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}
@@ -188,7 +188,7 @@ func MaskPhone(p *wechat.Phone) string {
 func (s *Service) sessionIdentity(ctx context.Context, c *Caller) (*models.Identity, error) {
 	ident, err := s.store.SessionIdentity(ctx, c.Session.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errUnauthenticated
+		return nil, errSessionEnded
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}

@@ -21,6 +21,7 @@ import (
 	"wxlogin/edge"
 	"wxlogin/models"
 	"wxlogin/profile"
+	"wxlogin/token"
 )
 
 // HandlerConfig configures NewHandler.
@@ -135,13 +136,21 @@ func clientFrom(ctx context.Context) client {
 	return c
 }
 
-// bearerToken returns the token of an "Authorization: Bearer <token>" header, or "".
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header; "" when no token was sent (no header, an empty one, or "Bearer"
+// alone: what a client sends before it has a token); and token.Malformed
+// for a header of any other shape (another scheme, no scheme), so that
+// the caller is told the header is wrong rather than missing.
 func bearerToken(r *http.Request) string {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
+	if h == "" {
 		return ""
 	}
-	return strings.TrimSpace(token)
+	scheme, tok, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return token.Malformed
+	}
+	return strings.TrimSpace(tok)
 }
 
 type requestIDKey struct{}
