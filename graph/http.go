@@ -12,8 +12,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/trace"
 
 	"wxlogin/admin"
@@ -54,8 +52,8 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	setCosts(&c.Complexity) // lists scale with their rows; statistics are scans
 	es := NewExecutableSchema(c)
 	srv := handler.New(es)
-	cache := lru.New[*ast.QueryDocument](1000)
-	apq := boundedAPQ{lru.New[string](1000)}
+	cache := newQueryCache()
+	apq := newBoundedAPQ()
 	srv.AddTransport(httpTransport{
 		limits:        cfg.Limits,
 		schema:        es.Schema(),
@@ -251,9 +249,15 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // boundedAPQ is the persisted-query store: anyone may register documents,
 // so only ones a client would really persist are kept — at most
-// maxPersistedQuery bytes, 1,000 of them — and a flood costs megabytes,
-// not the 60 MB of 1,000 bodies at the size limit.
-type boundedAPQ struct{ cache *lru.LRU[string] }
+// maxPersistedQuery bytes each, apqBudget bytes in all — and a flood costs
+// megabytes, not the 60 MB of 1,000 bodies at the size limit.
+type boundedAPQ struct{ cache *byteCache[string] }
+
+func newBoundedAPQ() boundedAPQ {
+	return boundedAPQ{newByteCache(apqBudget, maxPersistedQuery+entryOverhead+64, func(hash, query string) int {
+		return len(hash) + len(query) + entryOverhead
+	})}
+}
 
 // maxPersistedQuery bounds a persisted document; the dashboard's largest
 // query is under 2 KiB.
