@@ -15,6 +15,9 @@ func TestE2E_AlmostRightInput(t *testing.T) {
 	const marker = "bad-input-marker"
 	adm, _ := ts.adminLogin(t, "almost-admin", mustAdmin(t, "almost-admin", "admin"))
 	p := mustLogin(t, ts, map[string]any{"code": ts.code(t, "almost-"+t.Name())})
+	// The disable cases' user, so that a reason wrongly accepted does not
+	// sign p out of the nickname cases.
+	victim := mustLogin(t, ts, map[string]any{"code": ts.code(t, "almost-victim-"+t.Name())})
 	const uid = "0193a5e2-7c1d-7b3e-9f00-5c2a8d41e6b7"
 
 	for _, tc := range []struct {
@@ -26,8 +29,8 @@ func TestE2E_AlmostRightInput(t *testing.T) {
 		{"audit action NUL", adm, `query($v: String) { auditLog(filter: {action: $v}) { totalCount } }`, map[string]any{"v": marker + "\x00"}},
 		{"audit actorId urn:uuid", adm, `query($v: ID) { auditLog(filter: {actorId: $v}) { totalCount } }`, map[string]any{"v": "urn:uuid:" + uid}},
 		{"audit actorId braces", adm, `query($v: ID) { auditLog(filter: {actorId: $v}) { totalCount } }`, map[string]any{"v": "{" + uid + "}"}},
-		{"disable reason NUL", adm, `mutation($id: ID!, $r: String) { disableUser(id: $id, reason: $r) { id } }`, map[string]any{"id": p.User.ID, "r": marker + "\x00"}},
-		{"disable reason U+202E", adm, `mutation($id: ID!, $r: String) { disableUser(id: $id, reason: $r) { id } }`, map[string]any{"id": p.User.ID, "r": marker + "\u202e"}},
+		{"disable reason NUL", adm, `mutation($id: ID!, $r: String) { disableUser(id: $id, reason: $r) { id } }`, map[string]any{"id": victim.User.ID, "r": marker + "\x00"}},
+		{"disable reason U+202E", adm, `mutation($id: ID!, $r: String) { disableUser(id: $id, reason: $r) { id } }`, map[string]any{"id": victim.User.ID, "r": marker + "\u202e"}},
 		{"adminLogin username NUL", "", `mutation($u: String!) { adminLogin(username: $u, password: "correct horse battery") { token } }`, map[string]any{"u": marker + "\x00"}},
 		{"nickname U+034F", p.Token, `mutation($n: String) { updateProfile(input: {nickname: $n}) { id } }`, map[string]any{"n": "\u034f"}},
 		{"nickname U+17B4 U+17B5", p.Token, `mutation($n: String) { updateProfile(input: {nickname: $n}) { id } }`, map[string]any{"n": "\u17b4\u17b5"}},
@@ -50,7 +53,7 @@ func TestE2E_AlmostRightInput(t *testing.T) {
 		}
 	}
 	if out := ts.do(t, adm, `mutation($id: ID!, $r: String) { disableUser(id: $id, reason: $r) { id } }`,
-		map[string]any{"id": p.User.ID, "r": "多次违规 (spam)"}); len(out.Errors) > 0 {
+		map[string]any{"id": victim.User.ID, "r": "多次违规\n(spam)"}); len(out.Errors) > 0 {
 		t.Errorf("a plain reason: %s", out.raw)
 	}
 	logs := ts.logs.String()
