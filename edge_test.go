@@ -202,7 +202,7 @@ func TestE2E_CORS(t *testing.T) {
 	h := resp.Header
 	if resp.StatusCode != http.StatusNoContent || body != "" || h.Get("Access-Control-Allow-Origin") != admin ||
 		h.Get("Access-Control-Allow-Methods") != "GET, POST" ||
-		h.Get("Access-Control-Allow-Headers") != "Authorization, Content-Type, GraphQL-Require-Preflight, X-Request-Id" ||
+		h.Get("Access-Control-Allow-Headers") != "Authorization, Content-Type, X-Request-Id, Traceparent, Tracestate, Apollographql-Client-Name, Apollographql-Client-Version, GraphQL-Require-Preflight, Apollo-Require-Preflight, X-Apollo-Operation-Name" ||
 		h.Get("Access-Control-Max-Age") != "600" || !strings.Contains(vary(h), "Origin") ||
 		h.Get("Access-Control-Allow-Credentials") != "" || h.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("allowed preflight: %d %q %v", resp.StatusCode, body, h)

@@ -152,11 +152,12 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 		t.Fatalf("learned from a refused request: %+v", a)
 	}
 	// A persisted query's plan holds only while the hash is still stored:
-	// once 1,000 others have pushed it out, the executor's answer is
+	// once others have pushed it out (the store is bounded by bytes: 700
+	// documents of 7 KB exceed its 4 MiB), the executor's answer is
 	// PERSISTED_QUERY_NOT_FOUND, and so is the fast path's.
 	byHash := requests[len(requests)-1]
-	for i := range 1000 {
-		doc := fmt.Sprintf("query Evict%d { me { id } }", i)
+	for i := range 700 {
+		doc := fmt.Sprintf("query Evict%d { me { id } } # %s", i, strings.Repeat("x", 7000))
 		sum := sha256.Sum256([]byte(doc))
 		body := `{"query":` + mustJSON(doc) + `,"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + hex.EncodeToString(sum[:]) + `"}}}`
 		if resp, b := ts.fetch(t, http.DefaultClient, ts.URL(), "POST", "/graphql", body); resp.StatusCode != 200 {

@@ -120,11 +120,14 @@ type AuditInput struct {
 }
 
 // AuditLog returns a page of the audit log, newest first. Errors:
-// BAD_USER_INPUT for first outside 1..100 or a cursor that does not decode;
-// INTERNAL.
+// BAD_USER_INPUT for first outside 1..100, a cursor that does not decode or
+// an actorId that is no id; INTERNAL.
 func (s *Service) AuditLog(ctx context.Context, in AuditInput) (*store.AuditPage, error) {
 	q := store.AuditQuery{ActorID: in.ActorID, Action: in.Action, Target: in.Target,
 		Since: in.Since, WithTotal: in.WithTotal}
+	if q.ActorID != "" && !validID(q.ActorID) {
+		return nil, models.Errorf(models.CodeBadUserInput, "actorId must be an id as the API returns it, a UUID like 0193a5e2-7c1d-7b3e-9f00-5c2a8d41e6b7")
+	}
 	var err error
 	if q.First, q.Backward, err = pageSize(in.First, in.Last, in.After, in.Before); err != nil {
 		return nil, err

@@ -316,14 +316,20 @@ type Caller struct {
 	Admin   *models.Admin
 }
 
-var errUnauthenticated = models.Errorf(models.CodeUnauthenticated, "sign in first: send Authorization: Bearer <token> from adminLogin")
+// As auth's: one code, three messages (no token, not a token, a session
+// that has ended).
+var (
+	errSignInFirst     = models.Errorf(models.CodeUnauthenticated, "sign in first: send Authorization: Bearer <token> from adminLogin")
+	errMalformed       = models.Errorf(models.CodeUnauthenticated, "the Authorization header holds no token from adminLogin: send Authorization: Bearer <token>, the token as adminLogin returned it")
+	errUnauthenticated = models.Errorf(models.CodeUnauthenticated, "this admin session has ended (signed out, idle too long, expired, revoked or the account disabled): sign in again with adminLogin")
+)
 
 // Authenticate resolves an admin token to its caller. Anything that is not
 // an active admin session of an enabled admin is UNAUTHENTICATED.
 func (s *Service) Authenticate(ctx context.Context, tok string) (*Caller, error) {
 	hash, ok := token.Parse(token.Admin, tok)
 	if !ok {
-		return nil, errUnauthenticated
+		return nil, errMalformed
 	}
 	sess, a, err := s.store.AdminSessionByTokenHash(ctx, hash, s.idle)
 	if errors.Is(err, store.ErrNotFound) {
@@ -371,7 +377,7 @@ func HasToken(ctx context.Context) bool {
 func (s *Service) Caller(ctx context.Context) (*Caller, error) {
 	r, _ := ctx.Value(requestKey{}).(*token.Request[*Caller])
 	if r == nil || r.Token() == "" {
-		return nil, errUnauthenticated
+		return nil, errSignInFirst
 	}
 	return r.Resolve(func(tok string) (*Caller, error) { return s.Authenticate(ctx, tok) })
 }

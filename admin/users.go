@@ -28,11 +28,17 @@ func (s *Service) User(ctx context.Context, id string) (*models.User, error) {
 
 // SetUserDisabled disables (ending all their sessions at once) or enables
 // a user, recording who did it in the audit log in the same transaction.
-// Errors: BAD_USER_INPUT for an unknown user or an overlong reason, INTERNAL.
+// Errors: BAD_USER_INPUT for an unknown user or an overlong reason or one
+// models.TextProblem refuses, INTERNAL.
 func (s *Service) SetUserDisabled(ctx context.Context, c *Caller, id string, disabled bool, reason, ip string) (*models.User, error) {
 	reason = strings.TrimSpace(reason)
 	if len(reason) > maxReasonLen {
 		return nil, models.Errorf(models.CodeBadUserInput, "the reason must be at most %d bytes", maxReasonLen)
+	}
+	// The dashboard shows it to other operators: the nickname's rule,
+	// with the textarea's line breaks.
+	if p := models.TextProblem(reason, true); p != "" {
+		return nil, models.Errorf(models.CodeBadUserInput, "the reason %s", p)
 	}
 	if !validID(id) {
 		return nil, models.Errorf(models.CodeBadUserInput, "no user has the id %q", id)

@@ -91,7 +91,7 @@ func (s *Service) BindPhone(ctx context.Context, c *Caller, in PhoneInput) (*mod
 		IP: nonEmpty(in.IP), Detail: map[string]any{"countryCode": phone.CountryCode, "phone": MaskPhone(phone), "method": method}}
 	u, err := s.store.SetPhone(ctx, c.User.ID, phone.E164, phone.CountryCode, audit)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errUnauthenticated
+		return nil, errSessionEnded
 	} else if errors.Is(err, store.ErrPhoneInUse) {
 		return nil, models.WrapError(err, models.CodePhoneInUse,
 			"this phone number is already bound to another account; sign in to that account, or bind another number")
@@ -201,7 +201,7 @@ func MaskPhone(p *wechat.Phone) string {
 func (s *Service) sessionIdentity(ctx context.Context, c *Caller) (*models.Identity, error) {
 	ident, err := s.store.SessionIdentity(ctx, c.Session.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errUnauthenticated
+		return nil, errSessionEnded
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}

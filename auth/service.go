@@ -380,14 +380,23 @@ type Caller struct {
 	User    *models.User
 }
 
-var errUnauthenticated = models.Errorf(models.CodeUnauthenticated, "sign in first: send Authorization: Bearer <token> from login")
+// The three UNAUTHENTICATED answers: one code, so clients sign in again
+// whichever it is, but a message that tells a developer what happened —
+// after logout, "send the header" would name the one just sent.
+var (
+	errSignInFirst  = models.Errorf(models.CodeUnauthenticated, "sign in first: send Authorization: Bearer <token> from login")
+	errMalformed    = models.Errorf(models.CodeUnauthenticated, "the Authorization header holds no token from login: send Authorization: Bearer <token>, the token as login returned it")
+	errSessionEnded = models.Errorf(models.CodeUnauthenticated, "this session has ended (signed out, expired, revoked or the account disabled): sign in again with login")
+)
 
 // Authenticate resolves a bearer token to its caller. Unknown, malformed,
-// expired and revoked tokens, and disabled users, are all UNAUTHENTICATED.
+// expired and revoked tokens, and disabled users, are all UNAUTHENTICATED:
+// a malformed one (or an admin's) with errMalformed, the others with
+// errSessionEnded.
 func (s *Service) Authenticate(ctx context.Context, tok string) (*Caller, error) {
 	hash, ok := token.Parse(token.User, tok)
 	if !ok {
-		return nil, errUnauthenticated
+		return nil, errMalformed
 	}
 	var gen uint64
 	if s.cache != nil {
@@ -398,7 +407,7 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Caller, error)
 	}
 	sess, user, err := s.store.SessionByTokenHash(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errUnauthenticated
+		return nil, errSessionEnded
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}
@@ -441,7 +450,7 @@ func (s *Service) Logout(ctx context.Context, c *Caller, ip string) error {
 func (s *Service) SessionKey(ctx context.Context, sess *models.Session) (wechat.Secret, error) {
 	sealed, err := s.store.SessionKeySealed(ctx, sess.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", errUnauthenticated
+		return "", errSessionEnded
 	} else if err != nil {
 		return "", models.WrapError(err, models.CodeInternal, "internal error")
 	}
@@ -464,7 +473,7 @@ func WithToken(ctx context.Context, tok string) context.Context {
 func (s *Service) Caller(ctx context.Context) (*Caller, error) {
 	r, _ := ctx.Value(requestKey{}).(*token.Request[*Caller])
 	if r == nil || r.Token() == "" {
-		return nil, errUnauthenticated
+		return nil, errSignInFirst
 	}
 	return r.Resolve(func(tok string) (*Caller, error) { return s.Authenticate(ctx, tok) })
 }

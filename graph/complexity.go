@@ -8,7 +8,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -19,11 +18,12 @@ import (
 // without variables the answer cannot change: the cost functions
 // (setCosts) read only the field arguments, which are then literals in the
 // document. With variables it computes every time, as before. The cache is
-// bounded like the query cache.
+// bounded by bytes like the query cache; a document too long for it is
+// measured every time.
 type cachedComplexityLimit struct {
 	limit int
 	es    graphql.ExecutableSchema
-	known *lru.LRU[int]
+	known *byteCache[int]
 }
 
 var _ interface {
@@ -32,7 +32,10 @@ var _ interface {
 } = &cachedComplexityLimit{}
 
 func newCachedComplexityLimit(limit int) *cachedComplexityLimit {
-	return &cachedComplexityLimit{limit: limit, known: lru.New[int](1000)}
+	// Keyed by the document, so bounded by bytes like the query cache (a
+	// key with an operation name is a copy of the document).
+	return &cachedComplexityLimit{limit: limit, known: newByteCache(complexityCacheBudget, maxCachedQuery+entryOverhead+256,
+		func(key string, _ int) int { return len(key) + entryOverhead })}
 }
 
 func (*cachedComplexityLimit) ExtensionName() string { return "ComplexityLimit" }

@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"wxlogin/models"
+	"wxlogin/token"
 )
 
 func TestPresentError(t *testing.T) {
@@ -86,9 +87,10 @@ func TestBearerToken(t *testing.T) {
 		"Bearer abc":       "abc",
 		"bearer abc":       "abc",
 		"BEARER  abc ":     "abc",
-		"Basic dXNlcjpwdw": "",
+		"Basic dXNlcjpwdw": token.Malformed,
 		"Bearer":           "",
-		"abc":              "",
+		"  ":               "",
+		"abc":              token.Malformed,
 	} {
 		r := httptest.NewRequest("GET", "/graphql", nil)
 		if header != "" {

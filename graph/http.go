@@ -12,8 +12,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/trace"
 
 	"wxlogin/admin"
@@ -21,6 +19,7 @@ import (
 	"wxlogin/edge"
 	"wxlogin/models"
 	"wxlogin/profile"
+	"wxlogin/token"
 )
 
 // HandlerConfig configures NewHandler.
@@ -53,8 +52,8 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	setCosts(&c.Complexity) // lists scale with their rows; statistics are scans
 	es := NewExecutableSchema(c)
 	srv := handler.New(es)
-	cache := lru.New[*ast.QueryDocument](1000)
-	apq := boundedAPQ{lru.New[string](1000)}
+	cache := newQueryCache()
+	apq := newBoundedAPQ()
 	srv.AddTransport(httpTransport{
 		limits:        cfg.Limits,
 		schema:        es.Schema(),
@@ -167,13 +166,21 @@ func clientFrom(ctx context.Context) client {
 	return c
 }
 
-// bearerToken returns the token of an "Authorization: Bearer <token>" header, or "".
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header; "" when no token was sent (no header, an empty one, or "Bearer"
+// alone: what a client sends before it has a token); and token.Malformed
+// for a header of any other shape (another scheme, no scheme), so that
+// the caller is told the header is wrong rather than missing.
 func bearerToken(r *http.Request) string {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
+	if h == "" {
 		return ""
 	}
-	return strings.TrimSpace(token)
+	scheme, tok, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return token.Malformed
+	}
+	return strings.TrimSpace(tok)
 }
 
 type requestIDKey struct{}
@@ -274,9 +281,15 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // boundedAPQ is the persisted-query store: anyone may register documents,
 // so only ones a client would really persist are kept — at most
-// maxPersistedQuery bytes, 1,000 of them — and a flood costs megabytes,
-// not the 60 MB of 1,000 bodies at the size limit.
-type boundedAPQ struct{ cache *lru.LRU[string] }
+// maxPersistedQuery bytes each, apqBudget bytes in all — and a flood costs
+// megabytes, not the 60 MB of 1,000 bodies at the size limit.
+type boundedAPQ struct{ cache *byteCache[string] }
+
+func newBoundedAPQ() boundedAPQ {
+	return boundedAPQ{newByteCache(apqBudget, maxPersistedQuery+entryOverhead+64, func(hash, query string) int {
+		return len(hash) + len(query) + entryOverhead
+	})}
+}
 
 // maxPersistedQuery bounds a persisted document; the dashboard's largest
 // query is under 2 KiB.

@@ -233,6 +233,9 @@ func (l Limits) checkQuery(schema *ast.Schema, query string, introspection bool)
 		return gqlErr
 	}
 
+	if err := checkLiterals(doc); err != nil {
+		return err
+	}
 	w := walker{schema: schema, doc: doc, memo: map[string]cost{}, visiting: map[string]bool{}}
 	written := w.countWritten()
 	switch {

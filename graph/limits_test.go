@@ -18,7 +18,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/complexity"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/validator"
 )
@@ -425,7 +424,7 @@ func TestLimits_Costs(t *testing.T) {
 func TestBoundedAPQ(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c := boundedAPQ{lru.New[string](10)}
+	c := newBoundedAPQ()
 	c.Add(ctx, "small", "{ me { id } }")
 	c.Add(ctx, "large", "{ me { id } }"+strings.Repeat(" ", maxPersistedQuery))
 	if _, ok := c.Get(ctx, "small"); !ok {

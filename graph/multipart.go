@@ -11,6 +11,8 @@ import (
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"wxlogin/edge"
 )
 
 // The GraphQL multipart request spec (github.com/jaydenseric/graphql-multipart-request-spec):
@@ -27,18 +29,14 @@ const (
 	multipartSlack = 16 << 10
 )
 
-// preflightHeaders are the headers of which a multipart request must carry
-// one. multipart/form-data is a content type a cross-site <form> may send
-// without a CORS preflight; a custom header cannot be sent that way, so its
-// presence proves the request came from a client that was allowed to.
-var preflightHeaders = []string{"GraphQL-Require-Preflight", "Apollo-Require-Preflight", "X-Apollo-Operation-Name"}
-
 // readMultipart reads a multipart request: the operations part is checked
 // as a JSON body is, and each file is held in memory (it is at most
 // MaxUploadBytes) before GraphQL runs.
 func (t httpTransport) readMultipart(w http.ResponseWriter, r *http.Request, boundary string) (*graphql.RawParams, *requestError) {
+	// One of edge.PreflightHeaders, which CORS allows from its origins:
+	// a cross-site <form> can send multipart/form-data but no such header.
 	preflight := false
-	for _, h := range preflightHeaders {
+	for _, h := range edge.PreflightHeaders {
 		if r.Header.Get(h) != "" {
 			preflight = true
 		}

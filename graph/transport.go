@@ -126,6 +126,10 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			Extensions: map[string]any{"code": errcode.ParseFailed}}})
 		return
 	}
+	if err := checkVariables(params.Variables); err != nil {
+		t.writeRequestErrors(w, media, gqlerror.List{err})
+		return
+	}
 	if !persisted && !t.known(r, params.Query) {
 		if err := t.limits.checkQuery(t.schema, params.Query, t.introspection); err != nil {
 			t.writeRequestErrors(w, media, gqlerror.List{err})

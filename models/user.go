@@ -92,9 +92,12 @@ func (g *Gender) UnmarshalGQL(v any) error {
 // which a nickname could disguise itself: control characters; format
 // characters (Cf: the bidi controls that reorder text, zero-width spaces
 // and joiners that hide inside "admin", the byte-order mark, tag
-// characters) but the zero-width joiner that emoji sequences need; line and
-// paragraph separators; noncharacters; and the letters that draw as
-// nothing (Hangul fillers, the blank Braille pattern).
+// characters) but the zero-width joiner that emoji sequences need (which
+// TextProblem allows only between emoji); the rest of Unicode's
+// Default_Ignorable_Code_Point (Cf and the variation selectors aside, its
+// Other_ part: U+034F, the Khmer inherent vowels, the Hangul fillers, …);
+// line and paragraph separators; noncharacters; and the blank Braille
+// pattern, which draws as nothing.
 func HiddenRune(r rune) bool {
 	switch r {
 	case 0x200D: // ZWJ, inside emoji such as 👨‍👩‍👧
@@ -102,10 +105,10 @@ func HiddenRune(r rune) bool {
 	case 0x2028, 0x2029, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800:
 		return true
 	}
-	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Noncharacter_Code_Point, r)
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Noncharacter_Code_Point)
 }
 
-// MaxCombiningRun is how many combining marks may follow one character in
+// MaxCombiningRun is how many combining marks (Mn and Me) may follow one character in
 // profile text: enough for any script, too few to draw a tower ("Zalgo")
 // over the rows around it.
 const MaxCombiningRun = 4

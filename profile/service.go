@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"wxlogin/blob"
@@ -120,24 +119,11 @@ func (s *Service) Update(ctx context.Context, userID string, in Input) (*models.
 	return s.save(ctx, userID, c)
 }
 
-// checkText refuses invalid UTF-8 and the characters that hide or reorder
-// text (controls and bidi overrides): a nickname is shown to other people.
+// checkText applies models.TextProblem: a nickname is shown to other
+// people, and must not hide, reorder or pile up over the text around it.
 func checkText(field, s string) error {
-	if !utf8.ValidString(s) {
-		return models.Errorf(models.CodeBadUserInput, "%s must be valid UTF-8", field)
-	}
-	marks := 0
-	for _, r := range s {
-		if models.HiddenRune(r) {
-			return models.Errorf(models.CodeBadUserInput, "%s must not contain control, format or invisible characters", field)
-		}
-		if unicode.Is(unicode.Mn, r) {
-			if marks++; marks > models.MaxCombiningRun {
-				return models.Errorf(models.CodeBadUserInput, "%s has more than %d combining marks on one character", field, models.MaxCombiningRun)
-			}
-		} else {
-			marks = 0
-		}
+	if p := models.TextProblem(s, false); p != "" {
+		return models.Errorf(models.CodeBadUserInput, "%s %s", field, p)
 	}
 	return nil
 }

@@ -92,7 +92,9 @@ type AuditPage struct {
 func (s *Store) ListAudit(ctx context.Context, q AuditQuery) (*AuditPage, error) {
 	filter := func(sel *bun.SelectQuery) *bun.SelectQuery {
 		if q.ActorID != "" {
-			if _, err := uuid.Parse(q.ActorID); err != nil {
+			// Only the 36-character form: uuid.Parse also takes
+			// urn:uuid:… and {…}, which PostgreSQL refuses (INTERNAL).
+			if _, err := uuid.Parse(q.ActorID); err != nil || len(q.ActorID) != 36 {
 				return sel.Where("false")
 			}
 			sel = sel.Where("al.actor_id = ?", q.ActorID)

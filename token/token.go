@@ -22,6 +22,12 @@ const (
 	Admin = "wxa_"
 )
 
+// Malformed stands, in place of a token, for an Authorization header that
+// is not "Bearer <token>". It is no token of either kind (Parse refuses it),
+// but it tells a caller who sent a header apart from one who sent none, so
+// each can be told what is wrong.
+const Malformed = "\x00malformed"
+
 // encoding is the one spelling of a token: without Strict, the last
 // character's unused low bits are ignored and four strings decode to (and
 // authenticate as) the same token.
