@@ -65,6 +65,9 @@ type vp8lReader struct {
 	// trees is what the decoder allocates for prefix codes so far,
 	// garbage included.
 	trees int64
+	// lengths holds a code's lengths, reused: a stream can have 13,000
+	// codes.
+	lengths []uint32
 }
 
 // read returns the next n (at most 32) bits.
@@ -334,7 +337,11 @@ func (d *vp8lReader) code(c *prefixCode, n uint32, build, keep bool) bool {
 		return false
 	}
 	d.trees += allocBytes(8*(2*19-1)) + allocBytes(4*int64(n))
-	lengths := make([]uint32, n)
+	if cap(d.lengths) < int(n) {
+		d.lengths = make([]uint32, n)
+	}
+	lengths := d.lengths[:n]
+	clear(lengths)
 	if !d.codeLengths(lengths, &cl) {
 		return false
 	}
