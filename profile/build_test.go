@@ -5,6 +5,8 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"hash/crc32"
+	"math/bits"
+	"slices"
 )
 
 // The builders below write the costliest images of each kind the decoders
@@ -247,4 +249,172 @@ func testWebPLossyAlpha(w, h int) []byte {
 	frame = binary.LittleEndian.AppendUint16(frame, uint16(h))
 	frame = append(frame, make([]byte, first+mbs)...)
 	return riff(webpChunk("VP8X", vp8x), webpChunk("ALPH", alph), webpChunk("VP8 ", frame))
+}
+
+// putCode writes a prefix code's codeword, its highest bit first.
+func (b *lsbBits) putCode(code uint32, n int) {
+	for i := n - 1; i >= 0; i-- {
+		b.put(code>>i&1, 1)
+	}
+}
+
+// canonicalCodes are the codewords of a canonical prefix code of the
+// given code lengths, by symbol.
+func canonicalCodes(lengths []int) []uint32 {
+	var count [16]uint32
+	for _, l := range lengths {
+		if l > 0 {
+			count[l]++
+		}
+	}
+	var next [16]uint32
+	for l, code := 1, uint32(0); l < 16; l++ {
+		code = (code + count[l-1]) << 1
+		next[l] = code
+	}
+	codes := make([]uint32, len(lengths))
+	for s, l := range lengths {
+		if l > 0 {
+			codes[s] = next[l]
+			next[l]++
+		}
+	}
+	return codes
+}
+
+// putLengths writes a prefix code of the given lengths, which are runs
+// of one or two lengths from symbol 0 (zeros after the runs are left
+// out): one length is written in a few bytes whatever the alphabet,
+// with a one-symbol code for the lengths; two are at half a bit a
+// symbol, mostly runs of six.
+func (b *lsbBits) putLengths(lengths []int) {
+	var runs [][2]int // length, count
+	for _, l := range lengths {
+		if l == 0 {
+			break
+		}
+		if len(runs) > 0 && runs[len(runs)-1][0] == l {
+			runs[len(runs)-1][1]++
+		} else {
+			runs = append(runs, [2]int{l, 1})
+		}
+	}
+	clLengths := make([]int, 19)
+	if len(runs) == 1 {
+		clLengths[runs[0][0]] = 1
+	} else {
+		clLengths[16], clLengths[runs[0][0]], clLengths[runs[1][0]] = 1, 2, 2
+	}
+	nCodes := 0
+	for i, s := range []int{17, 18, 0, 1, 2, 3, 4, 5, 16, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} {
+		if clLengths[s] > 0 {
+			nCodes = i + 1
+		}
+	}
+	b.put(0, 1) // not a simple code
+	b.put(uint32(nCodes-4), 4)
+	for _, s := range []int{17, 18, 0, 1, 2, 3, 4, 5, 16, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}[:nCodes] {
+		b.put(uint32(clLengths[s]), 3)
+	}
+	if len(runs) == 1 {
+		n := runs[0][1]
+		if n == len(lengths) {
+			b.put(0, 1) // every symbol: no bits at all
+			return
+		}
+		b.put(1, 1) // a number of symbols
+		m := 0
+		for n-2 >= 1<<(2+2*m) {
+			m++
+		}
+		b.put(uint32(m), 3)
+		b.put(uint32(n-2), uint(2+2*m))
+		return
+	}
+	b.put(0, 1)
+	clCodes := canonicalCodes(clLengths)
+	for _, r := range runs {
+		b.putCode(clCodes[r[0]], clLengths[r[0]])
+		for left := r[1] - 1; left > 0; {
+			if left < 3 {
+				b.putCode(clCodes[r[0]], clLengths[r[0]])
+				left--
+				continue
+			}
+			n := min(left, 6)
+			b.putCode(clCodes[16], 1)
+			b.put(uint32(n-3), 2)
+			left -= n
+		}
+	}
+}
+
+// testWebPGroups is a lossless WebP of side×side transparent pixels
+// with groups groups of prefix codes of the most symbols the format
+// allows (a colour cache of 2,048 entries), each group used by a 4×4
+// tile: what takes golang.org/x/image/vp8l the most memory for the
+// bytes. side must have at least groups such tiles.
+func testWebPGroups(side, groups int) []byte {
+	var b lsbBits
+	b.put(0x2f, 8)
+	b.put(uint32(side-1), 14)
+	b.put(uint32(side-1), 14)
+	b.put(1, 1)
+	b.put(0, 3)
+	b.put(0, 1)  // no transforms
+	b.put(1, 1)  // a colour cache
+	b.put(11, 4) // of 2^11 entries
+	b.put(1, 1)  // meta prefix codes
+	b.put(0, 3)  // in tiles of 4×4
+	// The entropy image: group i in tile i, the rest group 0; an index's
+	// high byte is red, its low byte green.
+	tiles := (side + 3) / 4
+	b.put(0, 1) // no colour cache
+	flat8 := slices.Repeat([]int{8}, 256)
+	b.putLengths(append(slices.Clone(flat8), make([]int, 24)...))
+	b.putLengths(flat8)
+	for range 3 { // blue, alpha, distance: symbol 0
+		b.put(1, 1)
+		b.put(0, 3)
+	}
+	for i := range tiles * tiles {
+		g := 0
+		if i < groups {
+			g = i
+		}
+		b.putCode(uint32(g&0xff), 8)
+		b.putCode(uint32(g>>8), 8)
+	}
+	// The groups, all alike: green and lengths 1,768 codes of 11 bits and
+	// 560 of 12; red, blue and alpha 256 of 8; distances 24 of 5 and 16
+	// of 6.
+	green := append(slices.Repeat([]int{11}, 1768), slices.Repeat([]int{12}, 560)...)
+	dist := append(slices.Repeat([]int{5}, 24), slices.Repeat([]int{6}, 16)...)
+	for range groups {
+		b.putLengths(green)
+		b.putLengths(flat8)
+		b.putLengths(flat8)
+		b.putLengths(flat8)
+		b.putLengths(dist)
+	}
+	// The pixels: one transparent black, then copies of the pixel before,
+	// 4,096 at a time.
+	greenCodes, distCodes := canonicalCodes(green), canonicalCodes(dist)
+	b.putCode(greenCodes[0], 11)
+	b.put(0, 24) // red, blue, alpha 0
+	for left := side*side - 1; left > 0; {
+		n := min(left, 4096)
+		left -= n
+		if v := n - 1; v < 4 {
+			b.putCode(greenCodes[256+v], green[256+v])
+		} else {
+			hb := bits.Len(uint(v)) - 1
+			s := 2*hb + v>>(hb-1)&1
+			b.putCode(greenCodes[256+s], green[256+s])
+			b.put(uint32(v&(1<<(hb-1)-1)), uint(hb-1))
+		}
+		b.putCode(distCodes[1], dist[1]) // distance code 2: the pixel before
+	}
+	b.put(0, 7)
+	return riff(webpChunk("VP8L", b.out))
 }

@@ -48,7 +48,10 @@ func decodeCost(f *imageFormat, data []byte, w, h int) (cost int64, ok bool) {
 			return 0, false
 		}
 	case formatWebP:
-		cost = webpCost(data, w, h)
+		cost, ok = webpCost(data, w, h)
+		if !ok {
+			return 0, false
+		}
 	default:
 		return 0, false
 	}
@@ -104,9 +107,9 @@ func pngCost(data []byte, px int64) (int64, bool) {
 // and a copy of its data; a lossless one (or a lossless alpha channel) is
 // 4 bytes a pixel, up to 2 more when a palette packs pixels, and the
 // transforms' tile images, so 7; an alpha channel is one more byte a
-// pixel. What it cannot know, without decoding, is the size of the
-// lossless prefix-code trees (the decoder allows 2600 groups of them).
-func webpCost(data []byte, w, h int) int64 {
+// pixel. A lossless stream adds its prefix-code trees, which only
+// reading it tells (see vp8lTrees); ok is false when it cannot be read.
+func webpCost(data []byte, w, h int) (int64, bool) {
 	px := int64(w) * int64(h)
 	mbs := int64((w+15)/16) * int64((h+15)/16)
 	lossy := 384*mbs + 16*mbs + 2*int64(len(data))
@@ -114,15 +117,24 @@ func webpCost(data []byte, w, h int) int64 {
 	var cost int64
 	for i := 12; i+8 <= len(data); {
 		n := int64(binary.LittleEndian.Uint32(data[i+4:]))
+		body := data[i+8 : i+8+int(min(n, int64(len(data)-i-8)))]
 		switch string(data[i : i+4]) {
 		case "VP8 ":
-			return cost + lossy
+			return cost + lossy, true
 		case "VP8L":
-			return cost + lossless*px
+			if len(body) < 5 {
+				return 0, false
+			}
+			trees, ok := vp8lTrees(body[5:], int32(w), int32(h))
+			return cost + lossless*px + trees, ok
 		case "ALPH":
 			cost = px
-			if i+8 < len(data) && data[i+8]&3 == 1 {
-				cost += lossless * px
+			if len(body) > 0 && body[0]&3 == 1 {
+				trees, ok := vp8lTrees(body[1:], int32(w), int32(h))
+				if !ok {
+					return 0, false
+				}
+				cost += lossless*px + trees
 			}
 		}
 		if n > int64(len(data)) {
@@ -132,7 +144,7 @@ func webpCost(data []byte, w, h int) int64 {
 	}
 	// No image chunk found: the decoder will refuse it, but count the
 	// worst in case it reads what this walk did not.
-	return px + lossless*px + lossy
+	return px + lossless*px + lossy + vp8lMaxTrees, true
 }
 
 // sideWithin is about the largest side of a square image of the same

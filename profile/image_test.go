@@ -7,6 +7,9 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +28,10 @@ func FuzzNormalizeAvatar(f *testing.F) {
 	f.Add(webp)
 	f.Add([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"))
 	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8 "))
+	f.Add(testWebPGroups(8, 4))
+	if gopher, err := os.ReadFile("testdata/gopher-doc.skip-hgroup.lossless.webp"); err == nil {
+		f.Add(gopher)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, err := normalizeAvatar(data)
 		if err != nil {
@@ -169,6 +176,49 @@ func TestAvatarURL(t *testing.T) {
 		got := AvatarURL(c.stored, c.public)
 		if (got == nil) != (c.want == nil) || got != nil && *got != *c.want {
 			t.Errorf("AvatarURL(%v, %q) = %v, want %v", c.stored, c.public, got, c.want)
+		}
+	}
+}
+
+// TestNormalizeAvatar_HuffmanGroupsRefused: a lossless WebP of 204×204
+// pixels, 464 KB, with the 2,600 groups of 2,328-symbol prefix codes the
+// decoder allows, took 228 MiB of peak RSS while its pixels were
+// estimated at 4 MiB; its codes are now counted, and it is refused.
+func TestNormalizeAvatar_HuffmanGroupsRefused(t *testing.T) {
+	t.Parallel()
+	data := testWebPGroups(204, 2600)
+	_, err := inspectAvatar(data)
+	if _, ok := err.(errImage); !ok || !strings.Contains(err.Error(), "too large to process") {
+		t.Fatalf("err = %v, want refused as too large", err)
+	}
+	if a, err := inspectAvatar(testWebPGroups(204, 64)); err != nil || a.cost > largeDecodeBytes {
+		t.Fatalf("64 groups: %v, want an ordinary decode", err)
+	}
+}
+
+// TestWebPCost_RealFiles: lossless WebPs as libwebp writes them (from
+// golang.org/x/image's test data: transforms, colour caches, groups the
+// tiles do not use, a lossless alpha channel) are read to the end of
+// their prefix codes, and decoding one allocates no more than estimated.
+// (Not parallel: it counts the whole process's allocations.)
+func TestWebPCost_RealFiles(t *testing.T) {
+	for _, name := range []string{"tux.lossless.webp", "gopher-doc.skip-hgroup.lossless.webp", "yellow_rose.lossy-with-alpha.webp"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := inspectAvatar(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		if _, err := a.normalize(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		runtime.ReadMemStats(&m1)
+		if got := int64(m1.TotalAlloc - m0.TotalAlloc); got > a.cost {
+			t.Errorf("%s: allocated %d bytes, more than the %d estimated", name, got, a.cost)
 		}
 	}
 }

@@ -41,6 +41,7 @@ var avatarShapes = []struct {
 	{"WebP lossless", func(s int, _ bool) []byte { return testWebPLossless(s, s, false) }},
 	{"WebP lossless, 16-colour palette", func(s int, _ bool) []byte { return testWebPLossless(s, s, true) }},
 	{"WebP lossy, lossless alpha", func(s int, _ bool) []byte { return testWebPLossyAlpha(s, s) }},
+	{"WebP lossless, 288 prefix-code groups", func(s int, _ bool) []byte { return testWebPGroups(s, min(288, ((s+3)/4)*((s+3)/4))) }},
 }
 
 // largestAccepted is the largest side at which build's image passes every

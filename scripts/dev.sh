@@ -304,6 +304,14 @@ cmd_test() {
 	# missing one is a failure there too.
 	log "deploy: go test -race ./... (the deploy module)"
 	(cd deploy && DEPLOY_TEST=require go test -race -count=1 "$@" ./...)
+	# An avatar's peak RSS is measured on the production build: the race
+	# detector's shadow memory would swamp it, so these skip under -race
+	# above and run here, where a skip is a failure.
+	log "profile: avatar decode memory, without -race"
+	go test -count=1 -v -run '^(TestNormalizeAvatar_PeakRSS|TestDecodeCost_CoversAllocation)$' ./profile/ >"$root/bin/rss.out" 2>&1 ||
+		{ cat "$root/bin/rss.out"; die "the avatar memory tests failed"; }
+	grep -q -- '--- SKIP' "$root/bin/rss.out" && { cat "$root/bin/rss.out"; die "the avatar memory tests skipped"; }
+	grep -E -- '^(--- PASS|ok)' "$root/bin/rss.out"
 	cluster_test
 	# The fuzz targets' seeds ran above; each now explores FUZZTIME more
 	# inputs (default 3000x; a count, not a time: a timed run on a busy
