@@ -478,7 +478,7 @@ func (m *Main) openStore(ctx context.Context) (*store.Store, error) {
 		}
 		m.adminStore, err = store.Open(ctx, cfg.DatabaseURL, store.Options{
 			MaxConns: conns, ApplicationName: AdminAppName, StatementTimeout: stmt,
-			NoPrepare: !cfg.DBPrepare,
+			NoPrepare: !cfg.DBPrepare, Serial: true,
 		})
 		if err != nil {
 			_ = st.Close()

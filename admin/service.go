@@ -356,6 +356,10 @@ func (s *Service) Logout(ctx context.Context, c *Caller, ip string) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return internal(err)
 	}
+	// The fields after adminLogout in the same mutation act for nobody.
+	if r, _ := ctx.Value(requestKey{}).(*token.Request[*Caller]); r != nil {
+		r.End(errUnauthenticated)
+	}
 	return nil
 }
 

@@ -441,7 +441,17 @@ func (s *Service) Logout(ctx context.Context, c *Caller, ip string) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return models.WrapError(err, models.CodeInternal, "internal error")
 	}
+	endRequest(ctx)
 	return nil
+}
+
+// endRequest makes the rest of the request in ctx unauthenticated: it
+// ended its own session, and a field after logout in the same mutation
+// (mutation { logout updateProfile(…) }) must not act for the user.
+func endRequest(ctx context.Context) {
+	if r, _ := ctx.Value(requestKey{}).(*token.Request[*Caller]); r != nil {
+		r.End(errSessionEnded)
+	}
 }
 
 // SessionKey unseals the session_key stored with a session, for server-side

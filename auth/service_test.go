@@ -132,3 +132,46 @@ func TestService_LoginLeavesTimeToRecord(t *testing.T) {
 		t.Fatal("the WeChat step used the time reserved for recording the login")
 	}
 }
+
+// A request that ends its own session acts for nobody afterwards: in
+// `mutation { logout updateProfile(…) }` the second field must not run as
+// the user who just signed out. Fields after ending another session, or
+// every other one, still run.
+func TestService_RequestEndsWithItsSession(t *testing.T) {
+	t.Parallel()
+	svc, sim := newService(t)
+	for _, c := range []struct {
+		name  string
+		end   func(ctx context.Context, c *auth.Caller) error
+		ended bool
+	}{
+		{"logout", func(ctx context.Context, c *auth.Caller) error { return svc.Logout(ctx, c, "") }, true},
+		{"revokeMySession(current)", func(ctx context.Context, c *auth.Caller) error {
+			return svc.RevokeSession(ctx, c, c.Session.ID, "")
+		}, true},
+		{"logoutEverywhere", func(ctx context.Context, c *auth.Caller) error {
+			_, err := svc.LogoutEverywhere(ctx, c, false, "")
+			return err
+		}, true},
+		{"logoutEverywhere(keepCurrent)", func(ctx context.Context, c *auth.Caller) error {
+			_, err := svc.LogoutEverywhere(ctx, c, true, "")
+			return err
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := login(t, svc, sim, "end-"+c.name)
+			ctx := auth.WithToken(context.Background(), res.Token)
+			caller, err := svc.Caller(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.end(ctx, caller); err != nil {
+				t.Fatal(err)
+			}
+			_, err = svc.Caller(ctx)
+			if ended := models.ErrorCode(err) == models.CodeUnauthenticated; ended != c.ended {
+				t.Fatalf("the same request's next field: err %v, want ended=%v", err, c.ended)
+			}
+		})
+	}
+}

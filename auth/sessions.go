@@ -84,6 +84,9 @@ func (s *Service) RevokeSession(ctx context.Context, c *Caller, id, ip string) e
 		return models.WrapError(err, models.CodeInternal, "internal error")
 	}
 	s.ForgetUser(c.User.ID)
+	if id == c.Session.ID {
+		endRequest(ctx)
+	}
 	return nil
 }
 
@@ -104,6 +107,9 @@ func (s *Service) LogoutEverywhere(ctx context.Context, c *Caller, keepCurrent b
 	}
 	if n > 0 {
 		s.ForgetUser(c.User.ID)
+	}
+	if !keepCurrent {
+		endRequest(ctx)
 	}
 	return n, nil
 }

@@ -76,6 +76,12 @@ type Options struct {
 	// mode without max_prepared_statements. Prepared, a returning user's
 	// login is parsed and planned once per connection instead of every time.
 	NoPrepare bool
+	// Serial keeps PostgreSQL from adding parallel workers to this pool's
+	// queries (max_parallel_workers_per_gather = 0). A pool's size bounds
+	// its connections, not its CPU: four admin connections counting a
+	// million users could bring several more busy workers with them, and
+	// take the CPU the users' requests need.
+	Serial bool
 }
 
 // Store is the database handle. It is safe for concurrent use.
@@ -126,7 +132,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 
 // sessionParams are the server settings Options own; a DSN setting them
 // too would leave two places to look.
-var sessionParams = []string{"statement_timeout", "idle_in_transaction_session_timeout"}
+var sessionParams = []string{"statement_timeout", "idle_in_transaction_session_timeout", "max_parallel_workers_per_gather"}
 
 // newConnector checks dsn and builds the pgdriver connector for opts.
 //
@@ -146,7 +152,7 @@ func newConnector(dsn string, opts Options) (c *pgdriver.Connector, err error) {
 	}
 	for _, p := range sessionParams {
 		if u.Query().Has(p) {
-			return nil, fmt.Errorf("store: DATABASE_URL sets %s; the server sets it from its own statement and idle-in-transaction timeout settings", p)
+			return nil, fmt.Errorf("store: DATABASE_URL sets %s; the server sets it itself (from its statement and idle-in-transaction timeout settings, and serially for the admin pool)", p)
 		}
 	}
 	stmt := serverTimeout(opts.StatementTimeout, defaultStatementTimeout)
@@ -176,6 +182,9 @@ func newConnector(dsn string, opts Options) (c *pgdriver.Connector, err error) {
 	maps.Copy(params, conf.ConnParams)
 	params["statement_timeout"] = stmt.Milliseconds()
 	params["idle_in_transaction_session_timeout"] = idle.Milliseconds()
+	if opts.Serial {
+		params["max_parallel_workers_per_gather"] = "0"
+	}
 	conf.ConnParams = params
 
 	// verify-full takes its ServerName from the URL host only; with the
