@@ -141,7 +141,7 @@ func TestE2E_SeveralApps_LoginPicksTheApp(t *testing.T) {
 	}
 }
 
-// The README's merge rule, end to end: a person who used two apps before
+// The merge rule of docs/configuration.md, end to end: a person who used two apps before
 // they were bound to the open platform account is two users; when WeChat
 // starts sending the unionid, the second app's login reveals they are one,
 // and the newer user is merged into the older.

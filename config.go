@@ -189,7 +189,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{"avatar-dir", "AVATAR_DIR", ".data/avatars", "folder for uploaded avatars, shared by every instance (a network filesystem) or one per instance behind sticky routing", &c.AvatarDir},
 		{"public-url", "PUBLIC_URL", "", "origin clients reach this server at, e.g. https://api.example.com; makes avatar URLs absolute", &c.PublicURL},
 		{"query-max-depth", "QUERY_MAX_DEPTH", strconv.Itoa(d.MaxDepth), "deepest nesting of a GraphQL operation, fragments expanded", &qDepth},
-		{"query-max-complexity", "QUERY_MAX_COMPLEXITY", strconv.Itoa(d.MaxComplexity), "complexity limit of a GraphQL operation (README, Limits, has the costs)", &qComplexity},
+		{"query-max-complexity", "QUERY_MAX_COMPLEXITY", strconv.Itoa(d.MaxComplexity), "complexity limit of a GraphQL operation (docs/security.md, Limits, has the costs)", &qComplexity},
 		{"query-max-aliases", "QUERY_MAX_ALIASES", strconv.Itoa(d.MaxAliases), "aliases in a GraphQL document", &qAliases},
 		{"query-max-fields", "QUERY_MAX_FIELDS", strconv.Itoa(d.MaxFields), "fields in a GraphQL document, and in an operation with its fragments expanded", &qFields},
 		{"query-max-tokens", "QUERY_MAX_TOKENS", strconv.Itoa(d.MaxTokens), "lexer tokens in a GraphQL document", &qTokens},

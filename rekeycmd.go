@@ -27,7 +27,7 @@ keys (or the flags below).`
 const rekeyProgressEvery = 2 * time.Second
 
 // rekeyCmd runs `wxlogin rekey`: the middle step of a SECRET_KEY rotation
-// (README, Rotating SECRET_KEY).
+// (docs/operations.md, Rotating SECRET_KEY).
 func rekeyCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wxlogin rekey", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -13,7 +13,7 @@ import (
 )
 
 // TestRotation_TwoInstances rotates SECRET_KEY from k1 to k2 under two
-// instances on one database, as README's "Rotating SECRET_KEY" says, and
+// instances on one database, as docs/operations.md's "Rotating SECRET_KEY" says, and
 // nobody is logged out: a session made under k1 keeps its session_key
 // (a legacy phone bind decrypts with it) and the shared access token
 // keeps opening, on every instance, before and after rekey, and after

@@ -6,7 +6,7 @@
 //	wxlogin admin …            manage admin accounts (wxlogin admin -h)
 //	wxlogin rekey              re-seal stored secrets under the current SECRET_KEY
 //
-// Settings come from environment variables or flags; see README.md.
+// Settings come from environment variables or flags; see docs/configuration.md.
 package main
 
 //go:generate go run github.com/99designs/gqlgen generate

@@ -203,7 +203,7 @@ func checkComposeDB(t *testing.T, where, dsn string, pg map[string]string) {
 		t.Errorf("%s DATABASE_URL does not name the postgres service's user, password and database", where)
 	}
 	// Unset sslmode is refused for a non-loopback host; disable is an
-	// explicit choice (README, Database connections and TLS).
+	// explicit choice (docs/operations.md, Database connections and TLS).
 	if m := u.Query().Get("sslmode"); m != "disable" && m != "verify-full" {
 		t.Errorf("%s DATABASE_URL sslmode=%q: the server refuses it for a remote host", where, m)
 	}

@@ -5,5 +5,5 @@
 // its own (wxlogin/deploy, with wxlogin replaced by ../), so its dependencies
 // (the Compose loader, the Kubernetes API types) stay out of wxlogin's go.mod:
 // neither the image's build nor a user of wxlogin's packages downloads them.
-// Run its tests in this folder: go test ./... See the README, Deployment.
+// Run its tests in this folder: go test ./... See docs/operations.md, Deployment.
 package deploy

@@ -520,7 +520,7 @@ func checkDatabaseURL(t *testing.T, what, dsn string, mounts []corev1.VolumeMoun
 	}
 	q := u.Query()
 	if q.Get("sslmode") != "verify-full" {
-		t.Errorf("Secret DATABASE_URL sslmode=%q: production wants verify-full (README, Database connections and TLS)", q.Get("sslmode"))
+		t.Errorf("Secret DATABASE_URL sslmode=%q: production wants verify-full (docs/operations.md, Database connections and TLS)", q.Get("sslmode"))
 	}
 	if ca := q.Get("sslrootcert"); ca != "" {
 		var mounted bool

@@ -345,7 +345,7 @@ func TestHTTPSpec_StatusCodes_RequestErrors422(t *testing.T) {
 // with both (data even null) "SHOULD reply with a 294"; "If the GraphQL
 // response contains the data entry and it is not null, then the server
 // MUST reply with a 2xx". Body: a legacy application/json client gets
-// application/json for every 2xx; we give it 200 (see README).
+// application/json for every 2xx; we give it 200 (see docs/api.md).
 func TestHTTPSpec_StatusCodes_Execution(t *testing.T) {
 	t.Parallel()
 	srv := newTestHandler(t, false)

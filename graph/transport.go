@@ -31,7 +31,7 @@ const (
 // everything) in place of gqlgen's stock transports, which echo a malformed
 // body in their error, name Go types, answer 406 to a mutation over GET and
 // accept bodies of any size. It follows the GraphQL-over-HTTP draft
-// (https://graphql.github.io/graphql-over-http/draft/); README's "GraphQL
+// (https://graphql.github.io/graphql-over-http/draft/); docs/api.md's "GraphQL
 // over HTTP" lists each rule and the tests in httpspec_test.go check them.
 // Every refusal here carries an extensions.code and never quotes the request.
 type httpTransport struct {

@@ -381,7 +381,7 @@ cmd_soak() {
 }
 
 # make screenshots: the dashboard's browser tests, saving a PNG of each
-# screen into docs/screenshots (the README shows them).
+# screen into docs/screenshots (docs/admin.md and the README show them).
 cmd_screenshots() {
 	test_setup
 	# Seeded nicknames are Chinese: without a CJK font they draw as boxes.

@@ -6,7 +6,7 @@
 #   scripts/graphql-http-audit.sh http://127.0.0.1:8080/graphql
 #
 # Needs node and npm; installs graphql-http into a temporary directory.
-# README's "GraphQL over HTTP" says which audits warn and why (they check an
+# docs/api.md's "GraphQL over HTTP" says which audits warn and why (they check an
 # older draft than the one /graphql follows). Exit status 1 if an audit of
 # a MUST fails.
 set -euo pipefail

@@ -17,7 +17,7 @@ import (
 // the unionid that links them. It returns the survivor's id and the ids
 // merged away (none if a concurrent change left only one of ids).
 //
-// The rule, also in the README:
+// The rule, also in docs/configuration.md:
 //   - identities and sessions (revoked ones too) move to the survivor, so
 //     every token of a merged-away user keeps working, now as the survivor;
 //   - each profile field, and the phone (number and country code together),

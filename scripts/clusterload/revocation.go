@@ -63,7 +63,7 @@ const (
 	byDisable        // the user disabled by a hand-written UPDATE
 )
 
-// checkRevocationBound is the promise of schema.graphqls and the README:
+// checkRevocationBound is the promise of schema.graphqls and docs/operations.md:
 // a token logged out on B is refused by A for every request sent maxLag
 // or more after the logout was answered (its commit is earlier still).
 // byStalled runs the rounds with A's LISTEN connection stopped (SIGSTOP to
