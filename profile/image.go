@@ -104,10 +104,12 @@ func inspectAvatar(data []byte) (*avatarSource, error) {
 		return nil, errImage(fmt.Sprintf("the image must be from 1×1 to %d×%d pixels", MaxAvatarSide, MaxAvatarSide))
 	}
 	if f == formatJPEG {
-		if n, ok := jpegScans(data); !ok {
+		if jh, ok := readJPEGHeader(data); !ok {
 			return nil, errImage("the file is not a readable jpeg image")
-		} else if n > maxJPEGScans {
-			return nil, errImage(fmt.Sprintf("the JPEG has %d scans; at most %d are allowed", n, maxJPEGScans))
+		} else if jh.scans > maxJPEGScans {
+			return nil, errImage(fmt.Sprintf("the JPEG has %d scans; at most %d are allowed", jh.scans, maxJPEGScans))
+		} else if jh.segments > maxJPEGSegments {
+			return nil, errImage(fmt.Sprintf("the JPEG has %d segments; at most %d are allowed", jh.segments, maxJPEGSegments))
 		}
 	}
 	cost, ok := decodeCost(f, data, cfg.Width, cfg.Height)
