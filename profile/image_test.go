@@ -30,7 +30,7 @@ func FuzzNormalizeAvatar(f *testing.F) {
 	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8 "))
 	f.Add(testWebPGroups(8, 4))
 	// "\xff\x00" between segments, which Go's decoder skips alone.
-	f.Add(hiddenScansJPEG(3, true))
+	f.Add(hiddenScansJPEG(16, 3, true))
 	f.Add([]byte("\xff\xd8\xff\xdb\x00\x43\x00" + strings.Repeat("\x01", 64) + "\xff\x00\xff\xff\x00\xff\xd0\xff\xc2\x00\x0b\x08\x00\x08\x00\x08\x01\x01\x11\x00\xff\x00\x00\x10\xff\xd9"))
 	if gopher, err := os.ReadFile("testdata/gopher-doc.skip-hgroup.lossless.webp"); err == nil {
 		f.Add(gopher)
@@ -95,7 +95,7 @@ func TestNormalizeAvatar_ScanBombRefused(t *testing.T) {
 // 3.5 minutes of CPU.)
 func TestNormalizeAvatar_HiddenScansCounted(t *testing.T) {
 	t.Parallel()
-	data := hiddenScansJPEG(300, true)
+	data := hiddenScansJPEG(256, 300, true)
 	if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
 		t.Fatalf("Go's decoder refuses the file, which then tests nothing: %v", err)
 	}
@@ -106,7 +106,7 @@ func TestNormalizeAvatar_HiddenScansCounted(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "300 scans") {
 		t.Fatalf("300 hidden scans: %v, want refused for its scans", err)
 	}
-	if _, err := normalizeAvatar(hiddenScansJPEG(maxJPEGScans, true)); err != nil {
+	if _, err := normalizeAvatar(hiddenScansJPEG(256, maxJPEGScans, true)); err != nil {
 		t.Fatalf("%d hidden scans: %v", maxJPEGScans, err)
 	}
 }
@@ -155,6 +155,50 @@ func TestReadJPEGHeader_AsGoDecodes(t *testing.T) {
 	many = append(many, base[sos:]...)
 	if _, err := normalizeAvatar(many); err == nil || !strings.Contains(err.Error(), "segments") {
 		t.Errorf("%d comments: %v, want refused for its segments", maxJPEGSegments, err)
+	}
+}
+
+// TestNormalize_StopsAtDeadline: a decode that outlasts its deadline
+// stops within a chunk's work (not at the end of the file) with a client
+// error, whatever the header checks missed: here, 10,000 scans of
+// 1024×1024 pixels given straight to the decoder, 10 s of CPU. A
+// decode whose client has left stops too, with ctx's error.
+func TestNormalize_StopsAtDeadline(t *testing.T) {
+	t.Parallel()
+	a := &avatarSource{data: hiddenScansJPEG(1024, 10000, true), format: formatJPEG}
+	const deadline = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	_, err := a.normalize(ctx)
+	if err != errDecodeTimeout {
+		t.Fatalf("err = %v, want %v", err, errDecodeTimeout)
+	}
+	// Generous, for -race on a busy machine (a chunk takes 30 ms, up to
+	// 600 ms with -race): the whole decode takes 50 times the deadline.
+	if took := time.Since(start); took > 10*deadline {
+		t.Errorf("the decode stopped %v after its start, %v after its deadline", took, took-deadline)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if _, err := a.normalize(ctx); err != context.Canceled {
+		t.Fatalf("cancelled: err = %v, want %v", err, context.Canceled)
+	}
+}
+
+// TestSetAvatar_SlowDecodeRefused: an upload whose decode outlasts the
+// decode deadline is BAD_USER_INPUT, and its slot is free again.
+func TestSetAvatar_SlowDecodeRefused(t *testing.T) {
+	t.Parallel()
+	s := &Service{decodes: make(chan struct{}, 1), largeDecodes: make(chan struct{}, 1), decodeWait: time.Hour,
+		decodeTimeout: time.Millisecond}
+	data := testJPEG(1024, 1024, []byte{0x11, 0x11, 0x11}, true, maxJPEGScans, false)
+	_, err := s.SetAvatar(context.Background(), "someone", bytes.NewReader(data))
+	if models.ErrorCode(err) != models.CodeBadUserInput || !strings.Contains(err.Error(), "took too long") {
+		t.Fatalf("err = %v, want BAD_USER_INPUT, too long", err)
+	}
+	if len(s.decodes)+len(s.largeDecodes) != 0 {
+		t.Fatal("the decode slot was not released")
 	}
 }
 
@@ -285,7 +329,7 @@ func TestWebPCost_RealFiles(t *testing.T) {
 		}
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
-		if _, err := a.normalize(); err != nil {
+		if _, err := a.normalize(context.Background()); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		runtime.ReadMemStats(&m1)

@@ -44,9 +44,9 @@ const maxJPEGSegments = 1024
 // this counts. A scan's entropy-coded data needs no special case: the
 // decoder never reads past an 0xFF followed by other than 0x00, an RST
 // marker or (resynchronizing after a restart interval) 0xFF, and the
-// bytes it leaves before one are skipped below as extraneous data (but
-// 0xFF 0xFF 0x00, which refuses the file: safe, as it only shortens
-// what the decoder does). ok is
+// bytes it leaves before one are skipped below as extraneous data
+// (0xFF 0xFF 0x00 excepted: resynchronizing, the decoder may skip it,
+// while this refuses the file, which is safe). ok is
 // false when the decoder would refuse the file before its end: a segment
 // running past the end, a marker it does not know, a second frame, or no
 // EOI.
