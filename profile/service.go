@@ -133,8 +133,9 @@ func checkText(field, s string) error {
 
 // SetAvatar checks and re-encodes the image in file, stores it, and points
 // the user's avatarUrl at it. Errors: BAD_USER_INPUT saying what is wrong
-// with the image, or that its decode took over decodeTimeout; RATE_LIMITED (per user, counted before the image is
-// read or decoded, extensions.retryAfter in seconds); INTERNAL.
+// with the image, or that its decode took over decodeTimeout;
+// RATE_LIMITED (per user, counted before the image is read or decoded,
+// extensions.retryAfter in seconds); INTERNAL.
 func (s *Service) SetAvatar(ctx context.Context, userID string, file io.Reader) (*models.User, error) {
 	if err := s.limits.Check(ctx, "avatar:user", userID, s.avatarLimit,
 		"too many avatar uploads; try again in %d seconds"); err != nil {
