@@ -418,3 +418,32 @@ func testWebPGroups(side, groups int) []byte {
 	b.put(0, 7)
 	return riff(webpChunk("VP8L", b.out))
 }
+
+// hiddenScansJPEG is a progressive side×side grey JPEG of n AC scans,
+// each of 14 bytes that make the decoder visit every block (one EOB run
+// over the image; side is 8 times a power of two, at most 1024). hide
+// puts "\xff\x00" and a length covering them all before the scans: Go's
+// decoder skips the two bytes as extraneous data and decodes every scan,
+// while a walk that took the pair for a marker skipped the scans as its
+// segment.
+func hiddenScansJPEG(side, n int, hide bool) []byte {
+	r := bits.Len(uint(side/8)) - 1 // an EOB run of 2^(2r) blocks
+	out := []byte{0xFF, 0xD8}
+	out = append(out, jpegSeg(0xDB, append([]byte{0}, bytes.Repeat([]byte{1}, 64)...))...)
+	out = append(out, jpegSeg(0xC2, []byte{8, byte(side >> 8), byte(side), byte(side >> 8), byte(side), 1, 1, 0x11, 0})...)
+	// AC table 3: one 1-bit code, for the EOB run.
+	out = append(out, jpegSeg(0xC4, append(append([]byte{0x13, 1}, make([]byte, 15)...), byte(2*r)<<4))...)
+	var scans []byte
+	for range n {
+		var b msbBits
+		b.put(0, 1)         // the code
+		b.put(0, uint(2*r)) // the run's low bits
+		scans = append(scans, jpegSeg(0xDA, []byte{1, 1, 0x03, 1, 63, 0})...)
+		scans = append(scans, b.flush()...)
+	}
+	if hide {
+		out = append(out, 0xFF, 0x00, byte((len(scans)+2)>>8), byte(len(scans)+2))
+	}
+	out = append(out, scans...)
+	return append(out, 0xFF, 0xD9)
+}

@@ -2,11 +2,14 @@ package profile
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
 	"io"
+	"time"
 
 	"golang.org/x/image/draw"
 	"golang.org/x/image/webp"
@@ -71,7 +74,46 @@ func normalizeAvatar(data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return src.normalize()
+	ctx, cancel := context.WithTimeout(context.Background(), decodeTimeout)
+	defer cancel()
+	return src.normalize(ctx)
+}
+
+// decodeTimeout bounds the time (and so the CPU) of one decode, whatever
+// the image's header promised: the checks before decoding count what is
+// known to cost (pixels, scans, prefix codes), and this stops what they
+// miss. The
+// slowest decode they let through takes under 2 s (a 4096² baseline
+// JPEG); see normalize for how a decode is stopped.
+const decodeTimeout = 5 * time.Second
+
+// errDecodeTimeout is a decode stopped by its deadline.
+var errDecodeTimeout = errImage("the image took too long to process; pick a smaller or simpler image")
+
+// decodeChunk is the most a decoder gets from one Read, so that it
+// checks its deadline often: one 4 KB read of Go's JPEG decoder can hold
+// 290 tiny scans, each a pass over every block, half a second of CPU at
+// 2400×2400 pixels; 512 bytes take about 60 ms.
+const decodeChunk = 512
+
+// ctxReader reads from r, at most decodeChunk bytes a call, until ctx is
+// done; then every Read fails with ctx's error, which the decoders
+// return at once: they read as they decode, so they stop within one
+// chunk's work.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+// Read reads from r unless ctx is done.
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) > decodeChunk {
+		p = p[:decodeChunk]
+	}
+	return c.r.Read(p)
 }
 
 // avatarSource is an upload that passed every check made before decoding.
@@ -104,10 +146,12 @@ func inspectAvatar(data []byte) (*avatarSource, error) {
 		return nil, errImage(fmt.Sprintf("the image must be from 1×1 to %d×%d pixels", MaxAvatarSide, MaxAvatarSide))
 	}
 	if f == formatJPEG {
-		if n, ok := jpegScans(data); !ok {
+		if jh, ok := readJPEGHeader(data); !ok {
 			return nil, errImage("the file is not a readable jpeg image")
-		} else if n > maxJPEGScans {
-			return nil, errImage(fmt.Sprintf("the JPEG has %d scans; at most %d are allowed", n, maxJPEGScans))
+		} else if jh.scans > maxJPEGScans {
+			return nil, errImage(fmt.Sprintf("the JPEG has %d scans; at most %d are allowed", jh.scans, maxJPEGScans))
+		} else if jh.segments > maxJPEGSegments {
+			return nil, errImage(fmt.Sprintf("the JPEG has %d segments; at most %d are allowed", jh.segments, maxJPEGSegments))
 		}
 	}
 	cost, ok := decodeCost(f, data, cfg.Width, cfg.Height)
@@ -122,15 +166,23 @@ func inspectAvatar(data []byte) (*avatarSource, error) {
 }
 
 // normalize decodes the image, shrinks it to at most AvatarSide a side
-// and re-encodes it as a JPEG.
-func (a *avatarSource) normalize() (out []byte, err error) {
+// and re-encodes it as a JPEG. The decode stops when ctx is done: past
+// its deadline (the decode's or the request's) with errDecodeTimeout,
+// cancelled with ctx's error (the client has left).
+func (a *avatarSource) normalize(ctx context.Context) (out []byte, err error) {
 	// The decoders are not expected to panic, but they read hostile bytes.
 	defer func() {
 		if recover() != nil {
 			out, err = nil, errImage("the file is not a readable "+a.format.name+" image")
 		}
 	}()
-	src, err := a.format.decode(bytes.NewReader(a.data))
+	src, err := a.format.decode(&ctxReader{ctx, bytes.NewReader(a.data)})
+	if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
+		// Whatever the decoder made of the failed Read.
+		return nil, errDecodeTimeout
+	} else if err != nil {
+		return nil, err
+	}
 	if err != nil {
 		return nil, errImage("the file is not a readable " + a.format.name + " image")
 	}

@@ -29,6 +29,9 @@ func FuzzNormalizeAvatar(f *testing.F) {
 	f.Add([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"))
 	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8 "))
 	f.Add(testWebPGroups(8, 4))
+	// "\xff\x00" between segments, which Go's decoder skips alone.
+	f.Add(hiddenScansJPEG(16, 3, true))
+	f.Add([]byte("\xff\xd8\xff\xdb\x00\x43\x00" + strings.Repeat("\x01", 64) + "\xff\x00\xff\xff\x00\xff\xd0\xff\xc2\x00\x0b\x08\x00\x08\x00\x08\x01\x01\x11\x00\xff\x00\x00\x10\xff\xd9"))
 	if gopher, err := os.ReadFile("testdata/gopher-doc.skip-hgroup.lossless.webp"); err == nil {
 		f.Add(gopher)
 	}
@@ -83,6 +86,119 @@ func TestNormalizeAvatar_ScanBombRefused(t *testing.T) {
 	_, err := normalizeAvatar(scanBomb(500))
 	if err == nil || !strings.Contains(err.Error(), "scans") {
 		t.Fatalf("a 500-scan JPEG: %v, want refused for its scans", err)
+	}
+}
+
+// TestNormalizeAvatar_HiddenScansCounted: "\xff\x00" between segments
+// is extraneous data to Go's decoder, not a marker with a length: the
+// scans after it count. (A 2 MB file of 103,000 scans hidden so took
+// 3.5 minutes of CPU.)
+func TestNormalizeAvatar_HiddenScansCounted(t *testing.T) {
+	t.Parallel()
+	data := hiddenScansJPEG(256, 300, true)
+	if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+		t.Fatalf("Go's decoder refuses the file, which then tests nothing: %v", err)
+	}
+	if n, ok := jpegScans(data); !ok || n != 300 {
+		t.Fatalf("jpegScans = %d, %v; want 300 scans", n, ok)
+	}
+	_, err := normalizeAvatar(data)
+	if err == nil || !strings.Contains(err.Error(), "300 scans") {
+		t.Fatalf("300 hidden scans: %v, want refused for its scans", err)
+	}
+	if _, err := normalizeAvatar(hiddenScansJPEG(256, maxJPEGScans, true)); err != nil {
+		t.Fatalf("%d hidden scans: %v", maxJPEGScans, err)
+	}
+}
+
+// TestReadJPEGHeader_AsGoDecodes: bytes between a JPEG's segments that
+// Go's decoder skips are skipped, and those it refuses are refused
+// before decoding.
+func TestReadJPEGHeader_AsGoDecodes(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	_ = jpeg.Encode(&b, image.NewGray(image.Rect(0, 0, 16, 16)), nil)
+	base := b.Bytes()
+	sos := bytes.Index(base, []byte{0xFF, 0xDA})
+	sof := bytes.Index(base, []byte{0xFF, 0xC0})
+	sofSeg := base[sof : sof+2+int(base[sof+2])<<8+int(base[sof+3])]
+	for _, c := range []struct {
+		name   string
+		insert []byte // before the SOS
+		ok     bool
+	}{
+		{"nothing", nil, true},
+		{"fill bytes", []byte{0xFF, 0xFF, 0xFF}, true},
+		{"extraneous bytes", []byte{0x00, 0x12, 0xFE}, true},
+		{"ff00 and a length", []byte{0xFF, 0x00, 0x00, 0x10}, true},
+		{"ff00 after extraneous bytes", []byte{0x01, 0xFF, 0x00, 0xFF, 0x00}, true},
+		{"RST", []byte{0xFF, 0xD3}, true},
+		{"fill bytes then 00", []byte{0xFF, 0xFF, 0x00, 0x00, 0x04}, false},
+		{"COM", jpegSeg(0xFE, []byte("hi")), true},
+		{"APP15", jpegSeg(0xEF, []byte("x")), true},
+		{"unknown marker", jpegSeg(0xC3, nil), false},
+		{"reserved marker", jpegSeg(0x02, nil), false},
+		{"second SOF", sofSeg, false},
+		{"length past the end", []byte{0xFF, 0xFE, 0xFF, 0xF0}, false},
+	} {
+		data := append(append(append([]byte{}, base[:sos]...), c.insert...), base[sos:]...)
+		_, derr := jpeg.Decode(bytes.NewReader(data))
+		h, ok := readJPEGHeader(data)
+		if ok != c.ok || (derr == nil) != c.ok || ok && h.scans != 1 {
+			t.Errorf("%s: walk ok %v with %d scans, Go's decoder %v; want ok %v, 1 scan", c.name, ok, h.scans, derr, c.ok)
+		}
+	}
+	if _, ok := readJPEGHeader(base[:len(base)-2]); ok {
+		t.Error("a JPEG without EOI, which Go's decoder refuses, passed")
+	}
+	many := append(append([]byte{}, base[:sos]...), bytes.Repeat(jpegSeg(0xFE, nil), maxJPEGSegments)...)
+	many = append(many, base[sos:]...)
+	if _, err := normalizeAvatar(many); err == nil || !strings.Contains(err.Error(), "segments") {
+		t.Errorf("%d comments: %v, want refused for its segments", maxJPEGSegments, err)
+	}
+}
+
+// TestNormalize_StopsAtDeadline: a decode that outlasts its deadline
+// stops within a chunk's work (not at the end of the file) with a client
+// error, whatever the header checks missed: here, 10,000 scans of
+// 1024×1024 pixels given straight to the decoder, 10 s of CPU. A
+// decode whose client has left stops too, with ctx's error.
+func TestNormalize_StopsAtDeadline(t *testing.T) {
+	t.Parallel()
+	a := &avatarSource{data: hiddenScansJPEG(1024, 10000, true), format: formatJPEG}
+	const deadline = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	_, err := a.normalize(ctx)
+	if err != errDecodeTimeout {
+		t.Fatalf("err = %v, want %v", err, errDecodeTimeout)
+	}
+	// Generous, for -race on a busy machine (a chunk takes 30 ms, up to
+	// 600 ms with -race): the whole decode takes 50 times the deadline.
+	if took := time.Since(start); took > 10*deadline {
+		t.Errorf("the decode stopped %v after its start, %v after its deadline", took, took-deadline)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if _, err := a.normalize(ctx); err != context.Canceled {
+		t.Fatalf("cancelled: err = %v, want %v", err, context.Canceled)
+	}
+}
+
+// TestSetAvatar_SlowDecodeRefused: an upload whose decode outlasts the
+// decode deadline is BAD_USER_INPUT, and its slot is free again.
+func TestSetAvatar_SlowDecodeRefused(t *testing.T) {
+	t.Parallel()
+	s := &Service{decodes: make(chan struct{}, 1), largeDecodes: make(chan struct{}, 1), decodeWait: time.Hour,
+		decodeTimeout: time.Millisecond}
+	data := testJPEG(1024, 1024, []byte{0x11, 0x11, 0x11}, true, maxJPEGScans, false)
+	_, err := s.SetAvatar(context.Background(), "someone", bytes.NewReader(data))
+	if models.ErrorCode(err) != models.CodeBadUserInput || !strings.Contains(err.Error(), "took too long") {
+		t.Fatalf("err = %v, want BAD_USER_INPUT, too long", err)
+	}
+	if len(s.decodes)+len(s.largeDecodes) != 0 {
+		t.Fatal("the decode slot was not released")
 	}
 }
 
@@ -213,7 +329,7 @@ func TestWebPCost_RealFiles(t *testing.T) {
 		}
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
-		if _, err := a.normalize(); err != nil {
+		if _, err := a.normalize(context.Background()); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		runtime.ReadMemStats(&m1)

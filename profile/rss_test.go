@@ -3,6 +3,7 @@ package profile
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -198,7 +199,7 @@ func TestDecodeCost_CoversAllocation(t *testing.T) {
 			}
 			var m0, m1 runtime.MemStats
 			runtime.ReadMemStats(&m0)
-			if _, err := a.normalize(); err != nil {
+			if _, err := a.normalize(context.Background()); err != nil {
 				t.Fatalf("%s %d×%d: %v", s.name, side, side, err)
 			}
 			runtime.ReadMemStats(&m1)

@@ -46,6 +46,8 @@ type Service struct {
 	// waits longer than decodeWait for its slot (RATE_LIMITED then).
 	decodes, largeDecodes chan struct{}
 	decodeWait            time.Duration
+	// decodeTimeout is how long a decode may take; see decodeTimeout.
+	decodeTimeout time.Duration
 	// forget is told of each user whose profile changed; see SetForget.
 	forget func(userID string)
 	// limits and avatarLimit bound uploads per user; see SetRateLimit.
@@ -59,9 +61,10 @@ func NewService(st *store.Store, blobs blob.Store, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	return &Service{store: st, blobs: blobs, log: log,
-		decodes:      make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
-		largeDecodes: make(chan struct{}, 1),
-		decodeWait:   decodeWait,
+		decodes:       make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		largeDecodes:  make(chan struct{}, 1),
+		decodeWait:    decodeWait,
+		decodeTimeout: decodeTimeout,
 	}
 }
 
@@ -130,8 +133,9 @@ func checkText(field, s string) error {
 
 // SetAvatar checks and re-encodes the image in file, stores it, and points
 // the user's avatarUrl at it. Errors: BAD_USER_INPUT saying what is wrong
-// with the image; RATE_LIMITED (per user, counted before the image is
-// read or decoded, extensions.retryAfter in seconds); INTERNAL.
+// with the image, or that its decode took over decodeTimeout;
+// RATE_LIMITED (per user, counted before the image is read or decoded,
+// extensions.retryAfter in seconds); INTERNAL.
 func (s *Service) SetAvatar(ctx context.Context, userID string, file io.Reader) (*models.User, error) {
 	if err := s.limits.Check(ctx, "avatar:user", userID, s.avatarLimit,
 		"too many avatar uploads; try again in %d seconds"); err != nil {
@@ -148,12 +152,22 @@ func (s *Service) SetAvatar(ctx context.Context, userID string, file io.Reader) 
 		if busy != nil {
 			return nil, busy
 		}
-		img, err = src.normalize()
+		timeout := s.decodeTimeout
+		if timeout <= 0 {
+			timeout = decodeTimeout
+		}
+		dctx, cancel := context.WithTimeout(ctx, timeout)
+		img, err = src.normalize(dctx)
+		cancel()
 		release()
 	}
 	var bad errImage
 	if errors.As(err, &bad) {
 		return nil, models.Errorf(models.CodeBadUserInput, "avatar: %s", string(bad))
+	} else if errors.Is(err, context.Canceled) {
+		// The client has left and reads no answer; an INTERNAL error
+		// would be logged for nothing.
+		return nil, models.WrapError(err, models.CodeBadUserInput, "avatar: the upload was cancelled")
 	} else if err != nil {
 		return nil, internal(err)
 	}
