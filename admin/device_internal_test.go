@@ -58,10 +58,35 @@ func TestParseDevice(t *testing.T) {
 	}
 
 	ck := (&LoginResult{Device: v}).DeviceCookie(true)
-	if ck.Name != DeviceCookieName || ck.Path != "/graphql" || !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.MaxAge != int(DeviceTTL.Seconds()) {
-		t.Fatalf("cookie %+v", ck)
+	if ck.Name != HostDeviceCookieName || ck.Path != "/" || ck.Domain != "" || !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.MaxAge != int(DeviceTTL.Seconds()) {
+		t.Fatalf("cookie over https %+v", ck)
 	}
-	if (&LoginResult{Device: v}).DeviceCookie(false).Secure || (&LoginResult{}).DeviceCookie(true) != nil {
-		t.Fatal("Secure over plain http, or a cookie without a device")
+	if err := ck.Valid(); err != nil {
+		t.Fatal(err)
+	}
+	if ck := (&LoginResult{Device: v}).DeviceCookie(false); ck.Name != DeviceCookieName || ck.Path != "/graphql" || ck.Secure || !ck.HttpOnly {
+		t.Fatalf("cookie over plain http %+v", ck)
+	}
+	if (&LoginResult{}).DeviceCookie(true) != nil {
+		t.Fatal("a cookie without a device")
+	}
+}
+
+// DeviceCookies tries the __Host- cookies first, which nobody but this host
+// over https can set, then the plain ones, in their order, at most 8.
+func TestDeviceCookies(t *testing.T) {
+	t.Parallel()
+	r, _ := http.NewRequest("POST", "/graphql", nil)
+	r.Header.Set("Cookie", "wxlogin_admin_device=p1; other=x; __Host-wxlogin_admin_device=h1; wxlogin_admin_device=p2; __Host-wxlogin_admin_device=h2")
+	if got := strings.Join(DeviceCookies(r), " "); got != "h1 h2 p1 p2" {
+		t.Fatalf("DeviceCookies = %q, want h1 h2 p1 p2", got)
+	}
+	r.Header.Set("Cookie", strings.Repeat("wxlogin_admin_device=x; ", 100))
+	if n := len(DeviceCookies(r)); n != maxDeviceCookies {
+		t.Fatalf("%d of 100 cookies tried, want %d", n, maxDeviceCookies)
+	}
+	r.Header.Del("Cookie")
+	if DeviceCookies(r) != nil {
+		t.Fatal("cookies from a request without any")
 	}
 }
