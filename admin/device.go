@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"wxlogin/models"
 	"wxlogin/ratelimit"
 )
 
@@ -29,7 +30,10 @@ import (
 // with the cookie. This keeps the protection: a cookie is only issued by a
 // successful sign-in, so only someone who knew the password holds one, and
 // each device has a budget of its own (MaxPerDevice), so a stolen cookie is
-// worth ten guesses a window at its one admin and no more.
+// worth ten guesses a window at its one admin and no more. A cookie also
+// carries a tag of the admin's password hash, so a new password (which ends
+// the admin's sessions) makes the devices signed in with the old one count
+// as none: whoever once had the password keeps no budget from it.
 //
 // The alternative, counting per (username, network) with only a delay
 // across networks, was not taken: a /48 holds 65,536 /64s, so the guesses
@@ -67,9 +71,11 @@ const (
 )
 
 // A device cookie is base64url(admin id (16) | issued, Unix seconds (8) |
-// nonce (16) | HMAC-SHA256 of those under the device key (32)).
+// nonce (16) | password tag (8, see passwordTag) | HMAC-SHA256 of those
+// under the device key (32)).
 const (
-	devicePayloadLen = 16 + 8 + 16
+	devicePayloadLen = 16 + 8 + 16 + passwordTagLen
+	passwordTagLen   = 8
 	deviceRawLen     = devicePayloadLen + sha256.Size
 	// deviceCookieLen is the cookie value's length; anything else is
 	// refused before it is decoded.
@@ -77,7 +83,7 @@ const (
 )
 
 // deviceKeyLabel separates the device key from SECRET_KEY's other uses.
-const deviceKeyLabel = "wxlogin admin device cookie v1"
+const deviceKeyLabel = "wxlogin admin device cookie v2"
 
 // deviceKey derives the key device cookies are signed with from SECRET_KEY;
 // nil (no device cookies) without one.
@@ -93,12 +99,24 @@ func deviceKey(secret []byte) []byte {
 // device is a device cookie that verified.
 type device struct {
 	adminID string
+	// passwordTag is passwordTag of the admin's password hash when issued.
+	passwordTag string
 	// key is the device's counter key in login_attempts.
 	key string
 }
 
-// newDevice returns a fresh device cookie value for the admin with id.
-func newDevice(key []byte, adminID string, now time.Time) string {
+// passwordTag ties a device cookie to the password hash it was issued
+// under. Eight bytes are plenty: the cookie's MAC covers it, so it only has
+// to differ between two hashes of one admin.
+func passwordTag(key []byte, passwordHash string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("password\x00" + passwordHash))
+	return string(m.Sum(nil)[:passwordTagLen])
+}
+
+// newDevice returns a fresh device cookie value for the admin with id and
+// that password hash.
+func newDevice(key []byte, adminID, passwordHash string, now time.Time) string {
 	id, err := uuid.Parse(adminID)
 	if key == nil || err != nil {
 		return ""
@@ -106,7 +124,8 @@ func newDevice(key []byte, adminID string, now time.Time) string {
 	raw := make([]byte, devicePayloadLen, deviceRawLen)
 	copy(raw, id[:])
 	binary.BigEndian.PutUint64(raw[16:], uint64(now.Unix()))
-	_, _ = rand.Read(raw[24:devicePayloadLen])
+	_, _ = rand.Read(raw[24:40])
+	copy(raw[40:], passwordTag(key, passwordHash))
 	m := hmac.New(sha256.New, key)
 	m.Write(raw)
 	return base64.RawURLEncoding.EncodeToString(m.Sum(raw))
@@ -133,7 +152,8 @@ func parseDevice(key []byte, value string, now time.Time) (d device, ok bool) {
 		return device{}, false
 	}
 	id, _ := uuid.FromBytes(raw[:16])
-	return device{adminID: id.String(), key: ratelimit.Key("device", string(raw[24:devicePayloadLen]))}, true
+	return device{adminID: id.String(), passwordTag: string(raw[40:devicePayloadLen]),
+		key: ratelimit.Key("device", string(raw[24:40]))}, true
 }
 
 // DeviceCookie is the Set-Cookie of a sign-in's device cookie: HttpOnly
@@ -167,6 +187,12 @@ func DeviceCookies(r *http.Request) []string {
 		}
 	}
 	return vs
+}
+
+// trusts reports whether d is a device of a, signed in with its current
+// password; tag is passwordTag of a's password hash.
+func (d device) trusts(a *models.Admin, tag string) bool {
+	return a != nil && a.ID == d.adminID && hmac.Equal([]byte(d.passwordTag), []byte(tag))
 }
 
 // verifiedDevices returns the devices that verify among the first

@@ -319,3 +319,42 @@ func TestLogin_EveryDeviceCookieIsTried(t *testing.T) {
 		}
 	}
 }
+
+// TestLogin_NewPasswordUntrustsDevices: a device cookie outlived a new
+// password, so whoever once had the old one kept a budget of guesses at
+// the new one for each cookie they had minted, beyond the network's limit.
+// A new password (which ends the sessions too) now makes the cookies
+// issued under the old one count as none; signing in with it mints one
+// that counts.
+func TestLogin_NewPasswordUntrustsDevices(t *testing.T) {
+	t.Parallel()
+	svc := admin.NewService(storetest.Open(t), admin.Config{SecretKey: testSecret})
+	ctx := context.Background()
+	const oldPW, newPW = "the old long password", "the new long password"
+	if _, err := svc.Create(ctx, "rotated", oldPW, models.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	const home = "198.51.100.40"
+	old, err := svc.Login(ctx, admin.LoginInput{Username: "rotated", Password: oldPW, IP: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetPassword(ctx, "rotated", newPW); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := svc.Login(ctx, admin.LoginInput{Username: "rotated", Password: newPW, IP: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range admin.MaxPerUsername {
+		if _, err := svc.Login(ctx, admin.LoginInput{Username: "rotated", Password: "guess", IP: fmt.Sprintf("203.0.113.%d", 200+i)}); models.ErrorCode(err) != models.CodeInvalidCredentials {
+			t.Fatalf("stranger %d: %v", i+1, err)
+		}
+	}
+	if _, err := svc.Login(ctx, admin.LoginInput{Username: "rotated", Password: newPW, IP: home, Devices: []string{old.Device}}); models.ErrorCode(err) != models.CodeRateLimited {
+		t.Fatalf("a cookie issued under the old password: %v, want RATE_LIMITED (no device)", err)
+	}
+	if _, err := svc.Login(ctx, admin.LoginInput{Username: "rotated", Password: newPW, IP: home, Devices: []string{old.Device, fresh.Device}}); err != nil {
+		t.Fatalf("a cookie issued under the new password: %v, want signed in", err)
+	}
+}

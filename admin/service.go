@@ -154,16 +154,20 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	// not per username nor per network, so that strangers' guesses cannot
 	// lock the admin out (see DeviceCookieName). Only a cookie that
 	// verifies costs the lookup here, once however many do; a cookie names
-	// the admin by id, so the first naming the account the username names
-	// now is the one used.
+	// the admin by id and password, so the first naming the account the
+	// username names now, with the password it has now, is the one used.
 	if ds := s.verifiedDevices(in.Devices); len(ds) > 0 {
 		var err error
 		if a, err = s.adminByUsername(ctx, in.Username); err != nil {
 			return nil, err
 		}
 		looked = true
+		tag := ""
+		if a != nil {
+			tag = passwordTag(s.deviceKey, a.PasswordHash)
+		}
 		for _, d := range ds {
-			if a != nil && a.ID == d.adminID {
+			if d.trusts(a, tag) {
 				keys = []string{d.key}
 				break
 			}
@@ -221,7 +225,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	} else if err != nil {
 		return nil, internal(err)
 	}
-	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Admin: a, Device: newDevice(s.deviceKey, a.ID, s.now())}, nil
+	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Admin: a, Device: newDevice(s.deviceKey, a.ID, a.PasswordHash, s.now())}, nil
 }
 
 // adminByUsername is the admin named username, or nil when there is none.
