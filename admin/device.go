@@ -47,9 +47,9 @@ import (
 // a cookie of the same name ahead of the real one. Every cookie of the name
 // is therefore tried (up to maxDeviceCookies, so a request cannot make many
 // HMAC checks), and over https the cookie is named with the __Host- prefix,
-// which browsers only accept from this very host over https, with Path=/
-// and no Domain: those are tried first, and the plain name (plain http, and
-// cookies issued before the prefix) after them.
+// which browsers only accept from this very host (on any port) over https,
+// with Path=/ and no Domain: those are tried first, and the plain name
+// (plain http, and cookies issued before the prefix) after them.
 const (
 	// DeviceCookieName is the device cookie's name over plain http. It is
 	// sent only to /graphql, and only adminLogin reads it.
