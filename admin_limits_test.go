@@ -23,7 +23,7 @@ func (ts *testServer) postFrom(t *testing.T, query string, vars map[string]any, 
 		t.Fatalf("HTTP %d, body %s: %v", resp.StatusCode, raw, err)
 	}
 	for _, c := range resp.Cookies() {
-		if c.Name == admin.DeviceCookieName {
+		if c.Name == admin.DeviceCookieName || c.Name == admin.HostDeviceCookieName {
 			return out, c
 		}
 	}
@@ -40,9 +40,9 @@ func (ts *testServer) adminLoginFrom(t *testing.T, user, pw string, hdr ...strin
 
 // Ten wrong passwords for an admin from ten strangers' addresses used to
 // lock the admin out. Over HTTP: the browser they signed in with holds a
-// device cookie (HttpOnly, SameSite=Strict, /graphql only, Secure over
-// https) and gets in; strangers, with the right password or a made-up
-// cookie, stay RATE_LIMITED.
+// device cookie (HttpOnly, SameSite=Strict; over https __Host-, Secure and
+// Path=/, over plain http /graphql only) and gets in; strangers, with the
+// right password or a made-up cookie, stay RATE_LIMITED.
 func TestAdmin_StrangersCannotLockOutTheAdmin(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, func(c *Config) { c.TrustedProxies, _ = edge.ParseProxies("127.0.0.1") })
@@ -53,12 +53,13 @@ func TestAdmin_StrangersCannotLockOutTheAdmin(t *testing.T) {
 	if out.code() != "" || ck == nil {
 		t.Fatalf("first sign-in: %s, cookie %v", out.raw, ck)
 	}
-	if !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/graphql" || ck.Domain != "" ||
+	if ck.Name != admin.HostDeviceCookieName || !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.Domain != "" ||
 		ck.MaxAge != int(admin.DeviceTTL/time.Second) {
 		t.Fatalf("device cookie over https: %s", ck.Raw)
 	}
-	if _, plain := ts.adminLoginFrom(t, "lockout-boss", pw, "X-Forwarded-For", home); plain == nil || plain.Secure {
-		t.Fatalf("device cookie over plain http: %v (a Secure one would not be kept)", plain)
+	_, plain := ts.adminLoginFrom(t, "lockout-boss", pw, "X-Forwarded-For", home)
+	if plain == nil || plain.Secure || plain.Name != admin.DeviceCookieName || plain.Path != "/graphql" {
+		t.Fatalf("device cookie over plain http: %v (a Secure or __Host- one would not be kept)", plain)
 	}
 
 	for i := range admin.MaxPerUsername {
@@ -80,9 +81,16 @@ func TestAdmin_StrangersCannotLockOutTheAdmin(t *testing.T) {
 		}
 	}
 
-	out, fresh := ts.adminLoginFrom(t, "lockout-boss", pw, "X-Forwarded-For", home, "Cookie", admin.DeviceCookieName+"="+ck.Value)
-	if out.code() != "" || fresh == nil || fresh.Value == ck.Value {
-		t.Fatalf("the admin with their device cookie: %s, cookie %v; want signed in with a fresh cookie", out.raw, fresh)
+	// A plain-named cookie planted from plain http or a sibling subdomain
+	// comes first in the header; the __Host- one is tried all the same.
+	planted := admin.DeviceCookieName + "=junk; " + ck.Name + "=" + ck.Value
+	out, fresh := ts.adminLoginFrom(t, "lockout-boss", pw, "X-Forwarded-For", home, "X-Forwarded-Proto", "https", "Cookie", planted)
+	if out.code() != "" || fresh == nil || fresh.Value == ck.Value || fresh.Name != admin.HostDeviceCookieName {
+		t.Fatalf("the admin with their device cookie: %s, cookie %v; want signed in with a fresh __Host- cookie", out.raw, fresh)
+	}
+	// The plain-http cookie counts too, as do those issued before the prefix.
+	if out, _ := ts.adminLoginFrom(t, "lockout-boss", pw, "X-Forwarded-For", home, "Cookie", plain.Name+"="+plain.Value); out.code() != "" {
+		t.Fatalf("the admin with their plain-http cookie: %s, want signed in", out.raw)
 	}
 }
 
@@ -128,5 +136,59 @@ func TestLimits_IPv6NetworkIsOneClientEverywhere(t *testing.T) {
 	}
 	if out, _ := ts.adminLoginFrom(t, "v6-spray-next", "guess", "X-Forwarded-For", "2001:db8:6464:2::2"); out.code() != "INVALID_CREDENTIALS" {
 		t.Fatalf("the next /64: adminLogin %s", out.raw)
+	}
+}
+
+// A stranger on the admin's network — behind the same IPv4 NAT, in the same
+// IPv6 /64, or any client when a proxy is missing from TRUSTED_PROXIES —
+// used to lock the admin out even on the browser with the device cookie:
+// 50 failures at made-up usernames spent the network's budget, which was
+// checked before the cookie helped. A sign-in carrying the admin's device
+// cookie now has the device's budget instead; without it the network's
+// limit still holds.
+func TestAdmin_NetworkCannotLockOutTheAdmin(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *Config) { c.TrustedProxies, _ = edge.ParseProxies("127.0.0.1") })
+	pw := mustAdmin(t, "netlock-boss", "admin")
+	const home = "198.18.20.1"
+	out, ck := ts.adminLoginFrom(t, "netlock-boss", pw, "X-Forwarded-For", home)
+	if out.code() != "" || ck == nil {
+		t.Fatalf("first sign-in: %s, cookie %v", out.raw, ck)
+	}
+	for i := range admin.MaxPerIP {
+		if out, _ := ts.adminLoginFrom(t, fmt.Sprintf("netlock-stranger-%d", i), "guess", "X-Forwarded-For", home); out.code() != "INVALID_CREDENTIALS" {
+			t.Fatalf("stranger's guess %d: %s", i+1, out.raw)
+		}
+	}
+	if out, _ := ts.adminLoginFrom(t, "netlock-boss", pw, "X-Forwarded-For", home); out.code() != "RATE_LIMITED" {
+		t.Fatalf("the admin without the cookie from the spent network: %s, want RATE_LIMITED", out.raw)
+	}
+	out, fresh := ts.adminLoginFrom(t, "netlock-boss", pw, "X-Forwarded-For", home, "Cookie", ck.Name+"="+ck.Value)
+	if out.code() != "" || fresh == nil {
+		t.Fatalf("the admin with their device cookie from the spent network: %s, want signed in", out.raw)
+	}
+}
+
+// Only the first cookie named wxlogin_admin_device used to be read, so one
+// planted ahead of the real one (from another port, a sibling subdomain or
+// plain http, which may all set cookies for this host) hid the device.
+// Every cookie of the name is tried now.
+func TestAdmin_PlantedCookieDoesNotHideTheDevice(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *Config) { c.TrustedProxies, _ = edge.ParseProxies("127.0.0.1") })
+	pw := mustAdmin(t, "planted-boss", "admin")
+	const home = "198.18.21.1"
+	out, ck := ts.adminLoginFrom(t, "planted-boss", pw, "X-Forwarded-For", home)
+	if out.code() != "" || ck == nil {
+		t.Fatalf("first sign-in: %s, cookie %v", out.raw, ck)
+	}
+	for i := range admin.MaxPerUsername {
+		if out, _ := ts.adminLoginFrom(t, "planted-boss", "a stranger's guess", "X-Forwarded-For", fmt.Sprintf("198.18.22.%d", i+1)); out.code() != "INVALID_CREDENTIALS" {
+			t.Fatalf("stranger %d: %s", i+1, out.raw)
+		}
+	}
+	junkFirst := admin.DeviceCookieName + "=junk; " + admin.DeviceCookieName + "=" + ck.Value
+	if out, fresh := ts.adminLoginFrom(t, "planted-boss", pw, "X-Forwarded-For", home, "Cookie", junkFirst); out.code() != "" || fresh == nil {
+		t.Fatalf("a planted cookie ahead of the device's: %s, want signed in", out.raw)
 	}
 }

@@ -170,7 +170,11 @@ func TestLogin_StrangersCannotLockOutTheAdmin(t *testing.T) {
 	}
 	const home = "198.51.100.10"
 	signIn := func(user, pass, ip, device string) (*admin.LoginResult, error) {
-		return svc.Login(ctx, admin.LoginInput{Username: user, Password: pass, IP: ip, Device: device})
+		in := admin.LoginInput{Username: user, Password: pass, IP: ip}
+		if device != "" {
+			in.Devices = []string{device}
+		}
+		return svc.Login(ctx, in)
 	}
 	first, err := signIn("boss", pw, home, "")
 	if err != nil || first.Device == "" {
@@ -214,8 +218,8 @@ func TestLogin_StrangersCannotLockOutTheAdmin(t *testing.T) {
 	if res.Device == "" || res.Device == first.Device {
 		t.Fatalf("a sign-in issues a fresh cookie, got %q", res.Device)
 	}
-	// The old cookie still counts (it has not expired); both share nothing
-	// but the per-address limit.
+	// The old cookie still counts (it has not expired); the two devices
+	// share no limit.
 	for i := range admin.MaxPerDevice {
 		if _, err := signIn("boss", "typo", home, res.Device); models.ErrorCode(err) != models.CodeInvalidCredentials {
 			t.Fatalf("the device's guess %d: %v", i+1, err)
@@ -226,5 +230,131 @@ func TestLogin_StrangersCannotLockOutTheAdmin(t *testing.T) {
 	}
 	if _, err := signIn("boss", pw, home, first.Device); err != nil {
 		t.Fatalf("another device of the admin: %v, want signed in", err)
+	}
+}
+
+// TestLogin_NetworkCannotLockOutTheAdmin: 50 failures at made-up usernames
+// from the admin's own network (a NAT, a /64, or everyone behind a proxy
+// missing from TRUSTED_PROXIES) used to lock the admin out with the device
+// cookie too: the per-network limit came first. The cookie's sign-in now
+// has the device's budget in its place; without the cookie the network's
+// limit holds, and the device's own budget still ends its guesses.
+func TestLogin_NetworkCannotLockOutTheAdmin(t *testing.T) {
+	t.Parallel()
+	svc := admin.NewService(storetest.Open(t), admin.Config{SecretKey: testSecret})
+	ctx := context.Background()
+	const pw = "the office's long password"
+	if _, err := svc.Create(ctx, "office", pw, models.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	const home = "198.51.100.20"
+	first, err := svc.Login(ctx, admin.LoginInput{Username: "office", Password: pw, IP: home})
+	if err != nil || first.Device == "" {
+		t.Fatalf("first sign-in: %+v, %v", first, err)
+	}
+	for i := range admin.MaxPerIP {
+		if _, err := svc.Login(ctx, admin.LoginInput{Username: fmt.Sprintf("office-stranger%d", i), Password: "guess", IP: home}); models.ErrorCode(err) != models.CodeInvalidCredentials {
+			t.Fatalf("stranger's guess %d: %v", i+1, err)
+		}
+	}
+	if _, err := svc.Login(ctx, admin.LoginInput{Username: "office", Password: pw, IP: home}); models.ErrorCode(err) != models.CodeRateLimited {
+		t.Fatalf("the admin without the cookie from the spent network: %v, want RATE_LIMITED", err)
+	}
+	withCookie := admin.LoginInput{Username: "office", Password: pw, IP: home, Devices: []string{first.Device}}
+	if _, err := svc.Login(ctx, withCookie); err != nil {
+		t.Fatalf("the admin with the cookie from the spent network: %v, want signed in", err)
+	}
+	typo := withCookie
+	typo.Password = "typo"
+	for i := range admin.MaxPerDevice {
+		if _, err := svc.Login(ctx, typo); models.ErrorCode(err) != models.CodeInvalidCredentials {
+			t.Fatalf("the device's guess %d: %v", i+1, err)
+		}
+	}
+	if _, err := svc.Login(ctx, withCookie); models.ErrorCode(err) != models.CodeRateLimited {
+		t.Fatalf("past the device's own budget: %v, want RATE_LIMITED", err)
+	}
+}
+
+// TestLogin_EveryDeviceCookieIsTried: a cookie planted ahead of the
+// device's (junk, or another admin's) used to hide it, since only the first
+// was read. Every one is tried now, up to 8: a ninth is not.
+func TestLogin_EveryDeviceCookieIsTried(t *testing.T) {
+	t.Parallel()
+	svc := admin.NewService(storetest.Open(t), admin.Config{SecretKey: testSecret})
+	ctx := context.Background()
+	const pw = "the owner's long password"
+	for _, name := range []string{"owner", "other"} {
+		if _, err := svc.Create(ctx, name, pw, models.RoleAdmin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const home = "198.51.100.30"
+	mine, err := svc.Login(ctx, admin.LoginInput{Username: "owner", Password: pw, IP: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := svc.Login(ctx, admin.LoginInput{Username: "other", Password: pw, IP: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range admin.MaxPerUsername {
+		if _, err := svc.Login(ctx, admin.LoginInput{Username: "owner", Password: "guess", IP: fmt.Sprintf("203.0.113.%d", 100+i)}); models.ErrorCode(err) != models.CodeInvalidCredentials {
+			t.Fatalf("stranger %d: %v", i+1, err)
+		}
+	}
+	eightJunk := strings.Split(strings.Repeat("junk ", 8), " ")[:8]
+	for _, tc := range []struct {
+		name    string
+		devices []string
+		want    string
+	}{
+		{"junk first, the device's second", []string{"junk", mine.Device}, ""},
+		{"another admin's first, the device's second", []string{other.Device, mine.Device}, ""},
+		{"eight before the device's", append(eightJunk, mine.Device), models.CodeRateLimited},
+	} {
+		_, err := svc.Login(ctx, admin.LoginInput{Username: "owner", Password: pw, IP: home, Devices: tc.devices})
+		if models.ErrorCode(err) != tc.want {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestLogin_NewPasswordUntrustsDevices: a device cookie outlived a new
+// password, so whoever once had the old one kept a budget of guesses at
+// the new one for each cookie they had minted, beyond the network's limit.
+// A new password (which ends the sessions too) now makes the cookies
+// issued under the old one count as none; signing in with it mints one
+// that counts.
+func TestLogin_NewPasswordUntrustsDevices(t *testing.T) {
+	t.Parallel()
+	svc := admin.NewService(storetest.Open(t), admin.Config{SecretKey: testSecret})
+	ctx := context.Background()
+	const oldPW, newPW = "the old long password", "the new long password"
+	if _, err := svc.Create(ctx, "rotated", oldPW, models.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	const home = "198.51.100.40"
+	old, err := svc.Login(ctx, admin.LoginInput{Username: "rotated", Password: oldPW, IP: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetPassword(ctx, "rotated", newPW); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := svc.Login(ctx, admin.LoginInput{Username: "rotated", Password: newPW, IP: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range admin.MaxPerUsername {
+		if _, err := svc.Login(ctx, admin.LoginInput{Username: "rotated", Password: "guess", IP: fmt.Sprintf("203.0.113.%d", 200+i)}); models.ErrorCode(err) != models.CodeInvalidCredentials {
+			t.Fatalf("stranger %d: %v", i+1, err)
+		}
+	}
+	if _, err := svc.Login(ctx, admin.LoginInput{Username: "rotated", Password: newPW, IP: home, Devices: []string{old.Device}}); models.ErrorCode(err) != models.CodeRateLimited {
+		t.Fatalf("a cookie issued under the old password: %v, want RATE_LIMITED (no device)", err)
+	}
+	if _, err := svc.Login(ctx, admin.LoginInput{Username: "rotated", Password: newPW, IP: home, Devices: []string{old.Device, fresh.Device}}); err != nil {
+		t.Fatalf("a cookie issued under the new password: %v, want signed in", err)
 	}
 }

@@ -30,10 +30,11 @@ const (
 	DefaultIdleTimeout = time.Hour
 )
 
-// Brute-force limits: failed sign-ins counted per username (or per trusted
-// device, see DeviceCookieName) and per client network (ratelimit.ClientNet:
-// an IPv4 address, an IPv6 /64) in a window. Past a limit every attempt is
-// refused unchecked, the right password included, until the window ends.
+// Brute-force limits: failed sign-ins counted per username and per client
+// network (ratelimit.ClientNet: an IPv4 address, an IPv6 /64) in a window,
+// or only per device for a trusted device (see DeviceCookieName). Past a
+// limit every attempt is refused unchecked, the right password included,
+// until the window ends.
 const (
 	AttemptWindow   = 15 * time.Minute
 	MaxPerUsername  = 10
@@ -117,8 +118,9 @@ type LoginInput struct {
 	Password  string
 	IP        string
 	UserAgent string
-	// Device is the request's device cookie (DeviceCookieName), "" for none.
-	Device string
+	// Devices are the request's device cookies (DeviceCookies), in the
+	// order to try them; only the first maxDeviceCookies are.
+	Devices []string
 }
 
 // LoginResult is a new admin session.
@@ -144,25 +146,32 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	}
 	var a *models.Admin
 	looked := false
-	userKey := "user:" + strings.ToLower(in.Username)
+	keys := []string{"user:" + strings.ToLower(in.Username)}
+	if in.IP != "" {
+		keys = append(keys, addressKey(in.IP))
+	}
 	// A browser this admin signed in with before is counted on its own,
-	// not per username, so that strangers' guesses cannot lock the admin
-	// out (see DeviceCookieName). Only a cookie that verifies costs the
-	// lookup here; it names the admin by id, so it is checked against the
-	// account the username names now.
-	if d, ok := parseDevice(s.deviceKey, in.Device, s.now()); ok {
+	// not per username nor per network, so that strangers' guesses cannot
+	// lock the admin out (see DeviceCookieName). Only a cookie that
+	// verifies costs the lookup here, once however many do; a cookie names
+	// the admin by id and password, so the first naming the account the
+	// username names now, with the password it has now, is the one used.
+	if ds := s.verifiedDevices(in.Devices); len(ds) > 0 {
 		var err error
 		if a, err = s.adminByUsername(ctx, in.Username); err != nil {
 			return nil, err
 		}
 		looked = true
-		if a != nil && a.ID == d.adminID {
-			userKey = d.key
+		tag := ""
+		if a != nil {
+			tag = passwordTag(s.deviceKey, a.PasswordHash)
 		}
-	}
-	keys := []string{userKey}
-	if in.IP != "" {
-		keys = append(keys, addressKey(in.IP))
+		for _, d := range ds {
+			if d.trusts(a, tag) {
+				keys = []string{d.key}
+				break
+			}
+		}
 	}
 	// Counted before the password is checked, in one statement per attempt:
 	// 60 parallel guesses get counts 1..60, and only the first 10 a check.
@@ -216,7 +225,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	} else if err != nil {
 		return nil, internal(err)
 	}
-	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Admin: a, Device: newDevice(s.deviceKey, a.ID, s.now())}, nil
+	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Admin: a, Device: newDevice(s.deviceKey, a.ID, a.PasswordHash, s.now())}, nil
 }
 
 // adminByUsername is the admin named username, or nil when there is none.

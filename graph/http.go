@@ -100,16 +100,13 @@ type client struct {
 	w http.ResponseWriter
 }
 
-// adminDevice is the request's admin device cookie, "" for none.
-func (c client) adminDevice() string {
+// adminDevice is the request's admin device cookies, all of them: one
+// planted ahead of the real one must not hide it.
+func (c client) adminDevice() []string {
 	if c.r == nil {
-		return ""
+		return nil
 	}
-	ck, err := c.r.Cookie(admin.DeviceCookieName)
-	if err != nil {
-		return ""
-	}
-	return ck.Value
+	return admin.DeviceCookies(c.r)
 }
 
 // setCookie adds ck to the response; nothing when ck is nil.

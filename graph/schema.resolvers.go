@@ -107,7 +107,7 @@ func (r *mutationResolver) LogoutEverywhere(ctx context.Context, keepCurrent *bo
 func (r *mutationResolver) AdminLogin(ctx context.Context, username string, password string) (*model.AdminAuthPayload, error) {
 	c := clientFrom(ctx)
 	res, err := r.Resolver.Admin.Login(ctx, admin.LoginInput{Username: username, Password: password, IP: c.IP, UserAgent: c.UserAgent,
-		Device: c.adminDevice()})
+		Devices: c.adminDevice()})
 	if err != nil {
 		return nil, err
 	}
