@@ -40,7 +40,7 @@ export function mount(main, ctx) {
 		submit.disabled = true;
 		submit.textContent = 'Signing in…';
 		try {
-			// same-origin: the device cookie (HttpOnly, (HttpOnly: this script never sees it))
+			// same-origin: the device cookie (HttpOnly: this script never sees it)
 			// goes with the sign-in and a fresh one comes back.
 			const d = await gql(LOGIN, { u: username.value.trim(), p: password.value }, { credentials: 'same-origin' });
 			ctx.onSignedIn(d.adminLogin.token, d.adminLogin.admin);
