@@ -33,7 +33,12 @@ func since(days int) time.Time {
 // act on. Anything else is INTERNAL.
 func internal(err error) error {
 	var netErr net.Error
+	var opErr *net.OpError
 	switch {
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		// The database did not answer a connection attempt: an outage,
+		// not load, and it must reach the log as one.
+		return models.WrapError(err, models.CodeInternal, "internal error")
 	case store.IsStatementTimeout(err):
 		return models.WrapError(err, models.CodeQueryTimeout, "this took too long and was stopped; narrow it and try again")
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():

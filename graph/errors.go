@@ -38,6 +38,10 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 				return internal(ctx, log, out, cause)
 			case models.CodeWechatUnavailable:
 				log.WarnContext(ctx, "wechat unavailable", "request_id", RequestID(ctx), "err", cause)
+			case models.CodeQueryTimeout:
+				// Not our fault, but an operator tuning the admin pool
+				// or its timeout needs to see how often it happens.
+				log.WarnContext(ctx, "admin query stopped", "request_id", RequestID(ctx), "err", cause)
 			}
 			return out
 		}

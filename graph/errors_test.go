@@ -56,6 +56,18 @@ func TestPresentError(t *testing.T) {
 		}
 	})
 
+	t.Run("QueryTimeoutLogged", func(t *testing.T) {
+		var logs bytes.Buffer
+		err := models.WrapError(errors.New("canceling statement due to statement timeout"), models.CodeQueryTimeout, "narrow it")
+		got := presentError(slog.New(slog.NewTextHandler(&logs, nil)))(ctx, err)
+		if got.Extensions["code"] != models.CodeQueryTimeout || got.Message != "narrow it" {
+			t.Fatalf("got %+v", got)
+		}
+		if !strings.Contains(logs.String(), "statement timeout") || !strings.Contains(logs.String(), "req-123") {
+			t.Fatalf("the cause of a QUERY_TIMEOUT is not logged: %q", logs.String())
+		}
+	})
+
 	t.Run("RequestErrorKeepsItsCode", func(t *testing.T) {
 		got := presentError(slog.Default())(ctx, &gqlerror.Error{Message: "Cannot query field", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}})
 		if got.Extensions["code"] != "GRAPHQL_VALIDATION_FAILED" {
