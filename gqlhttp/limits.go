@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 
 	"wxlogin/admin"
 	"wxlogin/auth"
+	"wxlogin/graph"
 	"wxlogin/graph/model"
 	"wxlogin/models"
 )
@@ -104,7 +105,7 @@ const (
 
 // setCosts gives the fields whose work grows with their arguments, or is a
 // table scan, their costs in c.
-func setCosts(c *ComplexityRoot) {
+func setCosts(c *graph.ComplexityRoot) {
 	c.Query.Users = func(child int, first *int, _ *string, last *int, _ *string, _ *model.UserFilter, _ *model.UserOrder) int {
 		return listCost(pageRows(first, last), child)
 	}
