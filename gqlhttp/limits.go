@@ -14,7 +14,7 @@ import (
 	"wxlogin/admin"
 	"wxlogin/auth"
 	"wxlogin/graph"
-	"wxlogin/graph/model"
+	"wxlogin/graph/gqlmodel"
 	"wxlogin/models"
 )
 
@@ -106,10 +106,10 @@ const (
 // setCosts gives the fields whose work grows with their arguments, or is a
 // table scan, their costs in c.
 func setCosts(c *graph.ComplexityRoot) {
-	c.Query.Users = func(child int, first *int, _ *string, last *int, _ *string, _ *model.UserFilter, _ *model.UserOrder) int {
+	c.Query.Users = func(child int, first *int, _ *string, last *int, _ *string, _ *gqlmodel.UserFilter, _ *gqlmodel.UserOrder) int {
 		return listCost(pageRows(first, last), child)
 	}
-	c.Query.AuditLog = func(child int, first *int, _ *string, last *int, _ *string, _ *model.AuditFilter) int {
+	c.Query.AuditLog = func(child int, first *int, _ *string, last *int, _ *string, _ *gqlmodel.AuditFilter) int {
 		return listCost(pageRows(first, last), child)
 	}
 	c.User.Identities = func(child int) int { return listCost(identitiesPerUser, child) }
