@@ -46,3 +46,32 @@ func TestClip(t *testing.T) {
 type httpHandlerFunc func(ctx context.Context)
 
 func (f httpHandlerFunc) ServeHTTP(_ http.ResponseWriter, r *http.Request) { f(r.Context()) }
+
+type fakeDetail struct{}
+
+func (fakeDetail) LogDetail() (attrs [MaxLogDetail]slog.Attr, n int) {
+	attrs[0] = slog.String("operation", "me")
+	return attrs, 1
+}
+
+// TestWithRequestID_Detail: an inner handler's fields reach the log line,
+// and it sees the time the request was taken; outside WithRequestID
+// neither does anything.
+func TestWithRequestID_Detail(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	var started bool
+	h := WithRequestID(log, httpHandlerFunc(func(ctx context.Context) {
+		_, started = RequestStart(ctx)
+		SetLogDetail(ctx, fakeDetail{})
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/graphql", nil))
+	if !started || !strings.Contains(logs.String(), "operation=me") {
+		t.Fatalf("started %v, log %s", started, logs.String())
+	}
+	SetLogDetail(context.Background(), fakeDetail{})
+	if _, ok := RequestStart(context.Background()); ok || RequestID(context.Background()) != "-" {
+		t.Fatal("a request outside WithRequestID has a start or an id")
+	}
+}

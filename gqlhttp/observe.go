@@ -17,11 +17,12 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"wxlogin/edge"
 	"wxlogin/gqlhttp/gqlop"
 )
 
 // requestInfo is what the GraphQL layer learns about a request, for the
-// request log line (edge.WithRequestID, through AppendLogAttrs) and for
+// request log line (edge.WithRequestID, through LogDetail) and for
 // Observe. One per HTTP request.
 type requestInfo struct {
 	start   time.Time
@@ -110,24 +111,29 @@ func (i *requestInfo) finish(ctx context.Context, errs gqlerror.List) {
 	}
 }
 
-// AppendLogAttrs appends the request log line's GraphQL fields (edge.LogDetail).
-func (i *requestInfo) AppendLogAttrs(attrs []slog.Attr) []slog.Attr {
+// LogDetail is the request log line's GraphQL fields (edge.LogDetail): the
+// root fields, the client's operation name and the first error's code.
+func (i *requestInfo) LogDetail() (attrs [edge.MaxLogDetail]slog.Attr, n int) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	switch len(i.fields) {
 	case 0:
 	case 1:
-		attrs = append(attrs, slog.String("operation", i.fields[0]))
+		attrs[n] = slog.String("operation", i.fields[0])
+		n++
 	default:
-		attrs = append(attrs, slog.String("operation", strings.Join(i.fields, ",")))
+		attrs[n] = slog.String("operation", strings.Join(i.fields, ","))
+		n++
 	}
 	if i.clientName != "" {
-		attrs = append(attrs, slog.String("operation_name", i.clientName))
+		attrs[n] = slog.String("operation_name", i.clientName)
+		n++
 	}
 	if i.code != "" {
-		attrs = append(attrs, slog.String("error_code", i.code))
+		attrs[n] = slog.String("error_code", i.code)
+		n++
 	}
-	return attrs
+	return attrs, n
 }
 
 // maxRootFields bounds the root fields named in the log.
