@@ -16,7 +16,7 @@ import (
 
 	"wxlogin/auth"
 	"wxlogin/edge"
-	"wxlogin/graph"
+	"wxlogin/gqlhttp"
 	"wxlogin/ratelimit"
 	"wxlogin/wechat"
 )
@@ -87,9 +87,9 @@ type Config struct {
 	// PublicURL is the origin clients reach this server at, to make uploaded
 	// avatars' URLs absolute; empty leaves them paths.
 	PublicURL string
-	// QueryLimits bound each GraphQL request: graph.DefaultLimits, with
+	// QueryLimits bound each GraphQL request: gqlhttp.DefaultLimits, with
 	// the QUERY_MAX_* settings.
-	QueryLimits graph.Limits
+	QueryLimits gqlhttp.Limits
 	// TrustedProxies are the peers whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed; none by default.
 	TrustedProxies edge.Proxies
@@ -154,7 +154,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		shutdownTimeout, shutdownDelay                    string
 		cacheTTL, cacheSize, prepare                      string
 	)
-	d := graph.DefaultLimits
+	d := gqlhttp.DefaultLimits
 	settings := []setting{
 		{"database-url", "DATABASE_URL", "", "PostgreSQL URL", &c.DatabaseURL},
 		{"host", "HOST", "", "interface to listen on; empty for all, 127.0.0.1 in dev mode", &c.Host},

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"wxlogin/graph"
+	"wxlogin/gqlhttp"
 )
 
 func TestParseConfig_QueryLimits(t *testing.T) {
@@ -19,14 +19,14 @@ func TestParseConfig_QueryLimits(t *testing.T) {
 	}
 
 	c, err := parseConfig("t", nil, env(), io.Discard)
-	if err != nil || c.QueryLimits != graph.DefaultLimits {
+	if err != nil || c.QueryLimits != gqlhttp.DefaultLimits {
 		t.Fatalf("defaults: %+v, %v", c.QueryLimits, err)
 	}
 
 	c, err = parseConfig("t", []string{"-query-max-depth", "9", "-query-max-tokens", "5000"},
 		env("QUERY_MAX_DEPTH", "3", "QUERY_MAX_COMPLEXITY", "4000", "QUERY_MAX_ALIASES", "5",
 			"QUERY_MAX_FIELDS", "100", "QUERY_MAX_DIRECTIVES", "7"), io.Discard)
-	want := graph.DefaultLimits
+	want := gqlhttp.DefaultLimits
 	want.MaxDepth, want.MaxTokens, want.MaxComplexity, want.MaxAliases, want.MaxFields, want.MaxDirectives = 9, 5000, 4000, 5, 100, 7
 	if err != nil || c.QueryLimits != want {
 		t.Fatalf("given: %+v, %v", c.QueryLimits, err)

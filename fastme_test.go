@@ -65,7 +65,7 @@ func postBody(query string, extra ...string) string {
 
 // TestFastMe_SameAnswerAsTheExecutor: a `me` query the server has run once
 // is answered the second time from the session cache without gqlgen's
-// executor (graph/fastme.go) — and that answer is byte for byte the
+// executor (gqlhttp/fastme.go) — and that answer is byte for byte the
 // executor's, for every field it may hold, text that meets every escaping
 // rule, aliases, a chosen operation, GET, a persisted query and both media
 // types. The first sending of each request must go the executor's way.

@@ -69,7 +69,7 @@ func requestGoroutines() []string {
 	}
 	var found []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		for _, frame := range []string{"wxlogin/graph.", "wxlogin/auth.", "wxlogin/wechat.(*Client)"} {
+		for _, frame := range []string{"wxlogin/graph.", "wxlogin/gqlhttp.", "wxlogin/auth.", "wxlogin/wechat.(*Client)"} {
 			if strings.Contains(g, frame) {
 				found = append(found, g)
 				break

@@ -34,7 +34,7 @@ import (
 	"wxlogin/auth"
 	"wxlogin/blob"
 	"wxlogin/edge"
-	"wxlogin/graph"
+	"wxlogin/gqlhttp"
 	"wxlogin/profile"
 	"wxlogin/ratelimit"
 	"wxlogin/sessioncache"
@@ -352,7 +352,7 @@ func (m *Main) Open(ctx context.Context) error {
 	prof.SetRateLimit(limits, rl.UploadAvatarPerUser)
 	prof.SetForget(svc.ForgetUser)
 	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
-	mux.Handle("/graphql", edge.CORS(cfg.CORSOrigins, graph.NewHandler(graph.HandlerConfig{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
+	mux.Handle("/graphql", edge.CORS(cfg.CORSOrigins, gqlhttp.NewHandler(gqlhttp.Config{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
 		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits,
 		Observe: m.metrics.ObserveOperation, Tracer: m.operationTracer()})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -380,7 +380,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.server = &http.Server{
 		// edge.Handler first: the client's address and the headers every response carries.
-		Handler:           edge.Handler(cfg.TrustedProxies, telemetry.Middleware(m.metrics, m.tracing, graph.WithRequestID(m.Log, mux))),
+		Handler:           edge.Handler(cfg.TrustedProxies, telemetry.Middleware(m.metrics, m.tracing, edge.WithRequestID(m.Log, mux))),
 		ReadHeaderTimeout: 5 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ReadTimeout:       15 * time.Second,

@@ -39,7 +39,7 @@ type UsersInput struct {
 // Users returns a page of users by keyset pagination. Errors: BAD_USER_INPUT
 // for first outside 1..100, a cursor that does not decode (or belongs to
 // another order), an overlong search; INTERNAL.
-func (s *Service) Users(ctx context.Context, in UsersInput) (*store.UserPage, error) {
+func (s *Service) Users(ctx context.Context, in UsersInput) (*models.Page[*models.User], error) {
 	q := store.UserQuery{
 		First: DefaultPageSize, Search: strings.TrimSpace(in.Search), CreatedAfter: in.CreatedAfter,
 		CreatedBefore: in.CreatedBefore, Disabled: in.Disabled, Order: store.UserOrder(in.Order), Desc: in.Desc,
@@ -122,7 +122,7 @@ type AuditInput struct {
 // AuditLog returns a page of the audit log, newest first. Errors:
 // BAD_USER_INPUT for first outside 1..100, a cursor that does not decode or
 // an actorId that is no id; INTERNAL.
-func (s *Service) AuditLog(ctx context.Context, in AuditInput) (*store.AuditPage, error) {
+func (s *Service) AuditLog(ctx context.Context, in AuditInput) (*models.Page[*models.AuditEntry], error) {
 	q := store.AuditQuery{ActorID: in.ActorID, Action: in.Action, Target: in.Target,
 		Since: in.Since, WithTotal: in.WithTotal}
 	if q.ActorID != "" && !validID(q.ActorID) {

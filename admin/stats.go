@@ -81,7 +81,7 @@ func (s *Service) ActiveUsers(ctx context.Context, days int) (int, error) {
 }
 
 // LoginsPerDay counts logins on each of the last days UTC days, oldest first.
-func (s *Service) LoginsPerDay(ctx context.Context, days int) ([]store.DayCount, error) {
+func (s *Service) LoginsPerDay(ctx context.Context, days int) ([]models.DayCount, error) {
 	if err := checkDays(days); err != nil {
 		return nil, err
 	}

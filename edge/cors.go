@@ -24,7 +24,7 @@ const (
 )
 
 // PreflightHeaders are the headers of which a multipart request to
-// /graphql must carry one (graph reads them from here): a cross-site
+// /graphql must carry one (gqlhttp reads them from here): a cross-site
 // <form> can send multipart/form-data without a preflight, but none of
 // these, so one proves the request came from a client the browser let
 // through. GraphQL-Require-Preflight is the spec's, the other two Apollo's

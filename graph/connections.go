@@ -7,8 +7,8 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"wxlogin/admin"
-	"wxlogin/graph/model"
-	"wxlogin/store"
+	"wxlogin/graph/gqlmodel"
+	"wxlogin/models"
 )
 
 // selects reports whether the field being resolved selects child name, so
@@ -48,13 +48,13 @@ func selectsPath(ctx context.Context, path ...string) bool {
 // with them: the per-user resolvers then find them cached, however their
 // goroutines are scheduled. On an error nothing is primed and the loaders
 // fetch (and report) it themselves.
-func prefetchUsers(ctx context.Context, adm *admin.Service, page *store.UserPage) {
+func prefetchUsers(ctx context.Context, adm *admin.Service, page *models.Page[*models.User]) {
 	l := loadersFrom(ctx)
-	if l == nil || len(page.Users) == 0 {
+	if l == nil || len(page.Items) == 0 {
 		return
 	}
-	ids := make([]string, len(page.Users))
-	for i, u := range page.Users {
+	ids := make([]string, len(page.Items))
+	for i, u := range page.Items {
 		ids[i] = u.ID
 	}
 	if selectsPath(ctx, "edges", "node", "identities") {
@@ -89,7 +89,7 @@ type paging struct {
 }
 
 // usersInput maps the users field's arguments onto the admin service's input.
-func usersInput(ctx context.Context, p paging, filter *model.UserFilter, orderBy *model.UserOrder) admin.UsersInput {
+func usersInput(ctx context.Context, p paging, filter *gqlmodel.UserFilter, orderBy *gqlmodel.UserOrder) admin.UsersInput {
 	in := admin.UsersInput{First: p.first, After: p.after, Last: p.last, Before: p.before, Desc: true, WithTotal: selects(ctx, "totalCount"),
 		CountOnly: !selects(ctx, "edges") && !selects(ctx, "pageInfo")}
 	if filter != nil {
@@ -98,33 +98,36 @@ func usersInput(ctx context.Context, p paging, filter *model.UserFilter, orderBy
 	}
 	if orderBy != nil {
 		in.Order = string(orderBy.Field)
-		in.Desc = orderBy.Direction == model.OrderDirectionDesc
+		in.Desc = orderBy.Direction == gqlmodel.OrderDirectionDesc
 	}
 	return in
 }
 
-// pageInfo is a page's PageInfo: its first and last cursors, and whether
-// more lies either way.
-func pageInfo(cursors []string, next, previous bool) *model.PageInfo {
-	pi := &model.PageInfo{HasNextPage: next, HasPreviousPage: previous}
-	if n := len(cursors); n > 0 {
-		pi.StartCursor, pi.EndCursor = &cursors[0], &cursors[n-1]
+// connection shapes a page as a Relay connection's edges (one per item,
+// made by edge from its cursor and node) and its PageInfo: its first and
+// last cursors, and whether more lies either way.
+func connection[T, E any](page *models.Page[T], edge func(cursor string, node T) E) ([]E, *gqlmodel.PageInfo) {
+	pi := &gqlmodel.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: page.HasPreviousPage}
+	if n := len(page.Cursors); n > 0 {
+		pi.StartCursor, pi.EndCursor = &page.Cursors[0], &page.Cursors[n-1]
 	}
-	return pi
+	edges := make([]E, len(page.Items))
+	for i, item := range page.Items {
+		edges[i] = edge(page.Cursors[i], item)
+	}
+	return edges, pi
 }
 
 // userConnection shapes a page of users as a Relay connection.
-func userConnection(page *store.UserPage) *model.UserConnection {
-	c := &model.UserConnection{PageInfo: pageInfo(page.Cursors, page.HasNextPage, page.HasPreviousPage),
-		TotalCount: page.TotalCount, Edges: make([]*model.UserEdge, len(page.Users))}
-	for i, u := range page.Users {
-		c.Edges[i] = &model.UserEdge{Cursor: page.Cursors[i], Node: u}
-	}
-	return c
+func userConnection(page *models.Page[*models.User]) *gqlmodel.UserConnection {
+	edges, pi := connection(page, func(cursor string, u *models.User) *gqlmodel.UserEdge {
+		return &gqlmodel.UserEdge{Cursor: cursor, Node: u}
+	})
+	return &gqlmodel.UserConnection{Edges: edges, PageInfo: pi, TotalCount: page.TotalCount}
 }
 
 // auditInput maps the auditLog field's arguments onto the admin service's input.
-func auditInput(ctx context.Context, p paging, filter *model.AuditFilter) admin.AuditInput {
+func auditInput(ctx context.Context, p paging, filter *gqlmodel.AuditFilter) admin.AuditInput {
 	in := admin.AuditInput{First: p.first, After: p.after, Last: p.last, Before: p.before, WithTotal: selects(ctx, "totalCount")}
 	if filter != nil {
 		in.ActorID, in.Action, in.Target, in.Since = deref(filter.ActorID), deref(filter.Action), deref(filter.Target), filter.Since
@@ -133,11 +136,9 @@ func auditInput(ctx context.Context, p paging, filter *model.AuditFilter) admin.
 }
 
 // auditConnection shapes a page of the audit log as a Relay connection.
-func auditConnection(page *store.AuditPage) *model.AuditConnection {
-	c := &model.AuditConnection{PageInfo: pageInfo(page.Cursors, page.HasNextPage, page.HasPreviousPage),
-		TotalCount: page.TotalCount, Edges: make([]*model.AuditEdge, len(page.Entries))}
-	for i, e := range page.Entries {
-		c.Edges[i] = &model.AuditEdge{Cursor: page.Cursors[i], Node: e}
-	}
-	return c
+func auditConnection(page *models.Page[*models.AuditEntry]) *gqlmodel.AuditConnection {
+	edges, pi := connection(page, func(cursor string, e *models.AuditEntry) *gqlmodel.AuditEdge {
+		return &gqlmodel.AuditEdge{Cursor: cursor, Node: e}
+	})
+	return &gqlmodel.AuditConnection{Edges: edges, PageInfo: pi, TotalCount: page.TotalCount}
 }

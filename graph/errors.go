@@ -10,14 +10,15 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"wxlogin/edge"
 	"wxlogin/models"
 )
 
-// presentError turns every error into one a client may see: the code and
+// PresentError turns every error into one a client may see: the code and
 // message of a *models.Error, gqlgen's own request errors with their codes,
 // and anything else as INTERNAL with the request id — logged here with its
 // cause, which never reaches the client.
-func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+func PresentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		var appErr *models.Error
@@ -37,11 +38,11 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			case models.CodeInternal:
 				return internal(ctx, log, out, cause)
 			case models.CodeWechatUnavailable:
-				log.WarnContext(ctx, "wechat unavailable", "request_id", RequestID(ctx), "err", cause)
+				log.WarnContext(ctx, "wechat unavailable", "request_id", edge.RequestID(ctx), "err", cause)
 			case models.CodeQueryTimeout:
 				// Not our fault, but an operator tuning the admin pool
 				// or its timeout needs to see how often it happens.
-				log.WarnContext(ctx, "admin query stopped", "request_id", RequestID(ctx), "err", cause)
+				log.WarnContext(ctx, "admin query stopped", "request_id", edge.RequestID(ctx), "err", cause)
 			}
 			return out
 		}
@@ -62,18 +63,18 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 
 // internal logs cause under the request id and returns out as a bare INTERNAL error.
 func internal(ctx context.Context, log *slog.Logger, out *gqlerror.Error, cause error) *gqlerror.Error {
-	id := RequestID(ctx)
+	id := edge.RequestID(ctx)
 	log.ErrorContext(ctx, "internal error", "request_id", id, "path", out.Path.String(), "err", cause)
 	out.Message = fmt.Sprintf("internal error (request id %s)", id)
 	out.Extensions = map[string]any{"code": models.CodeInternal, "requestId": id}
 	return out
 }
 
-// recoverPanic turns a resolver panic into an INTERNAL error; the stack goes
+// RecoverPanic turns a resolver panic into an INTERNAL error; the stack goes
 // to the log only.
-func recoverPanic(log *slog.Logger) graphql.RecoverFunc {
+func RecoverPanic(log *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
-		log.ErrorContext(ctx, "panic in resolver", "request_id", RequestID(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		log.ErrorContext(ctx, "panic in resolver", "request_id", edge.RequestID(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return models.WrapError(fmt.Errorf("panic: %v", p), models.CodeInternal, "internal error")
 	}
 }

@@ -12,17 +12,18 @@ import (
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"wxlogin/edge"
 	"wxlogin/models"
-	"wxlogin/token"
 )
 
 func TestPresentError(t *testing.T) {
 	t.Parallel()
-	ctx := context.WithValue(context.Background(), requestIDKey{}, "req-123")
+	ctx := requestContext(t)
+	id := edge.RequestID(ctx)
 
 	t.Run("AppError", func(t *testing.T) {
 		var logs bytes.Buffer
-		got := presentError(slog.New(slog.NewTextHandler(&logs, nil)))(ctx,
+		got := PresentError(slog.New(slog.NewTextHandler(&logs, nil)))(ctx,
 			models.WrapError(errors.New("errcode 40029"), models.CodeWechatCodeInvalid, "bad code"))
 		if got.Message != "bad code" || got.Extensions["code"] != models.CodeWechatCodeInvalid {
 			t.Fatalf("got %+v", got)
@@ -32,14 +33,14 @@ func TestPresentError(t *testing.T) {
 	t.Run("RawErrorIsInternal", func(t *testing.T) {
 		var logs bytes.Buffer
 		raw := errors.New(`ERROR: duplicate key value violates unique constraint (SQLSTATE=23505) SELECT * FROM sessions WHERE token_hash = '\xdeadbeef'`)
-		got := presentError(slog.New(slog.NewTextHandler(&logs, nil)))(ctx, raw)
-		if got.Extensions["code"] != models.CodeInternal || got.Extensions["requestId"] != "req-123" {
+		got := PresentError(slog.New(slog.NewTextHandler(&logs, nil)))(ctx, raw)
+		if got.Extensions["code"] != models.CodeInternal || got.Extensions["requestId"] != id {
 			t.Fatalf("got %+v", got)
 		}
-		if strings.Contains(got.Message, "SELECT") || strings.Contains(got.Message, "SQLSTATE") || !strings.Contains(got.Message, "req-123") {
+		if strings.Contains(got.Message, "SELECT") || strings.Contains(got.Message, "SQLSTATE") || !strings.Contains(got.Message, id) {
 			t.Fatalf("message %q", got.Message)
 		}
-		if !strings.Contains(logs.String(), "SQLSTATE") || !strings.Contains(logs.String(), "req-123") {
+		if !strings.Contains(logs.String(), "SQLSTATE") || !strings.Contains(logs.String(), id) {
 			t.Fatalf("log lacks the cause or the request id: %s", logs.String())
 		}
 	})
@@ -47,7 +48,7 @@ func TestPresentError(t *testing.T) {
 	t.Run("WrappedInternalLogsCause", func(t *testing.T) {
 		var logs bytes.Buffer
 		err := models.WrapError(errors.New("connection refused"), models.CodeInternal, "internal error")
-		got := presentError(slog.New(slog.NewTextHandler(&logs, nil)))(ctx, gqlerror.WrapPath(nil, err))
+		got := PresentError(slog.New(slog.NewTextHandler(&logs, nil)))(ctx, gqlerror.WrapPath(nil, err))
 		if got.Extensions["code"] != models.CodeInternal || strings.Contains(got.Message, "refused") {
 			t.Fatalf("got %+v", got)
 		}
@@ -59,21 +60,21 @@ func TestPresentError(t *testing.T) {
 	t.Run("QueryTimeoutLogged", func(t *testing.T) {
 		var logs bytes.Buffer
 		err := models.WrapError(errors.New("canceling statement due to statement timeout"), models.CodeQueryTimeout, "narrow it")
-		got := presentError(slog.New(slog.NewTextHandler(&logs, nil)))(ctx, err)
+		got := PresentError(slog.New(slog.NewTextHandler(&logs, nil)))(ctx, err)
 		if got.Extensions["code"] != models.CodeQueryTimeout || got.Message != "narrow it" {
 			t.Fatalf("got %+v", got)
 		}
-		if !strings.Contains(logs.String(), "statement timeout") || !strings.Contains(logs.String(), "req-123") {
+		if !strings.Contains(logs.String(), "statement timeout") || !strings.Contains(logs.String(), id) {
 			t.Fatalf("the cause of a QUERY_TIMEOUT is not logged: %q", logs.String())
 		}
 	})
 
 	t.Run("RequestErrorKeepsItsCode", func(t *testing.T) {
-		got := presentError(slog.Default())(ctx, &gqlerror.Error{Message: "Cannot query field", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}})
+		got := PresentError(slog.Default())(ctx, &gqlerror.Error{Message: "Cannot query field", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}})
 		if got.Extensions["code"] != "GRAPHQL_VALIDATION_FAILED" {
 			t.Fatalf("got %+v", got)
 		}
-		got = presentError(slog.Default())(ctx, &gqlerror.Error{Message: "operation not found"})
+		got = PresentError(slog.Default())(ctx, &gqlerror.Error{Message: "operation not found"})
 		if got.Extensions["code"] != models.CodeBadUserInput {
 			t.Fatalf("got %+v", got)
 		}
@@ -82,7 +83,7 @@ func TestPresentError(t *testing.T) {
 	t.Run("Panic", func(t *testing.T) {
 		var logs bytes.Buffer
 		log := slog.New(slog.NewTextHandler(&logs, nil))
-		got := presentError(log)(ctx, recoverPanic(log)(ctx, "boom: secret state"))
+		got := PresentError(log)(ctx, RecoverPanic(log)(ctx, "boom: secret state"))
 		if got.Extensions["code"] != models.CodeInternal || strings.Contains(got.Message, "boom") {
 			t.Fatalf("got %+v", got)
 		}
@@ -92,53 +93,14 @@ func TestPresentError(t *testing.T) {
 	})
 }
 
-func TestBearerToken(t *testing.T) {
-	t.Parallel()
-	for header, want := range map[string]string{
-		"":                 "",
-		"Bearer abc":       "abc",
-		"bearer abc":       "abc",
-		"BEARER  abc ":     "abc",
-		"Basic dXNlcjpwdw": token.Malformed,
-		"Bearer":           "",
-		"  ":               "",
-		"abc":              token.Malformed,
-	} {
-		r := httptest.NewRequest("GET", "/graphql", nil)
-		if header != "" {
-			r.Header.Set("Authorization", header)
-		}
-		if got := bearerToken(r); got != want {
-			t.Errorf("%q: got %q, want %q", header, got, want)
-		}
+// requestContext is the context of a request given its id by edge.WithRequestID.
+func requestContext(t *testing.T) context.Context {
+	t.Helper()
+	var ctx context.Context
+	h := edge.WithRequestID(slog.New(slog.DiscardHandler), http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { ctx = r.Context() }))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/graphql", nil))
+	if edge.RequestID(ctx) == "-" {
+		t.Fatal("no request id")
 	}
+	return ctx
 }
-
-func TestWithRequestID(t *testing.T) {
-	t.Parallel()
-	var seen string
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h := WithRequestID(log, httpHandlerFunc(func(ctx context.Context) { seen = RequestID(ctx) }))
-	ids := map[string]bool{}
-	for _, in := range []string{"abc-123", "abc-123", "", "bad id\n", strings.Repeat("a", 65)} {
-		logs.Reset()
-		r := httptest.NewRequest("GET", "/", nil)
-		r.Header.Set("X-Request-Id", in)
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		// The id is always ours: clients must not pick (or collide) the ids
-		// that name INTERNAL errors in the log.
-		if seen == in || len(seen) != 16 || ids[seen] || w.Header().Get("X-Request-Id") != seen {
-			t.Errorf("X-Request-Id %q: got %q", in, seen)
-		}
-		ids[seen] = true
-		if in == "abc-123" && !strings.Contains(logs.String(), "client_request_id=abc-123") {
-			t.Errorf("the client's id is not logged: %s", logs.String())
-		}
-	}
-}
-
-type httpHandlerFunc func(ctx context.Context)
-
-func (f httpHandlerFunc) ServeHTTP(_ http.ResponseWriter, r *http.Request) { f(r.Context()) }

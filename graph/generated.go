@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 	"wxlogin/auth"
-	"wxlogin/graph/model"
+	"wxlogin/graph/gqlmodel"
 	"wxlogin/graph/scalar"
 	"wxlogin/models"
 
@@ -106,16 +106,16 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AdminLogin         func(childComplexity int, username string, password string) int
 		AdminLogout        func(childComplexity int) int
-		BindPhoneNumber    func(childComplexity int, input model.PhoneInput) int
+		BindPhoneNumber    func(childComplexity int, input gqlmodel.PhoneInput) int
 		DisableUser        func(childComplexity int, id string, reason *string) int
 		EnableUser         func(childComplexity int, id string) int
-		Login              func(childComplexity int, input model.LoginInput) int
+		Login              func(childComplexity int, input gqlmodel.LoginInput) int
 		Logout             func(childComplexity int) int
 		LogoutEverywhere   func(childComplexity int, keepCurrent *bool) int
 		RevokeMySession    func(childComplexity int, id string) int
 		RevokeSession      func(childComplexity int, id string) int
 		RevokeUserSessions func(childComplexity int, userID string) int
-		UpdateProfile      func(childComplexity int, input model.ProfileInput) int
+		UpdateProfile      func(childComplexity int, input gqlmodel.ProfileInput) int
 		UploadAvatar       func(childComplexity int, file graphql.Upload) int
 	}
 
@@ -139,12 +139,12 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Admin      func(childComplexity int) int
-		AuditLog   func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.AuditFilter) int
+		AuditLog   func(childComplexity int, first *int, after *string, last *int, before *string, filter *gqlmodel.AuditFilter) int
 		Me         func(childComplexity int) int
 		MySessions func(childComplexity int, first *int) int
 		Stats      func(childComplexity int) int
 		User       func(childComplexity int, id string) int
-		Users      func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) int
+		Users      func(childComplexity int, first *int, after *string, last *int, before *string, filter *gqlmodel.UserFilter, orderBy *gqlmodel.UserOrder) int
 	}
 
 	Session struct {
@@ -199,17 +199,17 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type AuditEntryResolver interface {
-	Actor(ctx context.Context, obj *models.AuditEntry) (*model.AuditActor, error)
+	Actor(ctx context.Context, obj *models.AuditEntry) (*gqlmodel.AuditActor, error)
 }
 type MutationResolver interface {
-	Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error)
+	Login(ctx context.Context, input gqlmodel.LoginInput) (*gqlmodel.AuthPayload, error)
 	Logout(ctx context.Context) (bool, error)
-	UpdateProfile(ctx context.Context, input model.ProfileInput) (*models.User, error)
+	UpdateProfile(ctx context.Context, input gqlmodel.ProfileInput) (*models.User, error)
 	UploadAvatar(ctx context.Context, file graphql.Upload) (*models.User, error)
-	BindPhoneNumber(ctx context.Context, input model.PhoneInput) (*models.User, error)
+	BindPhoneNumber(ctx context.Context, input gqlmodel.PhoneInput) (*models.User, error)
 	RevokeMySession(ctx context.Context, id string) (bool, error)
 	LogoutEverywhere(ctx context.Context, keepCurrent *bool) (int, error)
-	AdminLogin(ctx context.Context, username string, password string) (*model.AdminAuthPayload, error)
+	AdminLogin(ctx context.Context, username string, password string) (*gqlmodel.AdminAuthPayload, error)
 	AdminLogout(ctx context.Context) (bool, error)
 	DisableUser(ctx context.Context, id string, reason *string) (*models.User, error)
 	EnableUser(ctx context.Context, id string) (*models.User, error)
@@ -221,15 +221,15 @@ type QueryResolver interface {
 	MySessions(ctx context.Context, first *int) ([]*auth.OwnSession, error)
 	Admin(ctx context.Context) (*models.Admin, error)
 	User(ctx context.Context, id string) (*models.User, error)
-	Users(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (*model.UserConnection, error)
-	AuditLog(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.AuditFilter) (*model.AuditConnection, error)
-	Stats(ctx context.Context) (*model.Stats, error)
+	Users(ctx context.Context, first *int, after *string, last *int, before *string, filter *gqlmodel.UserFilter, orderBy *gqlmodel.UserOrder) (*gqlmodel.UserConnection, error)
+	AuditLog(ctx context.Context, first *int, after *string, last *int, before *string, filter *gqlmodel.AuditFilter) (*gqlmodel.AuditConnection, error)
+	Stats(ctx context.Context) (*gqlmodel.Stats, error)
 }
 type StatsResolver interface {
-	TotalUsers(ctx context.Context, obj *model.Stats) (int, error)
-	NewUsers(ctx context.Context, obj *model.Stats, days int) (int, error)
-	ActiveUsers(ctx context.Context, obj *model.Stats, days int) (int, error)
-	LoginsPerDay(ctx context.Context, obj *model.Stats, days int) ([]*model.DayCount, error)
+	TotalUsers(ctx context.Context, obj *gqlmodel.Stats) (int, error)
+	NewUsers(ctx context.Context, obj *gqlmodel.Stats, days int) (int, error)
+	ActiveUsers(ctx context.Context, obj *gqlmodel.Stats, days int) (int, error)
+	LoginsPerDay(ctx context.Context, obj *gqlmodel.Stats, days int) ([]*models.DayCount, error)
 }
 type UserResolver interface {
 	AvatarURL(ctx context.Context, obj *models.User) (*string, error)
@@ -484,7 +484,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.BindPhoneNumber(childComplexity, args["input"].(model.PhoneInput)), true
+		return e.ComplexityRoot.Mutation.BindPhoneNumber(childComplexity, args["input"].(gqlmodel.PhoneInput)), true
 	case "Mutation.disableUser":
 		if e.ComplexityRoot.Mutation.DisableUser == nil {
 			break
@@ -517,7 +517,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.Login(childComplexity, args["input"].(model.LoginInput)), true
+		return e.ComplexityRoot.Mutation.Login(childComplexity, args["input"].(gqlmodel.LoginInput)), true
 	case "Mutation.logout":
 		if e.ComplexityRoot.Mutation.Logout == nil {
 			break
@@ -578,7 +578,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.UpdateProfile(childComplexity, args["input"].(model.ProfileInput)), true
+		return e.ComplexityRoot.Mutation.UpdateProfile(childComplexity, args["input"].(gqlmodel.ProfileInput)), true
 	case "Mutation.uploadAvatar":
 		if e.ComplexityRoot.Mutation.UploadAvatar == nil {
 			break
@@ -681,7 +681,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.AuditFilter)), true
+		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*gqlmodel.AuditFilter)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -727,7 +727,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Users(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.UserFilter), args["orderBy"].(*model.UserOrder)), true
+		return e.ComplexityRoot.Query.Users(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*gqlmodel.UserFilter), args["orderBy"].(*gqlmodel.UserOrder)), true
 
 	case "Session.createdAt":
 		if e.ComplexityRoot.Session.CreatedAt == nil {
@@ -1918,8 +1918,8 @@ func (ec *executionContext) field_Mutation_bindPhoneNumber_args(ctx context.Cont
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.PhoneInput, error) {
-			return ec.unmarshalNPhoneInput2wxloginᚋgraphᚋmodelᚐPhoneInput(ctx, v)
+		func(ctx context.Context, v any) (gqlmodel.PhoneInput, error) {
+			return ec.unmarshalNPhoneInput2wxloginᚋgraphᚋgqlmodelᚐPhoneInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1968,8 +1968,8 @@ func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawAr
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.LoginInput, error) {
-			return ec.unmarshalNLoginInput2wxloginᚋgraphᚋmodelᚐLoginInput(ctx, v)
+		func(ctx context.Context, v any) (gqlmodel.LoginInput, error) {
+			return ec.unmarshalNLoginInput2wxloginᚋgraphᚋgqlmodelᚐLoginInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2038,8 +2038,8 @@ func (ec *executionContext) field_Mutation_updateProfile_args(ctx context.Contex
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.ProfileInput, error) {
-			return ec.unmarshalNProfileInput2wxloginᚋgraphᚋmodelᚐProfileInput(ctx, v)
+		func(ctx context.Context, v any) (gqlmodel.ProfileInput, error) {
+			return ec.unmarshalNProfileInput2wxloginᚋgraphᚋgqlmodelᚐProfileInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2112,8 +2112,8 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 	}
 	args["before"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
-		func(ctx context.Context, v any) (*model.AuditFilter, error) {
-			return ec.unmarshalOAuditFilter2ᚖwxloginᚋgraphᚋmodelᚐAuditFilter(ctx, v)
+		func(ctx context.Context, v any) (*gqlmodel.AuditFilter, error) {
+			return ec.unmarshalOAuditFilter2ᚖwxloginᚋgraphᚋgqlmodelᚐAuditFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2186,16 +2186,16 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 	}
 	args["before"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
-		func(ctx context.Context, v any) (*model.UserFilter, error) {
-			return ec.unmarshalOUserFilter2ᚖwxloginᚋgraphᚋmodelᚐUserFilter(ctx, v)
+		func(ctx context.Context, v any) (*gqlmodel.UserFilter, error) {
+			return ec.unmarshalOUserFilter2ᚖwxloginᚋgraphᚋgqlmodelᚐUserFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
 	args["filter"] = arg4
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
-		func(ctx context.Context, v any) (*model.UserOrder, error) {
-			return ec.unmarshalOUserOrder2ᚖwxloginᚋgraphᚋmodelᚐUserOrder(ctx, v)
+		func(ctx context.Context, v any) (*gqlmodel.UserOrder, error) {
+			return ec.unmarshalOUserOrder2ᚖwxloginᚋgraphᚋgqlmodelᚐUserOrder(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2389,7 +2389,7 @@ func (ec *executionContext) fieldContext_Admin_role(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Admin", field, false, false, "Role")
 }
 
-func (ec *executionContext) _AdminAuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.AdminAuthPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _AdminAuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AdminAuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2412,7 +2412,7 @@ func (ec *executionContext) fieldContext_AdminAuthPayload_token(_ context.Contex
 	return graphql.NewScalarFieldContext("AdminAuthPayload", field, false, false, "String")
 }
 
-func (ec *executionContext) _AdminAuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.AdminAuthPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _AdminAuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AdminAuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2435,7 +2435,7 @@ func (ec *executionContext) fieldContext_AdminAuthPayload_expiresAt(_ context.Co
 	return graphql.NewScalarFieldContext("AdminAuthPayload", field, false, false, "Time")
 }
 
-func (ec *executionContext) _AdminAuthPayload_admin(ctx context.Context, field graphql.CollectedField, obj *model.AdminAuthPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _AdminAuthPayload_admin(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AdminAuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2467,7 +2467,7 @@ func (ec *executionContext) fieldContext_AdminAuthPayload_admin(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _AuditActor_kind(ctx context.Context, field graphql.CollectedField, obj *model.AuditActor) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditActor_kind(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditActor) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2490,7 +2490,7 @@ func (ec *executionContext) fieldContext_AuditActor_kind(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("AuditActor", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuditActor_id(ctx context.Context, field graphql.CollectedField, obj *model.AuditActor) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditActor_id(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditActor) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2513,7 +2513,7 @@ func (ec *executionContext) fieldContext_AuditActor_id(_ context.Context, field 
 	return graphql.NewScalarFieldContext("AuditActor", field, false, false, "ID")
 }
 
-func (ec *executionContext) _AuditActor_name(ctx context.Context, field graphql.CollectedField, obj *model.AuditActor) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditActor_name(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditActor) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2536,7 +2536,7 @@ func (ec *executionContext) fieldContext_AuditActor_name(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("AuditActor", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuditConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AuditConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditConnection_edges(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2548,8 +2548,8 @@ func (ec *executionContext) _AuditConnection_edges(ctx context.Context, field gr
 			return obj.Edges, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.AuditEdge) graphql.Marshaler {
-			return ec.marshalNAuditEdge2ᚕᚖwxloginᚋgraphᚋmodelᚐAuditEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*gqlmodel.AuditEdge) graphql.Marshaler {
+			return ec.marshalNAuditEdge2ᚕᚖwxloginᚋgraphᚋgqlmodelᚐAuditEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2568,7 +2568,7 @@ func (ec *executionContext) fieldContext_AuditConnection_edges(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _AuditConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.AuditConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2580,8 +2580,8 @@ func (ec *executionContext) _AuditConnection_pageInfo(ctx context.Context, field
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖwxloginᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖwxloginᚋgraphᚋgqlmodelᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2600,7 +2600,7 @@ func (ec *executionContext) fieldContext_AuditConnection_pageInfo(_ context.Cont
 	return fc, nil
 }
 
-func (ec *executionContext) _AuditConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.AuditConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2623,7 +2623,7 @@ func (ec *executionContext) fieldContext_AuditConnection_totalCount(_ context.Co
 	return graphql.NewScalarFieldContext("AuditConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _AuditEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.AuditEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2646,7 +2646,7 @@ func (ec *executionContext) fieldContext_AuditEdge_cursor(_ context.Context, fie
 	return graphql.NewScalarFieldContext("AuditEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuditEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.AuditEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEdge_node(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2759,8 +2759,8 @@ func (ec *executionContext) _AuditEntry_actor(ctx context.Context, field graphql
 			return ec.Resolvers.AuditEntry().Actor(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditActor) graphql.Marshaler {
-			return ec.marshalNAuditActor2ᚖwxloginᚋgraphᚋmodelᚐAuditActor(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.AuditActor) graphql.Marshaler {
+			return ec.marshalNAuditActor2ᚖwxloginᚋgraphᚋgqlmodelᚐAuditActor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2848,7 +2848,7 @@ func (ec *executionContext) fieldContext_AuditEntry_detail(_ context.Context, fi
 	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "Map")
 }
 
-func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2871,7 +2871,7 @@ func (ec *executionContext) fieldContext_AuthPayload_token(_ context.Context, fi
 	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2894,7 +2894,7 @@ func (ec *executionContext) fieldContext_AuthPayload_expiresAt(_ context.Context
 	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "Time")
 }
 
-func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2926,7 +2926,7 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _AuthPayload_created(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuthPayload_created(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2949,7 +2949,7 @@ func (ec *executionContext) fieldContext_AuthPayload_created(_ context.Context, 
 	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _DayCount_day(ctx context.Context, field graphql.CollectedField, obj *model.DayCount) (ret graphql.Marshaler) {
+func (ec *executionContext) _DayCount_day(ctx context.Context, field graphql.CollectedField, obj *models.DayCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2958,7 +2958,7 @@ func (ec *executionContext) _DayCount_day(ctx context.Context, field graphql.Col
 			return ec.fieldContext_DayCount_day(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Day, nil
+			return obj.Day(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2969,10 +2969,10 @@ func (ec *executionContext) _DayCount_day(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_DayCount_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DayCount", field, false, false, "String")
+	return graphql.NewScalarFieldContext("DayCount", field, true, false, "String")
 }
 
-func (ec *executionContext) _DayCount_count(ctx context.Context, field graphql.CollectedField, obj *model.DayCount) (ret graphql.Marshaler) {
+func (ec *executionContext) _DayCount_count(ctx context.Context, field graphql.CollectedField, obj *models.DayCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3120,11 +3120,11 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().Login(ctx, fc.Args["input"].(model.LoginInput))
+			return ec.Resolvers.Mutation().Login(ctx, fc.Args["input"].(gqlmodel.LoginInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
-			return ec.marshalNAuthPayload2ᚖwxloginᚋgraphᚋmodelᚐAuthPayload(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖwxloginᚋgraphᚋgqlmodelᚐAuthPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3187,7 +3187,7 @@ func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["input"].(model.ProfileInput))
+			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["input"].(gqlmodel.ProfileInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
@@ -3275,7 +3275,7 @@ func (ec *executionContext) _Mutation_bindPhoneNumber(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().BindPhoneNumber(ctx, fc.Args["input"].(model.PhoneInput))
+			return ec.Resolvers.Mutation().BindPhoneNumber(ctx, fc.Args["input"].(gqlmodel.PhoneInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
@@ -3410,8 +3410,8 @@ func (ec *executionContext) _Mutation_adminLogin(ctx context.Context, field grap
 			return ec.Resolvers.Mutation().AdminLogin(ctx, fc.Args["username"].(string), fc.Args["password"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.AdminAuthPayload) graphql.Marshaler {
-			return ec.marshalNAdminAuthPayload2ᚖwxloginᚋgraphᚋmodelᚐAdminAuthPayload(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.AdminAuthPayload) graphql.Marshaler {
+			return ec.marshalNAdminAuthPayload2ᚖwxloginᚋgraphᚋgqlmodelᚐAdminAuthPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3896,7 +3896,7 @@ func (ec *executionContext) fieldContext_MySession_userAgent(_ context.Context, 
 	return graphql.NewScalarFieldContext("MySession", field, false, false, "String")
 }
 
-func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3919,7 +3919,7 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3942,7 +3942,7 @@ func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Cont
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3965,7 +3965,7 @@ func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context,
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
-func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4168,7 +4168,7 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Users(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.UserFilter), fc.Args["orderBy"].(*model.UserOrder))
+			return ec.Resolvers.Query().Users(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*gqlmodel.UserFilter), fc.Args["orderBy"].(*gqlmodel.UserOrder))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -4176,11 +4176,11 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 			directive1 := func(ctx context.Context) (any, error) {
 				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "VIEWER")
 				if err != nil {
-					var zeroVal *model.UserConnection
+					var zeroVal *gqlmodel.UserConnection
 					return zeroVal, err
 				}
 				if ec.Directives.HasRole == nil {
-					var zeroVal *model.UserConnection
+					var zeroVal *gqlmodel.UserConnection
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
@@ -4189,8 +4189,8 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
-			return ec.marshalNUserConnection2ᚖwxloginᚋgraphᚋmodelᚐUserConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.UserConnection) graphql.Marshaler {
+			return ec.marshalNUserConnection2ᚖwxloginᚋgraphᚋgqlmodelᚐUserConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4230,7 +4230,7 @@ func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.AuditFilter))
+			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*gqlmodel.AuditFilter))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -4238,11 +4238,11 @@ func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.C
 			directive1 := func(ctx context.Context) (any, error) {
 				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "VIEWER")
 				if err != nil {
-					var zeroVal *model.AuditConnection
+					var zeroVal *gqlmodel.AuditConnection
 					return zeroVal, err
 				}
 				if ec.Directives.HasRole == nil {
-					var zeroVal *model.AuditConnection
+					var zeroVal *gqlmodel.AuditConnection
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
@@ -4251,8 +4251,8 @@ func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.C
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditConnection) graphql.Marshaler {
-			return ec.marshalNAuditConnection2ᚖwxloginᚋgraphᚋmodelᚐAuditConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.AuditConnection) graphql.Marshaler {
+			return ec.marshalNAuditConnection2ᚖwxloginᚋgraphᚋgqlmodelᚐAuditConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4299,11 +4299,11 @@ func (ec *executionContext) _Query_stats(ctx context.Context, field graphql.Coll
 			directive1 := func(ctx context.Context) (any, error) {
 				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "VIEWER")
 				if err != nil {
-					var zeroVal *model.Stats
+					var zeroVal *gqlmodel.Stats
 					return zeroVal, err
 				}
 				if ec.Directives.HasRole == nil {
-					var zeroVal *model.Stats
+					var zeroVal *gqlmodel.Stats
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
@@ -4312,8 +4312,8 @@ func (ec *executionContext) _Query_stats(ctx context.Context, field graphql.Coll
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Stats) graphql.Marshaler {
-			return ec.marshalNStats2ᚖwxloginᚋgraphᚋmodelᚐStats(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.Stats) graphql.Marshaler {
+			return ec.marshalNStats2ᚖwxloginᚋgraphᚋgqlmodelᚐStats(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4546,7 +4546,7 @@ func (ec *executionContext) fieldContext_Session_userAgent(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Session", field, false, false, "String")
 }
 
-func (ec *executionContext) _Stats_totalUsers(ctx context.Context, field graphql.CollectedField, obj *model.Stats) (ret graphql.Marshaler) {
+func (ec *executionContext) _Stats_totalUsers(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4569,7 +4569,7 @@ func (ec *executionContext) fieldContext_Stats_totalUsers(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Stats", field, true, true, "Int")
 }
 
-func (ec *executionContext) _Stats_newUsers(ctx context.Context, field graphql.CollectedField, obj *model.Stats) (ret graphql.Marshaler) {
+func (ec *executionContext) _Stats_newUsers(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4613,7 +4613,7 @@ func (ec *executionContext) fieldContext_Stats_newUsers(ctx context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Stats_activeUsers(ctx context.Context, field graphql.CollectedField, obj *model.Stats) (ret graphql.Marshaler) {
+func (ec *executionContext) _Stats_activeUsers(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4657,7 +4657,7 @@ func (ec *executionContext) fieldContext_Stats_activeUsers(ctx context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Stats_loginsPerDay(ctx context.Context, field graphql.CollectedField, obj *model.Stats) (ret graphql.Marshaler) {
+func (ec *executionContext) _Stats_loginsPerDay(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4670,8 +4670,8 @@ func (ec *executionContext) _Stats_loginsPerDay(ctx context.Context, field graph
 			return ec.Resolvers.Stats().LoginsPerDay(ctx, obj, fc.Args["days"].(int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.DayCount) graphql.Marshaler {
-			return ec.marshalNDayCount2ᚕᚖwxloginᚋgraphᚋmodelᚐDayCountᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*models.DayCount) graphql.Marshaler {
+			return ec.marshalNDayCount2ᚕᚖwxloginᚋmodelsᚐDayCountᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5177,7 +5177,7 @@ func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.UserConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5189,8 +5189,8 @@ func (ec *executionContext) _UserConnection_edges(ctx context.Context, field gra
 			return obj.Edges, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserEdge) graphql.Marshaler {
-			return ec.marshalNUserEdge2ᚕᚖwxloginᚋgraphᚋmodelᚐUserEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*gqlmodel.UserEdge) graphql.Marshaler {
+			return ec.marshalNUserEdge2ᚕᚖwxloginᚋgraphᚋgqlmodelᚐUserEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5209,7 +5209,7 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.UserConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5221,8 +5221,8 @@ func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field 
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖwxloginᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖwxloginᚋgraphᚋgqlmodelᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5241,7 +5241,7 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.UserConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5264,7 +5264,7 @@ func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Con
 	return graphql.NewScalarFieldContext("UserConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.UserEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.UserEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5287,7 +5287,7 @@ func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("UserEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.UserEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.UserEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6392,8 +6392,8 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
-func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj any) (model.AuditFilter, error) {
-	var it model.AuditFilter
+func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj any) (gqlmodel.AuditFilter, error) {
+	var it gqlmodel.AuditFilter
 	if obj == nil {
 		return it, nil
 	}
@@ -6449,14 +6449,14 @@ func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj a
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalAuditFilter(ctx context.Context, raw any) (model.AuditFilter, error) {
-	var out model.AuditFilter
+func UnmarshalAuditFilter(ctx context.Context, raw any) (gqlmodel.AuditFilter, error) {
+	var out gqlmodel.AuditFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuditFilter", raw, &out)
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj any) (model.LoginInput, error) {
-	var it model.LoginInput
+func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj any) (gqlmodel.LoginInput, error) {
+	var it gqlmodel.LoginInput
 	if obj == nil {
 		return it, nil
 	}
@@ -6526,14 +6526,14 @@ func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj an
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalLoginInput(ctx context.Context, raw any) (model.LoginInput, error) {
-	var out model.LoginInput
+func UnmarshalLoginInput(ctx context.Context, raw any) (gqlmodel.LoginInput, error) {
+	var out gqlmodel.LoginInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "LoginInput", raw, &out)
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputPhoneInput(ctx context.Context, obj any) (model.PhoneInput, error) {
-	var it model.PhoneInput
+func (ec *executionContext) unmarshalInputPhoneInput(ctx context.Context, obj any) (gqlmodel.PhoneInput, error) {
+	var it gqlmodel.PhoneInput
 	if obj == nil {
 		return it, nil
 	}
@@ -6582,14 +6582,14 @@ func (ec *executionContext) unmarshalInputPhoneInput(ctx context.Context, obj an
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalPhoneInput(ctx context.Context, raw any) (model.PhoneInput, error) {
-	var out model.PhoneInput
+func UnmarshalPhoneInput(ctx context.Context, raw any) (gqlmodel.PhoneInput, error) {
+	var out gqlmodel.PhoneInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "PhoneInput", raw, &out)
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputProfileInput(ctx context.Context, obj any) (model.ProfileInput, error) {
-	var it model.ProfileInput
+func (ec *executionContext) unmarshalInputProfileInput(ctx context.Context, obj any) (gqlmodel.ProfileInput, error) {
+	var it gqlmodel.ProfileInput
 	if obj == nil {
 		return it, nil
 	}
@@ -6659,14 +6659,14 @@ func (ec *executionContext) unmarshalInputProfileInput(ctx context.Context, obj 
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalProfileInput(ctx context.Context, raw any) (model.ProfileInput, error) {
-	var out model.ProfileInput
+func UnmarshalProfileInput(ctx context.Context, raw any) (gqlmodel.ProfileInput, error) {
+	var out gqlmodel.ProfileInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProfileInput", raw, &out)
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj any) (model.UserFilter, error) {
-	var it model.UserFilter
+func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj any) (gqlmodel.UserFilter, error) {
+	var it gqlmodel.UserFilter
 	if obj == nil {
 		return it, nil
 	}
@@ -6722,14 +6722,14 @@ func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj an
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalUserFilter(ctx context.Context, raw any) (model.UserFilter, error) {
-	var out model.UserFilter
+func UnmarshalUserFilter(ctx context.Context, raw any) (gqlmodel.UserFilter, error) {
+	var out gqlmodel.UserFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UserFilter", raw, &out)
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputUserOrder(ctx context.Context, obj any) (model.UserOrder, error) {
-	var it model.UserOrder
+func (ec *executionContext) unmarshalInputUserOrder(ctx context.Context, obj any) (gqlmodel.UserOrder, error) {
+	var it gqlmodel.UserOrder
 	if obj == nil {
 		return it, nil
 	}
@@ -6755,14 +6755,14 @@ func (ec *executionContext) unmarshalInputUserOrder(ctx context.Context, obj any
 		switch k {
 		case "field":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNUserOrderField2wxloginᚋgraphᚋmodelᚐUserOrderField(ctx, v)
+			data, err := ec.unmarshalNUserOrderField2wxloginᚋgraphᚋgqlmodelᚐUserOrderField(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Field = data
 		case "direction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2wxloginᚋgraphᚋmodelᚐOrderDirection(ctx, v)
+			data, err := ec.unmarshalNOrderDirection2wxloginᚋgraphᚋgqlmodelᚐOrderDirection(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -6778,8 +6778,8 @@ func (ec *executionContext) unmarshalInputUserOrder(ctx context.Context, obj any
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalUserOrder(ctx context.Context, raw any) (model.UserOrder, error) {
-	var out model.UserOrder
+func UnmarshalUserOrder(ctx context.Context, raw any) (gqlmodel.UserOrder, error) {
+	var out gqlmodel.UserOrder
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UserOrder", raw, &out)
 	return out, err
 }
@@ -6837,7 +6837,7 @@ func (ec *executionContext) _Admin(ctx context.Context, sel ast.SelectionSet, ob
 
 var adminAuthPayloadImplementors = []string{"AdminAuthPayload"}
 
-func (ec *executionContext) _AdminAuthPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AdminAuthPayload) graphql.Marshaler {
+func (ec *executionContext) _AdminAuthPayload(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.AdminAuthPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, adminAuthPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -6880,7 +6880,7 @@ func (ec *executionContext) _AdminAuthPayload(ctx context.Context, sel ast.Selec
 
 var auditActorImplementors = []string{"AuditActor"}
 
-func (ec *executionContext) _AuditActor(ctx context.Context, sel ast.SelectionSet, obj *model.AuditActor) graphql.Marshaler {
+func (ec *executionContext) _AuditActor(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.AuditActor) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditActorImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -6923,7 +6923,7 @@ func (ec *executionContext) _AuditActor(ctx context.Context, sel ast.SelectionSe
 
 var auditConnectionImplementors = []string{"AuditConnection"}
 
-func (ec *executionContext) _AuditConnection(ctx context.Context, sel ast.SelectionSet, obj *model.AuditConnection) graphql.Marshaler {
+func (ec *executionContext) _AuditConnection(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.AuditConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -6966,7 +6966,7 @@ func (ec *executionContext) _AuditConnection(ctx context.Context, sel ast.Select
 
 var auditEdgeImplementors = []string{"AuditEdge"}
 
-func (ec *executionContext) _AuditEdge(ctx context.Context, sel ast.SelectionSet, obj *model.AuditEdge) graphql.Marshaler {
+func (ec *executionContext) _AuditEdge(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.AuditEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7068,7 +7068,7 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 
 var authPayloadImplementors = []string{"AuthPayload"}
 
-func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AuthPayload) graphql.Marshaler {
+func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.AuthPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, authPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7116,7 +7116,7 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 
 var dayCountImplementors = []string{"DayCount"}
 
-func (ec *executionContext) _DayCount(ctx context.Context, sel ast.SelectionSet, obj *model.DayCount) graphql.Marshaler {
+func (ec *executionContext) _DayCount(ctx context.Context, sel ast.SelectionSet, obj *models.DayCount) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, dayCountImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7402,7 +7402,7 @@ func (ec *executionContext) _MySession(ctx context.Context, sel ast.SelectionSet
 
 var pageInfoImplementors = []string{"PageInfo"}
 
-func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
+func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.PageInfo) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7600,7 +7600,7 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 
 var statsImplementors = []string{"Stats"}
 
-func (ec *executionContext) _Stats(ctx context.Context, sel ast.SelectionSet, obj *model.Stats) graphql.Marshaler {
+func (ec *executionContext) _Stats(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.Stats) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, statsImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7763,7 +7763,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 var userConnectionImplementors = []string{"UserConnection"}
 
-func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *model.UserConnection) graphql.Marshaler {
+func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.UserConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, userConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7806,7 +7806,7 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 
 var userEdgeImplementors = []string{"UserEdge"}
 
-func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *model.UserEdge) graphql.Marshaler {
+func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.UserEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, userEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8212,7 +8212,7 @@ func (ec *executionContext) marshalNAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx contex
 	return ec._Admin(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAdminAuthPayload2ᚖwxloginᚋgraphᚋmodelᚐAdminAuthPayload(ctx context.Context, sel ast.SelectionSet, v *model.AdminAuthPayload) graphql.Marshaler {
+func (ec *executionContext) marshalNAdminAuthPayload2ᚖwxloginᚋgraphᚋgqlmodelᚐAdminAuthPayload(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.AdminAuthPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AdminAuthPayload!")
 		return graphql.Null
@@ -8220,7 +8220,7 @@ func (ec *executionContext) marshalNAdminAuthPayload2ᚖwxloginᚋgraphᚋmodel�
 	return ec._AdminAuthPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAuditActor2ᚖwxloginᚋgraphᚋmodelᚐAuditActor(ctx context.Context, sel ast.SelectionSet, v *model.AuditActor) graphql.Marshaler {
+func (ec *executionContext) marshalNAuditActor2ᚖwxloginᚋgraphᚋgqlmodelᚐAuditActor(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.AuditActor) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditActor!")
 		return graphql.Null
@@ -8228,7 +8228,7 @@ func (ec *executionContext) marshalNAuditActor2ᚖwxloginᚋgraphᚋmodelᚐAudi
 	return ec._AuditActor(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAuditConnection2ᚖwxloginᚋgraphᚋmodelᚐAuditConnection(ctx context.Context, sel ast.SelectionSet, v *model.AuditConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNAuditConnection2ᚖwxloginᚋgraphᚋgqlmodelᚐAuditConnection(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.AuditConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditConnection!")
 		return graphql.Null
@@ -8236,11 +8236,11 @@ func (ec *executionContext) marshalNAuditConnection2ᚖwxloginᚋgraphᚋmodel�
 	return ec._AuditConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAuditEdge2ᚕᚖwxloginᚋgraphᚋmodelᚐAuditEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AuditEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNAuditEdge2ᚕᚖwxloginᚋgraphᚋgqlmodelᚐAuditEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*gqlmodel.AuditEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNAuditEdge2ᚖwxloginᚋgraphᚋmodelᚐAuditEdge(ctx, sel, v[i])
+		return ec.marshalNAuditEdge2ᚖwxloginᚋgraphᚋgqlmodelᚐAuditEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -8252,7 +8252,7 @@ func (ec *executionContext) marshalNAuditEdge2ᚕᚖwxloginᚋgraphᚋmodelᚐAu
 	return ret
 }
 
-func (ec *executionContext) marshalNAuditEdge2ᚖwxloginᚋgraphᚋmodelᚐAuditEdge(ctx context.Context, sel ast.SelectionSet, v *model.AuditEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNAuditEdge2ᚖwxloginᚋgraphᚋgqlmodelᚐAuditEdge(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.AuditEdge) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditEdge!")
 		return graphql.Null
@@ -8268,7 +8268,7 @@ func (ec *executionContext) marshalNAuditEntry2ᚖwxloginᚋmodelsᚐAuditEntry(
 	return ec._AuditEntry(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAuthPayload2ᚖwxloginᚋgraphᚋmodelᚐAuthPayload(ctx context.Context, sel ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
+func (ec *executionContext) marshalNAuthPayload2ᚖwxloginᚋgraphᚋgqlmodelᚐAuthPayload(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.AuthPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuthPayload!")
 		return graphql.Null
@@ -8290,11 +8290,11 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
-func (ec *executionContext) marshalNDayCount2ᚕᚖwxloginᚋgraphᚋmodelᚐDayCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DayCount) graphql.Marshaler {
+func (ec *executionContext) marshalNDayCount2ᚕᚖwxloginᚋmodelsᚐDayCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.DayCount) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNDayCount2ᚖwxloginᚋgraphᚋmodelᚐDayCount(ctx, sel, v[i])
+		return ec.marshalNDayCount2ᚖwxloginᚋmodelsᚐDayCount(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -8306,7 +8306,7 @@ func (ec *executionContext) marshalNDayCount2ᚕᚖwxloginᚋgraphᚋmodelᚐDay
 	return ret
 }
 
-func (ec *executionContext) marshalNDayCount2ᚖwxloginᚋgraphᚋmodelᚐDayCount(ctx context.Context, sel ast.SelectionSet, v *model.DayCount) graphql.Marshaler {
+func (ec *executionContext) marshalNDayCount2ᚖwxloginᚋmodelsᚐDayCount(ctx context.Context, sel ast.SelectionSet, v *models.DayCount) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DayCount!")
 		return graphql.Null
@@ -8366,7 +8366,7 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
-func (ec *executionContext) unmarshalNLoginInput2wxloginᚋgraphᚋmodelᚐLoginInput(ctx context.Context, v any) (model.LoginInput, error) {
+func (ec *executionContext) unmarshalNLoginInput2wxloginᚋgraphᚋgqlmodelᚐLoginInput(ctx context.Context, v any) (gqlmodel.LoginInput, error) {
 	res, err := ec.unmarshalInputLoginInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -8413,17 +8413,17 @@ func (ec *executionContext) marshalNMySession2ᚖwxloginᚋauthᚐOwnSession(ctx
 	return ec._MySession(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNOrderDirection2wxloginᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, v any) (model.OrderDirection, error) {
-	var res model.OrderDirection
+func (ec *executionContext) unmarshalNOrderDirection2wxloginᚋgraphᚋgqlmodelᚐOrderDirection(ctx context.Context, v any) (gqlmodel.OrderDirection, error) {
+	var res gqlmodel.OrderDirection
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNOrderDirection2wxloginᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v model.OrderDirection) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderDirection2wxloginᚋgraphᚋgqlmodelᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v gqlmodel.OrderDirection) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalNPageInfo2ᚖwxloginᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+func (ec *executionContext) marshalNPageInfo2ᚖwxloginᚋgraphᚋgqlmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
 		return graphql.Null
@@ -8431,12 +8431,12 @@ func (ec *executionContext) marshalNPageInfo2ᚖwxloginᚋgraphᚋmodelᚐPageIn
 	return ec._PageInfo(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNPhoneInput2wxloginᚋgraphᚋmodelᚐPhoneInput(ctx context.Context, v any) (model.PhoneInput, error) {
+func (ec *executionContext) unmarshalNPhoneInput2wxloginᚋgraphᚋgqlmodelᚐPhoneInput(ctx context.Context, v any) (gqlmodel.PhoneInput, error) {
 	res, err := ec.unmarshalInputPhoneInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNProfileInput2wxloginᚋgraphᚋmodelᚐProfileInput(ctx context.Context, v any) (model.ProfileInput, error) {
+func (ec *executionContext) unmarshalNProfileInput2wxloginᚋgraphᚋgqlmodelᚐProfileInput(ctx context.Context, v any) (gqlmodel.ProfileInput, error) {
 	res, err := ec.unmarshalInputProfileInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -8475,7 +8475,7 @@ func (ec *executionContext) marshalNSession2ᚖwxloginᚋmodelsᚐSession(ctx co
 	return ec._Session(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNStats2ᚖwxloginᚋgraphᚋmodelᚐStats(ctx context.Context, sel ast.SelectionSet, v *model.Stats) graphql.Marshaler {
+func (ec *executionContext) marshalNStats2ᚖwxloginᚋgraphᚋgqlmodelᚐStats(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.Stats) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Stats!")
 		return graphql.Null
@@ -8533,7 +8533,7 @@ func (ec *executionContext) marshalNUser2ᚖwxloginᚋmodelsᚐUser(ctx context.
 	return ec._User(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUserConnection2ᚖwxloginᚋgraphᚋmodelᚐUserConnection(ctx context.Context, sel ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNUserConnection2ᚖwxloginᚋgraphᚋgqlmodelᚐUserConnection(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.UserConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "UserConnection!")
 		return graphql.Null
@@ -8541,11 +8541,11 @@ func (ec *executionContext) marshalNUserConnection2ᚖwxloginᚋgraphᚋmodelᚐ
 	return ec._UserConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUserEdge2ᚕᚖwxloginᚋgraphᚋmodelᚐUserEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.UserEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNUserEdge2ᚕᚖwxloginᚋgraphᚋgqlmodelᚐUserEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*gqlmodel.UserEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNUserEdge2ᚖwxloginᚋgraphᚋmodelᚐUserEdge(ctx, sel, v[i])
+		return ec.marshalNUserEdge2ᚖwxloginᚋgraphᚋgqlmodelᚐUserEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -8557,7 +8557,7 @@ func (ec *executionContext) marshalNUserEdge2ᚕᚖwxloginᚋgraphᚋmodelᚐUse
 	return ret
 }
 
-func (ec *executionContext) marshalNUserEdge2ᚖwxloginᚋgraphᚋmodelᚐUserEdge(ctx context.Context, sel ast.SelectionSet, v *model.UserEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNUserEdge2ᚖwxloginᚋgraphᚋgqlmodelᚐUserEdge(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.UserEdge) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "UserEdge!")
 		return graphql.Null
@@ -8565,13 +8565,13 @@ func (ec *executionContext) marshalNUserEdge2ᚖwxloginᚋgraphᚋmodelᚐUserEd
 	return ec._UserEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNUserOrderField2wxloginᚋgraphᚋmodelᚐUserOrderField(ctx context.Context, v any) (model.UserOrderField, error) {
-	var res model.UserOrderField
+func (ec *executionContext) unmarshalNUserOrderField2wxloginᚋgraphᚋgqlmodelᚐUserOrderField(ctx context.Context, v any) (gqlmodel.UserOrderField, error) {
+	var res gqlmodel.UserOrderField
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNUserOrderField2wxloginᚋgraphᚋmodelᚐUserOrderField(ctx context.Context, sel ast.SelectionSet, v model.UserOrderField) graphql.Marshaler {
+func (ec *executionContext) marshalNUserOrderField2wxloginᚋgraphᚋgqlmodelᚐUserOrderField(ctx context.Context, sel ast.SelectionSet, v gqlmodel.UserOrderField) graphql.Marshaler {
 	return v
 }
 
@@ -8724,7 +8724,7 @@ func (ec *executionContext) marshalOAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx contex
 	return ec._Admin(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOAuditFilter2ᚖwxloginᚋgraphᚋmodelᚐAuditFilter(ctx context.Context, v any) (*model.AuditFilter, error) {
+func (ec *executionContext) unmarshalOAuditFilter2ᚖwxloginᚋgraphᚋgqlmodelᚐAuditFilter(ctx context.Context, v any) (*gqlmodel.AuditFilter, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -8857,7 +8857,7 @@ func (ec *executionContext) marshalOUser2ᚖwxloginᚋmodelsᚐUser(ctx context.
 	return ec._User(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOUserFilter2ᚖwxloginᚋgraphᚋmodelᚐUserFilter(ctx context.Context, v any) (*model.UserFilter, error) {
+func (ec *executionContext) unmarshalOUserFilter2ᚖwxloginᚋgraphᚋgqlmodelᚐUserFilter(ctx context.Context, v any) (*gqlmodel.UserFilter, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -8865,7 +8865,7 @@ func (ec *executionContext) unmarshalOUserFilter2ᚖwxloginᚋgraphᚋmodelᚐUs
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOUserOrder2ᚖwxloginᚋgraphᚋmodelᚐUserOrder(ctx context.Context, v any) (*model.UserOrder, error) {
+func (ec *executionContext) unmarshalOUserOrder2ᚖwxloginᚋgraphᚋgqlmodelᚐUserOrder(ctx context.Context, v any) (*gqlmodel.UserOrder, error) {
 	if v == nil {
 		return nil, nil
 	}

@@ -1,6 +1,7 @@
-// Package graph is the GraphQL layer: the gqlgen executor generated from
-// schema.graphqls, thin resolvers that call auth, the bearer-token
-// middleware and the error presenter.
+// Package graph is the GraphQL schema's side of the API: the gqlgen executor
+// generated from schema.graphqls, thin resolvers that call the services,
+// the loaders, the @hasRole directive and the error presenter. Serving it
+// over HTTP (transport, limits, the `me` fast path) is package gqlhttp's.
 package graph
 
 import (
@@ -24,4 +25,12 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// NewConfig is the executable schema's configuration for r: its resolvers
+// and the @hasRole directive. The HTTP handler adds the fields' costs.
+func NewConfig(r *Resolver) Config {
+	c := Config{Resolvers: r}
+	c.Directives.HasRole = hasRole(r.Auth, r.Admin)
+	return c
 }

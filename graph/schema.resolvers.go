@@ -7,10 +7,9 @@ package graph
 
 import (
 	"context"
-	"time"
 	"wxlogin/admin"
 	"wxlogin/auth"
-	"wxlogin/graph/model"
+	"wxlogin/graph/gqlmodel"
 	"wxlogin/models"
 	"wxlogin/profile"
 
@@ -18,12 +17,12 @@ import (
 )
 
 // Actor is the resolver for the actor field.
-func (r *auditEntryResolver) Actor(ctx context.Context, obj *models.AuditEntry) (*model.AuditActor, error) {
-	return &model.AuditActor{Kind: obj.ActorKind, ID: obj.ActorID, Name: obj.ActorName}, nil
+func (r *auditEntryResolver) Actor(ctx context.Context, obj *models.AuditEntry) (*gqlmodel.AuditActor, error) {
+	return &gqlmodel.AuditActor{Kind: obj.ActorKind, ID: obj.ActorID, Name: obj.ActorName}, nil
 }
 
 // Login is the resolver for the login field.
-func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error) {
+func (r *mutationResolver) Login(ctx context.Context, input gqlmodel.LoginInput) (*gqlmodel.AuthPayload, error) {
 	c := clientFrom(ctx)
 	res, err := r.Auth.Login(ctx, auth.LoginInput{
 		AppID:         deref(input.AppID),
@@ -38,7 +37,7 @@ func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*
 	if err != nil {
 		return nil, err
 	}
-	return &model.AuthPayload{Token: res.Token, ExpiresAt: res.ExpiresAt, User: res.User, Created: res.Created}, nil
+	return &gqlmodel.AuthPayload{Token: res.Token, ExpiresAt: res.ExpiresAt, User: res.User, Created: res.Created}, nil
 }
 
 // Logout is the resolver for the logout field.
@@ -54,7 +53,7 @@ func (r *mutationResolver) Logout(ctx context.Context) (bool, error) {
 }
 
 // UpdateProfile is the resolver for the updateProfile field.
-func (r *mutationResolver) UpdateProfile(ctx context.Context, input model.ProfileInput) (*models.User, error) {
+func (r *mutationResolver) UpdateProfile(ctx context.Context, input gqlmodel.ProfileInput) (*models.User, error) {
 	caller, err := r.Auth.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -73,7 +72,7 @@ func (r *mutationResolver) UploadAvatar(ctx context.Context, file graphql.Upload
 }
 
 // BindPhoneNumber is the resolver for the bindPhoneNumber field.
-func (r *mutationResolver) BindPhoneNumber(ctx context.Context, input model.PhoneInput) (*models.User, error) {
+func (r *mutationResolver) BindPhoneNumber(ctx context.Context, input gqlmodel.PhoneInput) (*models.User, error) {
 	caller, err := r.Auth.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -104,7 +103,7 @@ func (r *mutationResolver) LogoutEverywhere(ctx context.Context, keepCurrent *bo
 }
 
 // AdminLogin is the resolver for the adminLogin field.
-func (r *mutationResolver) AdminLogin(ctx context.Context, username string, password string) (*model.AdminAuthPayload, error) {
+func (r *mutationResolver) AdminLogin(ctx context.Context, username string, password string) (*gqlmodel.AdminAuthPayload, error) {
 	c := clientFrom(ctx)
 	res, err := r.Resolver.Admin.Login(ctx, admin.LoginInput{Username: username, Password: password, IP: c.IP, UserAgent: c.UserAgent,
 		Devices: c.adminDevice()})
@@ -112,7 +111,7 @@ func (r *mutationResolver) AdminLogin(ctx context.Context, username string, pass
 		return nil, err
 	}
 	c.setCookie(res.DeviceCookie(c.HTTPS))
-	return &model.AdminAuthPayload{Token: res.Token, ExpiresAt: res.ExpiresAt, Admin: res.Admin}, nil
+	return &gqlmodel.AdminAuthPayload{Token: res.Token, ExpiresAt: res.ExpiresAt, Admin: res.Admin}, nil
 }
 
 // AdminLogout is the resolver for the adminLogout field.
@@ -205,7 +204,7 @@ func (r *queryResolver) User(ctx context.Context, id string) (*models.User, erro
 }
 
 // Users is the resolver for the users field.
-func (r *queryResolver) Users(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (*model.UserConnection, error) {
+func (r *queryResolver) Users(ctx context.Context, first *int, after *string, last *int, before *string, filter *gqlmodel.UserFilter, orderBy *gqlmodel.UserOrder) (*gqlmodel.UserConnection, error) {
 	page, err := r.Resolver.Admin.Users(ctx, usersInput(ctx, paging{first, after, last, before}, filter, orderBy))
 	if err != nil {
 		return nil, err
@@ -215,7 +214,7 @@ func (r *queryResolver) Users(ctx context.Context, first *int, after *string, la
 }
 
 // AuditLog is the resolver for the auditLog field.
-func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.AuditFilter) (*model.AuditConnection, error) {
+func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string, last *int, before *string, filter *gqlmodel.AuditFilter) (*gqlmodel.AuditConnection, error) {
 	page, err := r.Resolver.Admin.AuditLog(ctx, auditInput(ctx, paging{first, after, last, before}, filter))
 	if err != nil {
 		return nil, err
@@ -224,34 +223,34 @@ func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string,
 }
 
 // Stats is the resolver for the stats field.
-func (r *queryResolver) Stats(ctx context.Context) (*model.Stats, error) {
-	return &model.Stats{}, nil
+func (r *queryResolver) Stats(ctx context.Context) (*gqlmodel.Stats, error) {
+	return &gqlmodel.Stats{}, nil
 }
 
 // TotalUsers is the resolver for the totalUsers field.
-func (r *statsResolver) TotalUsers(ctx context.Context, obj *model.Stats) (int, error) {
+func (r *statsResolver) TotalUsers(ctx context.Context, obj *gqlmodel.Stats) (int, error) {
 	return r.Resolver.Admin.TotalUsers(ctx)
 }
 
 // NewUsers is the resolver for the newUsers field.
-func (r *statsResolver) NewUsers(ctx context.Context, obj *model.Stats, days int) (int, error) {
+func (r *statsResolver) NewUsers(ctx context.Context, obj *gqlmodel.Stats, days int) (int, error) {
 	return r.Resolver.Admin.NewUsers(ctx, days)
 }
 
 // ActiveUsers is the resolver for the activeUsers field.
-func (r *statsResolver) ActiveUsers(ctx context.Context, obj *model.Stats, days int) (int, error) {
+func (r *statsResolver) ActiveUsers(ctx context.Context, obj *gqlmodel.Stats, days int) (int, error) {
 	return r.Resolver.Admin.ActiveUsers(ctx, days)
 }
 
 // LoginsPerDay is the resolver for the loginsPerDay field.
-func (r *statsResolver) LoginsPerDay(ctx context.Context, obj *model.Stats, days int) ([]*model.DayCount, error) {
+func (r *statsResolver) LoginsPerDay(ctx context.Context, obj *gqlmodel.Stats, days int) ([]*models.DayCount, error) {
 	counts, err := r.Resolver.Admin.LoginsPerDay(ctx, days)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.DayCount, len(counts))
-	for i, c := range counts {
-		out[i] = &model.DayCount{Day: c.Day.Format(time.DateOnly), Count: c.Count}
+	out := make([]*models.DayCount, len(counts))
+	for i := range counts {
+		out[i] = &counts[i]
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"wxlogin/models"
 )
@@ -47,5 +48,13 @@ func TestErrorCodeAndMessage(t *testing.T) {
 	}
 	if models.ErrorCode(nil) != "" || models.ErrorMessage(nil) != "" {
 		t.Fatal("nil must have no code")
+	}
+}
+
+// TestDayCount_Day: the API's YYYY-MM-DD is the UTC day the store counted.
+func TestDayCount_Day(t *testing.T) {
+	d := models.DayCount{Date: time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC), Count: 4}
+	if got := d.Day(); got != "2026-03-09" {
+		t.Fatalf("Day() = %q", got)
 	}
 }

@@ -334,7 +334,7 @@ cmd_test() {
 ./wechat FuzzDecryptUserInfo
 ./wechat FuzzCode2SessionAnswer
 ./profile FuzzNormalizeAvatar
-./graph FuzzAppendString
+./gqlhttp FuzzAppendString
 TARGETS
 	fi
 }

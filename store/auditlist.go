@@ -78,18 +78,9 @@ func DecodeAuditCursor(s string) (*AuditCursor, error) {
 	return out, nil
 }
 
-// AuditPage is one page of the log.
-type AuditPage struct {
-	Entries []*models.AuditEntry
-	Cursors []string
-	// As in UserPage, the page a cursor came from is assumed to exist.
-	HasNextPage, HasPreviousPage bool
-	TotalCount                   int
-}
-
 // ListAudit returns a page of the audit log, newest first, by keyset
 // pagination on (at, id) so that a deep page costs what the first does.
-func (s *Store) ListAudit(ctx context.Context, q AuditQuery) (*AuditPage, error) {
+func (s *Store) ListAudit(ctx context.Context, q AuditQuery) (*models.Page[*models.AuditEntry], error) {
 	filter := func(sel *bun.SelectQuery) *bun.SelectQuery {
 		if q.ActorID != "" {
 			// Only the 36-character form: uuid.Parse also takes
@@ -136,14 +127,14 @@ func (s *Store) ListAudit(ctx context.Context, q AuditQuery) (*AuditPage, error)
 	if more {
 		entries = entries[:q.First]
 	}
-	page := &AuditPage{Entries: entries}
+	page := &models.Page[*models.AuditEntry]{Items: entries}
 	if q.Backward {
-		slices.Reverse(page.Entries)
+		slices.Reverse(page.Items)
 		page.HasPreviousPage, page.HasNextPage = more, q.Before != nil
 	} else {
 		page.HasNextPage, page.HasPreviousPage = more, q.After != nil
 	}
-	for _, e := range page.Entries {
+	for _, e := range page.Items {
 		page.Cursors = append(page.Cursors, AuditCursor{At: e.At, ID: e.ID}.Encode())
 	}
 	if q.WithTotal {

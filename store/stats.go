@@ -4,13 +4,9 @@ import (
 	"context"
 	"fmt"
 	"time"
-)
 
-// DayCount is a number of events on one UTC day.
-type DayCount struct {
-	Day   time.Time
-	Count int
-}
+	"wxlogin/models"
+)
 
 // CountUsers counts users created at or after since (all users when since is zero).
 func (s *Store) CountUsers(ctx context.Context, since time.Time) (int, error) {
@@ -38,7 +34,7 @@ func (s *Store) CountActiveUsers(ctx context.Context, since time.Time) (int, err
 
 // LoginsPerDay counts user logins (from the audit log) on each of the last
 // days UTC days, today included, oldest first, with zeros for quiet days.
-func (s *Store) LoginsPerDay(ctx context.Context, days int) ([]DayCount, error) {
+func (s *Store) LoginsPerDay(ctx context.Context, days int) ([]models.DayCount, error) {
 	var rows []struct {
 		Day   time.Time `bun:"day"`
 		Count int       `bun:"count"`
@@ -62,9 +58,9 @@ func (s *Store) LoginsPerDay(ctx context.Context, days int) ([]DayCount, error) 
 	if err != nil {
 		return nil, fmt.Errorf("store: counting logins per day: %w", err)
 	}
-	out := make([]DayCount, len(rows))
+	out := make([]models.DayCount, len(rows))
 	for i, r := range rows {
-		out[i] = DayCount{Day: r.Day.UTC(), Count: r.Count}
+		out[i] = models.DayCount{Date: r.Day.UTC(), Count: r.Count}
 	}
 	return out, nil
 }

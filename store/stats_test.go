@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"wxlogin/store"
+	"wxlogin/models"
 	"wxlogin/store/storetest"
 )
 
@@ -15,7 +15,7 @@ func TestStore_Stats(t *testing.T) {
 	st := storetest.Open(t)
 	ctx := context.Background()
 	day := 24 * time.Hour
-	counts := func() (total, recent, active int, logins []store.DayCount) {
+	counts := func() (total, recent, active int, logins []models.DayCount) {
 		t.Helper()
 		var err error
 		if total, err = st.CountUsers(ctx, time.Time{}); err != nil {
@@ -59,12 +59,12 @@ func TestStore_Stats(t *testing.T) {
 	}
 	today := time.Now().UTC().Truncate(day)
 	for i, d := range logins {
-		if want := today.Add(time.Duration(i-2) * day); !d.Day.Equal(want) {
-			t.Fatalf("day %d is %v, want %v", i, d.Day, want)
+		if want := today.Add(time.Duration(i-2) * day); !d.Date.Equal(want) {
+			t.Fatalf("day %d is %v, want %v", i, d.Date, want)
 		}
 	}
 	// Around midnight UTC "now" and "now - 1 day" may share a day; compare sums.
-	sum := func(ds []store.DayCount) (n int) {
+	sum := func(ds []models.DayCount) (n int) {
 		for _, d := range ds {
 			n += d.Count
 		}

@@ -177,27 +177,11 @@ func cursorTimeInRange(t time.Time) bool {
 	return y >= 1 && y <= 9999
 }
 
-// UserPage is one page.
-type UserPage struct {
-	Users []*models.User
-	// Cursors[i] is the encoded position of Users[i], to pass back as After.
-	Cursors []string
-	// HasNextPage tells whether a user follows the last one on this page;
-	// HasPreviousPage whether one precedes the first. Paging forward from a
-	// cursor, a previous page is assumed (the cursor's user was on it), as
-	// is a next page paging backward from one: Relay allows that shortcut,
-	// and it saves a query.
-	HasNextPage, HasPreviousPage bool
-	// TotalCount is every user matching the filters and search, regardless
-	// of the cursor; only computed with WithTotal.
-	TotalCount int
-}
-
 // ListUsers returns a page of users in q.Order, by keyset pagination: the
 // page starts right after q.After's (key, id) (or ends right before
 // q.Before's), so users added or removed between pages never make a user
 // appear twice or be skipped, and a deep page costs the same as the first.
-func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*UserPage, error) {
+func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*models.Page[*models.User], error) {
 	if q.Order == "" {
 		q.Order = OrderCreatedAt
 	}
@@ -220,7 +204,7 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*UserPage, error) {
 		}
 	}
 
-	p := &UserPage{}
+	p := &models.Page[*models.User]{}
 	if q.CountOnly {
 		return p, s.countUsers(ctx, q, p)
 	}
@@ -263,7 +247,7 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*UserPage, error) {
 	} else {
 		p.HasNextPage, p.HasPreviousPage = more, q.After != nil
 	}
-	p.Users = users
+	p.Items = users
 	p.Cursors = make([]string, len(users))
 	for i, u := range users {
 		c := Cursor{Order: q.Order, Desc: q.Desc, ID: u.ID, Key: u.LastLoginAt}
@@ -282,7 +266,7 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*UserPage, error) {
 }
 
 // countUsers sets p.TotalCount to the number of users q's filters match.
-func (s *Store) countUsers(ctx context.Context, q UserQuery, p *UserPage) error {
+func (s *Store) countUsers(ctx context.Context, q UserQuery, p *models.Page[*models.User]) error {
 	cnt := s.db.NewSelect().Model((*models.User)(nil))
 	filterUsers(cnt, q)
 	n, err := cnt.Count(ctx)

@@ -130,15 +130,15 @@ func pageAll(t *testing.T, st *store.Store, q store.UserQuery, between func(page
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(p.Cursors) != len(p.Users) {
-			t.Fatalf("%d cursors for %d users", len(p.Cursors), len(p.Users))
+		if len(p.Cursors) != len(p.Items) {
+			t.Fatalf("%d cursors for %d users", len(p.Cursors), len(p.Items))
 		}
-		got = append(got, ids(p.Users)...)
+		got = append(got, ids(p.Items)...)
 		if !p.HasNextPage {
 			return got
 		}
-		if len(p.Users) != q.First {
-			t.Fatalf("a page of %d users, want %d, and yet HasNextPage", len(p.Users), q.First)
+		if len(p.Items) != q.First {
+			t.Fatalf("a page of %d users, want %d, and yet HasNextPage", len(p.Items), q.First)
 		}
 		c, err := store.DecodeCursor(p.Cursors[len(p.Cursors)-1])
 		if err != nil {
@@ -173,8 +173,8 @@ func TestStore_ListUsers_Paging(t *testing.T) {
 
 	t.Run("ExactPageHasNoNextPage", func(t *testing.T) {
 		p, err := st.ListUsers(context.Background(), w.query(25))
-		if err != nil || len(p.Users) != 25 || p.HasNextPage {
-			t.Fatalf("%d users, next %v, err %v; want 25 and no next page", len(p.Users), p.HasNextPage, err)
+		if err != nil || len(p.Items) != 25 || p.HasNextPage {
+			t.Fatalf("%d users, next %v, err %v; want 25 and no next page", len(p.Items), p.HasNextPage, err)
 		}
 	})
 }
@@ -248,7 +248,7 @@ func TestStore_ListUsers_Filters(t *testing.T) {
 		disabled = append(disabled, u)
 	}
 
-	list := func(t *testing.T, q store.UserQuery) *store.UserPage {
+	list := func(t *testing.T, q store.UserQuery) *models.Page[*models.User] {
 		t.Helper()
 		p, err := st.ListUsers(ctx, q)
 		if err != nil {
@@ -260,11 +260,11 @@ func TestStore_ListUsers_Filters(t *testing.T) {
 	t.Run("Disabled", func(t *testing.T) {
 		q := w.query(100)
 		q.Disabled = new(true)
-		if got, want := ids(list(t, q).Users), wantOrder(disabled, store.OrderCreatedAt, false); !slices.Equal(got, want) {
+		if got, want := ids(list(t, q).Items), wantOrder(disabled, store.OrderCreatedAt, false); !slices.Equal(got, want) {
 			t.Fatalf("disabled = %v, want %v", got, want)
 		}
 		q.Disabled = new(false)
-		if got, want := ids(list(t, q).Users), wantOrder(users[4:], store.OrderCreatedAt, false); !slices.Equal(got, want) {
+		if got, want := ids(list(t, q).Items), wantOrder(users[4:], store.OrderCreatedAt, false); !slices.Equal(got, want) {
 			t.Fatalf("enabled = %v, want %v", got, want)
 		}
 	})
@@ -273,7 +273,7 @@ func TestStore_ListUsers_Filters(t *testing.T) {
 		// users[3..5] share created_at from+1s, users[6..8] from+2s.
 		from, to := w.from.Add(time.Second), w.from.Add(2*time.Second)
 		q := store.UserQuery{First: 100, CreatedAfter: &from, CreatedBefore: &to}
-		if got, want := ids(list(t, q).Users), wantOrder(users[3:6], store.OrderCreatedAt, false); !slices.Equal(got, want) {
+		if got, want := ids(list(t, q).Items), wantOrder(users[3:6], store.OrderCreatedAt, false); !slices.Equal(got, want) {
 			t.Fatalf("[+1s, +2s) = %v, want %v", got, want)
 		}
 	})
@@ -285,8 +285,8 @@ func TestStore_ListUsers_Filters(t *testing.T) {
 		}
 		q.WithTotal = true
 		p := list(t, q)
-		if p.TotalCount != 12 || len(p.Users) != 5 {
-			t.Fatalf("TotalCount %d, %d users; want 12 and 5", p.TotalCount, len(p.Users))
+		if p.TotalCount != 12 || len(p.Items) != 5 {
+			t.Fatalf("TotalCount %d, %d users; want 12 and 5", p.TotalCount, len(p.Items))
 		}
 		// The count ignores the cursor: it is the whole listing's.
 		q.After, _ = store.DecodeCursor(p.Cursors[4])
@@ -300,8 +300,8 @@ func TestStore_ListUsers_Filters(t *testing.T) {
 		}
 		q.Disabled = nil
 		q.Search = "nobody has this nickname"
-		if p := list(t, q); p.TotalCount != 0 || len(p.Users) != 0 {
-			t.Fatalf("TotalCount of no match = %d, %d users", p.TotalCount, len(p.Users))
+		if p := list(t, q); p.TotalCount != 0 || len(p.Items) != 0 {
+			t.Fatalf("TotalCount of no match = %d, %d users", p.TotalCount, len(p.Items))
 		}
 	})
 }
@@ -374,7 +374,7 @@ func TestStore_ListUsers_Search(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := ids(tc.want)
-			if got := ids(p.Users); !slices.Equal(got, want) || p.TotalCount != len(want) {
+			if got := ids(p.Items); !slices.Equal(got, want) || p.TotalCount != len(want) {
 				t.Fatalf("search %q = %v (total %d), want %v", tc.search, got, p.TotalCount, want)
 			}
 		})
@@ -396,11 +396,11 @@ func TestStore_ListUsers_BadCursor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Encode() != good || c.Order != store.OrderCreatedAt || c.Desc || c.Key == nil || c.ID != p.Users[0].ID {
+	if c.Encode() != good || c.Order != store.OrderCreatedAt || c.Desc || c.Key == nil || c.ID != p.Items[0].ID {
 		t.Fatalf("decoded %+v from %q", c, good)
 	}
-	if !c.Key.Equal(p.Users[0].CreatedAt) {
-		t.Fatalf("key %v, want %v", c.Key, p.Users[0].CreatedAt)
+	if !c.Key.Equal(p.Items[0].CreatedAt) {
+		t.Fatalf("key %v, want %v", c.Key, p.Items[0].CreatedAt)
 	}
 
 	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

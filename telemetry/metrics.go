@@ -1,6 +1,6 @@
 // Package telemetry holds wxlogin's Prometheus metrics and OpenTelemetry
 // tracing. The other packages know nothing of either: they take hooks
-// (wechat.Config.Observe, graph.HandlerConfig.Observe, auth.Config.ObserveLogin,
+// (wechat.Config.Observe, gqlhttp.Config.Observe, auth.Config.ObserveLogin,
 // ratelimit.Guard.OnLimited) that the functions here fill.
 //
 // Every label has a small fixed set of values, whatever clients send: a
@@ -23,7 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"wxlogin/graph"
+	"wxlogin/gqlhttp/gqlop"
 	"wxlogin/wechat"
 )
 
@@ -132,8 +132,8 @@ func (m *Metrics) Handler(token string) http.Handler {
 	})
 }
 
-// ObserveOperation counts a GraphQL request; it is graph.HandlerConfig.Observe.
-func (m *Metrics) ObserveOperation(_ context.Context, op graph.Operation) {
+// ObserveOperation counts a GraphQL request; it is gqlhttp.Config.Observe.
+func (m *Metrics) ObserveOperation(_ context.Context, op gqlop.Operation) {
 	if m == nil {
 		return
 	}

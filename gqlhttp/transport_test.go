@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"encoding/json"
@@ -20,7 +20,7 @@ import (
 // here is refused before a resolver runs, or runs `me` without a token.
 func newTestHandler(t *testing.T, dev bool) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(NewHandler(HandlerConfig{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DevMode: dev}))
+	srv := httptest.NewServer(NewHandler(Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DevMode: dev}))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"net/http"
@@ -43,7 +43,7 @@ import (
 // errors or extensions; and meFields assumes the schema's User fields are
 // plain scalars and enums without arguments or directives, read from
 // models.User except avatarUrl, the one with a resolver in the generated
-// UserResolver (fastme_schema_test.go checks this against the schema).
+// graph.UserResolver (fastme_schema_test.go checks this against the schema).
 type fastMe struct {
 	auth      *auth.Service
 	publicURL string
@@ -341,6 +341,9 @@ func appendString(b []byte, s string) []byte {
 
 // upperHex is gqlgen's digits for \u00XX.
 const upperHex = "0123456789ABCDEF"
+
+// hexDigits are the lower-case hex digits of a \u202X escape.
+const hexDigits = "0123456789abcdef"
 
 // planCache maps request bytes to plans. It is small and bounded: real
 // clients send a handful of `me` documents, and a signed-in client sending

@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"context"
@@ -16,46 +16,17 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-)
 
-// Operation describes one GraphQL request once it has been answered, for
-// HandlerConfig.Observe. Every field is from a small fixed set, so it can
-// label metrics: nothing in it is chosen freely by the client.
-type Operation struct {
-	// Name is the operation's root field (e.g. "login"), "multiple" when it
-	// selects several, or "invalid" when the request was refused before it
-	// ran (it did not parse or validate, or was over a limit). Root fields
-	// are the schema's, not the client's operationName.
-	Name string
-	// Type is query, mutation or subscription; "unknown" for an invalid request.
-	Type string
-	// Codes are the errors' extensions.code, in order; empty on success.
-	Codes    []string
-	Duration time.Duration
-	// Fast is true when the fast path answered (a planned `me` from the
-	// session cache), without gqlgen's executor.
-	Fast bool
-}
-
-// Outcome is "ok" or the first error's code.
-func (o Operation) Outcome() string {
-	if len(o.Codes) == 0 {
-		return "ok"
-	}
-	return o.Codes[0]
-}
-
-// Names for Operation.Name that are not root fields.
-const (
-	OperationInvalid  = "invalid"
-	OperationMultiple = "multiple"
+	"wxlogin/edge"
+	"wxlogin/gqlhttp/gqlop"
 )
 
 // requestInfo is what the GraphQL layer learns about a request, for the
-// request log line (WithRequestID) and for Observe. One per HTTP request.
+// request log line (edge.WithRequestID, through LogDetail) and for
+// Observe. One per HTTP request.
 type requestInfo struct {
 	start   time.Time
-	observe func(context.Context, Operation)
+	observe func(context.Context, gqlop.Operation)
 
 	mu       sync.Mutex
 	recorded bool
@@ -87,7 +58,7 @@ var safeCode = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,47}$`)
 // begin notes the operation about to run.
 func (i *requestInfo) begin(opCtx *graphql.OperationContext) {
 	fields := rootFields(opCtx.Operation.SelectionSet, nil, 0)
-	op := OperationMultiple
+	op := gqlop.Multiple
 	switch len(fields) {
 	case 0:
 		op = "__typename"
@@ -119,9 +90,9 @@ func (i *requestInfo) finish(ctx context.Context, errs gqlerror.List) {
 		return
 	}
 	i.recorded = true
-	op := Operation{Name: i.op, Type: i.typ, Duration: time.Since(i.start), Fast: i.fast}
+	op := gqlop.Operation{Name: i.op, Type: i.typ, Duration: time.Since(i.start), Fast: i.fast}
 	if op.Name == "" {
-		op.Name, op.Type = OperationInvalid, "unknown"
+		op.Name, op.Type = gqlop.Invalid, "unknown"
 	}
 	for _, e := range errs {
 		code, _ := e.Extensions["code"].(string)
@@ -140,24 +111,29 @@ func (i *requestInfo) finish(ctx context.Context, errs gqlerror.List) {
 	}
 }
 
-// appendLogAttrs appends the request log line's GraphQL fields.
-func (i *requestInfo) appendLogAttrs(attrs []slog.Attr) []slog.Attr {
+// LogDetail is the request log line's GraphQL fields (edge.LogDetail): the
+// root fields, the client's operation name and the first error's code.
+func (i *requestInfo) LogDetail() (attrs [edge.MaxLogDetail]slog.Attr, n int) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	switch len(i.fields) {
 	case 0:
 	case 1:
-		attrs = append(attrs, slog.String("operation", i.fields[0]))
+		attrs[n] = slog.String("operation", i.fields[0])
+		n++
 	default:
-		attrs = append(attrs, slog.String("operation", strings.Join(i.fields, ",")))
+		attrs[n] = slog.String("operation", strings.Join(i.fields, ","))
+		n++
 	}
 	if i.clientName != "" {
-		attrs = append(attrs, slog.String("operation_name", i.clientName))
+		attrs[n] = slog.String("operation_name", i.clientName)
+		n++
 	}
 	if i.code != "" {
-		attrs = append(attrs, slog.String("error_code", i.code))
+		attrs[n] = slog.String("error_code", i.code)
+		n++
 	}
-	return attrs
+	return attrs, n
 }
 
 // maxRootFields bounds the root fields named in the log.

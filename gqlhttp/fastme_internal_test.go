@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2"
 
+	"wxlogin/graph"
 	"wxlogin/graph/scalar"
 	"wxlogin/models"
 )
@@ -76,7 +77,7 @@ func appendResponseGender(g models.Gender) []byte {
 
 // TestPlanMe: which operations get a plan. The rest go to the executor.
 func TestPlanMe(t *testing.T) {
-	schema := NewExecutableSchema(Config{}).Schema()
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 	for _, c := range []struct {
 		doc, op string
 		plan    string // "<me's key>: <key>=<field> …", "" for none

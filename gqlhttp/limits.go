@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"fmt"
@@ -13,7 +13,8 @@ import (
 
 	"wxlogin/admin"
 	"wxlogin/auth"
-	"wxlogin/graph/model"
+	"wxlogin/graph"
+	"wxlogin/graph/gqlmodel"
 	"wxlogin/models"
 )
 
@@ -104,11 +105,11 @@ const (
 
 // setCosts gives the fields whose work grows with their arguments, or is a
 // table scan, their costs in c.
-func setCosts(c *ComplexityRoot) {
-	c.Query.Users = func(child int, first *int, _ *string, last *int, _ *string, _ *model.UserFilter, _ *model.UserOrder) int {
+func setCosts(c *graph.ComplexityRoot) {
+	c.Query.Users = func(child int, first *int, _ *string, last *int, _ *string, _ *gqlmodel.UserFilter, _ *gqlmodel.UserOrder) int {
 		return listCost(pageRows(first, last), child)
 	}
-	c.Query.AuditLog = func(child int, first *int, _ *string, last *int, _ *string, _ *model.AuditFilter) int {
+	c.Query.AuditLog = func(child int, first *int, _ *string, last *int, _ *string, _ *gqlmodel.AuditFilter) int {
 		return listCost(pageRows(first, last), child)
 	}
 	c.User.Identities = func(child int) int { return listCost(identitiesPerUser, child) }

@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"wxlogin/graph"
 	"wxlogin/models"
 )
 
@@ -102,7 +103,7 @@ func TestFastMe_MatchesTheSchema(t *testing.T) {
 	for _, s := range []struct {
 		name   string
 		schema *ast.Schema
-	}{{"the executor's schema", NewExecutableSchema(Config{}).Schema()}, {"schema.graphqls", fromFile}} {
+	}{{"the executor's schema", graph.NewExecutableSchema(graph.Config{}).Schema()}, {"schema.graphqls", fromFile}} {
 		for _, p := range fastMeSchemaProblems(s.schema) {
 			t.Errorf("%s: %s", s.name, p)
 		}
@@ -126,7 +127,7 @@ func TestFastMe_MatchesTheSchema(t *testing.T) {
 // a field of models.User, not a method (gqlgen would call the method).
 func TestFastMe_Resolvers(t *testing.T) {
 	resolved := map[string]bool{}
-	ur := reflect.TypeFor[UserResolver]()
+	ur := reflect.TypeFor[graph.UserResolver]()
 	for i := range ur.NumMethod() {
 		for name := range meFields {
 			if strings.EqualFold(ur.Method(i).Name, name) {

@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 // One test per rule of the GraphQL-over-HTTP draft
 // (https://graphql.github.io/graphql-over-http/draft/), named by its
