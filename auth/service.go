@@ -323,8 +323,8 @@ func profileOf(info *wechat.Profile) *models.Profile {
 		g = models.Gender(info.Gender)
 	}
 	return &models.Profile{
-		Nickname: clean(info.NickName), AvatarURL: httpsURL(clean(info.AvatarURL)), Gender: g,
-		Language: clean(info.Language), City: clean(info.City), Province: clean(info.Province), Country: clean(info.Country),
+		Nickname: shown(info.NickName), AvatarURL: httpsURL(clean(info.AvatarURL)), Gender: g,
+		Language: shown(info.Language), City: shown(info.City), Province: shown(info.Province), Country: shown(info.Country),
 	}
 }
 
@@ -343,6 +343,18 @@ const maxFieldLen = 512
 // none of models.HiddenRune's characters (NUL, which Postgres text refuses;
 // the bidirectional overrides that make a nickname display as another text
 // in a dashboard), bounded length.
+// shown is clean(s) when it passes the rules updateProfile applies to the
+// same fields (models.TextProblem), else "": a profile that comes in with a
+// login is shown to other people just the same, so an invisible or
+// mark-stacked nickname must not get in this way either.
+func shown(s string) string {
+	s = clean(s)
+	if models.TextProblem(s, false) != "" {
+		return ""
+	}
+	return s
+}
+
 func clean(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
