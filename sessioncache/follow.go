@@ -65,8 +65,9 @@ func Follow(ctx context.Context, st *store.Store, c Target, log *slog.Logger) {
 			continue
 		}
 		wait = retryMin
+		// This counts as hearing from the listener now (see SetUp), which
+		// is after its confirming ping was sent.
 		c.SetUp(true)
-		c.Heard(l.Confirmed())
 		err = follow(ctx, l, c, log)
 		c.SetUp(false)
 		_ = l.Close()

@@ -45,9 +45,8 @@ type SessionListener struct {
 
 	// seq numbers the pings; sent holds the send times of those whose
 	// pong has not come back yet, oldest first.
-	seq       uint64
-	sent      []sentPing
-	confirmed time.Time
+	seq  uint64
+	sent []sentPing
 }
 
 type sentPing struct {
@@ -58,7 +57,7 @@ type sentPing struct {
 // ListenSessions opens a connection, LISTENs on SessionChannel and returns
 // only once a notification it sent itself after the LISTEN has come back:
 // from then on no commit's notification can be missed while the connection
-// lives. Confirmed is when that notification was sent.
+// lives.
 //
 // The listener has a second connection of its own for its pings, so that
 // they neither wait for nor add to the shared pool: a busy pool must not
@@ -87,8 +86,7 @@ func (s *Store) ListenSessions(ctx context.Context) (*SessionListener, error) {
 		}
 		payload, err := l.receive(ctx, 100*time.Millisecond)
 		for err == nil {
-			if at, ok := l.Pong(payload); ok {
-				l.confirmed = at
+			if _, ok := l.Pong(payload); ok {
 				return l, nil
 			}
 			payload, err = l.receive(ctx, 100*time.Millisecond)
@@ -103,9 +101,6 @@ func (s *Store) ListenSessions(ctx context.Context) (*SessionListener, error) {
 		}
 	}
 }
-
-// Confirmed is when the ping that confirmed the listener was sent.
-func (l *SessionListener) Confirmed() time.Time { return l.confirmed }
 
 // Ping sends a notification that this listener will receive as a pong
 // (Pong): it proves the connection still hears the channel, and that
