@@ -108,7 +108,8 @@ func (s *Store) ListenSessions(ctx context.Context) (*SessionListener, error) {
 func (l *SessionListener) Ping(ctx context.Context) error {
 	l.seq++
 	// The time is taken before the statement: the ping commits after it,
-	// so everything committed before it is delivered before the pong.
+	// so everything committed before it is delivered before the pong. It
+	// keeps Go's monotonic reading (see Pong).
 	at := time.Now()
 	payload := "p:" + l.nonce + ":" + strconv.FormatUint(l.seq, 10)
 	if _, err := l.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", SessionChannel, payload); err != nil {
@@ -125,7 +126,13 @@ func (l *SessionListener) Ping(ctx context.Context) error {
 
 // Pong reports whether payload is one of this listener's own pings, and
 // when that ping was sent: every notification committed before that time
-// has been received before this one.
+// has been received before this one. The time carries Go's monotonic clock
+// reading: measure from it with Sub or Since, never with its wall-clock
+// value (UnixNano), which a step of the clock would shift.
+//
+// The payload names the ping (this listener's random nonce and sequence
+// number), and the time is the one kept here: another listener's ping,
+// whose payload every listener receives, is never taken for one of ours.
 func (l *SessionListener) Pong(payload string) (sentAt time.Time, ok bool) {
 	rest, found := strings.CutPrefix(payload, "p:"+l.nonce+":")
 	if !found {
