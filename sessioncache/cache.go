@@ -15,7 +15,7 @@
 // pings itself every MaxLag/5, and a pong proves every change committed
 // before its ping was sent has been applied (one connection delivers in
 // commit order). An entry is served only while the latest pong's ping was
-// sent less than MaxLag ago, so a change committed at t is honoured by
+// sent at most MaxLag ago, so a change committed at t is honoured by
 // every instance for every request it looks up after t+MaxLag, however
 // slow its listener; while pongs are late, requests read the database.
 //
