@@ -15,9 +15,12 @@
 // pings itself every MaxLag/5, and a pong proves every change committed
 // before its ping was sent has been applied (one connection delivers in
 // commit order). An entry is served only while the latest pong's ping was
-// sent less than MaxLag ago, so a change committed at t is honoured by
+// sent at most MaxLag ago, so a change committed at t is honoured by
 // every instance for every request it looks up after t+MaxLag, however
 // slow its listener; while pongs are late, requests read the database.
+//
+// Every time here is read from the monotonic clock (see monotonic): a step
+// of the wall clock, as NTP makes, must neither stretch nor cut MaxLag.
 package sessioncache
 
 import (
@@ -37,6 +40,14 @@ const (
 // cached before: see the package comment.
 const MaxLag = time.Second
 
+// epoch is the origin of monotonic.
+var epoch = time.Now()
+
+// monotonic is the default clock of Cache and Follow: the time since
+// epoch, which Go measures on the monotonic clock, so it only ever moves
+// forward at the pace of real time whatever is done to the wall clock.
+func monotonic() time.Duration { return time.Since(epoch) }
+
 // evictSample is how many entries a full cache looks at to pick the least
 // recently used one to evict (sampled LRU, as Redis does).
 const evictSample = 8
@@ -45,6 +56,9 @@ const evictSample = 8
 type Cache[V any] struct {
 	ttl int64 // nanoseconds
 	max int
+	// now is the clock every time below is read from (monotonic; tests
+	// set their own).
+	now func() time.Duration
 
 	mu     sync.RWMutex
 	m      map[string]*entry[V]
@@ -56,8 +70,8 @@ type Cache[V any] struct {
 	gen atomic.Uint64
 	up  atomic.Bool
 	// heard is when the newest ping whose pong has come back was sent
-	// (unix nanoseconds): every change committed before it has been
-	// applied. Entries are served only while it is less than maxLag old.
+	// (now's nanoseconds): every change committed before it has been
+	// applied. Entries are served only while it is at most maxLag old.
 	heard  atomic.Int64
 	maxLag int64
 
@@ -67,7 +81,7 @@ type Cache[V any] struct {
 type entry[V any] struct {
 	v       V
 	user    string
-	expires int64 // unix nanoseconds
+	expires int64 // now's nanoseconds
 	used    atomic.Int64
 }
 
@@ -80,7 +94,7 @@ func New[V any](ttl time.Duration, maxSize int) *Cache[V] {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxSize
 	}
-	return &Cache[V]{ttl: int64(ttl), max: maxSize, maxLag: int64(MaxLag), m: make(map[string]*entry[V]), byUser: make(map[string]map[string]struct{})}
+	return &Cache[V]{ttl: int64(ttl), max: maxSize, now: monotonic, maxLag: int64(MaxLag), m: make(map[string]*entry[V]), byUser: make(map[string]map[string]struct{})}
 }
 
 // Get returns the live value for hash.
@@ -88,7 +102,7 @@ func (c *Cache[V]) Get(hash []byte) (v V, ok bool) {
 	if !c.up.Load() {
 		return v, false
 	}
-	now := time.Now().UnixNano()
+	now := int64(c.now())
 	if now-c.heard.Load() > c.maxLag {
 		// The listener has not proved it is up to date lately: a
 		// revocation may be waiting in its socket.
@@ -117,8 +131,10 @@ func (c *Cache[V]) Put(hash []byte, userID string, expires time.Time, v V, gen u
 	if !c.up.Load() {
 		return
 	}
-	now := time.Now().UnixNano()
-	exp := min(expires.UnixNano(), now+c.ttl)
+	// The session's expiry is a wall-clock time (the database's): it
+	// becomes a time on the monotonic clock by what is left of it now.
+	now := int64(c.now())
+	exp := now + min(int64(time.Until(expires)), c.ttl)
 	if exp <= now {
 		return
 	}
@@ -222,15 +238,16 @@ func (c *Cache[V]) SetUp(up bool) {
 	c.gen.Add(1)
 	clear(c.m)
 	clear(c.byUser)
-	c.heard.Store(time.Now().UnixNano())
+	c.heard.Store(int64(c.now()))
 	c.up.Store(up)
 	c.mu.Unlock()
 }
 
-// Heard records that every change committed before sent has been applied
-// (the listener's pong for a ping sent then has come back).
-func (c *Cache[V]) Heard(sent time.Time) {
-	n := sent.UnixNano()
+// Heard records that every change committed before sent (a time on the
+// cache's clock: see monotonic) has been applied, the listener's pong for a
+// ping sent then having come back.
+func (c *Cache[V]) Heard(sent time.Duration) {
+	n := int64(sent)
 	for {
 		old := c.heard.Load()
 		if n <= old || c.heard.CompareAndSwap(old, n) {

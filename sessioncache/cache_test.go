@@ -3,11 +3,28 @@ package sessioncache
 import (
 	"fmt"
 	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 func key(i int) []byte { return []byte(fmt.Sprintf("%032d", i)) }
+
+// testClock is a clock for a Cache that only the test moves.
+type testClock struct{ t atomic.Int64 }
+
+func (c *testClock) now() time.Duration      { return time.Duration(c.t.Load()) }
+func (c *testClock) advance(d time.Duration) { c.t.Add(int64(d)) }
+
+// newTestCache returns a cache on a clock of its own, up at time 0.
+func newTestCache(ttl time.Duration) (*Cache[string], *testClock) {
+	clk := &testClock{}
+	c := New[string](ttl, 10)
+	c.now = clk.now
+	c.SetUp(true)
+	return c, clk
+}
 
 func TestCache_DownServesNothing(t *testing.T) {
 	c := New[string](time.Minute, 10)
@@ -67,12 +84,15 @@ func TestCache_InvalidateUserAndExpiry(t *testing.T) {
 	if _, ok := c.Get(key(3)); ok {
 		t.Error("InvalidateToken left the entry")
 	}
-	short := New[string](20*time.Millisecond, 10)
-	short.SetUp(true)
+	short, clk := newTestCache(20 * time.Millisecond)
 	short.Put(key(1), "u1", time.Now().Add(time.Hour), "a", short.Gen())
-	time.Sleep(30 * time.Millisecond)
+	clk.advance(20*time.Millisecond - time.Nanosecond)
+	if _, ok := short.Get(key(1)); !ok {
+		t.Error("not served within the TTL")
+	}
+	clk.advance(time.Nanosecond)
 	if _, ok := short.Get(key(1)); ok {
-		t.Error("served past the TTL")
+		t.Error("served at the end of the TTL")
 	}
 }
 
@@ -98,26 +118,60 @@ func TestCache_Bounded(t *testing.T) {
 // date serves nothing, keeps its entries, and serves them again once a
 // pong arrives: that pong proves every change before it was applied.
 func TestCache_LaggingListenerServesNothing(t *testing.T) {
-	c := New[string](time.Minute, 10)
-	c.SetUp(true)
+	c, clk := newTestCache(time.Minute)
+	clk.advance(time.Hour)
+	c.Heard(clk.now())
 	c.Put(key(1), "u1", time.Now().Add(time.Hour), "v", c.Gen())
+	clk.advance(MaxLag)
 	if _, ok := c.Get(key(1)); !ok {
-		t.Fatal("miss after Put")
+		t.Fatal("not served MaxLag after the last pong's ping")
 	}
-	c.heard.Store(time.Now().Add(-MaxLag - time.Millisecond).UnixNano())
+	clk.advance(time.Nanosecond)
 	if _, ok := c.Get(key(1)); ok {
 		t.Fatal("served although the last pong's ping is older than MaxLag")
 	}
 	if s := c.Stats(); s.Lagging != 1 || s.Entries != 1 {
 		t.Fatalf("stats %+v, want 1 lagging lookup and the entry kept", s)
 	}
-	c.Heard(time.Now().Add(-2 * MaxLag)) // an older pong moves nothing
+	c.Heard(clk.now() - 2*MaxLag) // an older pong moves nothing
 	if _, ok := c.Get(key(1)); ok {
 		t.Fatal("an older pong made the cache serve")
 	}
-	c.Heard(time.Now())
+	c.Heard(clk.now() - MaxLag)
 	if v, ok := c.Get(key(1)); !ok || v != "v" {
 		t.Fatal("a fresh pong did not bring the entry back")
+	}
+}
+
+// Turning the cache on counts as a proof at that instant (Follow relies on
+// it instead of its listener's confirming ping): the cache is empty then,
+// and whatever is put afterwards was read afterwards.
+func TestCache_SetUpCountsAsHeard(t *testing.T) {
+	c, clk := newTestCache(time.Minute)
+	clk.advance(time.Hour)
+	c.SetUp(true)
+	c.Put(key(1), "u1", time.Now().Add(time.Hour), "v", c.Gen())
+	clk.advance(MaxLag)
+	if _, ok := c.Get(key(1)); !ok {
+		t.Fatal("not served MaxLag after SetUp")
+	}
+	clk.advance(time.Nanosecond)
+	if _, ok := c.Get(key(1)); ok {
+		t.Fatal("served past MaxLag after SetUp with no pong")
+	}
+}
+
+// The cache's clock, and so MaxLag, must not follow the wall clock: a
+// step back of X would serve entries for X + MaxLag with no pong, a step
+// forward stop the cache for nothing. time.Since reads the monotonic clock
+// only when its origin carries a monotonic reading; so must the pongs'
+// send times (store's tests check theirs), which are measured from it.
+func TestMonotonic_OriginHasAMonotonicReading(t *testing.T) {
+	if !strings.Contains(epoch.String(), " m=") {
+		t.Fatalf("epoch %v has no monotonic reading: the cache's clock is the wall clock", epoch)
+	}
+	if a, b := monotonic(), monotonic(); b < a {
+		t.Fatalf("monotonic went back from %v to %v", a, b)
 	}
 }
 

@@ -30,14 +30,26 @@ type Target interface {
 	InvalidateToken(hash []byte)
 	InvalidateUser(userID string)
 	SetUp(up bool)
-	Heard(sent time.Time)
+	// Heard is given send times on the clock monotonic reads.
+	Heard(sent time.Duration)
 }
 
-// listener is what follow needs of a *store.SessionListener.
+// listener is what follow needs of a *store.SessionListener, with send
+// times on follow's clock (see storeListener).
 type listener interface {
 	Ping(ctx context.Context) error
-	Pong(payload string) (sentAt time.Time, ok bool)
+	Pong(payload string) (sentAt time.Duration, ok bool)
 	Receive(ctx context.Context, timeout time.Duration) (string, error)
+}
+
+// storeListener gives follow a store listener's send times on the clock
+// monotonic reads. They carry Go's monotonic reading, as epoch does, so
+// Sub ignores the wall clock.
+type storeListener struct{ *store.SessionListener }
+
+func (l storeListener) Pong(payload string) (time.Duration, bool) {
+	at, ok := l.SessionListener.Pong(payload)
+	return at.Sub(epoch), ok
 }
 
 // Follow keeps c in step with st's session notifications until ctx ends:
@@ -65,9 +77,10 @@ func Follow(ctx context.Context, st *store.Store, c Target, log *slog.Logger) {
 			continue
 		}
 		wait = retryMin
+		// This counts as hearing from the listener now (see SetUp), which
+		// is after its confirming ping was sent.
 		c.SetUp(true)
-		c.Heard(l.Confirmed())
-		err = follow(ctx, l, c, log)
+		err = follow(ctx, storeListener{l}, c, monotonic, log)
 		c.SetUp(false)
 		_ = l.Close()
 		if ctx.Err() == nil {
@@ -79,21 +92,22 @@ func Follow(ctx context.Context, st *store.Store, c Target, log *slog.Logger) {
 var errPingLost = errors.New("sessioncache: the listener's ping did not come back")
 
 // follow applies l's notifications to c, and pings every pingEvery, until
-// l fails, a pong is lostAfter late, or ctx ends.
-func follow(ctx context.Context, l listener, c Target, log *slog.Logger) error {
-	next := time.Now().Add(pingEvery)
-	lastPong := time.Now()
+// l fails, a pong is lostAfter late, or ctx ends. now is the clock of c and
+// of l's send times.
+func follow(ctx context.Context, l listener, c Target, now func() time.Duration, log *slog.Logger) error {
+	next := now() + pingEvery
+	lastPong := now()
 	lagging := false
 	for ctx.Err() == nil {
-		if now := time.Now(); !now.Before(next) {
-			if now.Sub(lastPong) > lostAfter {
+		if t := now(); t >= next {
+			if t-lastPong > lostAfter {
 				return errPingLost
 			}
 			// Said once, so that slower answers (every request reads the
 			// database meanwhile) have a cause in the log.
-			if !lagging && now.Sub(lastPong) > MaxLag-pingEvery {
+			if !lagging && t-lastPong > MaxLag-pingEvery {
 				lagging = true
-				log.Warn("session cache bypassed: the session-change listener's pings come back late", "since_last", now.Sub(lastPong).Round(time.Millisecond))
+				log.Warn("session cache bypassed: the session-change listener's pings come back late", "since_last", (t - lastPong).Round(time.Millisecond))
 			}
 			pctx, cancel := context.WithTimeout(ctx, lostAfter)
 			err := l.Ping(pctx)
@@ -101,11 +115,11 @@ func follow(ctx context.Context, l listener, c Target, log *slog.Logger) error {
 			if err != nil {
 				return err
 			}
-			next = now.Add(pingEvery)
+			next = t + pingEvery
 		}
 		// Never wait past the next ping, nor so short the wait is all
 		// overhead.
-		p, err := l.Receive(ctx, max(time.Until(next), time.Millisecond))
+		p, err := l.Receive(ctx, max(next-now(), time.Millisecond))
 		if errors.Is(err, store.ErrListenTimeout) {
 			continue
 		}
@@ -114,10 +128,10 @@ func follow(ctx context.Context, l listener, c Target, log *slog.Logger) error {
 		}
 		if sent, ok := l.Pong(p); ok {
 			c.Heard(sent)
-			lastPong = time.Now()
+			lastPong = now()
 			if lagging {
 				lagging = false
-				log.Info("session cache serving again: the listener's pings are back", "ping_age", lastPong.Sub(sent).Round(time.Millisecond))
+				log.Info("session cache serving again: the listener's pings are back", "ping_age", (lastPong - sent).Round(time.Millisecond))
 			}
 			continue
 		}

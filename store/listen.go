@@ -45,9 +45,8 @@ type SessionListener struct {
 
 	// seq numbers the pings; sent holds the send times of those whose
 	// pong has not come back yet, oldest first.
-	seq       uint64
-	sent      []sentPing
-	confirmed time.Time
+	seq  uint64
+	sent []sentPing
 }
 
 type sentPing struct {
@@ -58,7 +57,7 @@ type sentPing struct {
 // ListenSessions opens a connection, LISTENs on SessionChannel and returns
 // only once a notification it sent itself after the LISTEN has come back:
 // from then on no commit's notification can be missed while the connection
-// lives. Confirmed is when that notification was sent.
+// lives.
 //
 // The listener has a second connection of its own for its pings, so that
 // they neither wait for nor add to the shared pool: a busy pool must not
@@ -87,8 +86,7 @@ func (s *Store) ListenSessions(ctx context.Context) (*SessionListener, error) {
 		}
 		payload, err := l.receive(ctx, 100*time.Millisecond)
 		for err == nil {
-			if at, ok := l.Pong(payload); ok {
-				l.confirmed = at
+			if _, ok := l.Pong(payload); ok {
 				return l, nil
 			}
 			payload, err = l.receive(ctx, 100*time.Millisecond)
@@ -104,16 +102,14 @@ func (s *Store) ListenSessions(ctx context.Context) (*SessionListener, error) {
 	}
 }
 
-// Confirmed is when the ping that confirmed the listener was sent.
-func (l *SessionListener) Confirmed() time.Time { return l.confirmed }
-
 // Ping sends a notification that this listener will receive as a pong
 // (Pong): it proves the connection still hears the channel, and that
 // every notification committed before the ping was sent has arrived.
 func (l *SessionListener) Ping(ctx context.Context) error {
 	l.seq++
 	// The time is taken before the statement: the ping commits after it,
-	// so everything committed before it is delivered before the pong.
+	// so everything committed before it is delivered before the pong. It
+	// keeps Go's monotonic reading (see Pong).
 	at := time.Now()
 	payload := "p:" + l.nonce + ":" + strconv.FormatUint(l.seq, 10)
 	if _, err := l.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", SessionChannel, payload); err != nil {
@@ -130,7 +126,13 @@ func (l *SessionListener) Ping(ctx context.Context) error {
 
 // Pong reports whether payload is one of this listener's own pings, and
 // when that ping was sent: every notification committed before that time
-// has been received before this one.
+// has been received before this one. The time carries Go's monotonic clock
+// reading: measure from it with Sub or Since, never with its wall-clock
+// value (UnixNano), which a step of the clock would shift.
+//
+// The payload names the ping (this listener's random nonce and sequence
+// number), and the time is the one kept here: another listener's ping,
+// whose payload every listener receives, is never taken for one of ours.
 func (l *SessionListener) Pong(payload string) (sentAt time.Time, ok bool) {
 	rest, found := strings.CutPrefix(payload, "p:"+l.nonce+":")
 	if !found {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,7 +14,10 @@ import (
 )
 
 // A pong names the ping it answers, so the listener knows when the ping
-// was sent: everything committed before then has been received.
+// was sent: everything committed before then has been received. The time
+// carries the monotonic reading (String shows it as "m="), so that what
+// is measured from it ignores steps of the wall clock; and another
+// listener's ping, received by every listener, is not taken for one's own.
 func TestSessionListener_PongCarriesSendTime(t *testing.T) {
 	st := storetest.Open(t)
 	ctx := context.Background()
@@ -22,9 +26,11 @@ func TestSessionListener_PongCarriesSendTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if l.Confirmed().IsZero() {
-		t.Fatal("Confirmed is zero after ListenSessions")
+	other, err := st.ListenSessions(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer other.Close()
 	if _, err := st.DB().ExecContext(ctx, "SELECT pg_notify(?, 't:00')", store.SessionChannel); err != nil {
 		t.Fatal(err)
 	}
@@ -43,9 +49,32 @@ func TestSessionListener_PongCarriesSendTime(t *testing.T) {
 	if got[0] != "t:00" {
 		t.Fatalf("first %q, want the notification committed before the ping", got[0])
 	}
+	// The other listener's pings carry the sequence numbers that l's carry
+	// (one or two to confirm, then one): only the nonce tells them apart.
+	for range 5 {
+		if err := other.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n := 0; n < 5; {
+		theirs, err := other.Receive(ctx, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(theirs, "p:") {
+			continue // the t:00 above
+		}
+		n++
+		if at, ok := l.Pong(theirs); ok {
+			t.Fatalf("Pong(%q), another listener's ping, = %v, true", theirs, at)
+		}
+	}
 	at, ok := l.Pong(got[1])
 	if !ok || at.Before(before) || at.After(time.Now()) {
 		t.Fatalf("Pong(%q) = %v, %v; want the ping's send time", got[1], at, ok)
+	}
+	if !strings.Contains(at.String(), " m=") {
+		t.Fatalf("Pong's time %v has no monotonic reading", at)
 	}
 	if _, ok := l.Pong(got[1]); ok {
 		t.Fatal("a pong was taken twice")
