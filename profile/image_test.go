@@ -312,6 +312,59 @@ func TestNormalizeAvatar_HuffmanGroupsRefused(t *testing.T) {
 	}
 }
 
+// inspectAlloc is what inspectAvatar(data) allocates, garbage included.
+// (Its callers are not parallel: it counts the whole process's
+// allocations.)
+func inspectAlloc(data []byte) (int64, *avatarSource, error) {
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	a, err := inspectAvatar(data)
+	runtime.ReadMemStats(&m1)
+	return int64(m1.TotalAlloc - m0.TotalAlloc), a, err
+}
+
+// TestInspectAvatar_TransformsNotStored: a 4096² lossless WebP, whose
+// pixels alone are over maxDecodeBytes, is refused before its transform
+// and entropy images are read (three of 1024² pixels took 12 MiB, for a
+// refusal); one within the budget has its transform images read without
+// storing them (2000²: 2 MiB before).
+func TestInspectAvatar_TransformsNotStored(t *testing.T) {
+	for _, build := range []func(int, bool) []byte{testWebPTransforms, testWebPAlphaTransforms} {
+		for _, meta := range []bool{false, true} {
+			got, _, err := inspectAlloc(build(4096, meta))
+			t.Logf("4096², entropy image %v: inspecting allocated %d bytes", meta, got)
+			if _, ok := err.(errImage); !ok || !strings.Contains(err.Error(), "too large to process") {
+				t.Fatalf("4096²: err = %v, want refused as too large", err)
+			}
+			if got > 256<<10 {
+				t.Errorf("4096², entropy image %v: inspecting allocated %d bytes, want under 256 KiB", meta, got)
+			}
+		}
+	}
+	got, a, err := inspectAlloc(testWebPTransforms(2000, false))
+	t.Logf("2000²: inspecting allocated %d bytes", got)
+	if err != nil {
+		t.Fatalf("2000²: %v", err)
+	}
+	if a.cost > maxDecodeBytes {
+		t.Fatalf("2000²: cost %d", a.cost)
+	}
+	if got > 256<<10 {
+		t.Errorf("2000²: inspecting allocated %d bytes, want under 256 KiB", got)
+	}
+	// The entropy image's pixels are needed (they name the groups used);
+	// within the budget it is at most a sixteenth of the picture, in
+	// bytes a quarter of its pixels.
+	got, _, err = inspectAlloc(testWebPTransforms(2000, true))
+	t.Logf("2000², entropy image: inspecting allocated %d bytes", got)
+	if err != nil {
+		t.Fatalf("2000², entropy image: %v", err)
+	}
+	if got > 2000*2000/4+256<<10 {
+		t.Errorf("2000², entropy image: inspecting allocated %d bytes, want under 1.2 MiB", got)
+	}
+}
+
 // TestWebPCost_RealFiles: lossless WebPs as libwebp writes them (from
 // golang.org/x/image's test data: transforms, colour caches, groups the
 // tiles do not use, a lossless alpha channel) are read to the end of
