@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +22,56 @@ import (
 // refused or re-encoded, never a panic, and what comes out is a JPEG
 // within the limits.
 func FuzzNormalizeAvatar(f *testing.F) {
+	addAvatarSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := normalizeAvatar(data)
+		if err != nil {
+			if _, ok := err.(errImage); !ok {
+				t.Fatalf("not a client error: %v", err)
+			}
+			return
+		}
+		cfg, format, err := image.DecodeConfig(bytes.NewReader(out))
+		if err != nil || format != "jpeg" || cfg.Width > AvatarSide || cfg.Height > AvatarSide {
+			t.Fatalf("output: %v %s %dx%d", err, format, cfg.Width, cfg.Height)
+		}
+	})
+}
+
+// FuzzInspectAvatar feeds hostile bytes to the checks made before
+// decoding, our own parsers among them (JPEG segments, PNG chunks, WebP
+// chunks and VP8L prefix codes), many times faster than
+// FuzzNormalizeAvatar can: an upload is refused with a client error or
+// passes with an estimate within the budget, never a panic.
+func FuzzInspectAvatar(f *testing.F) {
+	addAvatarSeeds(f)
+	f.Add(testWebPTransforms(64, true))
+	f.Add(testWebPAlphaTransforms(64, true))
+	f.Add(testWebPLossyAlpha(32, 32))
+	f.Add(testPNG(16, 16, 16, 6, true, true))
+	f.Add(testJPEG(16, 16, []byte{0x22, 0x11, 0x11}, true, 4, true))
+	for _, name := range []string{"tux.lossless.webp", "yellow_rose.lossy-with-alpha.webp"} {
+		if data, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := inspectAvatar(data)
+		if err != nil {
+			if _, ok := err.(errImage); !ok {
+				t.Fatalf("not a client error: %v", err)
+			}
+			return
+		}
+		if a.cost > maxDecodeBytes {
+			t.Fatalf("passed with a cost of %d", a.cost)
+		}
+	})
+}
+
+// addAvatarSeeds adds the fuzz targets' common seeds: small images of
+// each format and the hostile ones the tests build.
+func addAvatarSeeds(f *testing.F) {
 	var b bytes.Buffer
 	_ = png.Encode(&b, image.NewGray(image.Rect(0, 0, 3, 2)))
 	f.Add(b.Bytes())
@@ -35,19 +86,6 @@ func FuzzNormalizeAvatar(f *testing.F) {
 	if gopher, err := os.ReadFile("testdata/gopher-doc.skip-hgroup.lossless.webp"); err == nil {
 		f.Add(gopher)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		out, err := normalizeAvatar(data)
-		if err != nil {
-			if _, ok := err.(errImage); !ok {
-				t.Fatalf("not a client error: %v", err)
-			}
-			return
-		}
-		cfg, format, err := image.DecodeConfig(bytes.NewReader(out))
-		if err != nil || format != "jpeg" || cfg.Width > AvatarSide || cfg.Height > AvatarSide {
-			t.Fatalf("output: %v %s %dx%d", err, format, cfg.Width, cfg.Height)
-		}
-	})
 }
 
 // scanBomb is a progressive 1024×1024 grey JPEG made of n tiny refinement
@@ -362,6 +400,26 @@ func TestInspectAvatar_TransformsNotStored(t *testing.T) {
 	}
 	if got > 2000*2000/4+256<<10 {
 		t.Errorf("2000², entropy image: inspecting allocated %d bytes, want under 1.2 MiB", got)
+	}
+}
+
+// TestInspectAvatar_PanicRefused: a panic while reading a header (here
+// the WebP decoder's DecodeConfig made to panic; no input found by
+// FuzzInspectAvatar panics our own parsers) is a file that cannot be
+// read, BAD_USER_INPUT, not a crashed request. (Not parallel: it
+// replaces formatWebP's DecodeConfig.)
+func TestInspectAvatar_PanicRefused(t *testing.T) {
+	saved := formatWebP.decodeConfig
+	t.Cleanup(func() { formatWebP.decodeConfig = saved })
+	formatWebP.decodeConfig = func(io.Reader) (image.Config, error) { panic("hostile bytes") }
+	data := testWebPLossless(16, 16, false)
+	if _, err := inspectAvatar(data); err == nil || err.Error() != "the file is not a readable webp image" {
+		t.Fatalf("err = %v, want not a readable webp image", err)
+	}
+	s := &Service{decodes: make(chan struct{}, 1), largeDecodes: make(chan struct{}, 1), decodeWait: time.Hour}
+	_, err := s.SetAvatar(context.Background(), "someone", bytes.NewReader(data))
+	if models.ErrorCode(err) != models.CodeBadUserInput || !strings.Contains(err.Error(), "not a readable webp image") {
+		t.Fatalf("SetAvatar: err = %v, want BAD_USER_INPUT, not readable", err)
 	}
 }
 

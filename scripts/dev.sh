@@ -334,6 +334,7 @@ cmd_test() {
 ./wechat FuzzDecryptUserInfo
 ./wechat FuzzCode2SessionAnswer
 ./profile FuzzNormalizeAvatar
+./profile FuzzInspectAvatar
 ./graph FuzzAppendString
 TARGETS
 	fi
