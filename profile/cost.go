@@ -116,7 +116,8 @@ func webpCost(data []byte, w, h int) (int64, bool) {
 	const lossless = 7
 	// Past pixelBudget, the pixels alone make decodeCost refuse the
 	// image: its prefix codes are not read, since reading them takes
-	// time and memory (see vp8lTrees) for nothing.
+	// time and memory (see vp8lTrees) for nothing; and they are read
+	// only until they take the rest of it.
 	const pixelBudget = maxDecodeBytes - shrinkBytes
 	var cost int64
 	for i := 12; i+8 <= len(data); {
@@ -132,7 +133,7 @@ func webpCost(data []byte, w, h int) (int64, bool) {
 			if cost+lossless*px > pixelBudget {
 				return cost + lossless*px, true
 			}
-			trees, ok := vp8lTrees(body[5:], int32(w), int32(h))
+			trees, ok := vp8lTrees(body[5:], int32(w), int32(h), pixelBudget-cost-lossless*px)
 			return cost + lossless*px + trees, ok
 		case "ALPH":
 			cost = px
@@ -140,7 +141,7 @@ func webpCost(data []byte, w, h int) (int64, bool) {
 				if cost+lossless*px > pixelBudget {
 					return cost + lossless*px, true
 				}
-				trees, ok := vp8lTrees(body[1:], int32(w), int32(h))
+				trees, ok := vp8lTrees(body[1:], int32(w), int32(h), pixelBudget-cost-lossless*px)
 				if !ok {
 					return 0, false
 				}

@@ -348,6 +348,12 @@ func TestNormalizeAvatar_HuffmanGroupsRefused(t *testing.T) {
 	if a, err := inspectAvatar(testWebPGroups(204, 64)); err != nil || a.cost > largeDecodeBytes {
 		t.Fatalf("64 groups: %v, want an ordinary decode", err)
 	}
+	// The codes are read only until they are over the budget: the file
+	// cut in half is refused as too large, not as cut short.
+	_, err = inspectAvatar(data[:len(data)/2])
+	if _, ok := err.(errImage); !ok || !strings.Contains(err.Error(), "too large to process") {
+		t.Fatalf("cut in half: err = %v, want refused as too large", err)
+	}
 }
 
 // inspectAlloc is what inspectAvatar(data) allocates, garbage included.
@@ -400,6 +406,27 @@ func TestInspectAvatar_TransformsNotStored(t *testing.T) {
 	}
 	if got > 2000*2000/4+256<<10 {
 		t.Errorf("2000², entropy image: inspecting allocated %d bytes, want under 1.2 MiB", got)
+	}
+}
+
+// BenchmarkInspectAvatar times the checks made before decoding, which
+// run outside the decode slots (see SetAvatar), on the headers that take
+// them the longest.
+func BenchmarkInspectAvatar(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{
+		{"WebP_2600_groups_204px_refused", testWebPGroups(204, 2600)},
+		{"WebP_transforms_and_entropy_image_2000px", testWebPTransforms(2000, true)},
+		{"WebP_transforms_and_entropy_image_4096px_refused", testWebPTransforms(4096, true)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			for b.Loop() {
+				_, _ = inspectAvatar(c.data)
+			}
+		})
 	}
 }
 
