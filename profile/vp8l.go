@@ -164,7 +164,7 @@ func allocBytes(n int64) int64 { return n + n/8 + 16 }
 // codes and returns what golang.org/x/image/vp8l allocates for them; ok
 // is false when the stream is not a readable one. Past budget, it stops
 // reading and returns what it counted so far, over budget: 2,600 groups
-// of the largest codes take 40 ms to read, their first 32 MiB a quarter
+// of the largest codes take 30–40 ms to read, their first 32 MiB a tenth
 // of that.
 func vp8lTrees(data []byte, w, h int32, budget int64) (int64, bool) {
 	d := &vp8lReader{data: data, budget: budget}
