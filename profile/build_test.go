@@ -238,9 +238,13 @@ func riff(chunks ...[]byte) []byte {
 // The lossy frame is all zero bits: every macroblock predicted, with no
 // coefficients, which takes less than a byte a macroblock.
 func testWebPLossyAlpha(w, h int) []byte {
-	vp8x := []byte{0x10, 0, 0, 0, byte(w - 1), byte((w - 1) >> 8), byte((w - 1) >> 16), byte(h - 1), byte((h - 1) >> 8), byte((h - 1) >> 16)}
 	var b lsbBits
-	alph := append([]byte{0x01}, vp8lPixels(&b, true)...) // lossless, no filter
+	return lossyWithAlpha(w, h, append([]byte{0x01}, vp8lPixels(&b, true)...)) // lossless, no filter
+}
+
+// lossyWithAlpha is testWebPLossyAlpha's file with the given ALPH chunk.
+func lossyWithAlpha(w, h int, alph []byte) []byte {
+	vp8x := []byte{0x10, 0, 0, 0, byte(w - 1), byte((w - 1) >> 8), byte((w - 1) >> 16), byte(h - 1), byte((h - 1) >> 8), byte((h - 1) >> 16)}
 	mbs := ((w + 15) / 16) * ((h + 15) / 16)
 	first := 64 + mbs
 	tag := 1<<4 | uint32(first)<<5 // a key frame, shown
@@ -446,4 +450,59 @@ func hiddenScansJPEG(side, n int, hide bool) []byte {
 	}
 	out = append(out, scans...)
 	return append(out, 0xFF, 0xD9)
+}
+
+// testWebPTransforms is the header of a lossless WebP of side×side
+// pixels (up to the end of its prefix codes) with a predictor and a
+// cross-colour transform in tiles of 4×4, the largest transform images
+// the format allows: (side/4)² pixels each, written with one-symbol codes
+// in no bits at all. With meta, it also has an entropy image as large,
+// of one group.
+func testWebPTransforms(side int, meta bool) []byte {
+	var b lsbBits
+	b.put(0x2f, 8)
+	b.put(uint32(side-1), 14)
+	b.put(uint32(side-1), 14)
+	b.put(1, 1)
+	b.put(0, 3)
+	return riff(webpChunk("VP8L", vp8lTransforms(&b, meta)))
+}
+
+// testWebPAlphaTransforms is testWebPTransforms' stream as the lossless
+// alpha channel of a lossy WebP.
+func testWebPAlphaTransforms(side int, meta bool) []byte {
+	b := lsbBits{out: []byte{0x01}} // lossless, no filter
+	return lossyWithAlpha(side, side, vp8lTransforms(&b, meta))
+}
+
+// vp8lTransforms writes, after what b holds, testWebPTransforms'
+// stream.
+func vp8lTransforms(b *lsbBits, meta bool) []byte {
+	codes := func() {
+		for range 5 {
+			b.put(1, 1) // simple code
+			b.put(0, 1) // of one symbol
+			b.put(0, 1) // written in 1 bit
+			b.put(0, 1) // symbol 0
+		}
+	}
+	for _, t := range []uint32{0, 1} { // predictor, cross-colour
+		b.put(1, 1) // a transform
+		b.put(t, 2)
+		b.put(0, 3) // in tiles of 4×4
+		b.put(0, 1) // its image: no colour cache
+		codes()
+	}
+	if !meta {
+		return vp8lPixels(b, false)
+	}
+	b.put(0, 1) // no more transforms
+	b.put(0, 1) // no colour cache
+	b.put(1, 1) // meta prefix codes
+	b.put(0, 3) // in tiles of 4×4
+	b.put(0, 1) // the entropy image: no colour cache
+	codes()     // every tile group 0
+	codes()     // group 0
+	b.put(0, 7)
+	return b.out
 }

@@ -114,6 +114,11 @@ func webpCost(data []byte, w, h int) (int64, bool) {
 	mbs := int64((w+15)/16) * int64((h+15)/16)
 	lossy := 384*mbs + 16*mbs + 2*int64(len(data))
 	const lossless = 7
+	// Past pixelBudget, the pixels alone make decodeCost refuse the
+	// image: its prefix codes are not read, since reading them takes
+	// time and memory (see vp8lTrees) for nothing; and they are read
+	// only until they take the rest of it.
+	const pixelBudget = maxDecodeBytes - shrinkBytes
 	var cost int64
 	for i := 12; i+8 <= len(data); {
 		n := int64(binary.LittleEndian.Uint32(data[i+4:]))
@@ -125,12 +130,18 @@ func webpCost(data []byte, w, h int) (int64, bool) {
 			if len(body) < 5 {
 				return 0, false
 			}
-			trees, ok := vp8lTrees(body[5:], int32(w), int32(h))
+			if cost+lossless*px > pixelBudget {
+				return cost + lossless*px, true
+			}
+			trees, ok := vp8lTrees(body[5:], int32(w), int32(h), pixelBudget-cost-lossless*px)
 			return cost + lossless*px + trees, ok
 		case "ALPH":
 			cost = px
 			if len(body) > 0 && body[0]&3 == 1 {
-				trees, ok := vp8lTrees(body[1:], int32(w), int32(h))
+				if cost+lossless*px > pixelBudget {
+					return cost + lossless*px, true
+				}
+				trees, ok := vp8lTrees(body[1:], int32(w), int32(h), pixelBudget-cost-lossless*px)
 				if !ok {
 					return 0, false
 				}

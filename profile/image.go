@@ -127,7 +127,19 @@ type avatarSource struct {
 
 // inspectAvatar makes every check that needs no decoding: size, format,
 // dimensions, scans, and what decoding would cost in memory.
-func inspectAvatar(data []byte) (*avatarSource, error) {
+func inspectAvatar(data []byte) (src *avatarSource, err error) {
+	// The header parsers (ours: JPEG segments, PNG chunks, VP8L prefix
+	// codes; and the decoders' DecodeConfig) are not expected to panic,
+	// but they read hostile bytes: a panic is a file we cannot read, not
+	// a failed request.
+	defer func() {
+		if recover() != nil {
+			src, err = nil, errImage("the file is not a readable image")
+			if f, ok := sniff(data); ok {
+				err = errImage("the file is not a readable " + f.name + " image")
+			}
+		}
+	}()
 	if len(data) == 0 {
 		return nil, errImage("the file is empty")
 	}

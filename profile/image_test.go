@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +22,56 @@ import (
 // refused or re-encoded, never a panic, and what comes out is a JPEG
 // within the limits.
 func FuzzNormalizeAvatar(f *testing.F) {
+	addAvatarSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := normalizeAvatar(data)
+		if err != nil {
+			if _, ok := err.(errImage); !ok {
+				t.Fatalf("not a client error: %v", err)
+			}
+			return
+		}
+		cfg, format, err := image.DecodeConfig(bytes.NewReader(out))
+		if err != nil || format != "jpeg" || cfg.Width > AvatarSide || cfg.Height > AvatarSide {
+			t.Fatalf("output: %v %s %dx%d", err, format, cfg.Width, cfg.Height)
+		}
+	})
+}
+
+// FuzzInspectAvatar feeds hostile bytes to the checks made before
+// decoding, our own parsers among them (JPEG segments, PNG chunks, WebP
+// chunks and VP8L prefix codes), many times faster than
+// FuzzNormalizeAvatar can: an upload is refused with a client error or
+// passes with an estimate within the budget, never a panic.
+func FuzzInspectAvatar(f *testing.F) {
+	addAvatarSeeds(f)
+	f.Add(testWebPTransforms(64, true))
+	f.Add(testWebPAlphaTransforms(64, true))
+	f.Add(testWebPLossyAlpha(32, 32))
+	f.Add(testPNG(16, 16, 16, 6, true, true))
+	f.Add(testJPEG(16, 16, []byte{0x22, 0x11, 0x11}, true, 4, true))
+	for _, name := range []string{"tux.lossless.webp", "yellow_rose.lossy-with-alpha.webp"} {
+		if data, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := inspectAvatar(data)
+		if err != nil {
+			if _, ok := err.(errImage); !ok {
+				t.Fatalf("not a client error: %v", err)
+			}
+			return
+		}
+		if a.cost > maxDecodeBytes {
+			t.Fatalf("passed with a cost of %d", a.cost)
+		}
+	})
+}
+
+// addAvatarSeeds adds the fuzz targets' common seeds: small images of
+// each format and the hostile ones the tests build.
+func addAvatarSeeds(f *testing.F) {
 	var b bytes.Buffer
 	_ = png.Encode(&b, image.NewGray(image.Rect(0, 0, 3, 2)))
 	f.Add(b.Bytes())
@@ -35,19 +86,6 @@ func FuzzNormalizeAvatar(f *testing.F) {
 	if gopher, err := os.ReadFile("testdata/gopher-doc.skip-hgroup.lossless.webp"); err == nil {
 		f.Add(gopher)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		out, err := normalizeAvatar(data)
-		if err != nil {
-			if _, ok := err.(errImage); !ok {
-				t.Fatalf("not a client error: %v", err)
-			}
-			return
-		}
-		cfg, format, err := image.DecodeConfig(bytes.NewReader(out))
-		if err != nil || format != "jpeg" || cfg.Width > AvatarSide || cfg.Height > AvatarSide {
-			t.Fatalf("output: %v %s %dx%d", err, format, cfg.Width, cfg.Height)
-		}
-	})
 }
 
 // scanBomb is a progressive 1024×1024 grey JPEG made of n tiny refinement
@@ -309,6 +347,106 @@ func TestNormalizeAvatar_HuffmanGroupsRefused(t *testing.T) {
 	}
 	if a, err := inspectAvatar(testWebPGroups(204, 64)); err != nil || a.cost > largeDecodeBytes {
 		t.Fatalf("64 groups: %v, want an ordinary decode", err)
+	}
+	// The codes are read only until they are over the budget: the file
+	// cut in half is refused as too large, not as cut short.
+	_, err = inspectAvatar(data[:len(data)/2])
+	if _, ok := err.(errImage); !ok || !strings.Contains(err.Error(), "too large to process") {
+		t.Fatalf("cut in half: err = %v, want refused as too large", err)
+	}
+}
+
+// inspectAlloc is what inspectAvatar(data) allocates, garbage included.
+// (Its callers are not parallel: it counts the whole process's
+// allocations.)
+func inspectAlloc(data []byte) (int64, *avatarSource, error) {
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	a, err := inspectAvatar(data)
+	runtime.ReadMemStats(&m1)
+	return int64(m1.TotalAlloc - m0.TotalAlloc), a, err
+}
+
+// TestInspectAvatar_TransformsNotStored: a 4096² lossless WebP, whose
+// pixels alone are over maxDecodeBytes, is refused before its transform
+// and entropy images are read (three of 1024² pixels took 12 MiB, for a
+// refusal); one within the budget has its transform images read without
+// storing them (2000²: 2 MiB before).
+func TestInspectAvatar_TransformsNotStored(t *testing.T) {
+	for _, build := range []func(int, bool) []byte{testWebPTransforms, testWebPAlphaTransforms} {
+		for _, meta := range []bool{false, true} {
+			got, _, err := inspectAlloc(build(4096, meta))
+			t.Logf("4096², entropy image %v: inspecting allocated %d bytes", meta, got)
+			if _, ok := err.(errImage); !ok || !strings.Contains(err.Error(), "too large to process") {
+				t.Fatalf("4096²: err = %v, want refused as too large", err)
+			}
+			if got > 256<<10 {
+				t.Errorf("4096², entropy image %v: inspecting allocated %d bytes, want under 256 KiB", meta, got)
+			}
+		}
+	}
+	got, a, err := inspectAlloc(testWebPTransforms(2000, false))
+	t.Logf("2000²: inspecting allocated %d bytes", got)
+	if err != nil {
+		t.Fatalf("2000²: %v", err)
+	}
+	if a.cost > maxDecodeBytes {
+		t.Fatalf("2000²: cost %d", a.cost)
+	}
+	if got > 256<<10 {
+		t.Errorf("2000²: inspecting allocated %d bytes, want under 256 KiB", got)
+	}
+	// The entropy image's pixels are needed (they name the groups used);
+	// within the budget it is at most a sixteenth of the picture, in
+	// bytes a quarter of its pixels.
+	got, _, err = inspectAlloc(testWebPTransforms(2000, true))
+	t.Logf("2000², entropy image: inspecting allocated %d bytes", got)
+	if err != nil {
+		t.Fatalf("2000², entropy image: %v", err)
+	}
+	if got > 2000*2000/4+256<<10 {
+		t.Errorf("2000², entropy image: inspecting allocated %d bytes, want under 1.2 MiB", got)
+	}
+}
+
+// BenchmarkInspectAvatar times the checks made before decoding, which
+// run outside the decode slots (see SetAvatar), on the headers that take
+// them the longest.
+func BenchmarkInspectAvatar(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{
+		{"WebP_2600_groups_204px_refused", testWebPGroups(204, 2600)},
+		{"WebP_transforms_and_entropy_image_2000px", testWebPTransforms(2000, true)},
+		{"WebP_transforms_and_entropy_image_4096px_refused", testWebPTransforms(4096, true)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			for b.Loop() {
+				_, _ = inspectAvatar(c.data)
+			}
+		})
+	}
+}
+
+// TestInspectAvatar_PanicRefused: a panic while reading a header (here
+// the WebP decoder's DecodeConfig made to panic; no input found by
+// FuzzInspectAvatar panics our own parsers) is a file that cannot be
+// read, BAD_USER_INPUT, not a crashed request. (Not parallel: it
+// replaces formatWebP's DecodeConfig.)
+func TestInspectAvatar_PanicRefused(t *testing.T) {
+	saved := formatWebP.decodeConfig
+	t.Cleanup(func() { formatWebP.decodeConfig = saved })
+	formatWebP.decodeConfig = func(io.Reader) (image.Config, error) { panic("hostile bytes") }
+	data := testWebPLossless(16, 16, false)
+	if _, err := inspectAvatar(data); err == nil || err.Error() != "the file is not a readable webp image" {
+		t.Fatalf("err = %v, want not a readable webp image", err)
+	}
+	s := &Service{decodes: make(chan struct{}, 1), largeDecodes: make(chan struct{}, 1), decodeWait: time.Hour}
+	_, err := s.SetAvatar(context.Background(), "someone", bytes.NewReader(data))
+	if models.ErrorCode(err) != models.CodeBadUserInput || !strings.Contains(err.Error(), "not a readable webp image") {
+		t.Fatalf("SetAvatar: err = %v, want BAD_USER_INPUT, not readable", err)
 	}
 }
 

@@ -14,9 +14,12 @@ import "slices"
 // bits a symbol), so 75 KB can describe 125 MB of trees. Neither bound
 // leaves room for an ordinary lossless avatar, so vp8lTrees reads the
 // stream as far as its prefix codes, as the decoder does, and counts
-// what they take: the entropy image that maps tiles to groups is
-// small (a pixel per tile of at least 4×4) and the codes themselves
-// take a few hundred bytes each.
+// what they take. Reading it holds little: the transforms' images are
+// read without keeping their pixels (only their length in bits
+// matters), the entropy image that maps tiles to groups is small (a
+// pixel per tile of at least 4×4: at most 1 MiB within
+// maxDecodeBytes, which webpCost checks first) and the codes
+// themselves take a few hundred bytes each.
 
 // vp8lHGroupBytes is the size of the decoder's hGroup: five trees, each
 // a slice header and a 128-entry look-up table of uint32.
@@ -65,6 +68,9 @@ type vp8lReader struct {
 	// trees is what the decoder allocates for prefix codes so far,
 	// garbage included.
 	trees int64
+	// budget is how much trees may take: past it, reading stops, as the
+	// image is refused whatever follows.
+	budget int64
 	// lengths holds a code's lengths, reused: a stream can have 13,000
 	// codes.
 	lengths []uint32
@@ -156,9 +162,12 @@ func allocBytes(n int64) int64 { return n + n/8 + 16 }
 // vp8lTrees reads a VP8L stream of w×h pixels, after its 5-byte header
 // (a lossless alpha channel has none), up to the end of its prefix
 // codes and returns what golang.org/x/image/vp8l allocates for them; ok
-// is false when the stream is not a readable one.
-func vp8lTrees(data []byte, w, h int32) (int64, bool) {
-	d := &vp8lReader{data: data}
+// is false when the stream is not a readable one. Past budget, it stops
+// reading and returns what it counted so far, over budget: 2,600 groups
+// of the largest codes take 30–40 ms to read, their first 32 MiB a tenth
+// of that.
+func vp8lTrees(data []byte, w, h int32, budget int64) (int64, bool) {
+	d := &vp8lReader{data: data, budget: budget}
 	var seen [4]bool
 	for {
 		more, ok := d.read(1)
@@ -179,7 +188,7 @@ func vp8lTrees(data []byte, w, h int32) (int64, bool) {
 			if !ok {
 				return 0, false
 			}
-			if _, ok := d.pixels(nTiles(w, bits+2), nTiles(h, bits+2), false); !ok {
+			if _, ok := d.pixels(nTiles(w, bits+2), nTiles(h, bits+2), false, false); !ok {
 				return 0, false
 			}
 		case 3: // colour indexing: a palette, and pixels packed by it
@@ -196,12 +205,12 @@ func vp8lTrees(data []byte, w, h int32) (int64, bool) {
 			case n <= 16:
 				w = nTiles(w, 1)
 			}
-			if _, ok := d.pixels(int32(n), 1, false); !ok {
+			if _, ok := d.pixels(int32(n), 1, false, false); !ok {
 				return 0, false
 			}
 		}
 	}
-	if _, ok := d.pixels(w, h, true); !ok {
+	if _, ok := d.pixels(w, h, true, false); !ok {
 		return 0, false
 	}
 	return d.trees, true
@@ -210,10 +219,11 @@ func vp8lTrees(data []byte, w, h int32) (int64, bool) {
 // nTiles is how many tiles of 2^bits pixels cover size pixels.
 func nTiles(size int32, bits uint32) int32 { return (size + 1<<bits - 1) >> bits }
 
-// pixels reads an entropy-coded image of w×h pixels as RGBA bytes; the
-// top-level image is read only up to the end of its prefix codes (and
-// nil returned), since its pixels cost nothing more in trees.
-func (d *vp8lReader) pixels(w, h int32, top bool) ([]byte, bool) {
+// pixels reads an entropy-coded image of w×h pixels, and returns them
+// as RGBA bytes when keep (else nil); the top-level image is read only
+// up to the end of its prefix codes, since its pixels cost nothing more
+// in trees.
+func (d *vp8lReader) pixels(w, h int32, top, keep bool) ([]byte, bool) {
 	ccBits := uint32(0)
 	if cc, ok := d.read(1); !ok {
 		return nil, false
@@ -235,7 +245,7 @@ func (d *vp8lReader) pixels(w, h int32, top bool) ([]byte, bool) {
 				return nil, false
 			}
 			tw, th := nTiles(w, bits+2), nTiles(h, bits+2)
-			tiles, ok := d.pixels(tw, th, false)
+			tiles, ok := d.pixels(tw, th, false, true)
 			if !ok {
 				return nil, false
 			}
@@ -265,6 +275,9 @@ func (d *vp8lReader) pixels(w, h int32, top bool) ([]byte, bool) {
 	d.trees += allocBytes(int64(groups) * vp8lHGroupBytes)
 	var codes [5]prefixCode
 	for i := range maxIndex + 1 {
+		if top && d.trees > d.budget {
+			return nil, true
+		}
 		build := used == nil || used[i]
 		for j, n := range vp8lAlphabets {
 			if j == 0 && ccBits > 0 {
@@ -278,7 +291,7 @@ func (d *vp8lReader) pixels(w, h int32, top bool) ([]byte, bool) {
 	if top {
 		return nil, true
 	}
-	return d.entropyCoded(w, h, ccBits, &codes)
+	return d.entropyCoded(w, h, ccBits, &codes, keep)
 }
 
 // code reads a prefix code of an alphabet of n symbols into c and adds
@@ -409,15 +422,28 @@ func (d *vp8lReader) codeLengths(dst []uint32, cl *prefixCode) bool {
 }
 
 // entropyCoded reads the pixels of a w×h image coded with one group of
-// prefix codes, with a colour cache of ccBits, as RGBA bytes.
-func (d *vp8lReader) entropyCoded(w, h int32, ccBits uint32, codes *[5]prefixCode) ([]byte, bool) {
-	pix := make([]byte, 4*int(w)*int(h))
+// prefix codes, with a colour cache of ccBits, and returns them as RGBA
+// bytes when keep. Otherwise it only consumes their bits, which do not
+// depend on the pixels' values (a copy or a cache entry is a count of
+// pixels): a transform's image can be a sixteenth of the picture's
+// pixels, 4 MiB for a 4096² one.
+func (d *vp8lReader) entropyCoded(w, h int32, ccBits uint32, codes *[5]prefixCode, keep bool) ([]byte, bool) {
+	size := 4 * int(w) * int(h)
+	if !keep && len(codes[0].symbols) == 1 && codes[0].symbols[0] < 256 &&
+		len(codes[1].symbols) == 1 && len(codes[2].symbols) == 1 && len(codes[3].symbols) == 1 {
+		// Every pixel is the same literal, in no bits.
+		return nil, true
+	}
+	var pix []byte
 	var cache []uint32
-	if ccBits > 0 {
-		cache = make([]uint32, 1<<ccBits)
+	if keep {
+		pix = make([]byte, size)
+		if ccBits > 0 {
+			cache = make([]uint32, 1<<ccBits)
+		}
 	}
 	p, cached := 0, 0
-	for p < len(pix) {
+	for p < size {
 		green, ok := codes[0].next(d)
 		if !ok {
 			return nil, false
@@ -430,7 +456,9 @@ func (d *vp8lReader) entropyCoded(w, h int32, ccBits uint32, codes *[5]prefixCod
 					return nil, false
 				}
 			}
-			pix[p], pix[p+1], pix[p+2], pix[p+3] = byte(rba[0]), byte(green), byte(rba[1]), byte(rba[2])
+			if keep {
+				pix[p], pix[p+1], pix[p+2], pix[p+3] = byte(rba[0]), byte(green), byte(rba[1]), byte(rba[2])
+			}
 			p += 4
 		case green < 256+24:
 			length, ok := d.lz77(green - 256)
@@ -451,20 +479,28 @@ func (d *vp8lReader) entropyCoded(w, h int32, ccBits uint32, codes *[5]prefixCod
 				dist = max(1, c>>4*int(w)+8-c&0xf)
 			}
 			end, q := p+4*int(length), p-4*dist
-			if q < 0 || end > len(pix) {
+			if q < 0 || end > size {
 				return nil, false
+			}
+			if !keep {
+				p = end
+				continue
 			}
 			for ; p < end; p, q = p+1, q+1 {
 				pix[p] = pix[q]
 			}
 		default:
+			i := int(green - 256 - 24)
+			if ccBits == 0 || i >= 1<<ccBits {
+				return nil, false
+			}
+			if !keep {
+				p += 4
+				continue
+			}
 			for ; cached < p; cached += 4 {
 				argb := uint32(pix[cached])<<16 | uint32(pix[cached+1])<<8 | uint32(pix[cached+2]) | uint32(pix[cached+3])<<24
 				cache[(argb*0x1e35a7bd)>>(32-ccBits)] = argb
-			}
-			i := int(green - 256 - 24)
-			if i >= len(cache) {
-				return nil, false
 			}
 			argb := cache[i]
 			pix[p], pix[p+1], pix[p+2], pix[p+3] = byte(argb>>16), byte(argb>>8), byte(argb), byte(argb>>24)

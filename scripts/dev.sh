@@ -334,7 +334,12 @@ cmd_test() {
 ./wechat FuzzDecryptUserInfo
 ./wechat FuzzCode2SessionAnswer
 ./profile FuzzNormalizeAvatar
+<<<<<<< HEAD
 ./gqlhttp FuzzAppendString
+=======
+./profile FuzzInspectAvatar
+./graph FuzzAppendString
+>>>>>>> fix-avatar
 TARGETS
 	fi
 }
