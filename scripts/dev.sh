@@ -334,12 +334,8 @@ cmd_test() {
 ./wechat FuzzDecryptUserInfo
 ./wechat FuzzCode2SessionAnswer
 ./profile FuzzNormalizeAvatar
-<<<<<<< HEAD
-./gqlhttp FuzzAppendString
-=======
 ./profile FuzzInspectAvatar
-./graph FuzzAppendString
->>>>>>> fix-avatar
+./gqlhttp FuzzAppendString
 TARGETS
 	fi
 }
