@@ -329,7 +329,7 @@ func (m *Main) Open(ctx context.Context) error {
 	// Everything the admin API does runs on its own pool, sign-in and
 	// writes included: an admin request waits only for other admin work.
 	adm := admin.NewService(m.adminStore, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
-		SecretKey: cfg.SecretKey, ForgetUser: svc.ForgetUser})
+		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {

@@ -103,6 +103,10 @@ type device struct {
 	passwordTag string
 	// key is the device's counter key in login_attempts.
 	key string
+	// signKey is the key it verified under: the current one, or one of
+	// SECRET_KEY_PREVIOUS's during a rotation, under which its password tag
+	// was made too.
+	signKey []byte
 }
 
 // passwordTag ties a device cookie to the password hash it was issued
@@ -200,8 +204,12 @@ func (d device) trusts(a *models.Admin, tag string) bool {
 func (s *Service) verifiedDevices(values []string) []device {
 	var ds []device
 	for _, v := range values[:min(len(values), maxDeviceCookies)] {
-		if d, ok := parseDevice(s.deviceKey, v, s.now()); ok {
-			ds = append(ds, d)
+		for _, key := range s.deviceKeys {
+			if d, ok := parseDevice(key, v, s.now()); ok {
+				d.signKey = key
+				ds = append(ds, d)
+				break
+			}
 		}
 	}
 	return ds

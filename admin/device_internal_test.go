@@ -104,3 +104,28 @@ func TestDeviceCookies(t *testing.T) {
 		t.Fatal("cookies from a request without any")
 	}
 }
+
+// During a SECRET_KEY rotation, a device cookie signed under the previous
+// key still verifies (its password tag under that key), so that admins'
+// browsers are not untrusted by it; a key nobody configured verifies none.
+func TestVerifiedDevices_PreviousKeys(t *testing.T) {
+	t.Parallel()
+	oldSecret, newSecret := bytes.Repeat([]byte{1, 2, 3, 4}, 8), bytes.Repeat([]byte{5, 6, 7, 8}, 8)
+	const id = "0190a6b2-7c1d-7e00-8000-000000000001"
+	const hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+	now := time.Now()
+	old := newDevice(deviceKey(oldSecret), id, hash, now)
+	a := &models.Admin{ID: id, PasswordHash: hash}
+
+	rotated := NewService(nil, Config{SecretKey: newSecret, PreviousSecretKeys: [][]byte{oldSecret}})
+	ds := rotated.verifiedDevices([]string{old})
+	if len(ds) != 1 || !ds[0].trusts(a, passwordTag(ds[0].signKey, hash)) {
+		t.Fatalf("a cookie signed under SECRET_KEY_PREVIOUS: %+v, want it trusted", ds)
+	}
+	if fresh := rotated.verifiedDevices([]string{newDevice(rotated.deviceKey, id, hash, now)}); len(fresh) != 1 {
+		t.Fatal("a cookie signed under the current key does not verify")
+	}
+	if ds := NewService(nil, Config{SecretKey: newSecret}).verifiedDevices([]string{old}); len(ds) != 0 {
+		t.Fatalf("a cookie under a key no longer configured verified: %+v", ds)
+	}
+}

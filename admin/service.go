@@ -65,6 +65,11 @@ type Config struct {
 	// SecretKey is SECRET_KEY, which the device cookies' signing key is
 	// derived from; without it no device is trusted (see DeviceCookieName).
 	SecretKey []byte
+	// PreviousSecretKeys are SECRET_KEY_PREVIOUS: device cookies signed
+	// under keys derived from them still verify, so that a rotation does
+	// not untrust every admin's browser (new ones are signed under
+	// SecretKey's).
+	PreviousSecretKeys [][]byte
 	// ForgetUser, when set, is told of a user whose sessions or state an
 	// admin changed, once the change committed: this instance's session
 	// cache drops them at once instead of when the notification arrives.
@@ -87,6 +92,8 @@ type Service struct {
 	forget func(userID string)
 	// deviceKey signs device cookies; nil when there are none.
 	deviceKey []byte
+	// deviceKeys verify them: deviceKey, then those of the previous keys.
+	deviceKeys [][]byte
 	// now is time.Now: the clock device cookies are issued and checked by.
 	now func() time.Time
 }
@@ -96,6 +103,12 @@ func NewService(st *store.Store, cfg Config) *Service {
 	s := &Service{store: st, ttl: cfg.SessionTTL, idle: cfg.IdleTimeout, log: cfg.Logger,
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), forget: cfg.ForgetUser,
 		deviceKey: deviceKey(cfg.SecretKey), now: time.Now}
+	if s.deviceKey != nil {
+		s.deviceKeys = append(s.deviceKeys, s.deviceKey)
+		for _, k := range cfg.PreviousSecretKeys {
+			s.deviceKeys = append(s.deviceKeys, deviceKey(k))
+		}
+	}
 	if s.forget == nil {
 		s.forget = func(string) {}
 	}
@@ -162,12 +175,8 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 			return nil, err
 		}
 		looked = true
-		tag := ""
-		if a != nil {
-			tag = passwordTag(s.deviceKey, a.PasswordHash)
-		}
 		for _, d := range ds {
-			if d.trusts(a, tag) {
+			if a != nil && d.trusts(a, passwordTag(d.signKey, a.PasswordHash)) {
 				keys = []string{d.key}
 				break
 			}
