@@ -79,7 +79,7 @@ func TestQueryCache_Cost(t *testing.T) {
 		t.Fatal("a small document was not cached")
 	}
 	dense := `{ me { ` + strings.Repeat("id ", 300) + `} }`
-	if n := docNodes(parse(dense)); n != 302 {
+	if n := walkDocument(parse(dense)).nodes; n != 302 {
 		t.Fatalf("docNodes = %d, want 302", n)
 	}
 	for i := range 2000 {

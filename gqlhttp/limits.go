@@ -234,11 +234,12 @@ func (l Limits) checkQuery(schema *ast.Schema, query string, introspection bool)
 		return gqlErr
 	}
 
-	if err := checkLiterals(doc); err != nil {
-		return err
+	stats := walkDocument(doc)
+	if stats.unstorable {
+		return unstorableError("a string in the query")
 	}
 	w := walker{schema: schema, doc: doc, memo: map[string]cost{}, visiting: map[string]bool{}}
-	written := w.countWritten()
+	written := stats.written
 	switch {
 	case written.fields > l.MaxFields:
 		return tooComplex("the query has %d fields; at most %d are allowed", written.fields, l.MaxFields)
@@ -322,45 +323,6 @@ type walker struct {
 	doc      *ast.QueryDocument
 	memo     map[string]cost
 	visiting map[string]bool
-}
-
-type written struct{ fields, aliases, directives int }
-
-// countWritten counts what the document spells out, fragments not expanded:
-// this is what validation walks.
-func (w *walker) countWritten() written {
-	var n written
-	var visit func(ast.SelectionSet)
-	visit = func(set ast.SelectionSet) {
-		for _, sel := range set {
-			switch s := sel.(type) {
-			case *ast.Field:
-				n.fields++
-				n.directives += len(s.Directives)
-				if s.Alias != "" && s.Alias != s.Name {
-					n.aliases++
-				}
-				visit(s.SelectionSet)
-			case *ast.InlineFragment:
-				n.directives += len(s.Directives)
-				visit(s.SelectionSet)
-			case *ast.FragmentSpread:
-				n.directives += len(s.Directives)
-			}
-		}
-	}
-	for _, op := range w.doc.Operations {
-		n.directives += len(op.Directives)
-		for _, v := range op.VariableDefinitions {
-			n.directives += len(v.Directives)
-		}
-		visit(op.SelectionSet)
-	}
-	for _, f := range w.doc.Fragments {
-		n.directives += len(f.Directives)
-		visit(f.SelectionSet)
-	}
-	return n
 }
 
 func (w *walker) rootType(op ast.Operation) *ast.Definition {

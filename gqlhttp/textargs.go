@@ -5,7 +5,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"wxlogin/models"
@@ -64,69 +63,4 @@ func unstorableValue(v any) bool {
 		}
 	}
 	return false
-}
-
-// checkLiterals refuses a document with an unstorable string literal
-// anywhere a value may stand: arguments, directives' arguments and
-// variables' defaults, in operations and fragments.
-func checkLiterals(doc *ast.QueryDocument) *gqlerror.Error {
-	bad := false
-	var value func(*ast.Value)
-	value = func(v *ast.Value) {
-		if v == nil || bad {
-			return
-		}
-		switch v.Kind {
-		case ast.StringValue, ast.BlockValue:
-			bad = unstorable(v.Raw)
-		case ast.ListValue, ast.ObjectValue:
-			for _, c := range v.Children {
-				if unstorable(c.Name) {
-					bad = true
-				}
-				value(c.Value)
-			}
-		}
-	}
-	directives := func(ds ast.DirectiveList) {
-		for _, d := range ds {
-			for _, a := range d.Arguments {
-				value(a.Value)
-			}
-		}
-	}
-	var selections func(ast.SelectionSet)
-	selections = func(set ast.SelectionSet) {
-		for _, sel := range set {
-			switch s := sel.(type) {
-			case *ast.Field:
-				for _, a := range s.Arguments {
-					value(a.Value)
-				}
-				directives(s.Directives)
-				selections(s.SelectionSet)
-			case *ast.FragmentSpread:
-				directives(s.Directives)
-			case *ast.InlineFragment:
-				directives(s.Directives)
-				selections(s.SelectionSet)
-			}
-		}
-	}
-	for _, op := range doc.Operations {
-		for _, vd := range op.VariableDefinitions {
-			value(vd.DefaultValue)
-			directives(vd.Directives)
-		}
-		directives(op.Directives)
-		selections(op.SelectionSet)
-	}
-	for _, f := range doc.Fragments {
-		directives(f.Directives)
-		selections(f.SelectionSet)
-	}
-	if bad {
-		return unstorableError("a string in the query")
-	}
-	return nil
 }

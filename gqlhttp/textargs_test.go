@@ -75,7 +75,7 @@ func TestCheckLiterals_Unit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
-		if got := checkLiterals(doc) != nil; got != bad {
+		if got := walkDocument(doc).unstorable; got != bad {
 			t.Errorf("%s: refused %v, want %v", q, got, bad)
 		}
 	}
