@@ -717,3 +717,31 @@ func dbName(t *testing.T, st *store.Store) string {
 	}
 	return name
 }
+
+// What picks the substring search: three word characters in a row, where
+// under LC_CTYPE C (wide false) only ASCII letters and digits are.
+func TestTrigramSearchable(t *testing.T) {
+	for _, c := range []struct {
+		s          string
+		wide, narr bool
+	}{
+		{"王小明", true, false},
+		{"王小明的猫", true, false},
+		{"王ab", true, false},
+		{"王abc", true, true},
+		{"a王bc", true, false},
+		{"abc", true, true},
+		{"a1b", true, true},
+		{"ab c", false, false},
+		{"zq", false, false},
+		{"Émile", true, true}, // "mil"
+		{"Éé1", true, false},
+	} {
+		if got := store.TrigramSearchable(c.s, true); got != c.wide {
+			t.Errorf("TrigramSearchable(%q, wide) = %v, want %v", c.s, got, c.wide)
+		}
+		if got := store.TrigramSearchable(c.s, false); got != c.narr {
+			t.Errorf("TrigramSearchable(%q, ASCII only) = %v, want %v", c.s, got, c.narr)
+		}
+	}
+}
