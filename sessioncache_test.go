@@ -121,7 +121,7 @@ func TestSessionCache_CrossInstanceRevocation(t *testing.T) {
 	// Revoke all sessions of a user, without disabling them.
 	p = mustLogin(t, a, map[string]any{"code": a.code(t, "cache-revoke-all")})
 	mustBeCached(t, b, p.Token)
-	if _, err := a.store.RevokeUserSessions(ctx, p.User.ID, nil); err != nil {
+	if _, err := a.store.RevokeUserSessions(ctx, p.User.ID, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "B to refuse a token of a user whose sessions were revoked", revocationCeiling, func() bool { ok, _ := meOK(t, b, p.Token); return !ok })

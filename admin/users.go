@@ -89,7 +89,7 @@ func (s *Service) RevokeSession(ctx context.Context, c *Caller, id, ip string) e
 	}
 	audit := &models.AuditEntry{ActorKind: "admin", ActorID: &c.Admin.ID, ActorName: &c.Admin.Username,
 		Action: "session.revoke", Target: &id, IP: nonEmpty(ip), Detail: map[string]any{}}
-	userID, err := s.store.RevokeSession(ctx, id, audit)
+	userID, err := s.store.RevokeSession(ctx, id, "", audit)
 	if errors.Is(err, store.ErrNotFound) {
 		return models.Errorf(models.CodeBadUserInput, "no live session has the id %q", id)
 	} else if err != nil {
@@ -99,14 +99,15 @@ func (s *Service) RevokeSession(ctx context.Context, c *Caller, id, ip string) e
 	return nil
 }
 
-// RevokeUserSessions ends every live session of a user and returns how many.
+// RevokeUserSessions ends every live session of a user and returns how many;
+// when none was live nothing is audited, the action having changed nothing.
 func (s *Service) RevokeUserSessions(ctx context.Context, c *Caller, userID, ip string) (int, error) {
 	if !validID(userID) {
 		return 0, models.Errorf(models.CodeBadUserInput, "no user has the id %q", userID)
 	}
 	audit := &models.AuditEntry{ActorKind: "admin", ActorID: &c.Admin.ID, ActorName: &c.Admin.Username,
 		Action: "user.revoke_sessions", Target: &userID, IP: nonEmpty(ip)}
-	n, err := s.store.RevokeUserSessions(ctx, userID, audit)
+	n, err := s.store.RevokeUserSessions(ctx, userID, "", audit)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, models.Errorf(models.CodeBadUserInput, "no user has the id %q", userID)
 	} else if err != nil {

@@ -444,7 +444,7 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Caller, error)
 func (s *Service) Logout(ctx context.Context, c *Caller, ip string) error {
 	audit := &models.AuditEntry{ActorKind: "user", ActorID: &c.User.ID, Action: "user.logout", Target: &c.User.ID,
 		IP: nonEmpty(ip), Detail: map[string]any{"session": c.Session.ID}}
-	_, err := s.store.RevokeSession(ctx, c.Session.ID, audit)
+	_, err := s.store.RevokeSession(ctx, c.Session.ID, "", audit)
 	if s.cache != nil && err == nil {
 		// The notification will say so too; this instance need not wait
 		// for it.

@@ -77,7 +77,7 @@ func (s *Service) RevokeSession(ctx context.Context, c *Caller, id, ip string) e
 	id = u.String() // PostgreSQL's form: uuid.Parse takes more than it does
 	audit := &models.AuditEntry{ActorKind: "user", ActorID: &c.User.ID, Action: "session.revoke", Target: &id,
 		IP: nonEmpty(ip), Detail: map[string]any{"current": id == c.Session.ID}}
-	err = s.store.RevokeOwnSession(ctx, c.User.ID, id, audit)
+	_, err = s.store.RevokeSession(ctx, id, c.User.ID, audit)
 	if errors.Is(err, store.ErrNotFound) {
 		return errNoSuchSession
 	} else if err != nil {
@@ -101,7 +101,10 @@ func (s *Service) LogoutEverywhere(ctx context.Context, c *Caller, keepCurrent b
 	}
 	audit := &models.AuditEntry{ActorKind: "user", ActorID: &c.User.ID, Action: "user.revoke_sessions", Target: &c.User.ID,
 		IP: nonEmpty(ip), Detail: map[string]any{"keepCurrent": keepCurrent, "session": c.Session.ID}}
-	n, err := s.store.RevokeSessionsOfUserExcept(ctx, c.User.ID, keep, audit)
+	n, err := s.store.RevokeUserSessions(ctx, c.User.ID, keep, audit)
+	if errors.Is(err, store.ErrNotFound) {
+		n, err = 0, nil // the user is gone (merged away): nothing of theirs is live
+	}
 	if err != nil {
 		return 0, models.WrapError(err, models.CodeInternal, "internal error")
 	}

@@ -8,8 +8,9 @@ import (
 
 // Internals the external tests drive directly.
 var (
-	CheckTLS = checkTLS
-	ConnDied = connDied
+	CheckTLS          = checkTLS
+	ConnDied          = connDied
+	TrigramSearchable = trigramSearchable
 )
 
 // MigrationLockID lets tests hold the migration lock.

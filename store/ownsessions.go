@@ -2,13 +2,8 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/uptrace/bun"
-
-	"wxlogin/models"
 )
 
 // OwnSession is a live session as its own user's "devices" screen shows it:
@@ -47,68 +42,4 @@ func (s *Store) LiveSessionsOfUser(ctx context.Context, userID, currentID string
 		return nil, fmt.Errorf("store: sessions of a user: %w", err)
 	}
 	return out, nil
-}
-
-// RevokeOwnSession ends the live session id of the user userID and writes
-// audit (when non-nil) in the same transaction. Returns ErrNotFound when
-// the user has no live session with that id — another user's session
-// included, so that the answer says nothing about sessions not theirs.
-func (s *Store) RevokeOwnSession(ctx context.Context, userID, id string, audit *models.AuditEntry) error {
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewUpdate().Model((*models.Session)(nil)).
-			Set("revoked_at = now()").
-			Where("id = ? AND user_id = ?", id, userID).
-			Where("revoked_at IS NULL AND expires_at > now()").
-			Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("revoking session: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		if audit != nil {
-			return writeAudit(ctx, tx, audit)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("store: %w", err)
-	}
-	return err
-}
-
-// RevokeSessionsOfUserExcept ends every live session of the user but keepID
-// ("" keeps none) and writes audit (when non-nil, with the count in its
-// detail) in the same transaction. It returns how many it ended; expired
-// sessions are not counted, they had ended already. When none ended,
-// nothing is written: a user repeating the call cannot fill the audit log,
-// whose entries are then bounded by the logins that made the sessions.
-func (s *Store) RevokeSessionsOfUserExcept(ctx context.Context, userID, keepID string, audit *models.AuditEntry) (int, error) {
-	var n int64
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		q := tx.NewUpdate().Model((*models.Session)(nil)).
-			Set("revoked_at = now()").
-			Where("user_id = ?", userID).
-			Where("revoked_at IS NULL AND expires_at > now()")
-		if keepID != "" {
-			q = q.Where("id <> ?", keepID)
-		}
-		res, err := q.Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("revoking sessions: %w", err)
-		}
-		n, _ = res.RowsAffected()
-		if audit != nil && n > 0 {
-			if audit.Detail == nil {
-				audit.Detail = map[string]any{}
-			}
-			audit.Detail["sessionsRevoked"] = n
-			return writeAudit(ctx, tx, audit)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("store: revoking user sessions: %w", err)
-	}
-	return int(n), nil
 }

@@ -69,7 +69,7 @@ func TestStore_LiveSessionsOfUser(t *testing.T) {
 	}
 
 	// Revoked ones drop out; the limit keeps the first ones.
-	if _, err := st.RevokeSession(ctx, ids[1], nil); err != nil {
+	if _, err := st.RevokeSession(ctx, ids[1], "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if list, err = st.LiveSessionsOfUser(ctx, user, ids[0], 2); err != nil {
@@ -90,7 +90,7 @@ func TestStore_LiveSessionsOfUser(t *testing.T) {
 	}
 }
 
-func TestStore_RevokeOwnSession(t *testing.T) {
+func TestStore_RevokeSession_OwnOnly(t *testing.T) {
 	t.Parallel()
 	st := storetest.Open(t)
 	ctx := context.Background()
@@ -108,7 +108,7 @@ func TestStore_RevokeOwnSession(t *testing.T) {
 	for name, c := range map[string][2]string{
 		"another user's": {user, otherIDs[0]}, "unknown": {user, store.NewID()}, "expired": {expiredUser, expired[0]},
 	} {
-		if err := st.RevokeOwnSession(ctx, c[0], c[1], audit(c[1])); !errors.Is(err, store.ErrNotFound) {
+		if _, err := st.RevokeSession(ctx, c[1], c[0], audit(c[1])); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s: %v, want ErrNotFound", name, err)
 		}
 		if n := count(t, st, "SELECT count(*) FROM audit_log WHERE target = ?", c[1]); n != 0 {
@@ -119,8 +119,8 @@ func TestStore_RevokeOwnSession(t *testing.T) {
 		t.Fatalf("the other user's session was revoked")
 	}
 
-	if err := st.RevokeOwnSession(ctx, user, ids[1], audit(ids[1])); err != nil {
-		t.Fatal(err)
+	if owner, err := st.RevokeSession(ctx, ids[1], user, audit(ids[1])); err != nil || owner != user {
+		t.Fatalf("own session: %q, %v", owner, err)
 	}
 	if n := count(t, st, "SELECT count(*) FROM sessions WHERE user_id = ? AND revoked_at IS NULL", user); n != 1 {
 		t.Fatalf("%d live sessions left, want 1", n)
@@ -129,12 +129,22 @@ func TestStore_RevokeOwnSession(t *testing.T) {
 		t.Fatalf("%d audit rows, want 1", n)
 	}
 	// Twice: it has ended already.
-	if err := st.RevokeOwnSession(ctx, user, ids[1], nil); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.RevokeSession(ctx, ids[1], user, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second revoke: %v", err)
+	}
+
+	// Without a user (an admin's revoke, a logout) any user's live session
+	// ends and its user is returned; an expired one had ended already.
+	if _, err := st.RevokeSession(ctx, expired[0], "", nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("any user's expired session: %v, want ErrNotFound", err)
+	}
+	other, err := st.RevokeSession(ctx, otherIDs[0], "", nil)
+	if err != nil || other == "" || other == user {
+		t.Fatalf("any user's session: %q, %v", other, err)
 	}
 }
 
-func TestStore_RevokeSessionsOfUserExcept(t *testing.T) {
+func TestStore_RevokeUserSessions(t *testing.T) {
 	t.Parallel()
 	st := storetest.Open(t)
 	ctx := context.Background()
@@ -144,12 +154,12 @@ func TestStore_RevokeSessionsOfUserExcept(t *testing.T) {
 	if _, err := st.DB().ExecContext(ctx, "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = ?", ids[3]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.RevokeSession(ctx, ids[2], nil); err != nil {
+	if _, err := st.RevokeSession(ctx, ids[2], "", nil); err != nil {
 		t.Fatal(err)
 	}
 
 	a := &models.AuditEntry{ActorKind: "user", ActorID: &user, Action: "user.revoke_sessions", Target: &user}
-	n, err := st.RevokeSessionsOfUserExcept(ctx, user, ids[0], a)
+	n, err := st.RevokeUserSessions(ctx, user, ids[0], a)
 	if err != nil || n != 1 {
 		t.Fatalf("keeping ids[0]: %d, %v; want 1", n, err)
 	}
@@ -159,12 +169,12 @@ func TestStore_RevokeSessionsOfUserExcept(t *testing.T) {
 	if got := count(t, st, "SELECT count(*) FROM audit_log WHERE id = ? AND detail->>'sessionsRevoked' = '1'", a.ID); got != 1 {
 		t.Fatal("the audit row does not hold the count")
 	}
-	if n, err = st.RevokeSessionsOfUserExcept(ctx, user, "", nil); err != nil || n != 1 {
+	if n, err = st.RevokeUserSessions(ctx, user, "", nil); err != nil || n != 1 {
 		t.Fatalf("keeping none: %d, %v; want 1", n, err)
 	}
 	// Nothing left to end: nothing audited either.
 	a = &models.AuditEntry{ActorKind: "user", ActorID: &user, Action: "user.revoke_sessions", Target: &user}
-	if n, err = st.RevokeSessionsOfUserExcept(ctx, user, "", a); err != nil || n != 0 {
+	if n, err = st.RevokeUserSessions(ctx, user, "", a); err != nil || n != 0 {
 		t.Fatalf("again: %d, %v; want 0", n, err)
 	}
 	if got := count(t, st, "SELECT count(*) FROM audit_log WHERE action = 'user.revoke_sessions' AND target = ?", user); got != 1 {
@@ -172,5 +182,8 @@ func TestStore_RevokeSessionsOfUserExcept(t *testing.T) {
 	}
 	if got := count(t, st, "SELECT count(*) FROM sessions WHERE id = ? AND revoked_at IS NULL", otherIDs[0]); got != 1 {
 		t.Fatal("another user's session was revoked")
+	}
+	if _, err := st.RevokeUserSessions(ctx, store.NewID(), "", nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown user: %v, want ErrNotFound", err)
 	}
 }

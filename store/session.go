@@ -64,17 +64,24 @@ func (s *Store) TouchSession(ctx context.Context, id string, every time.Duration
 	return nil
 }
 
-// RevokeSession ends one session and writes audit (when non-nil) in the
-// same transaction, returning the session's user. Returns ErrNotFound if it
-// was not active.
-func (s *Store) RevokeSession(ctx context.Context, id string, audit *models.AuditEntry) (userID string, err error) {
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		err := tx.NewUpdate().Model((*models.Session)(nil)).
+// RevokeSession ends the live (not revoked, not expired) session id and
+// writes audit (when non-nil) in the same transaction, returning the
+// session's user. userID, when not "", limits it to that user's sessions:
+// a user's own "log out that device", for which another user's session is
+// ErrNotFound like an unknown one, so that the answer says nothing about
+// sessions not theirs. Returns ErrNotFound when no live session matched; an
+// expired one had ended already.
+func (s *Store) RevokeSession(ctx context.Context, id, userID string, audit *models.AuditEntry) (string, error) {
+	var owner string
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewUpdate().Model((*models.Session)(nil)).
 			Set("revoked_at = now()").
 			Where("id = ?", id).
-			Where("revoked_at IS NULL").
-			Returning("user_id").
-			Scan(ctx, &userID)
+			Where("revoked_at IS NULL AND expires_at > now()")
+		if userID != "" {
+			q = q.Where("user_id = ?", userID)
+		}
+		err := q.Returning("user_id").Scan(ctx, &owner)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		} else if err != nil {
@@ -88,7 +95,7 @@ func (s *Store) RevokeSession(ctx context.Context, id string, audit *models.Audi
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", fmt.Errorf("store: %w", err)
 	}
-	return userID, err
+	return owner, err
 }
 
 // SessionKeySealed returns the sealed session_key of an active (not expired,

@@ -39,7 +39,7 @@ func TestStore_SessionKeySealed(t *testing.T) {
 		mustLogin(t, st, store.LoginParams{OpenID: uniqueOpenID(t), Session: expired})
 		revoked := newSession()
 		mustLogin(t, st, store.LoginParams{OpenID: uniqueOpenID(t), Session: revoked})
-		if _, err := st.RevokeSession(ctx, revoked.ID, nil); err != nil {
+		if _, err := st.RevokeSession(ctx, revoked.ID, "", nil); err != nil {
 			t.Fatal(err)
 		}
 		for name, id := range map[string]string{"expired": expired.ID, "revoked": revoked.ID, "unknown": store.NewID()} {

@@ -98,6 +98,11 @@ type Store struct {
 	// first use (see prepared); prepMu serializes adding one.
 	stmts  atomic.Pointer[map[string]*sql.Stmt]
 	prepMu sync.Mutex
+
+	// trgmWide is what the database said when asked whether pg_trgm takes
+	// non-ASCII letters for word characters (see probeTrigram): 0 not yet
+	// known, trgmWideYes, or trgmWideNo.
+	trgmWide atomic.Int32
 }
 
 // Open connects to dsn (a postgres:// URL), sizes the pool and pings.
@@ -127,7 +132,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: connecting to %s: %w", redactDSN(dsn), err)
 	}
-	return &Store{db: db, connector: connector, maxConns: opts.MaxConns, noPrepare: opts.NoPrepare}, nil
+	s := &Store{db: db, connector: connector, maxConns: opts.MaxConns, noPrepare: opts.NoPrepare}
+	s.probeTrigram(ctx)
+	return s, nil
 }
 
 // sessionParams are the server settings Options own; a DSN setting them
@@ -285,6 +292,7 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	for _, mg := range group.Migrations {
 		names = append(names, mg.Name)
 	}
+	s.probeTrigram(ctx) // pg_trgm may have come with these migrations
 	return names, nil
 }
 

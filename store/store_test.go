@@ -289,13 +289,13 @@ func TestStore_SessionByTokenHash(t *testing.T) {
 	t.Run("Revoked", func(t *testing.T) {
 		sess := newSession()
 		mustLogin(t, st, store.LoginParams{OpenID: uniqueOpenID(t), Session: sess})
-		if _, err := st.RevokeSession(ctx, sess.ID, nil); err != nil {
+		if _, err := st.RevokeSession(ctx, sess.ID, "", nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := st.SessionByTokenHash(ctx, sess.TokenHash); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
-		if _, err := st.RevokeSession(ctx, sess.ID, nil); !errors.Is(err, store.ErrNotFound) {
+		if _, err := st.RevokeSession(ctx, sess.ID, "", nil); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("second revoke err = %v, want ErrNotFound", err)
 		}
 	})

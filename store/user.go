@@ -74,10 +74,15 @@ func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, r
 	return u, nil
 }
 
-// RevokeUserSessions ends every live session of the user and writes audit
-// (when non-nil, with the count in its detail) in the same transaction. It
-// returns how many it ended; ErrNotFound when there is no such user.
-func (s *Store) RevokeUserSessions(ctx context.Context, userID string, audit *models.AuditEntry) (int, error) {
+// RevokeUserSessions ends every live session of the user but keepID ("" keeps
+// none: keepID is the caller's own session when a user logs out their other
+// devices) and writes audit (when non-nil, with the count in its detail) in
+// the same transaction. It returns how many it ended; expired sessions are
+// not counted, they had ended already. When none ended, nothing is written:
+// a user repeating the call cannot fill the audit log, whose entries are
+// then bounded by the logins that made the sessions. ErrNotFound when there
+// is no such user.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, keepID string, audit *models.AuditEntry) (int, error) {
 	var n int64
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		exists, err := tx.NewSelect().Model((*models.User)(nil)).Where("id = ?", userID).Exists(ctx)
@@ -87,15 +92,19 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, audit *mo
 		if !exists {
 			return ErrNotFound
 		}
-		res, err := tx.NewUpdate().Model((*models.Session)(nil)).
+		q := tx.NewUpdate().Model((*models.Session)(nil)).
 			Set("revoked_at = now()").
-			Where("user_id = ? AND revoked_at IS NULL", userID).
-			Exec(ctx)
+			Where("user_id = ?", userID).
+			Where("revoked_at IS NULL AND expires_at > now()")
+		if keepID != "" {
+			q = q.Where("id <> ?", keepID)
+		}
+		res, err := q.Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("revoking sessions: %w", err)
 		}
 		n, _ = res.RowsAffected()
-		if audit != nil {
+		if audit != nil && n > 0 {
 			if audit.Detail == nil {
 				audit.Detail = map[string]any{}
 			}

@@ -59,7 +59,8 @@ type UserQuery struct {
 	// matches anywhere in the nickname when it has three letters or digits
 	// in a row, which the trigram index can narrow; a shorter one ("王",
 	// "zq", "%") matches the start of the nickname, on an index of its own,
-	// since anywhere would read every user. Empty means no search.
+	// since anywhere would read every user. Under LC_CTYPE C only ASCII
+	// ones count, as for pg_trgm. Empty means no search.
 	Search string
 	// CreatedAfter is inclusive and CreatedBefore exclusive, so adjacent
 	// ranges neither overlap nor leave a gap.
@@ -210,7 +211,7 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*models.Page[*model
 	}
 	var users []*models.User
 	sel := s.db.NewSelect().Model(&users)
-	filterUsers(sel, q)
+	filterUsers(sel, q, s.probeTrigram(ctx))
 	// A backward page is read in the opposite order from its cursor, then
 	// turned round.
 	dir, cmp := "ASC", ">"
@@ -268,7 +269,7 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*models.Page[*model
 // countUsers sets p.TotalCount to the number of users q's filters match.
 func (s *Store) countUsers(ctx context.Context, q UserQuery, p *models.Page[*models.User]) error {
 	cnt := s.db.NewSelect().Model((*models.User)(nil))
-	filterUsers(cnt, q)
+	filterUsers(cnt, q, s.probeTrigram(ctx))
 	n, err := cnt.Count(ctx)
 	if err != nil {
 		return fmt.Errorf("store: counting users: %w", err)
@@ -281,16 +282,55 @@ func (s *Store) countUsers(ctx context.Context, q UserQuery, p *models.Page[*mod
 // escape character is the backslash.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
+// Values of Store.trgmWide.
+const (
+	trgmWideYes = 1
+	trgmWideNo  = 2
+)
+
+// probeTrigram asks the database once whether pg_trgm counts a Chinese
+// character as a word character. pg_trgm decides by the database's
+// LC_CTYPE, not by Unicode: under C or POSIX (scripts/dev.sh's cluster)
+// only ASCII letters and digits are, and show_trgm('王小明') is empty;
+// under C.UTF-8 or en_US.UTF-8 it is not. An error (no pg_trgm before the
+// first Migrate) leaves it unknown, to ask again at the next search.
+func (s *Store) probeTrigram(ctx context.Context) bool {
+	switch s.trgmWide.Load() {
+	case trgmWideYes:
+		return true
+	case trgmWideNo:
+		return false
+	}
+	var wide bool
+	if err := s.db.QueryRowContext(ctx, "SELECT show_trgm('王小明') <> '{}'").Scan(&wide); err != nil {
+		return true // the Unicode rule, as before the database could tell
+	}
+	if wide {
+		s.trgmWide.Store(trgmWideYes)
+	} else {
+		s.trgmWide.Store(trgmWideNo)
+	}
+	return wide
+}
+
 // trigramSearchable reports whether a substring search for s can be
 // narrowed by users_nickname_trgm_idx. pg_trgm makes the trigrams of a
-// '%…%' pattern from its runs of letters and digits (punctuation and
-// spaces split them): a run of three or more gives one that narrows the
-// search; shorter runs give none, or beside a space only word-edge ones
-// ("ab ") that match nearly as many rows, and PostgreSQL reads every user.
-func trigramSearchable(s string) bool {
+// '%…%' pattern from its runs of word characters (punctuation and spaces
+// split them): a run of three or more gives one that narrows the search;
+// shorter runs give none, or beside a space only word-edge ones ("ab ")
+// that match nearly as many rows, and PostgreSQL reads every user. Word
+// characters are letters and digits, only ASCII ones unless wide (the
+// database's LC_CTYPE decides, see probeTrigram): under LC_CTYPE=C
+// "王小明" has no trigram, and as a substring search it would read the
+// whole index and every user.
+func trigramSearchable(s string, wide bool) bool {
 	run := 0
 	for _, r := range s {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+		word := unicode.IsLetter(r) || unicode.IsDigit(r)
+		if !wide && r > unicode.MaxASCII {
+			word = false
+		}
+		if !word {
 			run = 0
 			continue
 		}
@@ -302,8 +342,9 @@ func trigramSearchable(s string) bool {
 }
 
 // filterUsers adds q's filters and search, but not its cursor: TotalCount
-// counts every match, not only those after the cursor.
-func filterUsers(sel *bun.SelectQuery, q UserQuery) {
+// counts every match, not only those after the cursor. wide is
+// probeTrigram's answer.
+func filterUsers(sel *bun.SelectQuery, q UserQuery, wide bool) {
 	if q.CreatedAfter != nil {
 		sel.Where("u.created_at >= ?", *q.CreatedAfter)
 	}
@@ -321,7 +362,7 @@ func filterUsers(sel *bun.SelectQuery, q UserQuery) {
 		return
 	}
 	sel.WhereGroup(" AND ", func(sq *bun.SelectQuery) *bun.SelectQuery {
-		if trigramSearchable(q.Search) {
+		if trigramSearchable(q.Search, wide) {
 			sq.Where("u.nickname ILIKE ?", "%"+likeEscaper.Replace(q.Search)+"%")
 		} else {
 			// Exactly users_nickname_prefix_idx's expression, and a

@@ -588,3 +588,160 @@ func TestStore_ListUsers_UsesIndexes(t *testing.T) {
 		})
 	}
 }
+
+// A three-character Chinese search is narrowed by an index whatever the
+// database's LC_CTYPE. pg_trgm takes its word characters from LC_CTYPE:
+// under C (scripts/dev.sh's cluster) "王小明" has no trigram, and a
+// substring search on the trigram index reads the whole index and then
+// every user, which a plain EXPLAIN does not show (it is still a Bitmap
+// Index Scan), so the plan is run: no row may be read and then thrown away.
+func TestStore_ListUsers_CJKSearchUsesIndexes(t *testing.T) {
+	t.Parallel()
+	for _, locale := range []string{"", "C"} {
+		name := "server default"
+		if locale != "" {
+			name = "LC_CTYPE=" + locale
+		}
+		t.Run(name, func(t *testing.T) {
+			st := openWithLocale(t, locale)
+			ctx := context.Background()
+			var ctype string
+			if err := st.DB().QueryRowContext(ctx, "SHOW lc_ctype").Scan(&ctype); err != nil {
+				t.Fatal(err)
+			}
+			w := newWindow()
+			var users []*models.User
+			for i, nick := range []string{"王小明", "王小明的猫", "李小红", "张伟", "Wang Xiaoming", "小明王", "王大明"} {
+				users = append(users, &models.User{ID: uuid.NewString(), Nickname: new(nick),
+					CreatedAt: w.from.Add(time.Duration(i) * time.Second)})
+			}
+			insertUsers(t, st, users...)
+			q := store.UserQuery{First: 10, Search: "王小明"}
+			page, err := st.ListUsers(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, u := range page.Users {
+				got = append(got, *u.Nickname)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, []string{"王小明", "王小明的猫"}) {
+				t.Errorf("found %q", got)
+			}
+
+			// The count, as in ShortSearch: its plan is the search's alone,
+			// with no order to walk an index by.
+			log := &queryLog{}
+			//lint:ignore SA1019 the only way to hook the Store's own handle
+			st.DB().AddQueryHook(log)
+			q.CountOnly = true
+			if _, err := st.ListUsers(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+			if len(log.queries) != 1 {
+				t.Fatalf("%d queries, want 1", len(log.queries))
+			}
+			var plan strings.Builder
+			err = st.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				for _, s := range []string{"enable_seqscan", "enable_indexscan"} {
+					if _, err := tx.ExecContext(ctx, "SET LOCAL "+s+" = off"); err != nil {
+						return err
+					}
+				}
+				rows, err := tx.QueryContext(ctx, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+log.queries[0])
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				for rows.Next() {
+					var line string
+					if err := rows.Scan(&line); err != nil {
+						return err
+					}
+					plan.WriteString(line + "\n")
+				}
+				return rows.Err()
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := plan.String()
+			if strings.Contains(p, "Seq Scan on users") || strings.Contains(p, "Rows Removed by") || !strings.Contains(p, "users_nickname_") {
+				t.Fatalf("LC_CTYPE %s: the search for 王小明 reads users it does not match:\n%s", ctype, p)
+			}
+			if locale == "C" && !strings.Contains(p, "users_nickname_prefix_idx") {
+				t.Fatalf("LC_CTYPE %s: not a prefix search:\n%s", ctype, p)
+			}
+		})
+	}
+}
+
+// openWithLocale returns a Store on a fresh migrated database created with
+// LOCALE locale from template0 ("" is the server's default), dropped at
+// cleanup.
+func openWithLocale(t *testing.T, locale string) *store.Store {
+	t.Helper()
+	if locale == "" {
+		return storetest.OpenFresh(t)
+	}
+	ctx := context.Background()
+	base := storetest.Open(t)
+	name := "wxlogin_test_locale_" + strings.ToLower(locale) + "_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	if _, err := base.DB().ExecContext(ctx, "CREATE DATABASE ? LOCALE ? TEMPLATE template0", bun.Ident(name), locale); err != nil {
+		t.Fatal(err)
+	}
+	dsn := strings.Replace(storetest.DSN(t), "/"+dbName(t, base)+"?", "/"+name+"?", 1)
+	t.Cleanup(func() {
+		if err := store.DropDatabase(context.Background(), dsn); err != nil {
+			t.Error(err)
+		}
+	})
+	st, err := store.Open(ctx, dsn, store.Options{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// dbName is the name of the database st is connected to.
+func dbName(t *testing.T, st *store.Store) string {
+	t.Helper()
+	var name string
+	if err := st.DB().QueryRowContext(context.Background(), "SELECT current_database()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// What picks the substring search: three word characters in a row, where
+// under LC_CTYPE C (wide false) only ASCII letters and digits are.
+func TestTrigramSearchable(t *testing.T) {
+	for _, c := range []struct {
+		s          string
+		wide, narr bool
+	}{
+		{"王小明", true, false},
+		{"王小明的猫", true, false},
+		{"王ab", true, false},
+		{"王abc", true, true},
+		{"a王bc", true, false},
+		{"abc", true, true},
+		{"a1b", true, true},
+		{"ab c", false, false},
+		{"zq", false, false},
+		{"Émile", true, true}, // "mil"
+		{"Éé1", true, false},
+	} {
+		if got := store.TrigramSearchable(c.s, true); got != c.wide {
+			t.Errorf("TrigramSearchable(%q, wide) = %v, want %v", c.s, got, c.wide)
+		}
+		if got := store.TrigramSearchable(c.s, false); got != c.narr {
+			t.Errorf("TrigramSearchable(%q, ASCII only) = %v, want %v", c.s, got, c.narr)
+		}
+	}
+}
