@@ -622,7 +622,7 @@ func TestStore_ListUsers_CJKSearchUsesIndexes(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, u := range page.Users {
+			for _, u := range page.Items {
 				got = append(got, *u.Nickname)
 			}
 			slices.Sort(got)
