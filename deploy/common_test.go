@@ -46,13 +46,13 @@ func (s serverSettings) duration(t *testing.T, name string) time.Duration {
 	return d
 }
 
-// readServer parses config.go's settings table ({flag, ENV, default, usage,
-// &value}) and server.go's subcommands and GET handlers.
+// readServer parses app/config.go's settings table ({flag, ENV, default, usage,
+// &value}) and app/main.go's and run.go's subcommands and GET handlers.
 func readServer(t *testing.T) serverSettings {
 	t.Helper()
 	s := serverSettings{env: map[string]string{}, probes: map[string]bool{}, commands: map[string]bool{}}
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join(root, "config.go"), nil, 0)
+	f, err := parser.ParseFile(fset, filepath.Join(root, "app", "config.go"), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,9 +90,13 @@ func readServer(t *testing.T) serverSettings {
 	if _, ok := s.env["DATABASE_URL"]; !ok || len(s.env) < 30 {
 		t.Fatalf("read %d settings from config.go, without DATABASE_URL: has its settings table changed shape?", len(s.env))
 	}
-	src, err := os.ReadFile(filepath.Join(root, "server.go"))
-	if err != nil {
-		t.Fatal(err)
+	var src []byte
+	for _, name := range []string{"main.go", "run.go"} {
+		b, err := os.ReadFile(filepath.Join(root, "app", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	for _, m := range regexp.MustCompile(`HandleFunc\("GET (/[a-z]+)"`).FindAllStringSubmatch(string(src), -1) {
 		s.probes[m[1]] = true

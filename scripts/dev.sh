@@ -377,7 +377,7 @@ fuzz_one() {
 # database server make test uses.
 cmd_soak() {
 	test_setup
-	go test -tags soak -run '^TestSoak$' -count=1 -v -timeout 10m "$@" .
+	go test -tags soak -run '^TestSoak$' -count=1 -v -timeout 10m "$@" ./app/
 }
 
 # make screenshots: the dashboard's browser tests, saving a PNG of each
@@ -389,7 +389,7 @@ cmd_screenshots() {
 		apt_install fonts-wqy-microhei
 	fi
 	mkdir -p "$root/docs/screenshots"
-	SCREENSHOTS_DIR="$root/docs/screenshots" go test -count=1 -run 'Browser' .
+	SCREENSHOTS_DIR="$root/docs/screenshots" go test -count=1 -run 'Browser' ./app/
 	log "screenshots are in docs/screenshots"
 }
 
