@@ -316,13 +316,13 @@ func TestE2E_SeveralApps_ConcurrentMerge(t *testing.T) {
 // codes for any of them.
 func TestE2E_DevMode_SeveralApps(t *testing.T) {
 	t.Parallel()
-	m := &Main{Config: Config{
-		DatabaseURL: storetest.DSN(t), Port: 0, DevWechat: true, WechatTimeout: 2 * time.Second,
-		SessionTTL: time.Hour, DBMaxConns: 4, AvatarDir: t.TempDir(),
-		WechatAppID: e2eAppID, WechatSecret: e2eSecret,
-		WechatApps: []WechatApp{{e2eAppID, e2eSecret}, {e2eAppID2, e2eSecret2}},
-	}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	m.Config.fillDevDefaults()
+	cfg := DefaultConfig()
+	cfg.DatabaseURL, cfg.Port, cfg.DevWechat, cfg.WechatTimeout = storetest.DSN(t), 0, true, 2*time.Second
+	cfg.SessionTTL, cfg.DBMaxConns, cfg.AvatarDir = time.Hour, 4, t.TempDir()
+	cfg.WechatAppID, cfg.WechatSecret = e2eAppID, e2eSecret
+	cfg.WechatApps = []WechatApp{{e2eAppID, e2eSecret}, {e2eAppID2, e2eSecret2}}
+	cfg.fillDevDefaults()
+	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := m.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -102,12 +102,11 @@ type Config struct {
 	// when empty).
 	RedisURL       string
 	RedisKeyPrefix string
-	// RateLimits are the per-client limits; zero Limits (as in a Config
-	// built without parseConfig) are off.
+	// RateLimits are the per-client limits; a zero Limit is off.
 	RateLimits RateLimits
 
 	// ShutdownTimeout bounds the drain after SIGTERM or SIGINT: requests
-	// still in flight then are cut off. DefaultShutdownTimeout when zero.
+	// still in flight then are cut off.
 	ShutdownTimeout time.Duration
 	// ShutdownDelay is how long, after the signal, the server goes on
 	// serving while /readyz answers 503, so that load balancers stop
@@ -116,6 +115,8 @@ type Config struct {
 
 	// generated lists the dev values made up because they were not given.
 	generated []string
+	// wechatAppsSpec is WECHAT_APPS as given, read into WechatApps by check.
+	wechatAppsSpec string
 }
 
 // WechatApp is one mini program of the WeChat open platform account.
@@ -130,83 +131,271 @@ type RateLimits struct {
 	LoginPerIP, LoginPerOpenID, BindPhonePerUser, UploadAvatarPerUser ratelimit.Limit
 }
 
-// setting is one configuration value: its flag, its environment variable and
-// a default that is always a constant, never read from the environment, so
-// that usage text (-h, or any flag error) cannot print a secret.
-type setting struct {
-	flag, env, def, usage string
-	value                 *string
+// Setting is one configuration value of `wxlogin serve` as an operator
+// sees it: an environment variable and a flag of the same meaning (a flag
+// wins), with its default and a one-line usage. Default is always a
+// constant, never read from the environment, so that usage text (-h, or
+// any flag error) cannot print a secret.
+type Setting struct {
+	Env, Flag, Default, Usage string
 }
 
-// parseConfig reads the environment (through getenv) and then the flags in args.
-func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	var (
-		c                                                 Config
-		port, timeout, ttl, secretKey, dev, devPublic     string
-		previousKeys                                      string
-		maxConns, stmtTimeout, reqTimeout, startupTimeout string
-		adminMaxConns, adminStmtTimeout                   string
-		logLevel, adminTTL, adminIdle, apps               string
-		qDepth, qComplexity, qAliases, qFields            string
-		qTokens, qDirectives                              string
-		proxies, origins                                  string
-		rateIP, rateOpenID, ratePhone, rateAvatar         string
-		shutdownTimeout, shutdownDelay                    string
-		cacheTTL, cacheSize, prepare                      string
-	)
+// setting is a Setting with how it is read into a Config.
+type setting struct {
+	Setting
+	// set parses v, the value of the setting named env, into the Config
+	// the table was made for; its errors name env and never quote a secret.
+	set func(env, v string) error
+}
+
+// settingsOf is the table of every setting, read into c: the one place a
+// setting's name, flag, default and meaning are spelled.
+func settingsOf(c *Config) []setting {
 	d := graph.DefaultLimits
-	settings := []setting{
-		{"database-url", "DATABASE_URL", "", "PostgreSQL URL", &c.DatabaseURL},
-		{"host", "HOST", "", "interface to listen on; empty for all, 127.0.0.1 in dev mode", &c.Host},
-		{"port", "PORT", "8080", "TCP port to listen on; 0 picks a free one", &port},
-		{"wechat-appid", "WECHAT_APPID", "", "the mini program's appid", &c.WechatAppID},
-		{"wechat-secret", "WECHAT_SECRET", "", "the mini program's app secret", &c.WechatSecret},
-		{"wechat-apps", "WECHAT_APPS", "", "several mini programs as appid:secret,appid:secret; the first is the default", &apps},
-		{"wechat-api-base", "WECHAT_API_BASE", "", "WeChat API origin; default " + wechat.DefaultBaseURL + ", or the built-in simulator in dev mode", &c.WechatAPIBase},
-		{"wechat-timeout", "WECHAT_TIMEOUT", "5s", "timeout of one WeChat API call", &timeout},
-		{"session-ttl", "SESSION_TTL", "720h", "session lifetime, e.g. 720h or 30d", &ttl},
-		{"admin-session-ttl", "ADMIN_SESSION_TTL", "12h", "admin session lifetime", &adminTTL},
-		{"admin-idle-timeout", "ADMIN_IDLE_TIMEOUT", "1h", "an admin session unused this long ends", &adminIdle},
-		{"secret-key", "SECRET_KEY", "", "32 random bytes as 64 hex chars or base64; seals session_keys at rest", &secretKey},
-		{"secret-key-previous", "SECRET_KEY_PREVIOUS", "", "during a SECRET_KEY rotation: old (or next) keys, comma-separated, that open values sealed under them but never seal", &previousKeys},
-		{"dev-wechat", "DEV_WECHAT", "", "1 mounts the WeChat simulator, playground and introspection: never in production", &dev},
-		{"dev-wechat-unsafe-public", "DEV_WECHAT_UNSAFE_PUBLIC", "", "1 lets dev mode listen beyond loopback, where anyone could mint logins for any user", &devPublic},
-		{"db-max-conns", "DB_MAX_CONNS", "20", "database connections per instance, all kept idle when unused", &maxConns},
-		{"db-prepare", "DB_PREPARE", "on", "off stops prepared statements, for PgBouncer in transaction mode without max_prepared_statements", &prepare},
-		{"session-cache-ttl", "SESSION_CACHE_TTL", "5s", "how long a resolved session is reused without the database (a revocation still reaches every instance within 1 s at worst, by LISTEN/NOTIFY); 0 turns the cache off", &cacheTTL},
-		{"session-cache-size", "SESSION_CACHE_SIZE", "50000", "most sessions cached per instance (about 1 KiB each)", &cacheSize},
-		{"db-statement-timeout", "DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout while serving; the server cancels longer statements", &stmtTimeout},
-		{"admin-db-max-conns", "ADMIN_DB_MAX_CONNS", strconv.Itoa(DefaultAdminDBMaxConns), "database connections per instance for the admin API, a pool apart from DB_MAX_CONNS so admin queries never take users' connections", &adminMaxConns},
-		{"admin-statement-timeout", "ADMIN_STATEMENT_TIMEOUT", DefaultAdminStatementTimeout.String(), "PostgreSQL statement_timeout of the admin API's connections; a longer search is stopped with QUERY_TIMEOUT", &adminStmtTimeout},
-		{"request-timeout", "REQUEST_TIMEOUT", "30s", "deadline of every request; at least 2×WECHAT_TIMEOUT + 11s, so a login fits", &reqTimeout},
-		{"startup-timeout", "STARTUP_TIMEOUT", "60s", "deadline for connecting to and migrating the database at start", &startupTimeout},
-		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "20s", "on SIGTERM or SIGINT, how long requests in flight may finish before they are cut off", &shutdownTimeout},
-		{"shutdown-delay", "SHUTDOWN_DELAY", "0s", "on SIGTERM or SIGINT, how long to go on serving with /readyz failing before the drain, so a load balancer stops sending first (its check interval × fall count)", &shutdownDelay},
-		{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", &logLevel},
-		{"log-format", "LOG_FORMAT", "", "text or json; json unless DEV_WECHAT=1, then text", &c.LogFormat},
-		{"metrics-addr", "METRICS_ADDR", "", "host:port of a listener of its own for /metrics, e.g. 127.0.0.1:9090; empty serves /metrics on the main listener only with METRICS_TOKEN (or in dev mode), off nowhere", &c.MetricsAddr},
-		{"metrics-token", "METRICS_TOKEN", "", "bearer token /metrics asks for (at least 16 characters); none when empty", &c.MetricsToken},
-		{"avatar-dir", "AVATAR_DIR", ".data/avatars", "folder for uploaded avatars, shared by every instance (a network filesystem) or one per instance behind sticky routing", &c.AvatarDir},
-		{"public-url", "PUBLIC_URL", "", "origin clients reach this server at, e.g. https://api.example.com; makes avatar URLs absolute", &c.PublicURL},
-		{"query-max-depth", "QUERY_MAX_DEPTH", strconv.Itoa(d.MaxDepth), "deepest nesting of a GraphQL operation, fragments expanded", &qDepth},
-		{"query-max-complexity", "QUERY_MAX_COMPLEXITY", strconv.Itoa(d.MaxComplexity), "complexity limit of a GraphQL operation (README, Limits, has the costs)", &qComplexity},
-		{"query-max-aliases", "QUERY_MAX_ALIASES", strconv.Itoa(d.MaxAliases), "aliases in a GraphQL document", &qAliases},
-		{"query-max-fields", "QUERY_MAX_FIELDS", strconv.Itoa(d.MaxFields), "fields in a GraphQL document, and in an operation with its fragments expanded", &qFields},
-		{"query-max-tokens", "QUERY_MAX_TOKENS", strconv.Itoa(d.MaxTokens), "lexer tokens in a GraphQL document", &qTokens},
-		{"query-max-directives", "QUERY_MAX_DIRECTIVES", strconv.Itoa(d.MaxDirectives), "directives in a GraphQL document", &qDirectives},
-		{"trusted-proxies", "TRUSTED_PROXIES", "", "addresses and CIDR prefixes of the proxies in front, e.g. 10.0.0.0/8,127.0.0.1, whose X-Forwarded-For and X-Forwarded-Proto are believed; none when empty", &proxies},
-		{"cors-origins", "CORS_ORIGINS", "", "browser origins allowed to call /graphql from another site, e.g. https://admin.example.com; none when empty", &origins},
-		{"redis-url", "REDIS_URL", "", "Redis for the rate limits, redis:// or rediss:// (TLS, certificate verified); unset keeps them in PostgreSQL", &c.RedisURL},
-		{"redis-key-prefix", "REDIS_KEY_PREFIX", ratelimit.DefaultRedisPrefix, "start of every rate-limit key in Redis, to share one Redis between deployments", &c.RedisKeyPrefix},
-		{"rate-login-per-ip", "RATE_LOGIN_PER_IP", "600/1m", "logins per client IPv4 address or IPv6 /64, as N/window, or off", &rateIP},
-		{"rate-login-per-openid", "RATE_LOGIN_PER_OPENID", "30/10m", "logins per mini program user, as N/window, or off", &rateOpenID},
-		{"rate-bind-phone-per-user", "RATE_BIND_PHONE_PER_USER", "10/1h", "bindPhoneNumber calls per user, as N/window, or off", &ratePhone},
-		{"rate-upload-avatar-per-user", "RATE_UPLOAD_AVATAR_PER_USER", "20/1h", "uploadAvatar calls per user, as N/window, or off", &rateAvatar},
+	row := func(flag, env, def, usage string, set func(env, v string) error) setting {
+		return setting{Setting{Env: env, Flag: flag, Default: def, Usage: usage}, set}
 	}
+	return []setting{
+		row("database-url", "DATABASE_URL", "", "PostgreSQL URL", text(&c.DatabaseURL)),
+		row("host", "HOST", "", "interface to listen on; empty for all, 127.0.0.1 in dev mode", text(&c.Host)),
+		row("port", "PORT", "8080", "TCP port to listen on; 0 picks a free one", func(env, v string) error {
+			p, err := strconv.Atoi(v)
+			if err != nil || p < 0 || p > 65535 {
+				return fmt.Errorf("%s must be a port number, not %q", env, v)
+			}
+			c.Port = p
+			return nil
+		}),
+		row("wechat-appid", "WECHAT_APPID", "", "the mini program's appid", text(&c.WechatAppID)),
+		row("wechat-secret", "WECHAT_SECRET", "", "the mini program's app secret", text(&c.WechatSecret)),
+		row("wechat-apps", "WECHAT_APPS", "", "several mini programs as appid:secret,appid:secret; the first is the default", text(&c.wechatAppsSpec)),
+		row("wechat-api-base", "WECHAT_API_BASE", "", "WeChat API origin; default "+wechat.DefaultBaseURL+", or the built-in simulator in dev mode", text(&c.WechatAPIBase)),
+		row("wechat-timeout", "WECHAT_TIMEOUT", "5s", "timeout of one WeChat API call", duration(&c.WechatTimeout)),
+		row("session-ttl", "SESSION_TTL", "720h", "session lifetime, e.g. 720h or 30d", func(env, v string) error {
+			ttl, err := parseDays(v)
+			if err != nil || ttl <= 0 {
+				return fmt.Errorf("%s must be a duration like 720h or 30d, not %q", env, v)
+			}
+			c.SessionTTL = ttl
+			return nil
+		}),
+		row("admin-session-ttl", "ADMIN_SESSION_TTL", "12h", "admin session lifetime", duration(&c.AdminSessionTTL)),
+		row("admin-idle-timeout", "ADMIN_IDLE_TIMEOUT", "1h", "an admin session unused this long ends", duration(&c.AdminIdleTimeout)),
+		row("secret-key", "SECRET_KEY", "", "32 random bytes as 64 hex chars or base64; seals session_keys at rest", func(_, v string) (err error) {
+			c.SecretKey = nil
+			if v != "" {
+				c.SecretKey, err = auth.ParseSecretKey(v)
+			}
+			return err
+		}),
+		row("secret-key-previous", "SECRET_KEY_PREVIOUS", "", "during a SECRET_KEY rotation: old (or next) keys, comma-separated, that open values sealed under them but never seal", func(_, v string) (err error) {
+			c.PreviousSecretKeys, err = auth.ParsePreviousSecretKeys(v)
+			return err
+		}),
+		row("dev-wechat", "DEV_WECHAT", "", "1 mounts the WeChat simulator, playground and introspection: never in production", boolean(&c.DevWechat)),
+		row("dev-wechat-unsafe-public", "DEV_WECHAT_UNSAFE_PUBLIC", "", "1 lets dev mode listen beyond loopback, where anyone could mint logins for any user", boolean(&c.DevWechatPublic)),
+		row("db-max-conns", "DB_MAX_CONNS", "20", "database connections per instance, all kept idle when unused", positive(&c.DBMaxConns)),
+		row("db-prepare", "DB_PREPARE", "on", "off stops prepared statements, for PgBouncer in transaction mode without max_prepared_statements", boolean(&c.DBPrepare)),
+		row("session-cache-ttl", "SESSION_CACHE_TTL", "5s", "how long a resolved session is reused without the database (a revocation still reaches every instance within 1 s at worst, by LISTEN/NOTIFY); 0 turns the cache off", func(env, v string) error {
+			ttl, err := time.ParseDuration(v)
+			if err != nil || ttl < 0 || ttl > time.Minute {
+				return fmt.Errorf("%s must be a duration from 0 to 1m, not %q", env, v)
+			}
+			c.SessionCacheTTL = ttl
+			return nil
+		}),
+		row("session-cache-size", "SESSION_CACHE_SIZE", "50000", "most sessions cached per instance (about 1 KiB each)", positive(&c.SessionCacheSize)),
+		row("db-statement-timeout", "DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout while serving; the server cancels longer statements", duration(&c.DBStatementTimeout)),
+		row("admin-db-max-conns", "ADMIN_DB_MAX_CONNS", "4", "database connections per instance for the admin API, a pool apart from DB_MAX_CONNS so admin queries never take users' connections", positive(&c.AdminDBMaxConns)),
+		row("admin-statement-timeout", "ADMIN_STATEMENT_TIMEOUT", "5s", "PostgreSQL statement_timeout of the admin API's connections; a longer search is stopped with QUERY_TIMEOUT", duration(&c.AdminStatementTimeout)),
+		row("request-timeout", "REQUEST_TIMEOUT", "30s", "deadline of every request; at least 2×WECHAT_TIMEOUT + 11s, so a login fits", duration(&c.RequestTimeout)),
+		row("startup-timeout", "STARTUP_TIMEOUT", "60s", "deadline for connecting to and migrating the database at start", duration(&c.StartupTimeout)),
+		row("shutdown-timeout", "SHUTDOWN_TIMEOUT", "20s", "on SIGTERM or SIGINT, how long requests in flight may finish before they are cut off", duration(&c.ShutdownTimeout)),
+		row("shutdown-delay", "SHUTDOWN_DELAY", "0s", "on SIGTERM or SIGINT, how long to go on serving with /readyz failing before the drain, so a load balancer stops sending first (its check interval × fall count)", func(env, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 || d > 5*time.Minute {
+				return fmt.Errorf("%s must be a duration from 0s to 5m, not %q", env, v)
+			}
+			c.ShutdownDelay = d
+			return nil
+		}),
+		row("log-level", "LOG_LEVEL", "info", "debug, info, warn or error", func(env, v string) error {
+			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+				return fmt.Errorf("%s must be debug, info, warn or error, not %q", env, v)
+			}
+			return nil
+		}),
+		row("log-format", "LOG_FORMAT", "", "text or json; json unless DEV_WECHAT=1, then text", func(env, v string) error {
+			if v != "" && v != "text" && v != "json" {
+				return fmt.Errorf("%s must be text or json, not %q", env, v)
+			}
+			c.LogFormat = v
+			return nil
+		}),
+		row("metrics-addr", "METRICS_ADDR", "", "host:port of a listener of its own for /metrics, e.g. 127.0.0.1:9090; empty serves /metrics on the main listener only with METRICS_TOKEN (or in dev mode), off nowhere", func(env, v string) error {
+			if v != "" && v != "off" {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return fmt.Errorf("%s must be host:port (e.g. 127.0.0.1:9090), empty or off, not %q", env, v)
+				}
+			}
+			c.MetricsAddr = v
+			return nil
+		}),
+		row("metrics-token", "METRICS_TOKEN", "", "bearer token /metrics asks for (at least 16 characters); none when empty", func(env, v string) error {
+			if v != "" && len(v) < 16 {
+				return errors.New(env + " must be at least 16 characters")
+			}
+			c.MetricsToken = v
+			return nil
+		}),
+		row("avatar-dir", "AVATAR_DIR", ".data/avatars", "folder for uploaded avatars, shared by every instance (a network filesystem) or one per instance behind sticky routing", func(env, v string) error {
+			if v == "" {
+				return errors.New(env + " must name a folder")
+			}
+			c.AvatarDir = v
+			return nil
+		}),
+		row("public-url", "PUBLIC_URL", "", "origin clients reach this server at, e.g. https://api.example.com; makes avatar URLs absolute", func(env, v string) error {
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+					return errors.New(env + " must be an origin like https://api.example.com (no path, query or credentials)")
+				}
+			}
+			c.PublicURL = strings.TrimSuffix(v, "/")
+			return nil
+		}),
+		// Upper bounds past which a limit no longer protects: validation is
+		// quadratic in fields (8,000 took 8 s), the parser stops at 1,000
+		// levels, and the 64 KiB body holds some 30,000 tokens.
+		row("query-max-depth", "QUERY_MAX_DEPTH", strconv.Itoa(d.MaxDepth), "deepest nesting of a GraphQL operation, fragments expanded", upTo(&c.QueryLimits.MaxDepth, 100)),
+		row("query-max-complexity", "QUERY_MAX_COMPLEXITY", strconv.Itoa(d.MaxComplexity), "complexity limit of a GraphQL operation (README, Limits, has the costs)", upTo(&c.QueryLimits.MaxComplexity, 1_000_000)),
+		row("query-max-aliases", "QUERY_MAX_ALIASES", strconv.Itoa(d.MaxAliases), "aliases in a GraphQL document", upTo(&c.QueryLimits.MaxAliases, 1000)),
+		row("query-max-fields", "QUERY_MAX_FIELDS", strconv.Itoa(d.MaxFields), "fields in a GraphQL document, and in an operation with its fragments expanded", upTo(&c.QueryLimits.MaxFields, 1000)),
+		row("query-max-tokens", "QUERY_MAX_TOKENS", strconv.Itoa(d.MaxTokens), "lexer tokens in a GraphQL document", upTo(&c.QueryLimits.MaxTokens, 20000)),
+		row("query-max-directives", "QUERY_MAX_DIRECTIVES", strconv.Itoa(d.MaxDirectives), "directives in a GraphQL document", upTo(&c.QueryLimits.MaxDirectives, 1000)),
+		row("trusted-proxies", "TRUSTED_PROXIES", "", "addresses and CIDR prefixes of the proxies in front, e.g. 10.0.0.0/8,127.0.0.1, whose X-Forwarded-For and X-Forwarded-Proto are believed; none when empty", func(env, v string) (err error) {
+			if c.TrustedProxies, err = edge.ParseProxies(v); err != nil {
+				return fmt.Errorf("%s %w", env, err)
+			}
+			return nil
+		}),
+		row("cors-origins", "CORS_ORIGINS", "", "browser origins allowed to call /graphql from another site, e.g. https://admin.example.com; none when empty", func(env, v string) (err error) {
+			if c.CORSOrigins, err = edge.ParseOrigins(v); err != nil {
+				return fmt.Errorf("%s %w", env, err)
+			}
+			return nil
+		}),
+		row("redis-url", "REDIS_URL", "", "Redis for the rate limits, redis:// or rediss:// (TLS, certificate verified); unset keeps them in PostgreSQL", func(_, v string) error {
+			if v != "" {
+				if err := ratelimit.CheckRedisURL(v); err != nil {
+					return err
+				}
+			}
+			c.RedisURL = v
+			return nil
+		}),
+		row("redis-key-prefix", "REDIS_KEY_PREFIX", ratelimit.DefaultRedisPrefix, "start of every rate-limit key in Redis, to share one Redis between deployments", text(&c.RedisKeyPrefix)),
+		row("rate-login-per-ip", "RATE_LOGIN_PER_IP", "600/1m", "logins per client IPv4 address or IPv6 /64, as N/window, or off", limit(&c.RateLimits.LoginPerIP)),
+		row("rate-login-per-openid", "RATE_LOGIN_PER_OPENID", "30/10m", "logins per mini program user, as N/window, or off", limit(&c.RateLimits.LoginPerOpenID)),
+		row("rate-bind-phone-per-user", "RATE_BIND_PHONE_PER_USER", "10/1h", "bindPhoneNumber calls per user, as N/window, or off", limit(&c.RateLimits.BindPhonePerUser)),
+		row("rate-upload-avatar-per-user", "RATE_UPLOAD_AVATAR_PER_USER", "20/1h", "uploadAvatar calls per user, as N/window, or off", limit(&c.RateLimits.UploadAvatarPerUser)),
+	}
+}
+
+// text, duration, positive, boolean, upTo and limit read one kind of
+// setting into *p.
+func text(p *string) func(env, v string) error {
+	return func(_, v string) error { *p = v; return nil }
+}
+
+func duration(p *time.Duration) func(env, v string) error {
+	return func(env, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%s must be a duration like 5s, not %q", env, v)
+		}
+		*p = d
+		return nil
+	}
+}
+
+func positive(p *int) func(env, v string) error {
+	return func(env, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%s must be a positive number, not %q", env, v)
+		}
+		*p = n
+		return nil
+	}
+}
+
+func boolean(p *bool) func(env, v string) error {
+	return func(env, v string) (err error) {
+		if *p, err = parseBool(v); err != nil {
+			return fmt.Errorf("%s: %w", env, err)
+		}
+		return nil
+	}
+}
+
+func upTo(p *int, max int) func(env, v string) error {
+	return func(env, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > max {
+			return fmt.Errorf("%s must be a number from 1 to %d, not %q", env, max, v)
+		}
+		*p = n
+		return nil
+	}
+}
+
+func limit(p *ratelimit.Limit) func(env, v string) error {
+	return func(env, v string) (err error) {
+		if *p, err = ratelimit.ParseLimit(v); err != nil {
+			return fmt.Errorf("%s: %w", env, err)
+		}
+		return nil
+	}
+}
+
+// Settings lists every setting of `wxlogin serve`, in the order -h prints
+// them: what the configuration documentation must list.
+func Settings() []Setting {
+	var out []Setting
+	for _, s := range settingsOf(&Config{}) {
+		out = append(out, s.Setting)
+	}
+	return out
+}
+
+// DefaultConfig is the Config of an environment that sets nothing: every
+// setting at its default. parseConfig starts from it, and so do tests that
+// build a Config by hand. It is not yet runnable: WECHAT_APPID,
+// WECHAT_SECRET, SECRET_KEY and DATABASE_URL have no default.
+func DefaultConfig() Config {
+	// The query limits without a setting of their own keep graph's.
+	c := Config{QueryLimits: graph.DefaultLimits}
+	for _, s := range settingsOf(&c) {
+		if err := s.set(s.Env, s.Default); err != nil {
+			panic("wxlogin: the default of " + s.Env + " is invalid: " + err.Error())
+		}
+	}
+	return c
+}
+
+// parseConfig reads the environment (through getenv) and then the flags in
+// args over DefaultConfig.
+func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c := DefaultConfig()
+	settings := settingsOf(&c)
+	flags := make([]string, len(settings))
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	for _, st := range settings {
-		fs.StringVar(st.value, st.flag, st.def, st.usage+" (`"+st.env+"`)")
+	for i, st := range settings {
+		// The string is read after the environment: a flag wins.
+		fs.StringVar(&flags[i], st.Flag, st.Default, st.Usage+" (`"+st.Env+"`)")
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -216,170 +405,56 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, st := range settings {
-		if v := getenv(st.env); v != "" && !given[st.flag] {
-			*st.value = v
+	for i, st := range settings {
+		v, ok := flags[i], given[st.Flag]
+		if !ok {
+			v = getenv(st.Env)
+			ok = v != ""
+		}
+		if !ok {
+			continue
+		}
+		if err := st.set(st.Env, v); err != nil {
+			return c, err
 		}
 	}
+	return c, c.check()
+}
 
-	var err error
-	if c.DevWechat, err = parseBool(dev); err != nil {
-		return c, fmt.Errorf("DEV_WECHAT: %w", err)
-	}
-	if c.DevWechatPublic, err = parseBool(devPublic); err != nil {
-		return c, fmt.Errorf("DEV_WECHAT_UNSAFE_PUBLIC: %w", err)
-	}
-	if c.DBPrepare, err = parseBool(prepare); err != nil {
-		return c, fmt.Errorf("DB_PREPARE: %w", err)
-	}
-	if c.Port, err = strconv.Atoi(port); err != nil || c.Port < 0 || c.Port > 65535 {
-		return c, fmt.Errorf("PORT must be a port number, not %q", port)
-	}
-	durations := []struct {
-		name string
-		in   string
-		out  *time.Duration
-	}{
-		{"WECHAT_TIMEOUT", timeout, &c.WechatTimeout},
-		{"DB_STATEMENT_TIMEOUT", stmtTimeout, &c.DBStatementTimeout},
-		{"ADMIN_STATEMENT_TIMEOUT", adminStmtTimeout, &c.AdminStatementTimeout},
-		{"REQUEST_TIMEOUT", reqTimeout, &c.RequestTimeout},
-		{"STARTUP_TIMEOUT", startupTimeout, &c.StartupTimeout},
-		{"SHUTDOWN_TIMEOUT", shutdownTimeout, &c.ShutdownTimeout},
-		{"ADMIN_SESSION_TTL", adminTTL, &c.AdminSessionTTL},
-		{"ADMIN_IDLE_TIMEOUT", adminIdle, &c.AdminIdleTimeout},
-	}
-	for _, d := range durations {
-		if *d.out, err = time.ParseDuration(d.in); err != nil || *d.out <= 0 {
-			return c, fmt.Errorf("%s must be a duration like 5s, not %q", d.name, d.in)
-		}
-	}
-	if c.ShutdownDelay, err = time.ParseDuration(shutdownDelay); err != nil || c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
-		return c, fmt.Errorf("SHUTDOWN_DELAY must be a duration from 0s to 5m, not %q", shutdownDelay)
-	}
-	if c.SessionTTL, err = parseDays(ttl); err != nil || c.SessionTTL <= 0 {
-		return c, fmt.Errorf("SESSION_TTL must be a duration like 720h or 30d, not %q", ttl)
-	}
-	if c.SessionCacheTTL, err = time.ParseDuration(cacheTTL); err != nil || c.SessionCacheTTL < 0 || c.SessionCacheTTL > time.Minute {
-		return c, fmt.Errorf("SESSION_CACHE_TTL must be a duration from 0 to 1m, not %q", cacheTTL)
-	}
-	if c.SessionCacheSize, err = strconv.Atoi(cacheSize); err != nil || c.SessionCacheSize < 1 {
-		return c, fmt.Errorf("SESSION_CACHE_SIZE must be a positive number, not %q", cacheSize)
-	}
-	if c.DBMaxConns, err = strconv.Atoi(maxConns); err != nil || c.DBMaxConns < 1 {
-		return c, fmt.Errorf("DB_MAX_CONNS must be a positive number, not %q", maxConns)
-	}
-	if c.AdminDBMaxConns, err = strconv.Atoi(adminMaxConns); err != nil || c.AdminDBMaxConns < 1 {
-		return c, fmt.Errorf("ADMIN_DB_MAX_CONNS must be a positive number, not %q", adminMaxConns)
-	}
-	// Upper bounds past which a limit no longer protects: validation is
-	// quadratic in fields (8,000 took 8 s), the parser stops at 1,000 levels,
-	// and the 64 KiB body holds some 30,000 tokens.
-	c.QueryLimits = d
-	for _, q := range []struct {
-		name, in string
-		out      *int
-		max      int
-	}{
-		{"QUERY_MAX_DEPTH", qDepth, &c.QueryLimits.MaxDepth, 100},
-		{"QUERY_MAX_COMPLEXITY", qComplexity, &c.QueryLimits.MaxComplexity, 1_000_000},
-		{"QUERY_MAX_ALIASES", qAliases, &c.QueryLimits.MaxAliases, 1000},
-		{"QUERY_MAX_FIELDS", qFields, &c.QueryLimits.MaxFields, 1000},
-		{"QUERY_MAX_TOKENS", qTokens, &c.QueryLimits.MaxTokens, 20000},
-		{"QUERY_MAX_DIRECTIVES", qDirectives, &c.QueryLimits.MaxDirectives, 1000},
-	} {
-		if *q.out, err = strconv.Atoi(q.in); err != nil || *q.out < 1 || *q.out > q.max {
-			return c, fmt.Errorf("%s must be a number from 1 to %d, not %q", q.name, q.max, q.in)
-		}
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
-		return c, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", logLevel)
-	}
+// check validates what no single setting can on its own, and fills in what
+// depends on other settings (dev mode's made-up values, the log format).
+func (c *Config) check() error {
 	if c.LogFormat == "" {
 		c.LogFormat = "json"
 		if c.DevWechat {
 			c.LogFormat = "text"
 		}
 	}
-	if c.MetricsAddr != "" && c.MetricsAddr != "off" {
-		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
-			return c, fmt.Errorf("METRICS_ADDR must be host:port (e.g. 127.0.0.1:9090), empty or off, not %q", c.MetricsAddr)
-		}
-	}
-	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
-		return c, errors.New("METRICS_TOKEN must be at least 16 characters")
-	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return c, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat)
-	}
-	if c.PublicURL != "" {
-		u, err := url.Parse(c.PublicURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
-			return c, errors.New("PUBLIC_URL must be an origin like https://api.example.com (no path, query or credentials)")
-		}
-		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
-	}
-	if c.TrustedProxies, err = edge.ParseProxies(proxies); err != nil {
-		return c, fmt.Errorf("TRUSTED_PROXIES %w", err)
-	}
-	if c.CORSOrigins, err = edge.ParseOrigins(origins); err != nil {
-		return c, fmt.Errorf("CORS_ORIGINS %w", err)
-	}
-	for _, l := range []struct {
-		name string
-		in   string
-		out  *ratelimit.Limit
-	}{
-		{"RATE_LOGIN_PER_IP", rateIP, &c.RateLimits.LoginPerIP},
-		{"RATE_LOGIN_PER_OPENID", rateOpenID, &c.RateLimits.LoginPerOpenID},
-		{"RATE_BIND_PHONE_PER_USER", ratePhone, &c.RateLimits.BindPhonePerUser},
-		{"RATE_UPLOAD_AVATAR_PER_USER", rateAvatar, &c.RateLimits.UploadAvatarPerUser},
-	} {
-		if *l.out, err = ratelimit.ParseLimit(l.in); err != nil {
-			return c, fmt.Errorf("%s: %w", l.name, err)
-		}
-	}
-	if c.RedisURL != "" {
-		if err := ratelimit.CheckRedisURL(c.RedisURL); err != nil {
-			return c, err
-		}
-	}
-	if c.AvatarDir == "" {
-		return c, errors.New("AVATAR_DIR must name a folder")
-	}
 	if min := minRequestTimeout(c.WechatTimeout); c.RequestTimeout < min {
-		return c, fmt.Errorf("REQUEST_TIMEOUT (%v) must be at least %v: a login may wait on WeChat twice (2×WECHAT_TIMEOUT plus a pause) and then record the session (%v)",
+		return fmt.Errorf("REQUEST_TIMEOUT (%v) must be at least %v: a login may wait on WeChat twice (2×WECHAT_TIMEOUT plus a pause) and then record the session (%v)",
 			c.RequestTimeout, min, auth.DefaultRecordTimeout)
 	}
 	// Shorter, so that a stopped admin query still gets its QUERY_TIMEOUT
 	// answer out before the request's own deadline cuts it off.
 	if c.AdminStatementTimeout >= c.RequestTimeout {
-		return c, fmt.Errorf("ADMIN_STATEMENT_TIMEOUT (%v) must be shorter than REQUEST_TIMEOUT (%v)", c.AdminStatementTimeout, c.RequestTimeout)
+		return fmt.Errorf("ADMIN_STATEMENT_TIMEOUT (%v) must be shorter than REQUEST_TIMEOUT (%v)", c.AdminStatementTimeout, c.RequestTimeout)
 	}
-	if secretKey != "" {
-		if c.SecretKey, err = auth.ParseSecretKey(secretKey); err != nil {
-			return c, err
-		}
-	}
-	if c.PreviousSecretKeys, err = auth.ParsePreviousSecretKeys(previousKeys); err != nil {
-		return c, err
-	}
-	if err := c.parseWechatApps(apps); err != nil {
-		return c, err
+	if err := c.parseWechatApps(c.wechatAppsSpec); err != nil {
+		return err
 	}
 	if c.DevWechat {
 		c.fillDevDefaults()
 		if !isLoopbackHost(c.Host) && !c.DevWechatPublic {
-			return c, fmt.Errorf("DEV_WECHAT=1 refuses HOST=%s: its simulator lets anyone mint a login for any user; listen on 127.0.0.1, or set DEV_WECHAT_UNSAFE_PUBLIC=1 on a network that is yours alone", c.Host)
+			return fmt.Errorf("DEV_WECHAT=1 refuses HOST=%s: its simulator lets anyone mint a login for any user; listen on 127.0.0.1, or set DEV_WECHAT_UNSAFE_PUBLIC=1 on a network that is yours alone", c.Host)
 		}
 	} else {
 		switch {
 		case c.WechatAppID == "":
-			return c, errors.New("WECHAT_APPID is required (or DEV_WECHAT=1 to run against the built-in WeChat simulator)")
+			return errors.New("WECHAT_APPID is required (or DEV_WECHAT=1 to run against the built-in WeChat simulator)")
 		case c.WechatSecret == "":
-			return c, errors.New("WECHAT_SECRET is required (or DEV_WECHAT=1 to run against the built-in WeChat simulator)")
+			return errors.New("WECHAT_SECRET is required (or DEV_WECHAT=1 to run against the built-in WeChat simulator)")
 		case c.SecretKey == nil:
-			return c, errors.New("SECRET_KEY is required: 32 random bytes, e.g. from `openssl rand -hex 32` (or DEV_WECHAT=1 for a throw-away one)")
+			return errors.New("SECRET_KEY is required: 32 random bytes, e.g. from `openssl rand -hex 32` (or DEV_WECHAT=1 for a throw-away one)")
 		}
 		if c.WechatAPIBase == "" {
 			c.WechatAPIBase = wechat.DefaultBaseURL
@@ -389,9 +464,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		c.WechatApps = []WechatApp{{AppID: c.WechatAppID, Secret: c.WechatSecret}}
 	}
 	if c.DatabaseURL == "" {
-		return c, errors.New("DATABASE_URL is required (make run finds or starts a local PostgreSQL for you)")
+		return errors.New("DATABASE_URL is required (make run finds or starts a local PostgreSQL for you)")
 	}
-	return c, nil
+	return nil
 }
 
 // appIDRule says what validAppID accepts, for error messages.
@@ -475,7 +550,8 @@ func minRequestTimeout(wechatTimeout time.Duration) time.Duration {
 }
 
 // wechatApps returns every mini program, the default first: WechatApps, or
-// the one WechatAppID names when a Config is built without parseConfig.
+// the one WechatAppID names when WechatApps is unset (as DefaultConfig
+// leaves it, for a Config filled in by hand).
 func (c Config) wechatApps() []WechatApp {
 	if len(c.WechatApps) > 0 {
 		return c.WechatApps

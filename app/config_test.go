@@ -306,3 +306,54 @@ func TestParseConfig_WechatApps(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultConfig_IsWhatParsingNothingGives: DefaultConfig and parseConfig
+// read the one settings table, so a Config built by hand from DefaultConfig
+// is the one an environment that sets only the required settings makes.
+func TestDefaultConfig_IsWhatParsingNothingGives(t *testing.T) {
+	t.Parallel()
+	parsed, err := parseConfig("t", nil, envOf(map[string]string{
+		"DATABASE_URL": "postgres://localhost/x", "WECHAT_APPID": "wx0123456789abcdef", "WECHAT_SECRET": "s", "SECRET_KEY": goodKey,
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	c.DatabaseURL, c.WechatAppID, c.WechatSecret = "postgres://localhost/x", "wx0123456789abcdef", "s"
+	if c.SecretKey, err = auth.ParseSecretKey(goodKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.check(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%#v", c) != fmt.Sprintf("%#v", parsed) {
+		t.Fatalf("DefaultConfig, checked:\n%#v\nparseConfig:\n%#v", c, parsed)
+	}
+	if c.RequestTimeout != 30*time.Second || c.StartupTimeout != time.Minute || c.ShutdownTimeout != 20*time.Second ||
+		c.AdminDBMaxConns != 4 || c.AdminStatementTimeout != 5*time.Second || c.RateLimits.LoginPerIP.N != 600 {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+// TestSettings_ListsEveryFlag: Settings, what the configuration document
+// is checked against, is exactly the flags `wxlogin serve -h` prints.
+func TestSettings_ListsEveryFlag(t *testing.T) {
+	t.Parallel()
+	var usage bytes.Buffer
+	if _, err := parseConfig("wxlogin serve", []string{"-h"}, envOf(nil), &usage); err == nil {
+		t.Fatal("-h parsed")
+	}
+	envs := map[string]bool{}
+	for _, s := range Settings() {
+		if s.Env == "" || s.Flag == "" || s.Usage == "" || envs[s.Env] {
+			t.Errorf("setting %+v: empty or twice", s)
+		}
+		envs[s.Env] = true
+		if !strings.Contains(usage.String(), "-"+s.Flag+" "+s.Env+"\n") {
+			t.Errorf("-h does not list -%s %s", s.Flag, s.Env)
+		}
+	}
+	if n := strings.Count(usage.String(), "\n  -"); n != len(envs) {
+		t.Errorf("-h lists %d flags, Settings %d", n, len(envs))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,11 +51,11 @@ func TestStartup_Deadline(t *testing.T) {
 		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock(?)", migrationLockKey)
 	}()
 
-	m := &Main{Config: Config{
-		DatabaseURL: storetest.DSN(t), Host: "127.0.0.1", WechatAppID: e2eAppID, WechatSecret: e2eSecret,
-		WechatTimeout: time.Second, SessionTTL: time.Hour, DBMaxConns: 1, StartupTimeout: time.Second,
-		SecretKey: bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 4),
-	}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := DefaultConfig()
+	cfg.DatabaseURL, cfg.Host, cfg.WechatAppID, cfg.WechatSecret = storetest.DSN(t), "127.0.0.1", e2eAppID, e2eSecret
+	cfg.WechatTimeout, cfg.SessionTTL, cfg.DBMaxConns, cfg.StartupTimeout = time.Second, time.Hour, 1, time.Second
+	cfg.SecretKey = bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 4)
+	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	start := time.Now()
 	err = m.Open(context.Background())
 	took := time.Since(start)
@@ -181,5 +182,39 @@ func TestE2E_EndedSessionsPurged(t *testing.T) {
 	}
 	if count(recent.User.ID) != 1 {
 		t.Fatal("a session revoked a day ago was purged: it is kept 7 days")
+	}
+}
+
+// TestOpen_FailureLeavesNothingOpen: an Open that fails at its last step
+// (METRICS_ADDR's port is taken) has closed everything it opened before:
+// both pools (no connection left to the database), the main listener and
+// the Redis client.
+func TestOpen_FailureLeavesNothingOpen(t *testing.T) {
+	t.Parallel()
+	dsn, name := freshDatabase(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := testConfig(t, e2eAppID, "http://127.0.0.1:1")
+	cfg.DatabaseURL, cfg.MetricsAddr, cfg.RedisURL = dsn, taken.Addr().String(), "redis://127.0.0.1:6379/0"
+	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Getenv: envOf(nil)}
+	if err := m.Open(context.Background()); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		_ = m.Close(context.Background())
+		t.Fatalf("Open = %v, want the metrics port taken", err)
+	}
+	waitNoBackends(t, name)
+	if m.listener == nil {
+		t.Fatal("Open failed before it listened: the test no longer covers the listener")
+	}
+	if _, err := m.listener.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("the main listener is still open: Accept = %v", err)
+	}
+	if m.redis == nil {
+		t.Fatal("Open failed before it made the Redis client")
+	}
+	if err := m.redis.Ping(context.Background()); err == nil {
+		t.Error("the Redis client is still open")
 	}
 }

@@ -87,26 +87,27 @@ const (
 
 // Open connects and migrates the database, listens, and wires the handlers;
 // Serve then answers requests.
-func (m *Main) Open(ctx context.Context) error {
+//
+// An Open that fails has closed whatever it opened (pools, listeners,
+// tracer, Redis): one deferred Close, which takes a half-opened Main.
+func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Log == nil {
 		m.Log = slog.Default()
 	}
-	if m.Config.RequestTimeout <= 0 {
-		m.Config.RequestTimeout = minRequestTimeout(m.Config.WechatTimeout)
-	}
+	defer func() {
+		if err != nil {
+			_ = m.Close(context.Background())
+		}
+	}()
 	cfg := m.Config
-	st, err := m.openStore(ctx)
-	if err != nil {
+	if err := m.openStore(ctx); err != nil {
 		return err
 	}
-	m.store = st
+	st := m.store
 	if err := m.openTelemetry(ctx, st, m.adminStore); err != nil {
-		m.closeStores()
 		return err
 	}
-	m.listener, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
-	if err != nil {
-		m.closeStores()
+	if m.listener, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))); err != nil {
 		return err
 	}
 
@@ -133,8 +134,6 @@ func (m *Main) Open(ctx context.Context) error {
 	// The access token lives in PostgreSQL, shared by every instance.
 	tokens, err := auth.NewTokenStore(st, cfg.SecretKey, m.Log, cfg.PreviousSecretKeys...)
 	if err != nil {
-		_ = m.listener.Close()
-		m.closeStores()
 		return err
 	}
 	// One WeChat client per mini program; the first is the default.
@@ -148,8 +147,6 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	limits, err := m.openRateLimits(ctx)
 	if err != nil {
-		_ = m.listener.Close()
-		m.closeStores()
 		return err
 	}
 	limits.OnLimited(m.metrics.ObserveRateLimited)
@@ -161,8 +158,6 @@ func (m *Main) Open(ctx context.Context) error {
 		RateLimits: limits, ObserveLogin: m.metrics.ObserveLogin, Limits: auth.Limits{LoginPerIP: rl.LoginPerIP, LoginPerOpenID: rl.LoginPerOpenID, BindPhonePerUser: rl.BindPhonePerUser},
 		Cache: m.SessionCache})
 	if err != nil {
-		_ = m.listener.Close()
-		m.closeStores()
 		return err
 	}
 	// Everything the admin API does runs on its own pool, sign-in and
@@ -172,8 +167,6 @@ func (m *Main) Open(ctx context.Context) error {
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {
-			_ = m.listener.Close()
-			m.closeStores()
 			return err
 		}
 	}
@@ -183,8 +176,6 @@ func (m *Main) Open(ctx context.Context) error {
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	blobs, err := blob.NewDir(cfg.AvatarDir)
 	if err != nil {
-		_ = m.listener.Close()
-		m.closeStores()
 		return err
 	}
 	prof := profile.NewService(st, blobs, m.Log)
@@ -213,8 +204,6 @@ func (m *Main) Open(ctx context.Context) error {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	if err := m.serveMetrics(mux); err != nil {
-		_ = m.listener.Close()
-		m.closeStores()
 		return err
 	}
 	m.server = &http.Server{
@@ -281,61 +270,38 @@ func (r RateLimits) String() string {
 // maxHeaderBytes bounds request headers, a GET query string included.
 const maxHeaderBytes = 64 << 10
 
-// openStore connects and migrates within STARTUP_TIMEOUT, so that a
-// database that never answers, or a migration lock that is never released,
-// fails start-up with one line instead of hanging it.
-func (m *Main) openStore(ctx context.Context) (*store.Store, error) {
+// openStore connects (m.store, m.adminStore) and migrates within
+// STARTUP_TIMEOUT, so that a database that never answers, or a migration
+// lock that is never released, fails start-up with one line instead of
+// hanging it. What it opened before an error Open's Close closes.
+func (m *Main) openStore(ctx context.Context) (err error) {
 	cfg := m.Config
 	store.SetDriverLog(m.Log)
-	timeout := cfg.StartupTimeout
-	if timeout <= 0 {
-		timeout = time.Minute
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
 	defer cancel()
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("start-up did not finish within %v (STARTUP_TIMEOUT): %w", cfg.StartupTimeout, err)
+		}
+	}()
+	if m.store, err = store.Open(ctx, cfg.DatabaseURL, store.Options{
 		MaxConns: cfg.DBMaxConns, ApplicationName: "wxlogin", StatementTimeout: cfg.DBStatementTimeout,
 		NoPrepare: !cfg.DBPrepare,
-	})
-	if err == nil {
-		var names []string
-		if names, err = st.Migrate(ctx); err != nil {
-			_ = st.Close()
-		} else if len(names) > 0 {
-			m.Log.Info("applied migrations", "names", names)
-		}
+	}); err != nil {
+		return err
 	}
-	if err == nil {
-		// A Config built without parseConfig gets its defaults, not
-		// store.Open's (which are the users' pool's).
-		conns, stmt := cfg.AdminDBMaxConns, cfg.AdminStatementTimeout
-		if conns <= 0 {
-			conns = DefaultAdminDBMaxConns
-		}
-		if stmt <= 0 {
-			stmt = DefaultAdminStatementTimeout
-		}
-		m.adminStore, err = store.Open(ctx, cfg.DatabaseURL, store.Options{
-			MaxConns: conns, ApplicationName: AdminAppName, StatementTimeout: stmt,
-			NoPrepare: !cfg.DBPrepare,
-		})
-		if err != nil {
-			_ = st.Close()
-		}
-	}
-	if err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("start-up did not finish within %v (STARTUP_TIMEOUT): %w", timeout, err)
-	}
+	names, err := m.store.Migrate(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return st, nil
-}
-
-// closeStores closes both pools, for an Open that fails after openStore.
-func (m *Main) closeStores() {
-	_ = m.store.Close()
-	_ = m.adminStore.Close()
+	if len(names) > 0 {
+		m.Log.Info("applied migrations", "names", names)
+	}
+	m.adminStore, err = store.Open(ctx, cfg.DatabaseURL, store.Options{
+		MaxConns: cfg.AdminDBMaxConns, ApplicationName: AdminAppName, StatementTimeout: cfg.AdminStatementTimeout,
+		NoPrepare: !cfg.DBPrepare,
+	})
+	return err
 }
 
 // Serve answers requests until Close; it returns nil after a clean Close.
@@ -357,7 +323,8 @@ func (m *Main) URL() string {
 }
 
 // Close stops accepting requests, waits for those in flight until ctx ends,
-// cuts off any still running then, and closes the database.
+// cuts off any still running then, and closes the database. It takes a Main
+// that Open left half-opened: each part is closed if it was opened.
 func (m *Main) Close(ctx context.Context) error {
 	var err error
 	if m.server != nil {
@@ -366,6 +333,11 @@ func (m *Main) Close(ctx context.Context) error {
 			// so they let go of their database connections.
 			_ = m.server.Close()
 		}
+	}
+	if m.listener != nil {
+		// Shutdown closed it if Serve ran; else nothing did. A second
+		// Close only says it is closed.
+		_ = m.listener.Close()
 	}
 	if m.stopPurge != nil {
 		m.stopPurge()

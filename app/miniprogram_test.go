@@ -40,11 +40,11 @@ func TestMiniProgram(t *testing.T) {
 	}
 
 	logs := &syncBuffer{}
-	m := &Main{Config: Config{
-		DatabaseURL: storetest.DSN(t), Port: 0, DevWechat: true, WechatTimeout: 2 * time.Second,
-		SessionTTL: time.Hour, DBMaxConns: 4, AvatarDir: t.TempDir(),
-	}, Log: slog.New(slog.NewTextHandler(logs, nil))}
-	m.Config.fillDevDefaults()
+	cfg := DefaultConfig()
+	cfg.DatabaseURL, cfg.Port, cfg.DevWechat, cfg.WechatTimeout = storetest.DSN(t), 0, true, 2*time.Second
+	cfg.SessionTTL, cfg.DBMaxConns, cfg.AvatarDir = time.Hour, 4, t.TempDir()
+	cfg.fillDevDefaults()
+	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))}
 	if err := m.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"wxlogin/store/storetest"
 	"wxlogin/wechat/wechattest"
 )
 
@@ -27,13 +25,8 @@ func startCachedServer(b *testing.B) (*Main, string) {
 	sim := wechattest.New(wechattest.App{AppID: e2eAppID, Secret: e2eSecret})
 	wx := httptest.NewServer(sim.Handler())
 	b.Cleanup(wx.Close)
-	cfg := Config{
-		DatabaseURL: storetest.DSN(b), Host: "127.0.0.1", Port: 0,
-		WechatAppID: e2eAppID, WechatSecret: e2eSecret, WechatAPIBase: wx.URL,
-		WechatTimeout: 2 * time.Second, SessionTTL: time.Hour, DBMaxConns: 10,
-		SecretKey: bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 4), AvatarDir: b.TempDir(),
-		SessionCacheTTL: 30 * time.Second, SessionCacheSize: 10000,
-	}
+	cfg := testConfig(b, e2eAppID, wx.URL)
+	cfg.SessionCacheTTL, cfg.SessionCacheSize = 30*time.Second, 10000
 	m := &Main{Config: cfg, Log: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	if err := m.Open(context.Background()); err != nil {
 		b.Fatal(err)

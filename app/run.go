@@ -66,9 +66,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		time.Sleep(d)
 	}
 	timeout := m.Config.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = DefaultShutdownTimeout
-	}
 	m.Log.Info("shutting down", "timeout", timeout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -81,20 +78,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
-// DefaultShutdownTimeout is how long a drain waits when SHUTDOWN_TIMEOUT is unset.
-const DefaultShutdownTimeout = 20 * time.Second
-
-// The admin API's pool when ADMIN_DB_MAX_CONNS and ADMIN_STATEMENT_TIMEOUT
-// are unset, and the application_name its connections show in
-// pg_stat_activity.
-const (
-	// DefaultAdminDBMaxConns is small: admin work may queue, users' may not.
-	DefaultAdminDBMaxConns = 4
-	// DefaultAdminStatementTimeout stops a search worth narrowing.
-	DefaultAdminStatementTimeout = 5 * time.Second
-	// AdminAppName tells the admin pool's connections apart from users'.
-	AdminAppName = "wxlogin admin API"
-)
+// AdminAppName is the application_name the admin pool's connections show
+// in pg_stat_activity, to tell them apart from users'.
+const AdminAppName = "wxlogin admin API"
 
 func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wxlogin migrate", flag.ContinueOnError)

@@ -53,12 +53,7 @@ func startServer(t testing.TB, mutate func(*Config)) *testServer {
 // database (so its rate limits and access tokens).
 func startWith(t testing.TB, sim *wechattest.Simulator, appID, wxURL string, mutate func(*Config)) *testServer {
 	t.Helper()
-	cfg := Config{
-		DatabaseURL: storetest.DSN(t), Host: "127.0.0.1", Port: 0,
-		WechatAppID: appID, WechatSecret: e2eSecret, WechatAPIBase: wxURL,
-		WechatTimeout: 2 * time.Second, SessionTTL: time.Hour, DBMaxConns: 10,
-		SecretKey: bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 4), AvatarDir: t.TempDir(),
-	}
+	cfg := testConfig(t, appID, wxURL)
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -77,6 +72,20 @@ func startWith(t testing.TB, sim *wechattest.Simulator, appID, wxURL string, mut
 		ts.assertNoSecretsIn(t, logs.String(), "the log")
 	})
 	return ts
+}
+
+// testConfig is DefaultConfig for a test server on a free loopback port
+// against this package's database and a WeChat simulator at wxURL. Rate
+// limits and the session cache are off, as tests share one client address
+// and a few users: tests of those turn them on.
+func testConfig(t testing.TB, appID, wxURL string) Config {
+	cfg := DefaultConfig()
+	cfg.DatabaseURL, cfg.Host, cfg.Port = storetest.DSN(t), "127.0.0.1", 0
+	cfg.WechatAppID, cfg.WechatSecret, cfg.WechatAPIBase = appID, e2eSecret, wxURL
+	cfg.WechatTimeout, cfg.SessionTTL, cfg.DBMaxConns = 2*time.Second, time.Hour, 10
+	cfg.SecretKey, cfg.AvatarDir = bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 4), t.TempDir()
+	cfg.RateLimits, cfg.SessionCacheTTL = RateLimits{}, 0
+	return cfg
 }
 
 // gqlResponse is a GraphQL-over-HTTP answer.
@@ -569,11 +578,11 @@ func (ts *testServer) assertNoSecretsIn(t testing.TB, text, where string) {
 func TestE2E_DevMode(t *testing.T) {
 	t.Parallel()
 	// The README walk-through: the mounted simulator mints a code over HTTP.
-	m := &Main{Config: Config{
-		DatabaseURL: storetest.DSN(t), Port: 0, DevWechat: true, WechatTimeout: 2 * time.Second,
-		SessionTTL: time.Hour, DBMaxConns: 4, AvatarDir: t.TempDir(),
-	}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	m.Config.fillDevDefaults()
+	cfg := DefaultConfig()
+	cfg.DatabaseURL, cfg.Port, cfg.DevWechat, cfg.WechatTimeout = storetest.DSN(t), 0, true, 2*time.Second
+	cfg.SessionTTL, cfg.DBMaxConns, cfg.AvatarDir = time.Hour, 4, t.TempDir()
+	cfg.fillDevDefaults()
+	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := m.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

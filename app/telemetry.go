@@ -104,5 +104,8 @@ func (m *Main) closeTelemetry(ctx context.Context) error {
 			_ = m.metricsServer.Close()
 		}
 	}
+	if m.metricsListener != nil {
+		_ = m.metricsListener.Close() // see Close: Serve may never have run
+	}
 	return errors.Join(err, m.tracing.Shutdown(ctx))
 }

@@ -17,7 +17,6 @@ import (
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"wxlogin/store/storetest"
 	"wxlogin/telemetry"
 	"wxlogin/wechat/wechattest"
 )
@@ -27,13 +26,9 @@ import (
 func startObsServer(t *testing.T, mutate func(*Config)) (*testServer, *tracetest.InMemoryExporter) {
 	t.Helper()
 	sim, appID, wxURL := phoneSim(t)
-	cfg := Config{
-		DatabaseURL: storetest.DSN(t), Host: "127.0.0.1", Port: 0,
-		WechatAppID: appID, WechatSecret: e2eSecret, WechatAPIBase: wxURL,
-		WechatTimeout: 2 * time.Second, SessionTTL: time.Hour, DBMaxConns: 10,
-		SecretKey: []byte("0123456789abcdef0123456789ABCDEF"), AvatarDir: t.TempDir(),
-		LogFormat: "json", LogLevel: -4, // debug: every line there is
-	}
+	cfg := testConfig(t, appID, wxURL)
+	cfg.SecretKey = []byte("0123456789abcdef0123456789ABCDEF")
+	cfg.LogFormat, cfg.LogLevel = "json", -4 // debug: every line there is
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -223,7 +218,7 @@ func TestObservability_FullRun(t *testing.T) {
 		{"db_query_duration_seconds_count", []string{"operation", "SELECT", "outcome", "ok"}, 1},
 		{"go_sql_open_connections", []string{"db_name", "wxlogin"}, 1},
 		{"go_sql_max_open_connections", []string{"db_name", "wxlogin"}, 10},
-		{"go_sql_max_open_connections", []string{"db_name", "wxlogin_admin"}, DefaultAdminDBMaxConns},
+		{"go_sql_max_open_connections", []string{"db_name", "wxlogin_admin"}, float64(DefaultConfig().AdminDBMaxConns)},
 		{"go_goroutines", nil, 1},
 	} {
 		if got := metric(text, c.name, c.labels...); got < c.min {
@@ -467,9 +462,9 @@ func TestObservability_TracingFromEnv(t *testing.T) {
 	// A server with no OTEL_ settings records no span and logs no trace id.
 	logs := &syncBuffer{}
 	sim := wechattest.New(wechattest.App{AppID: e2eAppID, Secret: e2eSecret})
-	m := &Main{Config: Config{DatabaseURL: storetest.DSN(t), Host: "127.0.0.1", WechatAppID: e2eAppID, WechatSecret: e2eSecret,
-		WechatAPIBase: "http://127.0.0.1:1", SessionTTL: time.Hour, DBMaxConns: 2, SecretKey: make([]byte, 32), AvatarDir: t.TempDir(),
-		LogFormat: "json"}, Log: newLogger(Config{LogFormat: "json"}, logs), Getenv: envOf(nil)}
+	cfg := testConfig(t, e2eAppID, "http://127.0.0.1:1")
+	cfg.DBMaxConns, cfg.SecretKey, cfg.LogFormat = 2, make([]byte, 32), "json"
+	m := &Main{Config: cfg, Log: newLogger(cfg, logs), Getenv: envOf(nil)}
 	_ = sim
 	if err := m.Open(context.Background()); err != nil {
 		t.Fatal(err)
