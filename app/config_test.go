@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"wxlogin/auth"
+	"wxlogin/graph"
+	"wxlogin/ratelimit"
 	"wxlogin/wechat"
 )
 
@@ -355,5 +357,89 @@ func TestSettings_ListsEveryFlag(t *testing.T) {
 	}
 	if n := strings.Count(usage.String(), "\n  -"); n != len(envs) {
 		t.Errorf("-h lists %d flags, Settings %d", n, len(envs))
+	}
+}
+
+func TestParseConfig_RateLimits(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "postgres://localhost/x", "DEV_WECHAT": "1"}
+	c, err := parseConfig("t", nil, envOf(env), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := RateLimits{
+		LoginPerIP:          ratelimit.Limit{N: 600, Window: time.Minute},
+		LoginPerOpenID:      ratelimit.Limit{N: 30, Window: 10 * time.Minute},
+		BindPhonePerUser:    ratelimit.Limit{N: 10, Window: time.Hour},
+		UploadAvatarPerUser: ratelimit.Limit{N: 20, Window: time.Hour},
+	}
+	if c.RateLimits != want || c.RedisURL != "" || c.RedisKeyPrefix != ratelimit.DefaultRedisPrefix {
+		t.Fatalf("defaults: %+v, redis %q %q", c.RateLimits, c.RedisURL, c.RedisKeyPrefix)
+	}
+	with := func(k, v string) map[string]string {
+		m := maps.Clone(env)
+		m[k] = v
+		return m
+	}
+	c, err = parseConfig("t", nil, envOf(with("RATE_LOGIN_PER_IP", "off")), io.Discard)
+	if err != nil || !c.RateLimits.LoginPerIP.Off() {
+		t.Fatalf("off: %+v, %v", c.RateLimits, err)
+	}
+	c, err = parseConfig("t", []string{"-redis-url", "rediss://:pw@redis.example.com:6380/2"}, envOf(env), io.Discard)
+	if err != nil || c.RedisURL == "" {
+		t.Fatalf("rediss: %v", err)
+	}
+	for k, v := range map[string]string{
+		"RATE_LOGIN_PER_IP":           "lots",
+		"RATE_LOGIN_PER_OPENID":       "0/1m",
+		"RATE_BIND_PHONE_PER_USER":    "10/100ms",
+		"RATE_UPLOAD_AVATAR_PER_USER": "10",
+		"REDIS_URL":                   "http://:hunter2@127.0.0.1:6379",
+	} {
+		_, err := parseConfig("t", nil, envOf(with(k, v)), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: %v, want an error naming it", k, v, err)
+		} else if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: the error quotes a password: %v", k, err)
+		}
+	}
+	_, err = parseConfig("t", nil, envOf(with("REDIS_URL", "redis://:hunter2@127.0.0.1:6379/x")), io.Discard)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("a bad database number: %v", err)
+	}
+}
+
+func TestParseConfig_QueryLimits(t *testing.T) {
+	t.Parallel()
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{"DATABASE_URL": "postgres://localhost/x", "DEV_WECHAT": "1"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return envOf(m)
+	}
+
+	c, err := parseConfig("t", nil, env(), io.Discard)
+	if err != nil || c.QueryLimits != graph.DefaultLimits {
+		t.Fatalf("defaults: %+v, %v", c.QueryLimits, err)
+	}
+
+	c, err = parseConfig("t", []string{"-query-max-depth", "9", "-query-max-tokens", "5000"},
+		env("QUERY_MAX_DEPTH", "3", "QUERY_MAX_COMPLEXITY", "4000", "QUERY_MAX_ALIASES", "5",
+			"QUERY_MAX_FIELDS", "100", "QUERY_MAX_DIRECTIVES", "7"), io.Discard)
+	want := graph.DefaultLimits
+	want.MaxDepth, want.MaxTokens, want.MaxComplexity, want.MaxAliases, want.MaxFields, want.MaxDirectives = 9, 5000, 4000, 5, 100, 7
+	if err != nil || c.QueryLimits != want {
+		t.Fatalf("given: %+v, %v", c.QueryLimits, err)
+	}
+
+	for _, bad := range [][2]string{
+		{"QUERY_MAX_DEPTH", "0"}, {"QUERY_MAX_DEPTH", "101"}, {"QUERY_MAX_COMPLEXITY", "-1"}, {"QUERY_MAX_COMPLEXITY", "1e6"},
+		{"QUERY_MAX_ALIASES", "many"}, {"QUERY_MAX_FIELDS", "1001"}, {"QUERY_MAX_TOKENS", "20001"}, {"QUERY_MAX_DIRECTIVES", "0"},
+	} {
+		_, err := parseConfig("t", nil, env(bad[0], bad[1]), io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), bad[0]+" must be a number from 1 to ") {
+			t.Errorf("%s=%s: %v", bad[0], bad[1], err)
+		}
 	}
 }

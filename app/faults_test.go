@@ -1,7 +1,6 @@
-package app
+package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,43 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"wxlogin/app"
+	"wxlogin/app/apptest"
 	"wxlogin/store/storetest"
 	"wxlogin/wechat/wechattest"
 )
-
-// result is one request's outcome, as a client sees it.
-type result struct {
-	status int
-	took   time.Duration
-	resp   gqlResponse
-	err    error // transport error, or a body that is not GraphQL's JSON
-}
-
-// post sends one GraphQL request with client and never fails the test:
-// the caller judges the outcome.
-func (ts *testServer) post(client *http.Client, token, query string, vars map[string]any) result {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, ts.URL()+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	start := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		return result{took: time.Since(start), err: err}
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	r := result{status: resp.StatusCode, took: time.Since(start), err: err}
-	if err == nil {
-		if err := json.Unmarshal(raw, &r.resp); err != nil {
-			r.err = fmt.Errorf("HTTP %d, not GraphQL JSON: %.200s", resp.StatusCode, raw)
-		}
-		r.resp.raw = string(raw)
-	}
-	return r
-}
 
 // requestGoroutines lists the stacks of goroutines that serve a request or
 // call WeChat on one's behalf: once every request has been answered, none
@@ -181,14 +148,14 @@ func TestFaults_WechatDown(t *testing.T) {
 		{name: "HangsUp", base: dropper},
 	}
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
-	var servers []*testServer
+	var servers []*apptest.Server
 	for _, tc := range cases {
-		ts := startServer(t, func(c *Config) {
+		ts := apptest.Start(t, apptest.WithConfig(func(c *app.Config) {
 			c.WechatTimeout = wechatTimeout
 			if tc.base != "" {
 				c.WechatAPIBase = tc.base
 			}
-		})
+		}))
 		servers = append(servers, ts)
 	}
 	// Round 0 opens whatever idle connections the WeChat clients keep; the
@@ -205,22 +172,22 @@ func TestFaults_WechatDown(t *testing.T) {
 				ts := servers[i]
 				if tc.fault != (wechattest.Fault{}) {
 					// Both calls of a busy retry would meet it.
-					ts.sim.Inject(tc.fault, tc.fault)
+					ts.Sim.Inject(tc.fault, tc.fault)
 				}
-				r := ts.post(client, "", loginMutation, map[string]any{"in": map[string]any{"code": ts.code(t, "down-"+tc.name)}})
-				if r.err != nil {
-					t.Fatalf("after %v: %v", r.took, r.err)
+				r := ts.Using(client).Post("", apptest.LoginMutation, map[string]any{"in": map[string]any{"code": ts.Code(t, "down-"+tc.name)}})
+				if r.Err != nil {
+					t.Fatalf("after %v: %v", r.Took, r.Err)
 				}
-				if r.status != http.StatusOK || r.resp.code() != "WECHAT_UNAVAILABLE" {
-					t.Fatalf("HTTP %d %s, want WECHAT_UNAVAILABLE", r.status, r.resp.raw)
+				if r.Status != http.StatusOK || r.Resp.Code() != "WECHAT_UNAVAILABLE" {
+					t.Fatalf("HTTP %d %s, want WECHAT_UNAVAILABLE", r.Status, r.Resp.Raw)
 				}
-				if r.took > bound {
-					t.Fatalf("answered after %v, want within %v (WECHAT_TIMEOUT %v)", r.took, bound, wechatTimeout)
+				if r.Took > bound {
+					t.Fatalf("answered after %v, want within %v (WECHAT_TIMEOUT %v)", r.Took, bound, wechatTimeout)
 				}
 				if round == 0 {
-					t.Logf("WECHAT_UNAVAILABLE after %v", r.took.Round(time.Millisecond))
+					t.Logf("WECHAT_UNAVAILABLE after %v", r.Took.Round(time.Millisecond))
 				}
-				ts.sim.Inject() // nothing left queued for the next round
+				ts.Sim.Inject() // nothing left queued for the next round
 			})
 		}
 	}
@@ -234,8 +201,8 @@ func TestFaults_WechatDown(t *testing.T) {
 // answers INTERNAL well before its own deadline instead of hanging on.
 func TestFaults_StatementTimeout(t *testing.T) {
 	// Not parallel: it locks the sessions table of the package's database.
-	ts := startServer(t, func(c *Config) { c.DBStatementTimeout = 300 * time.Millisecond })
-	p := mustLogin(t, ts, map[string]any{"code": ts.code(t, "stmt-timeout")})
+	ts := apptest.Start(t, apptest.WithConfig(func(c *app.Config) { c.DBStatementTimeout = 300 * time.Millisecond }))
+	p := ts.MustLogin(t, map[string]any{"code": ts.Code(t, "stmt-timeout")})
 
 	locker := storetest.Open(t)
 	ctx := context.Background()
@@ -248,24 +215,24 @@ func TestFaults_StatementTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := &http.Client{Timeout: time.Minute}
-	for name, send := range map[string]func() result{
-		"me": func() result { return ts.post(client, p.Token, `{ me { id } }`, nil) },
-		"login": func() result {
-			return ts.post(client, "", loginMutation, map[string]any{"in": map[string]any{"code": ts.code(t, "stmt-timeout")}})
+	for name, send := range map[string]func() apptest.Result{
+		"me": func() apptest.Result { return ts.Using(client).Post(p.Token, `{ me { id } }`, nil) },
+		"login": func() apptest.Result {
+			return ts.Using(client).Post("", apptest.LoginMutation, map[string]any{"in": map[string]any{"code": ts.Code(t, "stmt-timeout")}})
 		},
 	} {
 		r := send()
-		if r.err != nil || r.status != http.StatusOK || r.resp.code() != "INTERNAL" {
-			t.Fatalf("%s while sessions is locked: HTTP %d %v %s, want INTERNAL", name, r.status, r.err, r.resp.raw)
+		if r.Err != nil || r.Status != http.StatusOK || r.Resp.Code() != "INTERNAL" {
+			t.Fatalf("%s while sessions is locked: HTTP %d %v %s, want INTERNAL", name, r.Status, r.Err, r.Resp.Raw)
 		}
-		if r.took > 3*time.Second {
-			t.Fatalf("%s answered after %v; DB_STATEMENT_TIMEOUT is 300ms", name, r.took)
+		if r.Took > 3*time.Second {
+			t.Fatalf("%s answered after %v; DB_STATEMENT_TIMEOUT is 300ms", name, r.Took)
 		}
-		t.Logf("%s: INTERNAL after %v", name, r.took.Round(time.Millisecond))
+		t.Logf("%s: INTERNAL after %v", name, r.Took.Round(time.Millisecond))
 	}
 	_ = tx.Rollback()
-	if me := ts.do(t, p.Token, `{ me { id } }`, nil); len(me.Errors) > 0 {
-		t.Fatalf("me after the lock was released: %s", me.raw)
+	if me := ts.Do(t, p.Token, `{ me { id } }`, nil); len(me.Errors) > 0 {
+		t.Fatalf("me after the lock was released: %s", me.Raw)
 	}
 }
 
@@ -277,7 +244,7 @@ func TestFaults_StatementTimeout(t *testing.T) {
 // server recovers by itself: /readyz and requests succeed within seconds.
 func TestFaults_PostgresKilledUnderLoad(t *testing.T) {
 	// Not parallel: it kills every connection to the package's database.
-	ts := startServer(t, func(c *Config) { c.WechatTimeout = time.Second; c.DBMaxConns = 8 })
+	ts := apptest.Start(t, apptest.WithConfig(func(c *app.Config) { c.WechatTimeout = time.Second; c.DBMaxConns = 8 }))
 	deadline := ts.Config.RequestTimeout
 	killer := storetest.Open(t)
 	kill := func() int {
@@ -305,26 +272,26 @@ func TestFaults_PostgresKilledUnderLoad(t *testing.T) {
 		// the first login that started after it and succeeded.
 		lastKill, recovered atomic.Int64
 	)
-	judge := func(op string, r result) {
+	judge := func(op string, r apptest.Result) {
 		requests.Add(1)
-		if d := int64(r.took); d > slowest.Load() {
+		if d := int64(r.Took); d > slowest.Load() {
 			slowest.Store(d)
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
-		case r.err != nil:
-			failures = append(failures, fmt.Sprintf("%s: %v after %v", op, r.err, r.took))
-		case r.status != http.StatusOK:
-			failures = append(failures, fmt.Sprintf("%s: HTTP %d %s", op, r.status, r.resp.raw))
-		case r.took > deadline+time.Second:
-			failures = append(failures, fmt.Sprintf("%s: answered after %v, past REQUEST_TIMEOUT %v", op, r.took, deadline))
-		case len(r.resp.Errors) > 0 && (r.resp.code() != "INTERNAL" || len(r.resp.Data) > 0 && string(r.resp.Data[op]) != "null"):
-			failures = append(failures, fmt.Sprintf("%s: %s, want INTERNAL", op, r.resp.raw))
+		case r.Err != nil:
+			failures = append(failures, fmt.Sprintf("%s: %v after %v", op, r.Err, r.Took))
+		case r.Status != http.StatusOK:
+			failures = append(failures, fmt.Sprintf("%s: HTTP %d %s", op, r.Status, r.Resp.Raw))
+		case r.Took > deadline+time.Second:
+			failures = append(failures, fmt.Sprintf("%s: answered after %v, past REQUEST_TIMEOUT %v", op, r.Took, deadline))
+		case len(r.Resp.Errors) > 0 && (r.Resp.Code() != "INTERNAL" || len(r.Resp.Data) > 0 && string(r.Resp.Data[op]) != "null"):
+			failures = append(failures, fmt.Sprintf("%s: %s, want INTERNAL", op, r.Resp.Raw))
 		}
-		if r.err == nil && len(r.resp.Errors) > 0 {
-			counts[op+" "+r.resp.code()]++
-		} else if r.err == nil {
+		if r.Err == nil && len(r.Resp.Errors) > 0 {
+			counts[op+" "+r.Resp.Code()]++
+		} else if r.Err == nil {
 			counts[op+" ok"]++
 		}
 	}
@@ -335,16 +302,16 @@ func TestFaults_PostgresKilledUnderLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; time.Now().Before(stopAt); i++ {
-				code, err := ts.sim.Login("", fmt.Sprintf("load-%d-%d", w, i%5))
+				code, err := ts.Sim.Login("", fmt.Sprintf("load-%d-%d", w, i%5))
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				start := time.Now()
-				r := ts.post(client, "", loginMutation, map[string]any{"in": map[string]any{"code": code}})
+				r := ts.Using(client).Post("", apptest.LoginMutation, map[string]any{"in": map[string]any{"code": code}})
 				judge("login", r)
 				var p struct{ Token string }
-				if r.err != nil || len(r.resp.Errors) > 0 || json.Unmarshal(r.resp.Data["login"], &p) != nil || p.Token == "" {
+				if r.Err != nil || len(r.Resp.Errors) > 0 || json.Unmarshal(r.Resp.Data["login"], &p) != nil || p.Token == "" {
 					continue
 				}
 				if k := lastKill.Load(); k != 0 && start.UnixNano() > k {
@@ -353,7 +320,7 @@ func TestFaults_PostgresKilledUnderLoad(t *testing.T) {
 				mu.Lock()
 				tokens = append(tokens, p.Token)
 				mu.Unlock()
-				judge("me", ts.post(client, p.Token, `{ me { id } }`, nil))
+				judge("me", ts.Using(client).Post(p.Token, `{ me { id } }`, nil))
 			}
 		}()
 	}
@@ -379,9 +346,9 @@ func TestFaults_PostgresKilledUnderLoad(t *testing.T) {
 			r.Body.Close()
 		}
 		if ok {
-			code, _ := ts.sim.Login("", "after-kills")
-			r := ts.post(client, "", loginMutation, map[string]any{"in": map[string]any{"code": code}})
-			if r.err == nil && len(r.resp.Errors) == 0 {
+			code, _ := ts.Sim.Login("", "after-kills")
+			r := ts.Using(client).Post("", apptest.LoginMutation, map[string]any{"in": map[string]any{"code": code}})
+			if r.Err == nil && len(r.Resp.Errors) == 0 {
 				break
 			}
 		}
@@ -410,9 +377,9 @@ func TestFaults_PostgresKilledUnderLoad(t *testing.T) {
 	}
 	// No confirmed login is lost: every token handed out still works.
 	for _, tok := range tokens {
-		r := ts.post(client, tok, `{ me { id } }`, nil)
-		if r.err != nil || len(r.resp.Errors) > 0 {
-			t.Fatalf("a login confirmed during the kills is lost: me = %v %s", r.err, r.resp.raw)
+		r := ts.Using(client).Post(tok, `{ me { id } }`, nil)
+		if r.Err != nil || len(r.Resp.Errors) > 0 {
+			t.Fatalf("a login confirmed during the kills is lost: me = %v %s", r.Err, r.Resp.Raw)
 		}
 	}
 	if n := len(tokens); n != counts["login ok"] {

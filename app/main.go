@@ -447,3 +447,18 @@ func (m *Main) operationTracer() trace.Tracer {
 	}
 	return m.tracing.Tracer
 }
+
+// Store is the users' pool, for end-to-end tests (app/apptest) that look
+// at or change rows behind the server's back; nil before Open.
+func (m *Main) Store() *store.Store { return m.store }
+
+// AdminStore is the admin API's pool, for tests that watch its queries.
+func (m *Main) AdminStore() *store.Store { return m.adminStore }
+
+// Handler is the whole server's handler (every middleware included), for
+// tests and benchmarks that call it without the network.
+func (m *Main) Handler() http.Handler { return m.server.Handler }
+
+// TracingEnabled reports whether spans are recorded (the OTEL_ settings, or
+// TraceExporter), for tests.
+func (m *Main) TracingEnabled() bool { return m.tracing.Enabled() }

@@ -1,4 +1,4 @@
-package app
+package app_test
 
 import (
 	"bufio"
@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"wxlogin/app"
+	"wxlogin/app/apptest"
 	"wxlogin/store"
 	"wxlogin/store/storetest"
 	"wxlogin/wechat/wechattest"
@@ -53,64 +54,12 @@ func builtBinary(t *testing.T) string {
 	return builtBin
 }
 
-// freshDatabase creates an empty database of its own on the test server,
-// dropped at cleanup, so that its backends in pg_stat_activity are the
-// server's alone. It returns the URL and the database's name.
-func freshDatabase(t *testing.T) (string, string) {
-	t.Helper()
-	u, err := url.Parse(storetest.DSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "wxlogin_test_shutdown_" + randomHex(4)
-	u.Path = "/" + name
-	dsn := u.String()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := store.CreateDatabase(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := store.DropDatabase(ctx, dsn); err != nil {
-			t.Errorf("dropping %s: %v", name, err)
-		}
-	})
-	return dsn, name
-}
-
-// backends counts the server's connections to database name.
-func backends(t *testing.T, name string) int {
-	t.Helper()
-	var n int
-	if err := storetest.Open(t).DB().QueryRowContext(context.Background(),
-		"SELECT count(*) FROM pg_stat_activity WHERE datname = ?", name).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// waitNoBackends fails t unless database name has no connection left within 5 s.
-func waitNoBackends(t *testing.T, name string) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		n := backends(t, name)
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections to %s left after the server stopped: the pool was not closed", n, name)
-		}
-	}
-}
-
 // child is the real program running in a process of its own.
 type child struct {
 	cmd    *exec.Cmd
 	addr   string
 	sim    *wechattest.Simulator
-	stderr *syncBuffer
+	stderr *apptest.SyncBuffer
 	exited chan struct{}
 	err    error // cmd.Wait's, once exited is closed
 }
@@ -119,19 +68,19 @@ type child struct {
 // HTTP) on database dsn with extra environment settings.
 func startChild(t *testing.T, dsn string, env ...string) *child {
 	t.Helper()
-	sim := wechattest.New(wechattest.App{AppID: e2eAppID, Secret: e2eSecret})
+	sim := wechattest.New(wechattest.App{AppID: apptest.AppID, Secret: apptest.Secret})
 	wx := httptest.NewServer(sim.Handler())
 	t.Cleanup(wx.Close)
 	cmd := exec.Command(builtBinary(t), "serve")
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "PORT=0", "HOST=127.0.0.1", "LOG_LEVEL=info",
-		"WECHAT_APPID="+e2eAppID, "WECHAT_SECRET="+e2eSecret, "WECHAT_API_BASE="+wx.URL,
+		"WECHAT_APPID="+apptest.AppID, "WECHAT_SECRET="+apptest.Secret, "WECHAT_API_BASE="+wx.URL,
 		"SECRET_KEY="+strings.Repeat("0102030405060708", 4), "AVATAR_DIR="+t.TempDir(), "DEV_WECHAT=0")
 	cmd.Env = append(cmd.Env, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, sim: sim, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	c := &child{cmd: cmd, sim: sim, stderr: &apptest.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = c.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -158,27 +107,27 @@ func startChild(t *testing.T, dsn string, env ...string) *child {
 
 // loginAsync posts a login for a fresh code of user; the answer (or the
 // transport error) arrives on the channel.
-func (c *child) loginAsync(t *testing.T, user string) <-chan result {
+func (c *child) loginAsync(t *testing.T, user string) <-chan apptest.Result {
 	t.Helper()
 	code, err := c.sim.Login("", user)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make(chan result, 1)
+	out := make(chan apptest.Result, 1)
 	go func() {
-		body, _ := json.Marshal(map[string]any{"query": loginMutation, "variables": map[string]any{"in": map[string]any{"code": code}}})
+		body, _ := json.Marshal(map[string]any{"query": apptest.LoginMutation, "variables": map[string]any{"in": map[string]any{"code": code}}})
 		start := time.Now()
 		resp, err := http.Post("http://"+c.addr+"/graphql", "application/json", bytes.NewReader(body))
 		if err != nil {
-			out <- result{err: err, took: time.Since(start)}
+			out <- apptest.Result{Err: err, Took: time.Since(start)}
 			return
 		}
 		defer resp.Body.Close()
 		raw, err := io.ReadAll(resp.Body)
-		r := result{status: resp.StatusCode, took: time.Since(start), err: err}
+		r := apptest.Result{Status: resp.StatusCode, Took: time.Since(start), Err: err}
 		if err == nil {
-			r.err = json.Unmarshal(raw, &r.resp)
-			r.resp.raw = string(raw)
+			r.Err = json.Unmarshal(raw, &r.Resp)
+			r.Resp.Raw = string(raw)
 		}
 		out <- r
 	}()
@@ -226,7 +175,7 @@ func TestShutdown_DrainsInFlight(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
-			dsn, dbName := freshDatabase(t)
+			dsn, dbName := storetest.FreshDatabase(t)
 			const shutdownTimeout = 10 * time.Second
 			c := startChild(t, dsn, "SHUTDOWN_TIMEOUT="+shutdownTimeout.String())
 			// WeChat takes 1.5 s to answer this login.
@@ -240,13 +189,13 @@ func TestShutdown_DrainsInFlight(t *testing.T) {
 				t.Fatal(err)
 			}
 			refusedAfter := c.waitRefused(t)
-			var r result
+			var r apptest.Result
 			select {
 			case r = <-login:
-				if r.err != nil {
-					t.Fatalf("the login in flight was cut off: %v", r.err)
+				if r.Err != nil {
+					t.Fatalf("the login in flight was cut off: %v", r.Err)
 				}
-				t.Fatalf("the login was answered before new connections were refused: nothing was in flight: %s", r.resp.raw)
+				t.Fatalf("the login was answered before new connections were refused: nothing was in flight: %s", r.Resp.Raw)
 			default:
 			}
 			select {
@@ -254,9 +203,9 @@ func TestShutdown_DrainsInFlight(t *testing.T) {
 			case <-c.exited:
 				t.Fatalf("exited (%v) before the login in flight was answered\n%s", c.err, c.stderr.String())
 			}
-			var p loginPayload
-			if r.err != nil || len(r.resp.Errors) > 0 || json.Unmarshal(r.resp.Data["login"], &p) != nil || p.Token == "" {
-				t.Fatalf("the login in flight at %v: HTTP %d %v %s", sig, r.status, r.err, r.resp.raw)
+			var p apptest.LoginPayload
+			if r.Err != nil || len(r.Resp.Errors) > 0 || json.Unmarshal(r.Resp.Data["login"], &p) != nil || p.Token == "" {
+				t.Fatalf("the login in flight at %v: HTTP %d %v %s", sig, r.Status, r.Err, r.Resp.Raw)
 			}
 			select {
 			case <-c.exited:
@@ -267,7 +216,7 @@ func TestShutdown_DrainsInFlight(t *testing.T) {
 			if c.err != nil {
 				t.Fatalf("exit after %v: %v, want 0\n%s", sig, c.err, c.stderr.String())
 			}
-			waitNoBackends(t, dbName)
+			storetest.WaitNoBackends(t, dbName)
 			// The login handed out is recorded: its session is there.
 			var n int
 			st, err := store.Open(context.Background(), dsn, store.Options{MaxConns: 1})
@@ -279,7 +228,7 @@ func TestShutdown_DrainsInFlight(t *testing.T) {
 				t.Fatalf("sessions = %d (%v), want the drained login's", n, err)
 			}
 			t.Logf("%v: refused new connections after %v, answered the login in flight after %v, exited 0 after %v",
-				sig, refusedAfter.Round(time.Millisecond), r.took.Round(time.Millisecond), took.Round(time.Millisecond))
+				sig, refusedAfter.Round(time.Millisecond), r.Took.Round(time.Millisecond), took.Round(time.Millisecond))
 		})
 	}
 }
@@ -289,7 +238,7 @@ func TestShutdown_DrainsInFlight(t *testing.T) {
 // status 1 and a line saying so: a drain that lost requests is not clean.
 func TestShutdown_DeadlineCutsOff(t *testing.T) {
 	t.Parallel()
-	dsn, dbName := freshDatabase(t)
+	dsn, dbName := storetest.FreshDatabase(t)
 	const shutdownTimeout = time.Second
 	c := startChild(t, dsn, "SHUTDOWN_TIMEOUT="+shutdownTimeout.String(),
 		"WECHAT_TIMEOUT=30s", "REQUEST_TIMEOUT=2m")
@@ -317,13 +266,13 @@ func TestShutdown_DeadlineCutsOff(t *testing.T) {
 	}
 	select {
 	case r := <-login:
-		if r.err == nil {
-			t.Fatalf("the cut-off login got an answer: HTTP %d %s", r.status, r.resp.raw)
+		if r.Err == nil {
+			t.Fatalf("the cut-off login got an answer: HTTP %d %s", r.Status, r.Resp.Raw)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the cut-off login's connection is still open")
 	}
-	waitNoBackends(t, dbName)
+	storetest.WaitNoBackends(t, dbName)
 	t.Logf("exited 1 after %v: %s", took.Round(time.Millisecond), lastLine(c.stderr.String()))
 }
 
@@ -338,12 +287,12 @@ func lastLine(s string) string {
 // no connection left while this process lives on.
 func TestShutdown_InProcessClosesPool(t *testing.T) {
 	t.Parallel()
-	dsn, dbName := freshDatabase(t)
-	sim := wechattest.New(wechattest.App{AppID: e2eAppID, Secret: e2eSecret})
+	dsn, dbName := storetest.FreshDatabase(t)
+	sim := wechattest.New(wechattest.App{AppID: apptest.AppID, Secret: apptest.Secret})
 	wx := httptest.NewServer(sim.Handler())
 	defer wx.Close()
-	env := envOf(map[string]string{
-		"DATABASE_URL": dsn, "PORT": "0", "HOST": "127.0.0.1", "WECHAT_APPID": e2eAppID, "WECHAT_SECRET": e2eSecret,
+	env := apptest.Env(map[string]string{
+		"DATABASE_URL": dsn, "PORT": "0", "HOST": "127.0.0.1", "WECHAT_APPID": apptest.AppID, "WECHAT_SECRET": apptest.Secret,
 		"WECHAT_API_BASE": wx.URL, "SECRET_KEY": strings.Repeat("0102030405060708", 4), "AVATAR_DIR": t.TempDir(),
 		"SHUTDOWN_TIMEOUT": "10s",
 	})
@@ -354,13 +303,13 @@ func TestShutdown_InProcessClosesPool(t *testing.T) {
 	sim.Inject(wechattest.Fault{Delay: time.Second})
 	login := c.loginAsync(t, "in-process")
 	c.waitCalls(t, 1)
-	if n := backends(t, dbName); n == 0 {
+	if n := storetest.Backends(t, dbName); n == 0 {
 		t.Fatal("the server holds no connection: the test would prove nothing")
 	}
 	cancel()
 	c.waitRefused(t)
-	if r := <-login; r.err != nil || len(r.resp.Errors) > 0 {
-		t.Fatalf("the login in flight: %v %s", r.err, r.resp.raw)
+	if r := <-login; r.Err != nil || len(r.Resp.Errors) > 0 {
+		t.Fatalf("the login in flight: %v %s", r.Err, r.Resp.Raw)
 	}
 	select {
 	case err := <-served:
@@ -370,7 +319,7 @@ func TestShutdown_InProcessClosesPool(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not return")
 	}
-	waitNoBackends(t, dbName)
+	storetest.WaitNoBackends(t, dbName)
 }
 
 // TestShutdown_DelayFailsReadinessFirst: with SHUTDOWN_DELAY, the signal
@@ -378,8 +327,8 @@ func TestShutdown_InProcessClosesPool(t *testing.T) {
 // load balancer stops sending before idle connections are closed.
 func TestShutdown_DelayFailsReadinessFirst(t *testing.T) {
 	t.Parallel()
-	dsn, _ := freshDatabase(t)
-	env := envOf(map[string]string{
+	dsn, _ := storetest.FreshDatabase(t)
+	env := apptest.Env(map[string]string{
 		"DATABASE_URL": dsn, "PORT": "0", "HOST": "127.0.0.1", "DEV_WECHAT": "1", "AVATAR_DIR": t.TempDir(),
 		"SHUTDOWN_DELAY": "1s",
 	})
@@ -418,11 +367,11 @@ func TestShutdown_DelayFailsReadinessFirst(t *testing.T) {
 
 // serveInProcess runs serve, as main does, until ctx ends, and returns the
 // address it listens on, where its result will arrive, and its stderr.
-func serveInProcess(t *testing.T, ctx context.Context, env func(string) string) (string, <-chan error, *syncBuffer) {
+func serveInProcess(t *testing.T, ctx context.Context, env func(string) string) (string, <-chan error, *apptest.SyncBuffer) {
 	t.Helper()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &apptest.SyncBuffer{}, &apptest.SyncBuffer{}
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, nil, env, stdout, stderr) }()
+	go func() { served <- app.Run(ctx, []string{"serve"}, env, nil, stdout, stderr) }()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if m := regexp.MustCompile(`listening on http://([^\s"]+)`).FindStringSubmatch(stdout.String()); m != nil {
 			return m[1], served, stderr

@@ -1,6 +1,6 @@
 //go:build soak
 
-package app
+package app_test
 
 // The soak test is not part of `make test`: `make soak` runs it,
 //
@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"wxlogin/app"
+	"wxlogin/app/apptest"
 	"wxlogin/wechat/wechattest"
 )
 
@@ -59,10 +61,10 @@ func TestSoak(t *testing.T) {
 	)
 	warmUp := min(duration/6, 10*time.Second)
 
-	ts := startServer(t, func(c *Config) { c.DBMaxConns = 10 })
-	adminToken, resp := ts.adminLogin(t, "soak-viewer", mustAdmin(t, "soak-viewer", "viewer"))
+	ts := apptest.Start(t, apptest.WithConfig(func(c *app.Config) { c.DBMaxConns = 10 }))
+	adminToken, resp := ts.AdminLogin(t, "soak-viewer", apptest.CreateAdmin(t, "soak-viewer", "viewer"))
 	if adminToken == "" {
-		t.Fatal(resp.raw)
+		t.Fatal(resp.Raw)
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}, Timeout: 30 * time.Second}
 
@@ -72,27 +74,27 @@ func TestSoak(t *testing.T) {
 		outcomes = map[string]int{}
 		failures []string
 	)
-	record := func(op string, r result, want ...string) {
+	record := func(op string, r apptest.Result, want ...string) {
 		requests.Add(1)
 		got := "ok"
-		if r.err == nil && len(r.resp.Errors) > 0 {
-			got = r.resp.code()
+		if r.Err == nil && len(r.Resp.Errors) > 0 {
+			got = r.Resp.Code()
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		outcomes[op+" "+got]++
 		switch {
-		case r.err != nil:
-			failures = append(failures, fmt.Sprintf("%s: %v", op, r.err))
-		case r.status >= 500:
-			failures = append(failures, fmt.Sprintf("%s: HTTP %d %s", op, r.status, r.resp.raw))
+		case r.Err != nil:
+			failures = append(failures, fmt.Sprintf("%s: %v", op, r.Err))
+		case r.Status >= 500:
+			failures = append(failures, fmt.Sprintf("%s: HTTP %d %s", op, r.Status, r.Resp.Raw))
 		default:
 			for _, w := range want {
 				if got == w {
 					return
 				}
 			}
-			failures = append(failures, fmt.Sprintf("%s: %s, want one of %v", op, r.resp.raw, want))
+			failures = append(failures, fmt.Sprintf("%s: %s, want one of %v", op, r.Resp.Raw, want))
 		}
 	}
 
@@ -109,34 +111,34 @@ func TestSoak(t *testing.T) {
 					return
 				default:
 				}
-				code, err := ts.sim.Login("", fmt.Sprintf("soak-%d", (w*7919+i)%users))
+				code, err := ts.Sim.Login("", fmt.Sprintf("soak-%d", (w*7919+i)%users))
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				r := ts.post(client, "", loginMutation, map[string]any{"in": map[string]any{"code": code}})
+				r := ts.Using(client).Post("", apptest.LoginMutation, map[string]any{"in": map[string]any{"code": code}})
 				record("login", r, "ok", "RATE_LIMITED", "WECHAT_CODE_INVALID")
 				var p struct{ Token string }
-				if r.err != nil || len(r.resp.Errors) > 0 || json.Unmarshal(r.resp.Data["login"], &p) != nil {
+				if r.Err != nil || len(r.Resp.Errors) > 0 || json.Unmarshal(r.Resp.Data["login"], &p) != nil {
 					continue
 				}
 				for range 3 {
-					record("me", ts.post(client, p.Token, `{ me { id nickname createdAt lastLoginAt } }`, nil), "ok", "RATE_LIMITED")
+					record("me", ts.Using(client).Post(p.Token, `{ me { id nickname createdAt lastLoginAt } }`, nil), "ok", "RATE_LIMITED")
 				}
 				if i%4 == 0 {
-					record("users", ts.post(client, adminToken,
+					record("users", ts.Using(client).Post(adminToken,
 						`{ users(first: 20, filter: {search: "soak"}) { totalCount edges { cursor node { id } } pageInfo { endCursor } } }`, nil),
 						"ok", "RATE_LIMITED")
 				}
 				switch i % 5 {
 				case 0:
-					record("bad query", ts.post(client, "", `{ me { nope } }`, nil), "GRAPHQL_VALIDATION_FAILED")
+					record("bad query", ts.Using(client).Post("", `{ me { nope } }`, nil), "GRAPHQL_VALIDATION_FAILED")
 				case 1:
-					record("bad token", ts.post(client, "not-a-token", `{ me { id } }`, nil), "UNAUTHENTICATED", "RATE_LIMITED")
+					record("bad token", ts.Using(client).Post("not-a-token", `{ me { id } }`, nil), "UNAUTHENTICATED", "RATE_LIMITED")
 				case 2:
-					record("bad cursor", ts.post(client, adminToken, `{ users(first: 1, after: "x") { totalCount } }`, nil), "BAD_USER_INPUT", "RATE_LIMITED")
+					record("bad cursor", ts.Using(client).Post(adminToken, `{ users(first: 1, after: "x") { totalCount } }`, nil), "BAD_USER_INPUT", "RATE_LIMITED")
 				}
-				record("logout", ts.post(client, p.Token, `mutation { logout }`, nil), "ok", "RATE_LIMITED")
+				record("logout", ts.Using(client).Post(p.Token, `mutation { logout }`, nil), "ok", "RATE_LIMITED")
 			}
 		}()
 	}
@@ -149,12 +151,9 @@ func TestSoak(t *testing.T) {
 		// The simulator, in this process too, keeps every code it mints
 		// for CodeTTL (5 minutes): expire them, so that what is measured
 		// is the server. A code minted just before may expire unused.
-		ts.sim.Advance(wechattest.CodeTTL)
+		ts.Sim.Advance(wechattest.CodeTTL)
 		// The server's log goes to a buffer here: check it, then empty it.
-		ts.logs.mu.Lock()
-		logged := ts.logs.b.String()
-		ts.logs.b.Reset()
-		ts.logs.mu.Unlock()
+		logged := ts.Logs.Take()
 		if strings.Contains(logged, "level=ERROR") || strings.Contains(logged, "panic") {
 			errorLines++
 			if errorLines == 1 {

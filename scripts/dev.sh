@@ -373,7 +373,7 @@ fuzz_one() {
 	return 1
 }
 
-# make soak: a minute of mixed load on loopback (soak_test.go), on the
+# make soak: a minute of mixed load on loopback (app/soak_test.go), on the
 # database server make test uses.
 cmd_soak() {
 	test_setup
@@ -389,7 +389,7 @@ cmd_screenshots() {
 		apt_install fonts-wqy-microhei
 	fi
 	mkdir -p "$root/docs/screenshots"
-	SCREENSHOTS_DIR="$root/docs/screenshots" go test -count=1 -run 'Browser' ./app/
+	SCREENSHOTS_DIR="$root/docs/screenshots" go test -count=1 -run 'Browser' ./e2e/
 	log "screenshots are in docs/screenshots"
 }
 

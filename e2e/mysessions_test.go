@@ -1,4 +1,4 @@
-package app
+package e2e_test
 
 import (
 	"encoding/json"
@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"wxlogin/app"
+	"wxlogin/app/apptest"
 )
 
 const mySessionsQuery = `query($first: Int) { mySessions(first: $first) { id appId createdAt lastSeenAt expiresAt current ip userAgent } }`
@@ -22,38 +25,38 @@ type mySession struct {
 }
 
 // mySessions lists tok's user's sessions (first: 0 leaves the default).
-func (ts *testServer) mySessions(t *testing.T, tok string, first int) []mySession {
+func mySessions(ts *apptest.Server, t *testing.T, tok string, first int) []mySession {
 	t.Helper()
 	vars := map[string]any{}
 	if first != 0 {
 		vars["first"] = first
 	}
-	r := ts.do(t, tok, mySessionsQuery, vars)
+	r := ts.Do(t, tok, mySessionsQuery, vars)
 	var out []mySession
 	if len(r.Errors) > 0 || json.Unmarshal(r.Data["mySessions"], &out) != nil {
-		t.Fatalf("mySessions: %s", r.raw)
+		t.Fatalf("mySessions: %s", r.Raw)
 	}
-	for _, tok := range ts.tokens {
-		if strings.Contains(r.raw, tok) {
-			t.Fatalf("mySessions shows a token: %s", r.raw)
+	for _, tok := range ts.Tokens() {
+		if strings.Contains(r.Raw, tok) {
+			t.Fatalf("mySessions shows a token: %s", r.Raw)
 		}
 	}
 	return out
 }
 
 // revokeMine revokes session id with tok and returns the answer.
-func (ts *testServer) revokeMine(t *testing.T, tok, id string) *gqlResponse {
+func revokeMine(ts *apptest.Server, t *testing.T, tok, id string) *apptest.Response {
 	t.Helper()
-	return ts.do(t, tok, `mutation($id: ID!) { revokeMySession(id: $id) }`, map[string]any{"id": id})
+	return ts.Do(t, tok, `mutation($id: ID!) { revokeMySession(id: $id) }`, map[string]any{"id": id})
 }
 
 // logoutEverywhere ends tok's user's sessions and returns how many.
-func (ts *testServer) logoutEverywhere(t *testing.T, tok string, keepCurrent bool) int {
+func logoutEverywhere(ts *apptest.Server, t *testing.T, tok string, keepCurrent bool) int {
 	t.Helper()
-	r := ts.do(t, tok, `mutation($k: Boolean) { logoutEverywhere(keepCurrent: $k) }`, map[string]any{"k": keepCurrent})
+	r := ts.Do(t, tok, `mutation($k: Boolean) { logoutEverywhere(keepCurrent: $k) }`, map[string]any{"k": keepCurrent})
 	var n int
 	if len(r.Errors) > 0 || json.Unmarshal(r.Data["logoutEverywhere"], &n) != nil {
-		t.Fatalf("logoutEverywhere: %s", r.raw)
+		t.Fatalf("logoutEverywhere: %s", r.Raw)
 	}
 	return n
 }
@@ -73,59 +76,59 @@ func currentOf(t *testing.T, list []mySession) mySession {
 
 func TestE2E_MySessions(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
+	ts := apptest.Start(t)
 	user := "devices-" + t.Name()
-	a := mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
-	b := mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
-	c := mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
-	d := mustLogin(t, ts, map[string]any{"code": ts.code(t, "someone-else-"+t.Name())})
+	a := ts.MustLogin(t, map[string]any{"code": ts.Code(t, user)})
+	b := ts.MustLogin(t, map[string]any{"code": ts.Code(t, user)})
+	c := ts.MustLogin(t, map[string]any{"code": ts.Code(t, user)})
+	d := ts.MustLogin(t, map[string]any{"code": ts.Code(t, "someone-else-"+t.Name())})
 	meOK := func(tok string) bool {
-		r := ts.do(t, tok, `{ me { id } }`, nil)
-		if len(r.Errors) > 0 && r.code() != "UNAUTHENTICATED" {
-			t.Fatalf("me: %s", r.raw)
+		r := ts.Do(t, tok, `{ me { id } }`, nil)
+		if len(r.Errors) > 0 && r.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("me: %s", r.Raw)
 		}
 		return len(r.Errors) == 0
 	}
 
-	list := ts.mySessions(t, a.Token, 0)
+	list := mySessions(ts, t, a.Token, 0)
 	if len(list) != 3 {
 		t.Fatalf("%d sessions, want 3: %+v", len(list), list)
 	}
 	cur := currentOf(t, list)
-	if cur.AppID != e2eAppID || cur.IP == nil || *cur.IP != "127.0.0.0/24" || cur.UserAgent == nil || *cur.UserAgent != "e2e-test/1.0" ||
+	if cur.AppID != apptest.AppID || cur.IP == nil || *cur.IP != "127.0.0.0/24" || cur.UserAgent == nil || *cur.UserAgent != "e2e-test/1.0" ||
 		cur.CreatedAt.IsZero() || cur.LastSeenAt.Before(cur.CreatedAt) || !cur.ExpiresAt.Equal(a.ExpiresAt) {
 		t.Fatalf("current session %+v (login expiresAt %v)", cur, a.ExpiresAt)
 	}
-	idOf := func(tok string) string { return currentOf(t, ts.mySessions(t, tok, 0)).ID }
+	idOf := func(tok string) string { return currentOf(t, mySessions(ts, t, tok, 0)).ID }
 	aID, bID, cID, dID := cur.ID, idOf(b.Token), idOf(c.Token), idOf(d.Token)
 	if ids := []string{list[1].ID, list[2].ID}; !(ids[0] == bID && ids[1] == cID || ids[0] == cID && ids[1] == bID) {
 		t.Fatalf("the others are %v, want %s and %s", ids, bID, cID)
 	}
-	if got := ts.mySessions(t, a.Token, 1); len(got) != 1 || got[0].ID != aID {
+	if got := mySessions(ts, t, a.Token, 1); len(got) != 1 || got[0].ID != aID {
 		t.Fatalf("first: 1 = %+v, want the current session only", got)
 	}
 
 	// Bad input and no session.
 	for _, first := range []int{-1, 51, 1 << 30} {
-		if r := ts.do(t, a.Token, mySessionsQuery, map[string]any{"first": first}); r.code() != "BAD_USER_INPUT" {
-			t.Errorf("first: %d = %s, want BAD_USER_INPUT", first, r.raw)
+		if r := ts.Do(t, a.Token, mySessionsQuery, map[string]any{"first": first}); r.Code() != "BAD_USER_INPUT" {
+			t.Errorf("first: %d = %s, want BAD_USER_INPUT", first, r.Raw)
 		}
 	}
 	for _, q := range []string{`{ mySessions { id } }`, `mutation { revokeMySession(id: "` + bID + `") }`, `mutation { logoutEverywhere }`} {
-		if r := ts.do(t, "", q, nil); r.code() != "UNAUTHENTICATED" {
-			t.Errorf("%s without a token = %s", q, r.raw)
+		if r := ts.Do(t, "", q, nil); r.Code() != "UNAUTHENTICATED" {
+			t.Errorf("%s without a token = %s", q, r.Raw)
 		}
 	}
 
 	// Another user's session is answered as an unknown one, and stays.
-	want := ts.revokeMine(t, a.Token, "00000000-0000-7000-8000-000000000000")
-	if want.code() != "BAD_USER_INPUT" {
-		t.Fatalf("an unknown id: %s", want.raw)
+	want := revokeMine(ts, t, a.Token, "00000000-0000-7000-8000-000000000000")
+	if want.Code() != "BAD_USER_INPUT" {
+		t.Fatalf("an unknown id: %s", want.Raw)
 	}
 	for _, id := range []string{dID, strings.ToUpper(dID), "{" + dID + "}", "not-a-uuid", "", strings.Repeat("x", 5000)} {
-		r := ts.revokeMine(t, a.Token, id)
-		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Message != want.Errors[0].Message || strings.Contains(r.raw, "xxxxx") {
-			t.Errorf("revokeMySession(%.40q) = %.300s, want %s", id, r.raw, want.raw)
+		r := revokeMine(ts, t, a.Token, id)
+		if r.Code() != "BAD_USER_INPUT" || r.Errors[0].Message != want.Errors[0].Message || strings.Contains(r.Raw, "xxxxx") {
+			t.Errorf("revokeMySession(%.40q) = %.300s, want %s", id, r.Raw, want.Raw)
 		}
 	}
 	if !meOK(d.Token) {
@@ -133,32 +136,32 @@ func TestE2E_MySessions(t *testing.T) {
 	}
 
 	// One of the others: refused at once, the rest go on.
-	if r := ts.revokeMine(t, a.Token, bID); string(r.Data["revokeMySession"]) != "true" {
-		t.Fatalf("revoking b: %s", r.raw)
+	if r := revokeMine(ts, t, a.Token, bID); string(r.Data["revokeMySession"]) != "true" {
+		t.Fatalf("revoking b: %s", r.Raw)
 	}
 	if meOK(b.Token) || !meOK(a.Token) || !meOK(c.Token) {
 		t.Fatal("after revoking b: want b refused, a and c accepted")
 	}
-	if r := ts.revokeMine(t, a.Token, bID); r.code() != "BAD_USER_INPUT" {
-		t.Fatalf("revoking b twice: %s", r.raw)
+	if r := revokeMine(ts, t, a.Token, bID); r.Code() != "BAD_USER_INPUT" {
+		t.Fatalf("revoking b twice: %s", r.Raw)
 	}
-	if got := ts.mySessions(t, a.Token, 0); len(got) != 2 {
+	if got := mySessions(ts, t, a.Token, 0); len(got) != 2 {
 		t.Fatalf("after revoking b: %+v", got)
 	}
 
 	// Log out the other devices, then everywhere.
-	if n := ts.logoutEverywhere(t, a.Token, true); n != 1 {
+	if n := logoutEverywhere(ts, t, a.Token, true); n != 1 {
 		t.Fatalf("logoutEverywhere(keepCurrent) ended %d, want 1 (c)", n)
 	}
 	if meOK(c.Token) || !meOK(a.Token) {
 		t.Fatal("after logging out the other devices: want c refused, a accepted")
 	}
 	// Again, with nothing to end: 0, and no audit row (see below).
-	if n := ts.logoutEverywhere(t, a.Token, true); n != 0 {
+	if n := logoutEverywhere(ts, t, a.Token, true); n != 0 {
 		t.Fatalf("logoutEverywhere(keepCurrent) again ended %d, want 0", n)
 	}
-	e := mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
-	if n := ts.logoutEverywhere(t, a.Token, false); n != 2 {
+	e := ts.MustLogin(t, map[string]any{"code": ts.Code(t, user)})
+	if n := logoutEverywhere(ts, t, a.Token, false); n != 2 {
 		t.Fatalf("logoutEverywhere ended %d, want 2 (a and e)", n)
 	}
 	if meOK(a.Token) || meOK(e.Token) || !meOK(d.Token) {
@@ -166,10 +169,10 @@ func TestE2E_MySessions(t *testing.T) {
 	}
 
 	// Revoking the current session is a logout.
-	f := mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
+	f := ts.MustLogin(t, map[string]any{"code": ts.Code(t, user)})
 	fID := idOf(f.Token)
-	if r := ts.revokeMine(t, f.Token, fID); string(r.Data["revokeMySession"]) != "true" {
-		t.Fatalf("revoking the current session: %s", r.raw)
+	if r := revokeMine(ts, t, f.Token, fID); string(r.Data["revokeMySession"]) != "true" {
+		t.Fatalf("revoking the current session: %s", r.Raw)
 	}
 	if meOK(f.Token) {
 		t.Fatal("the current session revoked by itself still works")
@@ -181,7 +184,7 @@ func TestE2E_MySessions(t *testing.T) {
 		Detail         string
 	}
 	var rows []row
-	if err := ts.store.DB().NewSelect().TableExpr("audit_log").ColumnExpr("action, target, detail::text AS detail").
+	if err := ts.Store().DB().NewSelect().TableExpr("audit_log").ColumnExpr("action, target, detail::text AS detail").
 		Where("actor_kind = 'user' AND actor_id = ?", a.User.ID).Where("action IN ('session.revoke', 'user.revoke_sessions')").
 		OrderExpr("id").Scan(t.Context(), &rows); err != nil {
 		t.Fatal(err)
@@ -206,32 +209,32 @@ func TestE2E_MySessions(t *testing.T) {
 // instance's very next request, without waiting for the NOTIFY.
 func TestSessionCache_OwnRevocationsAtOnce(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, func(c *Config) { c.SessionCacheTTL, c.SessionCacheSize = 30*time.Second, 1000 })
-	waitFor(t, "the session cache to come up", 5*time.Second, ts.SessionCache.Up)
+	ts := apptest.Start(t, apptest.WithConfig(func(c *app.Config) { c.SessionCacheTTL, c.SessionCacheSize = 30*time.Second, 1000 }))
+	apptest.WaitFor(t, "the session cache to come up", 5*time.Second, ts.SessionCache.Up)
 	for i := range 20 {
 		user := fmt.Sprintf("cache-own-%d", i)
-		keep := mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
-		gone := mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
-		me := func(tok string) *gqlResponse { return ts.do(t, tok, `{ me { id } }`, nil) }
+		keep := ts.MustLogin(t, map[string]any{"code": ts.Code(t, user)})
+		gone := ts.MustLogin(t, map[string]any{"code": ts.Code(t, user)})
+		me := func(tok string) *apptest.Response { return ts.Do(t, tok, `{ me { id } }`, nil) }
 		me(gone.Token) // now cached
 		if i%2 == 0 {
 			var id string
-			for _, s := range ts.mySessions(t, keep.Token, 0) {
+			for _, s := range mySessions(ts, t, keep.Token, 0) {
 				if !s.Current {
 					id = s.ID
 				}
 			}
-			if r := ts.revokeMine(t, keep.Token, id); len(r.Errors) > 0 {
-				t.Fatal(r.raw)
+			if r := revokeMine(ts, t, keep.Token, id); len(r.Errors) > 0 {
+				t.Fatal(r.Raw)
 			}
-		} else if n := ts.logoutEverywhere(t, keep.Token, true); n != 1 {
+		} else if n := logoutEverywhere(ts, t, keep.Token, true); n != 1 {
 			t.Fatalf("logoutEverywhere ended %d, want 1", n)
 		}
-		if r := me(gone.Token); r.code() != "UNAUTHENTICATED" {
-			t.Fatalf("round %d: me right after the revoke = %s", i, r.raw)
+		if r := me(gone.Token); r.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("round %d: me right after the revoke = %s", i, r.Raw)
 		}
 		if r := me(keep.Token); len(r.Errors) > 0 {
-			t.Fatalf("round %d: the kept session = %s", i, r.raw)
+			t.Fatalf("round %d: the kept session = %s", i, r.Raw)
 		}
 	}
 }

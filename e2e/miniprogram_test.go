@@ -1,8 +1,7 @@
-package app
+package e2e_test
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"wxlogin/store/storetest"
+	"wxlogin/app/apptest"
 )
 
 // todoLine is a todo test in node's spec report: "✔ name (2ms) # reason".
@@ -39,17 +38,8 @@ func TestMiniProgram(t *testing.T) {
 		files[i] = filepath.Join("test", filepath.Base(f))
 	}
 
-	logs := &syncBuffer{}
-	cfg := DefaultConfig()
-	cfg.DatabaseURL, cfg.Port, cfg.DevWechat, cfg.WechatTimeout = storetest.DSN(t), 0, true, 2*time.Second
-	cfg.SessionTTL, cfg.DBMaxConns, cfg.AvatarDir = time.Hour, 4, t.TempDir()
-	cfg.fillDevDefaults()
-	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))}
-	if err := m.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = m.Serve() }()
-	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	ts := apptest.Start(t, apptest.DevMode())
+	m, logs := ts.Main, ts.Logs
 
 	// Every node test has its own 10 s bound, and the fake wx cuts off a
 	// client caught in a loop; this bounds the whole run besides.

@@ -1,4 +1,4 @@
-package app
+package e2e_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"wxlogin/app/apptest"
 	"wxlogin/wechat/wechattest"
 )
 
@@ -30,7 +31,7 @@ func phoneAppID() string {
 func phoneSim(t *testing.T) (*wechattest.Simulator, string, string) {
 	t.Helper()
 	appID := phoneAppID()
-	sim := wechattest.New(wechattest.App{AppID: appID, Secret: e2eSecret})
+	sim := wechattest.New(wechattest.App{AppID: appID, Secret: apptest.Secret})
 	wx := httptest.NewServer(sim.Handler())
 	t.Cleanup(wx.Close)
 	return sim, appID, wx.URL
@@ -48,10 +49,10 @@ func randomMobile(t *testing.T) string {
 }
 
 // phoneHolders counts the users with phone (E.164).
-func (ts *testServer) phoneHolders(t *testing.T, phone string) int {
+func phoneHolders(ts *apptest.Server, t *testing.T, phone string) int {
 	t.Helper()
 	var n int
-	if err := ts.store.DB().QueryRowContext(context.Background(), `SELECT count(*) FROM users WHERE phone = ?`, phone).Scan(&n); err != nil {
+	if err := ts.Store().DB().QueryRowContext(context.Background(), `SELECT count(*) FROM users WHERE phone = ?`, phone).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -60,22 +61,22 @@ func (ts *testServer) phoneHolders(t *testing.T, phone string) int {
 const bindPhone = `mutation($in: PhoneInput!) { bindPhoneNumber(input: $in) { id phone } }`
 
 // bind sends bindPhoneNumber and returns the phone it answered ("" on error).
-func (ts *testServer) bind(t *testing.T, token string, in map[string]any) (string, *gqlResponse) {
+func bind(ts *apptest.Server, t *testing.T, token string, in map[string]any) (string, *apptest.Response) {
 	t.Helper()
-	resp := ts.do(t, token, bindPhone, map[string]any{"in": in})
+	resp := ts.Do(t, token, bindPhone, map[string]any{"in": in})
 	if len(resp.Errors) > 0 {
 		return "", resp
 	}
 	var u struct{ Phone *string }
 	if err := json.Unmarshal(resp.Data["bindPhoneNumber"], &u); err != nil || u.Phone == nil {
-		t.Fatalf("bindPhoneNumber = %s", resp.raw)
+		t.Fatalf("bindPhoneNumber = %s", resp.Raw)
 	}
 	return *u.Phone, resp
 }
 
-func (ts *testServer) phoneCode(t *testing.T, user string) string {
+func phoneCode(ts *apptest.Server, t *testing.T, user string) string {
 	t.Helper()
-	c, err := ts.sim.PhoneCode("", user)
+	c, err := ts.Sim.PhoneCode("", user)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,9 +84,9 @@ func (ts *testServer) phoneCode(t *testing.T, user string) string {
 }
 
 // assertNotIn fails if any of secrets shows in the server's log.
-func (ts *testServer) assertNotLogged(t *testing.T, secrets ...string) {
+func assertNotLogged(ts *apptest.Server, t *testing.T, secrets ...string) {
 	t.Helper()
-	logs := ts.logs.String()
+	logs := ts.Logs.String()
 	for _, s := range secrets {
 		if s != "" && strings.Contains(logs, s) {
 			t.Fatalf("the log holds %q", s)
@@ -96,33 +97,33 @@ func (ts *testServer) assertNotLogged(t *testing.T, secrets ...string) {
 func TestPhone_Code(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
-	ts := startWith(t, sim, appID, wxURL, nil)
+	ts := apptest.Start(t, apptest.WithSimulator(sim, appID, wxURL))
 	const user = "phone-alice"
 	if err := sim.SetPhone(user, "86", "13800138000"); err != nil {
 		t.Fatal(err)
 	}
-	p := mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
+	p := ts.MustLogin(t, map[string]any{"code": ts.Code(t, user)})
 
-	code := ts.phoneCode(t, user)
-	got, resp := ts.bind(t, p.Token, map[string]any{"code": code})
+	code := phoneCode(ts, t, user)
+	got, resp := bind(ts, t, p.Token, map[string]any{"code": code})
 	if got != "+8613800138000" {
-		t.Fatalf("bindPhoneNumber = %s", resp.raw)
+		t.Fatalf("bindPhoneNumber = %s", resp.Raw)
 	}
-	if me := ts.do(t, p.Token, `{ me { phone } }`, nil); !strings.Contains(me.raw, `"+8613800138000"`) {
-		t.Fatalf("me = %s", me.raw)
+	if me := ts.Do(t, p.Token, `{ me { phone } }`, nil); !strings.Contains(me.Raw, `"+8613800138000"`) {
+		t.Fatalf("me = %s", me.Raw)
 	}
 
 	t.Run("UsedCode", func(t *testing.T) {
-		_, resp := ts.bind(t, p.Token, map[string]any{"code": code})
-		if resp.code() != "WECHAT_CODE_INVALID" || !strings.Contains(resp.Errors[0].Message, "getPhoneNumber button") {
-			t.Fatalf("used code: %s", resp.raw)
+		_, resp := bind(ts, t, p.Token, map[string]any{"code": code})
+		if resp.Code() != "WECHAT_CODE_INVALID" || !strings.Contains(resp.Errors[0].Message, "getPhoneNumber button") {
+			t.Fatalf("used code: %s", resp.Raw)
 		}
 	})
 
 	t.Run("AuditMasked", func(t *testing.T) {
 		var detail string
 		var n int
-		err := ts.store.DB().QueryRowContext(context.Background(),
+		err := ts.Store().DB().QueryRowContext(context.Background(),
 			`SELECT count(*) OVER (), detail::text FROM audit_log WHERE action = 'user.bind_phone' AND target = ?`, p.User.ID).Scan(&n, &detail)
 		if err != nil {
 			t.Fatal(err)
@@ -134,10 +135,10 @@ func TestPhone_Code(t *testing.T) {
 	})
 
 	t.Run("AdminSearch", func(t *testing.T) {
-		viewer, _ := ts.adminLogin(t, "phone-viewer", mustAdmin(t, "phone-viewer", "viewer"))
-		resp := ts.do(t, viewer, `{ users(filter: {search: "+8613800138000"}) { edges { node { id phone } } } }`, nil)
-		if !strings.Contains(resp.raw, p.User.ID) || !strings.Contains(resp.raw, "+8613800138000") {
-			t.Fatalf("admin search by phone: %s", resp.raw)
+		viewer, _ := ts.AdminLogin(t, "phone-viewer", apptest.CreateAdmin(t, "phone-viewer", "viewer"))
+		resp := ts.Do(t, viewer, `{ users(filter: {search: "+8613800138000"}) { edges { node { id phone } } } }`, nil)
+		if !strings.Contains(resp.Raw, p.User.ID) || !strings.Contains(resp.Raw, "+8613800138000") {
+			t.Fatalf("admin search by phone: %s", resp.Raw)
 		}
 	})
 
@@ -146,12 +147,12 @@ func TestPhone_Code(t *testing.T) {
 		if err := sim.SetPhone(bob, "+44", "7700900123"); err != nil {
 			t.Fatal(err)
 		}
-		pb := mustLogin(t, ts, map[string]any{"code": ts.code(t, bob)})
-		if got, resp := ts.bind(t, pb.Token, map[string]any{"code": ts.phoneCode(t, bob)}); got != "+447700900123" {
-			t.Fatalf("foreign number: %s", resp.raw)
+		pb := ts.MustLogin(t, map[string]any{"code": ts.Code(t, bob)})
+		if got, resp := bind(ts, t, pb.Token, map[string]any{"code": phoneCode(ts, t, bob)}); got != "+447700900123" {
+			t.Fatalf("foreign number: %s", resp.Raw)
 		}
 		var cc string
-		if err := ts.store.DB().QueryRowContext(context.Background(), `SELECT phone_country_code FROM users WHERE id = ?`, pb.User.ID).Scan(&cc); err != nil || cc != "44" {
+		if err := ts.Store().DB().QueryRowContext(context.Background(), `SELECT phone_country_code FROM users WHERE id = ?`, pb.User.ID).Scan(&cc); err != nil || cc != "44" {
 			t.Fatalf("phone_country_code %q %v", cc, err)
 		}
 	})
@@ -167,14 +168,14 @@ func TestPhone_Code(t *testing.T) {
 			"TooLong":          {"code": strings.Repeat("a", 129)},
 			"Neither":          {},
 			"AllNull":          {"code": nil, "encryptedData": nil, "iv": nil},
-			"Both":             {"code": ts.phoneCode(t, user), "encryptedData": od.EncryptedData, "iv": od.IV},
-			"CodeAndIV":        {"code": ts.phoneCode(t, user), "iv": od.IV},
+			"Both":             {"code": phoneCode(ts, t, user), "encryptedData": od.EncryptedData, "iv": od.IV},
+			"CodeAndIV":        {"code": phoneCode(ts, t, user), "iv": od.IV},
 			"EncryptedNoIV":    {"encryptedData": od.EncryptedData},
 			"BadIV":            {"encryptedData": od.EncryptedData, "iv": "AAAA"},
 			"BadEncryptedData": {"encryptedData": "!!", "iv": od.IV},
 		} {
-			if _, resp := ts.bind(t, p.Token, in); resp.code() != "BAD_USER_INPUT" {
-				t.Errorf("%s: %s", name, resp.raw)
+			if _, resp := bind(ts, t, p.Token, in); resp.Code() != "BAD_USER_INPUT" {
+				t.Errorf("%s: %s", name, resp.Raw)
 			}
 		}
 		after := sim.Calls(wechattest.PathPhoneNumber) + sim.Calls(wechattest.PathStableToken) + sim.Calls(wechattest.PathCheckSession)
@@ -186,8 +187,8 @@ func TestPhone_Code(t *testing.T) {
 	t.Run("Unauthenticated", func(t *testing.T) {
 		before := sim.Calls(wechattest.PathPhoneNumber)
 		for _, tok := range []string{"", "bogus", p.Token + "x"} {
-			if _, resp := ts.bind(t, tok, map[string]any{"code": ts.phoneCode(t, user)}); resp.code() != "UNAUTHENTICATED" {
-				t.Fatalf("token %q: %s", tok, resp.raw)
+			if _, resp := bind(ts, t, tok, map[string]any{"code": phoneCode(ts, t, user)}); resp.Code() != "UNAUTHENTICATED" {
+				t.Fatalf("token %q: %s", tok, resp.Raw)
 			}
 		}
 		if sim.Calls(wechattest.PathPhoneNumber) != before {
@@ -197,30 +198,30 @@ func TestPhone_Code(t *testing.T) {
 
 	t.Run("WechatDown", func(t *testing.T) {
 		sim.InjectAt(wechattest.PathPhoneNumber, wechattest.Fault{Status: 502})
-		if _, resp := ts.bind(t, p.Token, map[string]any{"code": ts.phoneCode(t, user)}); resp.code() != "WECHAT_UNAVAILABLE" {
-			t.Fatalf("WeChat down: %s", resp.raw)
+		if _, resp := bind(ts, t, p.Token, map[string]any{"code": phoneCode(ts, t, user)}); resp.Code() != "WECHAT_UNAVAILABLE" {
+			t.Fatalf("WeChat down: %s", resp.Raw)
 		}
 	})
 
 	t.Run("OnePerRequest", func(t *testing.T) {
-		resp := ts.do(t, p.Token, `mutation($c: String, $d: String) { a: bindPhoneNumber(input: {code: $c}) { id } b: bindPhoneNumber(input: {code: $d}) { id } }`,
-			map[string]any{"c": ts.phoneCode(t, user), "d": ts.phoneCode(t, user)})
-		if resp.code() != "QUERY_TOO_COMPLEX" {
-			t.Fatalf("two binds in a request: %s", resp.raw)
+		resp := ts.Do(t, p.Token, `mutation($c: String, $d: String) { a: bindPhoneNumber(input: {code: $c}) { id } b: bindPhoneNumber(input: {code: $d}) { id } }`,
+			map[string]any{"c": phoneCode(ts, t, user), "d": phoneCode(ts, t, user)})
+		if resp.Code() != "QUERY_TOO_COMPLEX" {
+			t.Fatalf("two binds in a request: %s", resp.Raw)
 		}
 	})
-	ts.assertNotLogged(t, "13800138000", "7700900123", code)
+	assertNotLogged(ts, t, "13800138000", "7700900123", code)
 }
 
 func TestPhone_EncryptedData(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
-	ts := startWith(t, sim, appID, wxURL, nil)
+	ts := apptest.Start(t, apptest.WithSimulator(sim, appID, wxURL))
 	const user = "phone-carol"
 	if err := sim.SetPhone(user, "86", "13912345678"); err != nil {
 		t.Fatal(err)
 	}
-	p := mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
+	p := ts.MustLogin(t, map[string]any{"code": ts.Code(t, user)})
 	od, err := sim.PhoneData("", user)
 	if err != nil {
 		t.Fatal(err)
@@ -232,25 +233,25 @@ func TestPhone_EncryptedData(t *testing.T) {
 		iv, _ := base64.StdEncoding.DecodeString(od.IV)
 		iv[0] ^= 0x55
 		before := sim.Calls(wechattest.PathCheckSession)
-		_, resp := ts.bind(t, p.Token, map[string]any{"encryptedData": od.EncryptedData, "iv": base64.StdEncoding.EncodeToString(iv)})
-		if resp.code() != "DECRYPT_FAILED" || sim.Calls(wechattest.PathCheckSession) != before+1 {
-			t.Fatalf("corrupt data: %s (%d checksession calls)", resp.raw, sim.Calls(wechattest.PathCheckSession)-before)
+		_, resp := bind(ts, t, p.Token, map[string]any{"encryptedData": od.EncryptedData, "iv": base64.StdEncoding.EncodeToString(iv)})
+		if resp.Code() != "DECRYPT_FAILED" || sim.Calls(wechattest.PathCheckSession) != before+1 {
+			t.Fatalf("corrupt data: %s (%d checksession calls)", resp.Raw, sim.Calls(wechattest.PathCheckSession)-before)
 		}
 	})
 
 	t.Run("Happy", func(t *testing.T) {
-		if got, resp := ts.bind(t, p.Token, map[string]any{"encryptedData": od.EncryptedData, "iv": od.IV}); got != "+8613912345678" {
-			t.Fatalf("encrypted path: %s", resp.raw)
+		if got, resp := bind(ts, t, p.Token, map[string]any{"encryptedData": od.EncryptedData, "iv": od.IV}); got != "+8613912345678" {
+			t.Fatalf("encrypted path: %s", resp.Raw)
 		}
-		if me := ts.do(t, p.Token, `{ me { phone } }`, nil); !strings.Contains(me.raw, `"+8613912345678"`) {
-			t.Fatalf("me = %s", me.raw)
+		if me := ts.Do(t, p.Token, `{ me { phone } }`, nil); !strings.Contains(me.Raw, `"+8613912345678"`) {
+			t.Fatalf("me = %s", me.Raw)
 		}
 	})
 
 	t.Run("CheckSessionDown", func(t *testing.T) {
 		sim.InjectAt(wechattest.PathCheckSession, wechattest.Fault{Status: 502})
-		if _, resp := ts.bind(t, p.Token, map[string]any{"encryptedData": od.EncryptedData, "iv": "AAAAAAAAAAAAAAAAAAAAAA=="}); resp.code() != "WECHAT_UNAVAILABLE" {
-			t.Fatalf("checksession down: %s", resp.raw)
+		if _, resp := bind(ts, t, p.Token, map[string]any{"encryptedData": od.EncryptedData, "iv": "AAAAAAAAAAAAAAAAAAAAAA=="}); resp.Code() != "WECHAT_UNAVAILABLE" {
+			t.Fatalf("checksession down: %s", resp.Raw)
 		}
 	})
 
@@ -258,23 +259,23 @@ func TestPhone_EncryptedData(t *testing.T) {
 		// The mini program called wx.login() again (rotating the key) but
 		// did not log in with that code: the data it now gets is sealed
 		// with the new key, which this session does not have.
-		ts.code(t, user)
+		ts.Code(t, user)
 		rotated, err := sim.PhoneData("", user)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, resp := ts.bind(t, p.Token, map[string]any{"encryptedData": rotated.EncryptedData, "iv": rotated.IV})
-		if resp.code() != "SESSION_KEY_EXPIRED" || !strings.Contains(resp.Errors[0].Message, "wx.login()") {
-			t.Fatalf("rotated key: %s", resp.raw)
+		_, resp := bind(ts, t, p.Token, map[string]any{"encryptedData": rotated.EncryptedData, "iv": rotated.IV})
+		if resp.Code() != "SESSION_KEY_EXPIRED" || !strings.Contains(resp.Errors[0].Message, "wx.login()") {
+			t.Fatalf("rotated key: %s", resp.Raw)
 		}
 		// Logging in again with a fresh code fixes it.
-		p2 := mustLogin(t, ts, map[string]any{"code": ts.code(t, user)})
+		p2 := ts.MustLogin(t, map[string]any{"code": ts.Code(t, user)})
 		fresh, _ := sim.PhoneData("", user)
-		if got, resp := ts.bind(t, p2.Token, map[string]any{"encryptedData": fresh.EncryptedData, "iv": fresh.IV}); got != "+8613912345678" {
-			t.Fatalf("after logging in again: %s", resp.raw)
+		if got, resp := bind(ts, t, p2.Token, map[string]any{"encryptedData": fresh.EncryptedData, "iv": fresh.IV}); got != "+8613912345678" {
+			t.Fatalf("after logging in again: %s", resp.Raw)
 		}
 	})
-	ts.assertNotLogged(t, "13912345678")
+	assertNotLogged(ts, t, "13912345678")
 }
 
 // Two instances on one database and one WeChat: 50 concurrent binds need
@@ -283,8 +284,8 @@ func TestPhone_EncryptedData(t *testing.T) {
 func TestPhone_SharedAccessToken(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
-	a := startWith(t, sim, appID, wxURL, nil)
-	b := startWith(t, sim, appID, wxURL, nil)
+	a := apptest.Start(t, apptest.WithSimulator(sim, appID, wxURL))
+	b := apptest.Start(t, apptest.WithSimulator(sim, appID, wxURL))
 	const n = 50
 	tokens := make([]string, n)
 	for i := range n {
@@ -292,7 +293,7 @@ func TestPhone_SharedAccessToken(t *testing.T) {
 		if err := sim.SetPhone(user, "86", fmt.Sprintf("139000000%02d", i)); err != nil {
 			t.Fatal(err)
 		}
-		tokens[i] = mustLogin(t, a, map[string]any{"code": a.code(t, user)}).Token
+		tokens[i] = a.MustLogin(t, map[string]any{"code": a.Code(t, user)}).Token
 	}
 	round := func(users int) time.Duration {
 		t.Helper()
@@ -303,12 +304,12 @@ func TestPhone_SharedAccessToken(t *testing.T) {
 			if i%2 == 1 {
 				ts = b
 			}
-			code := ts.phoneCode(t, fmt.Sprintf("shared-%02d", i))
+			code := phoneCode(ts, t, fmt.Sprintf("shared-%02d", i))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if got, resp := ts.bind(t, tokens[i], map[string]any{"code": code}); got != fmt.Sprintf("+86139000000%02d", i) {
-					t.Errorf("bind %d: %s", i, resp.raw)
+				if got, resp := bind(ts, t, tokens[i], map[string]any{"code": code}); got != fmt.Sprintf("+86139000000%02d", i) {
+					t.Errorf("bind %d: %s", i, resp.Raw)
 				}
 			}()
 		}
@@ -323,7 +324,7 @@ func TestPhone_SharedAccessToken(t *testing.T) {
 
 	// The stored token falls due (as it would 5 minutes before expiry):
 	// both instances see it at once, one renews, the other reuses.
-	if _, err := a.store.DB().ExecContext(context.Background(),
+	if _, err := a.Store().DB().ExecContext(context.Background(),
 		`UPDATE wechat_access_tokens SET expires_at = now() + interval '1 minute' WHERE appid = ?`, appID); err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +347,7 @@ func TestPhone_SharedAccessToken(t *testing.T) {
 	// At rest the token is sealed; both instances read the same row.
 	var sealed []byte
 	var expires time.Time
-	if err := a.store.DB().QueryRowContext(context.Background(),
+	if err := a.Store().DB().QueryRowContext(context.Background(),
 		`SELECT token_sealed, expires_at FROM wechat_access_tokens WHERE appid = ?`, appID).Scan(&sealed, &expires); err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +361,7 @@ func TestPhone_SharedAccessToken(t *testing.T) {
 func TestPhone_OtherUsersCode(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
-	ts := startWith(t, sim, appID, wxURL, nil)
+	ts := apptest.Start(t, apptest.WithSimulator(sim, appID, wxURL))
 	const alice, mallory = "phone-victim", "phone-mallory"
 	aliceNum, malloryNum := randomMobile(t), randomMobile(t)
 	for user, n := range map[string]string{alice: aliceNum, mallory: malloryNum} {
@@ -368,33 +369,33 @@ func TestPhone_OtherUsersCode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pa := mustLogin(t, ts, map[string]any{"code": ts.code(t, alice)})
-	pm := mustLogin(t, ts, map[string]any{"code": ts.code(t, mallory)})
-	if got, resp := ts.bind(t, pm.Token, map[string]any{"code": ts.phoneCode(t, mallory)}); got != "+86"+malloryNum {
-		t.Fatalf("mallory's own number: %s", resp.raw)
+	pa := ts.MustLogin(t, map[string]any{"code": ts.Code(t, alice)})
+	pm := ts.MustLogin(t, map[string]any{"code": ts.Code(t, mallory)})
+	if got, resp := bind(ts, t, pm.Token, map[string]any{"code": phoneCode(ts, t, mallory)}); got != "+86"+malloryNum {
+		t.Fatalf("mallory's own number: %s", resp.Raw)
 	}
 
-	code := ts.phoneCode(t, alice)
-	_, resp := ts.bind(t, pm.Token, map[string]any{"code": code})
-	if resp.code() != "WECHAT_CODE_INVALID" || !strings.Contains(resp.Errors[0].Message, "another WeChat user") {
-		t.Fatalf("mallory sending alice's code: %s", resp.raw)
+	code := phoneCode(ts, t, alice)
+	_, resp := bind(ts, t, pm.Token, map[string]any{"code": code})
+	if resp.Code() != "WECHAT_CODE_INVALID" || !strings.Contains(resp.Errors[0].Message, "another WeChat user") {
+		t.Fatalf("mallory sending alice's code: %s", resp.Raw)
 	}
-	if me := ts.do(t, pm.Token, `{ me { phone } }`, nil); !strings.Contains(me.raw, `"+86`+malloryNum+`"`) {
-		t.Fatalf("mallory's phone after the refusal: %s", me.raw)
+	if me := ts.Do(t, pm.Token, `{ me { phone } }`, nil); !strings.Contains(me.Raw, `"+86`+malloryNum+`"`) {
+		t.Fatalf("mallory's phone after the refusal: %s", me.Raw)
 	}
-	if n := ts.phoneHolders(t, "+86"+aliceNum); n != 0 {
+	if n := phoneHolders(ts, t, "+86"+aliceNum); n != 0 {
 		t.Fatalf("%d users have alice's number", n)
 	}
 	var binds int
-	if err := ts.store.DB().QueryRowContext(context.Background(),
+	if err := ts.Store().DB().QueryRowContext(context.Background(),
 		`SELECT count(*) FROM audit_log WHERE action = 'user.bind_phone' AND target = ?`, pm.User.ID).Scan(&binds); err != nil || binds != 1 {
 		t.Fatalf("mallory's bind audit rows: %d, %v; want 1", binds, err)
 	}
 	// Alice, with a code of her own, is not in anyone's way.
-	if got, resp := ts.bind(t, pa.Token, map[string]any{"code": ts.phoneCode(t, alice)}); got != "+86"+aliceNum {
-		t.Fatalf("alice: %s", resp.raw)
+	if got, resp := bind(ts, t, pa.Token, map[string]any{"code": phoneCode(ts, t, alice)}); got != "+86"+aliceNum {
+		t.Fatalf("alice: %s", resp.Raw)
 	}
-	ts.assertNotLogged(t, aliceNum, malloryNum, code)
+	assertNotLogged(ts, t, aliceNum, malloryNum, code)
 }
 
 // A number belongs to one user: a second user whose WeChat account has the
@@ -403,7 +404,7 @@ func TestPhone_OtherUsersCode(t *testing.T) {
 func TestPhone_NumberInUse(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
-	ts := startWith(t, sim, appID, wxURL, nil)
+	ts := apptest.Start(t, apptest.WithSimulator(sim, appID, wxURL))
 	const first, second = "phone-first", "phone-second"
 	num := randomMobile(t)
 	for _, user := range []string{first, second} {
@@ -411,32 +412,32 @@ func TestPhone_NumberInUse(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p1 := mustLogin(t, ts, map[string]any{"code": ts.code(t, first)})
-	p2 := mustLogin(t, ts, map[string]any{"code": ts.code(t, second)})
-	if got, resp := ts.bind(t, p1.Token, map[string]any{"code": ts.phoneCode(t, first)}); got != "+86"+num {
-		t.Fatalf("first bind: %s", resp.raw)
+	p1 := ts.MustLogin(t, map[string]any{"code": ts.Code(t, first)})
+	p2 := ts.MustLogin(t, map[string]any{"code": ts.Code(t, second)})
+	if got, resp := bind(ts, t, p1.Token, map[string]any{"code": phoneCode(ts, t, first)}); got != "+86"+num {
+		t.Fatalf("first bind: %s", resp.Raw)
 	}
 	od, err := sim.PhoneData("", second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, in := range map[string]map[string]any{"Code": {"code": ts.phoneCode(t, second)}, "EncryptedData": {"encryptedData": od.EncryptedData, "iv": od.IV}} {
-		_, resp := ts.bind(t, p2.Token, in)
-		if resp.code() != "PHONE_IN_USE" || !strings.Contains(resp.Errors[0].Message, "already bound to another account") {
-			t.Fatalf("%s: second user binding the number: %s", name, resp.raw)
+	for name, in := range map[string]map[string]any{"Code": {"code": phoneCode(ts, t, second)}, "EncryptedData": {"encryptedData": od.EncryptedData, "iv": od.IV}} {
+		_, resp := bind(ts, t, p2.Token, in)
+		if resp.Code() != "PHONE_IN_USE" || !strings.Contains(resp.Errors[0].Message, "already bound to another account") {
+			t.Fatalf("%s: second user binding the number: %s", name, resp.Raw)
 		}
 	}
-	if me := ts.do(t, p2.Token, `{ me { phone } }`, nil); !strings.Contains(me.raw, `"phone":null`) {
-		t.Fatalf("second user after the refusal: %s", me.raw)
+	if me := ts.Do(t, p2.Token, `{ me { phone } }`, nil); !strings.Contains(me.Raw, `"phone":null`) {
+		t.Fatalf("second user after the refusal: %s", me.Raw)
 	}
 	// The holder may bind it again.
-	if got, resp := ts.bind(t, p1.Token, map[string]any{"code": ts.phoneCode(t, first)}); got != "+86"+num {
-		t.Fatalf("holder binding again: %s", resp.raw)
+	if got, resp := bind(ts, t, p1.Token, map[string]any{"code": phoneCode(ts, t, first)}); got != "+86"+num {
+		t.Fatalf("holder binding again: %s", resp.Raw)
 	}
-	if n := ts.phoneHolders(t, "+86"+num); n != 1 {
+	if n := phoneHolders(ts, t, "+86"+num); n != 1 {
 		t.Fatalf("%d users have the number", n)
 	}
-	ts.assertNotLogged(t, num)
+	assertNotLogged(ts, t, num)
 }
 
 // Binds of one number by several users at once: exactly one wins, the
@@ -444,7 +445,7 @@ func TestPhone_NumberInUse(t *testing.T) {
 func TestPhone_ConcurrentBindsOfOneNumber(t *testing.T) {
 	t.Parallel()
 	sim, appID, wxURL := phoneSim(t)
-	ts := startWith(t, sim, appID, wxURL, nil)
+	ts := apptest.Start(t, apptest.WithSimulator(sim, appID, wxURL))
 	const n = 10
 	num := randomMobile(t)
 	tokens, codes := make([]string, n), make([]string, n)
@@ -453,17 +454,17 @@ func TestPhone_ConcurrentBindsOfOneNumber(t *testing.T) {
 		if err := sim.SetPhone(user, "86", num); err != nil {
 			t.Fatal(err)
 		}
-		tokens[i] = mustLogin(t, ts, map[string]any{"code": ts.code(t, user)}).Token
-		codes[i] = ts.phoneCode(t, user)
+		tokens[i] = ts.MustLogin(t, map[string]any{"code": ts.Code(t, user)}).Token
+		codes[i] = phoneCode(ts, t, user)
 	}
 	results := make([]string, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if got, resp := ts.bind(t, tokens[i], map[string]any{"code": codes[i]}); got != "" {
+			if got, resp := bind(ts, t, tokens[i], map[string]any{"code": codes[i]}); got != "" {
 				results[i] = "ok"
 			} else {
-				results[i] = resp.code()
+				results[i] = resp.Code()
 			}
 		})
 	}
@@ -478,8 +479,8 @@ func TestPhone_ConcurrentBindsOfOneNumber(t *testing.T) {
 			t.Errorf("bind %d: %s", i, r)
 		}
 	}
-	if won != 1 || ts.phoneHolders(t, "+86"+num) != 1 {
-		t.Fatalf("%d binds won, %d users have the number; want 1 and 1", won, ts.phoneHolders(t, "+86"+num))
+	if won != 1 || phoneHolders(ts, t, "+86"+num) != 1 {
+		t.Fatalf("%d binds won, %d users have the number; want 1 and 1", won, phoneHolders(ts, t, "+86"+num))
 	}
-	ts.assertNotLogged(t, num)
+	assertNotLogged(ts, t, num)
 }

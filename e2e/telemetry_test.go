@@ -1,4 +1,4 @@
-package app
+package e2e_test
 
 import (
 	"bufio"
@@ -6,94 +6,33 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"wxlogin/app"
+	"wxlogin/app/apptest"
+	"wxlogin/store/storetest"
 	"wxlogin/telemetry"
 	"wxlogin/wechat/wechattest"
 )
 
 // obsServer is a server whose log is JSON, with tracing to an in-memory
 // exporter; mutate may change its Config first.
-func startObsServer(t *testing.T, mutate func(*Config)) (*testServer, *tracetest.InMemoryExporter) {
+func startObsServer(t *testing.T, mutate func(*app.Config)) (*apptest.Server, *tracetest.InMemoryExporter) {
 	t.Helper()
 	sim, appID, wxURL := phoneSim(t)
-	cfg := testConfig(t, appID, wxURL)
-	cfg.SecretKey = []byte("0123456789abcdef0123456789ABCDEF")
-	cfg.LogFormat, cfg.LogLevel = "json", -4 // debug: every line there is
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	logs := &syncBuffer{}
 	exp := tracetest.NewInMemoryExporter()
-	m := &Main{Config: cfg, Log: newLogger(cfg, logs), TraceExporter: exp}
-	if err := m.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = m.Serve() }()
-	ts := &testServer{Main: m, sim: sim, logs: logs}
-	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	ts := apptest.Start(t, apptest.WithSimulator(sim, appID, wxURL), apptest.WithTraceExporter(exp), apptest.WithConfig(func(c *app.Config) {
+		c.SecretKey = []byte("0123456789abcdef0123456789ABCDEF")
+		c.LogFormat, c.LogLevel = "json", -4 // debug: every line there is
+	}), apptest.WithConfig(mutate))
 	return ts, exp
-}
-
-// scrape returns /metrics, with token as the bearer when non-empty.
-func scrape(t *testing.T, url, token string) string {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
-	}
-	return string(b)
-}
-
-// metric sums the samples of name whose labels include every k="v" in labels.
-func metric(text, name string, labels ...string) float64 {
-	var sum float64
-	for line := range strings.SplitSeq(text, "\n") {
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		ok := true
-		for i := 0; i+1 < len(labels); i += 2 {
-			if !strings.Contains(line, labels[i]+`="`+labels[i+1]+`"`) {
-				ok = false
-			}
-		}
-		if ok {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			sum += v
-		}
-	}
-	return sum
-}
-
-// series counts the samples of name.
-func series(text, name string) int {
-	n := 0
-	for line := range strings.SplitSeq(text, "\n") {
-		if strings.HasPrefix(line, name+"{") {
-			n++
-		}
-	}
-	return n
 }
 
 // TestObservability_FullRun runs a mixed scenario — logins new and
@@ -106,68 +45,68 @@ func series(text, name string) int {
 func TestObservability_FullRun(t *testing.T) {
 	t.Parallel()
 	const metricsToken = "metrics-token-0123456789"
-	ts, spans := startObsServer(t, func(c *Config) { c.MetricsToken = metricsToken })
-	secrets := []string{e2eSecret, metricsToken, string(ts.Config.SecretKey), hex.EncodeToString(ts.Config.SecretKey)}
+	ts, spans := startObsServer(t, func(c *app.Config) { c.MetricsToken = metricsToken })
+	secrets := []string{apptest.Secret, metricsToken, string(ts.Config.SecretKey), hex.EncodeToString(ts.Config.SecretKey)}
 
 	// Logins: a new user, a returning one, a spent code.
 	user := "obs-" + phoneAppID()
-	if err := ts.sim.SetPhone(user, "86", "13912340001"); err != nil {
+	if err := ts.Sim.SetPhone(user, "86", "13912340001"); err != nil {
 		t.Fatal(err)
 	}
 	secrets = append(secrets, "13912340001", "+8613912340001")
-	code := ts.code(t, user)
-	p := mustLogin(t, ts, map[string]any{"code": code})
-	code2 := ts.code(t, user)
-	p2 := mustLogin(t, ts, map[string]any{"code": code2})
-	if _, resp := ts.login(t, map[string]any{"code": code}); resp.code() != "WECHAT_CODE_INVALID" {
-		t.Fatalf("spent code: %s", resp.raw)
+	code := ts.Code(t, user)
+	p := ts.MustLogin(t, map[string]any{"code": code})
+	code2 := ts.Code(t, user)
+	p2 := ts.MustLogin(t, map[string]any{"code": code2})
+	if _, resp := ts.Login(t, map[string]any{"code": code}); resp.Code() != "WECHAT_CODE_INVALID" {
+		t.Fatalf("spent code: %s", resp.Raw)
 	}
 	secrets = append(secrets, code, code2, p.Token, p2.Token)
 
-	if r := ts.do(t, p.Token, `query Me { me { id } }`, nil); len(r.Errors) > 0 {
-		t.Fatal(r.raw)
+	if r := ts.Do(t, p.Token, `query Me { me { id } }`, nil); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
 	}
-	if r := ts.do(t, "", `{ me { id } }`, nil); r.code() != "UNAUTHENTICATED" {
-		t.Fatal(r.raw)
+	if r := ts.Do(t, "", `{ me { id } }`, nil); r.Code() != "UNAUTHENTICATED" {
+		t.Fatal(r.Raw)
 	}
-	phoneCode := ts.phoneCode(t, user)
+	phoneCode := phoneCode(ts, t, user)
 	secrets = append(secrets, phoneCode)
-	if got, r := ts.bind(t, p.Token, map[string]any{"code": phoneCode}); got != "+8613912340001" {
-		t.Fatalf("bind: %s", r.raw)
+	if got, r := bind(ts, t, p.Token, map[string]any{"code": phoneCode}); got != "+8613912340001" {
+		t.Fatalf("bind: %s", r.Raw)
 	}
-	if resp, r := ts.upload(t, p.Token, pngOf(32, 32), nil); resp.StatusCode != 200 || len(r.Errors) > 0 {
-		t.Fatalf("upload: %d %s", resp.StatusCode, r.raw)
+	if resp, r := ts.Upload(t, p.Token, pngOf(32, 32), nil); resp.StatusCode != 200 || len(r.Errors) > 0 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, r.Raw)
 	}
 
 	// Admin: sign in, list users, disable one; a wrong password.
 	admName := "obs" + phoneAppID()[2:10]
-	pw := mustAdmin(t, admName, "admin")
+	pw := apptest.CreateAdmin(t, admName, "admin")
 	secrets = append(secrets, pw)
-	adm, r := ts.adminLogin(t, admName, pw)
+	adm, r := ts.AdminLogin(t, admName, pw)
 	if adm == "" {
-		t.Fatal(r.raw)
+		t.Fatal(r.Raw)
 	}
 	secrets = append(secrets, adm)
-	if _, r := ts.adminLogin(t, admName, pw+"x"); r.code() != "INVALID_CREDENTIALS" {
-		t.Fatal(r.raw)
+	if _, r := ts.AdminLogin(t, admName, pw+"x"); r.Code() != "INVALID_CREDENTIALS" {
+		t.Fatal(r.Raw)
 	}
-	if r := ts.do(t, adm, `{ users(first: 2) { edges { node { id } } } }`, nil); len(r.Errors) > 0 {
-		t.Fatal(r.raw)
+	if r := ts.Do(t, adm, `{ users(first: 2) { edges { node { id } } } }`, nil); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
 	}
-	if r := ts.do(t, adm, `mutation($id: ID!) { disableUser(id: $id, reason: "obs") { id } }`, map[string]any{"id": p.User.ID}); len(r.Errors) > 0 {
-		t.Fatal(r.raw)
+	if r := ts.Do(t, adm, `mutation($id: ID!) { disableUser(id: $id, reason: "obs") { id } }`, map[string]any{"id": p.User.ID}); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
 	}
 
 	// Refused before running: a parse error, a validation error.
-	if r := ts.do(t, "", `{ me { id `, nil); r.code() != "GRAPHQL_PARSE_FAILED" {
-		t.Fatal(r.raw)
+	if r := ts.Do(t, "", `{ me { id `, nil); r.Code() != "GRAPHQL_PARSE_FAILED" {
+		t.Fatal(r.Raw)
 	}
-	if r := ts.do(t, "", `{ nosuchfield }`, nil); r.code() != "GRAPHQL_VALIDATION_FAILED" {
-		t.Fatal(r.raw)
+	if r := ts.Do(t, "", `{ nosuchfield }`, nil); r.Code() != "GRAPHQL_VALIDATION_FAILED" {
+		t.Fatal(r.Raw)
 	}
 	// A flood of operation names and of paths mints no series.
 	for i := range 100 {
-		ts.do(t, "", fmt.Sprintf(`query Op%d_%s { me { id } }`, i, strings.Repeat("x", i)), nil)
+		ts.Do(t, "", fmt.Sprintf(`query Op%d_%s { me { id } }`, i, strings.Repeat("x", i)), nil)
 		resp, err := http.Get(ts.URL() + fmt.Sprintf("/no/such/path/%d", i))
 		if err != nil {
 			t.Fatal(err)
@@ -186,7 +125,7 @@ func TestObservability_FullRun(t *testing.T) {
 	if resp, err := http.Get(ts.MetricsURL()); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("/metrics without the token: %v %v", resp, err)
 	}
-	text := scrape(t, ts.MetricsURL(), metricsToken)
+	text := apptest.Scrape(t, ts.MetricsURL(), metricsToken)
 	for _, c := range []struct {
 		name   string
 		labels []string
@@ -218,18 +157,18 @@ func TestObservability_FullRun(t *testing.T) {
 		{"db_query_duration_seconds_count", []string{"operation", "SELECT", "outcome", "ok"}, 1},
 		{"go_sql_open_connections", []string{"db_name", "wxlogin"}, 1},
 		{"go_sql_max_open_connections", []string{"db_name", "wxlogin"}, 10},
-		{"go_sql_max_open_connections", []string{"db_name", "wxlogin_admin"}, float64(DefaultConfig().AdminDBMaxConns)},
+		{"go_sql_max_open_connections", []string{"db_name", "wxlogin_admin"}, float64(app.DefaultConfig().AdminDBMaxConns)},
 		{"go_goroutines", nil, 1},
 	} {
-		if got := metric(text, c.name, c.labels...); got < c.min {
+		if got := apptest.Metric(text, c.name, c.labels...); got < c.min {
 			t.Errorf("%s%v = %v, want at least %v", c.name, c.labels, got, c.min)
 		}
 	}
 	// Bounded: a hundred operation names and paths made no series of their own.
-	if n := series(text, "graphql_operations_total"); n > 20 {
+	if n := apptest.Series(text, "graphql_operations_total"); n > 20 {
 		t.Errorf("graphql_operations_total has %d series", n)
 	}
-	if n := series(text, "http_requests_total"); n > 12 {
+	if n := apptest.Series(text, "http_requests_total"); n > 12 {
 		t.Errorf("http_requests_total has %d series", n)
 	}
 	if strings.Contains(text, "Op42") || strings.Contains(text, "/no/such/path") {
@@ -237,7 +176,7 @@ func TestObservability_FullRun(t *testing.T) {
 	}
 
 	// The log: JSON, one "request" line per request with its fields.
-	logs := ts.logs.String()
+	logs := ts.Logs.String()
 	var requests []map[string]any
 	sc := bufio.NewScanner(strings.NewReader(logs))
 	sc.Buffer(nil, 1<<20)
@@ -314,12 +253,12 @@ func TestObservability_FullRun(t *testing.T) {
 	}
 
 	// No secret anywhere: the log, the spans, the metrics.
-	for _, s := range ts.sim.SessionKeys() {
+	for _, s := range ts.Sim.SessionKeys() {
 		secrets = append(secrets, string(s))
 	}
-	ts.tokens = append(ts.tokens, adm)
+	ts.AddToken(adm)
 	for where, text := range map[string]string{"the log": logs, "the spans": attrs.String(), "the metrics": text} {
-		ts.assertNoSecretsIn(t, text, where)
+		ts.AssertNoSecretsIn(t, text, where)
 		for _, s := range secrets {
 			if s != "" && strings.Contains(text, s) {
 				t.Errorf("%s holds the secret %q", where, s)
@@ -338,12 +277,12 @@ func TestObservability_MetricsAddr(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	ts, _ := startObsServer(t, func(c *Config) { c.MetricsAddr = addr })
+	ts, _ := startObsServer(t, func(c *app.Config) { c.MetricsAddr = addr })
 	if got := ts.MetricsURL(); got != "http://"+addr+"/metrics" {
 		t.Fatalf("MetricsURL = %s", got)
 	}
-	ts.do(t, "", `{ __typename }`, nil)
-	if text := scrape(t, ts.MetricsURL(), ""); metric(text, "http_requests_total", "route", "/graphql") < 1 {
+	ts.Do(t, "", `{ __typename }`, nil)
+	if text := apptest.Scrape(t, ts.MetricsURL(), ""); apptest.Metric(text, "http_requests_total", "route", "/graphql") < 1 {
 		t.Fatalf("metrics: %s", text)
 	}
 	resp, err := http.Get(ts.URL() + "/metrics")
@@ -355,7 +294,7 @@ func TestObservability_MetricsAddr(t *testing.T) {
 		t.Fatalf("/metrics on the main listener: %d", resp.StatusCode)
 	}
 
-	off, _ := startObsServer(t, func(c *Config) { c.MetricsAddr = "off" })
+	off, _ := startObsServer(t, func(c *app.Config) { c.MetricsAddr = "off" })
 	if off.MetricsURL() != "" {
 		t.Fatal("metrics off, yet a URL")
 	}
@@ -382,8 +321,8 @@ func TestObservability_MetricsAddr(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("/metrics on the main listener without METRICS_TOKEN: %d", resp.StatusCode)
 	}
-	if !strings.Contains(bare.logs.String(), "metrics are off") {
-		t.Errorf("start-up did not say metrics are off:\n%s", bare.logs.String())
+	if !strings.Contains(bare.Logs.String(), "metrics are off") {
+		t.Errorf("start-up did not say metrics are off:\n%s", bare.Logs.String())
 	}
 }
 
@@ -392,18 +331,18 @@ func TestObservability_MetricsAddr(t *testing.T) {
 // record, so a log shipper meets no plain text.
 func TestServe_JSONModeWritesOnlyJSON(t *testing.T) {
 	t.Parallel()
-	dsn, _ := freshDatabase(t)
-	sim := wechattest.New(wechattest.App{AppID: e2eAppID, Secret: e2eSecret})
+	dsn, _ := storetest.FreshDatabase(t)
+	sim := wechattest.New(wechattest.App{AppID: apptest.AppID, Secret: apptest.Secret})
 	wx := httptest.NewServer(sim.Handler())
 	defer wx.Close()
-	env := envOf(map[string]string{
-		"DATABASE_URL": dsn, "PORT": "0", "HOST": "127.0.0.1", "WECHAT_APPID": e2eAppID, "WECHAT_SECRET": e2eSecret,
+	env := apptest.Env(map[string]string{
+		"DATABASE_URL": dsn, "PORT": "0", "HOST": "127.0.0.1", "WECHAT_APPID": apptest.AppID, "WECHAT_SECRET": apptest.Secret,
 		"WECHAT_API_BASE": wx.URL, "SECRET_KEY": strings.Repeat("0102030405060708", 4), "AVATAR_DIR": t.TempDir(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &apptest.SyncBuffer{}, &apptest.SyncBuffer{}
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, nil, env, stdout, stderr) }()
+	go func() { served <- app.Run(ctx, []string{"serve"}, env, nil, stdout, stderr) }()
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "listening on"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("serve printed no address\n%s", stderr.String())
@@ -447,12 +386,12 @@ func TestObservability_TracingFromEnv(t *testing.T) {
 		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, false, true},
 		{map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, false, true},
 	} {
-		on, err := telemetry.TracingEnabled(envOf(c.env))
+		on, err := telemetry.TracingEnabled(apptest.Env(c.env))
 		if on != c.on || (err != nil) != c.fail {
 			t.Errorf("%v: on %v, err %v", c.env, on, err)
 		}
 	}
-	tr, err := telemetry.NewTracing(context.Background(), envOf(nil), nil)
+	tr, err := telemetry.NewTracing(context.Background(), apptest.Env(nil), nil)
 	if err != nil || tr.Enabled() {
 		t.Fatalf("no OTEL_ settings: enabled %v, %v", tr.Enabled(), err)
 	}
@@ -460,23 +399,16 @@ func TestObservability_TracingFromEnv(t *testing.T) {
 		t.Fatal("the tracer records without OTEL_ settings")
 	}
 	// A server with no OTEL_ settings records no span and logs no trace id.
-	logs := &syncBuffer{}
-	sim := wechattest.New(wechattest.App{AppID: e2eAppID, Secret: e2eSecret})
-	cfg := testConfig(t, e2eAppID, "http://127.0.0.1:1")
-	cfg.DBMaxConns, cfg.SecretKey, cfg.LogFormat = 2, make([]byte, 32), "json"
-	m := &Main{Config: cfg, Log: newLogger(cfg, logs), Getenv: envOf(nil)}
-	_ = sim
-	if err := m.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = m.Serve() }()
-	defer m.Close(context.Background())
+	ts := apptest.Start(t, apptest.WithGetenv(apptest.Env(nil)), apptest.WithConfig(func(c *app.Config) {
+		c.WechatAPIBase, c.DBMaxConns, c.SecretKey, c.LogFormat = "http://127.0.0.1:1", 2, make([]byte, 32), "json"
+	}))
+	m, logs := ts.Main, ts.Logs
 	resp, err := http.Get(m.URL() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if m.tracing.Enabled() || strings.Contains(logs.String(), "trace_id") || !strings.Contains(logs.String(), `"msg":"request"`) {
+	if m.TracingEnabled() || strings.Contains(logs.String(), "trace_id") || !strings.Contains(logs.String(), `"msg":"request"`) {
 		t.Fatalf("tracing on without OTEL_ settings: %s", logs.String())
 	}
 }
@@ -487,20 +419,19 @@ func TestObservability_TracingFromEnv(t *testing.T) {
 func BenchmarkObservability_Me(b *testing.B) {
 	for _, c := range []struct {
 		name   string
-		mutate func(*Config)
+		mutate func(*app.Config)
 	}{
-		{"metrics-off", func(c *Config) { c.MetricsAddr = "off" }},
+		{"metrics-off", func(c *app.Config) { c.MetricsAddr = "off" }},
 		{"metrics-on", nil},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			ts := startServer(b, c.mutate)
-			code, _ := ts.sim.Login("", "bench")
-			token := benchLogin(b, ts, code)
-			body := `{"query":"{ me { id } }"}`
-			client := &http.Client{}
+			ts := apptest.Start(b, apptest.WithConfig(c.mutate))
+			token := ts.MustLogin(b, map[string]any{"code": ts.Code(b, "bench")}).Token
+			body := []byte(`{"query":"{ me { id } }"}`)
+			c := ts.Using(&http.Client{})
 			b.ResetTimer()
 			for b.Loop() {
-				benchPost(b, client, ts.URL()+"/graphql", token, []byte(body))
+				c.PostBody(b, token, body)
 			}
 		})
 	}

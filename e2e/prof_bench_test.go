@@ -1,7 +1,6 @@
-package app
+package e2e_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,31 +9,24 @@ import (
 	"testing"
 	"time"
 
-	"wxlogin/wechat/wechattest"
+	"wxlogin/app"
+	"wxlogin/app/apptest"
 )
 
 // BenchmarkE2E_MeCached is the `make bench` `me` request as production runs
 // it: session cache on, one JSON log line per request at INFO. It is the
 // benchmark the profiles in BENCHMARKS.md were taken with:
 //
-//	go test -run '^$' -bench E2E_MeCached -cpu 2 -cpuprofile cpu.out -memprofile mem.out .
+//	go test -run '^$' -bench E2E_MeCached -cpu 2 -cpuprofile cpu.out -memprofile mem.out ./e2e/
 //
 // startCachedServer is Main as production runs it for `me`: session cache
 // on, JSON log at INFO (to io.Discard).
-func startCachedServer(b *testing.B) (*Main, string) {
-	sim := wechattest.New(wechattest.App{AppID: e2eAppID, Secret: e2eSecret})
-	wx := httptest.NewServer(sim.Handler())
-	b.Cleanup(wx.Close)
-	cfg := testConfig(b, e2eAppID, wx.URL)
-	cfg.SessionCacheTTL, cfg.SessionCacheSize = 30*time.Second, 10000
-	m := &Main{Config: cfg, Log: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))}
-	if err := m.Open(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = m.Serve() }()
-	b.Cleanup(func() { _ = m.Close(context.Background()) })
-	code, _ := sim.Login("", "bench")
-	return m, benchLogin(b, &testServer{Main: m, sim: sim}, code)
+func startCachedServer(b *testing.B) (*apptest.Server, string) {
+	ts := apptest.Start(b, apptest.WithLogOutput(io.Discard), apptest.WithConfig(func(c *app.Config) {
+		c.SessionCacheTTL, c.SessionCacheSize = 30*time.Second, 10000
+		c.LogFormat, c.LogLevel = "json", slog.LevelInfo
+	}))
+	return ts, benchLogin(b, ts, ts.Code(b, "bench"))
 }
 
 const benchMeBody = `{"query":"{ me { id nickname avatarUrl gender createdAt lastLoginAt } }"}`
@@ -44,7 +36,7 @@ const benchMeBody = `{"query":"{ me { id nickname avatarUrl gender createdAt las
 // are the server's own (middleware, GraphQL, session cache, JSON).
 func BenchmarkHandler_MeCached(b *testing.B) {
 	m, token := startCachedServer(b)
-	h := m.server.Handler
+	h := m.Handler()
 	b.SetParallelism(4)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -66,14 +58,13 @@ func BenchmarkHandler_MeCached(b *testing.B) {
 func BenchmarkE2E_MeCached(b *testing.B) {
 	m, token := startCachedServer(b)
 	body := []byte(benchMeBody)
-	url := m.URL() + "/graphql"
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	c := m.Using(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}})
 	b.SetParallelism(8)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			benchPost(b, client, url, token, body)
+			c.PostBody(b, token, body)
 		}
 	})
 }

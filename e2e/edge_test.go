@@ -1,46 +1,24 @@
-package app
+package e2e_test
 
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"wxlogin/app"
+	"wxlogin/app/apptest"
 	"wxlogin/blob"
 	"wxlogin/edge"
 )
-
-// fetch sends one request to the running server with the given headers
-// (pairs of name and value; a name may repeat) and reads the answer.
-func (ts *testServer) fetch(t *testing.T, client *http.Client, base, method, path, body string, hdr ...string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
 
 // Every answer carries the security headers, whoever writes it; pages and
 // avatars keep the policies they set themselves.
 func TestE2E_SecurityHeaders(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
+	ts := apptest.Start(t)
 	key := strings.Repeat("ab", 32) + ".png"
 	store, _ := blob.NewDir(ts.Config.AvatarDir)
 	if err := store.Put(context.Background(), key, []byte("\x89PNG\r\n\x1a\n")); err != nil {
@@ -69,7 +47,7 @@ func TestE2E_SecurityHeaders(t *testing.T) {
 		{"GET", "/avatars/../../etc/passwd", "", 404, edge.DefaultCSP, "same-origin"},
 		{"GET", "/avatars/" + key, "", 200, "default-src 'none'; sandbox", "cross-origin"},
 	} {
-		resp, body := ts.fetch(t, http.DefaultClient, ts.URL(), tc.method, tc.path, tc.body, "X-Forwarded-Proto", "https")
+		resp, body := ts.Fetch(t, tc.method, tc.path, tc.body, "X-Forwarded-Proto", "https")
 		h := resp.Header
 		name := tc.method + " " + tc.path
 		if resp.StatusCode != tc.status {
@@ -98,8 +76,8 @@ func TestE2E_SecurityHeaders(t *testing.T) {
 // HSTS is sent over TLS, ours or a trusted proxy's, and never otherwise.
 func TestE2E_HSTS(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, func(c *Config) { c.TrustedProxies, _ = edge.ParseProxies("127.0.0.1") })
-	tlsSrv := httptest.NewUnstartedServer(ts.server.Handler)
+	ts := apptest.Start(t, apptest.WithConfig(func(c *app.Config) { c.TrustedProxies, _ = edge.ParseProxies("127.0.0.1") }))
+	tlsSrv := httptest.NewUnstartedServer(ts.Handler())
 	tlsSrv.StartTLS()
 	t.Cleanup(tlsSrv.Close)
 
@@ -117,7 +95,7 @@ func TestE2E_HSTS(t *testing.T) {
 		{"plain http", http.DefaultClient, ts.URL(), nil, false},
 	} {
 		for _, path := range []string{"/graphql?query=%7B__typename%7D", "/healthz", "/nowhere", "/admin/"} {
-			resp, _ := ts.fetch(t, tc.client, tc.base, "GET", path, "", tc.hdr...)
+			resp, _ := apptest.NewClient(tc.base, tc.client).Fetch(t, "GET", path, "", tc.hdr...)
 			got := resp.Header.Values("Strict-Transport-Security")
 			if tc.want && (len(got) != 1 || got[0] != "max-age=63072000; includeSubDomains") || !tc.want && len(got) != 0 {
 				t.Errorf("%s, %s: Strict-Transport-Security = %q, want it: %v", tc.name, path, got, tc.want)
@@ -128,22 +106,20 @@ func TestE2E_HSTS(t *testing.T) {
 
 // loginFrom logs user in with extra headers and returns the ip the audit
 // log and the session recorded.
-func (ts *testServer) loginFrom(t *testing.T, user string, hdr ...string) (audit, session string) {
+func loginFrom(ts *apptest.Server, t *testing.T, user string, hdr ...string) (audit, session string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": loginMutation, "variables": map[string]any{"in": map[string]any{"code": ts.code(t, user)}}})
-	_, raw := ts.fetch(t, http.DefaultClient, ts.URL(), "POST", "/graphql", string(body), hdr...)
+	body, _ := json.Marshal(map[string]any{"query": apptest.LoginMutation, "variables": map[string]any{"in": map[string]any{"code": ts.Code(t, user)}}})
+	_, raw := ts.Fetch(t, "POST", "/graphql", string(body), hdr...)
 	var out struct {
 		Data struct {
-			Login loginPayload `json:"login"`
+			Login apptest.LoginPayload `json:"login"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal([]byte(raw), &out); err != nil || out.Data.Login.Token == "" {
 		t.Fatalf("login: %s", raw)
 	}
-	ts.mu.Lock()
-	ts.tokens = append(ts.tokens, out.Data.Login.Token)
-	ts.mu.Unlock()
-	db := ts.store.DB()
+	ts.AddToken(out.Data.Login.Token)
+	db := ts.Store().DB()
 	id := out.Data.Login.User.ID
 	if err := db.QueryRowContext(context.Background(),
 		"SELECT host(ip) FROM audit_log WHERE action IN ('user.create', 'user.login') AND target = ?", id).Scan(&audit); err != nil {
@@ -159,11 +135,11 @@ func (ts *testServer) loginFrom(t *testing.T, user string, hdr ...string) (audit
 // proxy: then the right-most untrusted X-Forwarded-For hop.
 func TestE2E_ClientIP(t *testing.T) {
 	t.Parallel()
-	direct := startServer(t, func(c *Config) { c.TrustedProxies, _ = edge.ParseProxies("10.0.0.0/8") })
-	behind := startServer(t, func(c *Config) { c.TrustedProxies, _ = edge.ParseProxies("127.0.0.1,10.0.0.0/8") })
+	direct := apptest.Start(t, apptest.WithConfig(func(c *app.Config) { c.TrustedProxies, _ = edge.ParseProxies("10.0.0.0/8") }))
+	behind := apptest.Start(t, apptest.WithConfig(func(c *app.Config) { c.TrustedProxies, _ = edge.ParseProxies("127.0.0.1,10.0.0.0/8") }))
 	for _, tc := range []struct {
 		name string
-		ts   *testServer
+		ts   *apptest.Server
 		xff  []string
 		want string
 	}{
@@ -180,7 +156,7 @@ func TestE2E_ClientIP(t *testing.T) {
 		for _, v := range tc.xff {
 			hdr = append(hdr, "X-Forwarded-For", v)
 		}
-		audit, session := tc.ts.loginFrom(t, "ip-"+strings.ReplaceAll(tc.name, " ", "-"), hdr...)
+		audit, session := loginFrom(tc.ts, t, "ip-"+strings.ReplaceAll(tc.name, " ", "-"), hdr...)
 		if audit != tc.want || session != tc.want {
 			t.Errorf("%s: XFF %q recorded audit ip %s, session ip %s; want %s", tc.name, tc.xff, audit, session, tc.want)
 		}
@@ -191,14 +167,14 @@ func TestE2E_ClientIP(t *testing.T) {
 func TestE2E_CORS(t *testing.T) {
 	t.Parallel()
 	const admin = "https://admin.example.com"
-	ts := startServer(t, func(c *Config) { c.CORSOrigins = []string{admin} })
-	plain := startServer(t, nil)
+	ts := apptest.Start(t, apptest.WithConfig(func(c *app.Config) { c.CORSOrigins = []string{admin} }))
+	plain := apptest.Start(t)
 	preflight := func(origin string) []string {
 		return []string{"Origin", origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization, content-type"}
 	}
 	vary := func(h http.Header) string { return strings.Join(h.Values("Vary"), ", ") }
 
-	resp, body := ts.fetch(t, http.DefaultClient, ts.URL(), "OPTIONS", "/graphql", "", preflight(admin)...)
+	resp, body := ts.Fetch(t, "OPTIONS", "/graphql", "", preflight(admin)...)
 	h := resp.Header
 	if resp.StatusCode != http.StatusNoContent || body != "" || h.Get("Access-Control-Allow-Origin") != admin ||
 		h.Get("Access-Control-Allow-Methods") != "GET, POST" ||
@@ -207,21 +183,21 @@ func TestE2E_CORS(t *testing.T) {
 		h.Get("Access-Control-Allow-Credentials") != "" || h.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("allowed preflight: %d %q %v", resp.StatusCode, body, h)
 	}
-	for _, s := range []*testServer{ts, plain} {
+	for _, s := range []*apptest.Server{ts, plain} {
 		for _, o := range []string{"https://evil.example", "null", admin + ".evil.example", "http://admin.example.com"} {
-			resp, body := s.fetch(t, http.DefaultClient, s.URL(), "OPTIONS", "/graphql", "", preflight(o)...)
+			resp, body := s.Fetch(t, "OPTIONS", "/graphql", "", preflight(o)...)
 			if resp.StatusCode != http.StatusForbidden || anyCORS(resp.Header) || !strings.Contains(body, `"code":"FORBIDDEN"`) {
 				t.Errorf("preflight from %s: %d %q %v", o, resp.StatusCode, body, resp.Header)
 			}
 		}
 	}
 	// CORS is the API's: other paths answer no preflight.
-	if resp, _ := ts.fetch(t, http.DefaultClient, ts.URL(), "OPTIONS", "/healthz", "", preflight(admin)...); anyCORS(resp.Header) {
+	if resp, _ := ts.Fetch(t, "OPTIONS", "/healthz", "", preflight(admin)...); anyCORS(resp.Header) {
 		t.Errorf("preflight to /healthz: %d %v", resp.StatusCode, resp.Header)
 	}
 
 	q := `{"query":"{ __typename }"}`
-	resp, body = ts.fetch(t, http.DefaultClient, ts.URL(), "POST", "/graphql", q, "Origin", admin)
+	resp, body = ts.Fetch(t, "POST", "/graphql", q, "Origin", admin)
 	h = resp.Header
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Query") || h.Get("Access-Control-Allow-Origin") != admin ||
 		h.Get("Access-Control-Expose-Headers") != "X-Request-Id" || !strings.Contains(vary(h), "Origin") ||
@@ -230,15 +206,15 @@ func TestE2E_CORS(t *testing.T) {
 	}
 	// Another origin's request is served (same-origin POSTs carry Origin
 	// too) but no page of that origin may read it.
-	resp, body = ts.fetch(t, http.DefaultClient, ts.URL(), "POST", "/graphql", q, "Origin", "https://evil.example")
+	resp, body = ts.Fetch(t, "POST", "/graphql", q, "Origin", "https://evil.example")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Query") || anyCORS(resp.Header) || !strings.Contains(vary(resp.Header), "Origin") {
 		t.Errorf("POST from another origin: %d %q %v", resp.StatusCode, body, resp.Header)
 	}
-	if resp, _ := plain.fetch(t, http.DefaultClient, plain.URL(), "POST", "/graphql", q, "Origin", admin); anyCORS(resp.Header) {
+	if resp, _ := plain.Fetch(t, "POST", "/graphql", q, "Origin", admin); anyCORS(resp.Header) {
 		t.Errorf("POST without CORS_ORIGINS: %v", resp.Header)
 	}
 	// OPTIONS that is no preflight is still the transport's.
-	if resp, _ := ts.fetch(t, http.DefaultClient, ts.URL(), "OPTIONS", "/graphql", ""); resp.StatusCode != http.StatusNoContent || resp.Header.Get("Allow") == "" || anyCORS(resp.Header) {
+	if resp, _ := ts.Fetch(t, "OPTIONS", "/graphql", ""); resp.StatusCode != http.StatusNoContent || resp.Header.Get("Allow") == "" || anyCORS(resp.Header) {
 		t.Errorf("plain OPTIONS: %d %v", resp.StatusCode, resp.Header)
 	}
 }

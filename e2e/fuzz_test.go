@@ -1,4 +1,4 @@
-package app
+package e2e_test
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"wxlogin/app/apptest"
 )
 
 // FuzzHTTPEndpoint sends random requests — method, path and query,
@@ -18,8 +20,8 @@ import (
 // the log is checked too). `make test` runs the seeds;
 // `go test -run '^$' -fuzz FuzzHTTPEndpoint .` explores.
 func FuzzHTTPEndpoint(f *testing.F) {
-	ts := startServer(f, nil)
-	code, err := ts.sim.Login("", "fuzz-user")
+	ts := apptest.Start(f)
+	code, err := ts.Sim.Login("", "fuzz-user")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -79,12 +81,12 @@ func FuzzHTTPEndpoint(f *testing.F) {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		logStart := ts.logs.Len()
+		logStart := ts.Logs.Len()
 		resp, err := client.Do(req)
 		if err != nil {
 			// net/http refused to send it (a bad header), or the server
 			// hung up: the log says which.
-			if log := ts.logs.From(logStart); strings.Contains(log, "panic") {
+			if log := ts.Logs.From(logStart); strings.Contains(log, "panic") {
 				t.Fatalf("%v, and the server panicked:\n%s", err, log)
 			}
 			return
@@ -95,35 +97,21 @@ func FuzzHTTPEndpoint(f *testing.F) {
 			t.Fatalf("%s %s: HTTP %d %.300s", method, target, resp.StatusCode, raw)
 		}
 		if bytes.Contains(raw, []byte(`"INTERNAL"`)) {
-			t.Fatalf("%s %s: INTERNAL for bad input: %.300s\n%s", method, target, raw, ts.logs.From(logStart))
+			t.Fatalf("%s %s: INTERNAL for bad input: %.300s\n%s", method, target, raw, ts.Logs.From(logStart))
 		}
-		if log := ts.logs.From(logStart); strings.Contains(log, "panic") {
+		if log := ts.Logs.From(logStart); strings.Contains(log, "panic") {
 			t.Fatalf("%s %s: the server panicked:\n%s", method, target, log)
 		}
 	})
 }
 
 // fuzzLogin logs in with code, for a fuzz test's seeds.
-func fuzzLogin(tb testing.TB, ts *testServer, code string) string {
+func fuzzLogin(tb testing.TB, ts *apptest.Server, code string) string {
 	tb.Helper()
-	r := ts.post(http.DefaultClient, "", loginMutation, map[string]any{"in": map[string]any{"code": code}})
+	r := ts.Post("", apptest.LoginMutation, map[string]any{"in": map[string]any{"code": code}})
 	var p struct{ Token string }
-	if r.err != nil || len(r.resp.Errors) > 0 || json.Unmarshal(r.resp.Data["login"], &p) != nil {
-		tb.Fatalf("login: %v %s", r.err, r.resp.raw)
+	if r.Err != nil || len(r.Resp.Errors) > 0 || json.Unmarshal(r.Resp.Data["login"], &p) != nil {
+		tb.Fatalf("login: %v %s", r.Err, r.Resp.Raw)
 	}
 	return p.Token
-}
-
-// Len is how much has been written so far.
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
-}
-
-// From is what was written after the first n bytes.
-func (s *syncBuffer) From(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return string(s.b.Bytes()[n:])
 }

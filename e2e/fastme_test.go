@@ -1,4 +1,4 @@
-package app
+package e2e_test
 
 import (
 	"bytes"
@@ -7,12 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"wxlogin/app"
+	"wxlogin/app/apptest"
 	"wxlogin/store"
 )
 
@@ -35,9 +36,9 @@ const fastMetricsToken = "fast-metrics-token-0123"
 
 // send sends r with token and reports the answer; fast is read off
 // graphql_fast_path_total, so requests on this server must not overlap.
-func (ts *testServer) send(t *testing.T, token string, r fastRequest) fastAnswer {
+func send(ts *apptest.Server, t *testing.T, token string, r fastRequest) fastAnswer {
 	t.Helper()
-	before := metric(scrape(t, ts.MetricsURL(), fastMetricsToken), "graphql_fast_path_total")
+	before := apptest.Metric(apptest.Scrape(t, ts.MetricsURL(), fastMetricsToken), "graphql_fast_path_total")
 	path := "/graphql"
 	if r.query != "" {
 		path += "?" + r.query
@@ -49,8 +50,8 @@ func (ts *testServer) send(t *testing.T, token string, r fastRequest) fastAnswer
 	if token != "" {
 		hdr = append(hdr, "Authorization", "Bearer "+token)
 	}
-	resp, body := ts.fetch(t, http.DefaultClient, ts.URL(), r.method, path, r.body, hdr...)
-	after := metric(scrape(t, ts.MetricsURL(), fastMetricsToken), "graphql_fast_path_total")
+	resp, body := ts.Fetch(t, r.method, path, r.body, hdr...)
+	after := apptest.Metric(apptest.Scrape(t, ts.MetricsURL(), fastMetricsToken), "graphql_fast_path_total")
 	return fastAnswer{resp.StatusCode, resp.Header.Get("Content-Type"), body, after == before+1}
 }
 
@@ -71,19 +72,19 @@ func postBody(query string, extra ...string) string {
 // types. The first sending of each request must go the executor's way.
 func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, func(c *Config) {
+	ts := apptest.Start(t, apptest.WithConfig(func(c *app.Config) {
 		c.SessionCacheTTL, c.SessionCacheSize = time.Minute, 1000
 		c.PublicURL = "https://wx.example.com"
 		c.MetricsToken = fastMetricsToken
-	})
+	}))
 	// The cache serves nothing until its listener is confirmed.
-	waitFor(t, "the session cache to come up", 10*time.Second, ts.SessionCache.Up)
-	p := mustLogin(t, ts, map[string]any{"code": ts.code(t, "fast-"+store.NewID())})
+	apptest.WaitFor(t, "the session cache to come up", 10*time.Second, ts.SessionCache.Up)
+	p := ts.MustLogin(t, map[string]any{"code": ts.Code(t, "fast-"+store.NewID())})
 	// Everything JSON escapes one way or another: quotes, backslash,
 	// HTML's <>&, U+2028/9, DEL, non-ASCII; and a stored avatar path that
 	// PUBLIC_URL makes absolute.
 	odd := "<b>\"Tom\" & \\Jerry</b>\u2028\u2029\x7f 你好 😀"
-	_, err := ts.store.DB().ExecContext(context.Background(), `UPDATE users SET nickname = ?, city = ?,
+	_, err := ts.Store().DB().ExecContext(context.Background(), `UPDATE users SET nickname = ?, city = ?,
 		province = NULL, country = 'CN', language = 'zh_CN', gender = 2, phone = '+8613800138301',
 		avatar_url = '/avatars/`+strings.Repeat("ab", 32)+`.jpg' WHERE id = ?`, odd, "a\tb\nc", p.User.ID)
 	if err != nil {
@@ -97,12 +98,12 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 	sum := sha256.Sum256([]byte(apqDoc))
 	apqExt := `{"persistedQuery":{"version":1,"sha256Hash":"` + hex.EncodeToString(sum[:]) + `"}}`
 	// The hash is registered by a POST carrying both (never planned).
-	reg := ts.send(t, p.Token, fastRequest{method: "POST", body: `{"query":` + mustJSON(apqDoc) + `,"extensions":` + apqExt + `}`})
+	reg := send(ts, t, p.Token, fastRequest{method: "POST", body: `{"query":` + mustJSON(apqDoc) + `,"extensions":` + apqExt + `}`})
 	if reg.status != 200 || reg.fast || !strings.Contains(reg.body, `"avatarUrl":"https://wx.example.com/avatars/`) {
 		t.Fatalf("registering the persisted query: %+v", reg)
 	}
 	// By its hash alone over POST too, as Apollo's clients send it.
-	if a := ts.send(t, p.Token, fastRequest{method: "POST", body: `{"extensions":` + apqExt + `}`}); a.status != 200 || !strings.Contains(a.body, `"avatarUrl":"https://wx.example.com/avatars/`) {
+	if a := send(ts, t, p.Token, fastRequest{method: "POST", body: `{"extensions":` + apqExt + `}`}); a.status != 200 || !strings.Contains(a.body, `"avatarUrl":"https://wx.example.com/avatars/`) {
 		t.Fatalf("a persisted query by hash over POST: %+v", a)
 	}
 	requests := []fastRequest{
@@ -115,14 +116,14 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 		{method: "GET", query: "extensions=" + url.QueryEscape(apqExt)},
 	}
 	for _, r := range requests {
-		first := ts.send(t, p.Token, r)
-		second := ts.send(t, p.Token, r)
+		first := send(ts, t, p.Token, r)
+		second := send(ts, t, p.Token, r)
 		for i := 0; !second.fast && i < 20; i++ {
 			// A miss of the session cache is the executor's: the UPDATE
 			// above drops the cached session when its notification
 			// arrives, and a session read while any notification arrives
 			// (other tests' too, on this database) is not cached.
-			second = ts.send(t, p.Token, r)
+			second = send(ts, t, p.Token, r)
 		}
 		if first.fast || !second.fast {
 			t.Fatalf("%+v: fast path first %v (want false), second %v (want true)", r, first.fast, second.fast)
@@ -136,7 +137,7 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 		}
 	}
 	// The escaping really was exercised.
-	if a := ts.send(t, p.Token, requests[0]); !strings.Contains(a.body, `\u003cb\u003e\"Tom\" \u0026 \\Jerry\u003c/b\u003e\u2028\u2029`) {
+	if a := send(ts, t, p.Token, requests[0]); !strings.Contains(a.body, `\u003cb\u003e\"Tom\" \u0026 \\Jerry\u003c/b\u003e\u2028\u2029`) {
 		t.Fatalf("escaping: %+v", a)
 	}
 
@@ -144,11 +145,11 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 	// token cannot fill (or flush) the plan cache.
 	fresh := fastRequest{method: "POST", body: postBody(`{ me { id  } }`)}
 	for range 2 {
-		if a := ts.send(t, "", fresh); a.fast || !strings.Contains(a.body, `"UNAUTHENTICATED"`) {
+		if a := send(ts, t, "", fresh); a.fast || !strings.Contains(a.body, `"UNAUTHENTICATED"`) {
 			t.Fatalf("without a token: %+v", a)
 		}
 	}
-	if a := ts.send(t, p.Token, fresh); a.fast {
+	if a := send(ts, t, p.Token, fresh); a.fast {
 		t.Fatalf("learned from a refused request: %+v", a)
 	}
 	// A persisted query's plan holds only while the hash is still stored:
@@ -160,32 +161,32 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 		doc := fmt.Sprintf("query Evict%d { me { id } } # %s", i, strings.Repeat("x", 7000))
 		sum := sha256.Sum256([]byte(doc))
 		body := `{"query":` + mustJSON(doc) + `,"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + hex.EncodeToString(sum[:]) + `"}}}`
-		if resp, b := ts.fetch(t, http.DefaultClient, ts.URL(), "POST", "/graphql", body); resp.StatusCode != 200 {
+		if resp, b := ts.Fetch(t, "POST", "/graphql", body); resp.StatusCode != 200 {
 			t.Fatalf("registering %d: %s", i, b)
 		}
 	}
-	if a := ts.send(t, p.Token, byHash); a.fast || !strings.Contains(a.body, "PERSISTED_QUERY_NOT_FOUND") {
+	if a := send(ts, t, p.Token, byHash); a.fast || !strings.Contains(a.body, "PERSISTED_QUERY_NOT_FOUND") {
 		t.Fatalf("an evicted persisted query: %+v", a)
 	}
 
 	// A change through the API shows at once; so does a revoked session,
 	// and a request without a token is the executor's, whatever its bytes.
-	if r := ts.do(t, p.Token, `mutation { updateProfile(input: {nickname: "Renamed"}) { id } }`, nil); len(r.Errors) > 0 {
-		t.Fatal(r.raw)
+	if r := ts.Do(t, p.Token, `mutation { updateProfile(input: {nickname: "Renamed"}) { id } }`, nil); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
 	}
-	if a := ts.send(t, p.Token, requests[0]); !strings.Contains(a.body, `"nickname":"Renamed"`) {
+	if a := send(ts, t, p.Token, requests[0]); !strings.Contains(a.body, `"nickname":"Renamed"`) {
 		t.Fatalf("after updateProfile: %+v", a)
 	}
-	if a := ts.send(t, "", requests[0]); a.fast || !strings.Contains(a.body, `"UNAUTHENTICATED"`) {
+	if a := send(ts, t, "", requests[0]); a.fast || !strings.Contains(a.body, `"UNAUTHENTICATED"`) {
 		t.Fatalf("without a token: %+v", a)
 	}
-	if a := ts.send(t, "wxu_not-a-token", requests[0]); a.fast || !strings.Contains(a.body, `"UNAUTHENTICATED"`) {
+	if a := send(ts, t, "wxu_not-a-token", requests[0]); a.fast || !strings.Contains(a.body, `"UNAUTHENTICATED"`) {
 		t.Fatalf("with a malformed token: %+v", a)
 	}
-	if r := ts.do(t, p.Token, `mutation { logout }`, nil); len(r.Errors) > 0 {
-		t.Fatal(r.raw)
+	if r := ts.Do(t, p.Token, `mutation { logout }`, nil); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
 	}
-	if a := ts.send(t, p.Token, requests[0]); a.fast || !strings.Contains(a.body, `"UNAUTHENTICATED"`) {
+	if a := send(ts, t, p.Token, requests[0]); a.fast || !strings.Contains(a.body, `"UNAUTHENTICATED"`) {
 		t.Fatalf("after logout: %+v", a)
 	}
 }
@@ -196,11 +197,11 @@ func TestFastMe_SameAnswerAsTheExecutor(t *testing.T) {
 // several root fields, a mutation.
 func TestFastMe_OnlyPlainMeQueries(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, func(c *Config) {
+	ts := apptest.Start(t, apptest.WithConfig(func(c *app.Config) {
 		c.SessionCacheTTL, c.SessionCacheSize = time.Minute, 1000
 		c.MetricsToken = fastMetricsToken
-	})
-	p := mustLogin(t, ts, map[string]any{"code": ts.code(t, "fast-no-"+store.NewID())})
+	}))
+	p := ts.MustLogin(t, map[string]any{"code": ts.Code(t, "fast-no-"+store.NewID())})
 	never := []struct {
 		body, want string
 	}{
@@ -217,7 +218,7 @@ func TestFastMe_OnlyPlainMeQueries(t *testing.T) {
 	}
 	for _, n := range never {
 		for range 3 {
-			a := ts.send(t, p.Token, fastRequest{method: "POST", body: n.body})
+			a := send(ts, t, p.Token, fastRequest{method: "POST", body: n.body})
 			if a.fast || !strings.Contains(a.body, n.want) || strings.Contains(n.body, "@include") && strings.Contains(a.body, "nickname") != strings.Contains(n.body, "true") {
 				t.Fatalf("%s: %+v", n.body, a)
 			}

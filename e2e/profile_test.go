@@ -1,4 +1,4 @@
-package app
+package e2e_test
 
 import (
 	"bytes"
@@ -15,17 +15,20 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"wxlogin/app"
+	"wxlogin/app/apptest"
 )
 
 func TestProfile_Update(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
-	tok := mustLogin(t, ts, map[string]any{"code": ts.code(t, "profiler")}).Token
+	ts := apptest.Start(t)
+	tok := ts.MustLogin(t, map[string]any{"code": ts.Code(t, "profiler")}).Token
 	const m = `mutation($in: ProfileInput!) { updateProfile(input: $in) { nickname gender city province country language } }`
 	type user struct{ Nickname, Gender, City, Province, Country, Language *string }
-	update := func(in map[string]any) (user, *gqlResponse) {
+	update := func(in map[string]any) (user, *apptest.Response) {
 		t.Helper()
-		r := ts.do(t, tok, m, map[string]any{"in": in})
+		r := ts.Do(t, tok, m, map[string]any{"in": in})
 		var u user
 		if r.Data != nil {
 			_ = json.Unmarshal(r.Data["updateProfile"], &u)
@@ -34,12 +37,12 @@ func TestProfile_Update(t *testing.T) {
 	}
 	u, r := update(map[string]any{"nickname": "  小明 Ming  ", "gender": "MALE", "city": "Shenzhen", "country": "China"})
 	if len(r.Errors) > 0 || *u.Nickname != "小明 Ming" || *u.Gender != "MALE" || *u.City != "Shenzhen" {
-		t.Fatalf("first update: %s", r.raw)
+		t.Fatalf("first update: %s", r.Raw)
 	}
 	// Only the fields given change; "" clears; null leaves.
 	u, r = update(map[string]any{"nickname": "Ming", "city": "", "country": nil})
 	if len(r.Errors) > 0 || *u.Nickname != "Ming" || u.City != nil || *u.Gender != "MALE" || *u.Country != "China" {
-		t.Fatalf("second update: %s", r.raw)
+		t.Fatalf("second update: %s", r.Raw)
 	}
 	for name, in := range map[string]map[string]any{
 		"Empty":       {"nickname": "   "},
@@ -55,58 +58,24 @@ func TestProfile_Update(t *testing.T) {
 		"LineSep":     {"nickname": "a\u2028b"},
 		"Zalgo":       {"nickname": "a\u0301\u0301\u0301\u0301\u0301"},
 	} {
-		if _, r := update(in); r.code() != "BAD_USER_INPUT" {
-			t.Errorf("%s: %s", name, r.raw)
+		if _, r := update(in); r.Code() != "BAD_USER_INPUT" {
+			t.Errorf("%s: %s", name, r.Raw)
 		}
 	}
 	// What real names and emoji need still passes: a family emoji (joined
 	// by ZWJ), Vietnamese stacked accents, Thai.
 	for _, nick := range []string{"👨\u200d👩\u200d👧 Lê Thị Ngọc Ánh", "ệ̃", "สมชาย"} {
 		if u, r := update(map[string]any{"nickname": nick}); len(r.Errors) > 0 || *u.Nickname != nick {
-			t.Errorf("nickname %q: %s", nick, r.raw)
+			t.Errorf("nickname %q: %s", nick, r.Raw)
 		}
 	}
 	update(map[string]any{"nickname": "Ming"})
 	if u, _ := update(map[string]any{}); *u.Nickname != "Ming" {
 		t.Fatalf("the refused updates changed the profile: %+v", u)
 	}
-	if r := ts.do(t, "", m, map[string]any{"in": map[string]any{"nickname": "x"}}); r.code() != "UNAUTHENTICATED" {
-		t.Fatalf("without a token: %s", r.raw)
+	if r := ts.Do(t, "", m, map[string]any{"in": map[string]any{"nickname": "x"}}); r.Code() != "UNAUTHENTICATED" {
+		t.Fatalf("without a token: %s", r.Raw)
 	}
-}
-
-// upload sends uploadAvatar as a GraphQL multipart request.
-func (ts *testServer) upload(t *testing.T, token string, file []byte, hdr map[string]string) (*http.Response, *gqlResponse) {
-	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	_ = mw.WriteField("operations", `{"query":"mutation($f: Upload!) { uploadAvatar(file: $f) { id avatarUrl } }","variables":{"f":null}}`)
-	_ = mw.WriteField("map", `{"0":["variables.f"]}`)
-	fw, _ := mw.CreateFormFile("0", "avatar.png")
-	_, _ = fw.Write(file)
-	_ = mw.Close()
-	req, _ := http.NewRequest("POST", ts.URL()+"/graphql", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("GraphQL-Require-Preflight", "1")
-	for k, v := range hdr {
-		if v == "" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	g := &gqlResponse{raw: string(raw)}
-	_ = json.Unmarshal(raw, g)
-	return resp, g
 }
 
 func pngOf(w, h int) []byte {
@@ -121,8 +90,8 @@ func pngOf(w, h int) []byte {
 
 func TestProfile_UploadAvatar(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, func(c *Config) { c.PublicURL = "https://api.example.com" })
-	tok := mustLogin(t, ts, map[string]any{"code": ts.code(t, "avatar-owner")}).Token
+	ts := apptest.Start(t, apptest.WithConfig(func(c *app.Config) { c.PublicURL = "https://api.example.com" }))
+	tok := ts.MustLogin(t, map[string]any{"code": ts.Code(t, "avatar-owner")}).Token
 
 	// A JPEG carrying EXIF (where a phone puts its GPS position) and a
 	// name and type that lie.
@@ -131,10 +100,10 @@ func TestProfile_UploadAvatar(t *testing.T) {
 	exif := append([]byte("\xff\xe1\x00\x1eExif\x00\x00"), []byte("GPS-31.2304N-121.4737E")...)
 	withExif := append(append(append([]byte{}, jb.Bytes()[:2]...), exif...), jb.Bytes()[2:]...)
 
-	resp, r := ts.upload(t, tok, withExif, nil)
+	resp, r := ts.Upload(t, tok, withExif, nil)
 	var got struct{ ID, AvatarURL string }
 	if resp.StatusCode != 200 || len(r.Errors) > 0 || json.Unmarshal(r.Data["uploadAvatar"], &got) != nil {
-		t.Fatalf("upload: %d %s", resp.StatusCode, r.raw)
+		t.Fatalf("upload: %d %s", resp.StatusCode, r.Raw)
 	}
 	path, ok := strings.CutPrefix(got.AvatarURL, "https://api.example.com/avatars/")
 	if !ok || len(path) != 64+4 || !strings.HasSuffix(path, ".jpg") {
@@ -158,15 +127,15 @@ func TestProfile_UploadAvatar(t *testing.T) {
 	if bytes.Contains(stored, []byte("GPS-")) || bytes.Contains(stored, []byte("Exif")) {
 		t.Fatal("the stored avatar kept the upload's EXIF")
 	}
-	if me := ts.do(t, tok, `{ me { avatarUrl } }`, nil); !strings.Contains(me.raw, got.AvatarURL) {
-		t.Fatalf("me: %s", me.raw)
+	if me := ts.Do(t, tok, `{ me { avatarUrl } }`, nil); !strings.Contains(me.Raw, got.AvatarURL) {
+		t.Fatalf("me: %s", me.Raw)
 	}
 
 	// PNG and WebP are taken too.
 	webp, _ := base64.StdEncoding.DecodeString("UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==")
 	for name, file := range map[string][]byte{"PNG": pngOf(50, 40), "WebP": webp} {
-		if resp, r := ts.upload(t, tok, file, nil); resp.StatusCode != 200 || len(r.Errors) > 0 {
-			t.Errorf("%s: %d %s", name, resp.StatusCode, r.raw)
+		if resp, r := ts.Upload(t, tok, file, nil); resp.StatusCode != 200 || len(r.Errors) > 0 {
+			t.Errorf("%s: %d %s", name, resp.StatusCode, r.Raw)
 		}
 	}
 
@@ -190,9 +159,9 @@ func TestProfile_UploadAvatar(t *testing.T) {
 		"TooLarge":    {bytes.Repeat([]byte{0xff}, 2<<20+1), nil, 413, "2 MB"},
 		"NoPreflight": {pngOf(2, 2), map[string]string{"GraphQL-Require-Preflight": ""}, 400, "GraphQL-Require-Preflight"},
 	} {
-		resp, r := ts.upload(t, tok, c.file, c.hdr)
-		if resp.StatusCode != c.status || r.code() != "BAD_USER_INPUT" || !strings.Contains(r.raw, c.says) {
-			t.Errorf("%s: %d %s", name, resp.StatusCode, r.raw)
+		resp, r := ts.Upload(t, tok, c.file, c.hdr)
+		if resp.StatusCode != c.status || r.Code() != "BAD_USER_INPUT" || !strings.Contains(r.Raw, c.says) {
+			t.Errorf("%s: %d %s", name, resp.StatusCode, r.Raw)
 		}
 	}
 	// A body cut short is said to be cut short, not too large.
@@ -220,16 +189,16 @@ func TestProfile_UploadAvatar(t *testing.T) {
 
 	// A JSON body cannot pass a string or an object off as a file.
 	for _, f := range []any{"abc", map[string]any{"File": "x"}, 5} {
-		r := ts.do(t, tok, `mutation($f: Upload!) { uploadAvatar(file: $f) { id } }`, map[string]any{"f": f})
-		if r.code() != "BAD_USER_INPUT" || !strings.Contains(r.raw, "multipart") || strings.Contains(r.raw, "interface") {
-			t.Errorf("Upload as %T: %s", f, r.raw)
+		r := ts.Do(t, tok, `mutation($f: Upload!) { uploadAvatar(file: $f) { id } }`, map[string]any{"f": f})
+		if r.Code() != "BAD_USER_INPUT" || !strings.Contains(r.Raw, "multipart") || strings.Contains(r.Raw, "interface") {
+			t.Errorf("Upload as %T: %s", f, r.Raw)
 		}
 	}
-	if resp, r := ts.upload(t, "", pngOf(2, 2), nil); resp.StatusCode != 200 || r.code() != "UNAUTHENTICATED" {
-		t.Errorf("without a token: %d %s", resp.StatusCode, r.raw)
+	if resp, r := ts.Upload(t, "", pngOf(2, 2), nil); resp.StatusCode != 200 || r.Code() != "UNAUTHENTICATED" {
+		t.Errorf("without a token: %d %s", resp.StatusCode, r.Raw)
 	}
-	if me := ts.do(t, tok, `{ me { avatarUrl } }`, nil); strings.Contains(me.raw, got.AvatarURL) {
-		t.Fatalf("a refused upload should not have replaced the WebP one: %s", me.raw)
+	if me := ts.Do(t, tok, `{ me { avatarUrl } }`, nil); strings.Contains(me.Raw, got.AvatarURL) {
+		t.Fatalf("a refused upload should not have replaced the WebP one: %s", me.Raw)
 	}
 	for _, p := range []string{"../../etc/passwd", strings.Repeat("0", 64) + ".jpg", "x.jpg"} {
 		if resp, err := http.Get(ts.URL() + "/avatars/" + p); err != nil || resp.StatusCode != 404 {

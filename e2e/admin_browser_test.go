@@ -1,4 +1,4 @@
-package app
+package e2e_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"wxlogin/admin"
+	"wxlogin/app/apptest"
 	"wxlogin/web/webtest"
 	"wxlogin/wechat"
 )
@@ -103,7 +104,7 @@ func (b *tab) shot(name string) {
 		return
 	}
 	// Fonts and images settle before the picture is taken.
-	b.waitFor("fonts", `document.fonts.status === 'loaded' && !document.querySelector('[aria-busy]')`)
+	b.waitFor("fonts", `document.fonts.Status === 'loaded' && !document.querySelector('[aria-busy]')`)
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -125,14 +126,14 @@ type browserUser struct {
 	id, token, nickname string
 }
 
-func makeUser(t *testing.T, ts *testServer, login, nickname string) browserUser {
+func makeUser(t *testing.T, ts *apptest.Server, login, nickname string) browserUser {
 	t.Helper()
-	code := ts.code(t, login)
-	ui, err := ts.sim.UserInfo("", login, wechat.Profile{NickName: nickname, City: "Shenzhen", Country: "China", Language: "zh_CN"})
+	code := ts.Code(t, login)
+	ui, err := ts.Sim.UserInfo("", login, wechat.Profile{NickName: nickname, City: "Shenzhen", Country: "China", Language: "zh_CN"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := mustLogin(t, ts, map[string]any{"code": code, "rawData": ui.RawData, "signature": ui.Signature})
+	p := ts.MustLogin(t, map[string]any{"code": code, "rawData": ui.RawData, "signature": ui.Signature})
 	return browserUser{id: p.User.ID, token: p.Token, nickname: nickname}
 }
 
@@ -142,9 +143,9 @@ func makeUser(t *testing.T, ts *testServer, login, nickname string) browserUser 
 func TestAdminBrowser(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
-	ts := startServer(t, nil)
-	adminPw := mustAdmin(t, "brw-admin", "admin")
-	viewerPw := mustAdmin(t, "brw-viewer", "viewer")
+	ts := apptest.Start(t)
+	adminPw := apptest.CreateAdmin(t, "brw-admin", "admin")
+	viewerPw := apptest.CreateAdmin(t, "brw-viewer", "viewer")
 	_ = viewerPw
 	// 25 users whose nicknames only this test uses: three pages of 10.
 	var people []browserUser
@@ -158,11 +159,11 @@ func TestAdminBrowser(t *testing.T) {
 	if os.Getenv("SCREENSHOTS_DIR") != "" {
 		// Pictures of a lived-in database: users made over two years, with
 		// logins across the chart's month.
-		if err := ts.store.Seed(context.Background(), 400, e2eAppID); err != nil {
+		if err := ts.Store().Seed(context.Background(), 400, apptest.AppID); err != nil {
 			t.Fatal(err)
 		}
 		// A month of logins with a weekly rhythm, for the chart.
-		if _, err := ts.store.DB().ExecContext(context.Background(), `INSERT INTO audit_log (id, at, actor_kind, actor_id, action, target, detail)
+		if _, err := ts.Store().DB().ExecContext(context.Background(), `INSERT INTO audit_log (id, at, actor_kind, actor_id, action, target, detail)
 			SELECT gen_random_uuid(), now() - (d + random() * 0.9) * interval '1 day', 'user', u.id, 'user.login', u.id::text, '{"seed": true}'
 			FROM generate_series(1, 29) AS d,
 			LATERAL (SELECT id FROM users WHERE d > 0 ORDER BY random() LIMIT (70 + 30 * sin(d * 0.9) + 12 * cos(d * 2.1))::int) AS u`); err != nil {
@@ -312,8 +313,8 @@ func TestAdminBrowser(t *testing.T) {
 
 	step("DisableUser", func(t *testing.T) {
 		victim := people[7]
-		if me := ts.do(t, victim.token, `{ me { id } }`, nil); len(me.Errors) > 0 {
-			t.Fatalf("before disabling, me = %s", me.raw)
+		if me := ts.Do(t, victim.token, `{ me { id } }`, nil); len(me.Errors) > 0 {
+			t.Fatalf("before disabling, me = %s", me.Raw)
 		}
 		b.open("/admin/users?q=Browser_07")
 		b.waitFor("the row", `document.querySelectorAll('#users-table tbody tr').length === 1`)
@@ -332,8 +333,8 @@ func TestAdminBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS("dialog [data-confirm]")))
 		b.waitFor("the user disabled, without sessions", `!document.querySelector('dialog') && document.querySelector('h1 .badge')?.textContent === 'Disabled'
 			&& !document.querySelector('#sessions tbody tr') && !!document.querySelector('[data-action=enable]')`)
-		if me := ts.do(t, victim.token, `{ me { id } }`, nil); me.code() != "UNAUTHENTICATED" {
-			t.Fatalf("the disabled user's token = %s", me.raw)
+		if me := ts.Do(t, victim.token, `{ me { id } }`, nil); me.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("the disabled user's token = %s", me.Raw)
 		}
 	})
 
@@ -377,8 +378,8 @@ func TestAdminBrowser(t *testing.T) {
 		b.waitFor("a session", `document.querySelectorAll('#sessions tbody tr').length === 1`)
 		b.do("revoke", chromedp.Click(chromedp.CSS("#sessions [data-action=revoke]")))
 		b.waitFor("no sessions", `!document.querySelector('#sessions tbody tr') && document.querySelector('#user-msg').textContent.includes('Session revoked')`)
-		if me := ts.do(t, u.token, `{ me { id } }`, nil); me.code() != "UNAUTHENTICATED" {
-			t.Fatalf("a revoked session's token = %s", me.raw)
+		if me := ts.Do(t, u.token, `{ me { id } }`, nil); me.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("a revoked session's token = %s", me.Raw)
 		}
 	})
 
@@ -412,7 +413,7 @@ func TestAdminBrowser(t *testing.T) {
 		// Strangers have spent the username's failures: this browser signed
 		// in before, and its device cookie (which the page cannot read) still
 		// gets the admin in.
-		if _, err := ts.store.DB().ExecContext(context.Background(), `INSERT INTO login_attempts (key, window_start, count)
+		if _, err := ts.Store().DB().ExecContext(context.Background(), `INSERT INTO login_attempts (key, window_start, count)
 			VALUES ('user:brw-admin', now(), 10) ON CONFLICT (key) DO UPDATE SET window_start = now(), count = 10`); err != nil {
 			t.Fatal(err)
 		}
@@ -509,7 +510,7 @@ func TestAdminBrowser(t *testing.T) {
 		}
 		v := &tab{t: t, ctx: tabCtx, base: ts.URL()}
 		// A username past its limit of failures: the wait is shown in minutes.
-		if _, err := ts.store.DB().ExecContext(context.Background(),
+		if _, err := ts.Store().DB().ExecContext(context.Background(),
 			"INSERT INTO login_attempts (key, window_start, count) VALUES ('user:brw-limited', now(), 10)"); err != nil {
 			t.Fatal(err)
 		}
