@@ -143,8 +143,12 @@ func TestRun_RefusesWithoutAppID(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "WECHAT_APPID is required") || !strings.Contains(err.Error(), "DEV_WECHAT=1") {
 		t.Fatalf("err = %v", err)
 	}
-	if err := Run(context.Background(), []string{"frobnicate"}, envOf(nil), nil, &stdout, &stderr); err == nil {
-		t.Fatal("unknown command accepted")
+	// An unknown command is a usage error that lists the commands, not
+	// the admin subcommands (it once printed adminUsage).
+	err = Run(context.Background(), []string{"frobnicate"}, envOf(nil), nil, &stdout, &stderr)
+	if _, usage := err.(UsageError); !usage || !strings.Contains(err.Error(), `unknown command "frobnicate"`) ||
+		!strings.Contains(err.Error(), "wxlogin [serve|migrate|admin|rekey]") || strings.Contains(err.Error(), "admin create") {
+		t.Fatalf("frobnicate: %v", err)
 	}
 }
 

@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"wxlogin/app"
 	"wxlogin/app/apptest"
 	"wxlogin/store"
 	"wxlogin/store/storetest"
@@ -298,7 +297,8 @@ func TestShutdown_InProcessClosesPool(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, served, stderr := serveInProcess(t, ctx, env)
+	srv := apptest.Serve(t, ctx, env)
+	addr, served, stderr := srv.Addr, srv.Done, srv.Stderr
 	c := &child{addr: addr, sim: sim, stderr: stderr}
 	sim.Inject(wechattest.Fault{Delay: time.Second})
 	login := c.loginAsync(t, "in-process")
@@ -334,7 +334,8 @@ func TestShutdown_DelayFailsReadinessFirst(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, served, _ := serveInProcess(t, ctx, env)
+	srv := apptest.Serve(t, ctx, env)
+	addr, served := srv.Addr, srv.Done
 	status := func(path string) int {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -365,19 +366,38 @@ func TestShutdown_DelayFailsReadinessFirst(t *testing.T) {
 	}
 }
 
-// serveInProcess runs serve, as main does, until ctx ends, and returns the
-// address it listens on, where its result will arrive, and its stderr.
-func serveInProcess(t *testing.T, ctx context.Context, env func(string) string) (string, <-chan error, *apptest.SyncBuffer) {
-	t.Helper()
-	stdout, stderr := &apptest.SyncBuffer{}, &apptest.SyncBuffer{}
-	served := make(chan error, 1)
-	go func() { served <- app.Run(ctx, []string{"serve"}, env, nil, stdout, stderr) }()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if m := regexp.MustCompile(`listening on http://([^\s"]+)`).FindStringSubmatch(stdout.String()); m != nil {
-			return m[1], served, stderr
+// TestServe_JSONModeWritesOnlyJSON: in json log mode (production's
+// default) every line serve writes, the start banner included, is one JSON
+// record, so a log shipper meets no plain text.
+func TestServe_JSONModeWritesOnlyJSON(t *testing.T) {
+	t.Parallel()
+	dsn, _ := storetest.FreshDatabase(t)
+	sim := wechattest.New(wechattest.App{AppID: apptest.AppID, Secret: apptest.Secret})
+	wx := httptest.NewServer(sim.Handler())
+	defer wx.Close()
+	env := apptest.Env(map[string]string{
+		"DATABASE_URL": dsn, "PORT": "0", "HOST": "127.0.0.1", "WECHAT_APPID": apptest.AppID, "WECHAT_SECRET": apptest.Secret,
+		"WECHAT_API_BASE": wx.URL, "SECRET_KEY": strings.Repeat("0102030405060708", 4), "AVATAR_DIR": t.TempDir(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := apptest.Serve(t, ctx, env)
+	stdout, stderr, served := srv.Stdout, srv.Stderr, srv.Done
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	var banner map[string]any
+	for name, out := range map[string]string{"stdout": stdout.String(), "stderr": stderr.String()} {
+		for line := range strings.Lines(out) {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Errorf("%s: a line that is not JSON: %q", name, line)
+			} else if strings.Contains(fmt.Sprint(rec["msg"]), "listening on") {
+				banner = rec
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve printed no address\n%s", stderr.String())
-		}
+	}
+	if u, _ := banner["graphql"].(string); !strings.HasPrefix(u, "http://127.0.0.1:") || banner["url"] == nil {
+		t.Errorf("the start record %v lacks the url and graphql endpoint", banner)
 	}
 }

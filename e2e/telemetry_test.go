@@ -8,18 +8,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"wxlogin/app"
 	"wxlogin/app/apptest"
-	"wxlogin/store/storetest"
 	"wxlogin/telemetry"
-	"wxlogin/wechat/wechattest"
 )
 
 // obsServer is a server whose log is JSON, with tracing to an in-memory
@@ -323,48 +319,6 @@ func TestObservability_MetricsAddr(t *testing.T) {
 	}
 	if !strings.Contains(bare.Logs.String(), "metrics are off") {
 		t.Errorf("start-up did not say metrics are off:\n%s", bare.Logs.String())
-	}
-}
-
-// TestServe_JSONModeWritesOnlyJSON: in json log mode (production's
-// default) every line serve writes, the start banner included, is one JSON
-// record, so a log shipper meets no plain text.
-func TestServe_JSONModeWritesOnlyJSON(t *testing.T) {
-	t.Parallel()
-	dsn, _ := storetest.FreshDatabase(t)
-	sim := wechattest.New(wechattest.App{AppID: apptest.AppID, Secret: apptest.Secret})
-	wx := httptest.NewServer(sim.Handler())
-	defer wx.Close()
-	env := apptest.Env(map[string]string{
-		"DATABASE_URL": dsn, "PORT": "0", "HOST": "127.0.0.1", "WECHAT_APPID": apptest.AppID, "WECHAT_SECRET": apptest.Secret,
-		"WECHAT_API_BASE": wx.URL, "SECRET_KEY": strings.Repeat("0102030405060708", 4), "AVATAR_DIR": t.TempDir(),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &apptest.SyncBuffer{}, &apptest.SyncBuffer{}
-	served := make(chan error, 1)
-	go func() { served <- app.Run(ctx, []string{"serve"}, env, nil, stdout, stderr) }()
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "listening on"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("serve printed no address\n%s", stderr.String())
-		}
-	}
-	cancel()
-	if err := <-served; err != nil {
-		t.Fatal(err)
-	}
-	var banner map[string]any
-	for name, out := range map[string]string{"stdout": stdout.String(), "stderr": stderr.String()} {
-		for line := range strings.Lines(out) {
-			var rec map[string]any
-			if err := json.Unmarshal([]byte(line), &rec); err != nil {
-				t.Errorf("%s: a line that is not JSON: %q", name, line)
-			} else if strings.Contains(fmt.Sprint(rec["msg"]), "listening on") {
-				banner = rec
-			}
-		}
-	}
-	if u, _ := banner["graphql"].(string); !strings.HasPrefix(u, "http://127.0.0.1:") || banner["url"] == nil {
-		t.Errorf("the start record %v lacks the url and graphql endpoint", banner)
 	}
 }
 
