@@ -196,14 +196,7 @@ func settingsOf(c *Config) []setting {
 		row("dev-wechat-unsafe-public", "DEV_WECHAT_UNSAFE_PUBLIC", "", "1 lets dev mode listen beyond loopback, where anyone could mint logins for any user", boolean(&c.DevWechatPublic)),
 		row("db-max-conns", "DB_MAX_CONNS", "20", "database connections per instance, all kept idle when unused", positive(&c.DBMaxConns)),
 		row("db-prepare", "DB_PREPARE", "on", "off stops prepared statements, for PgBouncer in transaction mode without max_prepared_statements", boolean(&c.DBPrepare)),
-		row("session-cache-ttl", "SESSION_CACHE_TTL", "5s", "how long a resolved session is reused without the database (a revocation still reaches every instance within 1 s at worst, by LISTEN/NOTIFY); 0 turns the cache off", func(env, v string) error {
-			ttl, err := time.ParseDuration(v)
-			if err != nil || ttl < 0 || ttl > time.Minute {
-				return fmt.Errorf("%s must be a duration from 0 to 1m, not %q", env, v)
-			}
-			c.SessionCacheTTL = ttl
-			return nil
-		}),
+		row("session-cache-ttl", "SESSION_CACHE_TTL", "5s", "how long a resolved session is reused without the database (a revocation still reaches every instance within 1 s at worst, by LISTEN/NOTIFY); 0 turns the cache off", upToDuration(&c.SessionCacheTTL, time.Minute, "0 to 1m")),
 		row("session-cache-size", "SESSION_CACHE_SIZE", "50000", "most sessions cached per instance (about 1 KiB each)", positive(&c.SessionCacheSize)),
 		row("db-statement-timeout", "DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout while serving; the server cancels longer statements", duration(&c.DBStatementTimeout)),
 		row("admin-db-max-conns", "ADMIN_DB_MAX_CONNS", "4", "database connections per instance for the admin API, a pool apart from DB_MAX_CONNS so admin queries never take users' connections", positive(&c.AdminDBMaxConns)),
@@ -211,14 +204,7 @@ func settingsOf(c *Config) []setting {
 		row("request-timeout", "REQUEST_TIMEOUT", "30s", "deadline of every request; at least 2×WECHAT_TIMEOUT + 11s, so a login fits", duration(&c.RequestTimeout)),
 		row("startup-timeout", "STARTUP_TIMEOUT", "60s", "deadline for connecting to and migrating the database at start", duration(&c.StartupTimeout)),
 		row("shutdown-timeout", "SHUTDOWN_TIMEOUT", "20s", "on SIGTERM or SIGINT, how long requests in flight may finish before they are cut off", duration(&c.ShutdownTimeout)),
-		row("shutdown-delay", "SHUTDOWN_DELAY", "0s", "on SIGTERM or SIGINT, how long to go on serving with /readyz failing before the drain, so a load balancer stops sending first (its check interval × fall count)", func(env, v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 || d > 5*time.Minute {
-				return fmt.Errorf("%s must be a duration from 0s to 5m, not %q", env, v)
-			}
-			c.ShutdownDelay = d
-			return nil
-		}),
+		row("shutdown-delay", "SHUTDOWN_DELAY", "0s", "on SIGTERM or SIGINT, how long to go on serving with /readyz failing before the drain, so a load balancer stops sending first (its check interval × fall count)", upToDuration(&c.ShutdownDelay, 5*time.Minute, "0s to 5m")),
 		row("log-level", "LOG_LEVEL", "info", "debug, info, warn or error", func(env, v string) error {
 			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 				return fmt.Errorf("%s must be debug, info, warn or error, not %q", env, v)
@@ -303,8 +289,8 @@ func settingsOf(c *Config) []setting {
 	}
 }
 
-// text, duration, positive, boolean, upTo and limit read one kind of
-// setting into *p.
+// text, duration, upToDuration, positive, boolean, upTo and limit read
+// one kind of setting into *p.
 func text(p *string) func(env, v string) error {
 	return func(_, v string) error { *p = v; return nil }
 }
@@ -314,6 +300,19 @@ func duration(p *time.Duration) func(env, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return fmt.Errorf("%s must be a duration like 5s, not %q", env, v)
+		}
+		*p = d
+		return nil
+	}
+}
+
+// upToDuration reads a duration from 0 (off) to max; span says so in
+// its errors, as the settings' documentation spells it.
+func upToDuration(p *time.Duration, max time.Duration, span string) func(env, v string) error {
+	return func(env, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > max {
+			return fmt.Errorf("%s must be a duration from %s, not %q", env, span, v)
 		}
 		*p = d
 		return nil

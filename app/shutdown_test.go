@@ -280,6 +280,23 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
+// serveEnv is the environment of a production-mode serve on a free
+// loopback port against database dsn and a WeChat simulator, with the
+// settings in more (name, value pairs) besides; and the simulator.
+func serveEnv(t *testing.T, dsn string, more ...string) (func(string) string, *wechattest.Simulator) {
+	sim := wechattest.New(wechattest.App{AppID: apptest.AppID, Secret: apptest.Secret})
+	wx := httptest.NewServer(sim.Handler())
+	t.Cleanup(wx.Close)
+	env := map[string]string{
+		"DATABASE_URL": dsn, "PORT": "0", "HOST": "127.0.0.1", "WECHAT_APPID": apptest.AppID, "WECHAT_SECRET": apptest.Secret,
+		"WECHAT_API_BASE": wx.URL, "SECRET_KEY": strings.Repeat("0102030405060708", 4), "AVATAR_DIR": t.TempDir(),
+	}
+	for i := 0; i+1 < len(more); i += 2 {
+		env[more[i]] = more[i+1]
+	}
+	return apptest.Env(env), sim
+}
+
 // TestShutdown_InProcessClosesPool runs serve itself, as main does, with a
 // context cancelled mid-request: serve returns nil once the request in
 // flight has its answer, and by then the pool is closed — the database has
@@ -287,14 +304,7 @@ func lastLine(s string) string {
 func TestShutdown_InProcessClosesPool(t *testing.T) {
 	t.Parallel()
 	dsn, dbName := storetest.FreshDatabase(t)
-	sim := wechattest.New(wechattest.App{AppID: apptest.AppID, Secret: apptest.Secret})
-	wx := httptest.NewServer(sim.Handler())
-	defer wx.Close()
-	env := apptest.Env(map[string]string{
-		"DATABASE_URL": dsn, "PORT": "0", "HOST": "127.0.0.1", "WECHAT_APPID": apptest.AppID, "WECHAT_SECRET": apptest.Secret,
-		"WECHAT_API_BASE": wx.URL, "SECRET_KEY": strings.Repeat("0102030405060708", 4), "AVATAR_DIR": t.TempDir(),
-		"SHUTDOWN_TIMEOUT": "10s",
-	})
+	env, sim := serveEnv(t, dsn, "SHUTDOWN_TIMEOUT", "10s")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv := apptest.Serve(t, ctx, env)
@@ -372,13 +382,7 @@ func TestShutdown_DelayFailsReadinessFirst(t *testing.T) {
 func TestServe_JSONModeWritesOnlyJSON(t *testing.T) {
 	t.Parallel()
 	dsn, _ := storetest.FreshDatabase(t)
-	sim := wechattest.New(wechattest.App{AppID: apptest.AppID, Secret: apptest.Secret})
-	wx := httptest.NewServer(sim.Handler())
-	defer wx.Close()
-	env := apptest.Env(map[string]string{
-		"DATABASE_URL": dsn, "PORT": "0", "HOST": "127.0.0.1", "WECHAT_APPID": apptest.AppID, "WECHAT_SECRET": apptest.Secret,
-		"WECHAT_API_BASE": wx.URL, "SECRET_KEY": strings.Repeat("0102030405060708", 4), "AVATAR_DIR": t.TempDir(),
-	})
+	env, _ := serveEnv(t, dsn)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv := apptest.Serve(t, ctx, env)
 	stdout, stderr, served := srv.Stdout, srv.Stderr, srv.Done
