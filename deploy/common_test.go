@@ -46,53 +46,50 @@ func (s serverSettings) duration(t *testing.T, name string) time.Duration {
 	return d
 }
 
-// readServer parses config.go's settings table ({flag, ENV, default, usage,
-// &value}) and server.go's subcommands and GET handlers.
+// readServer parses app/config.go's settings table (row(flag, ENV, default,
+// usage, set)) and app/main.go's and run.go's subcommands and GET handlers.
 func readServer(t *testing.T) serverSettings {
 	t.Helper()
 	s := serverSettings{env: map[string]string{}, probes: map[string]bool{}, commands: map[string]bool{}}
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join(root, "config.go"), nil, 0)
+	f, err := parser.ParseFile(fset, filepath.Join(root, "app", "config.go"), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ast.Inspect(f, func(n ast.Node) bool {
-		cl, ok := n.(*ast.CompositeLit)
+		call, ok := n.(*ast.CallExpr)
 		if !ok {
 			return true
 		}
-		at, ok := cl.Type.(*ast.ArrayType)
-		if !ok {
+		if id, ok := call.Fun.(*ast.Ident); !ok || id.Name != "row" {
 			return true
 		}
-		if id, ok := at.Elt.(*ast.Ident); !ok || id.Name != "setting" {
-			return true
+		if len(call.Args) < 3 {
+			t.Fatalf("app/config.go: a setting that is not row(flag, env, default, …): %s", fset.Position(call.Pos()))
 		}
-		for _, e := range cl.Elts {
-			row, ok := e.(*ast.CompositeLit)
-			if !ok || len(row.Elts) < 3 {
-				t.Fatalf("config.go: a setting that is not {flag, env, default, …}: %s", fset.Position(e.Pos()))
-			}
-			env := stringLit(row.Elts[1])
-			if env == "" {
-				t.Fatalf("config.go: a setting whose environment variable is not a string literal: %s", fset.Position(e.Pos()))
-			}
-			// A default that is not a literal (strconv.Itoa(d.MaxDepth)) is "?".
-			def := "?"
-			if lit, ok := row.Elts[2].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				def = stringLit(lit)
-			}
-			s.env[env] = def
+		env := stringLit(call.Args[1])
+		if env == "" {
+			t.Fatalf("app/config.go: a setting whose environment variable is not a string literal: %s", fset.Position(call.Pos()))
 		}
+		// A default that is not a literal (strconv.Itoa(d.MaxDepth)) is "?".
+		def := "?"
+		if lit, ok := call.Args[2].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			def = stringLit(lit)
+		}
+		s.env[env] = def
 		return false
 	})
 	// wxlogin migrate and admin read DATABASE_URL themselves.
 	if _, ok := s.env["DATABASE_URL"]; !ok || len(s.env) < 30 {
-		t.Fatalf("read %d settings from config.go, without DATABASE_URL: has its settings table changed shape?", len(s.env))
+		t.Fatalf("read %d settings from app/config.go, without DATABASE_URL: has its settings table changed shape?", len(s.env))
 	}
-	src, err := os.ReadFile(filepath.Join(root, "server.go"))
-	if err != nil {
-		t.Fatal(err)
+	var src []byte
+	for _, name := range []string{"main.go", "run.go"} {
+		b, err := os.ReadFile(filepath.Join(root, "app", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	for _, m := range regexp.MustCompile(`HandleFunc\("GET (/[a-z]+)"`).FindAllStringSubmatch(string(src), -1) {
 		s.probes[m[1]] = true

@@ -134,7 +134,7 @@ if ! part revocation || [ "$parts" != " me login nocache revocation " ]; then
 fi
 log "cross-instance revocation latency"
 test_url="${dsn%%/wxlogin_bench*}/postgres?sslmode=disable"
-rev=$(TEST_DATABASE_URL="$test_url" go test -count=1 -run '^TestSessionCache_RevocationLatency$' -v . 2>&1 | sed -n 's/.*revocation latency: //p')
+rev=$(TEST_DATABASE_URL="$test_url" go test -count=1 -run '^TestSessionCache_RevocationLatency$' -v ./e2e/ 2>&1 | sed -n 's/.*revocation latency: //p')
 
 {
 	echo "date=$(date -u +%Y-%m-%d)"

@@ -374,11 +374,11 @@ fuzz_one() {
 	return 1
 }
 
-# make soak: a minute of mixed load on loopback (soak_test.go), on the
+# make soak: a minute of mixed load on loopback (app/soak_test.go), on the
 # database server make test uses.
 cmd_soak() {
 	test_setup
-	go test -tags soak -run '^TestSoak$' -count=1 -v -timeout 10m "$@" .
+	go test -tags soak -run '^TestSoak$' -count=1 -v -timeout 10m "$@" ./app/
 }
 
 # make screenshots: the dashboard's browser tests, saving a PNG of each
@@ -390,7 +390,7 @@ cmd_screenshots() {
 		apt_install fonts-wqy-microhei
 	fi
 	mkdir -p "$root/docs/screenshots"
-	SCREENSHOTS_DIR="$root/docs/screenshots" go test -count=1 -run 'Browser' .
+	SCREENSHOTS_DIR="$root/docs/screenshots" go test -count=1 -run 'Browser' ./e2e/
 	log "screenshots are in docs/screenshots"
 }
 

@@ -7,8 +7,8 @@
 #                                       # go test ./... then runs TestMiniProgram, node being there)
 #
 # node and npm are Debian's nodejs and npm packages when missing (as root or
-# through sudo). The node tests run inside `go test -run '^TestMiniProgram$' .`
-# (miniprogram_test.go): the server is the real program in dev mode, on port
+# through sudo). The node tests run inside `go test -run '^TestMiniProgram$' ./e2e/`
+# (e2e/miniprogram_test.go): the server is the real program in dev mode, on port
 # 0, on a database of its own that the test harness (store/storetest) creates,
 # migrates and drops, on the server in TEST_DATABASE_URL
 # (default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable).
@@ -53,8 +53,8 @@ typecheck() {
 }
 
 node_tests() {
-	log "node --test against wxlogin in dev mode (go test -run '^TestMiniProgram\$' .)"
-	MINIPROGRAM_TEST=require go test -count=1 -run '^TestMiniProgram$' -v . |
+	log "node --test against wxlogin in dev mode (go test -run '^TestMiniProgram\$' ./e2e/)"
+	MINIPROGRAM_TEST=require go test -count=1 -run '^TestMiniProgram$' -v ./e2e/ |
 		grep -v '^=== \(RUN\|PAUSE\|CONT\)'
 }
 

@@ -13,9 +13,6 @@ var (
 	TrigramSearchable = trigramSearchable
 )
 
-// MigrationLockID lets tests hold the migration lock.
-const MigrationLockID = migrationLockID
-
 // ConnectorConfig is the pgdriver config Open would connect with.
 func ConnectorConfig(dsn string, opts Options) (*pgdriver.Config, error) {
 	c, err := newConnector(dsn, opts)

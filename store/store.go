@@ -234,6 +234,10 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // migrator cannot leave the lock held (Bun's table lock would).
 const migrationLockID = 7_263_540_912
 
+// MigrationLockID is migrationLockID, for tests that hold the lock
+// (store/storetest.HoldMigrationLock) to see a start-up wait for it.
+const MigrationLockID = migrationLockID
+
 // lockPollInterval is how often Migrate asks again for the migration lock
 // while another instance holds it.
 const lockPollInterval = 200 * time.Millisecond

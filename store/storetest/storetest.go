@@ -119,26 +119,14 @@ func Open(tb testing.TB) *store.Store {
 	return st
 }
 
-// OpenFresh returns a Store on a database of its own, created and migrated
-// on this package's test server and dropped at cleanup, for a test that
-// must see every row of a table (a count, a walk over the whole table)
-// without the package's other tests' rows.
+// OpenFresh returns a Store on a database of its own (FreshDatabase),
+// migrated, for a test that must see every row of a table (a count, a walk
+// over the whole table) without the package's other tests' rows.
 func OpenFresh(tb testing.TB) *store.Store {
 	tb.Helper()
-	u, err := url.Parse(DSN(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	u.Path = u.Path + "_" + hex.EncodeToString(b)
-	fresh := u.String()
+	fresh, _ := FreshDatabase(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := store.CreateDatabase(ctx, fresh); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { drop(fresh) })
 	st, err := store.Open(ctx, fresh, store.Options{MaxConns: 4})
 	if err != nil {
 		tb.Fatal(err)

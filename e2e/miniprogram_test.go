@@ -1,0 +1,63 @@
+package e2e_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"wxlogin/app/apptest"
+)
+
+// todoLine is a todo test in node's spec report: "✔ name (2ms) # reason".
+var todoLine = regexp.MustCompile(`(?m)^\s*✔ .* # .*$`)
+
+// TestMiniProgram runs the example mini program's client tests
+// (examples/miniprogram/test, Node's built-in runner) against this program
+// in dev mode on the package's fresh database: its lib/wxlogin.js with a
+// fake wx over real HTTP, wx.login's codes minted by the mounted simulator.
+// Without node it skips, unless MINIPROGRAM_TEST=require (as
+// scripts/miniprogram-test.sh sets, after installing node).
+func TestMiniProgram(t *testing.T) {
+	t.Parallel()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("MINIPROGRAM_TEST") == "require" {
+			t.Fatal("MINIPROGRAM_TEST=require but node is not on PATH")
+		}
+		t.Skip("node is not installed; scripts/miniprogram-test.sh installs it and runs this test")
+	}
+	files, err := filepath.Glob(filepath.Join("..", "examples", "miniprogram", "test", "*.test.js"))
+	if err != nil || len(files) == 0 {
+		t.Fatal("no examples/miniprogram/test/*.test.js")
+	}
+	for i, f := range files {
+		files[i] = filepath.Join("test", filepath.Base(f))
+	}
+
+	ts := apptest.Start(t, apptest.DevMode())
+	m, logs := ts.Main, ts.Logs
+
+	// Every node test has its own 10 s bound, and the fake wx cuts off a
+	// client caught in a loop; this bounds the whole run besides.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, append([]string{"--test", "--test-reporter=spec"}, files...)...)
+	cmd.Dir = filepath.Join("..", "examples", "miniprogram")
+	cmd.Env = append(os.Environ(), "WXLOGIN_URL="+m.URL(), "NO_COLOR=1")
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	t.Logf("node --test %v (%s):\n%s", files, time.Since(start).Round(time.Millisecond), out)
+	if err != nil {
+		t.Logf("server log:\n%s", logs.String())
+		t.Fatalf("node --test failed: %v", err)
+	}
+	// A todo test passes without running; say which, so it is not forgotten.
+	for _, todo := range todoLine.FindAll(out, -1) {
+		t.Logf("todo: %s", todo)
+	}
+}
