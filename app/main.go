@@ -402,9 +402,11 @@ func (m *Main) printBanner(w io.Writer) {
 		if m.Config.DevWechat {
 			attrs = append(attrs, "playground", u+"/playground/", "wechat_simulator", u+"/dev/wechat/code")
 			if m.devAdminPassword != "" {
-				// Dev mode only, as in the text banner: the one time the
-				// throw-away account's password can be learnt.
-				attrs = append(attrs, "dev_admin_username", "admin", "dev_admin_password", m.devAdminPassword)
+				// A password has no place in a log record, which a log
+				// shipper sends on, even a throw-away one; the text banner
+				// (dev mode's default format) shows it on the terminal.
+				attrs = append(attrs, "dev_admin_username", "admin",
+					"dev_admin_password", "not logged: set one with printf '%s\\n' 'a new long password' | bin/wxlogin admin passwd admin")
 			}
 		}
 		newLogger(m.Config, w).Info("wxlogin is listening on "+u, attrs...)
