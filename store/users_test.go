@@ -512,31 +512,7 @@ func TestStore_ListUsers_UsesIndexes(t *testing.T) {
 		if len(log.queries) != 1 {
 			t.Fatalf("%d queries, want 1", len(log.queries))
 		}
-		var plan strings.Builder
-		err := st.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			for _, s := range settings {
-				if _, err := tx.ExecContext(ctx, "SET LOCAL "+s+" = off"); err != nil {
-					return err
-				}
-			}
-			rows, err := tx.QueryContext(ctx, "EXPLAIN (COSTS OFF) "+log.queries[0])
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var line string
-				if err := rows.Scan(&line); err != nil {
-					return err
-				}
-				plan.WriteString(line + "\n")
-			}
-			return rows.Err()
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return plan.String()
+		return explainQuery(t, st, "EXPLAIN (COSTS OFF) "+log.queries[0], settings...)
 	}
 
 	c := &store.Cursor{Key: &w.from, ID: uuid.NewString()}
@@ -642,31 +618,7 @@ func TestStore_ListUsers_CJKSearchUsesIndexes(t *testing.T) {
 			if len(log.queries) != 1 {
 				t.Fatalf("%d queries, want 1", len(log.queries))
 			}
-			var plan strings.Builder
-			err = st.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-				for _, s := range []string{"enable_seqscan", "enable_indexscan"} {
-					if _, err := tx.ExecContext(ctx, "SET LOCAL "+s+" = off"); err != nil {
-						return err
-					}
-				}
-				rows, err := tx.QueryContext(ctx, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+log.queries[0])
-				if err != nil {
-					return err
-				}
-				defer rows.Close()
-				for rows.Next() {
-					var line string
-					if err := rows.Scan(&line); err != nil {
-						return err
-					}
-					plan.WriteString(line + "\n")
-				}
-				return rows.Err()
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := plan.String()
+			p := explainQuery(t, st, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+log.queries[0], "enable_seqscan", "enable_indexscan")
 			if strings.Contains(p, "Seq Scan on users") || strings.Contains(p, "Rows Removed by") || !strings.Contains(p, "users_nickname_") {
 				t.Fatalf("LC_CTYPE %s: the search for 王小明 reads users it does not match:\n%s", ctype, p)
 			}
@@ -744,4 +696,36 @@ func TestTrigramSearchable(t *testing.T) {
 			t.Errorf("TrigramSearchable(%q, ASCII only) = %v, want %v", c.s, got, c.narr)
 		}
 	}
+}
+
+// explainQuery runs explain (an EXPLAIN … statement) with each planner
+// setting in off turned off for it alone, and returns the plan's lines.
+func explainQuery(t *testing.T, st *store.Store, explain string, off ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	var plan strings.Builder
+	err := st.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		for _, s := range off {
+			if _, err := tx.ExecContext(ctx, "SET LOCAL "+s+" = off"); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, explain)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				return err
+			}
+			plan.WriteString(line + "\n")
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan.String()
 }
