@@ -104,6 +104,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptPolicy       func(childComplexity int, version string) int
 		AdminLogin         func(childComplexity int, username string, password string) int
 		AdminLogout        func(childComplexity int) int
 		BindPhoneNumber    func(childComplexity int, input gqlmodel.PhoneInput) int
@@ -164,22 +165,24 @@ type ComplexityRoot struct {
 	}
 
 	User struct {
-		AvatarURL      func(childComplexity int) int
-		City           func(childComplexity int) int
-		Country        func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		Disabled       func(childComplexity int) int
-		DisabledAt     func(childComplexity int) int
-		DisabledReason func(childComplexity int) int
-		Gender         func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Identities     func(childComplexity int) int
-		Language       func(childComplexity int) int
-		LastLoginAt    func(childComplexity int) int
-		Nickname       func(childComplexity int) int
-		Phone          func(childComplexity int) int
-		Province       func(childComplexity int) int
-		Sessions       func(childComplexity int) int
+		AvatarURL       func(childComplexity int) int
+		City            func(childComplexity int) int
+		ConsentRequired func(childComplexity int) int
+		Country         func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Disabled        func(childComplexity int) int
+		DisabledAt      func(childComplexity int) int
+		DisabledReason  func(childComplexity int) int
+		Gender          func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Identities      func(childComplexity int) int
+		Language        func(childComplexity int) int
+		LastLoginAt     func(childComplexity int) int
+		Nickname        func(childComplexity int) int
+		Phone           func(childComplexity int) int
+		PolicyVersion   func(childComplexity int) int
+		Province        func(childComplexity int) int
+		Sessions        func(childComplexity int) int
 	}
 
 	UserConnection struct {
@@ -209,6 +212,7 @@ type MutationResolver interface {
 	BindPhoneNumber(ctx context.Context, input gqlmodel.PhoneInput) (*models.User, error)
 	RevokeMySession(ctx context.Context, id string) (bool, error)
 	LogoutEverywhere(ctx context.Context, keepCurrent *bool) (int, error)
+	AcceptPolicy(ctx context.Context, version string) (*models.User, error)
 	AdminLogin(ctx context.Context, username string, password string) (*gqlmodel.AdminAuthPayload, error)
 	AdminLogout(ctx context.Context) (bool, error)
 	DisableUser(ctx context.Context, id string, reason *string) (*models.User, error)
@@ -236,6 +240,8 @@ type UserResolver interface {
 
 	Identities(ctx context.Context, obj *models.User) ([]*models.Identity, error)
 	Sessions(ctx context.Context, obj *models.User) ([]*models.Session, error)
+	PolicyVersion(ctx context.Context, obj *models.User) (*string, error)
+	ConsentRequired(ctx context.Context, obj *models.User) (bool, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -457,6 +463,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Identity.UnionID(childComplexity), true
 
+	case "Mutation.acceptPolicy":
+		if e.ComplexityRoot.Mutation.AcceptPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptPolicy(childComplexity, args["version"].(string)), true
 	case "Mutation.adminLogin":
 		if e.ComplexityRoot.Mutation.AdminLogin == nil {
 			break
@@ -818,6 +835,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.City(childComplexity), true
+	case "User.consentRequired":
+		if e.ComplexityRoot.User.ConsentRequired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.ConsentRequired(childComplexity), true
 	case "User.country":
 		if e.ComplexityRoot.User.Country == nil {
 			break
@@ -890,6 +913,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Phone(childComplexity), true
+	case "User.policyVersion":
+		if e.ComplexityRoot.User.PolicyVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.PolicyVersion(childComplexity), true
 	case "User.province":
 		if e.ComplexityRoot.User.Province == nil {
 			break
@@ -1183,6 +1212,17 @@ type Mutation {
   logoutEverywhere(keepCurrent: Boolean = false): Int!
 
   """
+  Record that the signed-in user accepted the privacy policy and terms of
+  ` + "`" + `version` + "`" + `, which must be the current one (User.consentRequired then turns
+  false). Each acceptance is kept (version, time, IP) and written to the
+  audit log; accepting the version already accepted last records nothing
+  again. BAD_USER_INPUT for another version than the current one, or when
+  the server tracks none (POLICY_VERSION unset). UNAUTHENTICATED without a
+  session.
+  """
+  acceptPolicy(version: String!): User!
+
+  """
   Sign an admin in. A wrong username and a wrong password are both
   INVALID_CREDENTIALS. After 10 failed attempts for a username, or 50 from
   one address, in 15 minutes, every attempt (the right password included)
@@ -1315,6 +1355,18 @@ type User {
   identities: [Identity!]! @hasRole(role: VIEWER)
   "The user's live sessions, newest first. Admins only."
   sessions: [Session!]! @hasRole(role: VIEWER)
+  """
+  The privacy policy version the user accepted last (acceptPolicy), null
+  when none.
+  """
+  policyVersion: String
+  """
+  Whether the mini program must show the privacy policy and ask the user to
+  accept it (acceptPolicy): true when the server tracks a policy version
+  (POLICY_VERSION) and it is not the one the user accepted last; always
+  false on a server that tracks none.
+  """
+  consentRequired: Boolean!
 }
 
 "A user's sign-in from one mini program."
@@ -1736,6 +1788,10 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_identities(ctx, field)
 	case "sessions":
 		return ec.fieldContext_User_sessions(ctx, field)
+	case "policyVersion":
+		return ec.fieldContext_User_policyVersion(ctx, field)
+	case "consentRequired":
+		return ec.fieldContext_User_consentRequired(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -1889,6 +1945,20 @@ func (ec *executionContext) dir_hasRole_args(ctx context.Context, rawArgs map[st
 		return nil, err
 	}
 	args["role"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_acceptPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg0
 	return args, nil
 }
 
@@ -3391,6 +3461,50 @@ func (ec *executionContext) fieldContext_Mutation_logoutEverywhere(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_logoutEverywhere_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acceptPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptPolicy(ctx, fc.Args["version"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖwxloginᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5175,6 +5289,52 @@ func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _User_policyVersion(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_policyVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().PolicyVersion(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_policyVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "String")
+}
+
+func (ec *executionContext) _User_consentRequired(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_consentRequired(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().ConsentRequired(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_consentRequired(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.UserConnection) (ret graphql.Marshaler) {
@@ -7273,6 +7433,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "acceptPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "adminLogin":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_adminLogin(ctx, field)
@@ -7743,6 +7910,18 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_sessions(ctx, field, obj)
+				})
+		case "policyVersion":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_policyVersion(ctx, field, obj)
+				})
+		case "consentRequired":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_consentRequired(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
