@@ -142,9 +142,11 @@ type ComplexityRoot struct {
 		Admin      func(childComplexity int) int
 		AuditLog   func(childComplexity int, first *int, after *string, last *int, before *string, filter *gqlmodel.AuditFilter) int
 		Me         func(childComplexity int) int
+		MyData     func(childComplexity int) int
 		MySessions func(childComplexity int, first *int) int
 		Stats      func(childComplexity int) int
 		User       func(childComplexity int, id string) int
+		UserData   func(childComplexity int, id string) int
 		Users      func(childComplexity int, first *int, after *string, last *int, before *string, filter *gqlmodel.UserFilter, orderBy *gqlmodel.UserOrder) int
 	}
 
@@ -224,6 +226,8 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
 	MySessions(ctx context.Context, first *int) ([]*auth.OwnSession, error)
 	Admin(ctx context.Context) (*models.Admin, error)
+	MyData(ctx context.Context) (string, error)
+	UserData(ctx context.Context, id string) (string, error)
 	User(ctx context.Context, id string) (*models.User, error)
 	Users(ctx context.Context, first *int, after *string, last *int, before *string, filter *gqlmodel.UserFilter, orderBy *gqlmodel.UserOrder) (*gqlmodel.UserConnection, error)
 	AuditLog(ctx context.Context, first *int, after *string, last *int, before *string, filter *gqlmodel.AuditFilter) (*gqlmodel.AuditConnection, error)
@@ -706,6 +710,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.myData":
+		if e.ComplexityRoot.Query.MyData == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyData(childComplexity), true
 	case "Query.mySessions":
 		if e.ComplexityRoot.Query.MySessions == nil {
 			break
@@ -734,6 +744,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.User(childComplexity, args["id"].(string)), true
+	case "Query.userData":
+		if e.ComplexityRoot.Query.UserData == nil {
+			break
+		}
+
+		args, err := ec.field_Query_userData_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.UserData(childComplexity, args["id"].(string)), true
 	case "Query.users":
 		if e.ComplexityRoot.Query.Users == nil {
 			break
@@ -1113,6 +1134,28 @@ type Query {
 
   "The signed-in admin; null for anyone else, a user included."
   admin: Admin
+
+  """
+  Everything stored about the signed-in user, as one JSON document (a
+  string, to save as a file): the copy of one's personal data that PIPL
+  Art. 45 grants. It has a ` + "`" + `version` + "`" + ` (1), ` + "`" + `exportedAt` + "`" + `, ` + "`" + `user` + "`" + ` (the
+  profile and phone), ` + "`" + `identities` + "`" + ` (appId, openId, unionId, first and last
+  login), ` + "`" + `sessions` + "`" + ` (live and ended: created, last seen, expires, revoked,
+  IP and user agent as stored), ` + "`" + `consents` + "`" + ` (acceptPolicy), and ` + "`" + `audit` + "`" + `
+  (the entries whose actor or target is the user; an admin actor is named).
+  The three lists keep the newest 1,000 with ` + "`" + `total` + "`" + ` and ` + "`" + `truncated` + "`" + `.
+  Never a token hash, a session_key or another user's data. Costly: its
+  complexity (1,300) lets a request under the default QUERY_MAX_COMPLEXITY
+  hold one. UNAUTHENTICATED without a session.
+  """
+  myData: String!
+
+  """
+  The myData document of any user, for an operator answering a user's
+  request; BAD_USER_INPUT for an unknown id. Written to the audit log
+  (admin.user_data). Admins (VIEWER and up) only.
+  """
+  userData(id: ID!): String! @hasRole(role: VIEWER)
 
   "A user by id, null when there is none. Admins (VIEWER and up) only."
   user(id: ID!): User @hasRole(role: VIEWER)
@@ -2203,6 +2246,20 @@ func (ec *executionContext) field_Query_mySessions_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_userData_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -4206,6 +4263,91 @@ func (ec *executionContext) fieldContext_Query_admin(_ context.Context, field gr
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Admin(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_myData(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myData(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MyData(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myData(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
+}
+
+func (ec *executionContext) _Query_userData(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_userData(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().UserData(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_userData(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_userData_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7651,6 +7793,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_admin(ctx, field)
+				})
+		case "myData":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myData(ctx, field)
+				})
+		case "userData":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_userData(ctx, field)
 				})
 		case "user":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,

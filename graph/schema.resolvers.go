@@ -210,6 +210,24 @@ func (r *queryResolver) Admin(ctx context.Context) (*models.Admin, error) {
 	return c.Admin, nil
 }
 
+// MyData is the resolver for the myData field.
+func (r *queryResolver) MyData(ctx context.Context) (string, error) {
+	caller, err := r.Auth.Caller(ctx)
+	if err != nil {
+		return "", err
+	}
+	return r.Auth.MyData(ctx, caller)
+}
+
+// UserData is the resolver for the userData field.
+func (r *queryResolver) UserData(ctx context.Context, id string) (string, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return "", err
+	}
+	return r.Resolver.Admin.UserData(ctx, c, id, clientFrom(ctx).IP)
+}
+
 // User is the resolver for the user field.
 func (r *queryResolver) User(ctx context.Context, id string) (*models.User, error) {
 	return r.Resolver.Admin.User(ctx, id)
