@@ -77,3 +77,29 @@ func TestStore_AcceptPolicy(t *testing.T) {
 		t.Fatalf("an unknown user: %v", err)
 	}
 }
+
+// TestStore_MergeKeepsConsents: a user merged into another (one person, by
+// unionid) hands the survivor their consents rather than losing them with
+// their row.
+func TestStore_MergeKeepsConsents(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t)
+	ctx := context.Background()
+	p := newSplitPerson(t, st, nil, nil)
+	for _, c := range []struct{ user, version string }{{p.userA, "v1"}, {p.userB, "v1"}, {p.userB, "v2"}} {
+		if _, err := st.AcceptPolicy(ctx, c.user, &models.Consent{Version: c.version}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.login(t, st, p.appA, true)
+	if res := p.login(t, st, p.appB, true); res.User.ID != p.userA || len(res.MergedFrom) != 1 {
+		t.Fatalf("no merge: %+v", res)
+	}
+	list, total, err := st.ConsentsOfUser(ctx, p.userA, 10)
+	if err != nil || total != 3 || list[2].Version != "v2" {
+		t.Fatalf("survivor's consents %v (%d), %v: want all three, v2 newest", list, total, err)
+	}
+	if m, _ := st.PolicyVersionsOfUsers(ctx, []string{p.userA}); m[p.userA] != "v2" {
+		t.Fatalf("survivor's policy version %v, want v2", m)
+	}
+}

@@ -1,7 +1,9 @@
 -- consents records each acceptance of the privacy policy and terms
 -- (acceptPolicy, POLICY_VERSION): who accepted which version, when, from
 -- where. Append-only: rows are inserted, never updated (PIPL asks that
--- consent be provable). A user's current version is their newest row.
+-- consent be provable), except that a user merged into another (one person,
+-- by unionid) hands theirs to the survivor. A user's current version is
+-- their newest row.
 CREATE TABLE consents (
     id          uuid PRIMARY KEY,
     user_id     uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
