@@ -113,6 +113,10 @@ type Config struct {
 	// sending before it closes its idle connections; zero for none.
 	ShutdownDelay time.Duration
 
+	// PolicyVersion is the privacy policy version users must accept
+	// (acceptPolicy); empty tracks no consent.
+	PolicyVersion string
+
 	// generated lists the dev values made up because they were not given.
 	generated []string
 	// wechatAppsSpec is WECHAT_APPS as given, read into WechatApps by check.
@@ -286,6 +290,13 @@ func settingsOf(c *Config) []setting {
 		row("rate-login-per-openid", "RATE_LOGIN_PER_OPENID", "30/10m", "logins per mini program user, as N/window, or off", limit(&c.RateLimits.LoginPerOpenID)),
 		row("rate-bind-phone-per-user", "RATE_BIND_PHONE_PER_USER", "10/1h", "bindPhoneNumber calls per user, as N/window, or off", limit(&c.RateLimits.BindPhonePerUser)),
 		row("rate-upload-avatar-per-user", "RATE_UPLOAD_AVATAR_PER_USER", "20/1h", "uploadAvatar calls per user, as N/window, or off", limit(&c.RateLimits.UploadAvatarPerUser)),
+		row("policy-version", "POLICY_VERSION", "", "version of the privacy policy and terms the mini program shows, e.g. 2026-11; users who accepted another are asked again (User.consentRequired); unset tracks no consent", func(env, v string) error {
+			if len(v) > auth.MaxPolicyVersion || strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+				return fmt.Errorf("%s must be at most %d characters without spaces or control characters", env, auth.MaxPolicyVersion)
+			}
+			c.PolicyVersion = v
+			return nil
+		}),
 	}
 }
 

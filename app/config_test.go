@@ -86,6 +86,8 @@ func TestParseConfig(t *testing.T) {
 		{"NoAdminConns", with("ADMIN_DB_MAX_CONNS", "0"), "ADMIN_DB_MAX_CONNS must be a positive number"},
 		{"BadAdminTimeout", with("ADMIN_STATEMENT_TIMEOUT", "soon"), "ADMIN_STATEMENT_TIMEOUT must be a duration"},
 		{"AdminTimeoutPastRequest", with("ADMIN_STATEMENT_TIMEOUT", "30s"), "ADMIN_STATEMENT_TIMEOUT (30s) must be shorter than REQUEST_TIMEOUT (30s)"},
+		{"PolicyVersionSpace", with("POLICY_VERSION", "2026 11"), "POLICY_VERSION must be at most 64 characters without spaces"},
+		{"PolicyVersionLong", with("POLICY_VERSION", strings.Repeat("v", 65)), "POLICY_VERSION must be at most 64 characters"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig("t", nil, envOf(tc.env), io.Discard)

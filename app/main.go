@@ -156,7 +156,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	svc, err := auth.NewService(st, wcs[0], auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, Logger: m.Log, MoreApps: wcs[1:],
 		RateLimits: limits, ObserveLogin: m.metrics.ObserveLogin, Limits: auth.Limits{LoginPerIP: rl.LoginPerIP, LoginPerOpenID: rl.LoginPerOpenID, BindPhonePerUser: rl.BindPhonePerUser},
-		Cache: m.SessionCache})
+		Cache: m.SessionCache, PolicyVersion: cfg.PolicyVersion})
 	if err != nil {
 		return err
 	}

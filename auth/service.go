@@ -55,6 +55,9 @@ type Config struct {
 	Cache *SessionCache
 	// ObserveLogin, when set, is told every login's LoginOutcome.
 	ObserveLogin func(ctx context.Context, outcome string)
+	// PolicyVersion is the privacy policy version users must accept
+	// (POLICY_VERSION); empty tracks no consent.
+	PolicyVersion string
 }
 
 // SessionCache is the in-process cache of resolved callers.
@@ -88,6 +91,8 @@ type Service struct {
 	cache  *SessionCache
 
 	observeLogin func(context.Context, string)
+	// policy is POLICY_VERSION, "" when consent is not tracked.
+	policy string
 }
 
 // NewService returns a Service over st and wc.
@@ -100,7 +105,7 @@ func NewService(st *store.Store, wc *wechat.Client, cfg Config) (*Service, error
 		return nil, err
 	}
 	s := &Service{store: st, wechat: wc, apps: map[string]*wechat.Client{}, sealer: sl, ttl: cfg.SessionTTL, record: cfg.RecordTimeout, log: cfg.Logger,
-		limits: cfg.RateLimits, limit: cfg.Limits, cache: cfg.Cache, observeLogin: cfg.ObserveLogin}
+		limits: cfg.RateLimits, limit: cfg.Limits, cache: cfg.Cache, observeLogin: cfg.ObserveLogin, policy: cfg.PolicyVersion}
 	for _, c := range append([]*wechat.Client{wc}, cfg.MoreApps...) {
 		if s.apps[c.AppID()] != nil {
 			return nil, fmt.Errorf("auth: appid %s given twice", c.AppID())

@@ -383,6 +383,18 @@ func TestAdminBrowser(t *testing.T) {
 		}
 	})
 
+	step("DownloadData", func(t *testing.T) {
+		u := people[9]
+		b.open("/admin/users/" + u.id)
+		b.waitFor("the download button", `!!document.querySelector('[data-action=download]') && !document.querySelector('[aria-busy]')`)
+		b.do("download", chromedp.Click(chromedp.CSS("[data-action=download]")))
+		b.waitFor("the message and the audit entry", `document.querySelector('#user-msg')?.textContent.includes('data is downloaded')
+			&& [...document.querySelectorAll('.activity li')].some(li => li.textContent.includes('admin.user_data'))`)
+		if n := ts.CountRows(t, `SELECT count(*) FROM audit_log WHERE action = 'admin.user_data' AND target = ?`, u.id); n != 1 {
+			t.Fatalf("%d admin.user_data rows, want 1", n)
+		}
+	})
+
 	step("Overview", func(t *testing.T) {
 		b.do("overview from the menu", chromedp.Click(chromedp.CSS(`.top nav a[href="/admin/"]`)))
 		b.waitFor("figures and 30 bars", `document.querySelector('[data-stat=active30] dd')?.textContent.match(/\d/) &&
@@ -523,8 +535,12 @@ func TestAdminBrowser(t *testing.T) {
 		u := people[8]
 		v.open("/admin/users/" + u.id)
 		v.waitFor("the user's sessions", `document.querySelectorAll('#sessions tbody tr').length === 1`)
-		if n := eval[int](v, `document.querySelectorAll('main [data-action]').length`); n != 0 {
+		if n := eval[int](v, `document.querySelectorAll('main [data-action]:not([data-action=download])').length`); n != 0 {
 			t.Fatalf("a viewer sees %d disable/enable/revoke buttons", n)
+		}
+		// Reading is a viewer's: the data download is theirs too.
+		if n := eval[int](v, `document.querySelectorAll('main [data-action=download]').length`); n != 1 {
+			t.Fatalf("a viewer sees %d download buttons, want 1", n)
 		}
 		// The same page for an admin has them: the check above can fail.
 		b.open("/admin/users/" + u.id)

@@ -101,6 +101,10 @@ const (
 	// per login within SESSION_TTL. Nothing bounds them, but the mini
 	// program keeps its token, so a user has a handful.
 	sessionsPerUser = 10
+	// exportCost is myData or userData: a dozen queries and up to some
+	// 3,000 rows serialised (~1 MB). More than half the default limit, so
+	// that a request holds one and aliases cannot multiply it.
+	exportCost = 1300
 )
 
 // setCosts gives the fields whose work grows with their arguments, or is a
@@ -122,6 +126,8 @@ func setCosts(c *graph.ComplexityRoot) {
 		// Out of range counts as the nearest bound, as in pageRows.
 		return listCost(min(max(n, 1), auth.MaxOwnSessions), child)
 	}
+	c.Query.MyData = func(int) int { return exportCost }
+	c.Query.UserData = func(int, string) int { return exportCost }
 	stat := func(int, int) int { return statsCost }
 	c.Stats.TotalUsers = func(int) int { return statsCost }
 	c.Stats.NewUsers, c.Stats.ActiveUsers = stat, stat

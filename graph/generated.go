@@ -104,6 +104,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptPolicy       func(childComplexity int, version string) int
 		AdminLogin         func(childComplexity int, username string, password string) int
 		AdminLogout        func(childComplexity int) int
 		BindPhoneNumber    func(childComplexity int, input gqlmodel.PhoneInput) int
@@ -141,9 +142,11 @@ type ComplexityRoot struct {
 		Admin      func(childComplexity int) int
 		AuditLog   func(childComplexity int, first *int, after *string, last *int, before *string, filter *gqlmodel.AuditFilter) int
 		Me         func(childComplexity int) int
+		MyData     func(childComplexity int) int
 		MySessions func(childComplexity int, first *int) int
 		Stats      func(childComplexity int) int
 		User       func(childComplexity int, id string) int
+		UserData   func(childComplexity int, id string) int
 		Users      func(childComplexity int, first *int, after *string, last *int, before *string, filter *gqlmodel.UserFilter, orderBy *gqlmodel.UserOrder) int
 	}
 
@@ -164,22 +167,24 @@ type ComplexityRoot struct {
 	}
 
 	User struct {
-		AvatarURL      func(childComplexity int) int
-		City           func(childComplexity int) int
-		Country        func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		Disabled       func(childComplexity int) int
-		DisabledAt     func(childComplexity int) int
-		DisabledReason func(childComplexity int) int
-		Gender         func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Identities     func(childComplexity int) int
-		Language       func(childComplexity int) int
-		LastLoginAt    func(childComplexity int) int
-		Nickname       func(childComplexity int) int
-		Phone          func(childComplexity int) int
-		Province       func(childComplexity int) int
-		Sessions       func(childComplexity int) int
+		AvatarURL       func(childComplexity int) int
+		City            func(childComplexity int) int
+		ConsentRequired func(childComplexity int) int
+		Country         func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Disabled        func(childComplexity int) int
+		DisabledAt      func(childComplexity int) int
+		DisabledReason  func(childComplexity int) int
+		Gender          func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Identities      func(childComplexity int) int
+		Language        func(childComplexity int) int
+		LastLoginAt     func(childComplexity int) int
+		Nickname        func(childComplexity int) int
+		Phone           func(childComplexity int) int
+		PolicyVersion   func(childComplexity int) int
+		Province        func(childComplexity int) int
+		Sessions        func(childComplexity int) int
 	}
 
 	UserConnection struct {
@@ -209,6 +214,7 @@ type MutationResolver interface {
 	BindPhoneNumber(ctx context.Context, input gqlmodel.PhoneInput) (*models.User, error)
 	RevokeMySession(ctx context.Context, id string) (bool, error)
 	LogoutEverywhere(ctx context.Context, keepCurrent *bool) (int, error)
+	AcceptPolicy(ctx context.Context, version string) (*models.User, error)
 	AdminLogin(ctx context.Context, username string, password string) (*gqlmodel.AdminAuthPayload, error)
 	AdminLogout(ctx context.Context) (bool, error)
 	DisableUser(ctx context.Context, id string, reason *string) (*models.User, error)
@@ -220,6 +226,8 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
 	MySessions(ctx context.Context, first *int) ([]*auth.OwnSession, error)
 	Admin(ctx context.Context) (*models.Admin, error)
+	MyData(ctx context.Context) (string, error)
+	UserData(ctx context.Context, id string) (string, error)
 	User(ctx context.Context, id string) (*models.User, error)
 	Users(ctx context.Context, first *int, after *string, last *int, before *string, filter *gqlmodel.UserFilter, orderBy *gqlmodel.UserOrder) (*gqlmodel.UserConnection, error)
 	AuditLog(ctx context.Context, first *int, after *string, last *int, before *string, filter *gqlmodel.AuditFilter) (*gqlmodel.AuditConnection, error)
@@ -236,6 +244,8 @@ type UserResolver interface {
 
 	Identities(ctx context.Context, obj *models.User) ([]*models.Identity, error)
 	Sessions(ctx context.Context, obj *models.User) ([]*models.Session, error)
+	PolicyVersion(ctx context.Context, obj *models.User) (*string, error)
+	ConsentRequired(ctx context.Context, obj *models.User) (bool, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -457,6 +467,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Identity.UnionID(childComplexity), true
 
+	case "Mutation.acceptPolicy":
+		if e.ComplexityRoot.Mutation.AcceptPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptPolicy(childComplexity, args["version"].(string)), true
 	case "Mutation.adminLogin":
 		if e.ComplexityRoot.Mutation.AdminLogin == nil {
 			break
@@ -689,6 +710,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.myData":
+		if e.ComplexityRoot.Query.MyData == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyData(childComplexity), true
 	case "Query.mySessions":
 		if e.ComplexityRoot.Query.MySessions == nil {
 			break
@@ -717,6 +744,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.User(childComplexity, args["id"].(string)), true
+	case "Query.userData":
+		if e.ComplexityRoot.Query.UserData == nil {
+			break
+		}
+
+		args, err := ec.field_Query_userData_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.UserData(childComplexity, args["id"].(string)), true
 	case "Query.users":
 		if e.ComplexityRoot.Query.Users == nil {
 			break
@@ -818,6 +856,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.City(childComplexity), true
+	case "User.consentRequired":
+		if e.ComplexityRoot.User.ConsentRequired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.ConsentRequired(childComplexity), true
 	case "User.country":
 		if e.ComplexityRoot.User.Country == nil {
 			break
@@ -890,6 +934,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Phone(childComplexity), true
+	case "User.policyVersion":
+		if e.ComplexityRoot.User.PolicyVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.PolicyVersion(childComplexity), true
 	case "User.province":
 		if e.ComplexityRoot.User.Province == nil {
 			break
@@ -1085,6 +1135,28 @@ type Query {
   "The signed-in admin; null for anyone else, a user included."
   admin: Admin
 
+  """
+  Everything stored about the signed-in user, as one JSON document (a
+  string, to save as a file): the copy of one's personal data that PIPL
+  Art. 45 grants. It has a ` + "`" + `version` + "`" + ` (1), ` + "`" + `exportedAt` + "`" + `, ` + "`" + `user` + "`" + ` (the
+  profile and phone), ` + "`" + `identities` + "`" + ` (appId, openId, unionId, first and last
+  login), ` + "`" + `sessions` + "`" + ` (live and ended: created, last seen, expires, revoked,
+  IP and user agent as stored), ` + "`" + `consents` + "`" + ` (acceptPolicy), and ` + "`" + `audit` + "`" + `
+  (the entries whose actor or target is the user; an admin actor is named).
+  The three lists keep the newest 1,000 with ` + "`" + `total` + "`" + ` and ` + "`" + `truncated` + "`" + `.
+  Never a token hash, a session_key or another user's data. Costly: its
+  complexity (1,300) lets a request under the default QUERY_MAX_COMPLEXITY
+  hold one. UNAUTHENTICATED without a session.
+  """
+  myData: String!
+
+  """
+  The myData document of any user, for an operator answering a user's
+  request; BAD_USER_INPUT for an unknown id. Written to the audit log
+  (admin.user_data). Admins (VIEWER and up) only.
+  """
+  userData(id: ID!): String! @hasRole(role: VIEWER)
+
   "A user by id, null when there is none. Admins (VIEWER and up) only."
   user(id: ID!): User @hasRole(role: VIEWER)
 
@@ -1181,6 +1253,17 @@ type Mutation {
   Written to the audit log when any ended. UNAUTHENTICATED without a session.
   """
   logoutEverywhere(keepCurrent: Boolean = false): Int!
+
+  """
+  Record that the signed-in user accepted the privacy policy and terms of
+  ` + "`" + `version` + "`" + `, which must be the current one (User.consentRequired then turns
+  false). Each acceptance is kept (version, time, IP) and written to the
+  audit log; accepting the version already accepted last records nothing
+  again. BAD_USER_INPUT for another version than the current one, or when
+  the server tracks none (POLICY_VERSION unset). UNAUTHENTICATED without a
+  session.
+  """
+  acceptPolicy(version: String!): User!
 
   """
   Sign an admin in. A wrong username and a wrong password are both
@@ -1315,6 +1398,18 @@ type User {
   identities: [Identity!]! @hasRole(role: VIEWER)
   "The user's live sessions, newest first. Admins only."
   sessions: [Session!]! @hasRole(role: VIEWER)
+  """
+  The privacy policy version the user accepted last (acceptPolicy), null
+  when none.
+  """
+  policyVersion: String
+  """
+  Whether the mini program must show the privacy policy and ask the user to
+  accept it (acceptPolicy): true when the server tracks a policy version
+  (POLICY_VERSION) and it is not the one the user accepted last; always
+  false on a server that tracks none.
+  """
+  consentRequired: Boolean!
 }
 
 "A user's sign-in from one mini program."
@@ -1736,6 +1831,10 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_identities(ctx, field)
 	case "sessions":
 		return ec.fieldContext_User_sessions(ctx, field)
+	case "policyVersion":
+		return ec.fieldContext_User_policyVersion(ctx, field)
+	case "consentRequired":
+		return ec.fieldContext_User_consentRequired(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -1889,6 +1988,20 @@ func (ec *executionContext) dir_hasRole_args(ctx context.Context, rawArgs map[st
 		return nil, err
 	}
 	args["role"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_acceptPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg0
 	return args, nil
 }
 
@@ -2133,6 +2246,20 @@ func (ec *executionContext) field_Query_mySessions_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_userData_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -3397,6 +3524,50 @@ func (ec *executionContext) fieldContext_Mutation_logoutEverywhere(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_acceptPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptPolicy(ctx, fc.Args["version"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖwxloginᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_adminLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4092,6 +4263,91 @@ func (ec *executionContext) fieldContext_Query_admin(_ context.Context, field gr
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Admin(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_myData(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myData(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MyData(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myData(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
+}
+
+func (ec *executionContext) _Query_userData(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_userData(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().UserData(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_userData(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_userData_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5175,6 +5431,52 @@ func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _User_policyVersion(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_policyVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().PolicyVersion(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_policyVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "String")
+}
+
+func (ec *executionContext) _User_consentRequired(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_consentRequired(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().ConsentRequired(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_consentRequired(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.UserConnection) (ret graphql.Marshaler) {
@@ -7273,6 +7575,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "acceptPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "adminLogin":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_adminLogin(ctx, field)
@@ -7484,6 +7793,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_admin(ctx, field)
+				})
+		case "myData":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myData(ctx, field)
+				})
+		case "userData":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_userData(ctx, field)
 				})
 		case "user":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -7743,6 +8064,18 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_sessions(ctx, field, obj)
+				})
+		case "policyVersion":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_policyVersion(ctx, field, obj)
+				})
+		case "consentRequired":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_consentRequired(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

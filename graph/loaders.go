@@ -8,6 +8,7 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"wxlogin/admin"
+	"wxlogin/auth"
 	"wxlogin/models"
 )
 
@@ -26,6 +27,32 @@ type lazyLoaders struct {
 	adm  *admin.Service
 	once sync.Once
 	l    *loaders
+	// policy loads users' accepted policy versions, made on first use by
+	// policyVersionOf: users read it too, so it needs no admin service.
+	policyOnce sync.Once
+	policy     *dataloadgen.Loader[string, string]
+}
+
+// policyVersionOf returns the policy version the user with id accepted
+// last, "" when none: through the request's loader, so that a page of users
+// with policyVersion and consentRequired costs one query, not two per user.
+func policyVersionOf(ctx context.Context, a *auth.Service, id string) (string, error) {
+	ll, _ := ctx.Value(loadersKey{}).(*lazyLoaders)
+	if ll == nil {
+		m, err := a.PolicyVersionsOf(ctx, []string{id})
+		return m[id], err
+	}
+	ll.policyOnce.Do(func() {
+		ll.policy = dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]string, []error) {
+			m, err := a.PolicyVersionsOf(ctx, keys)
+			out, errs := make([]string, len(keys)), make([]error, len(keys))
+			for i, k := range keys {
+				out[i], errs[i] = m[k], err
+			}
+			return out, errs
+		}, dataloadgen.WithWait(time.Millisecond))
+	})
+	return ll.policy.Load(ctx, id)
 }
 
 func loadersFrom(ctx context.Context) *loaders {

@@ -102,6 +102,18 @@ func (r *mutationResolver) LogoutEverywhere(ctx context.Context, keepCurrent *bo
 	return r.Auth.LogoutEverywhere(ctx, caller, keepCurrent != nil && *keepCurrent, clientFrom(ctx).IP)
 }
 
+// AcceptPolicy is the resolver for the acceptPolicy field.
+func (r *mutationResolver) AcceptPolicy(ctx context.Context, version string) (*models.User, error) {
+	caller, err := r.Auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Auth.AcceptPolicy(ctx, caller, version, clientFrom(ctx).IP); err != nil {
+		return nil, err
+	}
+	return caller.User, nil
+}
+
 // AdminLogin is the resolver for the adminLogin field.
 func (r *mutationResolver) AdminLogin(ctx context.Context, username string, password string) (*gqlmodel.AdminAuthPayload, error) {
 	c := clientFrom(ctx)
@@ -198,6 +210,24 @@ func (r *queryResolver) Admin(ctx context.Context) (*models.Admin, error) {
 	return c.Admin, nil
 }
 
+// MyData is the resolver for the myData field.
+func (r *queryResolver) MyData(ctx context.Context) (string, error) {
+	caller, err := r.Auth.Caller(ctx)
+	if err != nil {
+		return "", err
+	}
+	return r.Auth.MyData(ctx, caller)
+}
+
+// UserData is the resolver for the userData field.
+func (r *queryResolver) UserData(ctx context.Context, id string) (string, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return "", err
+	}
+	return r.Resolver.Admin.UserData(ctx, c, id, clientFrom(ctx).IP)
+}
+
 // User is the resolver for the user field.
 func (r *queryResolver) User(ctx context.Context, id string) (*models.User, error) {
 	return r.Resolver.Admin.User(ctx, id)
@@ -268,6 +298,25 @@ func (r *userResolver) Identities(ctx context.Context, obj *models.User) ([]*mod
 // Sessions is the resolver for the sessions field.
 func (r *userResolver) Sessions(ctx context.Context, obj *models.User) ([]*models.Session, error) {
 	return loadersFrom(ctx).sessions.Load(ctx, obj.ID)
+}
+
+// PolicyVersion is the resolver for the policyVersion field.
+func (r *userResolver) PolicyVersion(ctx context.Context, obj *models.User) (*string, error) {
+	v, err := policyVersionOf(ctx, r.Auth, obj.ID)
+	if v == "" || err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// ConsentRequired is the resolver for the consentRequired field.
+func (r *userResolver) ConsentRequired(ctx context.Context, obj *models.User) (bool, error) {
+	current := r.Auth.PolicyVersion()
+	if current == "" {
+		return false, nil // no consent tracked: nothing to ask, nothing to read
+	}
+	v, err := policyVersionOf(ctx, r.Auth, obj.ID)
+	return v != current, err
 }
 
 // AuditEntry returns AuditEntryResolver implementation.

@@ -98,6 +98,12 @@ func mergeUsers(ctx context.Context, tx bun.Tx, ids []string, appID string, ip *
 		if err != nil {
 			return "", nil, fmt.Errorf("merging users: moving sessions: %w", err)
 		}
+		// The person's consents are kept (deleting the user would cascade
+		// them away): the one change of a consent row, its owner.
+		if _, err := tx.NewUpdate().Model((*models.Consent)(nil)).
+			Set("user_id = ?", into.ID).Where("user_id = ?", u.ID).Exec(ctx); err != nil {
+			return "", nil, fmt.Errorf("merging users: moving consents: %w", err)
+		}
 		if _, err := tx.NewDelete().Model((*models.User)(nil)).Where("id = ?", u.ID).Exec(ctx); err != nil {
 			return "", nil, fmt.Errorf("merging users: deleting the merged user: %w", err)
 		}

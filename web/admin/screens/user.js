@@ -1,5 +1,6 @@
 // One user: profile, identities, live sessions, recent audit entries; an
-// ADMIN may disable or enable them and revoke sessions.
+// ADMIN may disable or enable them and revoke sessions; any admin may
+// download everything stored about them (userData, audited).
 import { h, replace } from '../lib/dom.js';
 import { gql } from '../lib/api.js';
 import { avatar, badge, confirmDialog, dash, empty, errorBox, loading, nickname, statusBadge, titled, when } from '../lib/ui.js';
@@ -15,6 +16,7 @@ const DISABLE = `mutation Disable($id: ID!, $reason: String) { disableUser(id: $
 const ENABLE = `mutation Enable($id: ID!) { enableUser(id: $id) { id } }`;
 const REVOKE = `mutation Revoke($id: ID!) { revokeSession(id: $id) }`;
 const REVOKE_ALL = `mutation RevokeAll($id: ID!) { revokeUserSessions(userId: $id) }`;
+const USER_DATA = `query UserData($id: ID!) { userData(id: $id) }`;
 const GENDER = { MALE: 'Male', FEMALE: 'Female', UNKNOWN: 'Not given' };
 
 const or = (v) => (v ? v : dash());
@@ -52,7 +54,7 @@ export function mount(main, ctx) {
 		titled(u.nickname || 'User');
 		const name = u.nickname || 'this user';
 		const Name = u.nickname || 'This user';
-		const actions = [];
+		const actions = [h('button', { type: 'button', class: 'btn', 'data-action': 'download', onClick: (e) => download(e.currentTarget, Name).catch(fail) }, 'Download data')];
 		if (canChange) {
 			if (u.disabled) {
 				actions.push(h('button', { type: 'button', class: 'btn', 'data-action': 'enable', onClick: () => act(ENABLE, `${Name} may log in again.`).catch(fail) }, 'Enable'));
@@ -133,6 +135,26 @@ export function mount(main, ctx) {
 		ctx.announce(done);
 		await load(done);
 		main.querySelector('h1')?.focus();
+	}
+
+	// Saves the userData document as a file; the export is audited, so the
+	// page reloads to show it in the recent activity.
+	async function download(btn, Name) {
+		btn.disabled = true;
+		try {
+			const d = await gql(USER_DATA, { id });
+			const url = URL.createObjectURL(new Blob([d.userData], { type: 'application/json' }));
+			const a = h('a', { href: url, download: `user-${id}.json`, hidden: true });
+			document.body.append(a);
+			a.click();
+			a.remove();
+			setTimeout(() => URL.revokeObjectURL(url), 60_000);
+			const done = `${Name}'s data is downloaded (${Math.ceil(d.userData.length / 1024)} KB, JSON). The download is in the audit log.`;
+			ctx.announce(done);
+			await load(done);
+		} finally {
+			btn.disabled = false;
+		}
 	}
 
 	load();
