@@ -76,8 +76,8 @@ func TestE2E_MyData(t *testing.T) {
 	if r := ts.Do(t, b.Token, `mutation { updateProfile(input: {nickname: "别人的名字"}) { id } }`, nil); len(r.Errors) > 0 {
 		t.Fatal(r.Raw)
 	}
-	execSQL(t, ts, `UPDATE users SET phone = '+8613800138000', phone_country_code = '86' WHERE id = ?`, a.User.ID)
-	execSQL(t, ts, `UPDATE users SET phone = '+8613900139000', phone_country_code = '86' WHERE id = ?`, b.User.ID)
+	execSQL(t, ts, `UPDATE users SET phone = '+8613800135701', phone_country_code = '86' WHERE id = ?`, a.User.ID)
+	execSQL(t, ts, `UPDATE users SET phone = '+8613900135702', phone_country_code = '86' WHERE id = ?`, b.User.ID)
 	// Consent, through a server that tracks a policy version.
 	ps := apptest.Start(t, withPolicy("2026-11"), apptest.WithSimulator(ts.Sim, apptest.AppID, ts.Config.WechatAPIBase))
 	if r := acceptPolicy(t, ps, a.Token, "2026-11"); len(r.Errors) > 0 {
@@ -98,7 +98,7 @@ func TestE2E_MyData(t *testing.T) {
 	doc, d := myData(t, ts, a.Token)
 	if d.Version != 1 || time.Since(d.ExportedAt) > time.Minute || d.User.ID != a.User.ID ||
 		d.User.Nickname == nil || *d.User.Nickname != "导出测试" || d.User.City == nil || *d.User.City != "Hangzhou" ||
-		d.User.Phone == nil || *d.User.Phone != "+8613800138000" || d.User.PhoneCountryCode == nil || *d.User.PhoneCountryCode != "86" {
+		d.User.Phone == nil || *d.User.Phone != "+8613800135701" || d.User.PhoneCountryCode == nil || *d.User.PhoneCountryCode != "86" {
 		t.Fatalf("profile: %+v", d.User)
 	}
 	if len(d.Identities) != 2 || d.Identities[0].AppID != apptest.AppID || d.Identities[1].AppID != e2eAppID2 ||
@@ -161,7 +161,7 @@ func TestE2E_MyData(t *testing.T) {
 		t.Fatalf("%d secrets read", len(secrets))
 	}
 	ts.AssertNoSecretsIn(t, doc, "the export")
-	assertNoneIn(t, doc, secrets, b.User.ID, "别人的名字", "13900139000", ts.Sim.OpenID(apptest.AppID, other), ts.Sim.UnionID(other),
+	assertNoneIn(t, doc, secrets, b.User.ID, "别人的名字", "13900135702", ts.Sim.OpenID(apptest.AppID, other), ts.Sim.UnionID(other),
 		"export-admin", "token_hash", "session_key", "sealed")
 	for _, k := range []string{`"tokenHash"`, `"sessionKey`} {
 		if strings.Contains(doc, k) {

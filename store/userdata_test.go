@@ -13,7 +13,7 @@ import (
 // audit entries (issue 19: the export must stay bounded): the time of one
 // export, and its size as myData sends it (bytes/export).
 func BenchmarkStore_UserData(b *testing.B) {
-	st := storetest.Open(b)
+	st := storetest.OpenFresh(b)
 	ctx := context.Background()
 	id, ident := store.NewID(), store.NewID()
 	for _, q := range []string{
