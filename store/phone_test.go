@@ -131,16 +131,8 @@ func TestStore_SetPhone_Concurrent(t *testing.T) {
 // the number, the others lose it with an audit row, and the index is built.
 func TestStore_Migrate_PhoneUniqueWithDuplicates(t *testing.T) {
 	t.Parallel()
-	dsn := strings.Replace(storetest.DSN(t), "wxlogin_test_", "wxlogin_test_phone_", 1)
+	dsn, _ := storetest.FreshDatabase(t) // empty: the test migrates it itself
 	ctx := context.Background()
-	if _, err := store.CreateDatabase(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := store.DropDatabase(ctx, dsn); err != nil {
-			t.Error(err)
-		}
-	})
 	st, err := store.Open(ctx, dsn, store.Options{MaxConns: 2})
 	if err != nil {
 		t.Fatal(err)

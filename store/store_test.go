@@ -420,16 +420,8 @@ func TestOpen_LoopbackWithoutSSLMode(t *testing.T) {
 // Instances starting together all migrate; the advisory lock makes them take turns.
 func TestStore_MigrateConcurrently(t *testing.T) {
 	t.Parallel()
-	dsn := strings.Replace(storetest.DSN(t), "wxlogin_test_", "wxlogin_test_mig_", 1)
+	dsn, _ := storetest.FreshDatabase(t) // empty: the test migrates it itself
 	ctx := context.Background()
-	if _, err := store.CreateDatabase(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := store.DropDatabase(ctx, dsn); err != nil {
-			t.Error(err)
-		}
-	})
 	var wg sync.WaitGroup
 	applied := make(chan int, 4)
 	for range 4 {
