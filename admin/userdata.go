@@ -21,6 +21,8 @@ func (s *Service) UserData(ctx context.Context, c *Caller, id, ip string) (strin
 	d, err := s.store.UserData(ctx, id, 0)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", models.Errorf(models.CodeBadUserInput, "no user has the id %q", id)
+	} else if errors.Is(err, store.ErrBusy) {
+		return "", models.ErrExportBusy
 	} else if err != nil {
 		return "", internal(err)
 	}

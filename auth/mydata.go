@@ -11,11 +11,14 @@ import (
 
 // MyData returns everything stored about the caller as one JSON document
 // (see store.UserData): the copy of one's personal data PIPL Art. 45
-// grants. Errors: UNAUTHENTICATED when the user is gone, INTERNAL.
+// grants. Errors: UNAUTHENTICATED when the user is gone, RATE_LIMITED
+// (models.ErrExportBusy) when other exports kept it waiting, INTERNAL.
 func (s *Service) MyData(ctx context.Context, c *Caller) (string, error) {
 	d, err := s.store.UserData(ctx, c.User.ID, 0)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", models.Errorf(models.CodeUnauthenticated, "sign in again")
+	} else if errors.Is(err, store.ErrBusy) {
+		return "", models.ErrExportBusy
 	} else if err != nil {
 		return "", models.WrapError(err, models.CodeInternal, "internal error")
 	}

@@ -105,3 +105,9 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// ErrExportBusy answers a data export (myData, userData) that waited for
+// another to finish and did not get its turn: exports take turns, and the
+// client tries again a moment later.
+var ErrExportBusy = &Error{Code: CodeRateLimited, Message: "too many data exports at once; retry shortly",
+	Extensions: map[string]any{"retryAfter": 1}}

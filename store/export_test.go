@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/uptrace/bun/driver/pgdriver"
 )
@@ -33,3 +34,11 @@ func (s *Store) ForgetStatements() { s.forgetStatement() }
 // SetAfterLookup sets the hook between a statement's lookup and its run;
 // nil removes it. Only for tests that are not parallel.
 func SetAfterLookup(f func(query string)) { afterLookup = f }
+
+// HoldExport takes the store's data-export turn until release is called,
+// and makes another export wait only wait for its turn.
+func (s *Store) HoldExport(wait time.Duration) (release func()) {
+	s.exportWait = wait
+	s.exportSlot <- struct{}{}
+	return func() { <-s.exportSlot }
+}

@@ -28,6 +28,10 @@ var migrationFiles embed.FS
 // ErrNotFound is returned when a looked-up row does not exist or no longer counts.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrBusy means a data export waited its turn (see UserData) and did not
+// get it: the caller should try again shortly.
+var ErrBusy = errors.New("store: busy with another data export")
+
 // IsStatementTimeout reports whether err is PostgreSQL cancelling a
 // statement that ran past the connection's statement_timeout (SQLSTATE
 // 57014): the query was too costly, not broken, and the caller can say so.
@@ -103,6 +107,11 @@ type Store struct {
 	// non-ASCII letters for word characters (see probeTrigram): 0 not yet
 	// known, trgmWideYes, or trgmWideNo.
 	trgmWide atomic.Int32
+
+	// exportSlot lets one data export (UserData) run at a time on this
+	// store; exportWait bounds how long another waits for it.
+	exportSlot chan struct{}
+	exportWait time.Duration
 }
 
 // Open connects to dsn (a postgres:// URL), sizes the pool and pings.
@@ -132,7 +141,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: connecting to %s: %w", redactDSN(dsn), err)
 	}
-	s := &Store{db: db, connector: connector, maxConns: opts.MaxConns, noPrepare: opts.NoPrepare}
+	s := &Store{db: db, connector: connector, maxConns: opts.MaxConns, noPrepare: opts.NoPrepare,
+		exportSlot: make(chan struct{}, 1), exportWait: exportWait}
 	s.probeTrigram(ctx)
 	return s, nil
 }
