@@ -118,6 +118,8 @@ func (s *Store) RequestDeletion(ctx context.Context, id string, grace time.Durat
 // cancelDeletion clears u's pending deletion inside a login's
 // transaction, auditing user.delete_cancelled with the login.
 func cancelDeletion(ctx context.Context, tx bun.Tx, u *models.User, p LoginParams) error {
+	// bun scans NULL into a non-nil pointer as the zero time.
+	u.DeletionRequestedAt, u.ErasesAt = nil, nil
 	_, err := tx.NewUpdate().Model(u).WherePK().
 		Set("deletion_requested_at = NULL").Set("erase_at = NULL").Set("updated_at = now()").
 		Returning("*").Exec(ctx)
