@@ -336,6 +336,7 @@ func eraseLocked(ctx context.Context, tx bun.Tx, users []*models.User, audit *mo
 		byID[u.ID] = u
 	}
 	out := make([]*Erasure, 0, len(tombs))
+	var entries []*models.AuditEntry
 	for _, t := range tombs {
 		e := &Erasure{User: t, Identities: nIdent[t.ID], Sessions: nSess[t.ID]}
 		if old := byID[t.ID]; old.AvatarURL != nil && avatars[*old.AvatarURL] {
@@ -346,7 +347,7 @@ func eraseLocked(ctx context.Context, tx bun.Tx, users []*models.User, audit *mo
 			continue
 		}
 		a := *audit
-		a.ID, a.Target = "", &t.ID
+		a.ID, a.Target = NewID(), &t.ID
 		a.Detail = maps.Clone(audit.Detail)
 		if a.Detail == nil {
 			a.Detail = map[string]any{}
@@ -355,8 +356,12 @@ func eraseLocked(ctx context.Context, tx bun.Tx, users []*models.User, audit *mo
 		if a.ActorKind == "user" {
 			a.IP = nil // the erased user's own address
 		}
-		if err := writeAudit(ctx, tx, &a); err != nil {
-			return nil, err
+		entries = append(entries, &a)
+	}
+	if len(entries) > 0 {
+		// One statement for the batch.
+		if _, err := tx.NewInsert().Model(&entries).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("writing audit entries: %w", err)
 		}
 	}
 	slices.SortFunc(out, func(a, b *Erasure) int { return strings.Compare(a.User.ID, b.User.ID) })
