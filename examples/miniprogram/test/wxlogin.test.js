@@ -247,3 +247,55 @@ it('bindPhoneNumber with the getPhoneNumber button code', async (t) => {
   assert.equal((await api.me()).phone, '+86' + national);
   assert.equal(fake.counts.login, 1);
 });
+
+// The server's POLICY_VERSION (miniprogram_test.go starts it with one); by
+// hand against a server without one, the consent tests are skipped.
+const policyVersion = process.env.WXLOGIN_POLICY_VERSION || '';
+
+it('myData: the parsed document, version 1, of this user only', async () => {
+  const { fake, api } = setup();
+  const p = await api.login();
+  await api.updateProfile({ nickname: '数据' });
+  const doc = await api.myData();
+  assert.equal(doc.version, 1);
+  assert.equal(doc.user.id, p.user.id);
+  assert.equal(doc.user.nickname, '数据');
+  assert.equal(doc.identities.length, 1);
+  assert.equal(doc.sessions.total, 1);
+  assert.equal(doc.sessions.truncated, false);
+  assert.ok(Array.isArray(doc.audit.items));
+  assert.ok(!JSON.stringify(doc).includes(p.token), 'no token in the export');
+  assert.equal(fake.ops('MyData'), 1);
+  assert.equal(fake.counts.login, 1);
+});
+
+it('consent: required until acceptPolicy with the current version', async (t) => {
+  if (!policyVersion) {
+    t.skip('set WXLOGIN_POLICY_VERSION to the server POLICY_VERSION');
+    return;
+  }
+  const { api } = setup();
+  const p = await api.login();
+  assert.equal(p.user.consentRequired, true, 'a new user is asked');
+  assert.equal(p.user.policyVersion, null);
+  await assert.rejects(api.acceptPolicy(policyVersion + '-old'), (err) => err.code === 'BAD_USER_INPUT');
+  assert.equal((await api.me()).consentRequired, true);
+  const u = await api.acceptPolicy(policyVersion);
+  assert.equal(u.consentRequired, false);
+  assert.equal(u.policyVersion, policyVersion);
+  const again = await api.me();
+  assert.equal(again.consentRequired, false);
+  assert.equal(again.policyVersion, policyVersion);
+});
+
+it('onLogin hears every login, until stopped', async () => {
+  const { api } = setup();
+  const heard = [];
+  const stop = api.onLogin((p) => heard.push(p.token));
+  await api.me(); // a login on demand
+  const p = await api.login();
+  stop();
+  await api.login();
+  assert.equal(heard.length, 2);
+  assert.equal(heard[1], p.token);
+});
