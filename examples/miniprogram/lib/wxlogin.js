@@ -26,7 +26,7 @@ var RELOGIN_CODES = ['UNAUTHENTICATED', 'SESSION_KEY_EXPIRED'];
 
 var USER_FIELDS = 'id nickname avatarUrl gender city province country language phone createdAt lastLoginAt policyVersion consentRequired';
 
-var LOGIN = 'mutation Login($code: String!) { login(input: {code: $code}) { token expiresAt created user { ' + USER_FIELDS + ' } } }';
+var LOGIN = 'mutation Login($code: String!) { login(input: {code: $code}) { token expiresAt created deletionCancelled user { ' + USER_FIELDS + ' } } }';
 var ME = 'query Me { me { ' + USER_FIELDS + ' } }';
 var LOGOUT = 'mutation Logout { logout }';
 var UPDATE_PROFILE = 'mutation UpdateProfile($input: ProfileInput!) { updateProfile(input: $input) { ' + USER_FIELDS + ' } }';
@@ -44,7 +44,7 @@ var ACCEPT_POLICY = 'mutation AcceptPolicy($version: String!) { acceptPolicy(ver
  *   city: ?string, province: ?string, country: ?string, language: ?string,
  *   phone: ?string, createdAt: string, lastLoginAt: ?string,
  *   policyVersion: ?string, consentRequired: boolean }} User
- * @typedef {{ token: string, expiresAt: string, created: boolean, deletionCancelled?: boolean, user: User }} AuthPayload
+ * @typedef {{ token: string, expiresAt: string, created: boolean, deletionCancelled: boolean, user: User }} AuthPayload
  * @typedef {{ token: string, expiresAt: string }} Session
  * @typedef {{ id: string, appId: string, createdAt: string, lastSeenAt: string, expiresAt: string,
  *   current: boolean, ip: ?string, userAgent: ?string }} Device
@@ -114,6 +114,8 @@ function createClient(options) {
   var loggingIn = null;
   /** @type {Array<(p: AuthPayload) => void>} */
   var loginListeners = [];
+  /** @type {Promise<AccountDeletion> | null} */
+  var deleting = null;
 
   /** @returns {Session | null} */
   function session() {
@@ -416,17 +418,27 @@ function createClient(options) {
      * cancels the deletion (AuthPayload.deletionCancelled). This client
      * forgets its token, and keeps `{ erasesAt }` for pendingDeletion() so
      * that the mini program does not log in by itself meanwhile.
+     * Concurrent calls share one request: a second one sent after the
+     * first dropped the token would log in, which cancels the deletion,
+     * and then ask for it again.
      * @returns {Promise<AccountDeletion>}
      */
     deleteAccount: function () {
-      return call(DELETE_ACCOUNT).then(function (d) {
-        /** @type {AccountDeletion} */
-        var r = d.deleteAccount;
-        forget();
-        if (r.erased) wx.removeStorageSync(deletionKey);
-        else wx.setStorageSync(deletionKey, { erasesAt: r.erasesAt });
-        return r;
-      });
+      if (!deleting) {
+        deleting = call(DELETE_ACCOUNT).then(function (d) {
+          /** @type {AccountDeletion} */
+          var r = d.deleteAccount;
+          forget();
+          if (r.erased) wx.removeStorageSync(deletionKey);
+          else wx.setStorageSync(deletionKey, { erasesAt: r.erasesAt });
+          return r;
+        });
+        var done = function () {
+          deleting = null;
+        };
+        deleting.then(done, done);
+      }
+      return deleting;
     },
 
     /**

@@ -119,3 +119,65 @@ it('download my data: saved as a file, summed up, sent to a chat', async (t) => 
   page.onShareData();
   assert.deepEqual(p.fake.shared, [{ filePath: saved.path, fileName: '我的数据.json' }]);
 });
+
+const DELETE = '注销账号';
+const CANCELLED = '已撤销注销';
+
+it('delete my account: confirmed, signed out, no login by itself; signing in cancels it', async (t) => {
+  const p = phone(t);
+  const { page } = await p.open();
+  const id = page.data.user.id;
+  await page.onDeleteAccount();
+  assert.deepEqual(p.fake.modals.map((m) => m.title), [POLICY, DELETE]);
+  assert.match(p.fake.modals[1].content, /注销冷静期/);
+  assert.match(p.fake.modals[1].content, /再次登录即可撤销注销/);
+  assert.equal(p.fake.ops('DeleteAccount'), 1);
+  assert.equal(page.data.user, null);
+  assert.match(page.data.deletion.erasesAt, /^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+  assert.equal(page.data.error, '');
+
+  // Launched again: the date, and not a request (a login would cancel).
+  const before = p.fake.counts.request + p.fake.counts.login;
+  const again = await p.open();
+  assert.equal(p.fake.counts.request + p.fake.counts.login, before);
+  assert.equal(again.page.data.user, null);
+  assert.ok(again.page.data.deletion);
+
+  // The user signs in: the deletion is cancelled, and the user told.
+  await again.page.onSignInAgain();
+  await again.page.notified;
+  assert.deepEqual(p.fake.modals.map((m) => m.title), [POLICY, DELETE, CANCELLED]);
+  assert.equal(again.page.data.deletion, null);
+  assert.equal(again.page.data.user.id, id, 'the same account');
+  assert.equal(again.page.data.error, '');
+});
+
+it('delete my account: "cancel" in the dialog deletes nothing', async (t) => {
+  const p = phone(t, { answer: ({ title }) => title !== DELETE });
+  const { page } = await p.open();
+  await page.onDeleteAccount();
+  assert.equal(p.fake.ops('DeleteAccount'), 0);
+  assert.ok(page.data.user);
+  assert.equal(page.data.deletion, null);
+});
+
+it('refusing the policy, then deleting the account', async (t) => {
+  const p = phone(t, { answer: ({ title }) => title !== POLICY });
+  const { page } = await p.open();
+  assert.deepEqual(p.fake.modals.map((m) => m.title), [POLICY, REFUSED, DELETE]);
+  assert.equal(p.fake.ops('AcceptPolicy'), 0);
+  assert.equal(p.fake.ops('DeleteAccount'), 1);
+  assert.equal(page.data.consentPending, false);
+  assert.equal(page.data.user, null);
+  assert.ok(page.data.deletion);
+});
+
+it('delete my account: two taps, two dialogs, one deletion and no login', async (t) => {
+  const p = phone(t);
+  const { page } = await p.open();
+  await Promise.all([page.onDeleteAccount(), page.onDeleteAccount()]);
+  await page.onDeleteAccount();
+  assert.equal(p.fake.ops('DeleteAccount'), 1);
+  assert.equal(p.fake.counts.login, 1);
+  assert.ok(page.data.deletion);
+});

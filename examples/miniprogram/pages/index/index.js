@@ -234,7 +234,9 @@ Page({
       cancelText: '取消',
       confirmColor: '#e64340',
     }).then((sure) => {
-      if (!sure) return;
+      // Two taps make two dialogs: the second "confirm" must not log in
+      // again (which would cancel the deletion) to delete once more.
+      if (!sure || api().pendingDeletion()) return;
       return api()
         .deleteAccount()
         .then((r) => {
