@@ -12,8 +12,15 @@ import (
 	"wxlogin/app/apptest"
 )
 
+// miniProgramPolicy is the example's POLICY_VERSION (examples/miniprogram/app.js).
+const miniProgramPolicy = "2026-11"
+
 // todoLine is a todo test in node's spec report: "✔ name (2ms) # reason".
 var todoLine = regexp.MustCompile(`(?m)^\s*✔ .* # .*$`)
+
+// skipLine is a skipped test: "﹣ name (0.1ms) # reason". The tests skip only
+// what this server lacks (WXLOGIN_POLICY_VERSION unset), which it does not.
+var skipLine = regexp.MustCompile(`(?m)^\s*﹣ .* # .*$`)
 
 // TestMiniProgram runs the example mini program's client tests
 // (examples/miniprogram/test, Node's built-in runner) against this program
@@ -38,7 +45,10 @@ func TestMiniProgram(t *testing.T) {
 		files[i] = filepath.Join("test", filepath.Base(f))
 	}
 
-	ts := apptest.Start(t, apptest.DevMode())
+	// With a policy version, as a mini program that asks for consent runs:
+	// the tests see the re-consent prompt. The same value as app.js's
+	// POLICY_VERSION (the tests read it from WXLOGIN_POLICY_VERSION).
+	ts := apptest.Start(t, apptest.DevMode(), withPolicy(miniProgramPolicy))
 	m, logs := ts.Main, ts.Logs
 
 	// Every node test has its own 10 s bound, and the fake wx cuts off a
@@ -47,7 +57,7 @@ func TestMiniProgram(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, append([]string{"--test", "--test-reporter=spec"}, files...)...)
 	cmd.Dir = filepath.Join("..", "examples", "miniprogram")
-	cmd.Env = append(os.Environ(), "WXLOGIN_URL="+m.URL(), "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "WXLOGIN_URL="+m.URL(), "WXLOGIN_POLICY_VERSION="+miniProgramPolicy, "NO_COLOR=1")
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -55,6 +65,9 @@ func TestMiniProgram(t *testing.T) {
 	if err != nil {
 		t.Logf("server log:\n%s", logs.String())
 		t.Fatalf("node --test failed: %v", err)
+	}
+	for _, skipped := range skipLine.FindAll(out, -1) {
+		t.Errorf("skipped against this server: %s", skipped)
 	}
 	// A todo test passes without running; say which, so it is not forgotten.
 	for _, todo := range todoLine.FindAll(out, -1) {

@@ -6,6 +6,13 @@ const { createClient } = require('./lib/wxlogin.js');
 // "Does not verify valid domain names" to reach a local server.
 const SERVER_URL = 'http://127.0.0.1:8080';
 
+// The version of the privacy policy and terms this build of the mini program
+// shows; the server's POLICY_VERSION must be the same (acceptPolicy refuses
+// another). Raise both together when the policy changes: every user is asked
+// again.
+const POLICY_VERSION = '2026-11';
+
 App({
   api: createClient({ wx, baseUrl: SERVER_URL }),
+  policyVersion: POLICY_VERSION,
 });

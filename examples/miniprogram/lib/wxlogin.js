@@ -11,15 +11,22 @@
 var STORAGE_KEY = 'wxlogin.session';
 
 /**
+ * Storage key of a pending account deletion: `{ erasesAt }`, kept after
+ * deleteAccount so that opening the mini program again does not log in by
+ * itself, which would cancel the deletion the user just asked for.
+ */
+var DELETION_KEY = 'wxlogin.deletion';
+
+/**
  * Error codes after which logging in again can help: the token is unknown,
  * expired or revoked (UNAUTHENTICATED), or WeChat's session_key the server
  * holds for it has rotated (SESSION_KEY_EXPIRED).
  */
 var RELOGIN_CODES = ['UNAUTHENTICATED', 'SESSION_KEY_EXPIRED'];
 
-var USER_FIELDS = 'id nickname avatarUrl gender city province country language phone createdAt lastLoginAt';
+var USER_FIELDS = 'id nickname avatarUrl gender city province country language phone createdAt lastLoginAt policyVersion consentRequired';
 
-var LOGIN = 'mutation Login($code: String!) { login(input: {code: $code}) { token expiresAt created user { ' + USER_FIELDS + ' } } }';
+var LOGIN = 'mutation Login($code: String!) { login(input: {code: $code}) { token expiresAt created deletionCancelled user { ' + USER_FIELDS + ' } } }';
 var ME = 'query Me { me { ' + USER_FIELDS + ' } }';
 var LOGOUT = 'mutation Logout { logout }';
 var UPDATE_PROFILE = 'mutation UpdateProfile($input: ProfileInput!) { updateProfile(input: $input) { ' + USER_FIELDS + ' } }';
@@ -28,12 +35,16 @@ var BIND_PHONE = 'mutation BindPhoneNumber($input: PhoneInput!) { bindPhoneNumbe
 var MY_SESSIONS = 'query MySessions($first: Int) { mySessions(first: $first) { id appId createdAt lastSeenAt expiresAt current ip userAgent } }';
 var REVOKE_SESSION = 'mutation RevokeMySession($id: ID!) { revokeMySession(id: $id) }';
 var LOGOUT_EVERYWHERE = 'mutation LogoutEverywhere($keepCurrent: Boolean) { logoutEverywhere(keepCurrent: $keepCurrent) }';
+var MY_DATA = 'query MyData { myData }';
+var DELETE_ACCOUNT = 'mutation DeleteAccount { deleteAccount { erasesAt erased } }';
+var ACCEPT_POLICY = 'mutation AcceptPolicy($version: String!) { acceptPolicy(version: $version) { ' + USER_FIELDS + ' } }';
 
 /**
  * @typedef {{ id: string, nickname: ?string, avatarUrl: ?string, gender: ?string,
  *   city: ?string, province: ?string, country: ?string, language: ?string,
- *   phone: ?string, createdAt: string, lastLoginAt: ?string }} User
- * @typedef {{ token: string, expiresAt: string, created: boolean, user: User }} AuthPayload
+ *   phone: ?string, createdAt: string, lastLoginAt: ?string,
+ *   policyVersion: ?string, consentRequired: boolean }} User
+ * @typedef {{ token: string, expiresAt: string, created: boolean, deletionCancelled: boolean, user: User }} AuthPayload
  * @typedef {{ token: string, expiresAt: string }} Session
  * @typedef {{ id: string, appId: string, createdAt: string, lastSeenAt: string, expiresAt: string,
  *   current: boolean, ip: ?string, userAgent: ?string }} Device
@@ -42,6 +53,12 @@ var LOGOUT_EVERYWHERE = 'mutation LogoutEverywhere($keepCurrent: Boolean) { logo
  * @typedef {{ code?: string, encryptedData?: string, iv?: string }} PhoneInput
  * @typedef {{ message: string, extensions?: { code?: string, retryAfter?: number, requestId?: string } }} GraphQLErrorJSON
  * @typedef {{ data?: any, errors?: GraphQLErrorJSON[] }} GraphQLResponse
+ * @typedef {{ erasesAt: string, erased: boolean }} AccountDeletion
+ * @typedef {{ total: number, truncated: boolean, items: any[] }} CappedList
+ * @typedef {{ version: number, exportedAt: string, user: { id: string, [field: string]: any },
+ *   identities: any[], sessions: CappedList, consents: CappedList, audit: CappedList }} MyData
+ *   myData's document (docs/api.md, "A copy of one's data"); `version` is
+ *   raised when a field changes meaning, so check it before reading fields.
  */
 
 /**
@@ -92,8 +109,13 @@ function createClient(options) {
   var wx = options.wx;
   var endpoint = options.baseUrl.replace(/\/+$/, '') + '/graphql';
   var storageKey = options.storageKey || STORAGE_KEY;
+  var deletionKey = storageKey === STORAGE_KEY ? DELETION_KEY : storageKey + '.deletion';
   /** @type {Promise<AuthPayload> | null} */
   var loggingIn = null;
+  /** @type {Array<(p: AuthPayload) => void>} */
+  var loginListeners = [];
+  /** @type {Promise<AccountDeletion> | null} */
+  var deleting = null;
 
   /** @returns {Session | null} */
   function session() {
@@ -171,6 +193,12 @@ function createClient(options) {
           /** @type {AuthPayload} */
           var p = data.login;
           wx.setStorageSync(storageKey, { token: p.token, expiresAt: p.expiresAt });
+          // Signed in: a deletion asked for here is cancelled (or, after
+          // its date, this is a new account); either way it is no more.
+          wx.removeStorageSync(deletionKey);
+          loginListeners.slice().forEach(function (listener) {
+            listener(p);
+          });
           return p;
         });
       var done = function () {
@@ -358,6 +386,94 @@ function createClient(options) {
       });
     },
 
+    /**
+     * Everything the server stores about the user (PIPL Art. 45), parsed:
+     * `version` 1, `user.id`, identities, sessions, consents, audit (the
+     * three lists capped, newest first, with total and truncated). A
+     * client that saves it for the user can JSON.stringify it again.
+     * @returns {Promise<MyData>}
+     */
+    myData: function () {
+      return call(MY_DATA).then(function (d) {
+        return JSON.parse(d.myData);
+      });
+    },
+
+    /**
+     * Record that the user accepted the privacy policy of `version`, the
+     * one the mini program showed; it must be the server's POLICY_VERSION
+     * (BAD_USER_INPUT otherwise). The user then has consentRequired false.
+     * @param {string} version @returns {Promise<User>}
+     */
+    acceptPolicy: function (version) {
+      return call(ACCEPT_POLICY, { version: version }).then(function (d) {
+        return d.acceptPolicy;
+      });
+    },
+
+    /**
+     * Delete the account (注销账号): the server ends every session of the
+     * user and erases the account at `erasesAt`, after its cooling-off
+     * period (注销冷静期; at once when `erased`). A login before then
+     * cancels the deletion (AuthPayload.deletionCancelled). This client
+     * forgets its token, and keeps `{ erasesAt }` for pendingDeletion() so
+     * that the mini program does not log in by itself meanwhile.
+     * Concurrent calls share one request: a second one sent after the
+     * first dropped the token would log in, which cancels the deletion,
+     * and then ask for it again.
+     * @returns {Promise<AccountDeletion>}
+     */
+    deleteAccount: function () {
+      if (!deleting) {
+        deleting = call(DELETE_ACCOUNT).then(function (d) {
+          /** @type {AccountDeletion} */
+          var r = d.deleteAccount;
+          forget();
+          if (r.erased) wx.removeStorageSync(deletionKey);
+          else wx.setStorageSync(deletionKey, { erasesAt: r.erasesAt });
+          return r;
+        });
+        var done = function () {
+          deleting = null;
+        };
+        deleting.then(done, done);
+      }
+      return deleting;
+    },
+
+    /**
+     * The deletion this client asked for and that has not happened yet, as
+     * `{ erasesAt }`, or null. While there is one, do not call anything that
+     * logs in (every call does when there is no token): show the date and a
+     * button whose login() cancels the deletion.
+     * @returns {{ erasesAt: string } | null}
+     */
+    pendingDeletion: function () {
+      /** @type {any} */
+      var d = wx.getStorageSync(deletionKey);
+      if (!d || typeof d.erasesAt !== 'string') return null;
+      if (!(Date.parse(d.erasesAt) > Date.now())) {
+        // Erased by now: the next login makes a new account.
+        wx.removeStorageSync(deletionKey);
+        return null;
+      }
+      return { erasesAt: d.erasesAt };
+    },
+
+    /**
+     * Call listener with every login's answer (an explicit login() or one
+     * made on demand), e.g. to tell the user when `deletionCancelled`.
+     * Returns the function that stops it.
+     * @param {(p: AuthPayload) => void} listener @returns {() => void}
+     */
+    onLogin: function (listener) {
+      loginListeners.push(listener);
+      return function () {
+        var i = loginListeners.indexOf(listener);
+        if (i >= 0) loginListeners.splice(i, 1);
+      };
+    },
+
     /** A raw GraphQL call with the session (and the one re-login). */
     call: call,
 
@@ -366,4 +482,4 @@ function createClient(options) {
   };
 }
 
-module.exports = { createClient: createClient, STORAGE_KEY: STORAGE_KEY, RELOGIN_CODES: RELOGIN_CODES };
+module.exports = { createClient: createClient, STORAGE_KEY: STORAGE_KEY, DELETION_KEY: DELETION_KEY, RELOGIN_CODES: RELOGIN_CODES };

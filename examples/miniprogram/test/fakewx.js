@@ -14,9 +14,17 @@ const crypto = require('node:crypto');
  * @param {(req: {op: string, header: Record<string,string>}) => (object|undefined)} [opts.intercept]
  *   sees each wx.request before it is sent and may change its header; a
  *   returned object is answered instead of sending (as HTTP 200 JSON).
+ * @param {(modal: {title: string, content: string}) => boolean} [opts.answer]
+ *   the user's answer to each wx.showModal: true presses confirm (the default).
+ * @param {string} [opts.userDataPath] the directory behind wx.env.USER_DATA_PATH
+ *   (a real one, so getFileSystemManager's writes can be read back)
  */
 function fakeWx(baseUrl, opts) {
   const storage = new Map();
+  /** every wx.showModal, in order: { title, content, confirmed } */
+  const modals = [];
+  /** every wx.shareFileMessage: { filePath, fileName } */
+  const shared = [];
   /** every wx.request / wx.uploadFile, in order: { api, op, auth } */
   const calls = [];
   const counts = { login: 0, request: 0, uploadFile: 0 };
@@ -113,6 +121,34 @@ function fakeWx(baseUrl, opts) {
         .catch((e) => later(fail, { errMsg: 'uploadFile:fail ' + e.message }));
     },
 
+    // The user reads the dialog, then presses a button.
+    showModal({ title = '', content = '', success, fail }) {
+      const confirmed = opts.answer ? !!opts.answer({ title, content }) : true;
+      modals.push({ title, content, confirmed });
+      later(success, { confirm: confirmed, cancel: !confirmed, errMsg: 'showModal:ok' });
+      void fail;
+    },
+
+    env: { USER_DATA_PATH: opts.userDataPath || '/nonexistent/wxfile-usr' },
+
+    // The mini program's own files: only under USER_DATA_PATH, as WeChat allows.
+    getFileSystemManager() {
+      const inside = (p) => typeof p === 'string' && opts.userDataPath && p.startsWith(opts.userDataPath + '/');
+      return {
+        writeFile({ filePath, data, encoding = 'utf8', success, fail }) {
+          if (!inside(filePath)) return later(fail, { errMsg: 'writeFile:fail permission denied, open ' + filePath });
+          fs.writeFile(filePath, data, { encoding }, (err) =>
+            err ? later(fail, { errMsg: 'writeFile:fail ' + err.message }) : later(success, { errMsg: 'writeFile:ok' })
+          );
+        },
+      };
+    },
+
+    shareFileMessage({ filePath, fileName, success }) {
+      shared.push({ filePath, fileName });
+      later(success, { errMsg: 'shareFileMessage:ok' });
+    },
+
     // wx storage keeps a copy, and answers '' for a missing key.
     getStorageSync(key) {
       return storage.has(key) ? JSON.parse(storage.get(key)) : '';
@@ -130,6 +166,8 @@ function fakeWx(baseUrl, opts) {
     counts,
     calls,
     uploadParts,
+    modals,
+    shared,
     /** how many wx.request calls named operation op */
     ops: (op) => calls.filter((c) => c.op === op).length,
   };

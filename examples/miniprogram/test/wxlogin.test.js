@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const { createClient, STORAGE_KEY } = require('../lib/wxlogin.js');
+const { createClient, STORAGE_KEY, DELETION_KEY } = require('../lib/wxlogin.js');
 const { fakeWx } = require('./fakewx.js');
 
 const baseUrl = process.env.WXLOGIN_URL;
@@ -246,4 +246,109 @@ it('bindPhoneNumber with the getPhoneNumber button code', async (t) => {
   assert.equal(u.phone, '+86' + national);
   assert.equal((await api.me()).phone, '+86' + national);
   assert.equal(fake.counts.login, 1);
+});
+
+// The server's POLICY_VERSION (miniprogram_test.go starts it with one); by
+// hand against a server without one, the consent tests are skipped.
+const policyVersion = process.env.WXLOGIN_POLICY_VERSION || '';
+
+it('myData: the parsed document, version 1, of this user only', async () => {
+  const { fake, api } = setup();
+  const p = await api.login();
+  await api.updateProfile({ nickname: '数据' });
+  const doc = await api.myData();
+  assert.equal(doc.version, 1);
+  assert.equal(doc.user.id, p.user.id);
+  assert.equal(doc.user.nickname, '数据');
+  assert.equal(doc.identities.length, 1);
+  assert.equal(doc.sessions.total, 1);
+  assert.equal(doc.sessions.truncated, false);
+  assert.ok(Array.isArray(doc.audit.items));
+  assert.ok(!JSON.stringify(doc).includes(p.token), 'no token in the export');
+  assert.equal(fake.ops('MyData'), 1);
+  assert.equal(fake.counts.login, 1);
+});
+
+it('consent: required until acceptPolicy with the current version', async (t) => {
+  if (!policyVersion) {
+    t.skip('set WXLOGIN_POLICY_VERSION to the server POLICY_VERSION');
+    return;
+  }
+  const { api } = setup();
+  const p = await api.login();
+  assert.equal(p.user.consentRequired, true, 'a new user is asked');
+  assert.equal(p.user.policyVersion, null);
+  await assert.rejects(api.acceptPolicy(policyVersion + '-old'), (err) => err.code === 'BAD_USER_INPUT');
+  assert.equal((await api.me()).consentRequired, true);
+  const u = await api.acceptPolicy(policyVersion);
+  assert.equal(u.consentRequired, false);
+  assert.equal(u.policyVersion, policyVersion);
+  const again = await api.me();
+  assert.equal(again.consentRequired, false);
+  assert.equal(again.policyVersion, policyVersion);
+});
+
+it('onLogin hears every login, until stopped', async () => {
+  const { api } = setup();
+  const heard = [];
+  const stop = api.onLogin((p) => heard.push(p.token));
+  await api.me(); // a login on demand
+  const p = await api.login();
+  stop();
+  await api.login();
+  assert.equal(heard.length, 2);
+  assert.equal(heard[1], p.token);
+});
+
+it('deleteAccount: every session ends, the token is dropped, the date kept', async () => {
+  const phone = setup();
+  const pad = setup({ user: phone.user }); // the same WeChat user on another device
+  const p = await phone.api.login();
+  const q = await pad.api.login();
+  const r = await phone.api.deleteAccount();
+  assert.equal(r.erased, false);
+  // The server's default cooling-off period is 168 h.
+  assert.ok(Date.parse(r.erasesAt) > Date.now() + 24 * 3600e3, `erasesAt ${r.erasesAt} is after the cooling-off period`);
+  assert.equal(phone.api.session(), null);
+  assert.equal(phone.fake.wx.getStorageSync(STORAGE_KEY), '', 'the token is dropped');
+  assert.deepEqual(phone.api.pendingDeletion(), { erasesAt: r.erasesAt });
+  for (const tok of [p.token, q.token]) {
+    const out = await gql('{ me { id } }', {}, tok);
+    assert.equal(out.errors[0].extensions.code, 'UNAUTHENTICATED', 'every session ended');
+  }
+  assert.equal(phone.fake.counts.login, 1, 'deleting logs in no more');
+  assert.deepEqual(phone.fake.calls.map((c) => c.op), ['Login', 'DeleteAccount']);
+});
+
+it('a login during the cooling-off period cancels the deletion: deletionCancelled, the same account', async () => {
+  const { api } = setup();
+  const p = await api.login();
+  assert.equal(p.deletionCancelled, false);
+  await api.deleteAccount();
+  const heard = [];
+  api.onLogin((x) => heard.push(x.deletionCancelled));
+  const again = await api.login();
+  assert.equal(again.deletionCancelled, true);
+  assert.equal(again.created, false);
+  assert.equal(again.user.id, p.user.id);
+  assert.equal(api.pendingDeletion(), null, 'the kept date goes with the login');
+  assert.equal((await api.login()).deletionCancelled, false, 'only the first login cancels');
+  assert.deepEqual(heard, [true, false]);
+});
+
+it('pendingDeletion: a date gone by is forgotten', () => {
+  const { fake, api } = setup();
+  fake.wx.setStorageSync(DELETION_KEY, { erasesAt: '2000-01-01T00:00:00Z' });
+  assert.equal(api.pendingDeletion(), null);
+  assert.equal(fake.wx.getStorageSync(DELETION_KEY), '');
+  assert.equal(fake.counts.request + fake.counts.login, 0);
+});
+
+it('deleteAccount twice at once: one request, then no login', async () => {
+  const { fake, api } = setup();
+  await api.login();
+  const [a, b] = await Promise.all([api.deleteAccount(), api.deleteAccount()]);
+  assert.equal(a.erasesAt, b.erasesAt);
+  assert.equal(fake.ops('DeleteAccount'), 1);
+  assert.equal(fake.counts.login, 1, 'no login: it would cancel the deletion');
 });
