@@ -26,6 +26,9 @@ type UsersInput struct {
 	Search                      string
 	CreatedAfter, CreatedBefore *time.Time
 	Disabled                    *bool
+	// Deletion is "NONE", "PENDING" or "ERASED"; empty is every user not
+	// erased.
+	Deletion string
 	// Order is "CREATED_AT" or "LAST_LOGIN_AT"; empty is CREATED_AT.
 	Order string
 	Desc  bool

@@ -146,6 +146,9 @@ type LoginResult struct {
 	User      *models.User
 	// Created reports whether this login made the user.
 	Created bool
+	// DeletionCancelled reports that this login cancelled the account's
+	// pending deletion (the cooling-off period of deleteAccount).
+	DeletionCancelled bool
 }
 
 // Login exchanges in.Code with WeChat, checks any legacy user data against
