@@ -76,7 +76,7 @@ export function mount(main, ctx) {
 				onConfirm: (reason) => act(DELETE, T.deleted, { reason }),
 			}) }, T.deleteButton));
 		}
-		const pending = !!u.deletionRequestedAt;
+		const pending = !!u.erasesAt; // a deletion in its cooling-off period
 		const sessions = u.sessions.length
 			? h('div', { class: 'table-wrap' }, h('table', { class: 'table cards' },
 					h('thead', null, h('tr', null, ['Created', 'Last seen', 'Expires', 'IP', 'User agent'].map((c) => h('th', { scope: 'col' }, c)), canChange && h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),

@@ -5,7 +5,7 @@ import { gql } from '../lib/api.js';
 import { avatar, badge, dash, empty, errorBox, field, loading, nickname, num, pager, statusBadge, titled, when } from '../lib/ui.js';
 import { T } from '../lib/text.js';
 
-const FIELDS = `edges { node { id nickname avatarUrl phone createdAt lastLoginAt disabled deletionRequestedAt deletedAt } }
+const FIELDS = `edges { node { id nickname avatarUrl phone createdAt lastLoginAt disabled erasesAt deletedAt } }
 		pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
 const FORWARD = `query Users($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
 	users(first: $n, after: $cursor, filter: $filter, orderBy: $orderBy) { ${FIELDS} } }`;
@@ -135,13 +135,13 @@ export function mount(main, ctx) {
 
 	function table(edges, p) {
 		const rows = edges.map(({ node: u }) =>
-			h('tr', { 'data-user-id': u.id, 'data-deletion': u.deletedAt ? 'erased' : u.deletionRequestedAt ? 'pending' : null },
+			h('tr', { 'data-user-id': u.id, 'data-deletion': u.deletedAt ? 'erased' : u.erasesAt ? 'pending' : null },
 				h('td', { class: 'cell-avatar' }, avatar(u.avatarUrl, u.nickname)),
 				h('td', { 'data-label': 'Nickname', class: 'cell-name' }, h('a', { href: '/admin/users/' + encodeURIComponent(u.id) }, u.deletedAt ? T.erasedUser : nickname(u))),
 				h('td', { 'data-label': 'Phone' }, u.phone || dash()),
 				h('td', { 'data-label': 'Created' }, when(u.createdAt)),
 				h('td', { 'data-label': 'Last login' }, when(u.lastLoginAt, 'never')),
-				h('td', { 'data-label': 'Status' }, u.deletedAt ? badge(T.erased) : [statusBadge(u.disabled), u.deletionRequestedAt && [' ', badge(T.pending, 'warn')]])));
+				h('td', { 'data-label': 'Status' }, u.deletedAt ? badge(T.erased) : [statusBadge(u.disabled), u.erasesAt && [' ', badge(T.pending, 'warn')]])));
 		return [
 			h('div', { class: 'table-wrap', role: 'region', 'aria-label': 'Users', tabindex: '0' },
 				h('table', { id: 'users-table', class: 'table cards has-avatar' },
