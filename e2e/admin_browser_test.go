@@ -104,7 +104,7 @@ func (b *tab) shot(name string) {
 		return
 	}
 	// Fonts and images settle before the picture is taken.
-	b.waitFor("fonts", `document.fonts.Status === 'loaded' && !document.querySelector('[aria-busy]')`)
+	b.waitFor("fonts", `document.fonts.status === 'loaded' && !document.querySelector('[aria-busy]')`)
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

@@ -30,26 +30,25 @@ export function mount(main) {
 
 	async function load() {
 		main.setAttribute('aria-busy', 'true');
-		const [a, b, c] = await Promise.allSettled([COUNTS, LOGINS, DELETIONS].map((q) => gql(q, {}, { signal: ctrl.signal })));
+		const res = await Promise.allSettled([COUNTS, LOGINS, DELETIONS].map((q) => gql(q, {}, { signal: ctrl.signal })));
 		if (ctrl.signal.aborted) return;
 		main.removeAttribute('aria-busy');
-		const failed = [a, b, c].find((r) => r.status === 'rejected');
-		if (failed) {
-			replace(cards, h('div', null, errorBox(failed.reason, () => { replace(cards, loading()); load(); })));
-			if (b.status === 'rejected') return replace(chart);
-		}
-		if (a.status === 'fulfilled') {
-			const st = { ...a.value.stats, ...[b, c].reduce((m, r) => (r.status === 'fulfilled' ? { ...m, ...r.value.stats } : m), {}) };
-			const card = (label, v, key) => h('div', { class: 'stat', 'data-stat': key }, h('dt', null, label), h('dd', null, v == null ? '—' : num(v)));
-			replace(cards,
+		const [a, b, c] = res;
+		// A failed request leaves its figures a dash, under the error; the rest show.
+		const failed = res.find((r) => r.status === 'rejected');
+		const st = Object.assign({}, ...res.map((r) => (r.status === 'fulfilled' ? r.value.stats : {})));
+		const card = (label, v, key) => h('div', { class: 'stat', 'data-stat': key }, h('dt', null, label), h('dd', null, v == null ? '—' : num(v)));
+		replace(cards,
+			failed && h('div', { style: { gridColumn: '1 / -1' } }, errorBox(failed.reason, () => { replace(cards, loading()); load(); })),
+			(a.status === 'fulfilled' || c.status === 'fulfilled') && [
 				card('Total users', st.totalUsers, 'total'),
 				card('New, 7 days', st.new7, 'new7'),
 				card('New, 30 days', st.new30, 'new30'),
 				card('Active, 7 days', st.active7, 'active7'),
 				card('Active, 30 days', st.active30, 'active30'),
 				card(T.statPending, st.pendingDeletion, 'pending'),
-				card(T.statErased, st.deletedUsers, 'deleted'));
-		}
+				card(T.statErased, st.deletedUsers, 'deleted')]);
+		if (b.status === 'rejected') replace(chart);
 		if (b.status === 'fulfilled') draw((days = b.value.stats.loginsPerDay));
 	}
 
