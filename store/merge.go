@@ -75,6 +75,13 @@ func mergeUsers(ctx context.Context, tx bun.Tx, ids []string, appID string, ip *
 	case 1:
 		return users[0].ID, nil, nil
 	}
+	for _, u := range users {
+		if u.DeletedAt != nil {
+			// Erased since the login's lookup: its identities are gone,
+			// and the login runs again without it.
+			return "", nil, errUserErased
+		}
+	}
 	into, others := users[0], users[1:]
 	for _, u := range others {
 		combineUser(into, u)
