@@ -374,11 +374,17 @@ func TestStore_EraseUserRacesRelogin(t *testing.T) {
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for _, p := range people {
-		for range 3 {
+		for j := range 3 {
 			wg.Go(func() {
 				<-start
-				if _, err := st.Login(ctx, store.LoginParams{Provider: models.ProviderWechatMiniProgram, AppID: "wxapp1",
-					OpenID: p.openid, UnionID: p.union, Session: newSession()}); err != nil {
+				// With a unionid, first logins from other apps too: they
+				// find the user by unionid, not by their identity.
+				app, openid := "wxapp1", p.openid
+				if p.union != "" && j > 0 {
+					app, openid = fmt.Sprintf("wxrace%d", j), uniqueOpenID(t)
+				}
+				if _, err := st.Login(ctx, store.LoginParams{Provider: models.ProviderWechatMiniProgram, AppID: app,
+					OpenID: openid, UnionID: p.union, Session: newSession()}); err != nil {
 					t.Error(err)
 				}
 			})
