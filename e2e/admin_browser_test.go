@@ -104,7 +104,7 @@ func (b *tab) shot(name string) {
 		return
 	}
 	// Fonts and images settle before the picture is taken.
-	b.waitFor("fonts", `document.fonts.Status === 'loaded' && !document.querySelector('[aria-busy]')`)
+	b.waitFor("fonts", `document.fonts.status === 'loaded' && !document.querySelector('[aria-busy]')`)
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -395,6 +395,100 @@ func TestAdminBrowser(t *testing.T) {
 		}
 	})
 
+	step("PendingDeletion", func(t *testing.T) {
+		// A user who asked to delete their account shows as pending, in the
+		// list, under the pending filter and on their page, with the dates.
+		u := people[13]
+		if r := ts.Do(t, u.token, `mutation { deleteAccount { erasesAt erased } }`, nil); len(r.Errors) > 0 || strings.Contains(r.Raw, `"erased":true`) {
+			t.Fatalf("deleteAccount = %s", r.Raw)
+		}
+		b.open("/admin/users?q=Browser_13")
+		b.waitFor("the row, marked pending", `document.querySelectorAll('#users-table tbody tr').length === 1 && !document.querySelector('[aria-busy]')
+			&& document.querySelector('#users-table tr[data-deletion=pending] .badge-warn')?.textContent === 'Pending deletion'`)
+		b.do("pending only", chromedp.Evaluate[chromedp.Void](`(s => { s.value = 'pending'; s.dispatchEvent(new Event('change')); })(document.querySelector('#deletion-filter'))`))
+		b.waitFor("the filter in the URL", `new URLSearchParams(location.search).get('deletion') === 'pending'`)
+		if ids := b.rowIDs("#users-table"); !sameIDs(ids, []string{u.id}) {
+			t.Fatalf("pending users matching Browser_13 = %v, want %s", ids, u.id)
+		}
+		b.open("/admin/users/" + u.id)
+		b.waitFor("the user's page, pending", `document.querySelector('h1 .badge-warn')?.textContent === 'Pending deletion'
+			&& document.querySelectorAll('#deletion-pending time').length === 2 && /To be erased/.test(document.querySelector('#profile').textContent)`)
+		b.shot("user-pending")
+		// Seven days ahead, give or take the clock.
+		days := eval[float64](b, `(new Date(document.querySelectorAll('#deletion-pending time')[1].getAttribute('datetime')) - Date.now()) / 864e5`)
+		if days < 6.9 || days > 7.1 {
+			t.Fatalf("the page says the user is erased in %.2f days, want 7", days)
+		}
+	})
+
+	step("DeleteUser", func(t *testing.T) {
+		victim, other := people[12], people[14]
+		b.open("/admin/users/" + victim.id)
+		b.waitFor("the delete button", `!!document.querySelector('[data-action=delete]') && !document.querySelector('[aria-busy]')`)
+		b.do("delete", chromedp.Click(chromedp.CSS("[data-action=delete]")))
+		b.waitFor("the dialog, warning", `document.querySelector('dialog')?.open === true && document.querySelector('dialog [data-warning]')?.textContent.includes('cannot be undone')`)
+		// No reason, or only spaces: the button stays disabled, and a click does nothing.
+		if !eval[bool](b, `document.querySelector('dialog [data-confirm]').disabled && document.querySelector('dialog textarea').maxLength === 500`) {
+			t.Fatal("the confirm button is enabled before a reason is typed, or the reason is not capped at 500")
+		}
+		b.do("spaces only", chromedp.SendKeys(chromedp.CSS("dialog textarea"), "   "))
+		if !eval[bool](b, `document.querySelector('dialog [data-confirm]').disabled`) {
+			t.Fatal("a reason of spaces enabled the confirm button")
+		}
+		// Submitting anyway (Enter, a script) sends nothing: fetch would be
+		// called before requestSubmit returns.
+		b.do("submit anyway", chromedp.Evaluate[chromedp.Void](`(() => { window.__sent = 0; const real = window.fetch;
+			window.fetch = (u, o) => (window.__sent++, real(u, o)); document.querySelector('dialog form').requestSubmit(); window.fetch = real; })()`))
+		if n := eval[int](b, `window.__sent`); n != 0 || !eval[bool](b, `document.querySelector('dialog')?.open === true`) {
+			t.Fatalf("a reason of spaces was submitted (%d requests), or closed the dialog", n)
+		}
+		b.do("a reason", chromedp.SendKeys(chromedp.CSS("dialog textarea"), "asked by e-mail, ticket 42"))
+		b.waitFor("the button enabled", `!document.querySelector('dialog [data-confirm]').disabled`)
+		b.shot("user-delete")
+		b.do("erase", chromedp.Click(chromedp.CSS("dialog [data-confirm]")))
+		b.waitFor("the tombstone", `!document.querySelector('dialog') && document.querySelector('h1')?.textContent.startsWith('Erased user')
+			&& document.querySelector('#user-msg').textContent === 'The user is erased.'`)
+		shown := eval[string](b, `[...document.querySelectorAll('#tombstone dt')].map(e => e.textContent).join(',')`)
+		if shown != "User ID,Created,Erased" || eval[int](b, `document.querySelectorAll('main [data-action]').length`) != 0 ||
+			strings.Contains(eval[string](b, `document.querySelector('main').textContent`), victim.nickname) {
+			t.Fatalf("the tombstone shows %q, or buttons, or the nickname: %s", shown, eval[string](b, `document.querySelector('main').textContent`))
+		}
+		b.shot("user-erased")
+		if me := ts.Do(t, victim.token, `{ me { id } }`, nil); me.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("the erased user's token = %s", me.Raw)
+		}
+		if n := ts.CountRows(t, `SELECT count(*) FROM audit_log WHERE action = 'user.erase' AND target = ? AND detail->>'reason' = 'asked by e-mail, ticket 42'`, victim.id); n != 1 {
+			t.Fatalf("%d user.erase rows with the reason, want 1", n)
+		}
+		// The default view leaves erased users out; the erased filter finds them.
+		b.open("/admin/users?q=" + victim.id)
+		b.waitFor("no match", `!document.querySelector('[aria-busy]') && document.querySelector('#users-results .empty')?.textContent === 'No users match these filters.'`)
+		b.do("erased only", chromedp.Evaluate[chromedp.Void](`(s => { s.value = 'erased'; s.dispatchEvent(new Event('change')); })(document.querySelector('#deletion-filter'))`))
+		b.waitFor("the filter in the URL", `new URLSearchParams(location.search).get('deletion') === 'erased'`)
+		if ids := b.rowIDs("#users-table"); !sameIDs(ids, []string{victim.id}) {
+			t.Fatalf("erased users matching the id = %v, want %s", ids, victim.id)
+		}
+		if got := eval[string](b, `(r => r.dataset.deletion + ' ' + r.querySelector('.cell-name').textContent)(document.querySelector('#users-table tbody tr'))`); got != "erased Erased user" {
+			t.Fatalf("the erased row shows %q", got)
+		}
+
+		// Erased behind the dialog's back: the error is shown in it, and the
+		// dialog stays open.
+		b.open("/admin/users/" + other.id)
+		b.waitFor("the delete button", `!!document.querySelector('[data-action=delete]') && !document.querySelector('[aria-busy]')`)
+		b.do("delete", chromedp.Click(chromedp.CSS("[data-action=delete]")))
+		b.waitFor("the dialog", `document.querySelector('dialog')?.open === true`)
+		b.do("a reason", chromedp.SendKeys(chromedp.CSS("dialog textarea"), "duplicate"))
+		b.do("erase it elsewhere", chromedp.Evaluate[chromedp.Void](`fetch('/graphql', {method: 'POST', headers: {'Content-Type': 'application/json', Authorization: 'Bearer ' + sessionStorage.getItem('wxadmin.token')},
+			body: JSON.stringify({query: 'mutation($id: ID!) { deleteUser(id: $id, reason: "elsewhere") { id } }', variables: {id: '`+other.id+`'}})}).then(r => r.json()).then(d => (window.__erased = d))`))
+		b.waitFor("the other erasure", `window.__erased?.data?.deleteUser?.id === '`+other.id+`'`)
+		b.do("erase", chromedp.Click(chromedp.CSS("dialog [data-confirm]")))
+		b.waitFor("the error in the dialog", `document.querySelector('dialog [role=alert][data-code=BAD_USER_INPUT]')?.textContent.length > 0
+			&& !document.querySelector('dialog [data-confirm]').disabled`)
+		b.do("cancel", chromedp.Click(chromedp.CSS("dialog .actions button:not([data-confirm])")))
+		b.waitFor("the dialog gone", `!document.querySelector('dialog')`)
+	})
+
 	step("Overview", func(t *testing.T) {
 		b.do("overview from the menu", chromedp.Click(chromedp.CSS(`.top nav a[href="/admin/"]`)))
 		b.waitFor("figures and 30 bars", `document.querySelector('[data-stat=active30] dd')?.textContent.match(/\d/) &&
@@ -404,6 +498,12 @@ func TestAdminBrowser(t *testing.T) {
 		label := eval[string](b, `document.querySelector('#logins-chart svg').getAttribute('aria-labelledby').split(' ').map(id => document.getElementById(id).textContent).join(' ')`)
 		if n := len(total); n == 0 || today < len(people) || !strings.Contains(label, "logins in 30 days") {
 			t.Fatalf("total users %q, today's logins %d, chart label %q", total, today, label)
+		}
+		// Pending deletions and erased users are counted apart; this test made one of each, and erased two.
+		pending := eval[int](b, `+document.querySelector('[data-stat=pending] dd').textContent.replace(/\D/g, '')`)
+		erased := eval[int](b, `+document.querySelector('[data-stat=deleted] dd').textContent.replace(/\D/g, '')`)
+		if pending < 1 || erased < 2 {
+			t.Fatalf("pending deletion %d, erased %d", pending, erased)
 		}
 		b.shot("overview")
 	})
@@ -542,9 +642,12 @@ func TestAdminBrowser(t *testing.T) {
 		if n := eval[int](v, `document.querySelectorAll('main [data-action=download]').length`); n != 1 {
 			t.Fatalf("a viewer sees %d download buttons, want 1", n)
 		}
-		// The same page for an admin has them: the check above can fail.
+		if n := eval[int](v, `document.querySelectorAll('[data-action=delete]').length`); n != 0 {
+			t.Fatalf("a viewer sees %d Delete buttons", n)
+		}
+		// The same page for an admin has them: the checks above can fail.
 		b.open("/admin/users/" + u.id)
-		b.waitFor("an admin's buttons", `!!document.querySelector('#sessions [data-action=revoke]') && !!document.querySelector('[data-action=disable]')`)
+		b.waitFor("an admin's buttons", `!!document.querySelector('#sessions [data-action=revoke]') && !!document.querySelector('[data-action=disable]') && !!document.querySelector('[data-action=delete]')`)
 	})
 }
 

@@ -28,7 +28,7 @@ export function explain(err) {
 
 /** An alert for an error, with the request id of an INTERNAL one and a retry button. */
 export function errorBox(err, retry) {
-	return h('div', { class: 'alert alert-error', role: 'alert' },
+	return h('div', { class: 'alert alert-error', role: 'alert', 'data-code': err.code },
 		h('p', null, explain(err)),
 		err.requestId &&
 			h('p', { class: 'small' }, 'Request ID ', h('code', { class: 'request-id' }, err.requestId), ' — quote it when you report this.'),
@@ -79,15 +79,19 @@ export function pager(prevHref, nextHref, extra) {
 /**
  * A modal confirmation in a <dialog>. onConfirm(reason) runs while the
  * dialog stays open; a thrown error is shown in it, success closes it.
+ * With reasonRequired the confirm button stays disabled until a reason
+ * (not only spaces) is typed; warn shows the text as a warning.
  */
-export function confirmDialog({ title, text, confirmLabel, danger, reasonLabel, onConfirm }) {
+export function confirmDialog({ title, text, warn, confirmLabel, danger, reasonLabel, reasonRequired, onConfirm }) {
 	const errorSlot = h('div');
 	let reason;
-	const confirm = h('button', { type: 'submit', class: ['btn', danger ? 'btn-danger' : 'btn-primary'], 'data-confirm': '' }, confirmLabel);
+	const missing = () => !!reasonRequired && !reason.value.trim();
+	const confirm = h('button', { type: 'submit', class: ['btn', danger ? 'btn-danger' : 'btn-primary'], 'data-confirm': '', disabled: !!reasonRequired }, confirmLabel);
 	const cancel = h('button', { type: 'button', class: 'btn', onClick: () => dlg.close() }, 'Cancel');
 	const form = h('form', {
 			onSubmit: async (ev) => {
 				ev.preventDefault();
+				if (missing()) return;
 				confirm.disabled = cancel.disabled = true;
 				errorSlot.replaceChildren();
 				try {
@@ -98,14 +102,16 @@ export function confirmDialog({ title, text, confirmLabel, danger, reasonLabel, 
 				} catch (e) {
 					if (e.name === 'AbortError') return;
 					errorSlot.append(errorBox(e));
-					confirm.disabled = cancel.disabled = false;
+					cancel.disabled = false;
+					confirm.disabled = missing();
 				}
 			},
 		},
 		h('h2', { id: 'dlg-title' }, title),
-		h('p', null, text),
+		h('p', warn ? { class: 'alert alert-warn', 'data-warning': '' } : null, text),
 		reasonLabel &&
-			h('label', { class: 'field' }, h('span', null, reasonLabel), (reason = h('textarea', { name: 'reason', rows: 3, maxlength: 500 }))),
+			h('label', { class: 'field' }, h('span', null, reasonLabel),
+				(reason = h('textarea', { name: 'reason', rows: 3, maxlength: 500, required: !!reasonRequired, onInput: () => (confirm.disabled = missing()) }))),
 		errorSlot,
 		h('div', { class: 'actions' }, cancel, confirm),
 	);

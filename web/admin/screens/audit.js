@@ -8,6 +8,7 @@ const FIELDS = `edges { node { id at action actor { kind id name } target ip det
 const FORWARD = `query Audit($n: Int!, $cursor: String, $filter: AuditFilter) { auditLog(first: $n, after: $cursor, filter: $filter) { ${FIELDS} } }`;
 const BACKWARD = `query AuditBack($n: Int!, $cursor: String, $filter: AuditFilter) { auditLog(last: $n, before: $cursor, filter: $filter) { ${FIELDS} } }`;
 const ACTIONS = ['user.create', 'user.login', 'user.logout', 'user.disable', 'user.enable', 'user.revoke_sessions', 'session.revoke',
+	'user.delete_requested', 'user.delete_cancelled', 'user.erase',
 	'admin.login', 'admin.login_failed', 'admin.logout', 'admin.create', 'admin.passwd', 'admin.disable', 'admin.enable'];
 const SIZES = [20, 50, 100];
 const KEYS = ['actor', 'action', 'target'];

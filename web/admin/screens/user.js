@@ -1,14 +1,16 @@
 // One user: profile, identities, live sessions, recent audit entries; an
-// ADMIN may disable or enable them and revoke sessions; any admin may
-// download everything stored about them (userData, audited).
+// ADMIN may disable or enable them, revoke sessions and erase them (with a
+// reason, at once); any admin may download everything stored about them
+// (userData, audited). An erased user is a tombstone: id and dates only.
 import { h, replace } from '../lib/dom.js';
 import { gql } from '../lib/api.js';
 import { avatar, badge, confirmDialog, dash, empty, errorBox, loading, nickname, statusBadge, titled, when } from '../lib/ui.js';
 import { forgetCounts } from './users.js';
+import { T } from '../lib/text.js';
 
 const USER = `query User($id: ID!, $target: String) {
 	user(id: $id) { id nickname avatarUrl gender city province country language phone createdAt lastLoginAt
-		disabled disabledAt disabledReason
+		disabled disabledAt disabledReason deletionRequestedAt erasesAt deletedAt
 		identities { appId openId unionId createdAt lastLoginAt }
 		sessions { id createdAt lastSeenAt expiresAt ip userAgent } }
 	auditLog(first: 8, filter: {target: $target}) { edges { node { id at action actor { kind id name } } } } }`;
@@ -16,6 +18,7 @@ const DISABLE = `mutation Disable($id: ID!, $reason: String) { disableUser(id: $
 const ENABLE = `mutation Enable($id: ID!) { enableUser(id: $id) { id } }`;
 const REVOKE = `mutation Revoke($id: ID!) { revokeSession(id: $id) }`;
 const REVOKE_ALL = `mutation RevokeAll($id: ID!) { revokeUserSessions(userId: $id) }`;
+const DELETE = `mutation DeleteUser($id: ID!, $reason: String!) { deleteUser(id: $id, reason: $reason) { id deletedAt } }`;
 const USER_DATA = `query UserData($id: ID!) { userData(id: $id) }`;
 const GENDER = { MALE: 'Male', FEMALE: 'Female', UNKNOWN: 'Not given' };
 
@@ -51,6 +54,7 @@ export function mount(main, ctx) {
 	const crumbs = (label) => h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/admin/users' }, 'Users'), ' › ', label);
 
 	function render(u, audit, message) {
+		if (u.deletedAt) return tombstone(u, message);
 		titled(u.nickname || 'User');
 		const name = u.nickname || 'this user';
 		const Name = u.nickname || 'This user';
@@ -66,7 +70,13 @@ export function mount(main, ctx) {
 					onConfirm: (reason) => act(DISABLE, `${Name} is disabled and signed out everywhere.`, { reason: reason || null }),
 				}) }, 'Disable…'));
 			}
+			actions.push(h('button', { type: 'button', class: 'btn btn-danger', 'data-action': 'delete', onClick: () => confirmDialog({
+				title: T.deleteTitle(name), text: T.deleteWarning, warn: true,
+				reasonLabel: T.reasonLabel, reasonRequired: true, confirmLabel: T.deleteConfirm, danger: true,
+				onConfirm: (reason) => act(DELETE, T.deleted, { reason }),
+			}) }, T.deleteButton));
 		}
+		const pending = !!u.erasesAt; // a deletion in its cooling-off period
 		const sessions = u.sessions.length
 			? h('div', { class: 'table-wrap' }, h('table', { class: 'table cards' },
 					h('thead', null, h('tr', null, ['Created', 'Last seen', 'Expires', 'IP', 'User agent'].map((c) => h('th', { scope: 'col' }, c)), canChange && h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
@@ -90,9 +100,10 @@ export function mount(main, ctx) {
 			crumbs(u.nickname || u.id),
 			h('div', { class: 'user-head' },
 				avatar(u.avatarUrl, u.nickname, 'lg'),
-				h('div', { class: 'titles' }, h('h1', { tabindex: '-1' }, h('span', { id: 'user-name' }, nickname(u)), statusBadge(u.disabled)), h('code', { class: 'muted' }, u.id)),
+				h('div', { class: 'titles' }, h('h1', { tabindex: '-1' }, h('span', { id: 'user-name' }, nickname(u)), statusBadge(u.disabled), pending && badge(T.pending, 'warn')), h('code', { class: 'muted' }, u.id)),
 				h('div', { class: 'actions' }, actions)),
-			h('div', { id: 'user-msg', 'aria-live': 'polite' }, message && h('div', { class: 'alert alert-info', role: 'status' }, message)),
+			msgBox(message),
+			pending && h('div', { class: 'alert alert-warn', id: 'deletion-pending' }, T.pendingNote(when(u.deletionRequestedAt), when(u.erasesAt))),
 			h('div', { class: 'grid-2' },
 				h('section', { class: 'panel', id: 'profile', 'aria-labelledby': 'h-profile' }, h('h2', { id: 'h-profile' }, 'Profile'),
 					h('dl', { class: 'props' },
@@ -103,7 +114,9 @@ export function mount(main, ctx) {
 						prop('Created', when(u.createdAt)),
 						prop('Last login', when(u.lastLoginAt, 'never')),
 						u.disabled && prop('Disabled', when(u.disabledAt)),
-						u.disabled && prop('Reason', or(u.disabledReason)))),
+						u.disabled && prop('Reason', or(u.disabledReason)),
+						pending && prop(T.requestedAt, when(u.deletionRequestedAt)),
+						pending && prop(T.erasesAt, when(u.erasesAt)))),
 				h('section', { class: 'panel', 'aria-labelledby': 'h-ids' }, h('h2', { id: 'h-ids' }, 'Identities'),
 					u.identities.length ? u.identities.map((i) => h('dl', { class: 'props identity' },
 						prop('App ID', h('code', null, i.appId)),
@@ -125,6 +138,26 @@ export function mount(main, ctx) {
 		);
 	}
 
+	// What is left of an erased user: no personal data, so nothing to act on.
+	function tombstone(u, message) {
+		titled(T.erasedUser);
+		replace(
+			main,
+			crumbs(T.erasedUser),
+			h('div', { class: 'user-head' },
+				h('div', { class: 'titles' }, h('h1', { tabindex: '-1' }, h('span', { id: 'user-name' }, T.erasedUser), badge(T.erased)), h('code', { class: 'muted' }, u.id))),
+			msgBox(message),
+			h('section', { class: 'panel', id: 'tombstone' },
+				h('p', { class: 'muted' }, T.tombstoneNote),
+				h('dl', { class: 'props' },
+					prop(T.userId, h('code', null, u.id)),
+					prop('Created', when(u.createdAt)),
+					prop(T.erasedAt, when(u.deletedAt))),
+				h('a', { href: '/admin/audit?target=' + encodeURIComponent(u.id), 'data-audit-link': '' }, 'Full audit log for this user')),
+		);
+	}
+
+	const msgBox = (message) => h('div', { id: 'user-msg', 'aria-live': 'polite' }, message && h('div', { class: 'alert alert-info', role: 'status' }, message));
 	const fail = (err) => replace(main.querySelector('#user-msg'), errorBox(err));
 	const prop = (k, v) => [h('dt', null, k), h('dd', null, v)];
 

@@ -2,9 +2,10 @@
 // that a view is bookmarkable and the back button walks through it.
 import { h, replace, debounce } from '../lib/dom.js';
 import { gql } from '../lib/api.js';
-import { avatar, dash, empty, errorBox, field, loading, nickname, num, pager, statusBadge, titled, when } from '../lib/ui.js';
+import { avatar, badge, dash, empty, errorBox, field, loading, nickname, num, pager, statusBadge, titled, when } from '../lib/ui.js';
+import { T } from '../lib/text.js';
 
-const FIELDS = `edges { node { id nickname avatarUrl phone createdAt lastLoginAt disabled } }
+const FIELDS = `edges { node { id nickname avatarUrl phone createdAt lastLoginAt disabled erasesAt deletedAt } }
 		pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
 const FORWARD = `query Users($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
 	users(first: $n, after: $cursor, filter: $filter, orderBy: $orderBy) { ${FIELDS} } }`;
@@ -17,6 +18,8 @@ const SIZES = [10, 20, 50, 100];
 const counts = new Map();
 export const forgetCounts = () => counts.clear();
 const SORTS = { created: 'CREATED_AT', lastLogin: 'LAST_LOGIN_AT' };
+// The deletion filter's values in the URL; none is the default, every user not erased.
+const DELETION = { pending: 'PENDING', erased: 'ERASED' };
 
 /** The view the URL asks for, with defaults filled in and junk dropped. */
 function readQuery(q) {
@@ -27,6 +30,7 @@ function readQuery(q) {
 		from: date(q.get('from')),
 		to: date(q.get('to')),
 		disabled: ['yes', 'no'].includes(q.get('disabled')) ? q.get('disabled') : '',
+		deletion: DELETION[q.get('deletion')] ? q.get('deletion') : '',
 		sort: SORTS[q.get('sort')] ? q.get('sort') : 'created',
 		dir: q.get('dir') === 'asc' ? 'asc' : 'desc',
 		size: SIZES.includes(size) ? size : 20,
@@ -42,6 +46,7 @@ function href(v) {
 	if (v.from) q.set('from', v.from);
 	if (v.to) q.set('to', v.to);
 	if (v.disabled) q.set('disabled', v.disabled);
+	if (v.deletion) q.set('deletion', v.deletion);
 	if (v.sort !== 'created') q.set('sort', v.sort);
 	if (v.dir !== 'desc') q.set('dir', v.dir);
 	if (v.size !== 20) q.set('size', String(v.size));
@@ -63,6 +68,7 @@ function filterOf(v) {
 	if (v.from) f.createdAfter = dayStart(v.from);
 	if (v.to) f.createdBefore = dayStart(v.to, 1); // the "to" day included
 	if (v.disabled) f.disabled = v.disabled === 'yes';
+	if (v.deletion) f.deletion = DELETION[v.deletion];
 	return f;
 }
 
@@ -80,13 +86,15 @@ export function mount(main, ctx) {
 	const to = h('input', { type: 'date', id: 'created-to', name: 'to', onChange: () => go({ to: to.value }) });
 	const disabled = h('select', { id: 'disabled-filter', name: 'disabled', onChange: () => go({ disabled: disabled.value }) },
 		h('option', { value: '' }, 'Any status'), h('option', { value: 'no' }, 'Active only'), h('option', { value: 'yes' }, 'Disabled only'));
+	const deletion = h('select', { id: 'deletion-filter', name: 'deletion', onChange: () => go({ deletion: deletion.value }) },
+		h('option', { value: '' }, T.notErased), h('option', { value: 'pending' }, T.pending), h('option', { value: 'erased' }, T.erased));
 	const size = h('select', { id: 'page-size', name: 'size', onChange: () => go({ size: Number(size.value) }) },
 		SIZES.map((n) => h('option', { value: String(n) }, `${n} per page`)));
 	// The column headers sort on wide screens; cards have no headers, so this does.
 	const sort = h('select', { id: 'sort', onChange: () => go({ sort: sort.value.split(' ')[0], dir: sort.value.split(' ')[1] }) },
 		[['created', 'desc', 'Newest'], ['created', 'asc', 'Oldest'], ['lastLogin', 'desc', 'Last login, recent'], ['lastLogin', 'asc', 'Last login, oldest']]
 			.map(([k, d, l]) => h('option', { value: k + ' ' + d }, l)));
-	const clear = h('button', { type: 'button', class: 'btn btn-quiet', onClick: () => go({ q: '', from: '', to: '', disabled: '' }) }, 'Clear filters');
+	const clear = h('button', { type: 'button', class: 'btn btn-quiet', onClick: () => go({ q: '', from: '', to: '', disabled: '', deletion: '' }) }, 'Clear filters');
 	const count = h('p', { class: 'count muted', id: 'users-count', 'aria-live': 'polite' });
 	const results = h('div', { class: 'results', id: 'users-results' });
 
@@ -94,7 +102,7 @@ export function mount(main, ctx) {
 		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Users'), count),
 		h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter users', onSubmit: (e) => e.preventDefault() },
 			h('div', { class: 'field grow' }, h('label', { for: 'user-search' }, 'Search'), search),
-			field('Created from', from), field('Created to', to), field('Status', disabled), field('Page size', size), field('Sort', sort, 'narrow'),
+			field('Created from', from), field('Created to', to), field('Status', disabled), field(T.deletionFilter, deletion), field('Page size', size), field('Sort', sort, 'narrow'),
 			h('div', { class: 'field field-end' }, clear)),
 		results,
 	);
@@ -111,9 +119,10 @@ export function mount(main, ctx) {
 		from.value = view.from;
 		to.value = view.to;
 		disabled.value = view.disabled;
+		deletion.value = view.deletion;
 		size.value = String(view.size);
 		sort.value = view.sort + ' ' + view.dir;
-		clear.hidden = !(view.q || view.from || view.to || view.disabled);
+		clear.hidden = !(view.q || view.from || view.to || view.disabled || view.deletion);
 	}
 
 	function sortHeader(label, key) {
@@ -126,13 +135,13 @@ export function mount(main, ctx) {
 
 	function table(edges, p) {
 		const rows = edges.map(({ node: u }) =>
-			h('tr', { 'data-user-id': u.id },
+			h('tr', { 'data-user-id': u.id, 'data-deletion': u.deletedAt ? 'erased' : u.erasesAt ? 'pending' : null },
 				h('td', { class: 'cell-avatar' }, avatar(u.avatarUrl, u.nickname)),
-				h('td', { 'data-label': 'Nickname', class: 'cell-name' }, h('a', { href: '/admin/users/' + encodeURIComponent(u.id) }, nickname(u))),
+				h('td', { 'data-label': 'Nickname', class: 'cell-name' }, h('a', { href: '/admin/users/' + encodeURIComponent(u.id) }, u.deletedAt ? T.erasedUser : nickname(u))),
 				h('td', { 'data-label': 'Phone' }, u.phone || dash()),
 				h('td', { 'data-label': 'Created' }, when(u.createdAt)),
 				h('td', { 'data-label': 'Last login' }, when(u.lastLoginAt, 'never')),
-				h('td', { 'data-label': 'Status' }, statusBadge(u.disabled))));
+				h('td', { 'data-label': 'Status' }, u.deletedAt ? badge(T.erased) : [statusBadge(u.disabled), u.erasesAt && [' ', badge(T.pending, 'warn')]])));
 		return [
 			h('div', { class: 'table-wrap', role: 'region', 'aria-label': 'Users', tabindex: '0' },
 				h('table', { id: 'users-table', class: 'table cards has-avatar' },
@@ -166,7 +175,7 @@ export function mount(main, ctx) {
 			const d = await gql(back ? BACKWARD : FORWARD, vars, { signal });
 			const conn = d.users;
 			if (!conn.edges.length) {
-				const filtered = view.q || view.from || view.to || view.disabled;
+				const filtered = view.q || view.from || view.to || view.disabled || view.deletion;
 				replace(results, view.after || view.before
 					? empty('No more users this way.', h('a', { class: 'btn', href: href({ ...view, after: '', before: '' }) }, 'Back to the first page'))
 					: empty(filtered ? 'No users match these filters.' : 'No users yet.'));
