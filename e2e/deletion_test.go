@@ -239,9 +239,7 @@ func TestDeletion_DisabledUser(t *testing.T) {
 	if _, err := ts.Store().DB().ExecContext(context.Background(), "UPDATE users SET erase_at = now() WHERE id = ?", u.User.ID); err != nil {
 		t.Fatal(err)
 	}
-	if n := eraseDue(t, ts); n != 1 {
-		t.Fatalf("the job erased %d", n)
-	}
+	eraseDue(t, ts) // (or the server's own run of the job, should its minute come first)
 	if n := ts.CountRows(t, "SELECT count(*) FROM users WHERE id = ? AND deleted_at IS NOT NULL AND disabled_at IS NULL", u.User.ID); n != 1 {
 		t.Fatal("the disabled user was not erased")
 	}
@@ -261,9 +259,7 @@ func TestDeletion_JobErasesAfterThePeriod(t *testing.T) {
 	if _, err := ts.Store().DB().ExecContext(context.Background(), "UPDATE users SET erase_at = now() - interval '1 second' WHERE id = ?", u.User.ID); err != nil {
 		t.Fatal(err)
 	}
-	if n := eraseDue(t, ts); n != 1 {
-		t.Fatalf("the job erased %d, want 1", n)
-	}
+	eraseDue(t, ts) // (or the server's own run of the job, should its minute come first)
 	if n := ts.CountRows(t, `SELECT count(*) FROM audit_log WHERE target = ? AND action = 'user.erase'
 		AND actor_kind = 'system' AND actor_name = 'erasure' AND actor_id IS NULL`, u.User.ID); n != 1 {
 		t.Fatal("no user.erase entry by the system's erasure job")

@@ -224,11 +224,9 @@ func TestStore_EraseDue(t *testing.T) {
 	st := storetest.OpenFresh(t)
 	ctx := context.Background()
 	const due = 250
-	var ids []string
 	for range due {
 		id := mustLogin(t, st, store.LoginParams{OpenID: uniqueOpenID(t)}).User.ID
 		requestDeletion(t, st, id, time.Hour)
-		ids = append(ids, id)
 	}
 	notYet := mustLogin(t, st, store.LoginParams{OpenID: uniqueOpenID(t)}).User.ID
 	requestDeletion(t, st, notYet, time.Hour)
