@@ -74,6 +74,9 @@ type Config struct {
 	// admin changed, once the change committed: this instance's session
 	// cache drops them at once instead of when the notification arrives.
 	ForgetUser func(userID string)
+	// StatsZone is the zone whose days the statistics count
+	// (STATS_TIME_ZONE); UTC when nil.
+	StatsZone *time.Location
 }
 
 // Service signs admins in and resolves their sessions. Safe for concurrent use.
@@ -96,13 +99,18 @@ type Service struct {
 	deviceKeys [][]byte
 	// now is time.Now: the clock device cookies are issued and checked by.
 	now func() time.Time
+	// statsZone is Config.StatsZone, never nil.
+	statsZone *time.Location
 }
 
 // NewService returns a Service over st.
 func NewService(st *store.Store, cfg Config) *Service {
 	s := &Service{store: st, ttl: cfg.SessionTTL, idle: cfg.IdleTimeout, log: cfg.Logger,
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), forget: cfg.ForgetUser,
-		deviceKey: deviceKey(cfg.SecretKey), now: time.Now}
+		deviceKey: deviceKey(cfg.SecretKey), now: time.Now, statsZone: cfg.StatsZone}
+	if s.statsZone == nil {
+		s.statsZone = time.UTC
+	}
 	if s.deviceKey != nil {
 		s.deviceKeys = append(s.deviceKeys, s.deviceKey)
 		for _, k := range cfg.PreviousSecretKeys {

@@ -163,7 +163,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// Everything the admin API does runs on its own pool, sign-in and
 	// writes included: an admin request waits only for other admin work.
 	adm := admin.NewService(m.adminStore, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
-		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser})
+		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser, StatsZone: cfg.StatsZone})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {

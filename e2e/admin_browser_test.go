@@ -405,6 +405,10 @@ func TestAdminBrowser(t *testing.T) {
 		if n := len(total); n == 0 || today < len(people) || !strings.Contains(label, "logins in 30 days") {
 			t.Fatalf("total users %q, today's logins %d, chart label %q", total, today, label)
 		}
+		// The days are STATS_TIME_ZONE's, and the page names it.
+		if zone := eval[string](b, `document.getElementById('stats-zone').textContent`); !strings.Contains(zone, "Asia/Shanghai") {
+			t.Fatalf("the overview names the zone of its days as %q", zone)
+		}
 		b.shot("overview")
 	})
 

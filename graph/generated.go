@@ -163,6 +163,7 @@ type ComplexityRoot struct {
 		ActiveUsers  func(childComplexity int, days int) int
 		LoginsPerDay func(childComplexity int, days int) int
 		NewUsers     func(childComplexity int, days int) int
+		TimeZone     func(childComplexity int) int
 		TotalUsers   func(childComplexity int) int
 	}
 
@@ -837,6 +838,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Stats.NewUsers(childComplexity, args["days"].(int)), true
+	case "Stats.timeZone":
+		if e.ComplexityRoot.Stats.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Stats.TimeZone(childComplexity), true
 	case "Stats.totalUsers":
 		if e.ComplexityRoot.Stats.TotalUsers == nil {
 			break
@@ -1477,23 +1484,27 @@ type AdminAuthPayload {
 }
 
 """
-Dashboard counts. ` + "`" + `days` + "`" + ` is 1 to 366 (BAD_USER_INPUT otherwise); days are
-UTC days.
+Dashboard counts. ` + "`" + `days` + "`" + ` is 1 to 366 (BAD_USER_INPUT otherwise). Days are
+calendar days of the server's STATS_TIME_ZONE (` + "`" + `timeZone` + "`" + `, Asia/Shanghai
+unless set otherwise): the last 7 days are today and the 6 days before,
+from midnight there.
 """
 type Stats {
+  "The IANA name of the time zone whose days these counts are, e.g. Asia/Shanghai."
+  timeZone: String!
   "Every user."
   totalUsers: Int!
-  "Users created in the last ` + "`" + `days` + "`" + ` days."
+  "Users created in the last ` + "`" + `days` + "`" + ` days, today included."
   newUsers(days: Int!): Int!
-  "Users who logged in during the last ` + "`" + `days` + "`" + ` days."
+  "Users who logged in during the last ` + "`" + `days` + "`" + ` days, today included."
   activeUsers(days: Int!): Int!
-  "Logins on each of the last ` + "`" + `days` + "`" + ` UTC days, today included, oldest first."
+  "Logins on each of the last ` + "`" + `days` + "`" + ` days, today included, oldest first."
   loginsPerDay(days: Int!): [DayCount!]!
 }
 
-"A number of events on one UTC day."
+"A number of events on one day of ` + "`" + `Stats.timeZone` + "`" + `."
 type DayCount {
-  "The day, as YYYY-MM-DD."
+  "The day, as YYYY-MM-DD in ` + "`" + `Stats.timeZone` + "`" + `."
   day: String!
   count: Int!
 }
@@ -1785,6 +1796,8 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 
 func (ec *executionContext) childFields_Stats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "timeZone":
+		return ec.fieldContext_Stats_timeZone(ctx, field)
 	case "totalUsers":
 		return ec.fieldContext_Stats_totalUsers(ctx, field)
 	case "newUsers":
@@ -4800,6 +4813,29 @@ func (ec *executionContext) _Session_userAgent(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Session_userAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, "String")
+}
+
+func (ec *executionContext) _Stats_timeZone(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Stats_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Stats_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Stats", field, false, false, "String")
 }
 
 func (ec *executionContext) _Stats_totalUsers(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.Stats) (ret graphql.Marshaler) {
@@ -7930,6 +7966,11 @@ func (ec *executionContext) _Stats(ctx context.Context, sel ast.SelectionSet, ob
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Stats")
+		case "timeZone":
+			out.Values[i] = ec._Stats_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "totalUsers":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,

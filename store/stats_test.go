@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"wxlogin/models"
+	"wxlogin/store"
 	"wxlogin/store/storetest"
 )
 
@@ -27,7 +28,7 @@ func TestStore_Stats(t *testing.T) {
 		if active, err = st.CountActiveUsers(ctx, time.Now().Add(-7*day)); err != nil {
 			t.Fatal(err)
 		}
-		if logins, err = st.LoginsPerDay(ctx, 3); err != nil {
+		if logins, err = st.LoginsPerDay(ctx, time.Now(), 3, time.UTC); err != nil {
 			t.Fatal(err)
 		}
 		return
@@ -72,6 +73,75 @@ func TestStore_Stats(t *testing.T) {
 	}
 	if got := sum(logins) - sum(logins0); got != 3 {
 		t.Fatalf("%d logins counted over 3 days, want 3: %+v", got, logins)
+	}
+}
+
+// TestStore_LoginsPerDay_ZoneDays: a day is a day of the zone asked for.
+// 2026-12-06T17:30Z is 01:30 on 7 December in Shanghai (UTC+8), so it
+// counts on the 7th there and on the 6th in UTC; 15:59Z is still the 6th in
+// both. The rows are at a moment of this test's own, years ahead, so that
+// other tests' logins never fall on these days.
+func TestStore_LoginsPerDay_ZoneDays(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t)
+	ctx := context.Background()
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2031, 12, 6, 0, 0, 0, 0, time.UTC)
+	for _, at := range []time.Time{
+		base.Add(15*time.Hour + 59*time.Minute), // 6 Dec 23:59 Shanghai
+		base.Add(17*time.Hour + 30*time.Minute), // 7 Dec 01:30 Shanghai
+		base.Add(17*time.Hour + 31*time.Minute), // 7 Dec 01:31 Shanghai
+	} {
+		if _, err := st.DB().ExecContext(ctx, `INSERT INTO audit_log (id, actor_kind, action, at) VALUES (gen_random_uuid(), 'user', 'user.login', ?)`, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := base.Add(18 * time.Hour) // 7 Dec 02:00 in Shanghai, 6 Dec 18:00 UTC
+	for _, c := range []struct {
+		loc  *time.Location
+		want map[string]int
+	}{
+		{shanghai, map[string]int{"2031-12-05": 0, "2031-12-06": 1, "2031-12-07": 2}},
+		{time.UTC, map[string]int{"2031-12-04": 0, "2031-12-05": 0, "2031-12-06": 3}},
+	} {
+		got, err := st.LoginsPerDay(ctx, now, 3, c.loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 {
+			t.Fatalf("%s: %d days: %+v", c.loc, len(got), got)
+		}
+		for i, d := range got {
+			if want, ok := c.want[d.Day()]; !ok || d.Count != want {
+				t.Errorf("%s: day %d is %s with %d logins; want %v", c.loc, i, d.Day(), d.Count, c.want)
+			}
+			if y, m, dd := d.Date.In(c.loc).Date(); d.Date.In(c.loc) != time.Date(y, m, dd, 0, 0, 0, 0, c.loc) {
+				t.Errorf("%s: day %d starts at %v, not midnight there", c.loc, i, d.Date)
+			}
+		}
+	}
+}
+
+// TestZoneDays_DaylightSaving: a day across a clock change is one calendar
+// day (23 or 25 hours), not 24 hours.
+func TestZoneDays_DaylightSaving(t *testing.T) {
+	t.Parallel()
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Clocks went back on 2026-11-01 in New York.
+	starts, end := store.ZoneDays(time.Date(2026, 11, 2, 12, 0, 0, 0, ny), 3, ny)
+	for i, want := range []string{"2026-10-31", "2026-11-01", "2026-11-02"} {
+		if got := starts[i].Format(time.DateTime); got != want+" 00:00:00" {
+			t.Errorf("start %d = %s, want %s midnight", i, got, want)
+		}
+	}
+	if got := end.Format(time.DateTime); got != "2026-11-03 00:00:00" {
+		t.Errorf("end = %s", got)
 	}
 }
 

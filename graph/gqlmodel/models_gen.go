@@ -124,16 +124,20 @@ type ProfileInput struct {
 type Query struct {
 }
 
-// Dashboard counts. `days` is 1 to 366 (BAD_USER_INPUT otherwise); days are
-// UTC days.
+// Dashboard counts. `days` is 1 to 366 (BAD_USER_INPUT otherwise). Days are
+// calendar days of the server's STATS_TIME_ZONE (`timeZone`, Asia/Shanghai
+// unless set otherwise): the last 7 days are today and the 6 days before,
+// from midnight there.
 type Stats struct {
+	// The IANA name of the time zone whose days these counts are, e.g. Asia/Shanghai.
+	TimeZone string `json:"timeZone"`
 	// Every user.
 	TotalUsers int `json:"totalUsers"`
-	// Users created in the last `days` days.
+	// Users created in the last `days` days, today included.
 	NewUsers int `json:"newUsers"`
-	// Users who logged in during the last `days` days.
+	// Users who logged in during the last `days` days, today included.
 	ActiveUsers int `json:"activeUsers"`
-	// Logins on each of the last `days` UTC days, today included, oldest first.
+	// Logins on each of the last `days` days, today included, oldest first.
 	LoginsPerDay []*models.DayCount `json:"loginsPerDay"`
 }
 

@@ -5,7 +5,7 @@ import { h, s, replace } from '../lib/dom.js';
 import { gql } from '../lib/api.js';
 import { errorBox, loading, num, titled } from '../lib/ui.js';
 
-const COUNTS = `query Counts { stats { totalUsers new7: newUsers(days: 7) new30: newUsers(days: 30) active7: activeUsers(days: 7) } }`;
+const COUNTS = `query Counts { stats { timeZone totalUsers new7: newUsers(days: 7) new30: newUsers(days: 30) active7: activeUsers(days: 7) } }`;
 const LOGINS = `query Logins { stats { active30: activeUsers(days: 30) loginsPerDay(days: 30) { day count } } }`;
 
 // On a phone the chart is drawn narrower, with fewer labels.
@@ -18,9 +18,11 @@ export function mount(main) {
 	const draw = () => days && replace(chart, bars(days, narrow.matches));
 	narrow.onchange = draw;
 	const cards = h('dl', { class: 'stats', id: 'stats' }, loading());
+	// The server's STATS_TIME_ZONE, once the counts name it.
+	const zone = h('p', { class: 'count muted', id: 'stats-zone' });
 	const chart = h('div', { id: 'logins-chart' }, loading('Loading logins…'));
 	main.append(
-		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Overview'), h('p', { class: 'count muted' }, 'Days are UTC days')),
+		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Overview'), zone),
 		cards,
 		h('section', { class: 'panel', 'aria-labelledby': 'h-logins' }, h('h2', { id: 'h-logins' }, 'Logins per day, last 30 days'), chart),
 	);
@@ -37,6 +39,7 @@ export function mount(main) {
 		}
 		if (a.status === 'fulfilled') {
 			const st = { ...a.value.stats, ...(b.status === 'fulfilled' ? b.value.stats : {}) };
+			zone.textContent = `Days are ${st.timeZone} days`;
 			const card = (label, v, key) => h('div', { class: 'stat', 'data-stat': key }, h('dt', null, label), h('dd', null, v == null ? '—' : num(v)));
 			replace(cards,
 				card('Total users', st.totalUsers, 'total'),
@@ -89,7 +92,7 @@ function bars(days, small) {
 		svg,
 		h('p', { class: 'small muted' }, summary),
 		h('details', { class: 'data' }, h('summary', null, 'Show the numbers'),
-			h('table', { class: 'table' }, h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Day (UTC)'), h('th', { scope: 'col' }, 'Logins'))),
+			h('table', { class: 'table' }, h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Day'), h('th', { scope: 'col' }, 'Logins'))),
 				h('tbody', null, days.map((d) => h('tr', null, h('td', null, d.day), h('td', null, num(d.count))))))),
 	];
 }
