@@ -146,7 +146,7 @@ func adminCmd(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stdout, "changed the password of %s; their sessions are ended\n", positional[0])
 	case "seed":
 		start := time.Now()
-		if err := st.Seed(ctx, *users, *appID); err != nil {
+		if err := st.SeedWith(ctx, store.SeedOptions{Users: *users, AppID: *appID, Progress: stdout}); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "seeded %d users in %v\n", *users, time.Since(start).Round(time.Millisecond))

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,22 +146,88 @@ func TestZoneDays_DaylightSaving(t *testing.T) {
 	}
 }
 
-func TestStore_Seed(t *testing.T) {
+// TestStore_SeedHoldsTogether: seeded data tells one story. Each check
+// counts the seeded users that break a rule and wants none; a few more say
+// the data has what the dashboard shows (phones, cities, disabled users).
+func TestStore_SeedHoldsTogether(t *testing.T) {
 	t.Parallel()
 	st := storetest.Open(t)
 	ctx := context.Background()
-	for range 2 { // a second run adds, never collides
-		if err := st.Seed(ctx, 50, "wxseedtest"); err != nil {
-			t.Fatal(err)
+	var progress strings.Builder
+	if err := st.SeedWith(ctx, store.SeedOptions{Users: 3000, AppID: "wxseedtest", Progress: &progress}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Seed(ctx, 50, "wxseedtest"); err != nil { // a second run adds, never collides
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "seed: audit_log") || !strings.Contains(progress.String(), "3000/3000 users") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+	db := st.DB()
+	count := func(q string) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRowContext(ctx, `WITH seeded AS (SELECT u.* FROM users u JOIN identities i ON i.user_id = u.id WHERE i.appid = 'wxseedtest') `+q).Scan(&n); err != nil {
+			t.Fatalf("%v: %s", err, q)
+		}
+		return n
+	}
+	if n := count(`SELECT count(*) FROM seeded`); n != 3050 {
+		t.Fatalf("%d seeded users, want 3050", n)
+	}
+	for _, rule := range []struct{ name, q string }{
+		{"created = first login: never logged in, or before being created",
+			`SELECT count(*) FROM seeded WHERE last_login_at IS NULL OR last_login_at < created_at OR last_login_at > now()`},
+		{"the identity was made by the first login and saw the last",
+			`SELECT count(*) FROM seeded u JOIN identities i ON i.user_id = u.id WHERE i.created_at <> u.created_at OR i.last_login_at <> u.last_login_at`},
+		{"one user.create row, at created_at",
+			`SELECT count(*) FROM seeded u WHERE (SELECT count(*) FROM audit_log a WHERE a.target = u.id::text AND a.action = 'user.create' AND a.at = u.created_at) <> 1`},
+		{"the first user.login row is at created_at, the last at last_login_at",
+			`SELECT count(*) FROM seeded u LEFT JOIN LATERAL (SELECT min(at) AS first, max(at) AS last FROM audit_log a WHERE a.target = u.id::text AND a.action = 'user.login') l ON true
+			 WHERE l.first IS DISTINCT FROM u.created_at OR l.last IS DISTINCT FROM u.last_login_at`},
+		{"a login row's actor is the user",
+			`SELECT count(*) FROM seeded u JOIN audit_log a ON a.target = u.id::text AND a.action IN ('user.login', 'user.create', 'user.bind_phone') WHERE a.actor_kind <> 'user' OR a.actor_id <> u.id`},
+		{"a session begins at the last login",
+			`SELECT count(*) FROM seeded u JOIN sessions s ON s.user_id = u.id WHERE s.created_at <> u.last_login_at OR s.last_seen_at < s.created_at OR s.last_seen_at > now()`},
+		{"who logged in within 30 days has that login's session",
+			`SELECT count(*) FROM seeded u WHERE u.last_login_at > now() - interval '29 days' AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.expires_at > now())`},
+		{"no live session for a login longer ago than the session lifetime",
+			`SELECT count(*) FROM seeded u JOIN sessions s ON s.user_id = u.id WHERE s.expires_at > now() AND u.last_login_at < now() - interval '30 days'`},
+		{"the last login row names the live session",
+			`SELECT count(*) FROM seeded u JOIN sessions s ON s.user_id = u.id WHERE u.last_login_at > u.created_at AND NOT EXISTS (
+				SELECT 1 FROM audit_log a WHERE a.target = u.id::text AND a.action = 'user.login' AND a.at = u.last_login_at AND a.detail->>'session' = s.id::text)`},
+		{"a phone is a mainland mobile number in E.164, with its country code",
+			`SELECT count(*) FROM seeded WHERE phone IS NOT NULL AND (phone !~ '^\+861[3-9][0-9]{9}$' OR phone_country_code IS DISTINCT FROM '86')`},
+		{"a phone was bound once, between the first and the last login",
+			`SELECT count(*) FROM seeded u WHERE phone IS NOT NULL AND (SELECT count(*) FROM audit_log a WHERE a.target = u.id::text AND a.action = 'user.bind_phone'
+				AND a.at BETWEEN u.created_at AND u.last_login_at AND a.detail->>'phone' = left(u.phone, 6) || '****' || right(u.phone, 4)) <> 1`},
+		{"a disabled user has a reason, after the last login",
+			`SELECT count(*) FROM seeded WHERE disabled_at IS NOT NULL AND (coalesce(disabled_reason, '') = '' OR disabled_at < last_login_at OR disabled_at > now())`},
+		{"a disabled user has the user.disable row of an admin, with that reason",
+			`SELECT count(*) FROM seeded u WHERE disabled_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM audit_log a JOIN admins ad ON ad.id = a.actor_id
+				WHERE a.target = u.id::text AND a.action = 'user.disable' AND a.actor_kind = 'admin' AND a.actor_name = ad.username AND a.at = u.disabled_at AND a.detail->>'reason' = u.disabled_reason)`},
+		{"a disabled user's sessions ended when they were disabled",
+			`SELECT count(*) FROM seeded u JOIN sessions s ON s.user_id = u.id WHERE u.disabled_at IS NOT NULL AND s.revoked_at IS DISTINCT FROM u.disabled_at`},
+		{"an enabled user has no disable row and no reason",
+			`SELECT count(*) FROM seeded u WHERE disabled_at IS NULL AND (disabled_reason IS NOT NULL OR EXISTS (SELECT 1 FROM audit_log a WHERE a.target = u.id::text AND a.action = 'user.disable'))`},
+	} {
+		if n := count(rule.q); n != 0 {
+			t.Errorf("%s: %d seeded users break it", rule.name, n)
 		}
 	}
-	var users, sessions, logins, chinese int
-	db := st.DB()
-	_ = db.QueryRowContext(ctx, "SELECT count(DISTINCT user_id) FROM identities WHERE appid = 'wxseedtest'").Scan(&users)
-	_ = db.QueryRowContext(ctx, "SELECT count(*) FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE i.appid = 'wxseedtest'").Scan(&sessions)
-	_ = db.QueryRowContext(ctx, "SELECT count(*) FROM audit_log a JOIN identities i ON i.user_id = a.target::uuid WHERE i.appid = 'wxseedtest' AND a.action = 'user.login'").Scan(&logins)
-	_ = db.QueryRowContext(ctx, "SELECT count(*) FROM users u JOIN identities i ON i.user_id = u.id WHERE i.appid = 'wxseedtest' AND u.nickname ~ '[^\\x00-\\x7F]'").Scan(&chinese)
-	if users != 100 || sessions != 10 || logins == 0 || logins > 20 || chinese == 0 {
-		t.Fatalf("%d users, %d sessions, %d logins, %d with Chinese nicknames", users, sessions, logins, chinese)
+	phones, cities, noCity, disabled, live, once := count(`SELECT count(phone) FROM seeded`), count(`SELECT count(DISTINCT city) FROM seeded`),
+		count(`SELECT count(*) FROM seeded WHERE city IS NULL`), count(`SELECT count(disabled_at) FROM seeded`),
+		count(`SELECT count(*) FROM seeded u WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL)`),
+		count(`SELECT count(*) FROM seeded WHERE last_login_at = created_at`)
+	if phones < 600 || phones > 1500 || cities < 20 || noCity < 300 || noCity > 1200 || disabled != 3 || live < 100 || once < 300 {
+		t.Errorf("%d phones, %d cities, %d without a city, %d disabled, %d with a live session, %d who never came back", phones, cities, noCity, disabled, live, once)
+	}
+	// The overview's figures agree with its chart: each user active in the
+	// last 7 days has a login among the chart's.
+	active := count(`SELECT count(*) FROM seeded WHERE last_login_at >= now() - interval '7 days'`)
+	logins := count(`SELECT count(*) FROM seeded u JOIN audit_log a ON a.target = u.id::text AND a.action = 'user.login' AND a.at >= now() - interval '7 days'`)
+	if active == 0 || logins < active {
+		t.Errorf("%d users active in 7 days, %d logins", active, logins)
 	}
 }
+
