@@ -64,14 +64,18 @@ func (m *Main) adminLines() []string {
 			"                    change it: "+cmd)
 	case m.admins.username != "":
 		cmd, hidden = m.adminCommand("passwd " + m.admins.username)
-		lines = append(lines,
-			fmt.Sprintf("  Admin account:    %s exists (%d admin account(s) in all; %s admin list lists them)", m.admins.username, m.admins.count, m.executablePath()),
-			"                    forgot its password? reset it: "+cmd)
+		exists := fmt.Sprintf("  Admin account:    %s exists", m.admins.username)
+		if m.admins.count > 1 {
+			exists += fmt.Sprintf(" (one of %d admin accounts; %s admin list lists them)", m.admins.count, m.executablePath())
+		}
+		lines = append(lines, exists, "                    forgot its password? reset it: "+cmd)
 	default:
 		cmd, hidden = m.adminCommand("create <username> -role admin")
-		lines = append(lines,
-			fmt.Sprintf("  Admin account:    no enabled ADMIN account (%d admin account(s) in all); make one:", m.admins.count),
-			"                    "+cmd)
+		none := "  Admin account:    none yet; make one:"
+		if m.admins.count > 0 {
+			none = fmt.Sprintf("  Admin account:    no enabled ADMIN among the %d admin accounts; make one:", m.admins.count)
+		}
+		lines = append(lines, none, "                    "+cmd)
 	}
 	if hidden {
 		lines = append(lines, "                    (the password in DATABASE_URL is shown as ****: put the real one in its place)")

@@ -128,6 +128,26 @@ func TestBanner_AdminLine(t *testing.T) {
 	}
 }
 
+// TestBanner_NoAdmin: outside dev mode no account is made, and the banner
+// says how to make the first.
+func TestBanner_NoAdmin(t *testing.T) {
+	t.Parallel()
+	dsn, _ := storetest.FreshDatabase(t)
+	cfg := DefaultConfig()
+	cfg.Host, cfg.Port, cfg.AvatarDir, cfg.DatabaseURL, cfg.LogFormat = "127.0.0.1", 0, t.TempDir(), dsn, "text"
+	cfg.WechatAppID, cfg.WechatSecret, cfg.SecretKey = "wx2222222222222222", "secret", bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 4)
+	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Getenv: envOf(nil), executable: "/opt/wxlogin/wxlogin"}
+	if err := m.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	var text bytes.Buffer
+	m.printBanner(&text)
+	if want := "Admin account:    none yet; make one:\n                    printf '%s\\n' 'a new long password' | DATABASE_URL=" + shellQuote(dsn) + " /opt/wxlogin/wxlogin admin create <username> -role admin\n"; !strings.Contains(text.String(), want) {
+		t.Fatalf("banner without admins:\n%s\nwant:\n%s", text.String(), want)
+	}
+}
+
 // TestRedactDSN: a password in any of the places PostgreSQL takes one.
 func TestRedactDSN(t *testing.T) {
 	t.Parallel()

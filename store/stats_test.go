@@ -230,4 +230,3 @@ func TestStore_SeedHoldsTogether(t *testing.T) {
 		t.Errorf("%d users active in 7 days, %d logins", active, logins)
 	}
 }
-
