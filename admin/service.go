@@ -78,6 +78,9 @@ type Config struct {
 	// Blobs holds uploaded avatars, which deleteUser's erasure deletes;
 	// nil deletes none.
 	Blobs blob.Store
+	// StatsZone is the zone whose days the statistics count
+	// (STATS_TIME_ZONE); UTC when nil.
+	StatsZone *time.Location
 }
 
 // Service signs admins in and resolves their sessions. Safe for concurrent use.
@@ -101,13 +104,18 @@ type Service struct {
 	// now is time.Now: the clock device cookies are issued and checked by.
 	now   func() time.Time
 	blobs blob.Store
+	// statsZone is Config.StatsZone, never nil.
+	statsZone *time.Location
 }
 
 // NewService returns a Service over st.
 func NewService(st *store.Store, cfg Config) *Service {
 	s := &Service{store: st, ttl: cfg.SessionTTL, idle: cfg.IdleTimeout, log: cfg.Logger,
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), forget: cfg.ForgetUser,
-		deviceKey: deviceKey(cfg.SecretKey), now: time.Now, blobs: cfg.Blobs}
+		deviceKey: deviceKey(cfg.SecretKey), now: time.Now, blobs: cfg.Blobs, statsZone: cfg.StatsZone}
+	if s.statsZone == nil {
+		s.statsZone = time.UTC
+	}
 	if s.deviceKey != nil {
 		s.deviceKeys = append(s.deviceKeys, s.deviceKey)
 		for _, k := range cfg.PreviousSecretKeys {

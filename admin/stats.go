@@ -21,9 +21,17 @@ func checkDays(days int) error {
 	return nil
 }
 
-func since(days int) time.Time {
-	return time.Now().Add(-time.Duration(days) * 24 * time.Hour)
+// since is the start of the first of the last days days, today included,
+// in the statistics' zone: newUsers(7) and activeUsers(7) count the same
+// seven calendar days as loginsPerDay(7)'s bars, not the last 168 hours,
+// so that the overview's figures agree with its chart.
+func (s *Service) since(days int) time.Time {
+	starts, _ := store.ZoneDays(s.now(), days, s.statsZone)
+	return starts[0]
 }
+
+// StatsZone is the zone whose days the statistics count, for the page to show.
+func (s *Service) StatsZone() *time.Location { return s.statsZone }
 
 // internal turns a store error into the client's: QUERY_TIMEOUT when the
 // admin pool's statement timeout stopped the query, or when the request's
@@ -56,36 +64,39 @@ func (s *Service) TotalUsers(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// NewUsers counts users created in the last days days.
+// NewUsers counts users created in the last days days of the statistics'
+// zone, today included.
 func (s *Service) NewUsers(ctx context.Context, days int) (int, error) {
 	if err := checkDays(days); err != nil {
 		return 0, err
 	}
-	n, err := s.store.CountUsers(ctx, since(days))
+	n, err := s.store.CountUsers(ctx, s.since(days))
 	if err != nil {
 		return 0, internal(err)
 	}
 	return n, nil
 }
 
-// ActiveUsers counts users who logged in during the last days days.
+// ActiveUsers counts users who logged in during the last days days of the
+// statistics' zone, today included.
 func (s *Service) ActiveUsers(ctx context.Context, days int) (int, error) {
 	if err := checkDays(days); err != nil {
 		return 0, err
 	}
-	n, err := s.store.CountActiveUsers(ctx, since(days))
+	n, err := s.store.CountActiveUsers(ctx, s.since(days))
 	if err != nil {
 		return 0, internal(err)
 	}
 	return n, nil
 }
 
-// LoginsPerDay counts logins on each of the last days UTC days, oldest first.
+// LoginsPerDay counts logins on each of the last days days of the
+// statistics' zone, today included, oldest first.
 func (s *Service) LoginsPerDay(ctx context.Context, days int) ([]models.DayCount, error) {
 	if err := checkDays(days); err != nil {
 		return nil, err
 	}
-	out, err := s.store.LoginsPerDay(ctx, days)
+	out, err := s.store.LoginsPerDay(ctx, s.now(), days, s.statsZone)
 	if err != nil {
 		return nil, internal(err)
 	}

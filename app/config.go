@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"wxlogin/auth"
@@ -113,6 +114,10 @@ type Config struct {
 	// sending before it closes its idle connections; zero for none.
 	ShutdownDelay time.Duration
 
+	// StatsZone is STATS_TIME_ZONE: the days the admin statistics count
+	// (newUsers, activeUsers, loginsPerDay) are this zone's days.
+	StatsZone *time.Location
+
 	// PolicyVersion is the privacy policy version users must accept
 	// (acceptPolicy); empty tracks no consent.
 	PolicyVersion string
@@ -209,6 +214,14 @@ func settingsOf(c *Config) []setting {
 		row("db-statement-timeout", "DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout while serving; the server cancels longer statements", duration(&c.DBStatementTimeout)),
 		row("admin-db-max-conns", "ADMIN_DB_MAX_CONNS", "4", "database connections per instance for the admin API, a pool apart from DB_MAX_CONNS so admin queries never take users' connections", positive(&c.AdminDBMaxConns)),
 		row("admin-statement-timeout", "ADMIN_STATEMENT_TIMEOUT", "5s", "PostgreSQL statement_timeout of the admin API's connections; a longer search is stopped with QUERY_TIMEOUT", duration(&c.AdminStatementTimeout)),
+		row("stats-time-zone", "STATS_TIME_ZONE", "Asia/Shanghai", "IANA time zone whose days the admin statistics count (newUsers, activeUsers, loginsPerDay), e.g. Asia/Shanghai or UTC", func(env, v string) error {
+			loc, err := loadZone(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", env, err)
+			}
+			c.StatsZone = loc
+			return nil
+		}),
 		row("request-timeout", "REQUEST_TIMEOUT", "30s", "deadline of every request; at least 2×WECHAT_TIMEOUT + 11s, so a login fits", duration(&c.RequestTimeout)),
 		row("startup-timeout", "STARTUP_TIMEOUT", "60s", "deadline for connecting to and migrating the database at start", duration(&c.StartupTimeout)),
 		row("shutdown-timeout", "SHUTDOWN_TIMEOUT", "20s", "on SIGTERM or SIGINT, how long requests in flight may finish before they are cut off", duration(&c.ShutdownTimeout)),
@@ -650,3 +663,27 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// loadZone reads an IANA time zone name such as Asia/Shanghai. The empty
+// name and "Local" are refused though time.LoadLocation takes them: they
+// would make the statistics' days those of whatever machine the server
+// runs on. The zone data is compiled in (tzdata.go), so a container
+// without /usr/share/zoneinfo still knows every zone.
+func loadZone(name string) (*time.Location, error) {
+	if name == "" || name == "Local" {
+		return nil, fmt.Errorf("%q is not an IANA time zone name such as Asia/Shanghai or UTC", name)
+	}
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not an IANA time zone name such as Asia/Shanghai or UTC", name)
+	}
+	loc2, _ := zones.LoadOrStore(name, loc)
+	return loc2.(*time.Location), nil
+}
+
+// zones keeps each zone loadZone read, so that two Configs of one setting
+// hold the same *time.Location and compare equal.
+var zones sync.Map

@@ -53,6 +53,17 @@ func TestParseConfig(t *testing.T) {
 		}
 	})
 
+	t.Run("StatsZone", func(t *testing.T) {
+		c, err := parseConfig("t", nil, envOf(base), io.Discard)
+		if err != nil || c.StatsZone == nil || c.StatsZone.String() != "Asia/Shanghai" {
+			t.Fatalf("default STATS_TIME_ZONE = %v, %v", c.StatsZone, err)
+		}
+		c, err = parseConfig("t", nil, envOf(with("STATS_TIME_ZONE", "Europe/Berlin")), io.Discard)
+		if err != nil || c.StatsZone.String() != "Europe/Berlin" {
+			t.Fatalf("STATS_TIME_ZONE=Europe/Berlin = %v, %v", c.StatsZone, err)
+		}
+	})
+
 	t.Run("FlagsWin", func(t *testing.T) {
 		c, err := parseConfig("t", []string{"-port", "9000", "-session-ttl", "7d"}, envOf(with("PORT", "1")), io.Discard)
 		if err != nil || c.Port != 9000 || c.SessionTTL != 7*24*time.Hour {
@@ -86,6 +97,9 @@ func TestParseConfig(t *testing.T) {
 		{"NoAdminConns", with("ADMIN_DB_MAX_CONNS", "0"), "ADMIN_DB_MAX_CONNS must be a positive number"},
 		{"BadAdminTimeout", with("ADMIN_STATEMENT_TIMEOUT", "soon"), "ADMIN_STATEMENT_TIMEOUT must be a duration"},
 		{"AdminTimeoutPastRequest", with("ADMIN_STATEMENT_TIMEOUT", "30s"), "ADMIN_STATEMENT_TIMEOUT (30s) must be shorter than REQUEST_TIMEOUT (30s)"},
+		{"StatsZoneUnknown", with("STATS_TIME_ZONE", "Asia/Beijing"), `STATS_TIME_ZONE: "Asia/Beijing" is not an IANA time zone name`},
+		{"StatsZoneLocal", with("STATS_TIME_ZONE", "Local"), `STATS_TIME_ZONE: "Local" is not an IANA time zone name`},
+		{"StatsZoneOffset", with("STATS_TIME_ZONE", "+08:00"), `STATS_TIME_ZONE: "+08:00" is not an IANA time zone name`},
 		{"PolicyVersionSpace", with("POLICY_VERSION", "2026 11"), "POLICY_VERSION must be at most 64 characters without spaces"},
 		{"PolicyVersionLong", with("POLICY_VERSION", strings.Repeat("v", 65)), "POLICY_VERSION must be at most 64 characters"},
 	} {

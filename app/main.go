@@ -58,6 +58,11 @@ type Main struct {
 	adminStore *store.Store
 	// devAdminPassword is the password of the admin dev mode created, for the banner.
 	devAdminPassword string
+	// admins is what the banner says about the admin accounts.
+	admins bannerAdmin
+	// executable is how the banner's commands name this binary; found
+	// from os.Executable when empty (tests set it).
+	executable string
 	// redis is the rate limiter's Redis client when REDIS_URL is set;
 	// pgLimits the PostgreSQL limiter otherwise, whose old counters the
 	// purge loop deletes.
@@ -174,12 +179,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// Everything the admin API does runs on its own pool, sign-in and
 	// writes included: an admin request waits only for other admin work.
 	adm := admin.NewService(m.adminStore, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
-		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser, Blobs: blobs})
+		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser, Blobs: blobs, StatsZone: cfg.StatsZone})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {
 			return err
 		}
+	}
+	if m.admins, err = lookupAdmins(ctx, adm); err != nil {
+		return err
 	}
 	// The dashboard is served in production as in dev mode: it is static
 	// files that hold nothing secret and can do only what the API allows.
@@ -469,13 +477,20 @@ func (m *Main) printBanner(w io.Writer) {
 		attrs := []any{"url", u, "graphql", u + "/graphql", "admin", u + "/admin/"}
 		if m.Config.DevWechat {
 			attrs = append(attrs, "playground", u+"/playground/", "wechat_simulator", u+"/dev/wechat/code")
-			if m.devAdminPassword != "" {
-				// A password has no place in a log record, which a log
-				// shipper sends on, even a throw-away one; the text banner
-				// (dev mode's default format) shows it on the terminal.
-				attrs = append(attrs, "dev_admin_username", "admin",
-					"dev_admin_password", "not logged: set one with printf '%s\\n' 'a new long password' | bin/wxlogin admin passwd admin")
-			}
+		}
+		switch {
+		case m.devAdminPassword != "":
+			// A password has no place in a log record, which a log
+			// shipper sends on, even a throw-away one; the text banner
+			// (dev mode's default format) shows it on the terminal.
+			cmd, _ := m.adminCommand("passwd admin")
+			attrs = append(attrs, "dev_admin_username", "admin", "dev_admin_password", "not logged: set one with "+cmd)
+		case m.admins.username != "":
+			cmd, _ := m.adminCommand("passwd " + m.admins.username)
+			attrs = append(attrs, "admin_username", m.admins.username, "admin_accounts", m.admins.count, "admin_password_reset", cmd)
+		default:
+			cmd, _ := m.adminCommand("create <username> -role admin")
+			attrs = append(attrs, "admin_accounts", m.admins.count, "admin_create", cmd)
 		}
 		newLogger(m.Config, w).Info("wxlogin is listening on "+u, attrs...)
 		return
@@ -483,15 +498,14 @@ func (m *Main) printBanner(w io.Writer) {
 	fmt.Fprintf(w, "wxlogin is listening on %s\n", u)
 	fmt.Fprintf(w, "  GraphQL endpoint: %s/graphql\n", u)
 	fmt.Fprintf(w, "  Admin dashboard:  %s/admin/\n", u)
+	for _, l := range m.adminLines() {
+		fmt.Fprintln(w, l)
+	}
 	if !m.Config.DevWechat {
 		return
 	}
 	fmt.Fprintf(w, "  Playground:       %s/playground/\n", u)
 	fmt.Fprintf(w, "  WeChat simulator: POST %s/dev/wechat/code {\"user\":\"alice\"} mints a wx.login() code (dev mode only)\n", u)
-	if m.devAdminPassword != "" {
-		fmt.Fprintf(w, "  Admin sign-in:    username admin, password %s (shown this once; dev mode made this account)\n", m.devAdminPassword)
-		fmt.Fprintf(w, "                    change it: printf '%%s\\n' 'a new long password' | DATABASE_URL=… bin/wxlogin admin passwd admin\n")
-	}
 	fmt.Fprintf(w, "\nTry it (copy and paste):\n\n")
 	fmt.Fprintf(w, "  code=$(curl -s -X POST %s/dev/wechat/code -d '{\"user\":\"alice\"}' | sed -E 's/.*\"code\":\"([^\"]+)\".*/\\1/')\n", u)
 	fmt.Fprintf(w, "  token=$(curl -s %s/graphql -H 'Content-Type: application/json' \\\n", u)

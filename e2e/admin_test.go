@@ -215,8 +215,11 @@ func TestAdmin_Roles(t *testing.T) {
 	if got := ts.Do(t, viewer, `{ stats { a: totalUsers b: totalUsers c: totalUsers d: totalUsers e: totalUsers } }`, nil); got.Code() != "COMPLEXITY_LIMIT_EXCEEDED" {
 		t.Errorf("five statistics in one request: %s", got.Raw)
 	}
-	if got := ts.Do(t, viewer, `{ stats { totalUsers loginsPerDay(days: 2) { day count } } }`, nil); len(got.Errors) > 0 ||
-		!strings.Contains(got.Raw, time.Now().UTC().Format(time.DateOnly)) {
+	// Days are STATS_TIME_ZONE's (Asia/Shanghai by default): the last bar is
+	// today there, which is tomorrow in UTC from 16:00Z.
+	shanghai, _ := time.LoadLocation("Asia/Shanghai")
+	if got := ts.Do(t, viewer, `{ stats { timeZone totalUsers loginsPerDay(days: 1) { day count } } }`, nil); len(got.Errors) > 0 ||
+		!strings.Contains(got.Raw, `"timeZone":"Asia/Shanghai"`) || !strings.Contains(got.Raw, `"day":"`+time.Now().In(shanghai).Format(time.DateOnly)+`"`) {
 		t.Errorf("stats: %s", got.Raw)
 	}
 	// A user asking for an admin-only field of their own gets FORBIDDEN there.

@@ -173,6 +173,7 @@ type ComplexityRoot struct {
 		LoginsPerDay    func(childComplexity int, days int) int
 		NewUsers        func(childComplexity int, days int) int
 		PendingDeletion func(childComplexity int) int
+		TimeZone        func(childComplexity int) int
 		TotalUsers      func(childComplexity int) int
 	}
 
@@ -902,6 +903,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Stats.PendingDeletion(childComplexity), true
+	case "Stats.timeZone":
+		if e.ComplexityRoot.Stats.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Stats.TimeZone(childComplexity), true
 	case "Stats.totalUsers":
 		if e.ComplexityRoot.Stats.TotalUsers == nil {
 			break
@@ -1604,17 +1611,21 @@ type AdminAuthPayload {
 }
 
 """
-Dashboard counts. ` + "`" + `days` + "`" + ` is 1 to 366 (BAD_USER_INPUT otherwise); days are
-UTC days.
+Dashboard counts. ` + "`" + `days` + "`" + ` is 1 to 366 (BAD_USER_INPUT otherwise). Days are
+calendar days of the server's STATS_TIME_ZONE (` + "`" + `timeZone` + "`" + `, Asia/Shanghai
+unless set otherwise): the last 7 days are today and the 6 days before,
+from midnight there.
 """
 type Stats {
+  "The IANA name of the time zone whose days these counts are, e.g. Asia/Shanghai."
+  timeZone: String!
   "Users not erased (pending deletion included)."
   totalUsers: Int!
-  "Users created in the last ` + "`" + `days` + "`" + ` days (erased ones not counted)."
+  "Users created in the last ` + "`" + `days` + "`" + ` days, today included (erased ones not counted)."
   newUsers(days: Int!): Int!
-  "Users who logged in during the last ` + "`" + `days` + "`" + ` days (erased ones not counted)."
+  "Users who logged in during the last ` + "`" + `days` + "`" + ` days, today included (erased ones not counted)."
   activeUsers(days: Int!): Int!
-  "Logins on each of the last ` + "`" + `days` + "`" + ` UTC days, today included, oldest first."
+  "Logins on each of the last ` + "`" + `days` + "`" + ` days, today included, oldest first."
   loginsPerDay(days: Int!): [DayCount!]!
   "Users whose deletion is pending."
   pendingDeletion: Int!
@@ -1622,9 +1633,9 @@ type Stats {
   deletedUsers: Int!
 }
 
-"A number of events on one UTC day."
+"A number of events on one day of ` + "`" + `Stats.timeZone` + "`" + `."
 type DayCount {
-  "The day, as YYYY-MM-DD."
+  "The day, as YYYY-MM-DD in ` + "`" + `Stats.timeZone` + "`" + `."
   day: String!
   count: Int!
 }
@@ -1930,6 +1941,8 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 
 func (ec *executionContext) childFields_Stats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "timeZone":
+		return ec.fieldContext_Stats_timeZone(ctx, field)
 	case "totalUsers":
 		return ec.fieldContext_Stats_totalUsers(ctx, field)
 	case "newUsers":
@@ -5140,6 +5153,29 @@ func (ec *executionContext) _Session_userAgent(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Session_userAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, "String")
+}
+
+func (ec *executionContext) _Stats_timeZone(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Stats_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Stats_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Stats", field, false, false, "String")
 }
 
 func (ec *executionContext) _Stats_totalUsers(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.Stats) (ret graphql.Marshaler) {
@@ -8503,6 +8539,11 @@ func (ec *executionContext) _Stats(ctx context.Context, sel ast.SelectionSet, ob
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Stats")
+		case "timeZone":
+			out.Values[i] = ec._Stats_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "totalUsers":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,

@@ -277,7 +277,7 @@ func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string,
 
 // Stats is the resolver for the stats field.
 func (r *queryResolver) Stats(ctx context.Context) (*gqlmodel.Stats, error) {
-	return &gqlmodel.Stats{}, nil
+	return &gqlmodel.Stats{TimeZone: r.Resolver.Admin.StatsZone().String()}, nil
 }
 
 // TotalUsers is the resolver for the totalUsers field.

@@ -20,12 +20,13 @@ type Page[T any] struct {
 	TotalCount int
 }
 
-// DayCount is a number of events on one UTC day.
+// DayCount is a number of events on one day of the statistics' time zone
+// (STATS_TIME_ZONE).
 type DayCount struct {
-	// Date is the day's start, midnight UTC.
+	// Date is the day's start: midnight in that zone, its Location.
 	Date  time.Time
 	Count int
 }
 
-// Day is the day as YYYY-MM-DD, as the API shows it (DayCount.day).
+// Day is the day as YYYY-MM-DD in Date's zone, as the API shows it (DayCount.day).
 func (d DayCount) Day() string { return d.Date.Format(time.DateOnly) }

@@ -50,9 +50,9 @@ apt_has() {
 	grep -q 'Candidate: [^(]' <<<"$policy"
 }
 
-# redact URL: URL with any password replaced by xxxxx.
+# redact URL: URL with any password replaced by ****, as the server's banner shows it.
 redact() {
-	printf '%s\n' "$1" | sed -E 's|^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*):[^/?#]*@|\1:xxxxx@|; s|(password=)[^&[:space:]]*|\1xxxxx|g'
+	printf '%s\n' "$1" | sed -E 's|^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*):[^/?#]*@|\1:****@|; s|(password=)[^&[:space:]]*|\1****|g'
 }
 
 # The race detector needs cgo, and cgo needs a C compiler.

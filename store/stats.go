@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/uptrace/bun/dialect/pgdialect"
+
 	"wxlogin/models"
 )
 
@@ -34,35 +36,48 @@ func (s *Store) CountActiveUsers(ctx context.Context, since time.Time) (int, err
 	return int(n), nil
 }
 
-// LoginsPerDay counts user logins (from the audit log) on each of the last
-// days UTC days, today included, oldest first, with zeros for quiet days.
-func (s *Store) LoginsPerDay(ctx context.Context, days int) ([]models.DayCount, error) {
-	var rows []struct {
-		Day   time.Time `bun:"day"`
-		Count int       `bun:"count"`
+// ZoneDays returns the starts of the days days that end with now's day in
+// loc, oldest first, and the start of the day after them: the days the
+// statistics count (STATS_TIME_ZONE's). Dates are stepped in loc rather
+// than by 24 hours, so that a day across a daylight-saving change is still
+// one day.
+func ZoneDays(now time.Time, days int, loc *time.Location) (starts []time.Time, end time.Time) {
+	y, m, d := now.In(loc).Date()
+	starts = make([]time.Time, days)
+	for i := range starts {
+		starts[i] = time.Date(y, m, d-(days-1-i), 0, 0, 0, 0, loc)
 	}
+	return starts, time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+}
+
+// LoginsPerDay counts user logins (from the audit log) on each of the days
+// days that end with now's day in loc, oldest first, with zeros for quiet
+// days. The day bounds are computed here, not by PostgreSQL's AT TIME ZONE,
+// so that the zone is the one the server validated at start, whatever
+// zone names the database's own tz data knows.
+func (s *Store) LoginsPerDay(ctx context.Context, now time.Time, days int, loc *time.Location) ([]models.DayCount, error) {
+	starts, end := ZoneDays(now, days, loc)
+	var rows []struct {
+		Bucket int `bun:"bucket"`
+		Count  int `bun:"count"`
+	}
+	// width_bucket numbers the day an instant falls in: 1 for starts[0]'s.
 	err := s.db.NewRaw(`
-		WITH d AS (
-			SELECT generate_series(
-				date_trunc('day', now() AT TIME ZONE 'UTC') - (? - 1) * interval '1 day',
-				date_trunc('day', now() AT TIME ZONE 'UTC'),
-				interval '1 day') AS day
-		), l AS (
-			SELECT date_trunc('day', at AT TIME ZONE 'UTC') AS day, count(*) AS count
-			FROM audit_log
-			WHERE action = 'user.login'
-			  AND at >= (date_trunc('day', now() AT TIME ZONE 'UTC') - (? - 1) * interval '1 day') AT TIME ZONE 'UTC'
-			GROUP BY 1
-		)
-		SELECT d.day AT TIME ZONE 'UTC' AS day, COALESCE(l.count, 0) AS count
-		FROM d LEFT JOIN l USING (day)
-		ORDER BY d.day`, days, days).Scan(ctx, &rows)
+		SELECT width_bucket(at, ?::timestamptz[]) AS bucket, count(*) AS count
+		FROM audit_log
+		WHERE action = 'user.login' AND at >= ? AND at < ?
+		GROUP BY 1`, pgdialect.Array(starts), starts[0], end).Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("store: counting logins per day: %w", err)
 	}
-	out := make([]models.DayCount, len(rows))
-	for i, r := range rows {
-		out[i] = models.DayCount{Date: r.Day.UTC(), Count: r.Count}
+	out := make([]models.DayCount, days)
+	for i, t := range starts {
+		out[i].Date = t
+	}
+	for _, r := range rows {
+		if r.Bucket >= 1 && r.Bucket <= days {
+			out[r.Bucket-1].Count = r.Count
+		}
 	}
 	return out, nil
 }

@@ -134,16 +134,20 @@ type ProfileInput struct {
 type Query struct {
 }
 
-// Dashboard counts. `days` is 1 to 366 (BAD_USER_INPUT otherwise); days are
-// UTC days.
+// Dashboard counts. `days` is 1 to 366 (BAD_USER_INPUT otherwise). Days are
+// calendar days of the server's STATS_TIME_ZONE (`timeZone`, Asia/Shanghai
+// unless set otherwise): the last 7 days are today and the 6 days before,
+// from midnight there.
 type Stats struct {
+	// The IANA name of the time zone whose days these counts are, e.g. Asia/Shanghai.
+	TimeZone string `json:"timeZone"`
 	// Users not erased (pending deletion included).
 	TotalUsers int `json:"totalUsers"`
-	// Users created in the last `days` days (erased ones not counted).
+	// Users created in the last `days` days, today included (erased ones not counted).
 	NewUsers int `json:"newUsers"`
-	// Users who logged in during the last `days` days (erased ones not counted).
+	// Users who logged in during the last `days` days, today included (erased ones not counted).
 	ActiveUsers int `json:"activeUsers"`
-	// Logins on each of the last `days` UTC days, today included, oldest first.
+	// Logins on each of the last `days` days, today included, oldest first.
 	LoginsPerDay []*models.DayCount `json:"loginsPerDay"`
 	// Users whose deletion is pending.
 	PendingDeletion int `json:"pendingDeletion"`

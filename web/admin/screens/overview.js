@@ -7,7 +7,7 @@ import { gql } from '../lib/api.js';
 import { errorBox, loading, num, titled } from '../lib/ui.js';
 import { T } from '../lib/text.js';
 
-const COUNTS = `query Counts { stats { totalUsers new7: newUsers(days: 7) new30: newUsers(days: 30) active7: activeUsers(days: 7) } }`;
+const COUNTS = `query Counts { stats { timeZone totalUsers new7: newUsers(days: 7) new30: newUsers(days: 30) active7: activeUsers(days: 7) } }`;
 const LOGINS = `query Logins { stats { active30: activeUsers(days: 30) loginsPerDay(days: 30) { day count } } }`;
 const DELETIONS = `query Deletions { stats { pendingDeletion deletedUsers } }`;
 
@@ -21,9 +21,11 @@ export function mount(main) {
 	const draw = () => days && replace(chart, bars(days, narrow.matches));
 	narrow.onchange = draw;
 	const cards = h('dl', { class: 'stats', id: 'stats' }, loading());
+	// The server's STATS_TIME_ZONE, once the counts name it.
+	const zone = h('p', { class: 'count muted', id: 'stats-zone' });
 	const chart = h('div', { id: 'logins-chart' }, loading('Loading logins…'));
 	main.append(
-		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Overview'), h('p', { class: 'count muted' }, 'Days are UTC days')),
+		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Overview'), zone),
 		cards,
 		h('section', { class: 'panel', 'aria-labelledby': 'h-logins' }, h('h2', { id: 'h-logins' }, 'Logins per day, last 30 days'), chart),
 	);
@@ -37,6 +39,7 @@ export function mount(main) {
 		// A failed request leaves its figures a dash, under the error; the rest show.
 		const failed = res.find((r) => r.status === 'rejected');
 		const st = Object.assign({}, ...res.map((r) => (r.status === 'fulfilled' ? r.value.stats : {})));
+		if (st.timeZone) zone.textContent = `Days are ${st.timeZone} days`;
 		const card = (label, v, key) => h('div', { class: 'stat', 'data-stat': key }, h('dt', null, label), h('dd', null, v == null ? '—' : num(v)));
 		replace(cards,
 			failed && h('div', { style: { gridColumn: '1 / -1' } }, errorBox(failed.reason, () => { replace(cards, loading()); load(); })),
@@ -93,7 +96,7 @@ function bars(days, small) {
 		svg,
 		h('p', { class: 'small muted' }, summary),
 		h('details', { class: 'data' }, h('summary', null, 'Show the numbers'),
-			h('table', { class: 'table' }, h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Day (UTC)'), h('th', { scope: 'col' }, 'Logins'))),
+			h('table', { class: 'table' }, h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Day'), h('th', { scope: 'col' }, 'Logins'))),
 				h('tbody', null, days.map((d) => h('tr', null, h('td', null, d.day), h('td', null, num(d.count))))))),
 	];
 }
