@@ -55,7 +55,10 @@ type UserQuery struct {
 	Before   *Cursor
 	Backward bool
 	// Search matches a nickname (case-insensitive, % _ and \ literal) or
-	// exactly an openid, a unionid, a phone (E.164) or a user id. It
+	// exactly an openid, a unionid, a phone or a user id. A phone may be
+	// typed as people do (see parsePhoneSearch): 13800138000, +86 138 0013
+	// 8000, 0086-138…; four digits alone are the last four of a phone, or
+	// the start of a nickname (not anywhere in it). It
 	// matches anywhere in the nickname when it has three letters or digits
 	// in a row, which the trigram index can narrow; a shorter one ("王",
 	// "zq", "%") matches the start of the nickname, on an index of its own,
@@ -361,15 +364,29 @@ func filterUsers(sel *bun.SelectQuery, q UserQuery, wide bool) {
 	if q.Search == "" {
 		return
 	}
+	phone := parsePhoneSearch(q.Search)
 	sel.WhereGroup(" AND ", func(sq *bun.SelectQuery) *bun.SelectQuery {
-		if trigramSearchable(q.Search, wide) {
+		// Four digits are a phone's tail first (see parsePhoneSearch), and
+		// a nickname's start only: anywhere in the nickname, "8000" found
+		// hundreds of users whose nickname holds it and buried the one
+		// whose number ends with it.
+		if phone.tail == "" && trigramSearchable(q.Search, wide) {
 			sq.Where("u.nickname ILIKE ?", "%"+likeEscaper.Replace(q.Search)+"%")
 		} else {
 			// Exactly users_nickname_prefix_idx's expression, and a
 			// constant pattern: a range scan on the index.
 			sq.Where("lower(u.nickname) LIKE lower(?)", likeEscaper.Replace(q.Search)+"%")
 		}
-		sq.WhereOr("u.phone = ?", q.Search).
+		sq.WhereOr("u.phone = ?", q.Search)
+		if len(phone.numbers) > 0 {
+			sq.WhereOr("u.phone IN (?)", bun.In(phone.numbers))
+		}
+		if phone.tail != "" {
+			// Exactly users_phone_tail_idx's expression; the planner proves
+			// its predicate (phone IS NOT NULL) from the strict right().
+			sq.WhereOr("right(u.phone, 4) = ?", phone.tail)
+		}
+		sq.
 			// ARRAY(…) runs once, before the scan, and "id = ANY" of its
 			// result is an index condition on the primary key, so every arm
 			// of this OR can be a bitmap index scan. An EXISTS here would
