@@ -333,9 +333,11 @@ func TestStore_ListUsers_Search(t *testing.T) {
 	mainland, intl := nick(18, "mainland"), nick(19, "overseas")
 	mainland.Phone, intl.Phone = new("+86"+pre+mid+"4321"), new("+4420"+mid+"9876")
 	tailNick, tailInside := nick(20, "4321 fan"), nick(21, "fan 4321")
-	insertUsers(t, st, zhangsan, laozhang, zhangsi, band, bandit, other, percent, thousand, under, underX, backslash, noslash, phone, withOpenID, withUnionID,
-		percentFirst, underFirst, backslashFirst, mainland, intl, tailNick, tailInside)
 	national := pre + mid + "4321"
+	// A whole number is no nickname substring search either.
+	numberInside := nick(22, "tel "+national)
+	insertUsers(t, st, zhangsan, laozhang, zhangsi, band, bandit, other, percent, thousand, under, underX, backslash, noslash, phone, withOpenID, withUnionID,
+		percentFirst, underFirst, backslashFirst, mainland, intl, tailNick, tailInside, numberInside)
 	spaced := pre + " " + mid + " 4321"
 	dashed := pre + "-" + mid + "-4321"
 	fullWidth := strings.Map(func(r rune) rune { return r - '0' + '０' }, national)
@@ -382,6 +384,7 @@ func TestStore_ListUsers_Search(t *testing.T) {
 		{"Phone0086", "0086" + national, []*models.User{mainland}},
 		{"Phone0086Dashed", "0086-" + dashed, []*models.User{mainland}},
 		{"PhoneNationalIsExact", national[:10], nil},
+		{"PhoneNumberNotInNickname", "tel " + national, []*models.User{numberInside}},
 		{"PhoneE164", "+4420" + mid + "9876", []*models.User{intl}},
 		{"PhoneE164Spaced", "+44 20 " + mid + " 9876", []*models.User{intl}},
 		{"PhoneE164WithoutPlus", "4420" + mid + "9876", []*models.User{intl}},

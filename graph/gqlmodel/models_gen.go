@@ -160,8 +160,9 @@ type UserFilter struct {
 	// 138-0013-8000, 8613800138000, +86 138 0013 8000, 0086 13800138000 (a
 	// mainland mobile), an E.164 number with or without its + (+14155552671,
 	// 852 9123 4567) or after 00; in ASCII or full-width digits. Exactly four
-	// digits (8000) are the last four digits of a phone number, or the start of
-	// a nickname, but not a nickname that holds them further in.
+	// digits (8000) are the last four digits of a phone number. A search that
+	// reads as a phone number (whole or last four) matches the start of a
+	// nickname, not a nickname that holds it further in.
 	Search *string `json:"search,omitempty"`
 	// Created at or after.
 	CreatedAfter *time.Time `json:"createdAfter,omitempty"`

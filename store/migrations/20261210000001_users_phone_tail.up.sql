@@ -14,11 +14,16 @@ DROP INDEX CONCURRENTLY IF EXISTS users_phone_tail_idx;
 
 --bun:split
 
--- ListUsers compares exactly this expression (right(u.phone, 4) = '8000',
--- from which the planner proves the predicate: right is strict). Most users
--- have no phone, and they are left out. Phones are E.164, so the last four
--- characters are the last four digits.
-CREATE INDEX CONCURRENTLY users_phone_tail_idx ON users (right(phone, 4)) WHERE phone IS NOT NULL;
+-- ListUsers compares exactly this expression: right(u.phone, 4) = '8000'.
+-- Phones are E.164, so the last four characters are the last four digits.
+--
+-- Not partial (WHERE phone IS NOT NULL), though most users have no phone:
+-- the planner ignores the statistics of a partial index's expression (PG
+-- 15's examine_variable skips them), guesses 0.5% of users (5,000 at a
+-- million) for a tail, and walks users_created_at_id_idx through 600,000
+-- users looking for the first 21 (1.4 s). With the statistics it expects
+-- the ~30 users a tail has and reads them from this index (ms).
+CREATE INDEX CONCURRENTLY users_phone_tail_idx ON users (right(phone, 4));
 
 --bun:split
 
