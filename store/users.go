@@ -381,7 +381,7 @@ func filterUsers(sel *bun.SelectQuery, q UserQuery, wide bool) {
 		}
 		sq.WhereOr("u.phone = ?", q.Search)
 		if len(phone.numbers) > 0 {
-			sq.WhereOr("u.phone IN (?)", bun.In(phone.numbers))
+			sq.WhereOr("u.phone IN (?)", bun.List(phone.numbers))
 		}
 		if phone.tail != "" {
 			// Exactly users_phone_tail_idx's expression.
