@@ -81,6 +81,9 @@ type Config struct {
 	// StatsZone is the zone whose days the statistics count
 	// (STATS_TIME_ZONE); UTC when nil.
 	StatsZone *time.Location
+	// ExportMaxRows bounds a users export (ExportUsers);
+	// DefaultExportMaxRows when zero.
+	ExportMaxRows int
 }
 
 // Service signs admins in and resolves their sessions. Safe for concurrent use.
@@ -106,15 +109,23 @@ type Service struct {
 	blobs blob.Store
 	// statsZone is Config.StatsZone, never nil.
 	statsZone *time.Location
+	// exportSlot is held by the one users export running (ExportUsers);
+	// exportMax is Config.ExportMaxRows.
+	exportSlot chan struct{}
+	exportMax  int
 }
 
 // NewService returns a Service over st.
 func NewService(st *store.Store, cfg Config) *Service {
 	s := &Service{store: st, ttl: cfg.SessionTTL, idle: cfg.IdleTimeout, log: cfg.Logger,
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), forget: cfg.ForgetUser,
-		deviceKey: deviceKey(cfg.SecretKey), now: time.Now, blobs: cfg.Blobs, statsZone: cfg.StatsZone}
+		deviceKey: deviceKey(cfg.SecretKey), now: time.Now, blobs: cfg.Blobs, statsZone: cfg.StatsZone,
+		exportSlot: make(chan struct{}, 1), exportMax: cfg.ExportMaxRows}
 	if s.statsZone == nil {
 		s.statsZone = time.UTC
+	}
+	if s.exportMax <= 0 {
+		s.exportMax = DefaultExportMaxRows
 	}
 	if s.deviceKey != nil {
 		s.deviceKeys = append(s.deviceKeys, s.deviceKey)

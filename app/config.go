@@ -71,6 +71,8 @@ type Config struct {
 	// shorter than DBStatementTimeout, since an admin search that runs
 	// longer should be narrowed rather than waited for.
 	AdminStatementTimeout time.Duration
+	// AdminExportMaxRows bounds the rows of one users CSV export.
+	AdminExportMaxRows int
 	// RequestTimeout is every request's deadline; see minRequestTimeout.
 	RequestTimeout time.Duration
 	// StartupTimeout bounds connecting and migrating at start.
@@ -222,6 +224,7 @@ func settingsOf(c *Config) []setting {
 			c.StatsZone = loc
 			return nil
 		}),
+		row("admin-export-max-rows", "ADMIN_EXPORT_MAX_ROWS", "1000000", "most rows of one users CSV export (GET /admin/export/users.csv); a longer listing is cut at this many, and the audit entry says so", positive(&c.AdminExportMaxRows)),
 		row("request-timeout", "REQUEST_TIMEOUT", "30s", "deadline of every request; at least 2×WECHAT_TIMEOUT + 11s, so a login fits", duration(&c.RequestTimeout)),
 		row("startup-timeout", "STARTUP_TIMEOUT", "60s", "deadline for connecting to and migrating the database at start", duration(&c.StartupTimeout)),
 		row("shutdown-timeout", "SHUTDOWN_TIMEOUT", "20s", "on SIGTERM or SIGINT, how long requests in flight may finish before they are cut off", duration(&c.ShutdownTimeout)),

@@ -179,7 +179,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// Everything the admin API does runs on its own pool, sign-in and
 	// writes included: an admin request waits only for other admin work.
 	adm := admin.NewService(m.adminStore, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
-		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser, Blobs: blobs, StatsZone: cfg.StatsZone})
+		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser, Blobs: blobs, StatsZone: cfg.StatsZone,
+		ExportMaxRows: cfg.AdminExportMaxRows})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {
@@ -193,6 +194,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// files that hold nothing secret and can do only what the API allows.
 	mux.Handle("/admin/", web.Admin(profile.ImageSources(cfg.PublicURL)...))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
+	// The users CSV export: an API call (bearer token, CORS as /graphql's)
+	// that streams, which a GraphQL answer cannot.
+	mux.Handle(admin.ExportPath, edge.CORS(cfg.CORSOrigins, adm.ExportHandler()))
 	prof := profile.NewService(st, blobs, m.Log)
 	prof.SetRateLimit(limits, rl.UploadAvatarPerUser)
 	prof.SetForget(svc.ForgetUser)

@@ -42,3 +42,9 @@ func (s *Store) HoldExport(wait time.Duration) (release func()) {
 	s.exportSlot <- struct{}{}
 	return func() { <-s.exportSlot }
 }
+
+// ParsePhoneSearch is parsePhoneSearch's answer as plain values.
+func ParsePhoneSearch(s string) (numbers []string, tail string) {
+	p := parsePhoneSearch(s)
+	return p.numbers, p.tail
+}

@@ -324,8 +324,23 @@ func TestStore_ListUsers_Search(t *testing.T) {
 	withOpenID, withUnionID := nick(13, "wx one"), nick(14, "wx two")
 	// Nicknames that start with a LIKE metacharacter, for the short searches.
 	percentFirst, underFirst, backslashFirst := nick(15, "%off"), nick(16, "_init"), nick(17, `\o/`)
+	// Phone forms. The tests share a database whose users have other
+	// numbers, so each number here is this test's own (a random middle) and
+	// every search is limited to this test's window.
+	// mid's first four digits are no tail nor nickname start of this test.
+	n := time.Now().UnixNano()
+	pre, mid := fmt.Sprintf("1%d", 3+n%7), fmt.Sprintf("%05d", 50000+n/7%40000)
+	mainland, intl := nick(18, "mainland"), nick(19, "overseas")
+	mainland.Phone, intl.Phone = new("+86"+pre+mid+"4321"), new("+4420"+mid+"9876")
+	tailNick, tailInside := nick(20, "4321 fan"), nick(21, "fan 4321")
+	national := pre + mid + "4321"
+	// A whole number is no nickname substring search either.
+	numberInside := nick(22, "tel "+national)
 	insertUsers(t, st, zhangsan, laozhang, zhangsi, band, bandit, other, percent, thousand, under, underX, backslash, noslash, phone, withOpenID, withUnionID,
-		percentFirst, underFirst, backslashFirst)
+		percentFirst, underFirst, backslashFirst, mainland, intl, tailNick, tailInside, numberInside)
+	spaced := pre + " " + mid + " 4321"
+	dashed := pre + "-" + mid + "-4321"
+	fullWidth := strings.Map(func(r rune) rune { return r - '0' + '０' }, national)
 
 	openid, unionid := "oSearch"+store.NewID(), "uSearch"+store.NewID()
 	// Second identities: insertUsers gave each user one already.
@@ -360,6 +375,28 @@ func TestStore_ListUsers_Search(t *testing.T) {
 		{"ShortNoMatch", "zq", nil},
 		{"Phone", "+8613800138000", []*models.User{phone}},
 		{"PhoneIsExact", "+86138001380", nil},
+		{"PhoneNational", national, []*models.User{mainland}},
+		{"PhoneSpaced", spaced, []*models.User{mainland}},
+		{"PhoneDashed", dashed, []*models.User{mainland}},
+		{"PhoneFullWidth", fullWidth, []*models.User{mainland}},
+		{"Phone86", "86" + national, []*models.User{mainland}},
+		{"PhonePlus86Spaced", "+86 " + spaced, []*models.User{mainland}},
+		{"Phone0086", "0086" + national, []*models.User{mainland}},
+		{"Phone0086Dashed", "0086-" + dashed, []*models.User{mainland}},
+		{"PhoneNationalIsExact", national[:10], nil},
+		{"PhoneNumberNotInNickname", "tel " + national, []*models.User{numberInside}},
+		{"PhoneE164", "+4420" + mid + "9876", []*models.User{intl}},
+		{"PhoneE164Spaced", "+44 20 " + mid + " 9876", []*models.User{intl}},
+		{"PhoneE164WithoutPlus", "4420" + mid + "9876", []*models.User{intl}},
+		{"PhoneE16400", "004420" + mid + "9876", []*models.User{intl}},
+		// Four digits: the phones ending with them, and the nicknames
+		// starting with them, not those holding them further in.
+		{"PhoneTail", "4321", []*models.User{mainland, tailNick}},
+		{"PhoneTailOther", "9876", []*models.User{intl}},
+		// Nicknames are matched as typed: "４３２１" is no start of "4321 fan".
+		{"PhoneTailFullWidth", "４３２１", []*models.User{mainland}},
+		{"PhoneTailNotMiddle", mid[:4], nil},
+		{"PhoneTailSpacedIsNoTail", "43 21", nil},
 		{"OpenID", openid, []*models.User{withOpenID}},
 		{"UnionID", unionid, []*models.User{withUnionID}},
 		{"OpenIDIsExact", openid[:len(openid)-1], nil},
@@ -549,6 +586,25 @@ func TestStore_ListUsers_UsesIndexes(t *testing.T) {
 		}
 		if strings.Contains(plan, "Seq Scan") || t.Failed() {
 			t.Fatalf("plan:\n%s", plan)
+		}
+	})
+
+	// Four digits: the phone tail on its index, and the nickname prefix on
+	// its own, never the trigram index (a substring search).
+	t.Run("PhoneTail", func(t *testing.T) {
+		q := store.UserQuery{First: 10, Search: "8000", CountOnly: true}
+		plan := explain(t, q, "enable_seqscan", "enable_indexscan")
+		if !strings.Contains(plan, "users_phone_tail_idx") || !strings.Contains(plan, "Index Cond: (\"right\"(phone, 4) = '8000'::text)") || !strings.Contains(plan, "users_nickname_prefix_idx") ||
+			strings.Contains(plan, "users_nickname_trgm_idx") || strings.Contains(plan, "Seq Scan") {
+			t.Fatalf("plan does not use users_phone_tail_idx and users_nickname_prefix_idx:\n%s", plan)
+		}
+	})
+	// A whole number in any spelling is an exact lookup on users_phone_key.
+	t.Run("PhoneNational", func(t *testing.T) {
+		q := store.UserQuery{First: 10, Search: "138 0013 8000", CountOnly: true}
+		plan := explain(t, q, "enable_seqscan", "enable_indexscan")
+		if !strings.Contains(plan, "users_phone_key") || !strings.Contains(plan, "+8613800138000") || strings.Contains(plan, "Seq Scan") {
+			t.Fatalf("plan does not look +8613800138000 up on users_phone_key:\n%s", plan)
 		}
 	})
 

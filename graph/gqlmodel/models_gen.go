@@ -172,7 +172,15 @@ type UserEdge struct {
 type UserFilter struct {
 	// A nickname substring (case-insensitive) when it has three letters or digits
 	// in a row, else the start of a nickname; or exactly a user id, an openid, a
-	// unionid or a phone number in E.164. % _ and \ match themselves.
+	// unionid or a phone number. % _ and \ match themselves.
+	//
+	// A phone number may be typed as people say it: 13800138000, 138 0013 8000,
+	// 138-0013-8000, 8613800138000, +86 138 0013 8000, 0086 13800138000 (a
+	// mainland mobile), an E.164 number with or without its + (+14155552671,
+	// 852 9123 4567) or after 00; in ASCII or full-width digits. Exactly four
+	// digits (8000) are the last four digits of a phone number. A search that
+	// reads as a phone number (whole or last four) matches the start of a
+	// nickname, not a nickname that holds it further in.
 	Search *string `json:"search,omitempty"`
 	// Created at or after.
 	CreatedAfter *time.Time `json:"createdAfter,omitempty"`
