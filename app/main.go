@@ -21,6 +21,7 @@ import (
 	"wxlogin/edge"
 	"wxlogin/gqlhttp"
 	"wxlogin/profile"
+	"wxlogin/push"
 	"wxlogin/ratelimit"
 	"wxlogin/sessioncache"
 	"wxlogin/store"
@@ -41,6 +42,11 @@ type Main struct {
 	Getenv func(string) string
 	// TraceExporter, when set, turns tracing on with spans sent to it (tests).
 	TraceExporter sdktrace.SpanExporter
+	// EraseUser erases the account of a user_authorization_cancellation
+	// push; nil revokes the sessions and clears the profile and phone.
+	EraseUser push.Eraser
+	// MediaVerdict acts on wxa_media_check pushes; nil only records them.
+	MediaVerdict push.MediaHook
 
 	metrics         *telemetry.Metrics
 	tracing         *telemetry.Tracing
@@ -115,8 +121,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if cfg.DevWechat {
 		m.Simulator = wechattest.New()
 		for _, a := range cfg.wechatApps() {
-			m.Simulator.AddApp(wechattest.App{AppID: a.AppID, Secret: a.Secret})
+			m.Simulator.AddApp(wechattest.App{AppID: a.AppID, Secret: a.Secret, PushToken: a.PushToken, PushAESKey: a.PushAESKey})
 		}
+		m.Simulator.SetPushTarget(m.URL())
 		mux.Handle("/dev/wechat/api/", http.StripPrefix("/dev/wechat/api", m.Simulator.APIHandler()))
 		mux.Handle("/dev/wechat/", m.Simulator.MiniProgramHandler())
 		// GraphiQL from files built into the binary (web/playground), so
@@ -182,6 +189,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	prof.SetRateLimit(limits, rl.UploadAvatarPerUser)
 	prof.SetForget(svc.ForgetUser)
 	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
+	if err := m.mountPush(mux, limits, svc.ForgetUser); err != nil {
+		return err
+	}
 	mux.Handle("/graphql", edge.CORS(cfg.CORSOrigins, gqlhttp.NewHandler(gqlhttp.Config{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
 		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits,
 		Observe: m.metrics.ObserveOperation, Tracer: m.operationTracer()})))
@@ -263,8 +273,28 @@ func (m *Main) openRateLimits(ctx context.Context) (*ratelimit.Guard, error) {
 
 // String lists the limits for the log.
 func (r RateLimits) String() string {
-	return fmt.Sprintf("login per IP %v, login per openid %v, bindPhoneNumber per user %v, uploadAvatar per user %v",
-		r.LoginPerIP, r.LoginPerOpenID, r.BindPhonePerUser, r.UploadAvatarPerUser)
+	return fmt.Sprintf("login per IP %v, login per openid %v, bindPhoneNumber per user %v, uploadAvatar per user %v, refused pushes per IP %v",
+		r.LoginPerIP, r.LoginPerOpenID, r.BindPhonePerUser, r.UploadAvatarPerUser, r.PushRefusedPerIP)
+}
+
+// mountPush serves WeChat's message push, /wechat/push/{appid}, for the
+// apps with a push Token (the others answer 404).
+func (m *Main) mountPush(mux *http.ServeMux, limits *ratelimit.Guard, forget func(string)) error {
+	var apps []*wechat.Pusher
+	for _, a := range m.Config.wechatApps() {
+		if a.PushToken == "" {
+			continue
+		}
+		p, err := wechat.NewPusher(a.AppID, a.PushToken, a.PushAESKey)
+		if err != nil {
+			return fmt.Errorf("the message push settings of %s: %w", a.AppID, err)
+		}
+		apps = append(apps, p)
+	}
+	svc := push.NewService(m.store, push.Config{Apps: apps, Log: m.Log, Limits: limits, RefusalsPerIP: m.Config.RateLimits.PushRefusedPerIP,
+		Forget: forget, Erase: m.EraseUser, Media: m.MediaVerdict, Observe: m.metrics.ObservePush})
+	mux.Handle(push.Path, svc.Handler())
+	return nil
 }
 
 // maxHeaderBytes bounds request headers, a GET query string included.
@@ -375,6 +405,9 @@ func (m *Main) purgeSessions(ctx context.Context) {
 		n, err := m.store.PurgeSessions(ctx, sessionRetention, purgeBatch)
 		if err == nil {
 			_, err = m.store.PurgeLoginAttempts(ctx, admin.AttemptWindow)
+		}
+		if err == nil {
+			_, err = m.store.PurgePushes(ctx, time.Now().Add(-push.Retention), purgeBatch)
 		}
 		if err == nil && m.pgLimits != nil {
 			_, err = m.pgLimits.Purge(ctx)
