@@ -671,6 +671,7 @@ func (c *Config) fillDevDefaults() {
 // so that the simulator can sign and encrypt pushes to this server in dev
 // mode (POST /dev/wechat/push) without the developer configuring any.
 func (c *Config) fillDevPush() {
+	c.WechatApps = c.wechatApps()
 	for i := range c.WechatApps {
 		a := &c.WechatApps[i]
 		if a.PushToken != "" {

@@ -120,7 +120,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	mux := http.NewServeMux()
 	if cfg.DevWechat {
 		m.Simulator = wechattest.New()
-		for _, a := range cfg.wechatApps() {
+		// A Config made by hand (tests) has not been through check.
+		m.Config.fillDevPush()
+		for _, a := range m.Config.wechatApps() {
 			m.Simulator.AddApp(wechattest.App{AppID: a.AppID, Secret: a.Secret, PushToken: a.PushToken, PushAESKey: a.PushAESKey})
 		}
 		m.Simulator.SetPushTarget(m.URL())

@@ -37,6 +37,10 @@ type PushOptions struct {
 	Time time.Time
 	// Nonce is the query's nonce; random when empty.
 	Nonce string
+	// App is the app whose Token and key sign (and encrypt) the push, and
+	// whose endpoint it goes to; m.AppID when empty (a test sets it to
+	// send a message naming another app).
+	App string
 }
 
 // Push is one push as WeChat sends it to POST {target}/wechat/push/{appid}:
@@ -80,8 +84,12 @@ var ErrNoPushToken = errors.New("wechattest: the app has no push Token")
 // MakePush signs (and, in safe mode, encrypts) m for its app (m.AppID) as
 // WeChat does.
 func (s *Simulator) MakePush(m *wechat.PushMessage, opt PushOptions) (*Push, error) {
+	appID := opt.App
+	if appID == "" {
+		appID = m.AppID
+	}
 	s.mu.Lock()
-	a, ok := s.apps[m.AppID]
+	a, ok := s.apps[appID]
 	s.mu.Unlock()
 	if !ok || a.PushToken == "" {
 		return nil, ErrNoPushToken
