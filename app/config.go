@@ -37,7 +37,7 @@ type Config struct {
 	WechatSecret string
 	// WechatApps are every mini program logins may name (LoginInput.appId),
 	// the default first. Empty means just WechatAppID.
-	WechatApps    []WechatApp
+	WechatApps []WechatApp
 	// WechatPushToken and WechatPushAESKey are the default app's message
 	// push Token and EncodingAESKey (WECHAT_PUSH_TOKEN, WECHAT_PUSH_AES_KEY);
 	// check copies them into its WechatApp. Other apps set theirs in
@@ -45,8 +45,8 @@ type Config struct {
 	WechatPushToken  string
 	WechatPushAESKey string
 	WechatAPIBase    string
-	WechatTimeout time.Duration
-	SessionTTL    time.Duration
+	WechatTimeout    time.Duration
+	SessionTTL       time.Duration
 	// AdminSessionTTL and AdminIdleTimeout bound admin dashboard sessions.
 	AdminSessionTTL  time.Duration
 	AdminIdleTimeout time.Duration

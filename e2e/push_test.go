@@ -272,19 +272,19 @@ func TestPush_Refusals(t *testing.T) {
 		p      *wechattest.Push
 		status int
 	}{
-		"wrong msg_signature": {func() *wechattest.Push { p := safe(); p.Query.Set("msg_signature", strings.Repeat("0", 40)); return p }(), 403},
-		"signature only":      {func() *wechattest.Push { p := safe(); p.Query.Del("msg_signature"); return p }(), 403},
-		"body of another":     {func() *wechattest.Push { p, q := safe(), safe(); p.Body = q.Body; return p }(), 403},
+		"wrong msg_signature":   {func() *wechattest.Push { p := safe(); p.Query.Set("msg_signature", strings.Repeat("0", 40)); return p }(), 403},
+		"signature only":        {func() *wechattest.Push { p := safe(); p.Query.Del("msg_signature"); return p }(), 403},
+		"body of another":       {func() *wechattest.Push { p, q := safe(), safe(); p.Body = q.Body; return p }(), 403},
 		"plaintext to safe app": {makePush(t, ts, apptest.AppID, user, wechat.EventUserInfoModified, wechattest.PushOptions{Plain: true}), 403},
 		"safe to plain app": {func() *wechattest.Push {
 			p := plain()
 			p.Query.Set("encrypt_type", "aes")
 			return p
 		}(), 400},
-		"plaintext wrong signature": {func() *wechattest.Push { p := plain(); p.Query.Set("signature", strings.Repeat("a", 40)); return p }(), 403},
-		"old timestamp":             {makePush(t, ts, apptest.AppID, user, wechat.EventUserInfoModified, wechattest.PushOptions{Time: time.Now().Add(-6 * time.Minute)}), 403},
-		"future timestamp":          {makePush(t, ts, apptest.AppID, user, wechat.EventUserInfoModified, wechattest.PushOptions{Time: time.Now().Add(6 * time.Minute)}), 403},
-		"no timestamp":              {func() *wechattest.Push { p := safe(); p.Query.Del("timestamp"); return p }(), 403},
+		"plaintext wrong signature":    {func() *wechattest.Push { p := plain(); p.Query.Set("signature", strings.Repeat("a", 40)); return p }(), 403},
+		"old timestamp":                {makePush(t, ts, apptest.AppID, user, wechat.EventUserInfoModified, wechattest.PushOptions{Time: time.Now().Add(-6 * time.Minute)}), 403},
+		"future timestamp":             {makePush(t, ts, apptest.AppID, user, wechat.EventUserInfoModified, wechattest.PushOptions{Time: time.Now().Add(6 * time.Minute)}), 403},
+		"no timestamp":                 {func() *wechattest.Push { p := safe(); p.Query.Del("timestamp"); return p }(), 403},
 		"ciphertext for another appid": {sealed(plainAppID, good), 403},
 		"message names another appid": {makePush(t, ts, apptest.AppID, user, wechat.EventUserInfoModified, wechattest.PushOptions{App: apptest.AppID},
 			func(m *wechat.PushMessage) { m.AppID = plainAppID }), 403},
@@ -295,10 +295,14 @@ func TestPush_Refusals(t *testing.T) {
 			p.Body = append(bytes.TrimSuffix(p.Body, []byte("}")), []byte(`,"pad":"`+strings.Repeat("x", push.MaxBody)+`"}`)...)
 			return p
 		}(), 413},
-		"garbage body":          {func() *wechattest.Push { p := plain(); p.Body = []byte("hello"); return p }(), 400},
-		"truncated JSON":        {func() *wechattest.Push { p := plain(); p.Body = p.Body[:len(p.Body)-1]; return p }(), 400},
-		"empty body":            {func() *wechattest.Push { p := safe(); p.Body = nil; return p }(), 400},
-		"Encrypt not base64":    {resign(func() *wechattest.Push { p := safe(); p.Body = []byte(`{"ToUserName":"gh","Encrypt":"!!not base64!!"}`); return p }()), 400},
+		"garbage body":   {func() *wechattest.Push { p := plain(); p.Body = []byte("hello"); return p }(), 400},
+		"truncated JSON": {func() *wechattest.Push { p := plain(); p.Body = p.Body[:len(p.Body)-1]; return p }(), 400},
+		"empty body":     {func() *wechattest.Push { p := safe(); p.Body = nil; return p }(), 400},
+		"Encrypt not base64": {resign(func() *wechattest.Push {
+			p := safe()
+			p.Body = []byte(`{"ToUserName":"gh","Encrypt":"!!not base64!!"}`)
+			return p
+		}()), 400},
 		"Encrypt one byte short": {resign(func() *wechattest.Push {
 			p := safe()
 			_, enc, _ := wechat.PushEnvelope(p.Body)
