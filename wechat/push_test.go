@@ -181,6 +181,7 @@ func TestPusher_Malformed(t *testing.T) {
 		"one block":          {base64.StdEncoding.EncodeToString(mustB64(sampleEncrypt)[:16]), wechat.ErrPushCipher},
 		"padding 0":          {sealRaw(t, b, n, 0), wechat.ErrPushCipher},
 		"padding over 32":    {sealRaw(t, b, n, 33), wechat.ErrPushCipher},
+		"33 bytes of 33":     {sealRaw(t, append(bytes.Clone(b), bytes.Repeat([]byte{33}, 37)...), 0, 0), wechat.ErrPushCipher},
 		"padding uneven":     {sealRaw(t, append(b, bytes.Repeat([]byte{9}, n-1)...), 1, byte(n)), wechat.ErrPushCipher},
 		"shorter than head":  {sealRaw(t, bytes.Repeat([]byte{'r'}, 18), 14, 14), wechat.ErrPushCipher},
 		"length past end":    {sealOK(t, inner(1000, "hello", sampleAppID)), wechat.ErrPushCipher},
