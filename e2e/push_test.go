@@ -618,3 +618,30 @@ func TestPush_DevModeTrigger(t *testing.T) {
 		t.Fatalf("%d audit rows for three deliveries", n)
 	}
 }
+
+// BenchmarkE2E_Push is one push end to end (BENCHMARKS.md): the simulator
+// signs and encrypts a user_info_modified event, posts it over HTTP, and
+// the server checks, decrypts, records, clears and audits it and answers.
+//
+//	go test -run '^$' -bench E2E_Push -benchtime 500x ./e2e/
+func BenchmarkE2E_Push(b *testing.B) {
+	ts := startPush(b, apptest.WithLogOutput(io.Discard))
+	const user = "push-bench"
+	_, id := pushUser(b, ts, apptest.AppID, user, "+8613955500801")
+	m := ts.Sim.Event(apptest.AppID, user, wechat.EventUserInfoModified)
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		// A profile to clear each time, and a message of its own.
+		if _, err := ts.Store().DB().ExecContext(context.Background(), `UPDATE users SET nickname = 'n', avatar_url = 'https://thirdwx.qlogo.cn/x' WHERE id = ?`, id); err != nil {
+			b.Fatal(err)
+		}
+		m.CreateTime++
+		b.StartTimer()
+		p, err := ts.Sim.MakePush(m, wechattest.PushOptions{Format: wechat.PushXML, Nonce: fmt.Sprint(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mustSucceed(b, ts, p)
+	}
+}

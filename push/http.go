@@ -1,12 +1,14 @@
 package push
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"wxlogin/edge"
 	"wxlogin/models"
@@ -126,7 +128,14 @@ func (s *Service) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stamp, _ := strconv.ParseInt(ts, 10, 64)
+	if !s.acquire(r.Context()) {
+		s.observe(event, "busy")
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
 	outcome, err := s.handle(r.Context(), appID, stamp, nonce, msg)
+	<-s.slots
 	if errors.Is(err, store.ErrPushReplay) {
 		s.refuse(w, r, appID, event, refusalOf(err))
 		return
@@ -142,6 +151,24 @@ func (s *Service) receive(w http.ResponseWriter, r *http.Request) {
 	edge.SetLogDetail(r.Context(), logDetail{event: event, outcome: outcome})
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = io.WriteString(w, "success")
+}
+
+// acquire waits up to SlotWait for a turn to handle a push.
+func (s *Service) acquire(ctx context.Context) bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(SlotWait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // open checks the signature and returns the message. An app with an

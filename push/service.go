@@ -88,16 +88,30 @@ type Config struct {
 	// Observe, when set, is told each push's event (one of Events, or
 	// "other") and outcome, for metrics.
 	Observe func(event, outcome string)
+	// Concurrency is how many pushes are handled at once by this instance
+	// (DefaultConcurrency when 0); the others wait up to SlotWait, then
+	// are answered 503 and retried by WeChat. It keeps a burst of pushes
+	// from taking the database connections logins need.
+	Concurrency int
 }
+
+// DefaultConcurrency of pushes handled at once: a fifth of the default
+// DB_MAX_CONNS. One push is one short transaction (about 10 ms).
+const DefaultConcurrency = 4
+
+// SlotWait is the longest a push waits for a turn: under WeChat's 5 s, so
+// that it gets an answer (503, and it retries) rather than a timeout.
+const SlotWait = 4 * time.Second
 
 // Events are the event label values Observe gets; any other is "other".
 var Events = []string{wechat.EventAuthorizationRevoke, wechat.EventAuthorizationCancellation, wechat.EventUserInfoModified, wechat.EventMediaCheck, "verify"}
 
 // Service handles the pushes of every configured app.
 type Service struct {
-	st   *store.Store
-	cfg  Config
-	apps map[string]*wechat.Pusher
+	st    *store.Store
+	cfg   Config
+	apps  map[string]*wechat.Pusher
+	slots chan struct{}
 }
 
 // NewService returns the Service of cfg.Apps over st.
@@ -112,7 +126,10 @@ func NewService(st *store.Store, cfg Config) *Service {
 	for _, p := range cfg.Apps {
 		apps[p.AppID()] = p
 	}
-	return &Service{st: st, cfg: cfg, apps: apps}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	return &Service{st: st, cfg: cfg, apps: apps, slots: make(chan struct{}, cfg.Concurrency)}
 }
 
 // Outcomes of a handled message, recorded and audited.
