@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"wxlogin/blob"
 	"wxlogin/models"
 	"wxlogin/ratelimit"
 	"wxlogin/store"
@@ -74,6 +75,9 @@ type Config struct {
 	// admin changed, once the change committed: this instance's session
 	// cache drops them at once instead of when the notification arrives.
 	ForgetUser func(userID string)
+	// Blobs holds uploaded avatars, which deleteUser's erasure deletes;
+	// nil deletes none.
+	Blobs blob.Store
 }
 
 // Service signs admins in and resolves their sessions. Safe for concurrent use.
@@ -95,14 +99,15 @@ type Service struct {
 	// deviceKeys verify them: deviceKey, then those of the previous keys.
 	deviceKeys [][]byte
 	// now is time.Now: the clock device cookies are issued and checked by.
-	now func() time.Time
+	now   func() time.Time
+	blobs blob.Store
 }
 
 // NewService returns a Service over st.
 func NewService(st *store.Store, cfg Config) *Service {
 	s := &Service{store: st, ttl: cfg.SessionTTL, idle: cfg.IdleTimeout, log: cfg.Logger,
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), forget: cfg.ForgetUser,
-		deviceKey: deviceKey(cfg.SecretKey), now: time.Now}
+		deviceKey: deviceKey(cfg.SecretKey), now: time.Now, blobs: cfg.Blobs}
 	if s.deviceKey != nil {
 		s.deviceKeys = append(s.deviceKeys, s.deviceKey)
 		for _, k := range cfg.PreviousSecretKeys {

@@ -122,6 +122,10 @@ type Config struct {
 	// PolicyVersion is the privacy policy version users must accept
 	// (acceptPolicy); empty tracks no consent.
 	PolicyVersion string
+	// AccountDeleteGrace is the cooling-off period of deleteAccount: the
+	// account is erased this long after the request unless its user signs
+	// in again; zero erases at once.
+	AccountDeleteGrace time.Duration
 
 	// generated lists the dev values made up because they were not given.
 	generated []string
@@ -328,8 +332,21 @@ func settingsOf(c *Config) []setting {
 			c.PolicyVersion = v
 			return nil
 		}),
+		row("account-delete-grace", "ACCOUNT_DELETE_GRACE", "168h", "cooling-off period of deleteAccount, e.g. 168h or 15d: a login before it ends cancels the deletion; 0 erases at once; at most 8760h", func(env, v string) error {
+			d, err := parseDays(v)
+			if err != nil || d < 0 || d > MaxAccountDeleteGrace {
+				return fmt.Errorf("%s must be a duration from 0 to 8760h (or 365d), like 168h or 15d, not %q", env, v)
+			}
+			c.AccountDeleteGrace = d
+			return nil
+		}),
 	}
 }
+
+// MaxAccountDeleteGrace bounds ACCOUNT_DELETE_GRACE: a year. PIPL asks
+// for deletion without delay once the user asks; a cooling-off period is
+// the user's chance to change their mind, not a retention period.
+const MaxAccountDeleteGrace = 365 * 24 * time.Hour
 
 // text, duration, upToDuration, positive, boolean, upTo and limit read
 // one kind of setting into *p.

@@ -20,6 +20,7 @@ import (
 	"wxlogin/blob"
 	"wxlogin/edge"
 	"wxlogin/gqlhttp"
+	"wxlogin/models"
 	"wxlogin/profile"
 	"wxlogin/push"
 	"wxlogin/ratelimit"
@@ -42,8 +43,9 @@ type Main struct {
 	Getenv func(string) string
 	// TraceExporter, when set, turns tracing on with spans sent to it (tests).
 	TraceExporter sdktrace.SpanExporter
-	// EraseUser erases the account of a user_authorization_cancellation
-	// push; nil revokes the sessions and clears the profile and phone.
+	// EraseUser, when set, replaces the erasure of a
+	// user_authorization_cancellation push (auth.Service.EraseUser), for
+	// tests.
 	EraseUser push.Eraser
 	// MediaVerdict acts on wxa_media_check pushes; nil only records them.
 	MediaVerdict push.MediaHook
@@ -78,6 +80,11 @@ type Main struct {
 	// stopPurge ends the session purge loop Open starts.
 	stopPurge context.CancelFunc
 	purged    chan struct{}
+	// stopErase ends the erasure job Open starts.
+	stopErase context.CancelFunc
+	erased    chan struct{}
+	// blobs holds uploaded avatars.
+	blobs blob.Store
 	// stopCount ends the start-up count of values under an old SECRET_KEY.
 	stopCount context.CancelFunc
 	counted   chan struct{}
@@ -163,16 +170,21 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if cfg.SessionCacheTTL > 0 {
 		m.SessionCache = sessioncache.New[*auth.Caller](cfg.SessionCacheTTL, cfg.SessionCacheSize)
 	}
+	blobs, err := blob.NewDir(cfg.AvatarDir)
+	if err != nil {
+		return err
+	}
+	m.blobs = blobs
 	svc, err := auth.NewService(st, wcs[0], auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, Logger: m.Log, MoreApps: wcs[1:],
 		RateLimits: limits, ObserveLogin: m.metrics.ObserveLogin, Limits: auth.Limits{LoginPerIP: rl.LoginPerIP, LoginPerOpenID: rl.LoginPerOpenID, BindPhonePerUser: rl.BindPhonePerUser},
-		Cache: m.SessionCache, PolicyVersion: cfg.PolicyVersion})
+		Cache: m.SessionCache, PolicyVersion: cfg.PolicyVersion, DeleteGrace: cfg.AccountDeleteGrace, Blobs: blobs})
 	if err != nil {
 		return err
 	}
 	// Everything the admin API does runs on its own pool, sign-in and
 	// writes included: an admin request waits only for other admin work.
 	adm := admin.NewService(m.adminStore, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
-		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser})
+		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser, Blobs: blobs})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {
@@ -183,15 +195,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// files that hold nothing secret and can do only what the API allows.
 	mux.Handle("/admin/", web.Admin(profile.ImageSources(cfg.PublicURL)...))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
-	blobs, err := blob.NewDir(cfg.AvatarDir)
-	if err != nil {
-		return err
-	}
 	prof := profile.NewService(st, blobs, m.Log)
 	prof.SetRateLimit(limits, rl.UploadAvatarPerUser)
 	prof.SetForget(svc.ForgetUser)
 	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
-	if err := m.mountPush(mux, limits, svc.ForgetUser); err != nil {
+	if err := m.mountPush(mux, limits, svc); err != nil {
 		return err
 	}
 	mux.Handle("/graphql", edge.CORS(cfg.CORSOrigins, gqlhttp.NewHandler(gqlhttp.Config{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
@@ -233,6 +241,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	purgeCtx, cancel := context.WithCancel(context.Background())
 	m.stopPurge, m.purged = cancel, make(chan struct{})
 	go m.purgeSessions(purgeCtx)
+	eraseCtx, cancel := context.WithCancel(context.Background())
+	m.stopErase, m.erased = cancel, make(chan struct{})
+	go m.eraseDue(eraseCtx)
 	countCtx, cancel := context.WithCancel(context.Background())
 	m.stopCount, m.counted = cancel, make(chan struct{})
 	go m.countOldSealed(countCtx)
@@ -281,7 +292,7 @@ func (r RateLimits) String() string {
 
 // mountPush serves WeChat's message push, /wechat/push/{appid}, for the
 // apps with a push Token (the others answer 404).
-func (m *Main) mountPush(mux *http.ServeMux, limits *ratelimit.Guard, forget func(string)) error {
+func (m *Main) mountPush(mux *http.ServeMux, limits *ratelimit.Guard, svc *auth.Service) error {
 	var apps []*wechat.Pusher
 	for _, a := range m.Config.wechatApps() {
 		if a.PushToken == "" {
@@ -293,9 +304,20 @@ func (m *Main) mountPush(mux *http.ServeMux, limits *ratelimit.Guard, forget fun
 		}
 		apps = append(apps, p)
 	}
-	svc := push.NewService(m.store, push.Config{Apps: apps, Log: m.Log, Limits: limits, RefusalsPerIP: m.Config.RateLimits.PushRefusedPerIP,
-		Forget: forget, Erase: m.EraseUser, Media: m.MediaVerdict, Observe: m.metrics.ObservePush})
-	mux.Handle(push.Path, svc.Handler())
+	erase := m.EraseUser
+	if erase == nil {
+		// The account deletion's erasure (avatar files and this
+		// instance's cache included), with wechat as the audited actor.
+		erase = func(ctx context.Context, id string, audit *models.AuditEntry) error {
+			if _, err := svc.EraseUser(ctx, id, audit); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return nil // erased now, or before: nothing is left to erase
+		}
+	}
+	ps := push.NewService(m.store, push.Config{Apps: apps, Log: m.Log, Limits: limits, RefusalsPerIP: m.Config.RateLimits.PushRefusedPerIP,
+		Forget: svc.ForgetUser, Erase: erase, Media: m.MediaVerdict, Observe: m.metrics.ObservePush})
+	mux.Handle(push.Path, ps.Handler())
 	return nil
 }
 
@@ -375,6 +397,10 @@ func (m *Main) Close(ctx context.Context) error {
 		m.stopPurge()
 		<-m.purged
 	}
+	if m.stopErase != nil {
+		m.stopErase()
+		<-m.erased
+	}
 	if m.stopCount != nil {
 		m.stopCount()
 		<-m.counted
@@ -423,6 +449,60 @@ func (m *Main) purgeSessions(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// The erasure job erases accounts whose cooling-off period has ended:
+// every eraseEvery, eraseBatch users per transaction, until none is due.
+const (
+	eraseEvery = time.Minute
+	eraseBatch = 100
+)
+
+// eraseDue runs the erasure job at start and then every eraseEvery until
+// ctx ends. Several instances may run it at once: each batch locks its
+// users with SKIP LOCKED, so no user is erased twice, and a batch that
+// fails (a database restart) is rolled back whole and found due again.
+func (m *Main) eraseDue(ctx context.Context) {
+	defer close(m.erased)
+	t := time.NewTicker(eraseEvery)
+	defer t.Stop()
+	for {
+		n, err := EraseDue(ctx, m.store, m.blobs, m.SessionCache, m.Log)
+		if err != nil && ctx.Err() == nil {
+			m.Log.Warn("erasing accounts due for erasure", "err", err)
+		} else if n > 0 {
+			m.Log.Info("erased accounts whose deletion was due", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// EraseDue erases every account due for erasure, eraseBatch at a time,
+// deletes their avatar files, drops them from cache (nil: none), and
+// returns how many it erased. The audit log names the job as the actor:
+// kind system, name erasure.
+func EraseDue(ctx context.Context, st *store.Store, blobs blob.Store, cache *auth.SessionCache, log *slog.Logger) (int, error) {
+	name := "erasure"
+	total := 0
+	for {
+		done, err := st.EraseDue(ctx, eraseBatch, models.AuditEntry{ActorKind: "system", ActorName: &name, Action: "user.erase"})
+		total += len(done)
+		for _, e := range done {
+			if cache != nil {
+				cache.InvalidateUser(e.User.ID)
+			}
+			if err := blob.DeleteAll(ctx, blobs, e.AvatarKeys); err != nil {
+				log.WarnContext(ctx, "deleting an erased user's avatar file; delete it by hand", "err", err)
+			}
+		}
+		if err != nil || len(done) < eraseBatch {
+			return total, err
 		}
 	}
 }

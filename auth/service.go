@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"wxlogin/blob"
 	"wxlogin/models"
 	"wxlogin/ratelimit"
 	"wxlogin/sessioncache"
@@ -58,6 +59,12 @@ type Config struct {
 	// PolicyVersion is the privacy policy version users must accept
 	// (POLICY_VERSION); empty tracks no consent.
 	PolicyVersion string
+	// DeleteGrace is deleteAccount's cooling-off period
+	// (ACCOUNT_DELETE_GRACE); zero erases at once.
+	DeleteGrace time.Duration
+	// Blobs holds uploaded avatars, which an erasure deletes; nil deletes
+	// none (a server without uploads).
+	Blobs blob.Store
 }
 
 // SessionCache is the in-process cache of resolved callers.
@@ -93,6 +100,8 @@ type Service struct {
 	observeLogin func(context.Context, string)
 	// policy is POLICY_VERSION, "" when consent is not tracked.
 	policy string
+	grace  time.Duration
+	blobs  blob.Store
 }
 
 // NewService returns a Service over st and wc.
@@ -105,7 +114,8 @@ func NewService(st *store.Store, wc *wechat.Client, cfg Config) (*Service, error
 		return nil, err
 	}
 	s := &Service{store: st, wechat: wc, apps: map[string]*wechat.Client{}, sealer: sl, ttl: cfg.SessionTTL, record: cfg.RecordTimeout, log: cfg.Logger,
-		limits: cfg.RateLimits, limit: cfg.Limits, cache: cfg.Cache, observeLogin: cfg.ObserveLogin, policy: cfg.PolicyVersion}
+		limits: cfg.RateLimits, limit: cfg.Limits, cache: cfg.Cache, observeLogin: cfg.ObserveLogin, policy: cfg.PolicyVersion,
+		grace: cfg.DeleteGrace, blobs: cfg.Blobs}
 	for _, c := range append([]*wechat.Client{wc}, cfg.MoreApps...) {
 		if s.apps[c.AppID()] != nil {
 			return nil, fmt.Errorf("auth: appid %s given twice", c.AppID())
@@ -146,6 +156,9 @@ type LoginResult struct {
 	User      *models.User
 	// Created reports whether this login made the user.
 	Created bool
+	// DeletionCancelled reports that this login cancelled the account's
+	// pending deletion (the cooling-off period of deleteAccount).
+	DeletionCancelled bool
 }
 
 // Login exchanges in.Code with WeChat, checks any legacy user data against
@@ -238,7 +251,8 @@ func (s *Service) login(ctx context.Context, in LoginInput) (*LoginResult, error
 	for _, from := range res.MergedFrom {
 		s.log.InfoContext(ctx, "merged users: a unionid showed them to be one person", "from", from, "into", res.User.ID, "appid", wc.AppID())
 	}
-	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, User: res.User, Created: res.Created}, nil
+	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, User: res.User, Created: res.Created,
+		DeletionCancelled: res.DeletionCancelled}, nil
 }
 
 // maxAppIDLen bounds an appId quoted back in an error; real ones are 18 bytes.

@@ -24,6 +24,10 @@ type Store interface {
 	Put(ctx context.Context, key string, data []byte) error
 	// Open returns the file under key, or ErrNotFound.
 	Open(ctx context.Context, key string) (io.ReadSeekCloser, error)
+	// Delete removes the file under key; a key that holds nothing is no
+	// error. Only for a file no user references any more (an erased
+	// user's avatar): keys are shared by equal content.
+	Delete(ctx context.Context, key string) error
 }
 
 // ErrNotFound is Open's answer for a key that holds nothing.
@@ -106,6 +110,32 @@ func (d *Dir) Open(_ context.Context, key string) (io.ReadSeekCloser, error) {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
 	return f, nil
+}
+
+// Delete removes the file under key.
+func (d *Dir) Delete(_ context.Context, key string) error {
+	if !ValidKey(key) {
+		return fmt.Errorf("blob: invalid key")
+	}
+	if err := os.Remove(d.path(key)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("blob: %w", err)
+	}
+	return nil
+}
+
+// DeleteAll deletes every key of keys from s (none when s is nil), going
+// on past a failure, and returns the failures joined.
+func DeleteAll(ctx context.Context, s Store, keys []string) error {
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	for _, k := range keys {
+		if err := s.Delete(ctx, k); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", k, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Handler serves the files of s under prefix (e.g. "/avatars/"): a key's

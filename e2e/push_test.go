@@ -480,13 +480,24 @@ func TestPush_Cancellation(t *testing.T) {
 		t.Fatalf("%d audit rows", n)
 	}
 
-	// Without an Eraser.
+	// The real erasure (the account deletion's), audited with actor wechat.
 	ts2 := startPush(t)
-	const user2 = "push-cancel-fallback"
+	const user2 = "push-cancel-erased"
 	token2, id2 := pushUser(t, ts2, plainAppID, user2, "+8613955500502")
-	mustSucceed(t, ts2, makePush(t, ts2, plainAppID, user2, wechat.EventAuthorizationCancellation, wechattest.PushOptions{}))
+	p2 := makePush(t, ts2, plainAppID, user2, wechat.EventAuthorizationCancellation, wechattest.PushOptions{})
+	mustSucceed(t, ts2, p2)
+	mustSucceed(t, ts2, p2)
 	if got := held(profileOf(t, ts2, id2)); got != "" {
 		t.Fatalf("left %s", got)
+	}
+	if n := ts2.CountRows(t, `SELECT count(*) FROM users WHERE id = ? AND deleted_at IS NOT NULL`, id2); n != 1 {
+		t.Fatal("not erased")
+	}
+	if n := ts2.CountRows(t, `SELECT count(*) FROM identities WHERE user_id = ?`, id2); n != 0 {
+		t.Fatalf("%d identities left", n)
+	}
+	if n := ts2.CountRows(t, `SELECT count(*) FROM audit_log WHERE action = 'user.erase' AND actor_kind = 'wechat' AND target = ?`, id2); n != 1 {
+		t.Fatalf("%d user.erase rows by wechat", n)
 	}
 	if r := ts2.Do(t, token2, `{ me { id } }`, nil); r.Code() != "UNAUTHENTICATED" {
 		t.Fatalf("me after cancellation: %s", r.Raw)

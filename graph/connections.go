@@ -95,6 +95,9 @@ func usersInput(ctx context.Context, p paging, filter *gqlmodel.UserFilter, orde
 	if filter != nil {
 		in.Search = deref(filter.Search)
 		in.CreatedAfter, in.CreatedBefore, in.Disabled = filter.CreatedAfter, filter.CreatedBefore, filter.Disabled
+		if filter.Deletion != nil {
+			in.Deletion = string(*filter.Deletion)
+		}
 	}
 	if orderBy != nil {
 		in.Order = string(orderBy.Field)

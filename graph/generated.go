@@ -44,6 +44,11 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AccountDeletion struct {
+		Erased   func(childComplexity int) int
+		ErasesAt func(childComplexity int) int
+	}
+
 	Admin struct {
 		ID       func(childComplexity int) int
 		Role     func(childComplexity int) int
@@ -84,10 +89,11 @@ type ComplexityRoot struct {
 	}
 
 	AuthPayload struct {
-		Created   func(childComplexity int) int
-		ExpiresAt func(childComplexity int) int
-		Token     func(childComplexity int) int
-		User      func(childComplexity int) int
+		Created           func(childComplexity int) int
+		DeletionCancelled func(childComplexity int) int
+		ExpiresAt         func(childComplexity int) int
+		Token             func(childComplexity int) int
+		User              func(childComplexity int) int
 	}
 
 	DayCount struct {
@@ -108,6 +114,8 @@ type ComplexityRoot struct {
 		AdminLogin         func(childComplexity int, username string, password string) int
 		AdminLogout        func(childComplexity int) int
 		BindPhoneNumber    func(childComplexity int, input gqlmodel.PhoneInput) int
+		DeleteAccount      func(childComplexity int) int
+		DeleteUser         func(childComplexity int, id string, reason string) int
 		DisableUser        func(childComplexity int, id string, reason *string) int
 		EnableUser         func(childComplexity int, id string) int
 		Login              func(childComplexity int, input gqlmodel.LoginInput) int
@@ -160,31 +168,36 @@ type ComplexityRoot struct {
 	}
 
 	Stats struct {
-		ActiveUsers  func(childComplexity int, days int) int
-		LoginsPerDay func(childComplexity int, days int) int
-		NewUsers     func(childComplexity int, days int) int
-		TotalUsers   func(childComplexity int) int
+		ActiveUsers     func(childComplexity int, days int) int
+		DeletedUsers    func(childComplexity int) int
+		LoginsPerDay    func(childComplexity int, days int) int
+		NewUsers        func(childComplexity int, days int) int
+		PendingDeletion func(childComplexity int) int
+		TotalUsers      func(childComplexity int) int
 	}
 
 	User struct {
-		AvatarURL       func(childComplexity int) int
-		City            func(childComplexity int) int
-		ConsentRequired func(childComplexity int) int
-		Country         func(childComplexity int) int
-		CreatedAt       func(childComplexity int) int
-		Disabled        func(childComplexity int) int
-		DisabledAt      func(childComplexity int) int
-		DisabledReason  func(childComplexity int) int
-		Gender          func(childComplexity int) int
-		ID              func(childComplexity int) int
-		Identities      func(childComplexity int) int
-		Language        func(childComplexity int) int
-		LastLoginAt     func(childComplexity int) int
-		Nickname        func(childComplexity int) int
-		Phone           func(childComplexity int) int
-		PolicyVersion   func(childComplexity int) int
-		Province        func(childComplexity int) int
-		Sessions        func(childComplexity int) int
+		AvatarURL           func(childComplexity int) int
+		City                func(childComplexity int) int
+		ConsentRequired     func(childComplexity int) int
+		Country             func(childComplexity int) int
+		CreatedAt           func(childComplexity int) int
+		DeletedAt           func(childComplexity int) int
+		DeletionRequestedAt func(childComplexity int) int
+		Disabled            func(childComplexity int) int
+		DisabledAt          func(childComplexity int) int
+		DisabledReason      func(childComplexity int) int
+		ErasesAt            func(childComplexity int) int
+		Gender              func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Identities          func(childComplexity int) int
+		Language            func(childComplexity int) int
+		LastLoginAt         func(childComplexity int) int
+		Nickname            func(childComplexity int) int
+		Phone               func(childComplexity int) int
+		PolicyVersion       func(childComplexity int) int
+		Province            func(childComplexity int) int
+		Sessions            func(childComplexity int) int
 	}
 
 	UserConnection struct {
@@ -215,9 +228,11 @@ type MutationResolver interface {
 	RevokeMySession(ctx context.Context, id string) (bool, error)
 	LogoutEverywhere(ctx context.Context, keepCurrent *bool) (int, error)
 	AcceptPolicy(ctx context.Context, version string) (*models.User, error)
+	DeleteAccount(ctx context.Context) (*gqlmodel.AccountDeletion, error)
 	AdminLogin(ctx context.Context, username string, password string) (*gqlmodel.AdminAuthPayload, error)
 	AdminLogout(ctx context.Context) (bool, error)
 	DisableUser(ctx context.Context, id string, reason *string) (*models.User, error)
+	DeleteUser(ctx context.Context, id string, reason string) (*models.User, error)
 	EnableUser(ctx context.Context, id string) (*models.User, error)
 	RevokeSession(ctx context.Context, id string) (bool, error)
 	RevokeUserSessions(ctx context.Context, userID string) (int, error)
@@ -238,6 +253,8 @@ type StatsResolver interface {
 	NewUsers(ctx context.Context, obj *gqlmodel.Stats, days int) (int, error)
 	ActiveUsers(ctx context.Context, obj *gqlmodel.Stats, days int) (int, error)
 	LoginsPerDay(ctx context.Context, obj *gqlmodel.Stats, days int) ([]*models.DayCount, error)
+	PendingDeletion(ctx context.Context, obj *gqlmodel.Stats) (int, error)
+	DeletedUsers(ctx context.Context, obj *gqlmodel.Stats) (int, error)
 }
 type UserResolver interface {
 	AvatarURL(ctx context.Context, obj *models.User) (*string, error)
@@ -265,6 +282,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AccountDeletion.erased":
+		if e.ComplexityRoot.AccountDeletion.Erased == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountDeletion.Erased(childComplexity), true
+	case "AccountDeletion.erasesAt":
+		if e.ComplexityRoot.AccountDeletion.ErasesAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountDeletion.ErasesAt(childComplexity), true
 
 	case "Admin.id":
 		if e.ComplexityRoot.Admin.ID == nil {
@@ -404,6 +434,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.Created(childComplexity), true
+	case "AuthPayload.deletionCancelled":
+		if e.ComplexityRoot.AuthPayload.DeletionCancelled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthPayload.DeletionCancelled(childComplexity), true
 	case "AuthPayload.expiresAt":
 		if e.ComplexityRoot.AuthPayload.ExpiresAt == nil {
 			break
@@ -506,6 +542,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BindPhoneNumber(childComplexity, args["input"].(gqlmodel.PhoneInput)), true
+	case "Mutation.deleteAccount":
+		if e.ComplexityRoot.Mutation.DeleteAccount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAccount(childComplexity), true
+	case "Mutation.deleteUser":
+		if e.ComplexityRoot.Mutation.DeleteUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteUser(childComplexity, args["id"].(string), args["reason"].(string)), true
 	case "Mutation.disableUser":
 		if e.ComplexityRoot.Mutation.DisableUser == nil {
 			break
@@ -815,6 +868,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Stats.ActiveUsers(childComplexity, args["days"].(int)), true
+	case "Stats.deletedUsers":
+		if e.ComplexityRoot.Stats.DeletedUsers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Stats.DeletedUsers(childComplexity), true
 	case "Stats.loginsPerDay":
 		if e.ComplexityRoot.Stats.LoginsPerDay == nil {
 			break
@@ -837,6 +896,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Stats.NewUsers(childComplexity, args["days"].(int)), true
+	case "Stats.pendingDeletion":
+		if e.ComplexityRoot.Stats.PendingDeletion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Stats.PendingDeletion(childComplexity), true
 	case "Stats.totalUsers":
 		if e.ComplexityRoot.Stats.TotalUsers == nil {
 			break
@@ -874,6 +939,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.CreatedAt(childComplexity), true
+	case "User.deletedAt":
+		if e.ComplexityRoot.User.DeletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.DeletedAt(childComplexity), true
+	case "User.deletionRequestedAt":
+		if e.ComplexityRoot.User.DeletionRequestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.DeletionRequestedAt(childComplexity), true
 	case "User.disabled":
 		if e.ComplexityRoot.User.Disabled == nil {
 			break
@@ -892,6 +969,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.DisabledReason(childComplexity), true
+	case "User.erasesAt":
+		if e.ComplexityRoot.User.ErasesAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.ErasesAt(childComplexity), true
 	case "User.gender":
 		if e.ComplexityRoot.User.Gender == nil {
 			break
@@ -1266,6 +1349,17 @@ type Mutation {
   acceptPolicy(version: String!): User!
 
   """
+  Delete the signed-in user's account (注销账号). In one transaction every
+  session of the user is revoked (UNAUTHENTICATED on the next request, on
+  every instance) and the account is scheduled for erasure after
+  ACCOUNT_DELETE_GRACE (default 168h); a login of the same WeChat user before
+  then cancels it (AuthPayload.deletionCancelled). With a grace of 0 the
+  account is erased before the answer. Calling it again is harmless (same
+  schedule). Allowed for a disabled user too. UNAUTHENTICATED without a session.
+  """
+  deleteAccount: AccountDeletion!
+
+  """
   Sign an admin in. A wrong username and a wrong password are both
   INVALID_CREDENTIALS. After 10 failed attempts for a username, or 50 from
   one address, in 15 minutes, every attempt (the right password included)
@@ -1285,6 +1379,13 @@ type Mutation {
   ADMIN only.
   """
   disableUser(id: ID!, reason: String): User! @hasRole(role: ADMIN)
+
+  """
+  Erase a user at once (ADMIN only); ` + "`" + `reason` + "`" + ` (1–500 characters) is required
+  and audited. BAD_USER_INPUT for an unknown or already-erased id, or an
+  empty reason. Returns the tombstone.
+  """
+  deleteUser(id: ID!, reason: String!): User! @hasRole(role: ADMIN)
 
   "Let a disabled user log in again (their old sessions stay revoked). ADMIN only."
   enableUser(id: ID!): User! @hasRole(role: ADMIN)
@@ -1326,6 +1427,16 @@ type AuthPayload {
   user: User!
   "True when this login created the user."
   created: Boolean!
+  "True when this login cancelled the account's pending deletion: tell the user."
+  deletionCancelled: Boolean!
+}
+
+"The answer to deleteAccount."
+type AccountDeletion {
+  "When the account will be (or was, with a grace of 0) erased."
+  erasesAt: Time!
+  "True when it is already erased (ACCOUNT_DELETE_GRACE 0)."
+  erased: Boolean!
 }
 
 """
@@ -1410,6 +1521,22 @@ type User {
   false on a server that tracks none.
   """
   consentRequired: Boolean!
+  "When the user asked to delete the account (pending). Admins only."
+  deletionRequestedAt: Time @hasRole(role: VIEWER)
+  "When a pending deletion will erase the account. Admins only."
+  erasesAt: Time @hasRole(role: VIEWER)
+  "When the account was erased (a tombstone: every personal field is null). Admins only."
+  deletedAt: Time @hasRole(role: VIEWER)
+}
+
+"Which users by account deletion state."
+enum DeletionState {
+  "Not scheduled for deletion, not erased."
+  NONE
+  "Deletion requested, in the cooling-off period."
+  PENDING
+  "Erased: tombstones."
+  ERASED
 }
 
 "A user's sign-in from one mini program."
@@ -1481,14 +1608,18 @@ Dashboard counts. ` + "`" + `days` + "`" + ` is 1 to 366 (BAD_USER_INPUT otherwi
 UTC days.
 """
 type Stats {
-  "Every user."
+  "Users not erased (pending deletion included)."
   totalUsers: Int!
-  "Users created in the last ` + "`" + `days` + "`" + ` days."
+  "Users created in the last ` + "`" + `days` + "`" + ` days (erased ones not counted)."
   newUsers(days: Int!): Int!
-  "Users who logged in during the last ` + "`" + `days` + "`" + ` days."
+  "Users who logged in during the last ` + "`" + `days` + "`" + ` days (erased ones not counted)."
   activeUsers(days: Int!): Int!
   "Logins on each of the last ` + "`" + `days` + "`" + ` UTC days, today included, oldest first."
   loginsPerDay(days: Int!): [DayCount!]!
+  "Users whose deletion is pending."
+  pendingDeletion: Int!
+  "Erased users (tombstones)."
+  deletedUsers: Int!
 }
 
 "A number of events on one UTC day."
@@ -1512,6 +1643,8 @@ input UserFilter {
   createdBefore: Time
   "Only disabled (true) or only enabled (false) users."
   disabled: Boolean
+  "By deletion state. Omitted: every user not erased (NONE and PENDING)."
+  deletion: DeletionState
 }
 
 "How to order users; ties are broken by id."
@@ -1611,6 +1744,16 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_AccountDeletion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "erasesAt":
+		return ec.fieldContext_AccountDeletion_erasesAt(ctx, field)
+	case "erased":
+		return ec.fieldContext_AccountDeletion_erased(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccountDeletion", field.Name)
+}
+
 func (ec *executionContext) childFields_Admin(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1699,6 +1842,8 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_user(ctx, field)
 	case "created":
 		return ec.fieldContext_AuthPayload_created(ctx, field)
+	case "deletionCancelled":
+		return ec.fieldContext_AuthPayload_deletionCancelled(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
 }
@@ -1793,6 +1938,10 @@ func (ec *executionContext) childFields_Stats(ctx context.Context, field graphql
 		return ec.fieldContext_Stats_activeUsers(ctx, field)
 	case "loginsPerDay":
 		return ec.fieldContext_Stats_loginsPerDay(ctx, field)
+	case "pendingDeletion":
+		return ec.fieldContext_Stats_pendingDeletion(ctx, field)
+	case "deletedUsers":
+		return ec.fieldContext_Stats_deletedUsers(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Stats", field.Name)
 }
@@ -1835,6 +1984,12 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_policyVersion(ctx, field)
 	case "consentRequired":
 		return ec.fieldContext_User_consentRequired(ctx, field)
+	case "deletionRequestedAt":
+		return ec.fieldContext_User_deletionRequestedAt(ctx, field)
+	case "erasesAt":
+		return ec.fieldContext_User_erasesAt(ctx, field)
+	case "deletedAt":
+		return ec.fieldContext_User_deletedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -2038,6 +2193,28 @@ func (ec *executionContext) field_Mutation_bindPhoneNumber_args(ctx context.Cont
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
 	return args, nil
 }
 
@@ -2446,6 +2623,52 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AccountDeletion_erasesAt(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AccountDeletion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountDeletion_erasesAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErasesAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountDeletion_erasesAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountDeletion", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AccountDeletion_erased(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AccountDeletion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountDeletion_erased(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Erased, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountDeletion_erased(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountDeletion", field, false, false, "Boolean")
+}
 
 func (ec *executionContext) _Admin_id(ctx context.Context, field graphql.CollectedField, obj *models.Admin) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -3076,6 +3299,29 @@ func (ec *executionContext) fieldContext_AuthPayload_created(_ context.Context, 
 	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _AuthPayload_deletionCancelled(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuthPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthPayload_deletionCancelled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletionCancelled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthPayload_deletionCancelled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _DayCount_day(ctx context.Context, field graphql.CollectedField, obj *models.DayCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3568,6 +3814,38 @@ func (ec *executionContext) fieldContext_Mutation_acceptPolicy(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_deleteAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().DeleteAccount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.AccountDeletion) graphql.Marshaler {
+			return ec.marshalNAccountDeletion2ᚖwxloginᚋgraphᚋgqlmodelᚐAccountDeletion(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAccount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountDeletion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_adminLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3691,6 +3969,68 @@ func (ec *executionContext) fieldContext_Mutation_disableUser(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_disableUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteUser(ctx, fc.Args["id"].(string), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.User
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.User
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖwxloginᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4957,6 +5297,52 @@ func (ec *executionContext) fieldContext_Stats_loginsPerDay(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Stats_pendingDeletion(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Stats_pendingDeletion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Stats().PendingDeletion(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Stats_pendingDeletion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Stats", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Stats_deletedUsers(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Stats_deletedUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Stats().DeletedUsers(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Stats_deletedUsers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Stats", field, true, true, "Int")
+}
+
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5477,6 +5863,129 @@ func (ec *executionContext) _User_consentRequired(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_User_consentRequired(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _User_deletionRequestedAt(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_deletionRequestedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletionRequestedAt, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *time.Time
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *time.Time
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, obj, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_deletionRequestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, false, false, "Time")
+}
+
+func (ec *executionContext) _User_erasesAt(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_erasesAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErasesAt, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *time.Time
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *time.Time
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, obj, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_erasesAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, false, false, "Time")
+}
+
+func (ec *executionContext) _User_deletedAt(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_deletedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedAt, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *time.Time
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *time.Time
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, obj, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_deletedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, false, false, "Time")
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.UserConnection) (ret graphql.Marshaler) {
@@ -6978,7 +7487,7 @@ func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"search", "createdAfter", "createdBefore", "disabled"}
+	fieldsInOrder := [...]string{"search", "createdAfter", "createdBefore", "disabled", "deletion"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -7013,6 +7522,13 @@ func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.Disabled = data
+		case "deletion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deletion"))
+			data, err := ec.unmarshalODeletionState2ᚖwxloginᚋgraphᚋgqlmodelᚐDeletionState(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Deletion = data
 		}
 	}
 	return it, nil
@@ -7093,6 +7609,44 @@ func UnmarshalUserOrder(ctx context.Context, raw any) (gqlmodel.UserOrder, error
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var accountDeletionImplementors = []string{"AccountDeletion"}
+
+func (ec *executionContext) _AccountDeletion(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.AccountDeletion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, accountDeletionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AccountDeletion")
+		case "erasesAt":
+			out.Values[i] = ec._AccountDeletion_erasesAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "erased":
+			out.Values[i] = ec._AccountDeletion_erased(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var adminImplementors = []string{"Admin"}
 
@@ -7399,6 +7953,11 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "deletionCancelled":
+			out.Values[i] = ec._AuthPayload_deletionCancelled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7582,6 +8141,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "deleteAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "adminLogin":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_adminLogin(ctx, field)
@@ -7599,6 +8165,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "disableUser":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_disableUser(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteUser":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteUser(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -7954,6 +8527,18 @@ func (ec *executionContext) _Stats(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Stats_loginsPerDay(ctx, field, obj)
 				})
+		case "pendingDeletion":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Stats_pendingDeletion(ctx, field, obj)
+				})
+		case "deletedUsers":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Stats_deletedUsers(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8077,6 +8662,21 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_consentRequired(ctx, field, obj)
 				})
+		case "deletionRequestedAt":
+			out.Values[i] = ec._User_deletionRequestedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "erasesAt":
+			out.Values[i] = ec._User_erasesAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deletedAt":
+			out.Values[i] = ec._User_deletedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8536,6 +9136,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
+
+func (ec *executionContext) marshalNAccountDeletion2ᚖwxloginᚋgraphᚋgqlmodelᚐAccountDeletion(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.AccountDeletion) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AccountDeletion!")
+		return graphql.Null
+	}
+	return ec._AccountDeletion(ctx, sel, v)
+}
 
 func (ec *executionContext) marshalNAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx context.Context, sel ast.SelectionSet, v *models.Admin) graphql.Marshaler {
 	if v == nil {
@@ -9093,6 +9701,22 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalODeletionState2ᚖwxloginᚋgraphᚋgqlmodelᚐDeletionState(ctx context.Context, v any) (*gqlmodel.DeletionState, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(gqlmodel.DeletionState)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODeletionState2ᚖwxloginᚋgraphᚋgqlmodelᚐDeletionState(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.DeletionState) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOGender2ᚖwxloginᚋmodelsᚐGender(ctx context.Context, v any) (*models.Gender, error) {

@@ -37,7 +37,8 @@ func (r *mutationResolver) Login(ctx context.Context, input gqlmodel.LoginInput)
 	if err != nil {
 		return nil, err
 	}
-	return &gqlmodel.AuthPayload{Token: res.Token, ExpiresAt: res.ExpiresAt, User: res.User, Created: res.Created}, nil
+	return &gqlmodel.AuthPayload{Token: res.Token, ExpiresAt: res.ExpiresAt, User: res.User, Created: res.Created,
+		DeletionCancelled: res.DeletionCancelled}, nil
 }
 
 // Logout is the resolver for the logout field.
@@ -114,6 +115,19 @@ func (r *mutationResolver) AcceptPolicy(ctx context.Context, version string) (*m
 	return caller.User, nil
 }
 
+// DeleteAccount is the resolver for the deleteAccount field.
+func (r *mutationResolver) DeleteAccount(ctx context.Context) (*gqlmodel.AccountDeletion, error) {
+	caller, err := r.Auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := r.Auth.DeleteAccount(ctx, caller, clientFrom(ctx).IP)
+	if err != nil {
+		return nil, err
+	}
+	return &gqlmodel.AccountDeletion{ErasesAt: d.ErasesAt, Erased: d.Erased}, nil
+}
+
 // AdminLogin is the resolver for the adminLogin field.
 func (r *mutationResolver) AdminLogin(ctx context.Context, username string, password string) (*gqlmodel.AdminAuthPayload, error) {
 	c := clientFrom(ctx)
@@ -145,6 +159,15 @@ func (r *mutationResolver) DisableUser(ctx context.Context, id string, reason *s
 		return nil, err
 	}
 	return r.Resolver.Admin.SetUserDisabled(ctx, c, id, true, deref(reason), clientFrom(ctx).IP)
+}
+
+// DeleteUser is the resolver for the deleteUser field.
+func (r *mutationResolver) DeleteUser(ctx context.Context, id string, reason string) (*models.User, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Resolver.Admin.DeleteUser(ctx, c, id, reason, clientFrom(ctx).IP)
 }
 
 // EnableUser is the resolver for the enableUser field.
@@ -283,6 +306,16 @@ func (r *statsResolver) LoginsPerDay(ctx context.Context, obj *gqlmodel.Stats, d
 		out[i] = &counts[i]
 	}
 	return out, nil
+}
+
+// PendingDeletion is the resolver for the pendingDeletion field.
+func (r *statsResolver) PendingDeletion(ctx context.Context, obj *gqlmodel.Stats) (int, error) {
+	return r.Resolver.Admin.PendingDeletion(ctx)
+}
+
+// DeletedUsers is the resolver for the deletedUsers field.
+func (r *statsResolver) DeletedUsers(ctx context.Context, obj *gqlmodel.Stats) (int, error) {
+	return r.Resolver.Admin.DeletedUsers(ctx)
 }
 
 // AvatarURL is the resolver for the avatarUrl field.

@@ -30,6 +30,15 @@ type User struct {
 	CreatedAt      time.Time  `bun:"created_at,nullzero,notnull,default:current_timestamp"`
 	UpdatedAt      time.Time  `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
 	LastLoginAt    *time.Time `bun:"last_login_at"`
+	// DeletionRequestedAt is when the user asked to delete the account
+	// (deleteAccount); with ErasesAt, set while the deletion is pending and
+	// cleared by a login that cancels it.
+	DeletionRequestedAt *time.Time `bun:"deletion_requested_at"`
+	// ErasesAt is when the erasure job erases the account (pending only).
+	ErasesAt *time.Time `bun:"erase_at"`
+	// DeletedAt marks an erased user: a tombstone whose personal fields are
+	// all nil, kept so that audit entries still name an id.
+	DeletedAt *time.Time `bun:"deleted_at"`
 }
 
 // Disabled reports whether an operator disabled the user.

@@ -17,7 +17,7 @@ import (
 // whole of the common case and yields no row otherwise — the identity
 // exists already (ON CONFLICT DO NOTHING: a concurrent first login of the
 // same openid got there first), several users hold the unionid (a merge),
-// or the user it links to is disabled — and the transaction it runs in is
+// or the user it links to is disabled, pending deletion or erased — and the transaction it runs in is
 // then rolled back for the general one. With a unionid it runs after the
 // unionid's advisory lock, in its own statement's snapshot, as the
 // general path's lookup does.
@@ -40,6 +40,7 @@ const firstLoginSQL = `WITH holders AS (
     UPDATE users u SET last_login_at = now()
     FROM ident CROSS JOIN chosen
     WHERE chosen.linked AND u.id = ident.user_id AND u.disabled_at IS NULL
+      AND u.erase_at IS NULL AND u.deleted_at IS NULL
     RETURNING ` + userColumns + `
 ), usr AS (
     SELECT * FROM created UNION ALL SELECT * FROM touched

@@ -49,6 +49,9 @@ type LoginResult struct {
 	// MergedFrom lists the users this login merged into User (and deleted):
 	// its unionid showed them to be the same person. Usually empty.
 	MergedFrom []string
+	// DeletionCancelled reports that the user's deletion was pending and
+	// this login cancelled it (user.delete_cancelled is in the audit log).
+	DeletionCancelled bool
 }
 
 // Login finds or creates the identity and user for p and records p.Session,
@@ -57,7 +60,9 @@ type LoginResult struct {
 // the same unionid in another app of the same provider is reused.
 // Returns ErrUserDisabled for a disabled user, recording no session (nor
 // login time or profile); only the unionid the login carried is kept, and
-// any merge it showed.
+// any merge it showed. A login of a user whose deletion is pending cancels
+// it (LoginResult.DeletionCancelled) unless the user is disabled; one of
+// an erased user's WeChat account makes a new user.
 //
 // When p.UnionID shows that users so far apart are one person (an identity
 // learns the unionid another user's identity already has), they are merged
@@ -92,8 +97,10 @@ func (s *Store) Login(ctx context.Context, p LoginParams) (*LoginResult, error) 
 	res, err = runLogin(ctx, s.db, p)
 	// Logins lock rows in one order (identity, then users by id), so they
 	// should not deadlock; a rare one with a writer that locks otherwise is
-	// rolled back whole by PostgreSQL and can run again.
-	for i := 0; i < maxDeadlockRetries && err != nil && isDeadlock(err) && ctx.Err() == nil; i++ {
+	// rolled back whole by PostgreSQL and can run again. So is one that
+	// met a user erased since it looked the identity up: run again, it
+	// finds no identity and makes a new user (see store/deletion.go).
+	for i := 0; i < maxDeadlockRetries && err != nil && (isDeadlock(err) || errors.Is(err, errUserErased)) && ctx.Err() == nil; i++ {
 		res, err = runLogin(ctx, s.db, p)
 	}
 	if err != nil && connDied(err) && ctx.Err() == nil {
@@ -293,7 +300,12 @@ func login(ctx context.Context, tx bun.Tx, p LoginParams) (*LoginResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	if user.DeletedAt != nil {
+		return nil, errUserErased
+	}
 	if user.DisabledAt != nil {
+		// A pending deletion stays: a disabled user's login is refused,
+		// and cancels nothing.
 		if p.UnionID != "" {
 			// Keep what the refused login taught: the identity's unionid
 			// and any merge, so that the person cannot go on as another,
@@ -301,6 +313,14 @@ func login(ctx context.Context, tx bun.Tx, p LoginParams) (*LoginResult, error) 
 			return nil, errRefusedKeep
 		}
 		return nil, ErrUserDisabled
+	}
+	cancelled := false
+	if user.ErasesAt != nil {
+		// The cooling-off period: signing in again keeps the account.
+		if err := cancelDeletion(ctx, tx, user, p); err != nil {
+			return nil, err
+		}
+		cancelled = true
 	}
 	p.Session.UserID, p.Session.IdentityID = user.ID, ident.ID
 	if _, err := tx.NewInsert().Model(p.Session).Returning("created_at, last_seen_at").Exec(ctx); err != nil {
@@ -319,7 +339,7 @@ func login(ctx context.Context, tx bun.Tx, p LoginParams) (*LoginResult, error) 
 			return nil, err
 		}
 	}
-	return &LoginResult{User: user, Identity: ident, Created: created, MergedFrom: merged}, nil
+	return &LoginResult{User: user, Identity: ident, Created: created, MergedFrom: merged, DeletionCancelled: cancelled}, nil
 }
 
 // appendNew returns ids with id appended unless it is there already.

@@ -24,6 +24,10 @@ import (
 //     keeps the survivor's value and takes another's only where the
 //     survivor's is empty (a gender of UNKNOWN counts as empty);
 //   - created_at is the survivor's (the earliest), last_login_at the latest;
+//   - a pending deletion (deleteAccount) of any of them becomes the merged
+//     user's (the earliest request), which the login merging them then
+//     cancels as any login inside the cooling-off period does; an erased
+//     user (deleted_at) has no identities left, so it is never merged;
 //   - if any of them is disabled the merged user is disabled (the earliest
 //     disable's time and reason), and its live sessions are revoked, as
 //     disableUser does: disabling a person is not undone by a second app;
@@ -70,6 +74,13 @@ func mergeUsers(ctx context.Context, tx bun.Tx, ids []string, appID string, ip *
 		return "", nil, fmt.Errorf("merging users: none of %d is left", len(order))
 	case 1:
 		return users[0].ID, nil, nil
+	}
+	for _, u := range users {
+		if u.DeletedAt != nil {
+			// Erased since the login's lookup: its identities are gone,
+			// and the login runs again without it.
+			return "", nil, errUserErased
+		}
 	}
 	into, others := users[0], users[1:]
 	for _, u := range others {
@@ -130,7 +141,8 @@ func mergeUsers(ctx context.Context, tx bun.Tx, ids []string, appID string, ip *
 	// rows even for a moment.
 	_, err = tx.NewUpdate().Model(into).WherePK().
 		Column("nickname", "avatar_url", "gender", "language", "city", "province", "country",
-			"phone", "phone_country_code", "disabled_at", "disabled_reason", "last_login_at").
+			"phone", "phone_country_code", "disabled_at", "disabled_reason", "last_login_at",
+			"deletion_requested_at", "erase_at").
 		Set("updated_at = now()").Returning("*").Exec(ctx)
 	if err != nil {
 		return "", nil, fmt.Errorf("merging users: updating survivor: %w", err)
@@ -157,6 +169,9 @@ func combineUser(into, u *models.User) {
 	}
 	if u.LastLoginAt != nil && (into.LastLoginAt == nil || u.LastLoginAt.After(*into.LastLoginAt)) {
 		into.LastLoginAt = u.LastLoginAt
+	}
+	if u.DeletionRequestedAt != nil && (into.DeletionRequestedAt == nil || u.DeletionRequestedAt.Before(*into.DeletionRequestedAt)) {
+		into.DeletionRequestedAt, into.ErasesAt = u.DeletionRequestedAt, u.ErasesAt
 	}
 	if u.DisabledAt != nil && (into.DisabledAt == nil || u.DisabledAt.Before(*into.DisabledAt)) {
 		into.DisabledAt, into.DisabledReason = u.DisabledAt, u.DisabledReason

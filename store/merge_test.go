@@ -353,8 +353,9 @@ func TestStore_MergeCoversEveryUserColumn(t *testing.T) {
 		Where("table_schema = current_schema() AND table_name = 'users'").Order("column_name").Scan(ctx, &cols); err != nil {
 		t.Fatal(err)
 	}
-	handled := []string{"avatar_url", "city", "country", "created_at", "disabled_at", "disabled_reason", "gender", "id",
-		"language", "last_login_at", "nickname", "phone", "phone_country_code", "province", "updated_at"}
+	handled := []string{"avatar_url", "city", "country", "created_at", "deleted_at", "deletion_requested_at", "disabled_at",
+		"disabled_reason", "erase_at", "gender", "id", "language", "last_login_at", "nickname", "phone", "phone_country_code",
+		"province", "updated_at"}
 	if !slices.Equal(cols, handled) {
 		t.Errorf("users has columns %v; mergeUsers handles %v: teach it the new ones", cols, handled)
 	}

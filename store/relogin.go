@@ -31,19 +31,21 @@ import (
 // everything that follows, the identity's login time included. With a
 // unionid, the identity must already hold it and no other user may hold it
 // too: otherwise the general path must take the unionid's lock and may
-// have to merge.
+// have to merge. A user whose deletion is pending (the general path
+// cancels it) or who is erased is the general path's too.
 //
 // Columns are named, never *: a prepared statement's result type must not
 // change under it when a migration adds a column.
 const reloginSQL = `WITH found AS (
     SELECT i.id, i.user_id FROM identities i JOIN users u ON u.id = i.user_id
     WHERE i.provider = $1 AND i.appid = $2 AND i.openid = $3 AND u.disabled_at IS NULL
+      AND u.erase_at IS NULL AND u.deleted_at IS NULL
       AND ($4::text IS NULL OR (i.unionid = $4 AND NOT EXISTS (
           SELECT 1 FROM identities o WHERE o.provider = $1 AND o.unionid = $4 AND o.user_id <> i.user_id)))
     FOR UPDATE OF i
 ), usr AS (
     UPDATE users u SET last_login_at = now()
-    FROM found WHERE u.id = found.user_id AND u.disabled_at IS NULL
+    FROM found WHERE u.id = found.user_id AND u.disabled_at IS NULL AND u.erase_at IS NULL AND u.deleted_at IS NULL
     RETURNING ` + userColumns + `, found.id AS identity_id
 ), ident AS (
     UPDATE identities i SET updated_at = now(), last_login_at = now()

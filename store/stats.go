@@ -8,9 +8,10 @@ import (
 	"wxlogin/models"
 )
 
-// CountUsers counts users created at or after since (all users when since is zero).
+// CountUsers counts users created at or after since (all users when since
+// is zero), erased ones (tombstones) left out.
 func (s *Store) CountUsers(ctx context.Context, since time.Time) (int, error) {
-	q := s.db.NewSelect().TableExpr("users")
+	q := s.db.NewSelect().TableExpr("users").Where("deleted_at IS NULL")
 	if !since.IsZero() {
 		q = q.Where("created_at >= ?", since)
 	}
@@ -23,7 +24,8 @@ func (s *Store) CountUsers(ctx context.Context, since time.Time) (int, error) {
 
 // CountActiveUsers counts users who logged in at or after since. It compares
 // the expression users_last_login_at_id_idx is built on, so that the index
-// serves it; on the bare column it would scan every user.
+// serves it; on the bare column it would scan every user. An erased user
+// has no login time, and so is never counted.
 func (s *Store) CountActiveUsers(ctx context.Context, since time.Time) (int, error) {
 	n, err := s.db.NewSelect().TableExpr("users").Where("COALESCE(last_login_at, '-infinity'::timestamptz) >= ?", since).Count(ctx)
 	if err != nil {

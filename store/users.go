@@ -67,6 +67,9 @@ type UserQuery struct {
 	CreatedAfter, CreatedBefore *time.Time
 	// Disabled, when set, keeps only disabled (true) or enabled users.
 	Disabled *bool
+	// Deletion keeps users by deletion state: DeletionNone, DeletionPending
+	// or DeletionErased; empty keeps every user not erased.
+	Deletion string
 	// Order is the sort key; empty means OrderCreatedAt.
 	Order UserOrder
 	// Desc pages from the largest key down.
@@ -357,6 +360,16 @@ func filterUsers(sel *bun.SelectQuery, q UserQuery, wide bool) {
 		} else {
 			sel.Where("u.disabled_at IS NULL")
 		}
+	}
+	switch q.Deletion {
+	case DeletionNone:
+		sel.Where("u.erase_at IS NULL AND u.deleted_at IS NULL")
+	case DeletionPending:
+		sel.Where("u.erase_at IS NOT NULL AND u.deleted_at IS NULL")
+	case DeletionErased:
+		sel.Where("u.deleted_at IS NOT NULL")
+	default:
+		sel.Where("u.deleted_at IS NULL")
 	}
 	if q.Search == "" {
 		return

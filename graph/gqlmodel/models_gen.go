@@ -11,6 +11,14 @@ import (
 	"wxlogin/models"
 )
 
+// The answer to deleteAccount.
+type AccountDeletion struct {
+	// When the account will be (or was, with a grace of 0) erased.
+	ErasesAt time.Time `json:"erasesAt"`
+	// True when it is already erased (ACCOUNT_DELETE_GRACE 0).
+	Erased bool `json:"erased"`
+}
+
 type AdminAuthPayload struct {
 	// The admin bearer token (starts with wxa_). It is shown only here; the
 	// server keeps its hash. It lasts 12 hours, and ends after 1 hour unused.
@@ -57,6 +65,8 @@ type AuthPayload struct {
 	User      *models.User `json:"user"`
 	// True when this login created the user.
 	Created bool `json:"created"`
+	// True when this login cancelled the account's pending deletion: tell the user.
+	DeletionCancelled bool `json:"deletionCancelled"`
 }
 
 // A login. The optional fields carry legacy wx.getUserInfo output: when
@@ -127,14 +137,18 @@ type Query struct {
 // Dashboard counts. `days` is 1 to 366 (BAD_USER_INPUT otherwise); days are
 // UTC days.
 type Stats struct {
-	// Every user.
+	// Users not erased (pending deletion included).
 	TotalUsers int `json:"totalUsers"`
-	// Users created in the last `days` days.
+	// Users created in the last `days` days (erased ones not counted).
 	NewUsers int `json:"newUsers"`
-	// Users who logged in during the last `days` days.
+	// Users who logged in during the last `days` days (erased ones not counted).
 	ActiveUsers int `json:"activeUsers"`
 	// Logins on each of the last `days` UTC days, today included, oldest first.
 	LoginsPerDay []*models.DayCount `json:"loginsPerDay"`
+	// Users whose deletion is pending.
+	PendingDeletion int `json:"pendingDeletion"`
+	// Erased users (tombstones).
+	DeletedUsers int `json:"deletedUsers"`
 }
 
 type UserConnection struct {
@@ -162,12 +176,75 @@ type UserFilter struct {
 	CreatedBefore *time.Time `json:"createdBefore,omitempty"`
 	// Only disabled (true) or only enabled (false) users.
 	Disabled *bool `json:"disabled,omitempty"`
+	// By deletion state. Omitted: every user not erased (NONE and PENDING).
+	Deletion *DeletionState `json:"deletion,omitempty"`
 }
 
 // How to order users; ties are broken by id.
 type UserOrder struct {
 	Field     UserOrderField `json:"field"`
 	Direction OrderDirection `json:"direction"`
+}
+
+// Which users by account deletion state.
+type DeletionState string
+
+const (
+	// Not scheduled for deletion, not erased.
+	DeletionStateNone DeletionState = "NONE"
+	// Deletion requested, in the cooling-off period.
+	DeletionStatePending DeletionState = "PENDING"
+	// Erased: tombstones.
+	DeletionStateErased DeletionState = "ERASED"
+)
+
+var AllDeletionState = []DeletionState{
+	DeletionStateNone,
+	DeletionStatePending,
+	DeletionStateErased,
+}
+
+func (e DeletionState) IsValid() bool {
+	switch e {
+	case DeletionStateNone, DeletionStatePending, DeletionStateErased:
+		return true
+	}
+	return false
+}
+
+func (e DeletionState) String() string {
+	return string(e)
+}
+
+func (e *DeletionState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DeletionState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DeletionState", str)
+	}
+	return nil
+}
+
+func (e DeletionState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DeletionState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DeletionState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type OrderDirection string
