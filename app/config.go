@@ -38,10 +38,16 @@ type Config struct {
 	WechatSecret string
 	// WechatApps are every mini program logins may name (LoginInput.appId),
 	// the default first. Empty means just WechatAppID.
-	WechatApps    []WechatApp
-	WechatAPIBase string
-	WechatTimeout time.Duration
-	SessionTTL    time.Duration
+	WechatApps []WechatApp
+	// WechatPushToken and WechatPushAESKey are the default app's message
+	// push Token and EncodingAESKey (WECHAT_PUSH_TOKEN, WECHAT_PUSH_AES_KEY);
+	// check copies them into its WechatApp. Other apps set theirs in
+	// WECHAT_APPS.
+	WechatPushToken  string
+	WechatPushAESKey string
+	WechatAPIBase    string
+	WechatTimeout    time.Duration
+	SessionTTL       time.Duration
 	// AdminSessionTTL and AdminIdleTimeout bound admin dashboard sessions.
 	AdminSessionTTL  time.Duration
 	AdminIdleTimeout time.Duration
@@ -138,12 +144,20 @@ type Config struct {
 type WechatApp struct {
 	AppID  string
 	Secret string
+	// PushToken and PushAESKey are its message push Token and
+	// EncodingAESKey: /wechat/push/{appid} answers 404 without a Token,
+	// and takes plaintext messages only without a key.
+	PushToken  string
+	PushAESKey string
 }
 
 // RateLimits are the limits of the public API's costly mutations.
 // adminLogin has its own, fixed brute-force limits (see package admin).
 type RateLimits struct {
 	LoginPerIP, LoginPerOpenID, BindPhonePerUser, UploadAvatarPerUser ratelimit.Limit
+	// PushRefusedPerIP counts only refused pushes to /wechat/push/ (see
+	// push.Service.refuse): one that verifies is never limited.
+	PushRefusedPerIP ratelimit.Limit
 }
 
 // Setting is one configuration value of `wxlogin serve` as an operator
@@ -183,7 +197,23 @@ func settingsOf(c *Config) []setting {
 		}),
 		row("wechat-appid", "WECHAT_APPID", "", "the mini program's appid", text(&c.WechatAppID)),
 		row("wechat-secret", "WECHAT_SECRET", "", "the mini program's app secret", text(&c.WechatSecret)),
-		row("wechat-apps", "WECHAT_APPS", "", "several mini programs as appid:secret,appid:secret; the first is the default", text(&c.wechatAppsSpec)),
+		row("wechat-apps", "WECHAT_APPS", "", "several mini programs as appid:secret,appid:secret (or appid:secret:pushtoken:pushaeskey, with its message push pair); the first is the default", text(&c.wechatAppsSpec)),
+		row("wechat-push-token", "WECHAT_PUSH_TOKEN", "", "the default mini program's message push Token (3 to 32 letters and digits, as set in its console); unset, /wechat/push/{appid} answers 404", func(env, v string) error {
+			if v != "" && !wechat.ValidPushToken(v) {
+				return fmt.Errorf("%s must be 3 to 32 letters and digits, as WeChat's console takes it", env)
+			}
+			c.WechatPushToken = v
+			return nil
+		}),
+		row("wechat-push-aes-key", "WECHAT_PUSH_AES_KEY", "", "the default mini program's message push EncodingAESKey (43 characters), for safe mode; unset takes plaintext pushes only", func(env, v string) error {
+			if v != "" {
+				if _, err := wechat.ParseEncodingAESKey(v); err != nil {
+					return fmt.Errorf("%s: %w", env, err)
+				}
+			}
+			c.WechatPushAESKey = v
+			return nil
+		}),
 		row("wechat-api-base", "WECHAT_API_BASE", "", "WeChat API origin; default "+wechat.DefaultBaseURL+", or the built-in simulator in dev mode", text(&c.WechatAPIBase)),
 		row("wechat-timeout", "WECHAT_TIMEOUT", "5s", "timeout of one WeChat API call", duration(&c.WechatTimeout)),
 		row("session-ttl", "SESSION_TTL", "720h", "session lifetime, e.g. 720h or 30d", func(env, v string) error {
@@ -310,6 +340,7 @@ func settingsOf(c *Config) []setting {
 		row("rate-login-per-openid", "RATE_LOGIN_PER_OPENID", "30/10m", "logins per mini program user, as N/window, or off", limit(&c.RateLimits.LoginPerOpenID)),
 		row("rate-bind-phone-per-user", "RATE_BIND_PHONE_PER_USER", "10/1h", "bindPhoneNumber calls per user, as N/window, or off", limit(&c.RateLimits.BindPhonePerUser)),
 		row("rate-upload-avatar-per-user", "RATE_UPLOAD_AVATAR_PER_USER", "20/1h", "uploadAvatar calls per user, as N/window, or off", limit(&c.RateLimits.UploadAvatarPerUser)),
+		row("rate-push-refused-per-ip", "RATE_PUSH_REFUSED_PER_IP", "30/1m", "refused pushes to /wechat/push/ (bad signature, replay, malformed) per client IPv4 address or IPv6 /64 before it is answered 429; a push that verifies is never limited; as N/window, or off", limit(&c.RateLimits.PushRefusedPerIP)),
 		row("policy-version", "POLICY_VERSION", "", "version of the privacy policy and terms the mini program shows, e.g. 2026-11; users who accepted another are asked again (User.consentRequired); unset tracks no consent", func(env, v string) error {
 			if len(v) > auth.MaxPolicyVersion || strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 				return fmt.Errorf("%s must be at most %d characters without spaces or control characters", env, auth.MaxPolicyVersion)
@@ -504,7 +535,10 @@ func (c *Config) check() error {
 		}
 	}
 	if len(c.WechatApps) == 0 {
-		c.WechatApps = []WechatApp{{AppID: c.WechatAppID, Secret: c.WechatSecret}}
+		c.WechatApps = []WechatApp{{AppID: c.WechatAppID, Secret: c.WechatSecret, PushToken: c.WechatPushToken, PushAESKey: c.WechatPushAESKey}}
+	}
+	if c.DevWechat {
+		c.fillDevPush()
 	}
 	if c.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is required (make run finds or starts a local PostgreSQL for you)")
@@ -547,6 +581,9 @@ func validSecret(s string) bool {
 // the old pair, but the two can never disagree about the default app.
 // Errors never quote a secret, nor text that might be one.
 func (c *Config) parseWechatApps(s string) error {
+	if c.WechatPushAESKey != "" && c.WechatPushToken == "" {
+		return errors.New("WECHAT_PUSH_AES_KEY is set without WECHAT_PUSH_TOKEN: WeChat signs every push with the Token")
+	}
 	if s == "" {
 		if c.WechatAppID != "" && !validAppID(c.WechatAppID) {
 			return errors.New("WECHAT_APPID must be " + appIDRule)
@@ -556,12 +593,28 @@ func (c *Config) parseWechatApps(s string) error {
 	seen := map[string]bool{}
 	for i, entry := range strings.Split(s, ",") {
 		entry = strings.TrimSpace(entry)
-		appID, secret, ok := strings.Cut(entry, ":")
+		// appid:secret, or appid:secret:token:aeskey with the app's
+		// message push pair (aeskey may be empty: plaintext only). No
+		// field can hold a colon: WeChat's secrets are hex, tokens letters
+		// and digits, keys base64 without padding.
+		parts := strings.Split(entry, ":")
+		appID, secret, ok := parts[0], "", len(parts) == 2 || len(parts) == 4
+		if ok {
+			secret = parts[1]
+		}
+		var token, key string
+		if len(parts) == 4 {
+			token, key = parts[2], parts[3]
+		}
 		switch {
 		case entry == "":
 			return fmt.Errorf("WECHAT_APPS entry %d is empty: want appid:secret,appid:secret", i+1)
 		case !ok:
-			return fmt.Errorf("WECHAT_APPS entry %d is not appid:secret", i+1)
+			return fmt.Errorf("WECHAT_APPS entry %d is not appid:secret or appid:secret:pushtoken:pushaeskey", i+1)
+		case len(parts) == 4 && !wechat.ValidPushToken(token):
+			return fmt.Errorf("WECHAT_APPS entry %d: the push token must be 3 to 32 letters and digits", i+1)
+		case key != "" && !validPushKey(key):
+			return fmt.Errorf("WECHAT_APPS entry %d: the push EncodingAESKey must be 43 characters of base64", i+1)
 		case !validAppID(appID):
 			return fmt.Errorf("WECHAT_APPS entry %d: the appid must be %s", i+1, appIDRule)
 		case !validSecret(secret):
@@ -570,9 +623,15 @@ func (c *Config) parseWechatApps(s string) error {
 			return fmt.Errorf("WECHAT_APPS lists %s twice", appID)
 		}
 		seen[appID] = true
-		c.WechatApps = append(c.WechatApps, WechatApp{AppID: appID, Secret: secret})
+		c.WechatApps = append(c.WechatApps, WechatApp{AppID: appID, Secret: secret, PushToken: token, PushAESKey: key})
 	}
-	first := c.WechatApps[0]
+	first := &c.WechatApps[0]
+	switch {
+	case c.WechatPushToken != "" && first.PushToken != "" && (c.WechatPushToken != first.PushToken || c.WechatPushAESKey != first.PushAESKey):
+		return fmt.Errorf("WECHAT_PUSH_TOKEN and WECHAT_PUSH_AES_KEY differ from the push pair WECHAT_APPS gives %s: unset one of them", first.AppID)
+	case c.WechatPushToken != "":
+		first.PushToken, first.PushAESKey = c.WechatPushToken, c.WechatPushAESKey
+	}
 	switch {
 	case c.WechatAppID != "" && c.WechatAppID != first.AppID:
 		return fmt.Errorf("WECHAT_APPID disagrees with WECHAT_APPS: with both set, WECHAT_APPID must be %s, the first (default) app of WECHAT_APPS; or unset it", first.AppID)
@@ -599,7 +658,13 @@ func (c Config) wechatApps() []WechatApp {
 	if len(c.WechatApps) > 0 {
 		return c.WechatApps
 	}
-	return []WechatApp{{AppID: c.WechatAppID, Secret: c.WechatSecret}}
+	return []WechatApp{{AppID: c.WechatAppID, Secret: c.WechatSecret, PushToken: c.WechatPushToken, PushAESKey: c.WechatPushAESKey}}
+}
+
+// validPushKey reports whether s is an EncodingAESKey.
+func validPushKey(s string) bool {
+	_, err := wechat.ParseEncodingAESKey(s)
+	return err == nil
 }
 
 // writeTimeout outlasts the request deadline, so a response finished just
@@ -633,6 +698,33 @@ func (c *Config) fillDevDefaults() {
 		c.SecretKey, _ = hex.DecodeString(randomHex(32))
 		c.generated = append(c.generated, "SECRET_KEY (random: session_keys sealed now cannot be opened after a restart)")
 	}
+}
+
+// fillDevPush gives every app without a message push pair a random one,
+// so that the simulator can sign and encrypt pushes to this server in dev
+// mode (POST /dev/wechat/push) without the developer configuring any.
+func (c *Config) fillDevPush() {
+	c.WechatApps = c.wechatApps()
+	for i := range c.WechatApps {
+		a := &c.WechatApps[i]
+		if a.PushToken != "" {
+			continue
+		}
+		a.PushToken, a.PushAESKey = randomAlnum(32), randomAlnum(wechat.PushKeyLen)
+		c.generated = append(c.generated, "message push Token and EncodingAESKey of "+a.AppID+" (random)")
+	}
+}
+
+// randomAlnum returns n random letters and digits, as WeChat's console
+// makes push Tokens and EncodingAESKeys.
+func randomAlnum(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
 }
 
 func parseBool(s string) (bool, error) {

@@ -146,7 +146,7 @@ func TestParseConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.WechatAppID != DevAppID || c.WechatSecret == "" || len(c.SecretKey) != 32 || c.Host != "127.0.0.1" || len(c.generated) != 3 {
+		if c.WechatAppID != DevAppID || c.WechatSecret == "" || len(c.SecretKey) != 32 || c.Host != "127.0.0.1" || len(c.generated) != 4 {
 			t.Fatalf("config = %+v", c)
 		}
 	})
@@ -258,7 +258,12 @@ func TestParseConfig_WechatApps(t *testing.T) {
 		}
 		return m
 	}
-	want := []WechatApp{{appA, secretA}, {appB, secretB}}
+	want := []WechatApp{{AppID: appA, Secret: secretA}, {AppID: appB, Secret: secretB}}
+	const (
+		pushToken = "pushTokenA1"
+		pushKey   = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+		pushKeyB  = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
+	)
 
 	for _, tc := range []struct {
 		name string
@@ -282,16 +287,46 @@ func TestParseConfig_WechatApps(t *testing.T) {
 		})
 	}
 
+	t.Run("PushPairs", func(t *testing.T) {
+		// The default app's from WECHAT_PUSH_*, the second's from its entry.
+		c, err := parseConfig("t", nil, envOf(env("WECHAT_APPS", appA+":"+secretA+","+appB+":"+secretB+":"+pushToken+"B:"+pushKeyB,
+			"WECHAT_PUSH_TOKEN", pushToken, "WECHAT_PUSH_AES_KEY", pushKey)), io.Discard)
+		wantPush := []WechatApp{{AppID: appA, Secret: secretA, PushToken: pushToken, PushAESKey: pushKey}, {AppID: appB, Secret: secretB, PushToken: pushToken + "B", PushAESKey: pushKeyB}}
+		if err != nil || !slices.Equal(c.WechatApps, wantPush) {
+			t.Fatalf("apps = %v, err %v", c.WechatApps, err)
+		}
+		// A token without a key (plaintext only), in the entry; the same
+		// pair given twice for the default app.
+		c, err = parseConfig("t", nil, envOf(env("WECHAT_APPS", appA+":"+secretA+":"+pushToken+":,"+appB+":"+secretB,
+			"WECHAT_PUSH_TOKEN", pushToken)), io.Discard)
+		if err != nil || c.WechatApps[0].PushToken != pushToken || c.WechatApps[0].PushAESKey != "" || c.WechatApps[1].PushToken != "" {
+			t.Fatalf("apps = %v, err %v", c.WechatApps, err)
+		}
+		// One app, without WECHAT_APPS.
+		c, err = parseConfig("t", nil, envOf(env("WECHAT_APPID", appB, "WECHAT_SECRET", secretB, "WECHAT_PUSH_TOKEN", pushToken, "WECHAT_PUSH_AES_KEY", pushKey)), io.Discard)
+		if err != nil || !slices.Equal(c.WechatApps, []WechatApp{{AppID: appB, Secret: secretB, PushToken: pushToken, PushAESKey: pushKey}}) {
+			t.Fatalf("apps = %v, err %v", c.WechatApps, err)
+		}
+	})
+
 	t.Run("SingleAppIsTheList", func(t *testing.T) {
 		c, err := parseConfig("t", nil, envOf(env("WECHAT_APPID", appB, "WECHAT_SECRET", secretB)), io.Discard)
-		if err != nil || !slices.Equal(c.WechatApps, []WechatApp{{appB, secretB}}) {
+		if err != nil || !slices.Equal(c.WechatApps, []WechatApp{{AppID: appB, Secret: secretB}}) {
 			t.Fatalf("apps = %v, err %v", c.WechatApps, err)
 		}
 	})
 
 	t.Run("DevModeSimulatesEveryApp", func(t *testing.T) {
 		c, err := parseConfig("t", nil, envOf(env("DEV_WECHAT", "1", "WECHAT_APPS", apps)), io.Discard)
-		if err != nil || !slices.Equal(c.WechatApps, want) || c.WechatAppID != appA || slices.ContainsFunc(c.generated, func(s string) bool { return strings.Contains(s, "WECHAT") }) {
+		// Dev mode makes up a push pair for each app, for its simulator.
+		var bare []WechatApp
+		for _, a := range c.WechatApps {
+			if _, err := wechat.NewPusher(a.AppID, a.PushToken, a.PushAESKey); err != nil {
+				t.Fatalf("%s: no usable push pair: %v", a.AppID, err)
+			}
+			bare = append(bare, WechatApp{AppID: a.AppID, Secret: a.Secret})
+		}
+		if err != nil || !slices.Equal(bare, want) || c.WechatAppID != appA || slices.ContainsFunc(c.generated, func(s string) bool { return strings.Contains(s, "WECHAT") }) {
 			t.Fatalf("apps = %v, generated %v, err %v", c.WechatApps, c.generated, err)
 		}
 	})
@@ -314,13 +349,23 @@ func TestParseConfig_WechatApps(t *testing.T) {
 		{"AppIDUnlisted", env("WECHAT_APPS", apps, "WECHAT_APPID", secretB), "WECHAT_APPID disagrees with WECHAT_APPS"},
 		{"OtherSecret", env("WECHAT_APPS", apps, "WECHAT_APPID", appA, "WECHAT_SECRET", secretB), "WECHAT_SECRET differs"},
 		{"SecretWithoutAppID", env("WECHAT_APPS", apps, "WECHAT_SECRET", secretA), "WECHAT_SECRET is set without WECHAT_APPID"},
+		{"ThreeFields", env("WECHAT_APPS", appA+":"+secretA+":"+pushToken), "entry 1 is not appid:secret or appid:secret:pushtoken:pushaeskey"},
+		{"FiveFields", env("WECHAT_APPS", appA+":"+secretA+":"+pushToken+":"+pushKey+":x"), "entry 1 is not appid:secret"},
+		{"BadPushToken", env("WECHAT_APPS", appA+":"+secretA+":t!:"+pushKey), "entry 1: the push token must be"},
+		{"EmptyPushToken", env("WECHAT_APPS", appA+":"+secretA+"::"+pushKey), "entry 1: the push token must be"},
+		{"ShortPushKey", env("WECHAT_APPS", appA+":"+secretA+":"+pushToken+":"+pushKey[1:]), "entry 1: the push EncodingAESKey must be"},
+		{"PushPairsDisagree", env("WECHAT_APPS", appA+":"+secretA+":"+pushToken+":"+pushKey, "WECHAT_PUSH_TOKEN", "other"+pushToken), "WECHAT_PUSH_TOKEN and WECHAT_PUSH_AES_KEY differ"},
+		{"PushKeyWithoutToken", env("WECHAT_APPS", apps, "WECHAT_PUSH_AES_KEY", pushKey), "WECHAT_PUSH_AES_KEY is set without WECHAT_PUSH_TOKEN"},
+		{"PushTokenShort", env("WECHAT_APPS", apps, "WECHAT_PUSH_TOKEN", "ab"), "WECHAT_PUSH_TOKEN must be 3 to 32"},
+		{"PushKey42", env("WECHAT_APPS", apps, "WECHAT_PUSH_TOKEN", pushToken, "WECHAT_PUSH_AES_KEY", pushKey[:42]), "WECHAT_PUSH_AES_KEY: an EncodingAESKey is 43 characters"},
+		{"PushKeyNotBase64", env("WECHAT_APPS", apps, "WECHAT_PUSH_TOKEN", pushToken, "WECHAT_PUSH_AES_KEY", pushKey[:42]+"-"), "WECHAT_PUSH_AES_KEY: an EncodingAESKey is 43 characters of base64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig("t", nil, envOf(tc.env), io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
-			for _, secret := range []string{secretA, secretB} {
+			for _, secret := range []string{secretA, secretB, pushToken, pushKey, pushKey[:42], pushKey[1:]} {
 				if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "\n") {
 					t.Fatalf("err prints a secret or spans lines: %q", err)
 				}
@@ -392,6 +437,7 @@ func TestParseConfig_RateLimits(t *testing.T) {
 		LoginPerOpenID:      ratelimit.Limit{N: 30, Window: 10 * time.Minute},
 		BindPhonePerUser:    ratelimit.Limit{N: 10, Window: time.Hour},
 		UploadAvatarPerUser: ratelimit.Limit{N: 20, Window: time.Hour},
+		PushRefusedPerIP:    ratelimit.Limit{N: 30, Window: time.Minute},
 	}
 	if c.RateLimits != want || c.RedisURL != "" || c.RedisKeyPrefix != ratelimit.DefaultRedisPrefix {
 		t.Fatalf("defaults: %+v, redis %q %q", c.RateLimits, c.RedisURL, c.RedisKeyPrefix)

@@ -22,6 +22,7 @@ import (
 	"wxlogin/gqlhttp"
 	"wxlogin/models"
 	"wxlogin/profile"
+	"wxlogin/push"
 	"wxlogin/ratelimit"
 	"wxlogin/sessioncache"
 	"wxlogin/store"
@@ -42,6 +43,12 @@ type Main struct {
 	Getenv func(string) string
 	// TraceExporter, when set, turns tracing on with spans sent to it (tests).
 	TraceExporter sdktrace.SpanExporter
+	// EraseUser, when set, replaces the erasure of a
+	// user_authorization_cancellation push (auth.Service.EraseUser), for
+	// tests.
+	EraseUser push.Eraser
+	// MediaVerdict acts on wxa_media_check pushes; nil only records them.
+	MediaVerdict push.MediaHook
 
 	metrics         *telemetry.Metrics
 	tracing         *telemetry.Tracing
@@ -125,9 +132,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	mux := http.NewServeMux()
 	if cfg.DevWechat {
 		m.Simulator = wechattest.New()
-		for _, a := range cfg.wechatApps() {
-			m.Simulator.AddApp(wechattest.App{AppID: a.AppID, Secret: a.Secret})
+		// A Config made by hand (tests) has not been through check.
+		m.Config.fillDevPush()
+		for _, a := range m.Config.wechatApps() {
+			m.Simulator.AddApp(wechattest.App{AppID: a.AppID, Secret: a.Secret, PushToken: a.PushToken, PushAESKey: a.PushAESKey})
 		}
+		m.Simulator.SetPushTarget(m.URL())
 		mux.Handle("/dev/wechat/api/", http.StripPrefix("/dev/wechat/api", m.Simulator.APIHandler()))
 		mux.Handle("/dev/wechat/", m.Simulator.MiniProgramHandler())
 		// GraphiQL from files built into the binary (web/playground), so
@@ -201,6 +211,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	prof.SetRateLimit(limits, rl.UploadAvatarPerUser)
 	prof.SetForget(svc.ForgetUser)
 	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
+	if err := m.mountPush(mux, limits, svc); err != nil {
+		return err
+	}
 	mux.Handle("/graphql", edge.CORS(cfg.CORSOrigins, gqlhttp.NewHandler(gqlhttp.Config{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
 		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits,
 		Observe: m.metrics.ObserveOperation, Tracer: m.operationTracer()})))
@@ -285,8 +298,39 @@ func (m *Main) openRateLimits(ctx context.Context) (*ratelimit.Guard, error) {
 
 // String lists the limits for the log.
 func (r RateLimits) String() string {
-	return fmt.Sprintf("login per IP %v, login per openid %v, bindPhoneNumber per user %v, uploadAvatar per user %v",
-		r.LoginPerIP, r.LoginPerOpenID, r.BindPhonePerUser, r.UploadAvatarPerUser)
+	return fmt.Sprintf("login per IP %v, login per openid %v, bindPhoneNumber per user %v, uploadAvatar per user %v, refused pushes per IP %v",
+		r.LoginPerIP, r.LoginPerOpenID, r.BindPhonePerUser, r.UploadAvatarPerUser, r.PushRefusedPerIP)
+}
+
+// mountPush serves WeChat's message push, /wechat/push/{appid}, for the
+// apps with a push Token (the others answer 404).
+func (m *Main) mountPush(mux *http.ServeMux, limits *ratelimit.Guard, svc *auth.Service) error {
+	var apps []*wechat.Pusher
+	for _, a := range m.Config.wechatApps() {
+		if a.PushToken == "" {
+			continue
+		}
+		p, err := wechat.NewPusher(a.AppID, a.PushToken, a.PushAESKey)
+		if err != nil {
+			return fmt.Errorf("the message push settings of %s: %w", a.AppID, err)
+		}
+		apps = append(apps, p)
+	}
+	erase := m.EraseUser
+	if erase == nil {
+		// The account deletion's erasure (avatar files and this
+		// instance's cache included), with wechat as the audited actor.
+		erase = func(ctx context.Context, id string, audit *models.AuditEntry) error {
+			if _, err := svc.EraseUser(ctx, id, audit); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return nil // erased now, or before: nothing is left to erase
+		}
+	}
+	ps := push.NewService(m.store, push.Config{Apps: apps, Log: m.Log, Limits: limits, RefusalsPerIP: m.Config.RateLimits.PushRefusedPerIP,
+		Forget: svc.ForgetUser, Erase: erase, Media: m.MediaVerdict, Observe: m.metrics.ObservePush})
+	mux.Handle(push.Path, ps.Handler())
+	return nil
 }
 
 // maxHeaderBytes bounds request headers, a GET query string included.
@@ -401,6 +445,9 @@ func (m *Main) purgeSessions(ctx context.Context) {
 		n, err := m.store.PurgeSessions(ctx, sessionRetention, purgeBatch)
 		if err == nil {
 			_, err = m.store.PurgeLoginAttempts(ctx, admin.AttemptWindow)
+		}
+		if err == nil {
+			_, err = m.store.PurgePushes(ctx, time.Now().Add(-push.Retention), purgeBatch)
 		}
 		if err == nil && m.pgLimits != nil {
 			_, err = m.pgLimits.Purge(ctx)

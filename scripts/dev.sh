@@ -333,6 +333,7 @@ cmd_test() {
 ./wechat FuzzVerifySignature
 ./wechat FuzzDecryptUserInfo
 ./wechat FuzzCode2SessionAnswer
+./wechat FuzzOpenPush
 ./profile FuzzNormalizeAvatar
 ./profile FuzzInspectAvatar
 ./gqlhttp FuzzAppendString

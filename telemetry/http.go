@@ -15,7 +15,7 @@ import (
 // the first of these it starts with (those ending in / are prefixes, the
 // others exact), else under "other". Never the raw path: that would let
 // clients mint series.
-var Routes = []string{"/graphql", "/admin/", "/avatars/", "/healthz", "/readyz", "/metrics", "/playground/", "/dev/wechat/"}
+var Routes = []string{"/graphql", "/admin/", "/avatars/", "/healthz", "/readyz", "/metrics", "/playground/", "/dev/wechat/", "/wechat/push/"}
 
 // Route returns path's route label.
 func Route(path string) string {

@@ -43,6 +43,7 @@ type Metrics struct {
 	wechatDuration *prometheus.HistogramVec
 	logins         *prometheus.CounterVec
 	rateLimited    *prometheus.CounterVec
+	pushes         *prometheus.CounterVec
 	dbQueries      *prometheus.HistogramVec
 }
 
@@ -86,11 +87,15 @@ func NewMetrics() *Metrics {
 	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rate_limited_total", Help: "Requests refused by a rate limit, by limit.",
 	}, []string{"limit"})
+	m.pushes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wechat_pushes_total",
+		Help: "Messages of WeChat's message push (/wechat/push/), by event (the four handled, verify, other) and outcome (cleared, erased, unchanged, unknown_openid, recorded, received, duplicate, ok, not_found, error, or refused_ and the reason).",
+	}, []string{"event", "outcome"})
 	m.dbQueries = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "db_query_duration_seconds", Help: "Time of one SQL statement, by operation (SELECT, INSERT, …) and outcome (ok or error).", Buckets: latencyBuckets,
 	}, []string{"operation", "outcome"})
 	m.Registry.MustRegister(m.httpRequests, m.httpDuration, m.operations, m.opDuration, m.graphqlErrors, m.fastPath,
-		m.wechatCalls, m.wechatDuration, m.logins, m.rateLimited, m.dbQueries,
+		m.wechatCalls, m.wechatDuration, m.logins, m.rateLimited, m.pushes, m.dbQueries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -173,6 +178,15 @@ func (m *Metrics) ObserveLogin(_ context.Context, outcome string) {
 	if m != nil {
 		m.logins.WithLabelValues(outcome).Inc()
 	}
+}
+
+// ObservePush counts one push to /wechat/push/; push.Service gives only
+// its fixed event and outcome values.
+func (m *Metrics) ObservePush(event, outcome string) {
+	if m == nil {
+		return
+	}
+	m.pushes.WithLabelValues(event, outcome).Inc()
 }
 
 // ObserveRateLimited counts a refused hit; it is ratelimit.Guard.OnLimited.

@@ -124,3 +124,47 @@ func FuzzCode2SessionAnswer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpenPush: any Encrypt field and any (decrypted or plaintext) body
+// fail with a push error, never a panic; what opens is under the right
+// appid and seals back to itself, and what parses stays within its bounds.
+func FuzzOpenPush(f *testing.F) {
+	f.Add(sampleEncrypt, []byte(`{"MsgType":"event","CreateTime":1,"Event":"user_authorization_revoke","OpenID":"o","RevokeInfo":"8"}`))
+	f.Add(sample2Encrypt, []byte(`<xml><MsgType><![CDATA[event]]></MsgType><CreateTime>1</CreateTime><result><suggest>risky</suggest></result></xml>`))
+	f.Add("", []byte(""))
+	f.Add("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", []byte("<xml>"))
+	f.Add(strings.Repeat("A", 44), []byte(`{"MsgType":1e999,"CreateTime":"1"}`))
+	p, err := wechat.NewPusher(sampleAppID, sampleToken, sampleKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, enc string, body []byte) {
+		msg, err := p.Decrypt(enc)
+		if err != nil {
+			if !errors.Is(err, wechat.ErrPush) {
+				t.Fatalf("untyped error %T %v", err, err)
+			}
+		} else {
+			again, err := p.Encrypt(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back, err := p.Decrypt(again); err != nil || string(back) != string(msg) {
+				t.Fatalf("sealed again it does not open: %v", err)
+			}
+		}
+		m, format, err := wechat.ParsePushMessage(body)
+		if err != nil {
+			if !errors.Is(err, wechat.ErrPushBody) {
+				t.Fatalf("untyped error %T %v", err, err)
+			}
+			return
+		}
+		if m.MsgType == "" || len(m.OpenID) > 256 || len(m.Event) > 256 || len(m.TraceID) > 256 {
+			t.Fatalf("accepted out of bounds: %+v", m)
+		}
+		if _, _, err := wechat.ParsePushMessage(wechat.EncodePushMessage(m, format)); err != nil {
+			t.Fatalf("its own encoding does not parse: %v", err)
+		}
+	})
+}

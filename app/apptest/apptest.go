@@ -59,6 +59,7 @@ type options struct {
 	logTo        io.Writer
 	exporter     sdktrace.SpanExporter
 	getenv       func(string) string
+	main         []func(*app.Main)
 }
 
 // Option changes how Start starts the server.
@@ -91,6 +92,11 @@ func WithLogOutput(w io.Writer) Option { return func(o *options) { o.logTo = w }
 // WithTraceExporter turns tracing on, with spans sent to exp.
 func WithTraceExporter(exp sdktrace.SpanExporter) Option {
 	return func(o *options) { o.exporter = exp }
+}
+
+// WithMain lets f set the Main's hooks (EraseUser, MediaVerdict) before Open.
+func WithMain(f func(*app.Main)) Option {
+	return func(o *options) { o.main = append(o.main, f) }
 }
 
 // WithGetenv is where the server reads its OTEL_ settings (os.Getenv by default).
@@ -153,6 +159,9 @@ func Open(tb testing.TB, opts ...Option) (*Server, error) {
 		h = slog.NewJSONHandler(out, &slog.HandlerOptions{Level: cfg.LogLevel})
 	}
 	m := &app.Main{Config: cfg, Log: slog.New(h), TraceExporter: o.exporter, Getenv: o.getenv}
+	for _, f := range o.main {
+		f(m)
+	}
 	if err := m.Open(context.Background()); err != nil {
 		return nil, err
 	}

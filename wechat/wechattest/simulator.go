@@ -94,10 +94,12 @@ const (
 	PathMintPhone    = "/dev/wechat/phonecode"            // mini-program side: the getPhoneNumber button
 )
 
+// PathPush (push.go) is counted too.
+
 // knownPath reports whether p is one of the Path constants.
 func knownPath(p string) bool {
 	switch p {
-	case PathCode2Session, PathStableToken, PathPhoneNumber, PathCheckSession, PathMintCode, PathMintPhone:
+	case PathCode2Session, PathStableToken, PathPhoneNumber, PathCheckSession, PathMintCode, PathMintPhone, PathPush:
 		return true
 	}
 	return false
@@ -110,6 +112,10 @@ type App struct {
 	// NoUnionID makes code2Session omit unionid, as WeChat does for an app
 	// not bound to an open platform account.
 	NoUnionID bool
+	// PushToken and PushAESKey are its message push Token and
+	// EncodingAESKey, which MakePush signs and encrypts with (plaintext
+	// mode without a key).
+	PushToken, PushAESKey string
 }
 
 // Fault is a failure injected into the next calls of one API path, in order.
@@ -186,6 +192,8 @@ type Simulator struct {
 	// phones holds the number bound to each user's WeChat account, bounded
 	// by Limits.Users.
 	phones map[string]phone
+	// pushTarget is the base URL of the server pushes go to.
+	pushTarget string
 }
 
 // New returns a simulator that knows apps; the first is the default for
@@ -261,10 +269,13 @@ func (s *Simulator) APIHandler() http.Handler {
 // with {"user":"alice"} answers {"code":"…"}; add "appid" to pick an app and
 // "profile":{…} to also get legacy rawData/signature/encryptedData/iv.
 // POST /dev/wechat/phonecode is the getPhoneNumber button; see mintPhoneCode.
+// POST /dev/wechat/push sends an event of WeChat's message push to the
+// server (SetPushTarget); see triggerPush.
 func (s *Simulator) MiniProgramHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PathMintCode, s.mintCode)
 	mux.HandleFunc("POST "+PathMintPhone, s.mintPhoneCode)
+	mux.HandleFunc("POST "+PathPush, s.triggerPush)
 	mux.HandleFunc("/", s.notFound)
 	return mux
 }
