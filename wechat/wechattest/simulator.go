@@ -97,7 +97,8 @@ const (
 // knownPath reports whether p is one of the Path constants.
 func knownPath(p string) bool {
 	switch p {
-	case PathCode2Session, PathStableToken, PathPhoneNumber, PathCheckSession, PathMintCode, PathMintPhone:
+	case PathCode2Session, PathStableToken, PathPhoneNumber, PathCheckSession, PathMintCode, PathMintPhone,
+		PathMsgSecCheck, PathMediaCheck:
 		return true
 	}
 	return false
@@ -186,6 +187,12 @@ type Simulator struct {
 	// phones holds the number bound to each user's WeChat account, bounded
 	// by Limits.Users.
 	phones map[string]phone
+	// The media checks: SetMediaCheckDelivery's delay and function, the
+	// checks whose verdict is being made, and the newest finished ones.
+	mediaDelay    time.Duration
+	mediaDeliver  func(MediaCheck)
+	mediaInFlight int
+	mediaChecks   lastN[MediaCheck]
 }
 
 // New returns a simulator that knows apps; the first is the default for
@@ -222,6 +229,7 @@ func (s *Simulator) SetLimits(l Limits) {
 	s.limits = l.withDefaults()
 	s.unexpected.resize(s.limits.Unexpected)
 	s.handedOut.resize(s.limits.SessionKeys)
+	s.mediaChecks.resize(s.limits.Unexpected)
 }
 
 // AddApp registers another mini program.
@@ -253,6 +261,8 @@ func (s *Simulator) APIHandler() http.Handler {
 	mux.HandleFunc("POST "+PathStableToken, s.stableToken)
 	mux.HandleFunc("POST "+PathPhoneNumber, s.phoneNumber)
 	mux.HandleFunc("GET "+PathCheckSession, s.checkSession)
+	mux.HandleFunc("POST "+PathMsgSecCheck, s.msgSecCheck)
+	mux.HandleFunc("POST "+PathMediaCheck, s.mediaCheck)
 	mux.HandleFunc("/", s.notFound)
 	return mux
 }
@@ -633,6 +643,7 @@ var errmsgs = map[int]string{
 	wechat.ErrcodeInvalidOpenID:    "invalid openid",
 	wechat.ErrcodeInvalidArgs:      "invalid args",
 	wechat.ErrcodeInvalidSignature: "invalid signature",
+	wechat.ErrcodeUserNotRecent:    "user has not visited the mini program in the last 2 hours",
 }
 
 func writeErrcode(w http.ResponseWriter, code int) {
