@@ -26,6 +26,9 @@ type UsersInput struct {
 	Search                      string
 	CreatedAfter, CreatedBefore *time.Time
 	Disabled                    *bool
+	// NeedsReview keeps users whose nickname or avatar awaits an admin
+	// (true), or the others (false).
+	NeedsReview *bool
 	// Order is "CREATED_AT" or "LAST_LOGIN_AT"; empty is CREATED_AT.
 	Order string
 	Desc  bool
@@ -42,7 +45,7 @@ type UsersInput struct {
 func (s *Service) Users(ctx context.Context, in UsersInput) (*models.Page[*models.User], error) {
 	q := store.UserQuery{
 		First: DefaultPageSize, Search: strings.TrimSpace(in.Search), CreatedAfter: in.CreatedAfter,
-		CreatedBefore: in.CreatedBefore, Disabled: in.Disabled, Order: store.UserOrder(in.Order), Desc: in.Desc,
+		CreatedBefore: in.CreatedBefore, Disabled: in.Disabled, NeedsReview: in.NeedsReview, Order: store.UserOrder(in.Order), Desc: in.Desc,
 		WithTotal: in.WithTotal, CountOnly: in.CountOnly && in.WithTotal,
 	}
 	if q.Order == "" {

@@ -74,6 +74,9 @@ type Config struct {
 	// admin changed, once the change committed: this instance's session
 	// cache drops them at once instead of when the notification arrives.
 	ForgetUser func(userID string)
+	// DeleteAvatarFile deletes an uploaded avatar's file given its stored
+	// avatar_url, for moderateUser's rejections; files stay when nil.
+	DeleteAvatarFile store.DeleteFile
 }
 
 // Service signs admins in and resolves their sessions. Safe for concurrent use.
@@ -96,13 +99,15 @@ type Service struct {
 	deviceKeys [][]byte
 	// now is time.Now: the clock device cookies are issued and checked by.
 	now func() time.Time
+	// deleteAvatar is Config.DeleteAvatarFile.
+	deleteAvatar store.DeleteFile
 }
 
 // NewService returns a Service over st.
 func NewService(st *store.Store, cfg Config) *Service {
 	s := &Service{store: st, ttl: cfg.SessionTTL, idle: cfg.IdleTimeout, log: cfg.Logger,
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), forget: cfg.ForgetUser,
-		deviceKey: deviceKey(cfg.SecretKey), now: time.Now}
+		deviceKey: deviceKey(cfg.SecretKey), now: time.Now, deleteAvatar: cfg.DeleteAvatarFile}
 	if s.deviceKey != nil {
 		s.deviceKeys = append(s.deviceKeys, s.deviceKey)
 		for _, k := range cfg.PreviousSecretKeys {

@@ -37,6 +37,9 @@ type Main struct {
 
 	// Simulator is the mounted WeChat simulator in dev mode, else nil.
 	Simulator *wechattest.Simulator
+	// Profile is the profile service, whose MediaVerdict the push of a
+	// wxa_media_check event calls (tests call it too).
+	Profile *profile.Service
 	// Getenv reads the OTEL_ settings; os.Getenv when nil.
 	Getenv func(string) string
 	// TraceExporter, when set, turns tracing on with spans sent to it (tests).
@@ -162,8 +165,19 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	// Everything the admin API does runs on its own pool, sign-in and
 	// writes included: an admin request waits only for other admin work.
+	blobs, err := blob.NewDir(cfg.AvatarDir)
+	if err != nil {
+		return err
+	}
+	prof := profile.NewService(st, blobs, m.Log)
+	prof.SetRateLimit(limits, rl.UploadAvatarPerUser)
+	prof.SetForget(svc.ForgetUser)
+	m.Profile = prof
+	if err := m.contentCheck(prof, wcs); err != nil {
+		return err
+	}
 	adm := admin.NewService(m.adminStore, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
-		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser})
+		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser, DeleteAvatarFile: prof.DeleteFile})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {
@@ -174,13 +188,6 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// files that hold nothing secret and can do only what the API allows.
 	mux.Handle("/admin/", web.Admin(profile.ImageSources(cfg.PublicURL)...))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
-	blobs, err := blob.NewDir(cfg.AvatarDir)
-	if err != nil {
-		return err
-	}
-	prof := profile.NewService(st, blobs, m.Log)
-	prof.SetRateLimit(limits, rl.UploadAvatarPerUser)
-	prof.SetForget(svc.ForgetUser)
 	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
 	mux.Handle("/graphql", edge.CORS(cfg.CORSOrigins, gqlhttp.NewHandler(gqlhttp.Config{Auth: svc, Admin: adm, Profile: prof, PublicURL: cfg.PublicURL,
 		Log: m.Log, DevMode: cfg.DevWechat, Timeout: cfg.RequestTimeout, Limits: cfg.QueryLimits,
@@ -231,6 +238,47 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			defer close(m.followed)
 			sessioncache.Follow(followCtx, st, m.SessionCache, m.Log)
 		}()
+	}
+	return nil
+}
+
+// contentCheck turns prof's content checks on when CONTENT_CHECK is,
+// through the WeChat clients wcs (the default first). WeChat fetches
+// avatars at PUBLIC_URL; in dev mode without it, at this server's own
+// address, which the simulator reaches (real WeChat would not). A Config
+// built without check (tests) that asks for checks without PUBLIC_URL
+// outside dev mode fails here as parseConfig would.
+func (m *Main) contentCheck(prof *profile.Service, wcs []*wechat.Client) error {
+	cfg := m.Config
+	if !cfg.ContentCheck {
+		m.Log.Info("content checks off (CONTENT_CHECK=off): nicknames and avatars are saved unchecked")
+		return nil
+	}
+	base := cfg.PublicURL
+	if base == "" {
+		if !cfg.DevWechat {
+			return errors.New(errPublicURLForChecks)
+		}
+		base = m.URL()
+	}
+	apps := make(map[string]*wechat.Client, len(wcs))
+	for _, c := range wcs {
+		apps[c.AppID()] = c
+	}
+	prof.SetContentCheck(profile.ContentCheck{Apps: apps, Default: wcs[0], MediaBase: base})
+	if m.Simulator != nil {
+		// Until the message push endpoint receives the simulator's
+		// wxa_media_check events, dev mode hands its verdicts to
+		// MediaVerdict directly, a second after the upload, as WeChat's
+		// push would.
+		log := m.Log
+		m.Simulator.SetMediaCheckDelivery(time.Second, func(mc wechattest.MediaCheck) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := prof.MediaVerdict(ctx, mc.AppID, mc.TraceID, mc.Suggest, mc.Label); err != nil {
+				log.Warn("dev mode: applying the simulator's media verdict", "err", err)
+			}
+		})
 	}
 	return nil
 }

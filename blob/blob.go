@@ -24,6 +24,9 @@ type Store interface {
 	Put(ctx context.Context, key string, data []byte) error
 	// Open returns the file under key, or ErrNotFound.
 	Open(ctx context.Context, key string) (io.ReadSeekCloser, error)
+	// Delete removes the file under key, or answers ErrNotFound. Callers
+	// delete only a file no user points at any more.
+	Delete(ctx context.Context, key string) error
 }
 
 // ErrNotFound is Open's answer for a key that holds nothing.
@@ -106,6 +109,20 @@ func (d *Dir) Open(_ context.Context, key string) (io.ReadSeekCloser, error) {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
 	return f, nil
+}
+
+// Delete removes the file under key.
+func (d *Dir) Delete(_ context.Context, key string) error {
+	if !ValidKey(key) {
+		return ErrNotFound
+	}
+	err := os.Remove(d.path(key))
+	if errors.Is(err, os.ErrNotExist) {
+		return ErrNotFound
+	} else if err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	return nil
 }
 
 // Handler serves the files of s under prefix (e.g. "/avatars/"): a key's

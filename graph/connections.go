@@ -95,6 +95,7 @@ func usersInput(ctx context.Context, p paging, filter *gqlmodel.UserFilter, orde
 	if filter != nil {
 		in.Search = deref(filter.Search)
 		in.CreatedAfter, in.CreatedBefore, in.Disabled = filter.CreatedAfter, filter.CreatedBefore, filter.Disabled
+		in.NeedsReview = filter.NeedsReview
 	}
 	if orderBy != nil {
 		in.Order = string(orderBy.Field)

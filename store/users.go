@@ -67,6 +67,9 @@ type UserQuery struct {
 	CreatedAfter, CreatedBefore *time.Time
 	// Disabled, when set, keeps only disabled (true) or enabled users.
 	Disabled *bool
+	// NeedsReview, when set, keeps only users whose nickname or avatar
+	// awaits an admin (REVIEW), or (false) only the others.
+	NeedsReview *bool
 	// Order is the sort key; empty means OrderCreatedAt.
 	Order UserOrder
 	// Desc pages from the largest key down.
@@ -357,6 +360,17 @@ func filterUsers(sel *bun.SelectQuery, q UserQuery, wide bool) {
 		} else {
 			sel.Where("u.disabled_at IS NULL")
 		}
+	}
+	if q.NeedsReview != nil {
+		// ARRAY(…) runs once, over user_moderation_review_idx's few rows;
+		// a state counts only while it is about the user's current value.
+		op := "u.id = ANY"
+		if !*q.NeedsReview {
+			op = "u.id <> ALL"
+		}
+		sel.Where(op + `(ARRAY(SELECT m.user_id FROM user_moderation AS m JOIN users AS mu ON mu.id = m.user_id
+			WHERE (m.nickname_state = 'REVIEW' OR m.avatar_state = 'REVIEW')
+			AND ((m.nickname_state = 'REVIEW' AND m.nickname = mu.nickname) OR (m.avatar_state = 'REVIEW' AND m.avatar_url = mu.avatar_url))))`)
 	}
 	if q.Search == "" {
 		return
