@@ -148,6 +148,7 @@ func (s *Store) SetAvatar(ctx context.Context, id, avatarURL string, put func(co
 			return err
 		}
 		// Read the user again: a risky verdict removed the avatar.
+		u = &models.User{ID: id}
 		return tx.NewSelect().Model(u).WherePK().Scan(ctx)
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -377,6 +378,7 @@ func (s *Store) ModerateUser(ctx context.Context, id string, approve bool, audit
 				return err
 			}
 		}
+		u = &models.User{ID: id}
 		return tx.NewSelect().Model(u).WherePK().Scan(ctx)
 	})
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNothingToModerate) {
