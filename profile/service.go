@@ -343,7 +343,9 @@ func (s *Service) DeleteFile(ctx context.Context, avatarURL string) error {
 }
 
 // deleteFile is DeleteFile as a store.DeleteFile.
-func (s *Service) deleteFile(ctx context.Context, avatarURL string) error { return s.DeleteFile(ctx, avatarURL) }
+func (s *Service) deleteFile(ctx context.Context, avatarURL string) error {
+	return s.DeleteFile(ctx, avatarURL)
+}
 
 // MediaVerdict applies WeChat's verdict on an avatar check, as the
 // wxa_media_check push event carries it: appID is the event's appid (the
