@@ -320,7 +320,7 @@ func (s *Service) SetAvatar(ctx context.Context, userID, sessionID string, file 
 	}
 	// Written again under the avatar's lock, in case a rejection of the
 	// same content deleted the file since.
-	u, err := s.store.SetAvatar(ctx, userID, url, put, mc, s.deleteFile)
+	u, err := s.store.SetAvatar(ctx, userID, url, put, mc, s.DeleteFile)
 	return s.saved(userID, u, err)
 }
 
@@ -340,11 +340,6 @@ func (s *Service) DeleteFile(ctx context.Context, avatarURL string) error {
 		return nil
 	}
 	return err
-}
-
-// deleteFile is DeleteFile as a store.DeleteFile.
-func (s *Service) deleteFile(ctx context.Context, avatarURL string) error {
-	return s.DeleteFile(ctx, avatarURL)
 }
 
 // MediaVerdict applies WeChat's verdict on an avatar check, as the
@@ -377,7 +372,7 @@ func (s *Service) MediaVerdict(ctx context.Context, appID, traceID, suggest stri
 	name := "wechat"
 	audit := &models.AuditEntry{ActorKind: "system", ActorName: &name, Action: "user.avatar_rejected",
 		Detail: map[string]any{"traceId": traceID, "label": label, "appId": appID}}
-	out, err := s.store.MediaVerdict(ctx, appID, traceID, suggest, &label, audit, s.deleteFile)
+	out, err := s.store.MediaVerdict(ctx, appID, traceID, suggest, &label, audit, s.DeleteFile)
 	if err != nil {
 		return err
 	}
