@@ -86,6 +86,9 @@ const (
 	sessionRetention = 7 * 24 * time.Hour
 	purgeEvery       = time.Hour
 	purgeBatch       = 1000
+	// mediaCheckRetention is how long a media check's row is kept: WeChat's
+	// verdict comes within minutes, its retries of a push within seconds.
+	mediaCheckRetention = 7 * 24 * time.Hour
 )
 
 // Open connects and migrates the database, listens, and wires the handlers;
@@ -426,6 +429,9 @@ func (m *Main) purgeSessions(ctx context.Context) {
 		}
 		if err == nil && m.pgLimits != nil {
 			_, err = m.pgLimits.Purge(ctx)
+		}
+		if err == nil {
+			_, err = m.store.PurgeMediaChecks(ctx, mediaCheckRetention)
 		}
 		if err != nil && ctx.Err() == nil {
 			m.Log.Warn("purging ended sessions", "err", err)

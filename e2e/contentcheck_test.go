@@ -269,11 +269,18 @@ func TestContentCheck_Avatar(t *testing.T) {
 	if n := cs.CountRows(t, `SELECT count(*) FROM audit_log WHERE action = 'user.avatar_rejected' AND target = ? AND actor_kind = 'system' AND actor_name = 'wechat' AND detail->>'traceId' = ?`, id, mc.TraceID); n != 1 {
 		t.Fatalf("%d user.avatar_rejected entries, want 1", n)
 	}
-	url = cs.upload(t, tok, solidPNG(t, gray))
-	cs.apply(t, mc) // WeChat retrying the risky push
-	if v := cs.moderationOf(t, adminTok, id); str(v.AvatarURL) != url {
-		t.Fatalf("a retried push removed the new avatar: %+v", v)
+	// WeChat retrying the risky push changes nothing, even once the user
+	// has the same image again (its file written again, pending its own
+	// check).
+	if again := cs.upload(t, tok, solidPNG(t, red)); again != url || !cs.served(t, url) {
+		t.Fatalf("the same image again: %s, served %v", again, cs.served(t, url))
 	}
+	cs.apply(t, mc)
+	if v := cs.moderationOf(t, adminTok, id); str(v.AvatarURL) != url || str(v.Moderation.Avatar) != "PENDING" {
+		t.Fatalf("a retried push changed the new upload: %+v", v)
+	}
+	cs.apply(t, cs.verdict(t)) // its own verdict: risky again
+	url = cs.upload(t, tok, solidPNG(t, gray))
 	cs.apply(t, cs.verdict(t))
 
 	// WeChat down: WECHAT_UNAVAILABLE, the avatar unchanged.
