@@ -273,7 +273,7 @@ func applyAvatarVerdict(ctx context.Context, tx bun.Tx, id, avatarURL, traceID, 
 // have one.
 func (s *Store) Moderations(ctx context.Context, ids []string) (map[string]*models.Moderation, error) {
 	var rows []*models.Moderation
-	if err := s.db.NewSelect().Model(&rows).Where("user_id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := s.db.NewSelect().Model(&rows).Where("user_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("store: reading moderation: %w", err)
 	}
 	out := make(map[string]*models.Moderation, len(rows))
