@@ -29,6 +29,9 @@ type UsersInput struct {
 	// Deletion is "NONE", "PENDING" or "ERASED"; empty is every user not
 	// erased.
 	Deletion string
+	// NeedsReview keeps users whose nickname or avatar awaits an admin
+	// (true), or the others (false).
+	NeedsReview *bool
 	// Order is "CREATED_AT" or "LAST_LOGIN_AT"; empty is CREATED_AT.
 	Order string
 	Desc  bool
@@ -45,7 +48,7 @@ type UsersInput struct {
 func (s *Service) Users(ctx context.Context, in UsersInput) (*models.Page[*models.User], error) {
 	q := store.UserQuery{
 		First: DefaultPageSize, Search: strings.TrimSpace(in.Search), CreatedAfter: in.CreatedAfter,
-		CreatedBefore: in.CreatedBefore, Disabled: in.Disabled, Deletion: in.Deletion, Order: store.UserOrder(in.Order), Desc: in.Desc,
+		CreatedBefore: in.CreatedBefore, Disabled: in.Disabled, Deletion: in.Deletion, NeedsReview: in.NeedsReview, Order: store.UserOrder(in.Order), Desc: in.Desc,
 		WithTotal: in.WithTotal, CountOnly: in.CountOnly && in.WithTotal,
 	}
 	if q.Order == "" {

@@ -84,6 +84,9 @@ type Config struct {
 	// ExportMaxRows bounds a users export (ExportUsers);
 	// DefaultExportMaxRows when zero.
 	ExportMaxRows int
+	// DeleteAvatarFile deletes an uploaded avatar's file given its stored
+	// avatar_url, for moderateUser's rejections; files stay when nil.
+	DeleteAvatarFile store.DeleteFile
 }
 
 // Service signs admins in and resolves their sessions. Safe for concurrent use.
@@ -113,6 +116,8 @@ type Service struct {
 	// exportMax is Config.ExportMaxRows.
 	exportSlot chan struct{}
 	exportMax  int
+	// deleteAvatar is Config.DeleteAvatarFile.
+	deleteAvatar store.DeleteFile
 }
 
 // NewService returns a Service over st.
@@ -120,7 +125,8 @@ func NewService(st *store.Store, cfg Config) *Service {
 	s := &Service{store: st, ttl: cfg.SessionTTL, idle: cfg.IdleTimeout, log: cfg.Logger,
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), forget: cfg.ForgetUser,
 		deviceKey: deviceKey(cfg.SecretKey), now: time.Now, blobs: cfg.Blobs, statsZone: cfg.StatsZone,
-		exportSlot: make(chan struct{}, 1), exportMax: cfg.ExportMaxRows}
+		exportSlot: make(chan struct{}, 1), exportMax: cfg.ExportMaxRows,
+		deleteAvatar: cfg.DeleteAvatarFile}
 	if s.statsZone == nil {
 		s.statsZone = time.UTC
 	}

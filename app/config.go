@@ -134,6 +134,15 @@ type Config struct {
 	// in again; zero erases at once.
 	AccountDeleteGrace time.Duration
 
+	// ContentCheck has nicknames and avatars checked by WeChat's content
+	// security (CONTENT_CHECK): on by default outside dev mode. Avatars
+	// are checked at PublicURL, which it then requires (dev mode uses the
+	// server's own address when PUBLIC_URL is unset).
+	ContentCheck bool
+	// contentCheckSpec is CONTENT_CHECK as given, "" for the default;
+	// check resolves it into ContentCheck.
+	contentCheckSpec string
+
 	// generated lists the dev values made up because they were not given.
 	generated []string
 	// wechatAppsSpec is WECHAT_APPS as given, read into WechatApps by check.
@@ -341,6 +350,14 @@ func settingsOf(c *Config) []setting {
 		row("rate-bind-phone-per-user", "RATE_BIND_PHONE_PER_USER", "10/1h", "bindPhoneNumber calls per user, as N/window, or off", limit(&c.RateLimits.BindPhonePerUser)),
 		row("rate-upload-avatar-per-user", "RATE_UPLOAD_AVATAR_PER_USER", "20/1h", "uploadAvatar calls per user, as N/window, or off", limit(&c.RateLimits.UploadAvatarPerUser)),
 		row("rate-push-refused-per-ip", "RATE_PUSH_REFUSED_PER_IP", "30/1m", "refused pushes to /wechat/push/ (bad signature, replay, malformed) per client IPv4 address or IPv6 /64 before it is answered 429; a push that verifies is never limited; as N/window, or off", limit(&c.RateLimits.PushRefusedPerIP)),
+		row("content-check", "CONTENT_CHECK", "", "on or off: WeChat's content security checks of nicknames (msgSecCheck) and uploaded avatars (mediaCheckAsync, which fetches them from PUBLIC_URL); on unless DEV_WECHAT=1", func(env, v string) error {
+			if v != "" && v != "on" && v != "off" {
+				return fmt.Errorf("%s must be on or off, not %q", env, v)
+			}
+			c.contentCheckSpec = v
+			c.ContentCheck = v == "on"
+			return nil
+		}),
 		row("policy-version", "POLICY_VERSION", "", "version of the privacy policy and terms the mini program shows, e.g. 2026-11; users who accepted another are asked again (User.consentRequired); unset tracks no consent", func(env, v string) error {
 			if len(v) > auth.MaxPolicyVersion || strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 				return fmt.Errorf("%s must be at most %d characters without spaces or control characters", env, auth.MaxPolicyVersion)
@@ -516,6 +533,10 @@ func (c *Config) check() error {
 	if err := c.parseWechatApps(c.wechatAppsSpec); err != nil {
 		return err
 	}
+	if c.contentCheckSpec == "" {
+		c.ContentCheck = !c.DevWechat
+	}
+
 	if c.DevWechat {
 		c.fillDevDefaults()
 		if !isLoopbackHost(c.Host) && !c.DevWechatPublic {
@@ -543,8 +564,15 @@ func (c *Config) check() error {
 	if c.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is required (make run finds or starts a local PostgreSQL for you)")
 	}
+	if c.ContentCheck && c.PublicURL == "" && !c.DevWechat {
+		return errors.New(errPublicURLForChecks)
+	}
 	return nil
 }
+
+// errPublicURLForChecks is the start-up's refusal of content checks
+// without PUBLIC_URL.
+const errPublicURLForChecks = "PUBLIC_URL is required when CONTENT_CHECK is on (the default outside dev mode): WeChat fetches each uploaded avatar from it to check it. Set PUBLIC_URL to the origin WeChat reaches this server at, or CONTENT_CHECK=off"
 
 // appIDRule says what validAppID accepts, for error messages.
 const appIDRule = "wx followed by 16 lowercase letters or digits, as WeChat issues them"

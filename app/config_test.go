@@ -30,7 +30,7 @@ const (
 func TestParseConfig(t *testing.T) {
 	t.Parallel()
 	base := map[string]string{
-		"DATABASE_URL": "postgres://localhost/x", "WECHAT_APPID": "wx0123456789abcdef", "WECHAT_SECRET": "s", "SECRET_KEY": goodKey,
+		"DATABASE_URL": "postgres://localhost/x", "WECHAT_APPID": "wx0123456789abcdef", "WECHAT_SECRET": "s", "SECRET_KEY": goodKey, "PUBLIC_URL": "https://api.example.com",
 	}
 	with := func(k, v string) map[string]string {
 		m := map[string]string{}
@@ -252,7 +252,7 @@ func TestParseConfig_WechatApps(t *testing.T) {
 	)
 	apps := appA + ":" + secretA + "," + appB + ":" + secretB
 	env := func(kv ...string) map[string]string {
-		m := map[string]string{"DATABASE_URL": "postgres://localhost/x", "SECRET_KEY": goodKey}
+		m := map[string]string{"DATABASE_URL": "postgres://localhost/x", "SECRET_KEY": goodKey, "PUBLIC_URL": "https://api.example.com"}
 		for i := 0; i < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}
@@ -380,13 +380,13 @@ func TestParseConfig_WechatApps(t *testing.T) {
 func TestDefaultConfig_IsWhatParsingNothingGives(t *testing.T) {
 	t.Parallel()
 	parsed, err := parseConfig("t", nil, envOf(map[string]string{
-		"DATABASE_URL": "postgres://localhost/x", "WECHAT_APPID": "wx0123456789abcdef", "WECHAT_SECRET": "s", "SECRET_KEY": goodKey,
+		"DATABASE_URL": "postgres://localhost/x", "WECHAT_APPID": "wx0123456789abcdef", "WECHAT_SECRET": "s", "SECRET_KEY": goodKey, "PUBLIC_URL": "https://api.example.com",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := DefaultConfig()
-	c.DatabaseURL, c.WechatAppID, c.WechatSecret = "postgres://localhost/x", "wx0123456789abcdef", "s"
+	c.DatabaseURL, c.WechatAppID, c.WechatSecret, c.PublicURL = "postgres://localhost/x", "wx0123456789abcdef", "s", "https://api.example.com"
 	if c.SecretKey, err = auth.ParseSecretKey(goodKey); err != nil {
 		t.Fatal(err)
 	}
@@ -507,5 +507,46 @@ func TestParseConfig_QueryLimits(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), bad[0]+" must be a number from 1 to ") {
 			t.Errorf("%s=%s: %v", bad[0], bad[1], err)
 		}
+	}
+}
+
+// TestParseConfig_ContentCheck: on by default outside dev mode, where it
+// needs PUBLIC_URL (WeChat fetches avatars there) and start-up says so;
+// off by default in dev mode.
+func TestParseConfig_ContentCheck(t *testing.T) {
+	t.Parallel()
+	prod := func(kv ...string) map[string]string {
+		m := map[string]string{"DATABASE_URL": "postgres://localhost/x", "WECHAT_APPID": "wx0123456789abcdef", "WECHAT_SECRET": "s", "SECRET_KEY": goodKey}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		on   bool
+		err  string
+	}{
+		{"DefaultOn", prod("PUBLIC_URL", "https://api.example.com"), true, ""},
+		{"OnWithoutPublicURL", prod(), false, "PUBLIC_URL is required when CONTENT_CHECK is on"},
+		{"ExplicitOnWithoutPublicURL", prod("CONTENT_CHECK", "on"), false, "PUBLIC_URL is required when CONTENT_CHECK is on"},
+		{"OffWithoutPublicURL", prod("CONTENT_CHECK", "off"), false, ""},
+		{"DevDefaultOff", map[string]string{"DEV_WECHAT": "1", "DATABASE_URL": "postgres://localhost/x"}, false, ""},
+		{"DevOnWithoutPublicURL", map[string]string{"DEV_WECHAT": "1", "DATABASE_URL": "postgres://localhost/x", "CONTENT_CHECK": "on"}, true, ""},
+		{"BadValue", prod("CONTENT_CHECK", "yes"), false, "CONTENT_CHECK must be on or off"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseConfig("t", nil, envOf(tc.env), io.Discard)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || c.ContentCheck != tc.on {
+				t.Fatalf("ContentCheck = %v, %v; want %v", c.ContentCheck, err, tc.on)
+			}
+		})
 	}
 }

@@ -39,6 +39,9 @@ type Main struct {
 
 	// Simulator is the mounted WeChat simulator in dev mode, else nil.
 	Simulator *wechattest.Simulator
+	// Profile is the profile service, whose MediaVerdict the push of a
+	// wxa_media_check event calls (tests call it too).
+	Profile *profile.Service
 	// Getenv reads the OTEL_ settings; os.Getenv when nil.
 	Getenv func(string) string
 	// TraceExporter, when set, turns tracing on with spans sent to it (tests).
@@ -101,6 +104,9 @@ const (
 	sessionRetention = 7 * 24 * time.Hour
 	purgeEvery       = time.Hour
 	purgeBatch       = 1000
+	// mediaCheckRetention is how long a media check's row is kept: WeChat's
+	// verdict comes within minutes, its retries of a push within seconds.
+	mediaCheckRetention = 7 * 24 * time.Hour
 )
 
 // Open connects and migrates the database, listens, and wires the handlers;
@@ -188,9 +194,16 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	// Everything the admin API does runs on its own pool, sign-in and
 	// writes included: an admin request waits only for other admin work.
+	prof := profile.NewService(st, blobs, m.Log)
+	prof.SetRateLimit(limits, rl.UploadAvatarPerUser)
+	prof.SetForget(svc.ForgetUser)
+	m.Profile = prof
+	if err := m.contentCheck(prof, wcs); err != nil {
+		return err
+	}
 	adm := admin.NewService(m.adminStore, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
 		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser, Blobs: blobs, StatsZone: cfg.StatsZone,
-		ExportMaxRows: cfg.AdminExportMaxRows})
+		ExportMaxRows: cfg.AdminExportMaxRows, DeleteAvatarFile: prof.DeleteFile})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {
@@ -207,9 +220,6 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// The users CSV export: an API call (bearer token, CORS as /graphql's)
 	// that streams, which a GraphQL answer cannot.
 	mux.Handle(admin.ExportPath, edge.CORS(cfg.CORSOrigins, adm.ExportHandler()))
-	prof := profile.NewService(st, blobs, m.Log)
-	prof.SetRateLimit(limits, rl.UploadAvatarPerUser)
-	prof.SetForget(svc.ForgetUser)
 	mux.Handle(profile.AvatarPath, blob.Handler(blobs, profile.AvatarPath))
 	if err := m.mountPush(mux, limits, svc); err != nil {
 		return err
@@ -266,6 +276,47 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			defer close(m.followed)
 			sessioncache.Follow(followCtx, st, m.SessionCache, m.Log)
 		}()
+	}
+	return nil
+}
+
+// contentCheck turns prof's content checks on when CONTENT_CHECK is,
+// through the WeChat clients wcs (the default first). WeChat fetches
+// avatars at PUBLIC_URL; in dev mode without it, at this server's own
+// address, which the simulator reaches (real WeChat would not). A Config
+// built without check (tests) that asks for checks without PUBLIC_URL
+// outside dev mode fails here as parseConfig would.
+func (m *Main) contentCheck(prof *profile.Service, wcs []*wechat.Client) error {
+	cfg := m.Config
+	if !cfg.ContentCheck {
+		m.Log.Info("content checks off (CONTENT_CHECK=off): nicknames and avatars are saved unchecked")
+		return nil
+	}
+	base := cfg.PublicURL
+	if base == "" {
+		if !cfg.DevWechat {
+			return errors.New(errPublicURLForChecks)
+		}
+		base = m.URL()
+	}
+	apps := make(map[string]*wechat.Client, len(wcs))
+	for _, c := range wcs {
+		apps[c.AppID()] = c
+	}
+	prof.SetContentCheck(profile.ContentCheck{Apps: apps, Default: wcs[0], MediaBase: base})
+	if m.Simulator != nil {
+		// Until the message push endpoint receives the simulator's
+		// wxa_media_check events, dev mode hands its verdicts to
+		// MediaVerdict directly, a second after the upload, as WeChat's
+		// push would.
+		log := m.Log
+		m.Simulator.SetMediaCheckDelivery(time.Second, func(mc wechattest.MediaCheck) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := prof.MediaVerdict(ctx, mc.AppID, mc.TraceID, mc.Suggest, mc.Label); err != nil {
+				log.Warn("dev mode: applying the simulator's media verdict", "err", err)
+			}
+		})
 	}
 	return nil
 }
@@ -451,6 +502,9 @@ func (m *Main) purgeSessions(ctx context.Context) {
 		}
 		if err == nil && m.pgLimits != nil {
 			_, err = m.pgLimits.Purge(ctx)
+		}
+		if err == nil {
+			_, err = m.store.PurgeMediaChecks(ctx, mediaCheckRetention)
 		}
 		if err != nil && ctx.Err() == nil {
 			m.Log.Warn("purging ended sessions", "err", err)

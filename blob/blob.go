@@ -24,9 +24,8 @@ type Store interface {
 	Put(ctx context.Context, key string, data []byte) error
 	// Open returns the file under key, or ErrNotFound.
 	Open(ctx context.Context, key string) (io.ReadSeekCloser, error)
-	// Delete removes the file under key; a key that holds nothing is no
-	// error. Only for a file no user references any more (an erased
-	// user's avatar): keys are shared by equal content.
+	// Delete removes the file under key, or answers ErrNotFound. Callers
+	// delete only a file no user points at any more.
 	Delete(ctx context.Context, key string) error
 }
 
@@ -115,23 +114,26 @@ func (d *Dir) Open(_ context.Context, key string) (io.ReadSeekCloser, error) {
 // Delete removes the file under key.
 func (d *Dir) Delete(_ context.Context, key string) error {
 	if !ValidKey(key) {
-		return fmt.Errorf("blob: invalid key")
+		return ErrNotFound
 	}
-	if err := os.Remove(d.path(key)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	err := os.Remove(d.path(key))
+	if errors.Is(err, os.ErrNotExist) {
+		return ErrNotFound
+	} else if err != nil {
 		return fmt.Errorf("blob: %w", err)
 	}
 	return nil
 }
 
 // DeleteAll deletes every key of keys from s (none when s is nil), going
-// on past a failure, and returns the failures joined.
+// on past a failure (a file already gone is none), and returns the failures joined.
 func DeleteAll(ctx context.Context, s Store, keys []string) error {
 	if s == nil {
 		return nil
 	}
 	var errs []error
 	for _, k := range keys {
-		if err := s.Delete(ctx, k); err != nil {
+		if err := s.Delete(ctx, k); err != nil && !errors.Is(err, ErrNotFound) {
 			errs = append(errs, fmt.Errorf("%s: %w", k, err))
 		}
 	}

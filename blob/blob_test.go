@@ -57,3 +57,49 @@ func TestDir_PutOpenServe(t *testing.T) {
 		t.Fatalf("POST = %d", r.StatusCode)
 	}
 }
+
+func TestDir_Delete(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	root := t.TempDir()
+	d, err := NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("\xff\xd8\xff fake jpeg")
+	key := Key(data, "jpg")
+	if err := d.Put(ctx, key, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Open(ctx, key); err != ErrNotFound {
+		t.Fatalf("Open after Delete = %v, want ErrNotFound", err)
+	}
+	if err := d.Delete(ctx, key); err != ErrNotFound {
+		t.Fatalf("second Delete = %v, want ErrNotFound", err)
+	}
+	// A key of any other shape never reaches the filesystem.
+	outside := filepath.Join(root, "keep.jpg")
+	if err := os.WriteFile(outside, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"../keep.jpg", "keep.jpg", key + "/..", ""} {
+		if err := d.Delete(ctx, bad); err != ErrNotFound {
+			t.Errorf("Delete(%q) = %v, want ErrNotFound", bad, err)
+		}
+	}
+	if _, err := os.Stat(outside); err != nil {
+		t.Fatal("a file outside the keys was deleted")
+	}
+	// Put after Delete writes the file again.
+	if err := d.Put(ctx, key, data); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := d.Open(ctx, key); err != nil {
+		t.Fatal(err)
+	} else {
+		f.Close()
+	}
+}

@@ -98,6 +98,7 @@ func usersInput(ctx context.Context, p paging, filter *gqlmodel.UserFilter, orde
 		if filter.Deletion != nil {
 			in.Deletion = string(*filter.Deletion)
 		}
+		in.NeedsReview = filter.NeedsReview
 	}
 	if orderBy != nil {
 		in.Order = string(orderBy.Field)

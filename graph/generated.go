@@ -109,6 +109,16 @@ type ComplexityRoot struct {
 		UnionID     func(childComplexity int) int
 	}
 
+	Moderation struct {
+		Avatar          func(childComplexity int) int
+		AvatarLabel     func(childComplexity int) int
+		AvatarTraceID   func(childComplexity int) int
+		NeedsReview     func(childComplexity int) int
+		Nickname        func(childComplexity int) int
+		NicknameLabel   func(childComplexity int) int
+		NicknameTraceID func(childComplexity int) int
+	}
+
 	Mutation struct {
 		AcceptPolicy       func(childComplexity int, version string) int
 		AdminLogin         func(childComplexity int, username string, password string) int
@@ -121,6 +131,7 @@ type ComplexityRoot struct {
 		Login              func(childComplexity int, input gqlmodel.LoginInput) int
 		Logout             func(childComplexity int) int
 		LogoutEverywhere   func(childComplexity int, keepCurrent *bool) int
+		ModerateUser       func(childComplexity int, id string, approve bool) int
 		RevokeMySession    func(childComplexity int, id string) int
 		RevokeSession      func(childComplexity int, id string) int
 		RevokeUserSessions func(childComplexity int, userID string) int
@@ -194,6 +205,7 @@ type ComplexityRoot struct {
 		Identities          func(childComplexity int) int
 		Language            func(childComplexity int) int
 		LastLoginAt         func(childComplexity int) int
+		Moderation          func(childComplexity int) int
 		Nickname            func(childComplexity int) int
 		Phone               func(childComplexity int) int
 		PolicyVersion       func(childComplexity int) int
@@ -237,6 +249,7 @@ type MutationResolver interface {
 	EnableUser(ctx context.Context, id string) (*models.User, error)
 	RevokeSession(ctx context.Context, id string) (bool, error)
 	RevokeUserSessions(ctx context.Context, userID string) (int, error)
+	ModerateUser(ctx context.Context, id string, approve bool) (*models.User, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
@@ -264,6 +277,8 @@ type UserResolver interface {
 	Sessions(ctx context.Context, obj *models.User) ([]*models.Session, error)
 	PolicyVersion(ctx context.Context, obj *models.User) (*string, error)
 	ConsentRequired(ctx context.Context, obj *models.User) (bool, error)
+
+	Moderation(ctx context.Context, obj *models.User) (*models.UserModeration, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -504,6 +519,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Identity.UnionID(childComplexity), true
 
+	case "Moderation.avatar":
+		if e.ComplexityRoot.Moderation.Avatar == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Moderation.Avatar(childComplexity), true
+	case "Moderation.avatarLabel":
+		if e.ComplexityRoot.Moderation.AvatarLabel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Moderation.AvatarLabel(childComplexity), true
+	case "Moderation.avatarTraceId":
+		if e.ComplexityRoot.Moderation.AvatarTraceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Moderation.AvatarTraceID(childComplexity), true
+	case "Moderation.needsReview":
+		if e.ComplexityRoot.Moderation.NeedsReview == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Moderation.NeedsReview(childComplexity), true
+	case "Moderation.nickname":
+		if e.ComplexityRoot.Moderation.Nickname == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Moderation.Nickname(childComplexity), true
+	case "Moderation.nicknameLabel":
+		if e.ComplexityRoot.Moderation.NicknameLabel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Moderation.NicknameLabel(childComplexity), true
+	case "Moderation.nicknameTraceId":
+		if e.ComplexityRoot.Moderation.NicknameTraceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Moderation.NicknameTraceID(childComplexity), true
+
 	case "Mutation.acceptPolicy":
 		if e.ComplexityRoot.Mutation.AcceptPolicy == nil {
 			break
@@ -610,6 +668,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.LogoutEverywhere(childComplexity, args["keepCurrent"].(*bool)), true
+	case "Mutation.moderateUser":
+		if e.ComplexityRoot.Mutation.ModerateUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_moderateUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ModerateUser(childComplexity, args["id"].(string), args["approve"].(bool)), true
 	case "Mutation.revokeMySession":
 		if e.ComplexityRoot.Mutation.RevokeMySession == nil {
 			break
@@ -1012,6 +1081,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.LastLoginAt(childComplexity), true
+	case "User.moderation":
+		if e.ComplexityRoot.User.Moderation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Moderation(childComplexity), true
 	case "User.nickname":
 		if e.ComplexityRoot.User.Nickname == nil {
 			break
@@ -1180,8 +1255,9 @@ USER_DISABLED, INVALID_CREDENTIALS, RATE_LIMITED (with
 ` + "`" + `extensions.retryAfter` + "`" + `, seconds), WECHAT_CODE_INVALID, WECHAT_RATE_LIMITED,
 WECHAT_USER_BLOCKED, WECHAT_UNAVAILABLE, DECRYPT_FAILED, SESSION_KEY_EXPIRED
 (call wx.login() and log in again), PHONE_IN_USE (bindPhoneNumber: another
-user has the number), QUERY_TOO_COMPLEX, INTERNAL (with
-` + "`" + `extensions.requestId` + "`" + `).
+user has the number), CONTENT_REJECTED (updateProfile: WeChat's content
+security check refused the nickname; ` + "`" + `extensions.label` + "`" + ` is WeChat's
+category), QUERY_TOO_COMPLEX, INTERNAL (with ` + "`" + `extensions.requestId` + "`" + `).
 """
 schema {
   query: Query
@@ -1294,6 +1370,14 @@ type Mutation {
   (` + "`" + `<input type="nickname">` + "`" + `) and its own form give it. Only the fields given
   (and not null) change. UNAUTHENTICATED without a session; BAD_USER_INPUT
   for a field that breaks its rule.
+
+  When the server checks content (CONTENT_CHECK=on), a nickname is first
+  sent to WeChat's content security check (msgSecCheck): CONTENT_REJECTED
+  when WeChat finds it risky (nothing changes; ` + "`" + `extensions.label` + "`" + ` is
+  WeChat's category, e.g. 20001), saved when it passes or needs review (an
+  admin then decides, see moderateUser); WECHAT_UNAVAILABLE or
+  WECHAT_RATE_LIMITED when WeChat cannot answer (nothing changes, retry);
+  RATE_LIMITED past 60 nickname checks an hour.
   """
   updateProfile(input: ProfileInput!): User!
 
@@ -1305,6 +1389,13 @@ type Mutation {
   JPEG or WebP image (judged by its bytes, not its name or declared type) of
   at most 4096×4096 pixels. It is re-encoded (metadata dropped, at most
   640×640) and served from a content-addressed URL. BAD_USER_INPUT otherwise.
+
+  When the server checks content (CONTENT_CHECK=on), WeChat is then asked to
+  check the image (mediaCheckAsync) and answers later: meanwhile the user
+  sees the new avatar, and admins see it PENDING (User.moderation). If
+  WeChat finds it risky, it is removed (avatarUrl becomes null).
+  WECHAT_UNAVAILABLE or WECHAT_RATE_LIMITED when WeChat cannot be asked
+  (the avatar unchanged, retry).
   """
   uploadAvatar(file: Upload!): User! @onePerRequest
 
@@ -1402,6 +1493,16 @@ type Mutation {
 
   "End every live session of a user; returns how many. ADMIN only."
   revokeUserSessions(userId: ID!): Int! @hasRole(role: ADMIN)
+
+  """
+  Decide on a user's content that awaits an admin (User.moderation): a
+  nickname in REVIEW, an avatar in REVIEW or PENDING. ` + "`" + `approve: true` + "`" + ` makes
+  them APPROVED; ` + "`" + `false` + "`" + ` removes them (nickname and avatarUrl become null,
+  the avatar's file is deleted unless another user has the same image).
+  BAD_USER_INPUT for an unknown user or one with nothing awaiting a
+  decision. Written to the audit log (user.moderate). ADMIN only.
+  """
+  moderateUser(id: ID!, approve: Boolean!): User! @hasRole(role: ADMIN)
 }
 
 """
@@ -1534,6 +1635,8 @@ type User {
   erasesAt: Time @hasRole(role: VIEWER)
   "When the account was erased (a tombstone: every personal field is null). Admins only."
   deletedAt: Time @hasRole(role: VIEWER)
+  "Where the nickname and avatar stand in WeChat's content check and an admin's review. Admins only."
+  moderation: Moderation! @hasRole(role: VIEWER)
 }
 
 "Which users by account deletion state."
@@ -1544,6 +1647,46 @@ enum DeletionState {
   PENDING
   "Erased: tombstones."
   ERASED
+}
+
+"""
+Where a nickname or avatar stands in WeChat's content security check
+(CONTENT_CHECK) and an admin's review.
+"""
+enum ModerationState {
+  """
+  Saved without a check: CONTENT_CHECK was off, it predates the checks, or
+  it came from WeChat's own profile data at login.
+  """
+  UNCHECKED
+  "Sent to WeChat; its verdict has not come yet (avatars only). Shown meanwhile."
+  PENDING
+  "WeChat said pass, or an admin approved it."
+  APPROVED
+  "WeChat said review: shown, and waiting for an admin (moderateUser)."
+  REVIEW
+}
+
+"A user's content as WeChat's checks and the admins judged it."
+type Moderation {
+  "The nickname's state; null when the user has none."
+  nickname: ModerationState
+  """
+  WeChat's label of the nickname's verdict: 100 normal, 10001 ad, 20001
+  politics, 20002 porn, 20003 abuse, 20006 crime, 20008 fraud, 20012
+  vulgar, 20013 copyright, 21000 other. Null when unchecked.
+  """
+  nicknameLabel: Int
+  "WeChat's trace_id of the nickname's check, for an appeal to WeChat."
+  nicknameTraceId: String
+  "The avatar's state; null when the user has no avatar."
+  avatar: ModerationState
+  "WeChat's label of the avatar's verdict; null until it comes."
+  avatarLabel: Int
+  "WeChat's trace_id of the avatar's check."
+  avatarTraceId: String
+  "Whether the nickname or the avatar is in REVIEW."
+  needsReview: Boolean!
 }
 
 "A user's sign-in from one mini program."
@@ -1664,6 +1807,11 @@ input UserFilter {
   disabled: Boolean
   "By deletion state. Omitted: every user not erased (NONE and PENDING)."
   deletion: DeletionState
+  """
+  Only users whose nickname or avatar is in REVIEW, awaiting an admin
+  (true), or only the others (false).
+  """
+  needsReview: Boolean
 }
 
 "How to order users; ties are broken by id."
@@ -1714,7 +1862,7 @@ type PageInfo {
 input AuditFilter {
   "The admin's or user's id."
   actorId: ID
-  "e.g. admin.login, admin.login_failed, user.create, user.login, user.logout, user.disable, user.enable, session.revoke, user.revoke_sessions."
+  "e.g. admin.login, admin.login_failed, user.create, user.login, user.logout, user.disable, user.enable, session.revoke, user.revoke_sessions, user.moderate, user.avatar_rejected."
   action: String
   "The id the action was done to."
   target: String
@@ -1893,6 +2041,26 @@ func (ec *executionContext) childFields_Identity(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Identity", field.Name)
 }
 
+func (ec *executionContext) childFields_Moderation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "nickname":
+		return ec.fieldContext_Moderation_nickname(ctx, field)
+	case "nicknameLabel":
+		return ec.fieldContext_Moderation_nicknameLabel(ctx, field)
+	case "nicknameTraceId":
+		return ec.fieldContext_Moderation_nicknameTraceId(ctx, field)
+	case "avatar":
+		return ec.fieldContext_Moderation_avatar(ctx, field)
+	case "avatarLabel":
+		return ec.fieldContext_Moderation_avatarLabel(ctx, field)
+	case "avatarTraceId":
+		return ec.fieldContext_Moderation_avatarTraceId(ctx, field)
+	case "needsReview":
+		return ec.fieldContext_Moderation_needsReview(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Moderation", field.Name)
+}
+
 func (ec *executionContext) childFields_MySession(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2011,6 +2179,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_erasesAt(ctx, field)
 	case "deletedAt":
 		return ec.fieldContext_User_deletedAt(ctx, field)
+	case "moderation":
+		return ec.fieldContext_User_moderation(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -2300,6 +2470,28 @@ func (ec *executionContext) field_Mutation_logoutEverywhere_args(ctx context.Con
 		return nil, err
 	}
 	args["keepCurrent"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_moderateUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "approve",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["approve"] = arg1
 	return args, nil
 }
 
@@ -3504,6 +3696,167 @@ func (ec *executionContext) fieldContext_Identity_lastLoginAt(_ context.Context,
 	return graphql.NewScalarFieldContext("Identity", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Moderation_nickname(ctx context.Context, field graphql.CollectedField, obj *models.UserModeration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Moderation_nickname(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nickname, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ModerationState) graphql.Marshaler {
+			return ec.marshalOModerationState2ᚖwxloginᚋmodelsᚐModerationState(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Moderation_nickname(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Moderation", field, false, false, "ModerationState")
+}
+
+func (ec *executionContext) _Moderation_nicknameLabel(ctx context.Context, field graphql.CollectedField, obj *models.UserModeration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Moderation_nicknameLabel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NicknameLabel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Moderation_nicknameLabel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Moderation", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Moderation_nicknameTraceId(ctx context.Context, field graphql.CollectedField, obj *models.UserModeration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Moderation_nicknameTraceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NicknameTraceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Moderation_nicknameTraceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Moderation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Moderation_avatar(ctx context.Context, field graphql.CollectedField, obj *models.UserModeration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Moderation_avatar(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Avatar, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ModerationState) graphql.Marshaler {
+			return ec.marshalOModerationState2ᚖwxloginᚋmodelsᚐModerationState(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Moderation_avatar(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Moderation", field, false, false, "ModerationState")
+}
+
+func (ec *executionContext) _Moderation_avatarLabel(ctx context.Context, field graphql.CollectedField, obj *models.UserModeration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Moderation_avatarLabel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AvatarLabel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Moderation_avatarLabel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Moderation", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Moderation_avatarTraceId(ctx context.Context, field graphql.CollectedField, obj *models.UserModeration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Moderation_avatarTraceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AvatarTraceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Moderation_avatarTraceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Moderation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Moderation_needsReview(ctx context.Context, field graphql.CollectedField, obj *models.UserModeration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Moderation_needsReview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NeedsReview(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Moderation_needsReview(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Moderation", field, true, false, "Boolean")
+}
+
 func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4238,6 +4591,68 @@ func (ec *executionContext) fieldContext_Mutation_revokeUserSessions(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeUserSessions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_moderateUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_moderateUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ModerateUser(ctx, fc.Args["id"].(string), fc.Args["approve"].(bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.User
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.User
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖwxloginᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_moderateUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_moderateUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6032,6 +6447,56 @@ func (ec *executionContext) fieldContext_User_deletedAt(_ context.Context, field
 	return graphql.NewScalarFieldContext("User", field, false, false, "Time")
 }
 
+func (ec *executionContext) _User_moderation(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_moderation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Moderation(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *models.UserModeration
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.UserModeration
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, obj, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.UserModeration) graphql.Marshaler {
+			return ec.marshalNModeration2ᚖwxloginᚋmodelsᚐUserModeration(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_moderation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Moderation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.UserConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7531,7 +7996,7 @@ func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"search", "createdAfter", "createdBefore", "disabled", "deletion"}
+	fieldsInOrder := [...]string{"search", "createdAfter", "createdBefore", "disabled", "deletion", "needsReview"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -7573,6 +8038,13 @@ func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.Deletion = data
+		case "needsReview":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("needsReview"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NeedsReview = data
 		}
 	}
 	return it, nil
@@ -8110,6 +8582,69 @@ func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var moderationImplementors = []string{"Moderation"}
+
+func (ec *executionContext) _Moderation(ctx context.Context, sel ast.SelectionSet, obj *models.UserModeration) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, moderationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Moderation")
+		case "nickname":
+			out.Values[i] = ec._Moderation_nickname(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "nicknameLabel":
+			out.Values[i] = ec._Moderation_nicknameLabel(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "nicknameTraceId":
+			out.Values[i] = ec._Moderation_nicknameTraceId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "avatar":
+			out.Values[i] = ec._Moderation_avatar(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "avatarLabel":
+			out.Values[i] = ec._Moderation_avatarLabel(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "avatarTraceId":
+			out.Values[i] = ec._Moderation_avatarTraceId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "needsReview":
+			out.Values[i] = ec._Moderation_needsReview(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -8237,6 +8772,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeUserSessions":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeUserSessions(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "moderateUser":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_moderateUser(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -8726,6 +9268,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "moderation":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_moderation(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9379,6 +9927,14 @@ func (ec *executionContext) marshalNMap2map(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) marshalNModeration2ᚖwxloginᚋmodelsᚐUserModeration(ctx context.Context, sel ast.SelectionSet, v *models.UserModeration) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Moderation!")
+		return graphql.Null
+	}
+	return ec._Moderation(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNMySession2ᚕᚖwxloginᚋauthᚐOwnSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*auth.OwnSession) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -9818,6 +10374,22 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOModerationState2ᚖwxloginᚋmodelsᚐModerationState(ctx context.Context, v any) (*models.ModerationState, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(models.ModerationState)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOModerationState2ᚖwxloginᚋmodelsᚐModerationState(ctx context.Context, sel ast.SelectionSet, v *models.ModerationState) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

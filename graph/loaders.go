@@ -17,6 +17,8 @@ import (
 type loaders struct {
 	identities *dataloadgen.Loader[string, []*models.Identity]
 	sessions   *dataloadgen.Loader[string, []*models.Session]
+	// moderation loads user_moderation rows, nil for a user without one.
+	moderation *dataloadgen.Loader[string, *models.Moderation]
 }
 
 type loadersKey struct{}
@@ -64,6 +66,14 @@ func loadersFrom(ctx context.Context) *loaders {
 		ll.l = &loaders{
 			identities: dataloadgen.NewLoader(byKey(ll.adm.IdentitiesOf), dataloadgen.WithWait(time.Millisecond)),
 			sessions:   dataloadgen.NewLoader(byKey(ll.adm.LiveSessionsOf), dataloadgen.WithWait(time.Millisecond)),
+			moderation: dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]*models.Moderation, []error) {
+				m, err := ll.adm.Moderations(ctx, keys)
+				out, errs := make([]*models.Moderation, len(keys)), make([]error, len(keys))
+				for i, k := range keys {
+					out[i], errs[i] = m[k], err
+				}
+				return out, errs
+			}, dataloadgen.WithWait(time.Millisecond)),
 		}
 	})
 	return ll.l

@@ -59,7 +59,7 @@ func (r *mutationResolver) UpdateProfile(ctx context.Context, input gqlmodel.Pro
 	if err != nil {
 		return nil, err
 	}
-	return r.Profile.Update(ctx, caller.User.ID, profile.Input{Nickname: input.Nickname, Gender: input.Gender,
+	return r.Profile.Update(ctx, caller.User.ID, caller.Session.ID, profile.Input{Nickname: input.Nickname, Gender: input.Gender,
 		Language: input.Language, City: input.City, Province: input.Province, Country: input.Country})
 }
 
@@ -69,7 +69,7 @@ func (r *mutationResolver) UploadAvatar(ctx context.Context, file graphql.Upload
 	if err != nil {
 		return nil, err
 	}
-	return r.Profile.SetAvatar(ctx, caller.User.ID, file.File)
+	return r.Profile.SetAvatar(ctx, caller.User.ID, caller.Session.ID, file.File)
 }
 
 // BindPhoneNumber is the resolver for the bindPhoneNumber field.
@@ -198,6 +198,15 @@ func (r *mutationResolver) RevokeUserSessions(ctx context.Context, userID string
 		return 0, err
 	}
 	return r.Resolver.Admin.RevokeUserSessions(ctx, c, userID, clientFrom(ctx).IP)
+}
+
+// ModerateUser is the resolver for the moderateUser field.
+func (r *mutationResolver) ModerateUser(ctx context.Context, id string, approve bool) (*models.User, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Resolver.Admin.ModerateUser(ctx, c, id, approve, clientFrom(ctx).IP)
 }
 
 // Me is the resolver for the me field.
@@ -350,6 +359,16 @@ func (r *userResolver) ConsentRequired(ctx context.Context, obj *models.User) (b
 	}
 	v, err := policyVersionOf(ctx, r.Auth, obj.ID)
 	return v != current, err
+}
+
+// Moderation is the resolver for the moderation field.
+func (r *userResolver) Moderation(ctx context.Context, obj *models.User) (*models.UserModeration, error) {
+	m, err := loadersFrom(ctx).moderation.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := m.Of(obj)
+	return &out, nil
 }
 
 // AuditEntry returns AuditEntryResolver implementation.

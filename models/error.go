@@ -39,6 +39,11 @@ const (
 	// CodePhoneInUse means bindPhoneNumber verified a number that another
 	// user already has: a number belongs to one user at a time.
 	CodePhoneInUse = "PHONE_IN_USE"
+	// CodeContentRejected means WeChat's content security check found the
+	// text risky (updateProfile's nickname): nothing was saved, and
+	// extensions.label is WeChat's category (20001 politics, 20002 porn,
+	// 20003 abuse, 10001 ad, …). Ask the user for other text.
+	CodeContentRejected = "CONTENT_REJECTED"
 	// CodeQueryTooComplex means the request was refused before it ran: too
 	// many tokens, fields, aliases, directives or levels, or more than one
 	// login-like mutation.

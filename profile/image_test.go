@@ -231,7 +231,7 @@ func TestSetAvatar_SlowDecodeRefused(t *testing.T) {
 	s := &Service{decodes: make(chan struct{}, 1), largeDecodes: make(chan struct{}, 1), decodeWait: time.Hour,
 		decodeTimeout: time.Millisecond}
 	data := testJPEG(1024, 1024, []byte{0x11, 0x11, 0x11}, true, maxJPEGScans, false)
-	_, err := s.SetAvatar(context.Background(), "someone", bytes.NewReader(data))
+	_, err := s.SetAvatar(context.Background(), "someone", "", bytes.NewReader(data))
 	if models.ErrorCode(err) != models.CodeBadUserInput || !strings.Contains(err.Error(), "took too long") {
 		t.Fatalf("err = %v, want BAD_USER_INPUT, too long", err)
 	}
@@ -250,7 +250,7 @@ func TestSetAvatar_DecodesTakeTurns(t *testing.T) {
 	defer cancel()
 	var b bytes.Buffer
 	_ = png.Encode(&b, image.NewGray(image.Rect(0, 0, 3, 2)))
-	_, err := s.SetAvatar(ctx, "someone", &b)
+	_, err := s.SetAvatar(ctx, "someone", "", &b)
 	if models.ErrorCode(err) != models.CodeRateLimited {
 		t.Fatalf("err = %v, want RATE_LIMITED", err)
 	}
@@ -444,7 +444,7 @@ func TestInspectAvatar_PanicRefused(t *testing.T) {
 		t.Fatalf("err = %v, want not a readable webp image", err)
 	}
 	s := &Service{decodes: make(chan struct{}, 1), largeDecodes: make(chan struct{}, 1), decodeWait: time.Hour}
-	_, err := s.SetAvatar(context.Background(), "someone", bytes.NewReader(data))
+	_, err := s.SetAvatar(context.Background(), "someone", "", bytes.NewReader(data))
 	if models.ErrorCode(err) != models.CodeBadUserInput || !strings.Contains(err.Error(), "not a readable webp image") {
 		t.Fatalf("SetAvatar: err = %v, want BAD_USER_INPUT, not readable", err)
 	}

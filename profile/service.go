@@ -53,6 +53,8 @@ type Service struct {
 	// limits and avatarLimit bound uploads per user; see SetRateLimit.
 	limits      *ratelimit.Guard
 	avatarLimit ratelimit.Limit
+	// check is WeChat's content security; nil when CONTENT_CHECK is off.
+	check *ContentCheck
 }
 
 // NewService returns a Service storing avatars in blobs.
@@ -79,15 +81,55 @@ func (s *Service) SetRateLimit(g *ratelimit.Guard, perUser ratelimit.Limit) {
 // profile at once (the other instances hear of it by NOTIFY).
 func (s *Service) SetForget(forget func(userID string)) { s.forget = forget }
 
+// ContentCheck is how nicknames and avatars are checked with WeChat
+// (CONTENT_CHECK=on): msgSecCheck before a nickname is saved,
+// mediaCheckAsync after an avatar is.
+type ContentCheck struct {
+	// Apps are the WeChat clients by appid: a user's content is checked
+	// by the mini program their session signed in from, with their openid
+	// there. Default serves an identity of an app since removed.
+	Apps    map[string]*wechat.Client
+	Default *wechat.Client
+	// MediaBase is the origin WeChat fetches uploaded avatars from
+	// (PUBLIC_URL): an avatar's URL is MediaBase + its path.
+	MediaBase string
+}
+
+// nicknameCheckLimit bounds the nickname checks per user: each is a
+// msgSecCheck, and WeChat's quota is the app's, shared by every user.
+var nicknameCheckLimit = ratelimit.Limit{N: 60, Window: time.Hour}
+
+// SetContentCheck turns the content checks on with cc. Call it before the
+// Service is used.
+func (s *Service) SetContentCheck(cc ContentCheck) {
+	cc.MediaBase = strings.TrimSuffix(cc.MediaBase, "/")
+	s.check = &cc
+}
+
+// client is the WeChat client of appID.
+func (cc *ContentCheck) client(appID string) *wechat.Client {
+	if c := cc.Apps[appID]; c != nil {
+		return c
+	}
+	return cc.Default
+}
+
 // Input is an updateProfile: nil fields stay as they are.
 type Input struct {
 	Nickname, Language, City, Province, Country *string
 	Gender                                      *models.Gender
 }
 
-// Update applies in to the user with userID. Errors: BAD_USER_INPUT naming
-// the field and its rule; INTERNAL.
-func (s *Service) Update(ctx context.Context, userID string, in Input) (*models.User, error) {
+// Update applies in to the user with userID, signed in with the session
+// sessionID. With content checks on, a nickname is first checked by
+// WeChat's msgSecCheck (scene 1, the openid of the session's identity):
+// risky refuses it, review saves it marked for an admin's review, pass
+// saves it approved. Errors: BAD_USER_INPUT naming the field and its rule;
+// CONTENT_REJECTED (extensions.label, WeChat's category; nothing saved);
+// RATE_LIMITED (more than nicknameCheckLimit checks);
+// WECHAT_UNAVAILABLE, WECHAT_RATE_LIMITED (nothing saved); UNAUTHENTICATED
+// when the session has ended; INTERNAL.
+func (s *Service) Update(ctx context.Context, userID, sessionID string, in Input) (*models.User, error) {
 	c := store.ProfileChange{Gender: in.Gender}
 	if in.Nickname != nil {
 		n := strings.TrimSpace(*in.Nickname)
@@ -119,7 +161,76 @@ func (s *Service) Update(ctx context.Context, userID string, in Input) (*models.
 	if in.Gender != nil && (*in.Gender < models.GenderUnknown || *in.Gender > models.GenderFemale) {
 		return nil, models.Errorf(models.CodeBadUserInput, "gender must be UNKNOWN, MALE or FEMALE")
 	}
-	return s.save(ctx, userID, c)
+	if c.Nickname == nil {
+		return s.save(ctx, userID, c)
+	}
+	var check *store.Check
+	if s.check != nil {
+		var err error
+		if check, err = s.checkNickname(ctx, userID, sessionID, *c.Nickname); err != nil {
+			return nil, err
+		}
+	}
+	u, err := s.store.SetNickname(ctx, userID, c, check)
+	return s.saved(userID, u, err)
+}
+
+// checkNickname asks WeChat about nickname and returns the check to record
+// beside it, or CONTENT_REJECTED when it is risky.
+func (s *Service) checkNickname(ctx context.Context, userID, sessionID, nickname string) (*store.Check, error) {
+	if err := s.limits.Check(ctx, "nickname_check:user", userID, nicknameCheckLimit,
+		"too many nickname changes; try again in %d seconds"); err != nil {
+		return nil, err
+	}
+	ident, err := s.identity(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.check.client(ident.AppID).MsgSecCheck(ctx, nickname, ident.OpenID, wechat.SceneProfile)
+	if err != nil {
+		return nil, checkError(err)
+	}
+	label := v.Label
+	switch v.Suggest {
+	case wechat.SuggestRisky:
+		// The trace id is what WeChat support asks for in an appeal; the
+		// nickname itself stays out of the log.
+		s.log.InfoContext(ctx, "nickname refused by WeChat's content check", "user", userID, "appid", ident.AppID, "traceId", v.TraceID, "label", v.Label)
+		return nil, &models.Error{Code: models.CodeContentRejected,
+			Message:    "WeChat's content security check refused this nickname; choose another",
+			Extensions: map[string]any{"label": v.Label}}
+	case wechat.SuggestReview:
+		s.log.InfoContext(ctx, "nickname saved for review by WeChat's content check", "user", userID, "appid", ident.AppID, "traceId", v.TraceID, "label", v.Label)
+		return &store.Check{State: models.ModerationReview, Label: &label, Trace: v.TraceID}, nil
+	}
+	return &store.Check{State: models.ModerationApproved, Label: &label, Trace: v.TraceID}, nil
+}
+
+// identity is the identity (app and openid) of the session sessionID.
+func (s *Service) identity(ctx context.Context, sessionID string) (*models.Identity, error) {
+	ident, err := s.store.SessionIdentity(ctx, sessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, models.Errorf(models.CodeUnauthenticated, "sign in again")
+	} else if err != nil {
+		return nil, internal(err)
+	}
+	return ident, nil
+}
+
+// checkError maps a failed content check. Nothing is saved after one.
+func checkError(err error) error {
+	switch {
+	case errors.Is(err, wechat.ErrRateLimited):
+		return models.WrapError(err, models.CodeWechatRateLimited, "WeChat is rate limiting this app's content checks; retry shortly")
+	case errors.Is(err, wechat.ErrOpenIDRefused):
+		// 61010: WeChat checks content only for a user seen in the last
+		// two hours, which a fresh wx.login() and login make them.
+		return models.WrapError(err, models.CodeWechatUnavailable,
+			"WeChat will not check content for this user now: call wx.login(), log in again, and retry")
+	case errors.Is(err, wechat.ErrUnavailable):
+		return models.WrapError(err, models.CodeWechatUnavailable, "WeChat's content check is unavailable; nothing was saved, retry shortly")
+	}
+	return internal(err)
 }
 
 // checkText applies models.TextProblem: a nickname is shown to other
@@ -132,11 +243,15 @@ func checkText(field, s string) error {
 }
 
 // SetAvatar checks and re-encodes the image in file, stores it, and points
-// the user's avatarUrl at it. Errors: BAD_USER_INPUT saying what is wrong
-// with the image, or that its decode took over decodeTimeout;
-// RATE_LIMITED (per user, counted before the image is read or decoded,
-// extensions.retryAfter in seconds); INTERNAL.
-func (s *Service) SetAvatar(ctx context.Context, userID string, file io.Reader) (*models.User, error) {
+// the user's avatarUrl at it. With content checks on, WeChat's
+// mediaCheckAsync is asked about it first (the file stored, so WeChat can
+// fetch it), and the avatar is PENDING until MediaVerdict. Errors:
+// BAD_USER_INPUT saying what is wrong with the image, or that its decode
+// took over decodeTimeout; RATE_LIMITED (per user, counted before the
+// image is read or decoded, extensions.retryAfter in seconds);
+// WECHAT_UNAVAILABLE, WECHAT_RATE_LIMITED (the avatar unchanged);
+// UNAUTHENTICATED when the session has ended; INTERNAL.
+func (s *Service) SetAvatar(ctx context.Context, userID, sessionID string, file io.Reader) (*models.User, error) {
 	if err := s.limits.Check(ctx, "avatar:user", userID, s.avatarLimit,
 		"too many avatar uploads; try again in %d seconds"); err != nil {
 		return nil, err
@@ -181,11 +296,99 @@ func (s *Service) SetAvatar(ctx context.Context, userID string, file io.Reader) 
 		return nil, internal(err)
 	}
 	key := blob.Key(img, "jpg")
-	if err := s.blobs.Put(ctx, key, img); err != nil {
+	put := func(ctx context.Context) error { return s.blobs.Put(ctx, key, img) }
+	if err := put(ctx); err != nil {
 		return nil, internal(err)
 	}
 	url := AvatarPath + key
-	return s.save(ctx, userID, store.ProfileChange{AvatarURL: &url})
+	var mc *store.MediaCheck
+	if s.check != nil {
+		ident, err := s.identity(ctx, sessionID)
+		if err != nil {
+			return nil, err
+		}
+		trace, err := s.check.client(ident.AppID).MediaCheckAsync(ctx, s.check.MediaBase+url, ident.OpenID, wechat.SceneProfile)
+		if err != nil {
+			return nil, checkError(err)
+		}
+		mc = &store.MediaCheck{AppID: ident.AppID, TraceID: trace}
+		// WeChat has the trace id now: record it even if the client
+		// hangs up, or the verdict would find no upload.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer cancel()
+	}
+	// Written again under the avatar's lock, in case a rejection of the
+	// same content deleted the file since.
+	u, err := s.store.SetAvatar(ctx, userID, url, put, mc, s.DeleteFile)
+	return s.saved(userID, u, err)
+}
+
+// recordTimeout bounds recording an avatar WeChat is already checking.
+const recordTimeout = 5 * time.Second
+
+// DeleteFile deletes the file of an uploaded avatar given its stored
+// avatar_url (AvatarPath and the key); anything else is left alone. It is
+// the store.DeleteFile of risky verdicts and of moderateUser's rejections.
+func (s *Service) DeleteFile(ctx context.Context, avatarURL string) error {
+	key, ok := strings.CutPrefix(avatarURL, AvatarPath)
+	if !ok || !blob.ValidKey(key) {
+		return nil
+	}
+	err := s.blobs.Delete(ctx, key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// MediaVerdict applies WeChat's verdict on an avatar check, as the
+// wxa_media_check push event carries it: appID is the event's appid (the
+// mini program the check was made for), traceID its trace_id, suggest its
+// result.suggest ("pass", "review" or "risky") and label its result.label.
+// pass makes the avatar APPROVED; review leaves it shown and REVIEW for an
+// admin; risky removes it (avatarUrl null; the file deleted unless another
+// user has the same content), written to the audit log as
+// user.avatar_rejected by the system actor "wechat". Each trace_id is
+// applied once: a push WeChat retries changes nothing. A verdict on an
+// avatar the user has since replaced changes nothing but deleting a risky
+// file. A verdict that arrives before the upload has recorded its trace_id
+// is kept and applied when it does. A suggest that is none of the three
+// (an event with an errcode: WeChat could not check the image) is logged
+// and changes nothing: the avatar stays PENDING for an admin. It returns
+// nil for all of these, so the push can be answered "success"; an error
+// only for a failure worth WeChat's retry (the database).
+func (s *Service) MediaVerdict(ctx context.Context, appID, traceID, suggest string, label int) error {
+	switch suggest {
+	case wechat.SuggestPass, wechat.SuggestReview, wechat.SuggestRisky:
+	default:
+		s.log.WarnContext(ctx, "media check without a verdict; the avatar stays pending", "appid", appID, "traceId", traceID)
+		return nil
+	}
+	if traceID == "" || len(traceID) > wechat.MaxTraceID {
+		s.log.WarnContext(ctx, "media check verdict without a usable trace_id", "appid", appID)
+		return nil
+	}
+	name := "wechat"
+	audit := &models.AuditEntry{ActorKind: "system", ActorName: &name, Action: "user.avatar_rejected",
+		Detail: map[string]any{"traceId": traceID, "label": label, "appId": appID}}
+	out, err := s.store.MediaVerdict(ctx, appID, traceID, suggest, &label, audit, s.DeleteFile)
+	if err != nil {
+		return err
+	}
+	switch {
+	case out.Duplicate:
+		s.log.DebugContext(ctx, "media check verdict already applied", "appid", appID, "traceId", traceID)
+	case !out.Known:
+		s.log.InfoContext(ctx, "media check verdict before its upload was recorded; kept", "appid", appID, "traceId", traceID)
+	default:
+		s.log.InfoContext(ctx, "media check verdict", "user", out.UserID, "appid", appID, "traceId", traceID,
+			"suggest", suggest, "label", label, "current", out.Current, "removed", out.Removed)
+		if out.Current && s.forget != nil {
+			s.forget(out.UserID)
+		}
+	}
+	return nil
 }
 
 // decodeWait is the longest an upload waits for a decode slot. The
@@ -216,6 +419,11 @@ func (s *Service) decodeSlot(ctx context.Context, cost int64) (release func(), e
 
 func (s *Service) save(ctx context.Context, userID string, c store.ProfileChange) (*models.User, error) {
 	u, err := s.store.UpdateProfile(ctx, userID, c)
+	return s.saved(userID, u, err)
+}
+
+// saved maps a profile write's outcome and tells forget of the change.
+func (s *Service) saved(userID string, u *models.User, err error) (*models.User, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		// The session was valid a moment ago; the user was since merged or deleted.
 		return nil, models.Errorf(models.CodeUnauthenticated, "sign in again")

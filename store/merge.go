@@ -31,6 +31,8 @@ import (
 //   - if any of them is disabled the merged user is disabled (the earliest
 //     disable's time and reason), and its live sessions are revoked, as
 //     disableUser does: disabling a person is not undone by a second app;
+//   - pending image checks (media_checks) move to the survivor, and so does
+//     a merged-away user's moderation row when the survivor has none;
 //   - the audit log keeps its history (rows name the old ids) and gets one
 //     user.merge row per merged-away user, detail {from, into, appid, …}.
 //
@@ -114,6 +116,20 @@ func mergeUsers(ctx context.Context, tx bun.Tx, ids []string, appID string, ip *
 		if _, err := tx.NewUpdate().Model((*models.Consent)(nil)).
 			Set("user_id = ?", into.ID).Where("user_id = ?", u.ID).Exec(ctx); err != nil {
 			return "", nil, fmt.Errorf("merging users: moving consents: %w", err)
+		}
+		// A pending image check follows its avatar: the verdict then finds
+		// the survivor, and applies if the survivor took that avatar.
+		if _, err := tx.NewUpdate().Table("media_checks").
+			Set("user_id = ?", into.ID).Where("user_id = ?", u.ID).Exec(ctx); err != nil {
+			return "", nil, fmt.Errorf("merging users: moving media checks: %w", err)
+		}
+		// Moderation states apply only to the value they were given for
+		// (models.Moderation.Of): the survivor keeps its own row, or takes
+		// the first merged-away user's, whose states then hold for the
+		// nickname or avatar it took from them.
+		if _, err := tx.NewUpdate().Table("user_moderation").Set("user_id = ?", into.ID).
+			Where("user_id = ? AND NOT EXISTS (SELECT 1 FROM user_moderation WHERE user_id = ?)", u.ID, into.ID).Exec(ctx); err != nil {
+			return "", nil, fmt.Errorf("merging users: moving moderation: %w", err)
 		}
 		if _, err := tx.NewDelete().Model((*models.User)(nil)).Where("id = ?", u.ID).Exec(ctx); err != nil {
 			return "", nil, fmt.Errorf("merging users: deleting the merged user: %w", err)

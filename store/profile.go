@@ -21,8 +21,13 @@ type ProfileChange struct {
 // UpdateProfile applies c to the user with id and returns the user as it
 // now is; ErrNotFound when there is no such user.
 func (s *Store) UpdateProfile(ctx context.Context, id string, c ProfileChange) (*models.User, error) {
+	return updateProfile(ctx, s.db, id, c)
+}
+
+// updateProfile is UpdateProfile on db, a transaction or the pool.
+func updateProfile(ctx context.Context, db bun.IDB, id string, c ProfileChange) (*models.User, error) {
 	u := &models.User{ID: id}
-	q := s.db.NewUpdate().Model(u).WherePK().Set("updated_at = now()").Returning("*")
+	q := db.NewUpdate().Model(u).WherePK().Set("updated_at = now()").Returning("*")
 	for col, v := range map[string]*string{
 		"nickname": c.Nickname, "language": c.Language, "city": c.City,
 		"province": c.Province, "country": c.Country, "avatar_url": c.AvatarURL,

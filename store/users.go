@@ -73,6 +73,9 @@ type UserQuery struct {
 	// Deletion keeps users by deletion state: DeletionNone, DeletionPending
 	// or DeletionErased; empty keeps every user not erased.
 	Deletion string
+	// NeedsReview, when set, keeps only users whose nickname or avatar
+	// awaits an admin (REVIEW), or (false) only the others.
+	NeedsReview *bool
 	// Order is the sort key; empty means OrderCreatedAt.
 	Order UserOrder
 	// Desc pages from the largest key down.
@@ -373,6 +376,17 @@ func filterUsers(sel *bun.SelectQuery, q UserQuery, wide bool) {
 		sel.Where("u.deleted_at IS NOT NULL")
 	default:
 		sel.Where("u.deleted_at IS NULL")
+	}
+	if q.NeedsReview != nil {
+		// ARRAY(…) runs once, over user_moderation_review_idx's few rows;
+		// a state counts only while it is about the user's current value.
+		op := "u.id = ANY"
+		if !*q.NeedsReview {
+			op = "u.id <> ALL"
+		}
+		sel.Where(op + `(ARRAY(SELECT m.user_id FROM user_moderation AS m JOIN users AS mu ON mu.id = m.user_id
+			WHERE (m.nickname_state = 'REVIEW' OR m.avatar_state = 'REVIEW')
+			AND ((m.nickname_state = 'REVIEW' AND m.nickname = mu.nickname) OR (m.avatar_state = 'REVIEW' AND m.avatar_url = mu.avatar_url))))`)
 	}
 	if q.Search == "" {
 		return

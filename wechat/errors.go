@@ -65,6 +65,8 @@ func (e *APIError) Is(target error) bool {
 		return e.Code == ErrcodeRateLimited || e.Code == ErrcodeDailyQuota
 	case ErrUserBlocked:
 		return e.Code == ErrcodeUserBlocked
+	case ErrOpenIDRefused:
+		return e.Code == ErrcodeInvalidOpenID || e.Code == ErrcodeUserNotRecent
 	case ErrUnavailable:
 		// A refused access token is ours to fix, not the user's: by the
 		// time a caller sees one, withToken has renewed and retried.

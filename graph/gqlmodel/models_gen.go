@@ -50,7 +50,7 @@ type AuditEdge struct {
 type AuditFilter struct {
 	// The admin's or user's id.
 	ActorID *string `json:"actorId,omitempty"`
-	// e.g. admin.login, admin.login_failed, user.create, user.login, user.logout, user.disable, user.enable, session.revoke, user.revoke_sessions.
+	// e.g. admin.login, admin.login_failed, user.create, user.login, user.logout, user.disable, user.enable, session.revoke, user.revoke_sessions, user.moderate, user.avatar_rejected.
 	Action *string `json:"action,omitempty"`
 	// The id the action was done to.
 	Target *string `json:"target,omitempty"`
@@ -190,6 +190,9 @@ type UserFilter struct {
 	Disabled *bool `json:"disabled,omitempty"`
 	// By deletion state. Omitted: every user not erased (NONE and PENDING).
 	Deletion *DeletionState `json:"deletion,omitempty"`
+	// Only users whose nickname or avatar is in REVIEW, awaiting an admin
+	// (true), or only the others (false).
+	NeedsReview *bool `json:"needsReview,omitempty"`
 }
 
 // How to order users; ties are broken by id.

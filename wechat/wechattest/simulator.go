@@ -99,7 +99,8 @@ const (
 // knownPath reports whether p is one of the Path constants.
 func knownPath(p string) bool {
 	switch p {
-	case PathCode2Session, PathStableToken, PathPhoneNumber, PathCheckSession, PathMintCode, PathMintPhone, PathPush:
+	case PathCode2Session, PathStableToken, PathPhoneNumber, PathCheckSession, PathMintCode, PathMintPhone, PathPush,
+		PathMsgSecCheck, PathMediaCheck:
 		return true
 	}
 	return false
@@ -194,6 +195,12 @@ type Simulator struct {
 	phones map[string]phone
 	// pushTarget is the base URL of the server pushes go to.
 	pushTarget string
+	// The media checks: SetMediaCheckDelivery's delay and function, the
+	// checks whose verdict is being made, and the newest finished ones.
+	mediaDelay    time.Duration
+	mediaDeliver  func(MediaCheck)
+	mediaInFlight int
+	mediaChecks   lastN[MediaCheck]
 }
 
 // New returns a simulator that knows apps; the first is the default for
@@ -230,6 +237,7 @@ func (s *Simulator) SetLimits(l Limits) {
 	s.limits = l.withDefaults()
 	s.unexpected.resize(s.limits.Unexpected)
 	s.handedOut.resize(s.limits.SessionKeys)
+	s.mediaChecks.resize(s.limits.Unexpected)
 }
 
 // AddApp registers another mini program.
@@ -261,6 +269,8 @@ func (s *Simulator) APIHandler() http.Handler {
 	mux.HandleFunc("POST "+PathStableToken, s.stableToken)
 	mux.HandleFunc("POST "+PathPhoneNumber, s.phoneNumber)
 	mux.HandleFunc("GET "+PathCheckSession, s.checkSession)
+	mux.HandleFunc("POST "+PathMsgSecCheck, s.msgSecCheck)
+	mux.HandleFunc("POST "+PathMediaCheck, s.mediaCheck)
 	mux.HandleFunc("/", s.notFound)
 	return mux
 }
@@ -644,6 +654,7 @@ var errmsgs = map[int]string{
 	wechat.ErrcodeInvalidOpenID:    "invalid openid",
 	wechat.ErrcodeInvalidArgs:      "invalid args",
 	wechat.ErrcodeInvalidSignature: "invalid signature",
+	wechat.ErrcodeUserNotRecent:    "user has not visited the mini program in the last 2 hours",
 }
 
 func writeErrcode(w http.ResponseWriter, code int) {
