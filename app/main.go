@@ -67,6 +67,9 @@ type Main struct {
 	// SessionCache is the auth service's session cache, nil when off;
 	// stopFollow ends the loop that keeps it in step with the database.
 	SessionCache *auth.SessionCache
+	// AdminSessionCache is the admin service's, on and off with it: one
+	// listener keeps both in step (sessioncache.Pair).
+	AdminSessionCache *admin.SessionCache
 	stopFollow   context.CancelFunc
 	followed     chan struct{}
 	// stopPurge ends the session purge loop Open starts.
@@ -153,6 +156,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	rl := cfg.RateLimits
 	if cfg.SessionCacheTTL > 0 {
 		m.SessionCache = sessioncache.New[*auth.Caller](cfg.SessionCacheTTL, cfg.SessionCacheSize)
+		m.AdminSessionCache = sessioncache.New[*admin.Caller](cfg.SessionCacheTTL, cfg.SessionCacheSize)
 	}
 	svc, err := auth.NewService(st, wcs[0], auth.Config{SessionTTL: cfg.SessionTTL, SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, Logger: m.Log, MoreApps: wcs[1:],
 		RateLimits: limits, ObserveLogin: m.metrics.ObserveLogin, Limits: auth.Limits{LoginPerIP: rl.LoginPerIP, LoginPerOpenID: rl.LoginPerOpenID, BindPhonePerUser: rl.BindPhonePerUser},
@@ -163,7 +167,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// Everything the admin API does runs on its own pool, sign-in and
 	// writes included: an admin request waits only for other admin work.
 	adm := admin.NewService(m.adminStore, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
-		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser})
+		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser, Cache: m.AdminSessionCache})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {
@@ -229,7 +233,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		m.stopFollow, m.followed = cancel, make(chan struct{})
 		go func() {
 			defer close(m.followed)
-			sessioncache.Follow(followCtx, st, m.SessionCache, m.Log)
+			sessioncache.Follow(followCtx, st, sessioncache.Pair{Users: m.SessionCache, Admins: m.AdminSessionCache}, m.Log)
 		}()
 	}
 	return nil
