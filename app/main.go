@@ -70,8 +70,8 @@ type Main struct {
 	// AdminSessionCache is the admin service's, on and off with it: one
 	// listener keeps both in step (sessioncache.Pair).
 	AdminSessionCache *admin.SessionCache
-	stopFollow   context.CancelFunc
-	followed     chan struct{}
+	stopFollow        context.CancelFunc
+	followed          chan struct{}
 	// stopPurge ends the session purge loop Open starts.
 	stopPurge context.CancelFunc
 	purged    chan struct{}
