@@ -11,7 +11,6 @@ import (
 
 	"wxlogin/app"
 	"wxlogin/app/apptest"
-	"wxlogin/graph"
 	"wxlogin/store"
 )
 
@@ -19,10 +18,11 @@ import (
 // without the per-field executor is byte for byte what the executor
 // writes. Two servers on one database: A as production runs it, B with
 // tracing on (which turns the fast path off). Every request goes to both,
-// and A must have taken the fast path for each request that qualifies.
+// and A must have taken the fast path (graphql_fast_path_total) for each
+// request that qualifies, and only for those.
 func TestFastUsers_SameAnswer(t *testing.T) {
 	t.Parallel()
-	pub := func(c *app.Config) { c.PublicURL = "https://wx.example.com" }
+	pub := func(c *app.Config) { c.PublicURL = "https://wx.example.com"; c.MetricsToken = fastMetricsToken }
 	a := apptest.Start(t, apptest.WithConfig(pub))
 	b := apptest.Start(t, apptest.WithTraceExporter(tracetest.NewInMemoryExporter()), apptest.WithConfig(pub),
 		apptest.WithConfig(func(c *app.Config) { c.DatabaseURL = a.Config.DatabaseURL }))
@@ -70,9 +70,9 @@ func TestFastUsers_SameAnswer(t *testing.T) {
 	// B's differs or if A's path is not the one wanted.
 	same := func(name, token, query string, vars map[string]any, fast bool) string {
 		t.Helper()
-		before := graph.FastUsersAnswered.Load()
+		fast0 := apptest.Metric(apptest.Scrape(t, a.MetricsURL(), fastMetricsToken), "graphql_fast_path_total")
 		got := post(a, token, query, vars)
-		took := graph.FastUsersAnswered.Load() > before
+		took := apptest.Metric(apptest.Scrape(t, a.MetricsURL(), fastMetricsToken), "graphql_fast_path_total") > fast0
 		want := post(b, token, query, vars)
 		if got != want {
 			t.Fatalf("%s: the fast path answered\n%s\nthe executor\n%s", name, got, want)

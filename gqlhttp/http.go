@@ -83,7 +83,11 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.Tracer == nil {
 		// The users page without the per-field executor; tracing's
 		// spans need the executor's fields.
-		srv.Use(graph.FastUsers(es))
+		srv.Use(graph.FastUsers(es, func(ctx context.Context) {
+			if i := infoFrom(ctx); i != nil {
+				i.markFast()
+			}
+		}))
 	}
 	srv.SetErrorPresenter(graph.PresentError(cfg.Log))
 	srv.SetRecoverFunc(graph.RecoverPanic(cfg.Log))
