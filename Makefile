@@ -1,5 +1,5 @@
 # The two commands. Both find or start PostgreSQL first (see scripts/dev.sh).
-.PHONY: run test build generate db-stop screenshots soak cluster bench
+.PHONY: run test build generate db-stop screenshots soak cluster bench bench-admin
 
 ## run: start the server in dev mode with the built-in WeChat simulator
 run:
@@ -22,6 +22,10 @@ cluster:
 ## bench: server vs a raw net/http+pgx baseline, login vs pgbench, in one run; writes BENCHMARKS.md (scripts/bench.sh)
 bench:
 	@scripts/bench.sh
+
+## bench-admin: the dashboard's users page at 1M users vs PostGraphile v4 (npx) on the same table, same run (scripts/bench-admin.sh)
+bench-admin:
+	@scripts/bench-admin.sh
 
 ## screenshots: regenerate docs/screenshots from the dashboard's browser tests
 screenshots:

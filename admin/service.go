@@ -21,6 +21,7 @@ import (
 	"wxlogin/blob"
 	"wxlogin/models"
 	"wxlogin/ratelimit"
+	"wxlogin/sessioncache"
 	"wxlogin/store"
 	"wxlogin/token"
 )
@@ -87,7 +88,15 @@ type Config struct {
 	// DeleteAvatarFile deletes an uploaded avatar's file given its stored
 	// avatar_url, for moderateUser's rejections; files stay when nil.
 	DeleteAvatarFile store.DeleteFile
+	// Cache, when set, answers Authenticate for recently seen admin tokens
+	// without the database; keep it in step with sessioncache.Follow (a
+	// sessioncache.Pair beside the users' cache).
+	Cache *SessionCache
 }
+
+// SessionCache is the in-process cache of resolved admin callers, keyed by
+// token hash and grouped by admin id.
+type SessionCache = sessioncache.Cache[*Caller]
 
 // Service signs admins in and resolves their sessions. Safe for concurrent use.
 type Service struct {
@@ -118,6 +127,8 @@ type Service struct {
 	exportMax  int
 	// deleteAvatar is Config.DeleteAvatarFile.
 	deleteAvatar store.DeleteFile
+	// cache is Config.Cache; nil for none.
+	cache *SessionCache
 }
 
 // NewService returns a Service over st.
@@ -126,7 +137,7 @@ func NewService(st *store.Store, cfg Config) *Service {
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), forget: cfg.ForgetUser,
 		deviceKey: deviceKey(cfg.SecretKey), now: time.Now, blobs: cfg.Blobs, statsZone: cfg.StatsZone,
 		exportSlot: make(chan struct{}, 1), exportMax: cfg.ExportMaxRows,
-		deleteAvatar: cfg.DeleteAvatarFile}
+		deleteAvatar: cfg.DeleteAvatarFile, cache: cfg.Cache}
 	if s.statsZone == nil {
 		s.statsZone = time.UTC
 	}
@@ -379,6 +390,13 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Caller, error)
 	if !ok {
 		return nil, errMalformed
 	}
+	var gen uint64
+	if s.cache != nil {
+		if c, ok := s.cache.Get(hash); ok {
+			return c, nil
+		}
+		gen = s.cache.Gen()
+	}
 	sess, a, err := s.store.AdminSessionByTokenHash(ctx, hash, s.idle)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnauthenticated
@@ -386,14 +404,40 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Caller, error)
 		return nil, internal(err)
 	}
 	// Touch often enough for the idle timeout to be kept to about a minute,
-	// or to half of it when it is shorter.
+	// or to half of it when it is shorter. Only a cache miss gets here, at
+	// most once per cache TTL per token.
 	every := min(touchEvery, s.idle/2)
+	seen := sess.LastSeenAt
 	if time.Since(sess.LastSeenAt) > every {
 		if err := s.store.TouchAdminSession(ctx, sess.ID, every); err != nil {
 			s.log.WarnContext(ctx, "recording admin session use", "err", err)
+		} else {
+			seen = time.Now()
 		}
 	}
-	return &Caller{Session: sess, Admin: a}, nil
+	c := &Caller{Session: sess, Admin: a}
+	if s.cache != nil {
+		// Never served past the session's end nor its idle deadline.
+		// Shared by the requests the cache answers: nothing may modify it.
+		end := sess.ExpiresAt
+		if idleEnd := seen.Add(s.idle); idleEnd.Before(end) {
+			end = idleEnd
+		}
+		s.cache.Put(hash, a.ID, end, c, gen)
+	}
+	return c, nil
+}
+
+// forgetAdmins empties this instance's admin session cache once a change to
+// an admin or their sessions committed: the notification tells the other
+// instances (and this one) within milliseconds, but this one must not
+// answer from the cache in the meantime. Every write that may end or alter
+// an admin's sessions calls it. The whole cache, not one admin's entries:
+// it holds a few signed-in admins, and the writes name admins by username.
+func (s *Service) forgetAdmins() {
+	if s.cache != nil {
+		s.cache.Clear()
+	}
 }
 
 // Logout ends the caller's session and records it.
@@ -401,6 +445,9 @@ func (s *Service) Logout(ctx context.Context, c *Caller, ip string) error {
 	audit := &models.AuditEntry{ActorKind: "admin", ActorID: &c.Admin.ID, ActorName: &c.Admin.Username,
 		Action: "admin.logout", Target: &c.Admin.ID, IP: nonEmpty(ip), Detail: map[string]any{"session": c.Session.ID}}
 	err := s.store.RevokeAdminSession(ctx, c.Session.ID, audit)
+	if s.cache != nil {
+		s.cache.InvalidateToken(c.Session.TokenHash)
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return internal(err)
 	}
@@ -475,7 +522,9 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 		return models.Errorf(models.CodeBadUserInput, "%v", err)
 	}
 	audit := operatorAudit("admin.passwd", map[string]any{"username": username})
-	return notFound(s.store.SetAdminPassword(ctx, username, HashPassword(password), audit), username)
+	err := s.store.SetAdminPassword(ctx, username, HashPassword(password), audit)
+	s.forgetAdmins()
+	return notFound(err, username)
 }
 
 // SetDisabled disables (ending their sessions) or enables an admin.
@@ -484,7 +533,9 @@ func (s *Service) SetDisabled(ctx context.Context, username string, disabled boo
 	if disabled {
 		action = "admin.disable"
 	}
-	return notFound(s.store.SetAdminDisabled(ctx, username, disabled, operatorAudit(action, map[string]any{"username": username})), username)
+	err := s.store.SetAdminDisabled(ctx, username, disabled, operatorAudit(action, map[string]any{"username": username}))
+	s.forgetAdmins()
+	return notFound(err, username)
 }
 
 // operatorAudit is the audit entry of an account change made from the

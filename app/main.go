@@ -83,8 +83,11 @@ type Main struct {
 	// SessionCache is the auth service's session cache, nil when off;
 	// stopFollow ends the loop that keeps it in step with the database.
 	SessionCache *auth.SessionCache
-	stopFollow   context.CancelFunc
-	followed     chan struct{}
+	// AdminSessionCache is the admin service's, on and off with it: one
+	// listener keeps both in step (sessioncache.Pair).
+	AdminSessionCache *admin.SessionCache
+	stopFollow        context.CancelFunc
+	followed          chan struct{}
 	// stopPurge ends the session purge loop Open starts.
 	stopPurge context.CancelFunc
 	purged    chan struct{}
@@ -180,6 +183,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	rl := cfg.RateLimits
 	if cfg.SessionCacheTTL > 0 {
 		m.SessionCache = sessioncache.New[*auth.Caller](cfg.SessionCacheTTL, cfg.SessionCacheSize)
+		m.AdminSessionCache = sessioncache.New[*admin.Caller](cfg.SessionCacheTTL, cfg.SessionCacheSize)
 	}
 	blobs, err := blob.NewDir(cfg.AvatarDir)
 	if err != nil {
@@ -203,7 +207,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	adm := admin.NewService(m.adminStore, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
 		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser, Blobs: blobs, StatsZone: cfg.StatsZone,
-		ExportMaxRows: cfg.AdminExportMaxRows, DeleteAvatarFile: prof.DeleteFile})
+		ExportMaxRows: cfg.AdminExportMaxRows, DeleteAvatarFile: prof.DeleteFile,
+		Cache: m.AdminSessionCache})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {
@@ -274,7 +279,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		m.stopFollow, m.followed = cancel, make(chan struct{})
 		go func() {
 			defer close(m.followed)
-			sessioncache.Follow(followCtx, st, m.SessionCache, m.Log)
+			sessioncache.Follow(followCtx, st, sessioncache.Pair{Users: m.SessionCache, Admins: m.AdminSessionCache}, m.Log)
 		}()
 	}
 	return nil

@@ -1,11 +1,13 @@
 package e2e_test
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,4 +69,57 @@ func BenchmarkE2E_MeCached(b *testing.B) {
 			c.PostBody(b, token, body)
 		}
 	})
+}
+
+// benchUsersPageBody is the dashboard's users page of issue 21 (item 11):
+// 20 users, five fields each, with the page info to go on.
+const benchUsersPageBody = `{"query":"{ users(first: 20) { edges { node { id nickname avatarUrl city createdAt } } pageInfo { hasNextPage endCursor } } }"}`
+
+// BenchmarkHandler_UsersPage is that page handed to the server's handler
+// in process, with an admin whose session is cached: the CPU of the
+// admin session lookup, the page query, Bun's scan and the executor.
+//
+//	go test -run '^$' -bench Handler_UsersPage -cpu 2 -cpuprofile cpu.out ./e2e/
+func BenchmarkHandler_UsersPage(b *testing.B) {
+	ts := apptest.Start(b, apptest.WithLogOutput(io.Discard), apptest.WithConfig(func(c *app.Config) {
+		c.SessionCacheTTL, c.SessionCacheSize = 30*time.Second, 10000
+		c.LogFormat, c.LogLevel = "json", slog.LevelInfo
+	}))
+	for i := range 25 {
+		benchLogin(b, ts, ts.Code(b, fmt.Sprintf("bench-users-page-%d", i)))
+	}
+	// A name of its own per run: the benchmark function runs more than once.
+	name := fmt.Sprintf("bench-users-page-%d", time.Now().UnixNano())
+	tok, resp := ts.AdminLogin(b, name, apptest.CreateAdmin(b, name, "viewer"))
+	if tok == "" {
+		b.Fatal(resp.Raw)
+	}
+	h := ts.Handler()
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	// CPU time of the process per request (this benchmark's goroutines
+	// included, which are little): ns/op on a shared machine is its load.
+	cpu0 := processCPU()
+	defer func() { b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op") }()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(benchUsersPageBody))
+			req.RemoteAddr = "127.0.0.1:40000"
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tok)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK || strings.Contains(w.Body.String(), `"errors"`) {
+				b.Fatal(w.Code, w.Body.String())
+			}
+		}
+	})
+}
+
+// processCPU is this process's user and system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -273,3 +273,97 @@ func TestSessionCache_LocalChangesAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// adminRole returns the role B answers for tok, "" when it refuses tok.
+func adminRole(t *testing.T, ts *apptest.Server, tok string) string {
+	t.Helper()
+	r := ts.Do(t, tok, `{ admin { role } }`, nil)
+	if len(r.Errors) > 0 {
+		if r.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("admin: %s", r.Raw)
+		}
+		return ""
+	}
+	var a *struct{ Role string }
+	_ = json.Unmarshal(r.Data["admin"], &a)
+	if a == nil {
+		return ""
+	}
+	return a.Role
+}
+
+// adminMustBeCached asks b twice and checks the second answer came from
+// its admin session cache.
+func adminMustBeCached(t *testing.T, b *apptest.Server, tok string) {
+	t.Helper()
+	if adminRole(t, b, tok) == "" {
+		t.Fatal("a fresh admin token was refused")
+	}
+	hits := b.AdminSessionCache.Stats().Hits
+	if adminRole(t, b, tok) == "" {
+		t.Fatal("a fresh admin token was refused")
+	}
+	if b.AdminSessionCache.Stats().Hits == hits {
+		t.Fatal("the second admin query was not answered from the cache")
+	}
+}
+
+// TestSessionCache_AdminCrossInstance: admin sessions are cached as users'
+// are, and every change that ends one or alters its admin — a sign-out on
+// another instance, the CLI's disable, hand-written SQL on the admins row —
+// reaches the other instance within the bound, not after the TTL.
+func TestSessionCache_AdminCrossInstance(t *testing.T) {
+	a := startCached(t, "")
+	b := startCached(t, a.Config.DatabaseURL)
+	ctx := context.Background()
+	db := a.Store().DB()
+	login := func(name string) string {
+		tok, resp := a.AdminLogin(t, name, apptest.CreateAdmin(t, name, "admin"))
+		if tok == "" {
+			t.Fatal(resp.Raw)
+		}
+		adminMustBeCached(t, b, tok)
+		adminMustBeCached(t, a, tok)
+		return tok
+	}
+
+	// Sign-out on A: A refuses at once, B within the bound.
+	tok := login("cache-adm-logout")
+	if r := a.Do(t, tok, `mutation { adminLogout }`, nil); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
+	}
+	if adminRole(t, a, tok) != "" {
+		t.Fatal("A still accepts the admin token it signed out")
+	}
+	d := apptest.WaitFor(t, "B to refuse an admin token signed out on A", revocationCeiling, func() bool { return adminRole(t, b, tok) == "" })
+	t.Logf("admin sign-out reached B in %v", d)
+
+	// The CLI disables the admin (another process: only the database knows).
+	tok = login("cache-adm-disable")
+	if out, err := adminCLI(t, "", "disable", "cache-adm-disable"); err != nil {
+		t.Fatal(out, err)
+	}
+	apptest.WaitFor(t, "A and B to refuse a disabled admin's token", revocationCeiling, func() bool {
+		return adminRole(t, a, tok) == "" && adminRole(t, b, tok) == ""
+	})
+
+	// Hand-written SQL on the admins row alone, sessions untouched: a role
+	// change shows, and so does a disable.
+	tok = login("cache-adm-sql")
+	if _, err := db.ExecContext(ctx, `UPDATE admins SET role = 'VIEWER' WHERE username = 'cache-adm-sql'`); err != nil {
+		t.Fatal(err)
+	}
+	apptest.WaitFor(t, "B to see a role changed in SQL", revocationCeiling, func() bool { return adminRole(t, b, tok) == "VIEWER" })
+	adminMustBeCached(t, b, tok)
+	if _, err := db.ExecContext(ctx, `UPDATE admins SET disabled_at = now() WHERE username = 'cache-adm-sql'`); err != nil {
+		t.Fatal(err)
+	}
+	apptest.WaitFor(t, "B to refuse an admin disabled in SQL", revocationCeiling, func() bool { return adminRole(t, b, tok) == "" })
+
+	// A session revoked in SQL.
+	tok = login("cache-adm-revoke")
+	if _, err := db.ExecContext(ctx, `UPDATE admin_sessions SET revoked_at = now() WHERE admin_id = (SELECT id FROM admins WHERE username = 'cache-adm-revoke')`); err != nil {
+		t.Fatal(err)
+	}
+	apptest.WaitFor(t, "B to refuse an admin session revoked in SQL", revocationCeiling, func() bool { return adminRole(t, b, tok) == "" })
+}

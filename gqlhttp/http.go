@@ -80,6 +80,15 @@ func NewHandler(cfg Config) http.Handler {
 	// alone (GET, so CDNs could cache) once it has sent it in full.
 	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	srv.Use(newOperationTracer(cfg.Tracer))
+	if cfg.Tracer == nil {
+		// The users page without the per-field executor; tracing's
+		// spans need the executor's fields.
+		srv.Use(graph.FastUsers(es, func(ctx context.Context) {
+			if i := infoFrom(ctx); i != nil {
+				i.markFast()
+			}
+		}))
+	}
 	srv.SetErrorPresenter(graph.PresentError(cfg.Log))
 	srv.SetRecoverFunc(graph.RecoverPanic(cfg.Log))
 	return withRequestContext(cfg.Observe, cfg.Timeout, cfg.Admin, srv)

@@ -82,6 +82,14 @@ func (i *requestInfo) set(fields []string, op, typ, clientName string, fast bool
 	i.fields, i.op, i.typ, i.clientName, i.fast = fields, op, typ, clientName, fast
 }
 
+// markFast notes that a fast path answered (part of) the operation: see
+// graph.FastUsers.
+func (i *requestInfo) markFast() {
+	i.mu.Lock()
+	i.fast = true
+	i.mu.Unlock()
+}
+
 // finish records the request's outcome once: later calls do nothing.
 func (i *requestInfo) finish(ctx context.Context, errs gqlerror.List) {
 	i.mu.Lock()

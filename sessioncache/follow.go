@@ -34,6 +34,37 @@ type Target interface {
 	Heard(sent time.Duration)
 }
 
+// AdminTarget is a Target that also holds admin sessions (Pair): Follow
+// gives it the admin payloads, which a plain Target has nothing to drop for.
+type AdminTarget interface {
+	Target
+	InvalidateAdminToken(hash []byte)
+	InvalidateAdmin(adminID string)
+}
+
+// Pair is the Target of an instance with both caches: users' sessions and
+// admins' sessions, kept in step by one listener. Both go up and down
+// together.
+type Pair struct{ Users, Admins Target }
+
+// InvalidateToken drops a user session.
+func (p Pair) InvalidateToken(hash []byte) { p.Users.InvalidateToken(hash) }
+
+// InvalidateUser drops a user's sessions.
+func (p Pair) InvalidateUser(userID string) { p.Users.InvalidateUser(userID) }
+
+// InvalidateAdminToken drops an admin session.
+func (p Pair) InvalidateAdminToken(hash []byte) { p.Admins.InvalidateToken(hash) }
+
+// InvalidateAdmin drops an admin's sessions (keyed by admin id).
+func (p Pair) InvalidateAdmin(adminID string) { p.Admins.InvalidateUser(adminID) }
+
+// SetUp turns both on or off.
+func (p Pair) SetUp(up bool) { p.Users.SetUp(up); p.Admins.SetUp(up) }
+
+// Heard tells both.
+func (p Pair) Heard(sent time.Duration) { p.Users.Heard(sent); p.Admins.Heard(sent) }
+
 // listener is what follow needs of a *store.SessionListener, with send
 // times on follow's clock (see storeListener).
 type listener interface {
@@ -153,6 +184,23 @@ func apply(c Target, p string) {
 		c.InvalidateToken(h)
 	case strings.HasPrefix(p, "u:"):
 		c.InvalidateUser(p[2:])
+	case strings.HasPrefix(p, "at:"):
+		// Admin payloads (migration 20261210000003): a target without
+		// admin sessions has nothing to drop.
+		a, ok := c.(AdminTarget)
+		if !ok {
+			return
+		}
+		h, err := hex.DecodeString(p[3:])
+		if err != nil {
+			c.SetUp(true)
+			return
+		}
+		a.InvalidateAdminToken(h)
+	case strings.HasPrefix(p, "a:"):
+		if a, ok := c.(AdminTarget); ok {
+			a.InvalidateAdmin(p[2:])
+		}
 	case strings.HasPrefix(p, "p:"):
 		// our own ping
 	default:

@@ -12,6 +12,7 @@ var (
 	CheckTLS          = checkTLS
 	ConnDied          = connDied
 	TrigramSearchable = trigramSearchable
+	UserColumns       = listColumns
 )
 
 // ConnectorConfig is the pgdriver config Open would connect with.

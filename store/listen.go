@@ -21,7 +21,9 @@ import (
 // SessionChannel is the LISTEN/NOTIFY channel on which the database's
 // triggers (migration 20261203000001_session_notify) announce every change
 // that ends a session or alters its user: payload "t:<token hash hex>" or
-// "u:<user id>". The session cache of every instance follows it.
+// "u:<user id>"; and, for admins (migration
+// 20261210000003_admin_session_notify), "at:<token hash hex>" or
+// "a:<admin id>". The session caches of every instance follow it.
 const SessionChannel = "wxlogin_session"
 
 // ListenerAppName is the application_name of a SessionListener's two

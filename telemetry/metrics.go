@@ -72,7 +72,7 @@ func NewMetrics() *Metrics {
 	}, []string{"code"})
 	m.fastPath = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "graphql_fast_path_total",
-		Help: "GraphQL requests answered without the executor: a `me` query seen before, its caller in the session cache.",
+		Help: "GraphQL requests answered without the executor: a `me` query seen before, its caller in the session cache; or a users page of plain fields written without per-field execution.",
 	})
 	m.wechatCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wechat_calls_total",

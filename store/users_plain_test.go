@@ -1,0 +1,87 @@
+package store_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"wxlogin/models"
+	"wxlogin/store"
+	"wxlogin/store/storetest"
+)
+
+// TestStore_ListUsers_PlainSameAsFiltered: a page that filters nothing is
+// read by listPlain's prepared statement, any other by Bun. On a database of
+// its own (a plain page reads every user), each order, direction and
+// cursor, forward and backward, pages the same users with every column
+// the same as a filter that keeps everyone (created after year 1).
+func TestStore_ListUsers_PlainSameAsFiltered(t *testing.T) {
+	t.Parallel()
+	st := storetest.OpenFresh(t)
+	ctx := context.Background()
+	w := newWindow()
+	users := seedUsers(t, st, w, 23, 0)
+	g := models.GenderFemale
+	if _, err := st.DB().NewUpdate().Model(users[4]).Set("nickname = 'x&<y>', avatar_url = '/a.jpg', gender = ?, language = 'zh_CN', city = 'c', province = 'p', country = 'CN', phone = '+8613800000000', phone_country_code = '86', disabled_at = now(), disabled_reason = 'r'", g).WherePK().Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	everyone := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, order := range []store.UserOrder{store.OrderCreatedAt, store.OrderLastLoginAt} {
+		for _, desc := range []bool{false, true} {
+			for _, backward := range []bool{false, true} {
+				q := store.UserQuery{First: 5, Order: order, Desc: desc, Backward: backward}
+				f := q
+				f.CreatedAfter = &everyone
+				pages := 0
+				for {
+					got, err := st.ListUsers(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := st.ListUsers(ctx, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("%s desc=%v backward=%v page %d: plain %+v, filtered %+v", order, desc, backward, pages, got, want)
+					}
+					pages++
+					more := got.HasNextPage
+					if backward {
+						more = got.HasPreviousPage
+					}
+					if !more {
+						break
+					}
+					if backward {
+						c, _ := store.DecodeCursor(got.Cursors[0])
+						q.Before, f.Before = c, c
+					} else {
+						c, _ := store.DecodeCursor(got.Cursors[len(got.Cursors)-1])
+						q.After, f.After = c, c
+					}
+				}
+				if pages != 5 {
+					t.Fatalf("%s desc=%v backward=%v: %d pages of 23 users, want 5", order, desc, backward, pages)
+				}
+			}
+		}
+	}
+}
+
+// TestStore_UserColumns_AreTheModel: listPlain (and, but for the deletion
+// state, the login statements)
+// name users' columns by hand: they must be models.User's, all of them, in
+// its order, or a column added to the model would come back empty.
+func TestStore_UserColumns_AreTheModel(t *testing.T) {
+	var cols []string
+	for _, f := range storetest.Open(t).DB().Table(reflect.TypeFor[models.User]()).Fields {
+		cols = append(cols, "u."+f.Name)
+	}
+	got := strings.Join(strings.Fields(strings.ReplaceAll(store.UserColumns, ",", " ")), " ")
+	if want := strings.Join(cols, " "); got != want {
+		t.Fatalf("userColumns is\n%s\nmodels.User has\n%s", got, want)
+	}
+}
