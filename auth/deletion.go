@@ -7,7 +7,9 @@ import (
 
 	"wxlogin/blob"
 	"wxlogin/models"
+	"wxlogin/ratelimit"
 	"wxlogin/store"
+	"wxlogin/token"
 )
 
 // Deletion is the answer to deleteAccount: when the account is erased.
@@ -28,8 +30,8 @@ type Deletion struct {
 // erasure's actor. A user disabled while the deletion is pending stays
 // scheduled: their login is refused (USER_DISABLED) and cancels nothing.
 // (A user disabled before has no session to call this with: the store
-// refuses every session of a disabled user. An operator's deleteUser
-// erases them; see docs/decisions.md.) Errors: INTERNAL.
+// refuses every session of a disabled user. They prove who they are with
+// a wx.login() code instead: DeleteAccountWithCode.) Errors: INTERNAL.
 func (s *Service) DeleteAccount(ctx context.Context, c *Caller, ip string) (*Deletion, error) {
 	id := c.User.ID
 	audit := &models.AuditEntry{ActorKind: "user", ActorID: &id, Action: "user.delete_requested", Target: &id,
@@ -60,6 +62,94 @@ func (s *Service) DeleteAccount(ctx context.Context, c *Caller, ip string) (*Del
 		return nil, err
 	}
 	d.ErasesAt, d.Erased = *e.User.DeletedAt, true
+	return d, nil
+}
+
+// CodeDeletion is deleteAccount's request without a session: a
+// wx.login() code that names the WeChat user, as LoginInput's does.
+type CodeDeletion struct {
+	// AppID names the mini program the code is from; empty for the default.
+	AppID string
+	Code  string
+	IP    string
+}
+
+// errNoAccount: the code's WeChat user has no account (never signed in,
+// or erased). Nothing is made for them.
+var errNoAccount = models.Errorf(models.CodeBadUserInput, "no account for this WeChat user")
+
+// DeleteAccountWithCode is DeleteAccount for a caller without a session,
+// above all a disabled user (every session of whom is refused): PIPL's
+// right to deletion does not end with a ban. The code is checked and
+// rate limited as a login's is (the same limiters: it spends a WeChat
+// call) and spent on code2session; the accounts of the WeChat user it
+// names are scheduled as DeleteAccount schedules the caller's (see
+// store.RequestDeletionOf: the identity's user and the unionid's), with
+// user.delete_requested detail {"via": "code", "appid"}. Nothing else
+// happens: no session, no login recorded, no identity made or linked, no
+// merge. A request that also sends a bearer token is BAD_USER_INPUT
+// before the code is spent: one request proves one caller. Errors:
+// BAD_USER_INPUT (also "no account for this WeChat user", creating
+// nothing), WECHAT_CODE_INVALID, WECHAT_RATE_LIMITED,
+// WECHAT_USER_BLOCKED, WECHAT_UNAVAILABLE, RATE_LIMITED, INTERNAL.
+func (s *Service) DeleteAccountWithCode(ctx context.Context, in CodeDeletion) (*Deletion, error) {
+	if r, _ := ctx.Value(requestKey{}).(*token.Request[*Caller]); r != nil && r.Token() != "" {
+		return nil, models.Errorf(models.CodeBadUserInput, "deleteAccount takes a session or a login code, not both: send the code without the Authorization header")
+	}
+	wc, err := s.app(in.AppID)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateLoginInput(LoginInput{Code: in.Code}); err != nil {
+		return nil, err
+	}
+	if in.IP != "" {
+		if err := s.limits.Check(ctx, "login:ip", ratelimit.ClientNet(in.IP), s.limit.LoginPerIP,
+			"too many logins from this network; try again in %d seconds"); err != nil {
+			return nil, err
+		}
+	}
+	ws, err := s.code2Session(ctx, wc, in.Code)
+	if err != nil {
+		return nil, wechatError(err)
+	}
+	if err := s.limits.Check(ctx, "login:openid", wc.AppID()+"/"+ws.OpenID, s.limit.LoginPerOpenID,
+		"too many logins for this user; call wx.login() again in %d seconds"); err != nil {
+		return nil, err
+	}
+	// The code is spent: finish even if the client hangs up.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.record)
+	defer cancel()
+	users, err := s.store.RequestDeletionOf(ctx, store.WechatUser{Provider: models.ProviderWechatMiniProgram,
+		AppID: wc.AppID(), OpenID: ws.OpenID, UnionID: ws.UnionID}, s.grace,
+		models.AuditEntry{ActorKind: "user", Action: "user.delete_requested", IP: nonEmpty(in.IP),
+			Detail: map[string]any{"via": "code", "appid": wc.AppID()}})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoAccount
+	} else if err != nil {
+		return nil, models.WrapError(err, models.CodeInternal, "internal error")
+	}
+	for _, u := range users {
+		s.ForgetUser(u.ID)
+	}
+	d := &Deletion{ErasesAt: *users[0].ErasesAt}
+	if d.ErasesAt.After(time.Now()) {
+		return d, nil
+	}
+	// A grace of 0: erase now, each with its user as the actor. Should
+	// this fail, the erasure job finds the accounts due.
+	for i, u := range users {
+		e, err := s.EraseUser(ctx, u.ID, &models.AuditEntry{ActorKind: "user", ActorID: &u.ID, Action: "user.erase"})
+		if errors.Is(err, store.ErrNotFound) {
+			continue // erased already, by the job or an admin
+		} else if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			d.ErasesAt = *e.User.DeletedAt
+		}
+	}
+	d.Erased = true
 	return d, nil
 }
 

@@ -494,3 +494,151 @@ func TestDeletion_LoginsDuringErasure(t *testing.T) {
 		t.Fatalf("%d sessions of erased users", c)
 	}
 }
+
+const deleteWithCode = `mutation($in: AccountLoginInput) { deleteAccount(login: $in) { erasesAt erased } }`
+
+// deleteByCode calls deleteAccount with a fresh wx.login() code of user
+// in appID, and tok as the Authorization header ("" for none). It
+// returns the answer and the code (spent or not).
+func deleteByCode(t *testing.T, ts *apptest.Server, tok, appID, user string) (*apptest.Response, string) {
+	t.Helper()
+	code, err := ts.Sim.Login(appID, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts.Do(t, tok, deleteWithCode, map[string]any{"in": map[string]any{"appId": appID, "code": code}}), code
+}
+
+// A disabled user (no session works) deletes their account with a
+// wx.login() code: the deletion is pending, nothing else happens, their
+// login stays USER_DISABLED and cancels nothing, and the job erases them.
+func TestDeletion_DisabledUserDeletesWithCode(t *testing.T) {
+	t.Parallel()
+	ts, dsn := deletionServer(t, "", nil)
+	admin := deletionAdmin(t, ts, dsn, "del-code-admin", "admin")
+	const user = "del-code-disabled"
+	u := mustLoginAs(t, ts, apptest.AppID, user)
+	if r := ts.Do(t, admin, `mutation($id: ID!) { disableUser(id: $id, reason: "abuse") { id } }`, map[string]any{"id": u.User.ID}); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
+	}
+	if r := ts.Do(t, u.Token, deleteAccount, nil); r.Code() != "UNAUTHENTICATED" {
+		t.Fatalf("deleteAccount with a disabled user's token: %s", r.Raw)
+	}
+	count := func() int {
+		return ts.CountRows(t, "SELECT (SELECT count(*) FROM sessions WHERE user_id = ?) * 1000 + (SELECT count(*) FROM audit_log WHERE target = ? AND action = 'user.login')", u.User.ID, u.User.ID)
+	}
+	before := count()
+	lastLogin := ts.CountRows(t, "SELECT (extract(epoch FROM last_login_at) * 1000000)::bigint FROM identities WHERE user_id = ?", u.User.ID)
+
+	r, code := deleteByCode(t, ts, "", apptest.AppID, user)
+	var d accountDeletion
+	if len(r.Errors) > 0 || json.Unmarshal(r.Data["deleteAccount"], &d) != nil {
+		t.Fatalf("deleteAccount(login:) of a disabled user: %s", r.Raw)
+	}
+	if d.Erased || time.Until(d.ErasesAt) < 167*time.Hour || time.Until(d.ErasesAt) > 168*time.Hour {
+		t.Fatalf("deleteAccount(login:) = %+v; want erasure in 168h", d)
+	}
+	if n := ts.CountRows(t, "SELECT count(*) FROM users WHERE id = ? AND erase_at IS NOT NULL AND disabled_at IS NOT NULL AND deleted_at IS NULL", u.User.ID); n != 1 {
+		t.Fatal("the deletion is not pending, or the user was enabled")
+	}
+	if n := ts.CountRows(t, `SELECT count(*) FROM audit_log WHERE target = ? AND actor_id = ? AND action = 'user.delete_requested'
+		AND detail->>'via' = 'code' AND detail->>'appid' = ?`, u.User.ID, u.User.ID, apptest.AppID); n != 1 {
+		t.Fatal("no user.delete_requested entry via code")
+	}
+	if count() != before || ts.CountRows(t, "SELECT (extract(epoch FROM last_login_at) * 1000000)::bigint FROM identities WHERE user_id = ?", u.User.ID) != lastLogin {
+		t.Fatal("deleteAccount(login:) made a session or recorded a login")
+	}
+	// The code is spent.
+	if r := ts.Do(t, "", deleteWithCode, map[string]any{"in": map[string]any{"code": code}}); r.Code() != "WECHAT_CODE_INVALID" {
+		t.Fatalf("the code again: %s", r.Raw)
+	}
+	if _, r := loginAs(t, ts, apptest.AppID, user); r.Code() != "USER_DISABLED" {
+		t.Fatalf("login of the disabled user pending deletion: %s", r.Raw)
+	}
+	if n := ts.CountRows(t, "SELECT count(*) FROM users WHERE id = ? AND erase_at IS NOT NULL", u.User.ID); n != 1 {
+		t.Fatal("the refused login cancelled the deletion")
+	}
+	// Asking again keeps the schedule, with no second audit row.
+	if r, _ := deleteByCode(t, ts, "", apptest.AppID, user); !strings.Contains(r.Raw, d.ErasesAt.UTC().Format("2006-01-02T15:04:05")) {
+		t.Fatalf("deleteAccount(login:) again: %s; want the first schedule %v", r.Raw, d.ErasesAt)
+	}
+	if _, err := ts.Store().DB().ExecContext(context.Background(), "UPDATE users SET erase_at = now() WHERE id = ?", u.User.ID); err != nil {
+		t.Fatal(err)
+	}
+	eraseDue(t, ts) // (or the server's own run of the job, should its minute come first)
+	if n := ts.CountRows(t, "SELECT count(*) FROM users WHERE id = ? AND deleted_at IS NOT NULL", u.User.ID); n != 1 {
+		t.Fatal("the disabled user was not erased")
+	}
+	if n := ts.CountRows(t, "SELECT count(*) FROM audit_log WHERE target = ? AND action = 'user.delete_requested'", u.User.ID); n != 1 {
+		t.Fatalf("%d user.delete_requested rows, want 1", n)
+	}
+}
+
+// deleteAccount(login:) refusals: a WeChat user without an account (nothing
+// is created), a session and a code together (the code stays unspent), a
+// bad code, a malformed one, two in one request. A user who still has a
+// session may use a code too: their sessions end.
+func TestDeletion_WithCodeRefusals(t *testing.T) {
+	t.Parallel()
+	ts, _ := deletionServer(t, "", nil)
+
+	const stranger = "del-code-stranger"
+	for _, appID := range []string{apptest.AppID, e2eAppID2} {
+		if r, _ := deleteByCode(t, ts, "", appID, stranger); r.Code() != "BAD_USER_INPUT" || !strings.Contains(r.Raw, "no account for this WeChat user") {
+			t.Errorf("deleteAccount(login:) of an unknown WeChat user (%s): %s", appID, r.Raw)
+		}
+		if n := ts.CountRows(t, "SELECT count(*) FROM identities WHERE openid IN (?, ?) OR unionid = ?",
+			ts.Sim.OpenID(apptest.AppID, stranger), ts.Sim.OpenID(e2eAppID2, stranger), ts.Sim.UnionID(stranger)); n != 0 {
+			t.Fatal("deleteAccount(login:) of an unknown WeChat user made an identity")
+		}
+		if n := ts.CountRows(t, "SELECT count(*) FROM users"); n != 0 { // this test's own database
+			t.Fatalf("deleteAccount(login:) of an unknown WeChat user made %d users", n)
+		}
+	}
+
+	const user = "del-code-live"
+	u := mustLoginAs(t, ts, apptest.AppID, user)
+	code, err := ts.Sim.Login(e2eAppID2, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]any{"in": map[string]any{"appId": e2eAppID2, "code": code}}
+	if r := ts.Do(t, u.Token, deleteWithCode, in); r.Code() != "BAD_USER_INPUT" {
+		t.Fatalf("deleteAccount with a session and a code: %s", r.Raw)
+	}
+	if n := ts.CountRows(t, "SELECT count(*) FROM users WHERE id = ? AND erase_at IS NULL", u.User.ID); n != 1 {
+		t.Fatal("a refused deleteAccount scheduled the deletion")
+	}
+	for _, c := range []struct{ name, query, code string }{
+		{"bad code", `mutation { deleteAccount(login: {code: "0a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p"}) { erased } }`, "WECHAT_CODE_INVALID"},
+		{"malformed code", `mutation { deleteAccount(login: {code: "a b"}) { erased } }`, "BAD_USER_INPUT"},
+		{"empty code", `mutation { deleteAccount(login: {code: ""}) { erased } }`, "BAD_USER_INPUT"},
+		{"unknown app", `mutation { deleteAccount(login: {appId: "wx9999999999999999", code: "abc"}) { erased } }`, "BAD_USER_INPUT"},
+		{"two in a request", `mutation { a: deleteAccount(login: {code: "abc"}) { erased } b: deleteAccount(login: {code: "abd"}) { erased } }`, "QUERY_TOO_COMPLEX"},
+	} {
+		if r := ts.Do(t, "", c.query, nil); r.Code() != c.code {
+			t.Errorf("%s: %s, want %s", c.name, r.Raw, c.code)
+		}
+	}
+	// The refused request left the code unspent; without the header it
+	// deletes the account of the same person (the unionid joins the apps),
+	// and ends the session, as deleteAccount with it would.
+	r := ts.Do(t, "", deleteWithCode, in)
+	var d accountDeletion
+	if len(r.Errors) > 0 || json.Unmarshal(r.Data["deleteAccount"], &d) != nil || d.Erased {
+		t.Fatalf("deleteAccount(login:) with the unspent code: %s", r.Raw)
+	}
+	if ok, _ := meOK(t, ts, u.Token); ok {
+		t.Fatal("the user's token works after deleteAccount(login:)")
+	}
+	if n := ts.CountRows(t, "SELECT count(*) FROM users WHERE id = ? AND erase_at IS NOT NULL", u.User.ID); n != 1 {
+		t.Fatal("deleteAccount(login:) from the other app did not schedule the account")
+	}
+	if n := ts.CountRows(t, "SELECT count(*) FROM identities WHERE appid = ?", e2eAppID2); n != 0 {
+		t.Fatal("deleteAccount(login:) made an identity in the second app")
+	}
+	again := mustLoginAs(t, ts, apptest.AppID, user)
+	if !again.DeletionCancelled || again.User.ID != u.User.ID {
+		t.Fatalf("login after deleteAccount(login:) = %+v; want the same user, deletionCancelled", again)
+	}
+}

@@ -124,7 +124,7 @@ type ComplexityRoot struct {
 		AdminLogin         func(childComplexity int, username string, password string) int
 		AdminLogout        func(childComplexity int) int
 		BindPhoneNumber    func(childComplexity int, input gqlmodel.PhoneInput) int
-		DeleteAccount      func(childComplexity int) int
+		DeleteAccount      func(childComplexity int, login *gqlmodel.AccountLoginInput) int
 		DeleteUser         func(childComplexity int, id string, reason string) int
 		DisableUser        func(childComplexity int, id string, reason *string) int
 		EnableUser         func(childComplexity int, id string) int
@@ -241,7 +241,7 @@ type MutationResolver interface {
 	RevokeMySession(ctx context.Context, id string) (bool, error)
 	LogoutEverywhere(ctx context.Context, keepCurrent *bool) (int, error)
 	AcceptPolicy(ctx context.Context, version string) (*models.User, error)
-	DeleteAccount(ctx context.Context) (*gqlmodel.AccountDeletion, error)
+	DeleteAccount(ctx context.Context, login *gqlmodel.AccountLoginInput) (*gqlmodel.AccountDeletion, error)
 	AdminLogin(ctx context.Context, username string, password string) (*gqlmodel.AdminAuthPayload, error)
 	AdminLogout(ctx context.Context) (bool, error)
 	DisableUser(ctx context.Context, id string, reason *string) (*models.User, error)
@@ -606,7 +606,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Mutation.DeleteAccount(childComplexity), true
+		args, err := ec.field_Mutation_deleteAccount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAccount(childComplexity, args["login"].(*gqlmodel.AccountLoginInput)), true
 	case "Mutation.deleteUser":
 		if e.ComplexityRoot.Mutation.DeleteUser == nil {
 			break
@@ -1159,6 +1164,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AccountLoginInput", ec.unmarshalInputAccountLoginInput),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("PhoneInput", ec.unmarshalInputPhoneInput),
@@ -1453,9 +1459,19 @@ type Mutation {
   ACCOUNT_DELETE_GRACE (default 168h); a login of the same WeChat user before
   then cancels it (AuthPayload.deletionCancelled). With a grace of 0 the
   account is erased before the answer. Calling it again is harmless (same
-  schedule). Allowed for a disabled user too. UNAUTHENTICATED without a session.
+  schedule). UNAUTHENTICATED without a session or ` + "`" + `login` + "`" + `.
+
+  Without a session (above all a disabled user, whose sessions are all
+  refused), pass ` + "`" + `login` + "`" + `: a fresh wx.login() code proves who is asking, and
+  the account of that WeChat user (disabled or not) is scheduled just the
+  same. The code is spent as a login's (WECHAT_CODE_INVALID for a bad or
+  used one), but nothing else happens: no session, no login recorded. A
+  WeChat user without an account is BAD_USER_INPUT ("no account for this
+  WeChat user"), and nothing is created; so is ` + "`" + `login` + "`" + ` sent together with an
+  Authorization header. Rate limited as login is; alone in its request
+  (@onePerRequest).
   """
-  deleteAccount: AccountDeletion!
+  deleteAccount(login: AccountLoginInput): AccountDeletion! @onePerRequest
 
   """
   Sign an admin in. A wrong username and a wrong password are both
@@ -1526,6 +1542,18 @@ input LoginInput {
   signature: String
   encryptedData: String
   iv: String
+}
+
+"""
+deleteAccount's proof of who is asking when there is no session: a
+wx.login() code, with the same rules as LoginInput's appId and code
+(checked before the code is spent).
+"""
+input AccountLoginInput {
+  "The mini program the code comes from; omitted or empty: the default (see LoginInput.appId)."
+  appId: String
+  "A fresh code from wx.login(), valid for 5 minutes and one use."
+  code: String!
 }
 
 type AuthPayload {
@@ -2384,6 +2412,20 @@ func (ec *executionContext) field_Mutation_bindPhoneNumber_args(ctx context.Cont
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "login",
+		func(ctx context.Context, v any) (*gqlmodel.AccountLoginInput, error) {
+			return ec.unmarshalOAccountLoginInput2ᚖwxloginᚋgraphᚋgqlmodelᚐAccountLoginInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["login"] = arg0
 	return args, nil
 }
 
@@ -4197,7 +4239,8 @@ func (ec *executionContext) _Mutation_deleteAccount(ctx context.Context, field g
 			return ec.fieldContext_Mutation_deleteAccount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Mutation().DeleteAccount(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAccount(ctx, fc.Args["login"].(*gqlmodel.AccountLoginInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.AccountDeletion) graphql.Marshaler {
@@ -4207,7 +4250,7 @@ func (ec *executionContext) _Mutation_deleteAccount(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_deleteAccount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Mutation_deleteAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
@@ -4216,6 +4259,17 @@ func (ec *executionContext) fieldContext_Mutation_deleteAccount(_ context.Contex
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AccountDeletion(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7712,6 +7766,55 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAccountLoginInput(ctx context.Context, obj any) (gqlmodel.AccountLoginInput, error) {
+	var it gqlmodel.AccountLoginInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"appId", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "appId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAccountLoginInput unmarshals raw into the AccountLoginInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAccountLoginInput(ctx context.Context, raw any) (gqlmodel.AccountLoginInput, error) {
+	var out gqlmodel.AccountLoginInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AccountLoginInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj any) (gqlmodel.AuditFilter, error) {
 	var it gqlmodel.AuditFilter
 	if obj == nil {
@@ -10261,6 +10364,14 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalOAccountLoginInput2ᚖwxloginᚋgraphᚋgqlmodelᚐAccountLoginInput(ctx context.Context, v any) (*gqlmodel.AccountLoginInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAccountLoginInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx context.Context, sel ast.SelectionSet, v *models.Admin) graphql.Marshaler {

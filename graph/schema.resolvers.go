@@ -116,12 +116,18 @@ func (r *mutationResolver) AcceptPolicy(ctx context.Context, version string) (*m
 }
 
 // DeleteAccount is the resolver for the deleteAccount field.
-func (r *mutationResolver) DeleteAccount(ctx context.Context) (*gqlmodel.AccountDeletion, error) {
-	caller, err := r.Auth.Caller(ctx)
-	if err != nil {
-		return nil, err
+func (r *mutationResolver) DeleteAccount(ctx context.Context, login *gqlmodel.AccountLoginInput) (*gqlmodel.AccountDeletion, error) {
+	ip := clientFrom(ctx).IP
+	var d *auth.Deletion
+	var err error
+	if login != nil {
+		d, err = r.Auth.DeleteAccountWithCode(ctx, auth.CodeDeletion{AppID: deref(login.AppID), Code: login.Code, IP: ip})
+	} else {
+		var caller *auth.Caller
+		if caller, err = r.Auth.Caller(ctx); err == nil {
+			d, err = r.Auth.DeleteAccount(ctx, caller, ip)
+		}
 	}
-	d, err := r.Auth.DeleteAccount(ctx, caller, clientFrom(ctx).IP)
 	if err != nil {
 		return nil, err
 	}

@@ -79,33 +79,7 @@ func (s *Store) RequestDeletion(ctx context.Context, id string, grace time.Durat
 		} else if err != nil {
 			return fmt.Errorf("locking user: %w", err)
 		}
-		first := u.ErasesAt == nil
-		if first {
-			_, err := tx.NewUpdate().Model(u).WherePK().
-				Set("deletion_requested_at = now()").
-				Set("erase_at = now() + ?::interval", interval(grace)).
-				Returning("*").Exec(ctx)
-			if err != nil {
-				return fmt.Errorf("scheduling erasure: %w", err)
-			}
-		}
-		// Every time, not only the first: a session that somehow began
-		// since (none should) ends too.
-		res, err := tx.NewUpdate().Model((*models.Session)(nil)).Set("revoked_at = now()").
-			Where("user_id = ? AND revoked_at IS NULL", id).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("revoking sessions: %w", err)
-		}
-		if !first || audit == nil {
-			return nil
-		}
-		n, _ := res.RowsAffected()
-		if audit.Detail == nil {
-			audit.Detail = map[string]any{}
-		}
-		audit.Detail["erasesAt"] = u.ErasesAt.UTC().Format(time.RFC3339)
-		audit.Detail["sessionsRevoked"] = n
-		return writeAudit(ctx, tx, audit)
+		return requestDeletionLocked(ctx, tx, u, grace, audit)
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -113,6 +87,124 @@ func (s *Store) RequestDeletion(ctx context.Context, id string, grace time.Durat
 		return nil, fmt.Errorf("store: requesting deletion: %w", err)
 	}
 	return u, nil
+}
+
+// requestDeletionLocked is RequestDeletion of u, whose row tx holds locked.
+func requestDeletionLocked(ctx context.Context, tx bun.Tx, u *models.User, grace time.Duration, audit *models.AuditEntry) error {
+	first := u.ErasesAt == nil
+	if first {
+		_, err := tx.NewUpdate().Model(u).WherePK().
+			Set("deletion_requested_at = now()").
+			Set("erase_at = now() + ?::interval", interval(grace)).
+			Returning("*").Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("scheduling erasure: %w", err)
+		}
+	}
+	// Every time, not only the first: a session that somehow began
+	// since (none should) ends too.
+	res, err := tx.NewUpdate().Model((*models.Session)(nil)).Set("revoked_at = now()").
+		Where("user_id = ? AND revoked_at IS NULL", u.ID).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("revoking sessions: %w", err)
+	}
+	if !first || audit == nil {
+		return nil
+	}
+	n, _ := res.RowsAffected()
+	if audit.Detail == nil {
+		audit.Detail = map[string]any{}
+	}
+	audit.Detail["erasesAt"] = u.ErasesAt.UTC().Format(time.RFC3339)
+	audit.Detail["sessionsRevoked"] = n
+	return writeAudit(ctx, tx, audit)
+}
+
+// WechatUser is a WeChat user as code2session named them: the openid in
+// one mini program and, when the app is bound to an open platform
+// account, the unionid.
+type WechatUser struct {
+	Provider, AppID, OpenID string
+	// UnionID may be empty.
+	UnionID string
+}
+
+// requestDeletionAttempts bounds RequestDeletionOf's runs when a merge or
+// an erasure moved the WeChat user's identity between its lookup and its
+// lock: each takes milliseconds, and the next run sees where it went.
+const requestDeletionAttempts = 3
+
+// RequestDeletionOf is RequestDeletion for a caller without a session
+// (deleteAccount with a wx.login() code, which a disabled user can still
+// get): the accounts are the user holding w's identity and every user
+// holding w's unionid, which a login would merge into one (they are the
+// same person's). Each is scheduled, its live sessions revoked and a copy
+// of audit written (with its ActorID and Target set to the user), as
+// RequestDeletion does; the first of the answer is the identity's user
+// (else the oldest unionid holder). Nothing else changes: no identity is
+// made or learns the unionid, no users are merged, no login is recorded,
+// a disabled user stays disabled. It takes the unionid's lock as a login
+// does, so the person's logins take turns with it. ErrNotFound when no
+// account that is not erased has w's identity or unionid.
+func (s *Store) RequestDeletionOf(ctx context.Context, w WechatUser, grace time.Duration, audit models.AuditEntry) ([]*models.User, error) {
+	var users []*models.User
+	for range requestDeletionAttempts {
+		moved := false
+		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			var ids []string
+			if w.UnionID != "" {
+				var err error
+				if ids, err = usersByUnionID(ctx, tx, w.Provider, w.UnionID); err != nil {
+					return err
+				}
+			}
+			var owner []string
+			if err := tx.NewSelect().Model((*models.Identity)(nil)).Column("i.user_id").
+				Where("i.provider = ? AND i.appid = ? AND i.openid = ?", w.Provider, w.AppID, w.OpenID).
+				Scan(ctx, &owner); err != nil {
+				return fmt.Errorf("finding identity: %w", err)
+			}
+			// The identity's user first: the account this mini program
+			// signs in to.
+			for _, id := range owner {
+				ids = append([]string{id}, slices.DeleteFunc(ids, func(x string) bool { return x == id })...)
+			}
+			if len(ids) == 0 {
+				return ErrNotFound
+			}
+			users = nil
+			if err := tx.NewSelect().Model(&users).Where("u.id IN (?) AND u.deleted_at IS NULL", bun.List(ids)).
+				OrderExpr("u.id").For("UPDATE").Scan(ctx); err != nil {
+				return fmt.Errorf("locking users: %w", err)
+			}
+			if len(users) != len(ids) {
+				// Merged away or erased since the lookup (users are locked
+				// after it): look again.
+				moved = true
+				return nil
+			}
+			slices.SortFunc(users, func(a, b *models.User) int {
+				return slices.Index(ids, a.ID) - slices.Index(ids, b.ID)
+			})
+			for _, u := range users {
+				a := audit
+				a.ID, a.ActorID, a.Target, a.Detail = "", &u.ID, &u.ID, maps.Clone(audit.Detail)
+				if err := requestDeletionLocked(ctx, tx, u, grace, &a); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil, err
+		case err != nil:
+			return nil, fmt.Errorf("store: requesting deletion: %w", err)
+		case !moved:
+			return users, nil
+		}
+	}
+	return nil, fmt.Errorf("store: requesting deletion: the WeChat user's accounts kept changing")
 }
 
 // cancelDeletion clears u's pending deletion inside a login's

@@ -19,6 +19,16 @@ type AccountDeletion struct {
 	Erased bool `json:"erased"`
 }
 
+// deleteAccount's proof of who is asking when there is no session: a
+// wx.login() code, with the same rules as LoginInput's appId and code
+// (checked before the code is spent).
+type AccountLoginInput struct {
+	// The mini program the code comes from; omitted or empty: the default (see LoginInput.appId).
+	AppID *string `json:"appId,omitempty"`
+	// A fresh code from wx.login(), valid for 5 minutes and one use.
+	Code string `json:"code"`
+}
+
 type AdminAuthPayload struct {
 	// The admin bearer token (starts with wxa_). It is shown only here; the
 	// server keeps its hash. It lasts 12 hours, and ends after 1 hour unused.

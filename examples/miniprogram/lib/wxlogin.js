@@ -37,6 +37,7 @@ var REVOKE_SESSION = 'mutation RevokeMySession($id: ID!) { revokeMySession(id: $
 var LOGOUT_EVERYWHERE = 'mutation LogoutEverywhere($keepCurrent: Boolean) { logoutEverywhere(keepCurrent: $keepCurrent) }';
 var MY_DATA = 'query MyData { myData }';
 var DELETE_ACCOUNT = 'mutation DeleteAccount { deleteAccount { erasesAt erased } }';
+var DELETE_ACCOUNT_WITH_CODE = 'mutation DeleteAccountWithCode($code: String!) { deleteAccount(login: {code: $code}) { erasesAt erased } }';
 var ACCEPT_POLICY = 'mutation AcceptPolicy($version: String!) { acceptPolicy(version: $version) { ' + USER_FIELDS + ' } }';
 
 /**
@@ -439,6 +440,31 @@ function createClient(options) {
         deleting.then(done, done);
       }
       return deleting;
+    },
+
+    /**
+     * Delete the account without a session: a fresh wx.login() code proves
+     * who is asking. For a user whose login is USER_DISABLED (a disabled
+     * user has no session, but may still delete the account), or one who
+     * has no token on this device. Sent without a token (the server refuses
+     * both at once); no login happens, so nothing is cancelled. Then as
+     * deleteAccount(): the token is forgotten and the date kept. Rejects
+     * with BAD_USER_INPUT when this WeChat user has no account.
+     * @returns {Promise<AccountDeletion>}
+     */
+    deleteAccountWithCode: function () {
+      return wxLoginCode()
+        .then(function (code) {
+          return post(DELETE_ACCOUNT_WITH_CODE, { code: code });
+        })
+        .then(function (d) {
+          /** @type {AccountDeletion} */
+          var r = d.deleteAccount;
+          forget();
+          if (r.erased) wx.removeStorageSync(deletionKey);
+          else wx.setStorageSync(deletionKey, { erasesAt: r.erasesAt });
+          return r;
+        });
     },
 
     /**

@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const { createClient } = require('../lib/wxlogin.js');
+const { createClient, STORAGE_KEY } = require('../lib/wxlogin.js');
 const { fakeWx } = require('./fakewx.js');
 
 const baseUrl = process.env.WXLOGIN_URL;
@@ -150,6 +150,28 @@ it('delete my account: confirmed, signed out, no login by itself; signing in can
   assert.equal(again.page.data.deletion, null);
   assert.equal(again.page.data.user.id, id, 'the same account');
   assert.equal(again.page.data.error, '');
+});
+
+it('a disabled user: the login is refused, deletion with a wx.login() code is offered', async (t) => {
+  let refuse = false;
+  const p = phone(t, {
+    // The server's USER_DISABLED, as disableUser would make it (the page has no admin).
+    intercept: ({ op }) =>
+      refuse && op === 'Login' ? { errors: [{ message: 'this account has been disabled', extensions: { code: 'USER_DISABLED' } }] } : undefined,
+  });
+  await p.open();
+  p.fake.wx.removeStorageSync(STORAGE_KEY); // a disabled user's sessions are all revoked
+  refuse = true;
+  const { page } = await p.open();
+  assert.equal(page.data.user, null);
+  assert.equal(page.data.disabled, true);
+  assert.equal(page.data.error, '该账号已被停用');
+  await page.onDeleteAccount();
+  assert.equal(p.fake.ops('DeleteAccountWithCode'), 1);
+  assert.equal(p.fake.ops('DeleteAccount'), 0);
+  assert.equal(page.data.disabled, false);
+  assert.equal(page.data.error, '');
+  assert.match(page.data.deletion.erasesAt, /^\d{4}-\d\d-\d\d \d\d:\d\d$/);
 });
 
 it('delete my account: "cancel" in the dialog deletes nothing', async (t) => {

@@ -344,6 +344,32 @@ it('pendingDeletion: a date gone by is forgotten', () => {
   assert.equal(fake.counts.request + fake.counts.login, 0);
 });
 
+it('deleteAccountWithCode: a wx.login() code instead of a session, no login', async () => {
+  const phone = setup();
+  const pad = setup({ user: phone.user }); // the same WeChat user, no token on this device
+  const p = await phone.api.login();
+  const r = await pad.api.deleteAccountWithCode();
+  assert.equal(r.erased, false);
+  assert.ok(Date.parse(r.erasesAt) > Date.now() + 24 * 3600e3);
+  assert.deepEqual(pad.api.pendingDeletion(), { erasesAt: r.erasesAt });
+  assert.deepEqual(pad.fake.calls.map((c) => [c.op, c.auth]), [['DeleteAccountWithCode', '']], 'sent without a token, no login');
+  assert.equal(pad.fake.counts.login, 1, 'one wx.login() code');
+  const out = await gql('{ me { id } }', {}, p.token);
+  assert.equal(out.errors[0].extensions.code, 'UNAUTHENTICATED', 'the other device\'s session ended');
+  const again = await phone.api.login();
+  assert.equal(again.deletionCancelled, true);
+  assert.equal(again.user.id, p.user.id);
+});
+
+it('deleteAccountWithCode of a WeChat user without an account: BAD_USER_INPUT, nothing made', async () => {
+  const { fake, api } = setup();
+  await assert.rejects(api.deleteAccountWithCode(), (e) => e.code === 'BAD_USER_INPUT' && /no account/.test(e.message));
+  assert.equal(api.pendingDeletion(), null);
+  assert.equal(fake.ops('Login'), 0);
+  const p = await api.login();
+  assert.equal(p.created, true, 'the refused deletion made no account');
+});
+
 it('deleteAccount twice at once: one request, then no login', async () => {
   const { fake, api } = setup();
   await api.login();

@@ -88,6 +88,8 @@ Page({
     /** A deletion in its cooling-off period: `{ erasesAt }` as shown. */
     /** @type {{ erasesAt: string } | null} */
     deletion: null,
+    /** The login was USER_DISABLED: only deletion (with a wx.login() code) is offered. */
+    disabled: false,
     /** "Download my data": where it was saved and a preview. */
     /** @type {{ path: string, sizeKB: string, summary: string, preview: string } | null} */
     exported: null,
@@ -133,7 +135,9 @@ Page({
           .then(() => this.notified)
           .then(() => this.checkConsent(user));
       })
-      .catch((err) => this.setData({ error: describe(err) }));
+      // A disabled user cannot sign in, but may still delete the account
+      // (with a fresh wx.login() code instead of a session): offer it.
+      .catch((err) => this.setData({ error: describe(err), disabled: !!err && err.code === 'USER_DISABLED' }));
   },
 
   refreshDevices() {
@@ -237,10 +241,9 @@ Page({
       // Two taps make two dialogs: the second "confirm" must not log in
       // again (which would cancel the deletion) to delete once more.
       if (!sure || api().pendingDeletion()) return;
-      return api()
-        .deleteAccount()
+      return (this.data.disabled ? api().deleteAccountWithCode() : api().deleteAccount())
         .then((r) => {
-          const gone = { user: null, devices: [], consentPending: false, exported: null, error: '' };
+          const gone = { user: null, devices: [], consentPending: false, exported: null, error: '', disabled: false };
           if (r.erased) this.setData({ ...gone, deletion: null, notice: '账号已注销，你的个人信息已删除。' });
           else this.setData({ ...gone, deletion: { erasesAt: formatTime(r.erasesAt) }, notice: '' });
         })
