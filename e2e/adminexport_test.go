@@ -99,8 +99,8 @@ func lastExportAudit(t *testing.T, ts *apptest.Server, name string) map[string]a
 func TestAdmin_ExportUsersCSV(t *testing.T) {
 	t.Parallel()
 	ts := apptest.Start(t)
-	adminTok, _ := ts.AdminLogin(t, "export-admin", apptest.CreateAdmin(t, "export-admin", "admin"))
-	viewerTok, _ := ts.AdminLogin(t, "export-viewer", apptest.CreateAdmin(t, "export-viewer", "viewer"))
+	adminTok, _ := ts.AdminLogin(t, "csv-admin", apptest.CreateAdmin(t, "csv-admin", "admin"))
+	viewerTok, _ := ts.AdminLogin(t, "csv-viewer", apptest.CreateAdmin(t, "csv-viewer", "viewer"))
 	mk := marker(t)
 	plain := seedUser(t, ts, "exporter-plain", "王小明 "+mk)
 	formula := seedUser(t, ts, "exporter-formula", "=HYPERLINK(\"http://x\") "+mk)
@@ -144,7 +144,7 @@ func TestAdmin_ExportUsersCSV(t *testing.T) {
 	if r := byID[plain]; r[1] != "王小明 "+mk || r[10] == "" || r[11] != "'-spam" || r[6] != "Shenzhen" {
 		t.Fatalf("plain row %q", r)
 	}
-	d := lastExportAudit(t, ts, "export-admin")
+	d := lastExportAudit(t, ts, "csv-admin")
 	if d["rows"] != 3.0 || d["fullPhones"] != false || d["finished"] != true || d["truncated"] != false {
 		t.Fatalf("audit detail %v", d)
 	}
@@ -162,7 +162,7 @@ func TestAdmin_ExportUsersCSV(t *testing.T) {
 		if !found {
 			t.Fatalf("no whole phone %s:\n%s", phone, body)
 		}
-		if d := lastExportAudit(t, ts, "export-admin"); d["fullPhones"] != true || d["rows"] != 3.0 {
+		if d := lastExportAudit(t, ts, "csv-admin"); d["fullPhones"] != true || d["rows"] != 3.0 {
 			t.Fatalf("audit detail %v", d)
 		}
 	})
@@ -214,7 +214,7 @@ func TestAdmin_ExportUsersCSV(t *testing.T) {
 				t.Errorf("%s: HTTP %d %s, want %d %s", name, resp.StatusCode, body, c.status, c.code)
 			}
 		}
-		if d := lastExportAudit(t, ts, "export-admin"); d["filter"].(map[string]any)["search"] != mk {
+		if d := lastExportAudit(t, ts, "csv-admin"); d["filter"].(map[string]any)["search"] != mk {
 			t.Fatalf("a refused export was audited: %v", d)
 		}
 	})

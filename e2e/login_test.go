@@ -345,7 +345,7 @@ func assertNoRowsFor(ts *apptest.Server, t *testing.T, openid string) {
 	err := ts.Store().DB().QueryRowContext(context.Background(),
 		`SELECT (SELECT count(*) FROM identities WHERE openid = ?)
 		      + (SELECT count(*) FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE i.openid = ?)
-		      + (SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id))`,
+		      + (SELECT count(*) FROM users u WHERE u.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id))`,
 		openid, openid).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
