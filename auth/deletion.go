@@ -29,7 +29,8 @@ type Deletion struct {
 // scheduled: their login is refused (USER_DISABLED) and cancels nothing.
 // (A user disabled before has no session to call this with: the store
 // refuses every session of a disabled user. An operator's deleteUser
-// erases them; see docs/decisions.md.) Errors: INTERNAL.
+// erases them; see docs/decisions.md.) Errors: RATE_LIMITED (retryAfter 1) when a grace of 0 meets logins of
+// the user holding it; INTERNAL.
 func (s *Service) DeleteAccount(ctx context.Context, c *Caller, ip string) (*Deletion, error) {
 	id := c.User.ID
 	audit := &models.AuditEntry{ActorKind: "user", ActorID: &id, Action: "user.delete_requested", Target: &id,
@@ -66,11 +67,14 @@ func (s *Service) DeleteAccount(ctx context.Context, c *Caller, ip string) (*Del
 // EraseUser erases user id at once (store.EraseUser) with audit as the
 // user.erase entry, and deletes the avatar files no one else uses.
 // Errors: store.ErrNotFound as it is (unknown or already erased);
-// INTERNAL.
+// RATE_LIMITED (models.ErrErasureBusy) when logins of the user kept it
+// busy; INTERNAL.
 func (s *Service) EraseUser(ctx context.Context, id string, audit *models.AuditEntry) (*store.Erasure, error) {
 	e, err := s.store.EraseUser(ctx, id, audit)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, err
+	} else if errors.Is(err, store.ErrErasureBusy) {
+		return nil, models.ErrErasureBusy
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}
