@@ -126,3 +126,38 @@ func TestStore_EraseDueNotBlockedByOneHeavyUser(t *testing.T) {
 		t.Fatal("a user due for erasure was never erased: the batch with the heavy user fails every run")
 	}
 }
+
+// Issue 19 fix: the erasure scrubs the user's own addresses, not the
+// admins': an admin's user.disable about the user keeps the admin's IP,
+// while the user's own entries lose theirs.
+func TestStore_EraseKeepsAdminIPs(t *testing.T) {
+	t.Parallel()
+	st := storetest.OpenFresh(t)
+	ctx := context.Background()
+	userIP, adminIP := "198.51.100.77", "192.0.2.44"
+	s := newSession()
+	s.IP = &userIP
+	id := mustLogin(t, st, store.LoginParams{OpenID: uniqueOpenID(t), Session: s}).User.ID
+	if _, err := st.SetPhone(ctx, id, "+8613912345678", "86", &models.AuditEntry{ActorKind: "user", ActorID: &id, Action: "user.bind_phone",
+		Target: &id, IP: &userIP, Detail: map[string]any{"phone": "+86139****5678"}}); err != nil {
+		t.Fatal(err)
+	}
+	adminName := "ops"
+	adminID := store.NewID()
+	if _, err := st.SetUserDisabled(ctx, id, true, "spam", &models.AuditEntry{ActorKind: "admin", ActorID: &adminID, ActorName: &adminName,
+		Action: "user.disable", Target: &id, IP: &adminIP}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EraseUser(ctx, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, st, "SELECT count(*) FROM audit_log WHERE target = ?::text AND action = 'user.disable' AND ip = ?", id, adminIP); n != 1 {
+		t.Error("the admin's user.disable lost the admin's IP")
+	}
+	if n := count(t, st, "SELECT count(*) FROM audit_log WHERE (actor_id = ?0 OR target = ?0::text) AND ip = ?1", id, userIP); n != 0 {
+		t.Errorf("%d entries still hold the erased user's IP", n)
+	}
+	if n := count(t, st, "SELECT count(*) FROM audit_log WHERE target = ?::text AND detail->>'phone' IS NOT NULL", id); n != 0 {
+		t.Errorf("%d entries still hold the phone", n)
+	}
+}
