@@ -161,3 +161,31 @@ func TestStore_EraseKeepsAdminIPs(t *testing.T) {
 		t.Errorf("%d entries still hold the phone", n)
 	}
 }
+
+// Issue 19 fix: the data export shows a pending deletion and where the
+// user's nickname stands in the content check.
+func TestStore_UserDataShowsDeletionAndModeration(t *testing.T) {
+	t.Parallel()
+	st := storetest.OpenFresh(t)
+	ctx := context.Background()
+	id := mustLogin(t, st, store.LoginParams{OpenID: uniqueOpenID(t)}).User.ID
+	nick := "Checked"
+	label := 21000
+	if _, err := st.SetNickname(ctx, id, store.ProfileChange{Nickname: &nick}, &store.Check{State: models.ModerationReview, Label: &label, Trace: "trace-x"}); err != nil {
+		t.Fatal(err)
+	}
+	requestDeletion(t, st, id, time.Hour)
+	d, err := st.UserData(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.User.DeletionRequestedAt == nil || d.User.ErasesAt == nil || time.Until(*d.User.ErasesAt) < 50*time.Minute {
+		t.Errorf("export's deletion = %v, %v; want the pending deletion", d.User.DeletionRequestedAt, d.User.ErasesAt)
+	}
+	if d.Moderation.Nickname == nil || *d.Moderation.Nickname != models.ModerationReview || d.Moderation.NicknameLabel == nil || *d.Moderation.NicknameLabel != label {
+		t.Errorf("export's moderation = %+v; want the nickname in REVIEW", d.Moderation)
+	}
+	if d.Version != 1 {
+		t.Errorf("version %d", d.Version)
+	}
+}
