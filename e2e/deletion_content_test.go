@@ -84,3 +84,33 @@ func TestDeletion_EraseContentChecksAndPushes(t *testing.T) {
 		t.Error("a push record still names the erased user")
 	}
 }
+
+// Issue 19 fix: a deleteUser that meets a login of the user holding its
+// identity through every attempt answers RATE_LIMITED with retryAfter 1
+// (it was INTERNAL), and erases once the login is over.
+func TestDeletion_DeleteUserBusyIsRateLimited(t *testing.T) {
+	t.Parallel()
+	ts, dsn := deletionServer(t, "", nil)
+	admin := deletionAdmin(t, ts, dsn, "del-busy-admin", "admin")
+	u := mustLoginAs(t, ts, apptest.AppID, "del-busy")
+	ctx := context.Background()
+	tx, err := ts.Store().DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As a login does: its identity row locked.
+	if _, err := tx.ExecContext(ctx, "SELECT 1 FROM identities WHERE user_id = ? FOR UPDATE", u.User.ID); err != nil {
+		t.Fatal(err)
+	}
+	const del = `mutation($id: ID!) { deleteUser(id: $id, reason: "asked") { id deletedAt } }`
+	r := ts.Do(t, admin, del, map[string]any{"id": u.User.ID})
+	if r.Code() != "RATE_LIMITED" || !strings.Contains(r.Raw, `"retryAfter":1`) {
+		t.Errorf("deleteUser while a login holds the user: %s, want RATE_LIMITED with retryAfter 1", r.Raw)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if r := ts.Do(t, admin, del, map[string]any{"id": u.User.ID}); len(r.Errors) > 0 {
+		t.Fatalf("deleteUser after the login: %s", r.Raw)
+	}
+}
