@@ -232,7 +232,7 @@ func (s *Store) EraseDue(ctx context.Context, batch int, audit models.AuditEntry
 			// Pushed back, so that the next runs, which pick the oldest
 			// due first, get to the others; it is tried again later.
 			_, perr := s.db.NewUpdate().Model((*models.User)(nil)).
-				Set("erase_at = erase_at + ?::interval", interval(eraseRetryLater)).
+				Set("erase_at = now() + ?::interval", interval(eraseRetryLater)).
 				Where("id = ? AND erase_at IS NOT NULL AND deleted_at IS NULL", id).Exec(ctx)
 			slog.Warn("erasure of a due user failed; retrying later", "user", id, "retryIn", eraseRetryLater.String(),
 				"err", err, "postponeErr", perr)

@@ -189,3 +189,35 @@ func TestStore_UserDataShowsDeletionAndModeration(t *testing.T) {
 		t.Errorf("version %d", d.Version)
 	}
 }
+
+// Issue 19 fix: a user whose own erasure fails (here a trigger refuses
+// it) is pushed back an hour, and the users due after them are erased.
+func TestStore_EraseDuePushesBackAFailingUser(t *testing.T) {
+	t.Parallel()
+	st := storetest.OpenFresh(t)
+	ctx := context.Background()
+	bad := mustLogin(t, st, store.LoginParams{OpenID: uniqueOpenID(t)}).User.ID
+	good := mustLogin(t, st, store.LoginParams{OpenID: uniqueOpenID(t)}).User.ID
+	requestDeletion(t, st, bad, time.Hour)
+	requestDeletion(t, st, good, time.Hour)
+	if _, err := st.DB().ExecContext(ctx, `UPDATE users SET erase_at = now() - CASE WHEN id = ? THEN interval '2 hours' ELSE interval '1 hour' END
+		WHERE erase_at IS NOT NULL`, bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().ExecContext(ctx, `CREATE FUNCTION refuse_erasure() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.deleted_at IS NOT NULL AND NEW.id = '`+bad+`' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER refuse_erasure BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION refuse_erasure()`); err != nil {
+		t.Fatal(err)
+	}
+	name := "erasure"
+	out, err := st.EraseDue(ctx, 100, models.AuditEntry{ActorKind: "system", ActorName: &name, Action: "user.erase"})
+	if err == nil {
+		t.Error("EraseDue reported no error for the refused user")
+	}
+	if len(out) != 1 || out[0].User.ID != good {
+		t.Fatalf("EraseDue erased %d users; want only the good one", len(out))
+	}
+	if n := count(t, st, "SELECT count(*) FROM users WHERE id = ? AND deleted_at IS NULL AND erase_at > now() + interval '50 minutes'", bad); n != 1 {
+		t.Error("the failing user's erase_at was not pushed back")
+	}
+}
