@@ -15,7 +15,8 @@ import (
 // audited actor with the reason: 1 to 500 characters once trimmed, under
 // the rule of a disable reason. Returns the tombstone. Errors:
 // BAD_USER_INPUT for a missing or bad reason, or an id of no user or of
-// an erased one; INTERNAL.
+// an erased one; RATE_LIMITED (retryAfter 1) when logins of the user kept
+// it busy; INTERNAL.
 func (s *Service) DeleteUser(ctx context.Context, c *Caller, id, reason, ip string) (*models.User, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
@@ -35,6 +36,8 @@ func (s *Service) DeleteUser(ctx context.Context, c *Caller, id, reason, ip stri
 	e, err := s.store.EraseUser(ctx, id, audit)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, models.Errorf(models.CodeBadUserInput, "no user has the id %q, or it is erased already", id)
+	} else if errors.Is(err, store.ErrErasureBusy) {
+		return nil, models.ErrErasureBusy
 	} else if err != nil {
 		return nil, internal(err)
 	}

@@ -31,7 +31,9 @@ type Deletion struct {
 // scheduled: their login is refused (USER_DISABLED) and cancels nothing.
 // (A user disabled before has no session to call this with: the store
 // refuses every session of a disabled user. They prove who they are with
-// a wx.login() code instead: DeleteAccountWithCode.) Errors: INTERNAL.
+// a wx.login() code instead: DeleteAccountWithCode.) Errors: RATE_LIMITED
+// (retryAfter 1) when a grace of 0 meets logins of the user holding it;
+// INTERNAL.
 func (s *Service) DeleteAccount(ctx context.Context, c *Caller, ip string) (*Deletion, error) {
 	id := c.User.ID
 	audit := &models.AuditEntry{ActorKind: "user", ActorID: &id, Action: "user.delete_requested", Target: &id,
@@ -156,11 +158,14 @@ func (s *Service) DeleteAccountWithCode(ctx context.Context, in CodeDeletion) (*
 // EraseUser erases user id at once (store.EraseUser) with audit as the
 // user.erase entry, and deletes the avatar files no one else uses.
 // Errors: store.ErrNotFound as it is (unknown or already erased);
-// INTERNAL.
+// RATE_LIMITED (models.ErrErasureBusy) when logins of the user kept it
+// busy; INTERNAL.
 func (s *Service) EraseUser(ctx context.Context, id string, audit *models.AuditEntry) (*store.Erasure, error) {
 	e, err := s.store.EraseUser(ctx, id, audit)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, err
+	} else if errors.Is(err, store.ErrErasureBusy) {
+		return nil, models.ErrErasureBusy
 	} else if err != nil {
 		return nil, models.WrapError(err, models.CodeInternal, "internal error")
 	}

@@ -116,3 +116,9 @@ func ErrorMessage(err error) string {
 // client tries again a moment later.
 var ErrExportBusy = &Error{Code: CodeRateLimited, Message: "too many data exports at once; retry shortly",
 	Extensions: map[string]any{"retryAfter": 1}}
+
+// ErrErasureBusy answers deleteUser or deleteAccount (a grace of 0) when
+// logins of the user kept it locked through every attempt to erase it: the
+// client tries again a moment later (a pending deletion stays scheduled).
+var ErrErasureBusy = &Error{Code: CodeRateLimited, Message: "the account is signing in right now; retry the deletion shortly",
+	Extensions: map[string]any{"retryAfter": 1}}

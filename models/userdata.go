@@ -3,7 +3,9 @@ package models
 import "time"
 
 // UserDataVersion is the version of the UserData document's shape: raised
-// when a field changes meaning or goes away, so that a reader can tell.
+// when a field changes meaning or goes away, so that a reader can tell. A
+// field added (user.deletionRequestedAt, user.erasesAt, moderation) keeps
+// the version: a reader of version 1 ignores what it does not know.
 const UserDataVersion = 1
 
 // UserData is everything stored about one user, as myData and userData
@@ -14,6 +16,7 @@ type UserData struct {
 	Version    int                            `json:"version"`
 	ExportedAt time.Time                      `json:"exportedAt"`
 	User       UserDataProfile                `json:"user"`
+	Moderation UserDataModeration             `json:"moderation"`
 	Identities []UserDataIdentity             `json:"identities"`
 	Sessions   UserDataList[UserDataSession]  `json:"sessions"`
 	Consents   UserDataList[UserDataConsent]  `json:"consents"`
@@ -45,6 +48,19 @@ type UserDataProfile struct {
 	LastLoginAt      *time.Time `json:"lastLoginAt"`
 	DisabledAt       *time.Time `json:"disabledAt"`
 	DisabledReason   *string    `json:"disabledReason"`
+	// DeletionRequestedAt and ErasesAt are set while a deletion is pending.
+	DeletionRequestedAt *time.Time `json:"deletionRequestedAt"`
+	ErasesAt            *time.Time `json:"erasesAt"`
+}
+
+// UserDataModeration is where the user's nickname and avatar stand in the
+// content checks (WeChat's and an admin's): each state is null when the
+// user has no such value, UNCHECKED when no check applies to it.
+type UserDataModeration struct {
+	Nickname      *ModerationState `json:"nickname"`
+	NicknameLabel *int             `json:"nicknameLabel"`
+	Avatar        *ModerationState `json:"avatar"`
+	AvatarLabel   *int             `json:"avatarLabel"`
 }
 
 // UserDataIdentity is one identity: how the user signs in from one mini program.

@@ -22,7 +22,7 @@ func (s *Store) AcceptPolicy(ctx context.Context, userID string, c *models.Conse
 	recorded := false
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var id string
-		err := tx.NewSelect().Table("users").Column("id").Where("id = ?", userID).For("NO KEY UPDATE").Scan(ctx, &id)
+		err := tx.NewSelect().Table("users").Column("id").Where("id = ? AND deleted_at IS NULL", userID).For("NO KEY UPDATE").Scan(ctx, &id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		} else if err != nil {

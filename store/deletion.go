@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -299,10 +300,14 @@ func (s *Store) EraseDue(ctx context.Context, batch int, audit models.AuditEntry
 	if err == nil {
 		return out, nil
 	}
-	if !isLockBusy(err) {
+	if len(ids) == 0 { // the batch could not even be picked
 		return nil, fmt.Errorf("store: erasing due users: %w", err)
 	}
+	// Any error — a login holding an identity, a statement timeout, a
+	// broken row — and the batch is done again one user at a time, so one
+	// user cannot keep everybody due after them from being erased.
 	out = nil
+	var errs []error
 	for _, id := range ids {
 		var one []*Erasure
 		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -316,12 +321,27 @@ func (s *Store) EraseDue(ctx context.Context, batch int, audit models.AuditEntry
 		if isLockBusy(err) {
 			continue // a login of the user is running: it may cancel; next run otherwise
 		} else if err != nil {
-			return out, fmt.Errorf("store: erasing due users: %w", err)
+			// Pushed back, so that the next runs, which pick the oldest
+			// due first, get to the others; it is tried again later.
+			_, perr := s.db.NewUpdate().Model((*models.User)(nil)).
+				Set("erase_at = now() + ?::interval", interval(eraseRetryLater)).
+				Where("id = ? AND erase_at IS NOT NULL AND deleted_at IS NULL", id).Exec(ctx)
+			slog.Warn("erasure of a due user failed; retrying later", "user", id, "retryIn", eraseRetryLater.String(),
+				"err", err, "postponeErr", perr)
+			errs = append(errs, fmt.Errorf("user %s: %w", id, err))
+			continue
 		}
 		out = append(out, one...)
 	}
+	if len(errs) > 0 {
+		return out, fmt.Errorf("store: erasing due users: %w", errors.Join(errs...))
+	}
 	return out, nil
 }
+
+// eraseRetryLater is how far EraseDue pushes back the erase_at of a user
+// whose erasure failed on its own.
+const eraseRetryLater = time.Hour
 
 // dueUsers locks up to n users due for erasure (only id when set),
 // skipping those locked elsewhere.
@@ -360,14 +380,17 @@ func eraseLocked(ctx context.Context, tx bun.Tx, users []*models.User, audit *mo
 	// NOWAIT: see the lock order above.
 	var identities []struct {
 		UserID string `bun:"user_id"`
+		OpenID string `bun:"openid"`
 	}
-	if err := tx.NewSelect().Model((*models.Identity)(nil)).Column("i.user_id").
+	if err := tx.NewSelect().Model((*models.Identity)(nil)).Column("i.user_id", "i.openid").
 		Where("i.user_id IN (?)", bun.List(ids)).OrderExpr("i.id").For("UPDATE NOWAIT").Scan(ctx, &identities); err != nil {
 		return nil, fmt.Errorf("locking identities: %w", err)
 	}
 	nIdent := map[string]int{}
+	var openIDs []string
 	for _, i := range identities {
 		nIdent[i.UserID]++
+		openIDs = append(openIDs, i.OpenID)
 	}
 	var sessions []string
 	if err := tx.NewDelete().Model((*models.Session)(nil)).Where("user_id IN (?)", bun.List(ids)).
@@ -384,18 +407,29 @@ func eraseLocked(ctx context.Context, tx bun.Tx, users []*models.User, audit *mo
 	if _, err := tx.NewDelete().Model((*models.Consent)(nil)).Where("user_id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
 		return nil, fmt.Errorf("deleting consents: %w", err)
 	}
-	// The audit log keeps what happened, not who the person was: the
-	// entries by or about the users keep their action, time and ids, and
-	// lose where from (the IP) and the phone (masked as it was) and any
-	// user agent. The two arms are two index scans (actor_id, target).
-	for _, col := range []string{"actor_id", "target"} {
-		if _, err := tx.NewUpdate().Model((*models.AuditEntry)(nil)).
-			Set("ip = NULL").Set("detail = al.detail - ?::text[]", pgdialect.Array(scrubbedDetailKeys)).
-			Where("? IN (?)", bun.Ident("al."+col), bun.List(ids)).
-			Where("(al.ip IS NOT NULL OR al.detail <> al.detail - ?::text[])", pgdialect.Array(scrubbedDetailKeys)).
-			Exec(ctx); err != nil {
-			return nil, fmt.Errorf("scrubbing audit entries: %w", err)
+	// Content security: the nickname, avatar URL and trace ids checked.
+	for _, table := range []string{"user_moderation", "media_checks"} {
+		if _, err := tx.NewDelete().TableExpr(table).Where("user_id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("deleting %s: %w", table, err)
 		}
+	}
+	// The pushes WeChat sent about the users keep that they came (their
+	// key answers WeChat's retries) but not whose openid they named nor
+	// their detail (a revokeInfo, what was removed).
+	pushQ := tx.NewUpdate().TableExpr("wechat_pushes").Set("openid = NULL, user_id = NULL, detail = '{}'").
+		Where("user_id IN (?)", bun.List(ids))
+	if len(openIDs) > 0 {
+		pushQ = pushQ.WhereOr("openid IN (?)", bun.List(openIDs))
+	}
+	if _, err := pushQ.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("scrubbing pushes: %w", err)
+	}
+	scrub, err := mergedAway(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := scrubAudit(ctx, tx, scrub); err != nil {
+		return nil, err
 	}
 	avatars := map[string]bool{}
 	for _, u := range users {
@@ -462,7 +496,69 @@ func eraseLocked(ctx context.Context, tx bun.Tx, users []*models.User, audit *mo
 
 // scrubbedDetailKeys are the audit detail keys that hold personal data:
 // bindPhoneNumber's masked number and country code, a user agent.
-var scrubbedDetailKeys = []string{"phone", "countryCode", "userAgent"}
+var scrubbedDetailKeys = []string{"phone", "countryCode", "userAgent", "openid"}
+
+// mergedAway returns ids and, recursively, the users merged into them
+// (user.merge audit rows: target the survivor, detail "from" the merged
+// away): one account, whose audit rows are scrubbed together.
+func mergedAway(ctx context.Context, tx bun.Tx, ids []string) ([]string, error) {
+	seen := map[string]bool{}
+	all := slices.Clone(ids)
+	for _, id := range ids {
+		seen[id] = true
+	}
+	for next := ids; len(next) > 0; {
+		var from []string
+		if err := tx.NewSelect().Model((*models.AuditEntry)(nil)).ColumnExpr("DISTINCT al.detail->>'from'").
+			Where("al.action = 'user.merge' AND al.target IN (?) AND al.detail->>'from' IS NOT NULL", bun.List(next)).
+			Scan(ctx, &from); err != nil {
+			return nil, fmt.Errorf("finding merged-away users: %w", err)
+		}
+		next = nil
+		for _, f := range from {
+			if f != "" && !seen[f] {
+				seen[f] = true
+				next = append(next, f)
+				all = append(all, f)
+			}
+		}
+	}
+	return all, nil
+}
+
+// scrubChunk bounds one statement of scrubAudit: a user with tens of
+// thousands of audit rows is scrubbed in many short statements (each well
+// under the admin pool's statement_timeout) instead of one that times out.
+const scrubChunk = 1000
+
+// scrubAudit removes the personal data from the audit rows by or about
+// the users ids, in chunks. The audit log keeps what happened, not who the
+// person was: the rows keep their action, time and ids and lose the
+// detail keys holding personal data (scrubbedDetailKeys). Only the rows
+// the users wrote themselves (actor_kind user: their logins, their own
+// requests) lose their IP; an admin's row about the user keeps the
+// admin's IP, which is the admin's data, not the user's.
+func scrubAudit(ctx context.Context, tx bun.Tx, ids []string) error {
+	keys := pgdialect.Array(scrubbedDetailKeys)
+	own := bun.SafeQuery("al.actor_kind = 'user' AND al.actor_id IN (?)", bun.List(ids))
+	for _, col := range []string{"actor_id", "target"} {
+		for {
+			res, err := tx.NewUpdate().Model((*models.AuditEntry)(nil)).
+				Set("ip = CASE WHEN ? THEN NULL ELSE al.ip END", own).
+				Set("detail = al.detail - ?::text[]", keys).
+				Where("al.id IN (SELECT a.id FROM audit_log a WHERE ? IN (?) AND ((a.actor_kind = 'user' AND a.actor_id IN (?) AND a.ip IS NOT NULL) OR a.detail <> a.detail - ?::text[]) LIMIT ?)",
+					bun.Ident("a."+col), bun.List(ids), bun.List(ids), keys, scrubChunk).
+				Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("scrubbing audit entries: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n < scrubChunk {
+				break
+			}
+		}
+	}
+	return nil
+}
 
 // CountPendingDeletion counts users whose deletion is pending.
 func (s *Store) CountPendingDeletion(ctx context.Context) (int, error) {

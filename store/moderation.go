@@ -319,7 +319,7 @@ func (s *Store) ModerateUser(ctx context.Context, id string, approve bool, audit
 			}
 		}
 		u = &models.User{ID: id}
-		if err := tx.NewSelect().Model(u).WherePK().For("UPDATE").Scan(ctx); errors.Is(err, sql.ErrNoRows) {
+		if err := tx.NewSelect().Model(u).WherePK().Where("u.deleted_at IS NULL").For("UPDATE").Scan(ctx); errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		} else if err != nil {
 			return fmt.Errorf("reading the user: %w", err)

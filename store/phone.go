@@ -43,12 +43,12 @@ const phoneUniqueIndex = "users_phone_key"
 func (s *Store) SetPhone(ctx context.Context, userID, e164, countryCode string, audit *models.AuditEntry) (*models.User, error) {
 	u := &models.User{ID: userID}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		err := tx.NewUpdate().Model(u).WherePK().
-			Set("phone = ?", e164).
-			Set("phone_country_code = ?", countryCode).
-			Set("updated_at = now()").
-			Returning("*").
-			Scan(ctx)
+		err := tx.NewUpdate().Model(u).WherePK().Where("deleted_at IS NULL"). // never into a tombstone
+											Set("phone = ?", e164).
+											Set("phone_country_code = ?", countryCode).
+											Set("updated_at = now()").
+											Returning("*").
+											Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		} else if isUniqueViolation(err, phoneUniqueIndex) {

@@ -27,7 +27,7 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, c ProfileChange) (
 // updateProfile is UpdateProfile on db, a transaction or the pool.
 func updateProfile(ctx context.Context, db bun.IDB, id string, c ProfileChange) (*models.User, error) {
 	u := &models.User{ID: id}
-	q := db.NewUpdate().Model(u).WherePK().Set("updated_at = now()").Returning("*")
+	q := db.NewUpdate().Model(u).WherePK().Where("deleted_at IS NULL").Set("updated_at = now()").Returning("*")
 	for col, v := range map[string]*string{
 		"nickname": c.Nickname, "language": c.Language, "city": c.City,
 		"province": c.Province, "country": c.Country, "avatar_url": c.AvatarURL,

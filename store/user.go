@@ -32,7 +32,7 @@ func (s *Store) UserByID(ctx context.Context, id string) (*models.User, error) {
 func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, reason string, audit *models.AuditEntry) (*models.User, error) {
 	u := &models.User{ID: id}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		q := tx.NewUpdate().Model(u).WherePK().Set("updated_at = now()").Returning("*")
+		q := tx.NewUpdate().Model(u).WherePK().Where("deleted_at IS NULL").Set("updated_at = now()").Returning("*")
 		if disabled {
 			q = q.Set("disabled_at = COALESCE(disabled_at, now())").Set("disabled_reason = ?", nullable(reason))
 		} else {

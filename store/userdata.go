@@ -65,7 +65,17 @@ func (s *Store) UserData(ctx context.Context, id string, limit int) (*models.Use
 		d.User = models.UserDataProfile{ID: u.ID, Nickname: u.Nickname, AvatarURL: u.AvatarURL, Gender: u.Gender,
 			Language: u.Language, City: u.City, Province: u.Province, Country: u.Country, Phone: u.Phone,
 			PhoneCountryCode: u.PhoneCountryCode, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
-			LastLoginAt: u.LastLoginAt, DisabledAt: u.DisabledAt, DisabledReason: u.DisabledReason}
+			LastLoginAt: u.LastLoginAt, DisabledAt: u.DisabledAt, DisabledReason: u.DisabledReason,
+			DeletionRequestedAt: u.DeletionRequestedAt, ErasesAt: u.ErasesAt}
+		m := &models.Moderation{UserID: id}
+		if err := tx.NewSelect().Model(m).WherePK().Scan(ctx); errors.Is(err, sql.ErrNoRows) {
+			m = nil // unchecked
+		} else if err != nil {
+			return fmt.Errorf("reading moderation: %w", err)
+		}
+		mod := m.Of(u)
+		d.Moderation = models.UserDataModeration{Nickname: mod.Nickname, NicknameLabel: mod.NicknameLabel,
+			Avatar: mod.Avatar, AvatarLabel: mod.AvatarLabel}
 
 		var idents []*models.Identity
 		if err := tx.NewSelect().Model(&idents).Where("i.user_id = ?", id).OrderExpr("i.created_at, i.id").Scan(ctx); err != nil {
