@@ -653,3 +653,83 @@ func TestAdminBrowser(t *testing.T) {
 func jsString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`).Replace(s) + "'"
 }
+
+// TestAdminBrowser_Review drives the "Needs review" view on a server with
+// content checks on: a nickname WeChat sent for review is listed with its
+// avatar, Approve takes it off the list and keeps it, Reject clears it, the
+// user's page shows the state, and a VIEWER sees the list without buttons.
+func TestAdminBrowser_Review(t *testing.T) {
+	t.Parallel()
+	cs := startChecked(t)
+	adminName, viewerName := cs.name("brw-rv-admin"), cs.name("brw-rv-viewer")
+	adminPw := apptest.CreateAdmin(t, adminName, "admin")
+	viewerPw := apptest.CreateAdmin(t, viewerName, "viewer")
+	adminTok, _ := cs.AdminLogin(t, adminName, adminPw)
+	inReview := func(user string) string {
+		t.Helper()
+		tok, id := cs.signedIn(t, user)
+		if r := cs.Do(t, tok, setNickname, map[string]any{"n": "review " + user}); len(r.Errors) > 0 {
+			t.Fatal(r.Raw)
+		}
+		return id
+	}
+	approveID, rejectID := inReview("brw-rv-approve"), inReview("brw-rv-reject")
+	keptID := inReview("brw-rv-kept")
+	keptTok, _ := cs.signedIn(t, "brw-rv-kept")
+	cs.upload(t, keptTok, solidPNG(t, yellow)) // the simulator: yellow is review
+	cs.apply(t, cs.verdict(t))
+	// An avatar whose verdict has not come: PENDING, shown as such.
+	pendingTok, pendingID := cs.signedIn(t, "brw-rv-pending")
+	cs.upload(t, pendingTok, solidPNG(t, gray))
+
+	b := &tab{t: t, ctx: webtest.Browser(t, 1280, 900), base: cs.URL()}
+	row := func(id string) string { return `document.querySelector('#review-table tr[data-user-id="` + id + `"]')` }
+	step := func(name string, fn func(t *testing.T)) {
+		if !t.Run(name, func(t *testing.T) { b.t = t; fn(t) }) {
+			t.FailNow()
+		}
+	}
+
+	step("Listed", func(t *testing.T) {
+		b.open("/admin/review")
+		b.signIn(adminName, adminPw)
+		b.waitFor("the three users", `!!(`+row(approveID)+` && `+row(rejectID)+` && `+row(keptID)+`)`)
+		b.waitFor("the nickname and its state", row(approveID)+`.textContent.includes('review brw-rv-approve') && `+row(approveID)+`.textContent.includes('In review · other')`)
+		b.waitFor("the avatar image, loaded", `(i => !!i && i.complete && i.naturalWidth > 0)(`+row(keptID)+`.querySelector('img'))`)
+		b.shot("review")
+	})
+
+	step("Approve", func(t *testing.T) {
+		b.do("approve", chromedp.Click(chromedp.CSS(`#review-table tr[data-user-id="`+approveID+`"] [data-action=approve]`)))
+		b.waitFor("the row gone", `!document.querySelector('[aria-busy]') && !`+row(approveID)+` && !!`+row(rejectID))
+		if v := cs.moderationOf(t, adminTok, approveID); str(v.Moderation.Nickname) != "APPROVED" || str(v.Nickname) != "review brw-rv-approve" {
+			t.Fatalf("after approve: %+v", v)
+		}
+	})
+
+	step("Reject", func(t *testing.T) {
+		b.do("reject", chromedp.Click(chromedp.CSS(`#review-table tr[data-user-id="`+rejectID+`"] [data-action=reject]`)))
+		b.do("confirm", chromedp.Click(chromedp.CSS(`dialog [data-confirm]`)))
+		b.waitFor("the row gone", `!document.querySelector('dialog') && !document.querySelector('[aria-busy]') && !`+row(rejectID)+` && !!`+row(keptID))
+		if v := cs.moderationOf(t, adminTok, rejectID); v.Nickname != nil || v.Moderation.Nickname != nil {
+			t.Fatalf("after reject: %+v", v)
+		}
+	})
+
+	step("UserPage", func(t *testing.T) {
+		b.open("/admin/users/" + keptID)
+		b.waitFor("the moderation state", `(m => !!m && m.querySelector('[data-content=nickname]')?.textContent.includes('In review') && m.querySelector('[data-content=avatar]')?.textContent.includes('In review'))(document.querySelector('#moderation'))`)
+		b.open("/admin/users/" + pendingID)
+		b.waitFor("the pending avatar", `document.querySelector('#moderation [data-content=avatar]')?.textContent.includes('Pending check') && !!document.querySelector('.user-head img')`)
+	})
+
+	step("ViewerSeesNoButtons", func(t *testing.T) {
+		b.do("sign out", chromedp.Evaluate[chromedp.Void](`sessionStorage.clear()`))
+		b.open("/admin/review")
+		b.signIn(viewerName, viewerPw)
+		b.waitFor("the list", `!!`+row(keptID)+` && !document.querySelector('[aria-busy]')`)
+		if n := eval[int](b, `document.querySelectorAll('main [data-action]').length`); n != 0 {
+			t.Fatalf("a viewer sees %d approve/reject buttons", n)
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"wxlogin/app"
 	"wxlogin/app/apptest"
 )
 
@@ -24,7 +25,7 @@ var skipLine = regexp.MustCompile(`(?m)^\s*﹣ .* # .*$`)
 
 // TestMiniProgram runs the example mini program's client tests
 // (examples/miniprogram/test, Node's built-in runner) against this program
-// in dev mode on the package's fresh database: its lib/wxlogin.js with a
+// in dev mode, with content checks on, on the package's fresh database: its lib/wxlogin.js with a
 // fake wx over real HTTP, wx.login's codes minted by the mounted simulator.
 // Without node it skips, unless MINIPROGRAM_TEST=require (as
 // scripts/miniprogram-test.sh sets, after installing node).
@@ -48,7 +49,14 @@ func TestMiniProgram(t *testing.T) {
 	// With a policy version, as a mini program that asks for consent runs:
 	// the tests see the re-consent prompt. The same value as app.js's
 	// POLICY_VERSION (the tests read it from WXLOGIN_POLICY_VERSION).
-	ts := apptest.Start(t, apptest.DevMode(), withPolicy(miniProgramPolicy))
+	// Content checks on (dev mode's default is off), as in production: the
+	// page's test of a refused nickname needs the simulator's verdict. An
+	// app id of its own: the access token row is per app id in the
+	// package's database, and each dev server's simulator knows only the
+	// tokens it issued. Dev mode needs no PUBLIC_URL: avatars are checked at
+	// the server's own address.
+	ts := apptest.Start(t, apptest.DevMode(), withPolicy(miniProgramPolicy),
+		apptest.WithConfig(func(c *app.Config) { c.ContentCheck, c.WechatAppID = true, phoneAppID() }))
 	m, logs := ts.Main, ts.Logs
 
 	// Every node test has its own 10 s bound, and the fake wx cuts off a

@@ -6,6 +6,8 @@ import * as overview from './screens/overview.js';
 import * as users from './screens/users.js';
 import * as user from './screens/user.js';
 import * as audit from './screens/audit.js';
+import * as review from './screens/review.js';
+import { R } from './lib/text.js';
 
 const BASE = '/admin';
 const routes = [
@@ -13,6 +15,7 @@ const routes = [
 	[/^\/admin\/users\/?$/, users, 'users'],
 	[/^\/admin\/users\/([^/]+)\/?$/, user, 'users'],
 	[/^\/admin\/audit\/?$/, audit, 'audit'],
+	[/^\/admin\/review\/?$/, review, 'review'],
 	[/^\/admin\/signin\/?$/, signin, null],
 ];
 
@@ -67,7 +70,7 @@ function renderHeader(active) {
 	const link = (href, label, key) => h('a', { href, 'aria-current': key === active ? 'page' : null }, label);
 	replace(top, h('div', { class: 'top-inner' },
 			h('a', { class: 'brand', href: BASE + '/' }, 'wxlogin', h('span', null, ' admin')),
-			h('nav', { 'aria-label': 'Main' }, link(BASE + '/', 'Overview', 'overview'), link(BASE + '/users', 'Users', 'users'), link(BASE + '/audit', 'Audit log', 'audit')),
+			h('nav', { 'aria-label': 'Main' }, link(BASE + '/', 'Overview', 'overview'), link(BASE + '/users', 'Users', 'users'), link(BASE + '/review', R.nav, 'review'), link(BASE + '/audit', 'Audit log', 'audit')),
 			h('div', { class: 'who' },
 				h('span', { class: 'who-name', 'data-admin': adm.username }, adm.username),
 				h('span', { class: 'badge', 'data-role': adm.role }, adm.role === 'ADMIN' ? 'Admin' : 'Viewer'),

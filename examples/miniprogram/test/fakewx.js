@@ -21,8 +21,10 @@ const crypto = require('node:crypto');
  */
 function fakeWx(baseUrl, opts) {
   const storage = new Map();
-  /** every wx.showModal, in order: { title, content, confirmed } */
+  /** every wx.showModal, in order: { title, content, showCancel, confirmed } */
   const modals = [];
+  /** every wx.showToast, in order: { title, icon } */
+  const toasts = [];
   /** every wx.shareFileMessage: { filePath, fileName } */
   const shared = [];
   /** every wx.request / wx.uploadFile, in order: { api, op, auth } */
@@ -122,11 +124,17 @@ function fakeWx(baseUrl, opts) {
     },
 
     // The user reads the dialog, then presses a button.
-    showModal({ title = '', content = '', success, fail }) {
+    showModal({ title = '', content = '', showCancel = true, success, fail }) {
       const confirmed = opts.answer ? !!opts.answer({ title, content }) : true;
-      modals.push({ title, content, confirmed });
+      modals.push({ title, content, showCancel, confirmed });
       later(success, { confirm: confirmed, cancel: !confirmed, errMsg: 'showModal:ok' });
       void fail;
+    },
+
+    // A toast: shown, then gone by itself; nothing to answer.
+    showToast({ title = '', icon = 'success', success } = {}) {
+      toasts.push({ title, icon });
+      later(success, { errMsg: 'showToast:ok' });
     },
 
     env: { USER_DATA_PATH: opts.userDataPath || '/nonexistent/wxfile-usr' },
@@ -167,6 +175,7 @@ function fakeWx(baseUrl, opts) {
     calls,
     uploadParts,
     modals,
+    toasts,
     shared,
     /** how many wx.request calls named operation op */
     ops: (op) => calls.filter((c) => c.op === op).length,

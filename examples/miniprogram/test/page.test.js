@@ -203,3 +203,45 @@ it('delete my account: two taps, two dialogs, one deletion and no login', async 
   assert.equal(p.fake.counts.login, 1);
   assert.ok(page.data.deletion);
 });
+
+const REJECTED = '昵称未通过审核';
+const nicknameForm = (nickname) => ({ detail: { value: { nickname } } });
+
+it('nickname refused by the content check: a dialog, the typed text kept, nothing saved, no retry', async (t) => {
+  const p = phone(t);
+  const { page, api } = await p.open();
+  await page.onSaveNickname(nicknameForm('小红'));
+  assert.equal(page.data.user.nickname, '小红');
+  // The server (CONTENT_CHECK=on) asks the simulator, which finds "违规" risky.
+  await page.onSaveNickname(nicknameForm(' 违规的昵称 '));
+  assert.deepEqual(p.fake.modals.map((m) => m.title), [POLICY, REJECTED]);
+  const modal = p.fake.modals[1];
+  assert.equal(modal.content, '该昵称未通过微信内容安全检测，请换一个昵称再试。');
+  assert.equal(modal.showCancel, false, 'one button: there is nothing to cancel');
+  assert.doesNotMatch(modal.content, /\d/, 'no label shown');
+  assert.equal(page.data.nicknameDraft, '违规的昵称', 'the typed nickname stays to edit');
+  assert.equal(page.data.error, '');
+  assert.equal(p.fake.ops('UpdateProfile'), 2, 'not sent again by itself');
+  assert.equal(page.data.user.nickname, '小红');
+  assert.equal((await api.me()).nickname, '小红', 'the profile is unchanged');
+  // Edited, it saves, and the input shows the saved nickname again.
+  await page.onSaveNickname(nicknameForm('小红红'));
+  assert.equal(page.data.user.nickname, '小红红');
+  assert.equal(page.data.nicknameDraft, null);
+  assert.equal(p.fake.modals.length, 2);
+});
+
+it('nickname while WeChat is unreachable: a toast, the typed text kept', async (t) => {
+  const p = phone(t, {
+    intercept: ({ op }) =>
+      op === 'UpdateProfile' ? { data: null, errors: [{ message: 'WeChat is unavailable', extensions: { code: 'WECHAT_UNAVAILABLE' } }] } : undefined,
+  });
+  const { page } = await p.open();
+  const before = page.data.user.nickname;
+  await page.onSaveNickname(nicknameForm('小绿'));
+  assert.deepEqual(p.fake.toasts, [{ title: '网络繁忙，请稍后重试', icon: 'none' }]);
+  assert.deepEqual(p.fake.modals.map((m) => m.title), [POLICY]);
+  assert.equal(page.data.nicknameDraft, '小绿');
+  assert.equal(page.data.user.nickname, before);
+  assert.equal(p.fake.ops('UpdateProfile'), 1);
+});

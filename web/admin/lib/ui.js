@@ -48,6 +48,8 @@ export const statusBadge = (disabled) => (disabled ? badge('Disabled', 'danger')
 
 /** An avatar: the https image, or one uploaded here (/avatars/…), else initials (a broken image falls back too). */
 export function avatar(url, name, size = 'sm') {
+	// One uploaded here, at this server's PUBLIC_URL: the same file as /avatars/….
+	if (url && url.startsWith(location.origin + '/avatars/')) url = url.slice(location.origin.length);
 	const img = url && /^(https:\/\/|\/avatars\/[0-9a-f]{64}\.jpg$)/i.test(url);
 	const t = (name || '').trim();
 	const box = h('span', { class: ['avatar', 'avatar-' + size] },

@@ -6,11 +6,13 @@ import { h, replace } from '../lib/dom.js';
 import { gql } from '../lib/api.js';
 import { avatar, badge, confirmDialog, dash, empty, errorBox, loading, nickname, statusBadge, titled, when } from '../lib/ui.js';
 import { forgetCounts } from './users.js';
-import { T } from '../lib/text.js';
+import { T, R } from '../lib/text.js';
+import { stateBadge } from './review.js';
 
 const USER = `query User($id: ID!, $target: String) {
 	user(id: $id) { id nickname avatarUrl gender city province country language phone createdAt lastLoginAt
 		disabled disabledAt disabledReason deletionRequestedAt erasesAt deletedAt
+		moderation { nickname nicknameLabel avatar avatarLabel }
 		identities { appId openId unionId createdAt lastLoginAt }
 		sessions { id createdAt lastSeenAt expiresAt ip userAgent } }
 	auditLog(first: 8, filter: {target: $target}) { edges { node { id at action actor { kind id name } } } } }`;
@@ -107,6 +109,7 @@ export function mount(main, ctx) {
 			h('div', { class: 'grid-2' },
 				h('section', { class: 'panel', id: 'profile', 'aria-labelledby': 'h-profile' }, h('h2', { id: 'h-profile' }, 'Profile'),
 					h('dl', { class: 'props' },
+						prop(R.content, contentState(u.moderation)),
 						prop('Phone', or(u.phone)),
 						prop('Gender', u.gender ? GENDER[u.gender] || u.gender : dash()),
 						prop('Location', or([u.city, u.province, u.country].filter(Boolean).join(', '))),
@@ -159,6 +162,11 @@ export function mount(main, ctx) {
 
 	const msgBox = (message) => h('div', { id: 'user-msg', 'aria-live': 'polite' }, message && h('div', { class: 'alert alert-info', role: 'status' }, message));
 	const fail = (err) => replace(main.querySelector('#user-msg'), errorBox(err));
+	// Each piece of content with its state; a PENDING avatar is shown as pending.
+	const contentState = (m) => {
+		const parts = [[R.nickname, m.nickname, m.nicknameLabel], [R.avatar, m.avatar, m.avatarLabel]].filter((p) => p[1]);
+		return parts.length ? h('span', { id: 'moderation' }, parts.map(([k, st, l]) => h('span', { 'data-content': k.toLowerCase() }, k, ' ', stateBadge(st, l), ' '))) : dash();
+	};
 	const prop = (k, v) => [h('dt', null, k), h('dd', null, v)];
 
 	// Runs a change, then shows the user as the server now has them.

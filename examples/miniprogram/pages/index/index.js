@@ -15,6 +15,12 @@ const EXPORT_FILE = 'wxlogin-my-data.json';
 /** How much of the document the page shows; the file has all of it. */
 const PREVIEW_CHARS = 2000;
 
+/** The dialog when WeChat's content security check refuses a nickname (CONTENT_REJECTED). */
+const NICKNAME_REJECTED = '昵称未通过审核';
+const NICKNAME_REJECTED_TEXT = '该昵称未通过微信内容安全检测，请换一个昵称再试。';
+/** The toast when the server could not reach WeChat (WECHAT_UNAVAILABLE). */
+const WECHAT_BUSY = '网络繁忙，请稍后重试';
+
 /** @returns {Api} */
 function api() {
   return getApp().api;
@@ -96,6 +102,13 @@ Page({
     /** A message that stays on the page (the account is erased, …). */
     notice: '',
     error: '',
+    /**
+     * The nickname as typed, kept in the input after WeChat's content check
+     * refused it (CONTENT_REJECTED) so the user can edit it; null shows the
+     * saved one.
+     * @type {string | null}
+     */
+    nicknameDraft: null,
   },
 
   /** @type {(() => void) | null} */
@@ -292,8 +305,24 @@ Page({
     if (!nickname) return;
     return api()
       .updateProfile({ nickname })
-      .then((user) => this.setData({ user, error: '' }))
-      .catch((err) => this.setData({ error: describe(err) }));
+      .then((user) => this.setData({ user, nicknameDraft: null, error: '' }))
+      .catch((err) => {
+        if (err && err.code === 'CONTENT_REJECTED') {
+          // Refused by WeChat's content security check: nothing was saved.
+          // Say so in plain words (not WeChat's label, which would read as
+          // an accusation), keep the typed text to edit, and do not send it
+          // again by itself: the same text gets the same verdict.
+          this.setData({ nicknameDraft: nickname, error: '' });
+          return ask({ title: NICKNAME_REJECTED, content: NICKNAME_REJECTED_TEXT, showCancel: false, confirmText: '知道了' });
+        }
+        if (err && err.code === 'WECHAT_UNAVAILABLE') {
+          // WeChat could not check it, so nothing was saved; the user may try again.
+          this.setData({ nicknameDraft: nickname });
+          wx.showToast({ title: WECHAT_BUSY, icon: 'none' });
+          return;
+        }
+        this.setData({ error: describe(err) });
+      });
   },
 
   /** @param {WechatMiniprogram.CustomEvent<{ code?: string, errMsg: string }>} e */
