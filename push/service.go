@@ -61,8 +61,10 @@ type MediaVerdict struct {
 }
 
 // MediaHook acts on a verdict, through tx, the transaction that records
-// the event: an error rolls both back, and WeChat delivers it again.
-type MediaHook func(ctx context.Context, tx bun.IDB, v MediaVerdict) error
+// the event: an error rolls both back, and WeChat delivers it again. It
+// returns the user it changed ("" for none), recorded with the push and
+// dropped from the session cache once tx commits.
+type MediaHook func(ctx context.Context, tx bun.IDB, v MediaVerdict) (userID string, err error)
 
 // Config is what a Service needs beyond the store.
 type Config struct {
@@ -288,8 +290,12 @@ func (s *Service) work(ctx context.Context, tx bun.Tx, appID string, m *wechat.P
 			}
 		}
 		if s.cfg.Media != nil {
-			if err := s.cfg.Media(ctx, tx, v); err != nil {
+			userID, err := s.cfg.Media(ctx, tx, v)
+			if err != nil {
 				return "", err
+			}
+			if userID != "" {
+				rec.UserID = &userID
 			}
 		}
 		return OutcomeRecorded, nil

@@ -184,8 +184,16 @@ type MediaVerdictOutcome struct {
 // unless another user has it. A risky verdict on an avatar since replaced
 // still deletes its file (when unheld) and is audited.
 func (s *Store) MediaVerdict(ctx context.Context, appID, traceID, suggest string, label *int, audit *models.AuditEntry, del DeleteFile) (MediaVerdictOutcome, error) {
+	return s.MediaVerdictIn(ctx, s.db, appID, traceID, suggest, label, audit, del)
+}
+
+// MediaVerdictIn is MediaVerdict through db: given the transaction that
+// records a wxa_media_check push, the verdict commits (or rolls back)
+// with that record, so that a push is applied exactly once (a savepoint
+// of it, here).
+func (s *Store) MediaVerdictIn(ctx context.Context, db bun.IDB, appID, traceID, suggest string, label *int, audit *models.AuditEntry, del DeleteFile) (MediaVerdictOutcome, error) {
 	var out MediaVerdictOutcome
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		out = MediaVerdictOutcome{}
 		var rec struct {
 			UserID    *string `bun:"user_id"`
