@@ -383,6 +383,10 @@ func (m *Main) mountPush(mux *http.ServeMux, limits *ratelimit.Guard, svc *auth.
 		}
 	}
 	media := m.MediaVerdict
+	var del store.DeleteFile
+	if m.Profile != nil {
+		del = m.Profile.DeleteFile
+	}
 	if media == nil && m.Profile != nil {
 		// In the push's transaction: the verdict and the push's record
 		// commit together, so each push is applied exactly once.
@@ -393,7 +397,7 @@ func (m *Main) mountPush(mux *http.ServeMux, limits *ratelimit.Guard, svc *auth.
 		}
 	}
 	ps := push.NewService(m.store, push.Config{Apps: apps, Log: m.Log, Limits: limits, RefusalsPerIP: m.Config.RateLimits.PushRefusedPerIP,
-		Forget: svc.ForgetUser, Erase: erase, Media: media, Observe: m.metrics.ObservePush})
+		Forget: svc.ForgetUser, Erase: erase, Media: media, DeleteFile: del, Observe: m.metrics.ObservePush})
 	mux.Handle(push.Path, ps.Handler())
 	return nil
 }

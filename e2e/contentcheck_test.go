@@ -381,6 +381,62 @@ func TestContentCheck_DevModePushesVerdicts(t *testing.T) {
 	}
 }
 
+// pushEvent sends WeChat's event about user to the server, as WeChat does.
+func (cs *checked) pushEvent(t *testing.T, user, event, revokeInfo string) {
+	t.Helper()
+	m := cs.Sim.Event(cs.appID, user, event)
+	m.RevokeInfo = revokeInfo
+	p, err := cs.Sim.MakePush(m, wechattest.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := cs.Sim.Send(context.Background(), p); err != nil || a.Status != http.StatusOK || a.Body != "success" {
+		t.Fatalf("%s push: %+v %v", event, a, err)
+	}
+}
+
+// user_info_modified and a revoke of the avatar clear it and delete its
+// file once no user has it, and reset what the moderation said of what
+// was cleared.
+func TestContentCheck_PushClearsAvatarFile(t *testing.T) {
+	t.Parallel()
+	cs := startChecked(t)
+	adminTok, _ := cs.AdminLogin(t, cs.name("cc-clear-admin"), apptest.CreateAdmin(t, cs.name("cc-clear-admin"), "viewer"))
+	tokA, idA := cs.signedIn(t, "cc-clear-a")
+	tokB, idB := cs.signedIn(t, "cc-clear-b")
+	if r := cs.Do(t, tokA, setNickname, map[string]any{"n": "Clearable"}); len(r.Errors) > 0 {
+		t.Fatalf("updateProfile: %s", r.Raw)
+	}
+	img := solidPNG(t, color.RGBA{33, 150, 97, 255}) // this test's own: the database is shared
+	url := cs.upload(t, tokA, img)
+	cs.apply(t, cs.verdict(t))
+	if cs.upload(t, tokB, img) != url {
+		t.Fatal("the same image has another URL")
+	}
+	cs.verdict(t) // B's stays PENDING
+	if v := cs.moderationOf(t, adminTok, idA); str(v.Moderation.Avatar) != "APPROVED" || str(v.Moderation.Nickname) != "APPROVED" {
+		t.Fatalf("before the push: %+v", v)
+	}
+
+	cs.pushEvent(t, "cc-clear-a", "user_info_modified", "")
+	if v := cs.moderationOf(t, adminTok, idA); v.AvatarURL != nil || v.Nickname != nil || v.Moderation.Avatar != nil || v.Moderation.Nickname != nil || v.Moderation.AvatarTraceID != nil {
+		t.Fatalf("after user_info_modified: %+v", v)
+	}
+	if n := cs.CountRows(t, `SELECT count(*) FROM user_moderation WHERE user_id = ? AND num_nonnulls(nickname, nickname_state, nickname_trace, avatar_url, avatar_state, avatar_trace) = 0`, idA); n != 1 {
+		t.Fatal("the moderation of the cleared nickname and avatar stayed")
+	}
+	if !cs.served(t, url) {
+		t.Fatal("the file was deleted while another user has it")
+	}
+	cs.pushEvent(t, "cc-clear-b", "user_authorization_revoke", "20")
+	if v := cs.moderationOf(t, adminTok, idB); v.AvatarURL != nil || v.Moderation.Avatar != nil {
+		t.Fatalf("after the revoke: %+v", v)
+	}
+	if resp, _ := cs.Fetch(t, http.MethodGet, url, ""); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the cleared avatar answers %d, want 404", resp.StatusCode)
+	}
+}
+
 const moderateMutation = `mutation($id: ID!, $ok: Boolean!) { moderateUser(id: $id, approve: $ok) { nickname avatarUrl } }`
 
 func TestContentCheck_ModerateUser(t *testing.T) {

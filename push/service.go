@@ -85,6 +85,9 @@ type Config struct {
 	// Erase erases the account of a user_authorization_cancellation. Nil:
 	// the user's sessions are revoked and the profile and phone cleared.
 	Erase Eraser
+	// DeleteFile deletes a cleared avatar's file once no user has it
+	// (profile.Service.DeleteFile, as for a risky verdict); nil keeps it.
+	DeleteFile store.DeleteFile
 	// Media acts on wxa_media_check verdicts; nil only records them.
 	Media MediaHook
 	// Observe, when set, is told each push's event (one of Events, or
@@ -313,7 +316,7 @@ func (s *Service) work(ctx context.Context, tx bun.Tx, appID string, m *wechat.P
 		return "", err
 	}
 	rec.UserID = &userID
-	cleared, err := s.st.ClearUserFields(ctx, tx, userID, fields)
+	cleared, err := s.st.ClearUserFields(ctx, tx, userID, fields, s.cfg.DeleteFile)
 	if errors.Is(err, store.ErrNotFound) {
 		return OutcomeUnknown, nil
 	} else if err != nil {

@@ -29,7 +29,7 @@ type DeleteFile func(ctx context.Context, avatarURL string) error
 // then never removes a file an upload has just pointed a user at, and an
 // upload after a delete writes the file again. Take it before any user
 // row lock, everywhere, so two transactions never wait for each other.
-func lockAvatar(ctx context.Context, tx bun.Tx, avatarURL string) error {
+func lockAvatar(ctx context.Context, tx bun.IDB, avatarURL string) error {
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 20))", "avatar:"+avatarURL); err != nil {
 		return fmt.Errorf("locking an avatar: %w", err)
 	}
@@ -39,7 +39,7 @@ func lockAvatar(ctx context.Context, tx bun.Tx, avatarURL string) error {
 // dropAvatarFile deletes avatarURL's file unless some user still has it
 // (the same content uploaded by another user). The caller holds the
 // avatar's lock and has already unset it from the users it leaves.
-func dropAvatarFile(ctx context.Context, tx bun.Tx, avatarURL string, del DeleteFile) error {
+func dropAvatarFile(ctx context.Context, tx bun.IDB, avatarURL string, del DeleteFile) error {
 	if del == nil {
 		return nil
 	}
