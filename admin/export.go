@@ -37,6 +37,9 @@ type ExportInput struct {
 	Search                      string
 	CreatedAfter, CreatedBefore *time.Time
 	Disabled                    *bool
+	// Deletion and NeedsReview are UsersInput's.
+	Deletion    string
+	NeedsReview *bool
 	// Order is "CREATED_AT" or "LAST_LOGIN_AT"; Desc as on the page.
 	Order string
 	Desc  bool
@@ -80,7 +83,7 @@ func (s *Service) ExportUsers(ctx context.Context, c *Caller, in ExportInput, w 
 		return res, models.Errorf(models.CodeForbidden, "this needs the %s role", models.RoleAdmin)
 	}
 	q := store.UserQuery{Search: strings.TrimSpace(in.Search), CreatedAfter: in.CreatedAfter, CreatedBefore: in.CreatedBefore,
-		Disabled: in.Disabled, Order: store.UserOrder(in.Order), Desc: in.Desc}
+		Disabled: in.Disabled, Deletion: in.Deletion, NeedsReview: in.NeedsReview, Order: store.UserOrder(in.Order), Desc: in.Desc}
 	if q.Order == "" {
 		q.Order = store.OrderCreatedAt
 	}
@@ -113,6 +116,12 @@ func (s *Service) ExportUsers(ctx context.Context, c *Caller, in ExportInput, w 
 	}
 	if q.Disabled != nil {
 		filter["disabled"] = *q.Disabled
+	}
+	if q.Deletion != "" {
+		filter["deletion"] = q.Deletion
+	}
+	if q.NeedsReview != nil {
+		filter["needsReview"] = *q.NeedsReview
 	}
 	audit := &models.AuditEntry{ActorKind: "admin", ActorID: &c.Admin.ID, ActorName: &c.Admin.Username,
 		Action: "admin.export_users", IP: nonEmpty(in.IP),

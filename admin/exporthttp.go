@@ -10,6 +10,7 @@ import (
 
 	"wxlogin/edge"
 	"wxlogin/models"
+	"wxlogin/store"
 	"wxlogin/token"
 )
 
@@ -23,9 +24,22 @@ const ExportPath = "/admin/export/users.csv"
 const exportWriteWait = time.Minute
 
 // exportParams are the query parameters ExportHandler takes; any other is
-// refused, so that a misspelt filter never exports every user.
+// refused, so that a misspelt filter never exports every user. The
+// filter's are named as the fields of the GraphQL UserFilter (a test
+// holds every field to a parameter).
 var exportParams = map[string]bool{"search": true, "createdAfter": true, "createdBefore": true, "disabled": true,
+	"deletion": true, "needsReview": true,
 	"order": true, "direction": true, "fullPhones": true, "tz": true, "lang": true}
+
+// ExportParams lists the export's query parameters, for the test that
+// every users filter has one.
+func ExportParams() []string {
+	out := make([]string, 0, len(exportParams))
+	for k := range exportParams {
+		out = append(out, k)
+	}
+	return out
+}
 
 // ExportHandler serves GET ExportPath: the users export (ExportUsers) over
 // HTTP, since a GraphQL answer is one JSON document and cannot stream.
@@ -37,7 +51,9 @@ var exportParams = map[string]bool{"search": true, "createdAfter": true, "create
 // edge.CORS decides as for /graphql which other origins may read it.
 //
 // Query parameters mirror the users page's: search, createdAfter and
-// createdBefore (RFC 3339), disabled (true|false), order (CREATED_AT or
+// createdBefore (RFC 3339), disabled (true|false), deletion
+// (NONE|PENDING|ERASED; every user not erased when absent), needsReview
+// (true|false), order (CREATED_AT or
 // LAST_LOGIN_AT), direction (ASC|DESC, DESC by default as on the page);
 // and for the file: fullPhones=1 (whole phone numbers, audited as such),
 // tz (an IANA zone for the times, UTC by default), lang (zh… for Chinese
@@ -113,7 +129,7 @@ func parseExport(r *http.Request) (ExportInput, error) {
 	}
 	for k, v := range values {
 		if !exportParams[k] {
-			return bad("unknown parameter %q: the export takes search, createdAfter, createdBefore, disabled, order, direction, fullPhones, tz and lang", k)
+			return bad("unknown parameter %q: the export takes search, createdAfter, createdBefore, disabled, deletion, needsReview, order, direction, fullPhones, tz and lang", k)
 		}
 		if len(v) > 1 {
 			return bad("%s is given %d times", k, len(v))
@@ -139,6 +155,20 @@ func parseExport(r *http.Request) (ExportInput, error) {
 		in.Disabled = &d
 	default:
 		return bad("disabled must be true or false")
+	}
+	switch v := values.Get("deletion"); v {
+	case "", store.DeletionNone, store.DeletionPending, store.DeletionErased:
+		in.Deletion = v
+	default:
+		return bad("deletion must be NONE, PENDING or ERASED")
+	}
+	switch v := values.Get("needsReview"); v {
+	case "":
+	case "true", "false":
+		nr := v == "true"
+		in.NeedsReview = &nr
+	default:
+		return bad("needsReview must be true or false")
 	}
 	in.Order = values.Get("order")
 	switch values.Get("direction") {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/uptrace/bun"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"wxlogin/admin"
@@ -50,7 +51,8 @@ type Main struct {
 	// user_authorization_cancellation push (auth.Service.EraseUser), for
 	// tests.
 	EraseUser push.Eraser
-	// MediaVerdict acts on wxa_media_check pushes; nil only records them.
+	// MediaVerdict, when set, replaces the action on wxa_media_check
+	// pushes (Profile.MediaVerdictIn), for tests.
 	MediaVerdict push.MediaHook
 
 	metrics         *telemetry.Metrics
@@ -310,16 +312,13 @@ func (m *Main) contentCheck(prof *profile.Service, wcs []*wechat.Client) error {
 	}
 	prof.SetContentCheck(profile.ContentCheck{Apps: apps, Default: wcs[0], MediaBase: base})
 	if m.Simulator != nil {
-		// Until the message push endpoint receives the simulator's
-		// wxa_media_check events, dev mode hands its verdicts to
-		// MediaVerdict directly, a second after the upload, as WeChat's
-		// push would.
+		// The simulator delivers its verdicts as WeChat does: a signed,
+		// encrypted wxa_media_check event POSTed to /wechat/push/{appid}
+		// a second after the upload.
 		log := m.Log
-		m.Simulator.SetMediaCheckDelivery(time.Second, func(mc wechattest.MediaCheck) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := prof.MediaVerdict(ctx, mc.AppID, mc.TraceID, mc.Suggest, mc.Label); err != nil {
-				log.Warn("dev mode: applying the simulator's media verdict", "err", err)
+		m.Simulator.DeliverMediaChecksByPush(time.Second, func(mc wechattest.MediaCheck, a wechattest.PushAnswer, err error) {
+			if err != nil || a.Status != http.StatusOK {
+				log.Warn("dev mode: the simulator's media verdict push was not taken", "traceId", mc.TraceID, "status", a.Status, "err", err)
 			}
 		})
 	}
@@ -383,8 +382,22 @@ func (m *Main) mountPush(mux *http.ServeMux, limits *ratelimit.Guard, svc *auth.
 			return nil // erased now, or before: nothing is left to erase
 		}
 	}
+	media := m.MediaVerdict
+	var del store.DeleteFile
+	if m.Profile != nil {
+		del = m.Profile.DeleteFile
+	}
+	if media == nil && m.Profile != nil {
+		// In the push's transaction: the verdict and the push's record
+		// commit together, so each push is applied exactly once.
+		prof := m.Profile
+		media = func(ctx context.Context, tx bun.IDB, v push.MediaVerdict) (string, error) {
+			label, _ := strconv.Atoi(v.Label) // WeChat's label is a number; anything else is 0
+			return prof.MediaVerdictIn(ctx, tx, v.AppID, v.TraceID, v.Suggest, label)
+		}
+	}
 	ps := push.NewService(m.store, push.Config{Apps: apps, Log: m.Log, Limits: limits, RefusalsPerIP: m.Config.RateLimits.PushRefusedPerIP,
-		Forget: svc.ForgetUser, Erase: erase, Media: m.MediaVerdict, Observe: m.metrics.ObservePush})
+		Forget: svc.ForgetUser, Erase: erase, Media: media, DeleteFile: del, Observe: m.metrics.ObservePush})
 	mux.Handle(push.Path, ps.Handler())
 	return nil
 }

@@ -293,3 +293,59 @@ func TestAdmin_PhoneSearchForms(t *testing.T) {
 		}
 	}
 }
+
+// The export filters by deletion state and "needs review" as the users
+// page does.
+func TestAdmin_ExportUsersDeletionAndReview(t *testing.T) {
+	t.Parallel()
+	ts := apptest.Start(t)
+	adminTok, _ := ts.AdminLogin(t, "export-state-admin", apptest.CreateAdmin(t, "export-state-admin", "admin"))
+	mk := marker(t)
+	pending := seedUser(t, ts, "exporter-state-pending", "pending "+mk)
+	review := seedUser(t, ts, "exporter-state-review", "review "+mk)
+	plain := seedUser(t, ts, "exporter-state-plain", "plain "+mk)
+	db := ts.Main.Store().DB()
+	if _, err := db.ExecContext(context.Background(), "UPDATE users SET erase_at = now() + interval '7 days' WHERE id = ?", pending); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(context.Background(), "INSERT INTO user_moderation (user_id, nickname, nickname_state) VALUES (?, ?, 'REVIEW')", review, "review "+mk); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(q url.Values) []string {
+		t.Helper()
+		q.Set("search", mk)
+		q.Set("direction", "ASC")
+		resp, body := export(t, ts, adminTok, q)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%v: HTTP %d %s", q, resp.StatusCode, body)
+		}
+		var out []string
+		for _, r := range parseCSV(t, body)[1:] {
+			out = append(out, r[0])
+		}
+		return out
+	}
+	for _, c := range []struct {
+		q    url.Values
+		want []string
+	}{
+		{url.Values{}, []string{pending, review, plain}},
+		{url.Values{"deletion": {"PENDING"}}, []string{pending}},
+		{url.Values{"deletion": {"NONE"}}, []string{review, plain}},
+		{url.Values{"deletion": {"ERASED"}}, nil},
+		{url.Values{"needsReview": {"true"}}, []string{review}},
+		{url.Values{"needsReview": {"false"}, "deletion": {"NONE"}}, []string{plain}},
+	} {
+		if got := ids(c.q); !slices.Equal(got, c.want) {
+			t.Errorf("%v: %v, want %v", c.q, got, c.want)
+		}
+	}
+	if f := lastExportAudit(t, ts, "export-state-admin")["filter"].(map[string]any); f["deletion"] != "NONE" || f["needsReview"] != false {
+		t.Errorf("audited filter %v", f)
+	}
+	for _, bad := range []url.Values{{"deletion": {"GONE"}}, {"needsReview": {"yes"}}} {
+		if resp, body := export(t, ts, adminTok, bad); resp.StatusCode != 400 || !strings.Contains(body, "BAD_USER_INPUT") {
+			t.Errorf("%v: HTTP %d %s", bad, resp.StatusCode, body)
+		}
+	}
+}

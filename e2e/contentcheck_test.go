@@ -18,9 +18,9 @@ import (
 )
 
 // checked is a dev-mode server with CONTENT_CHECK=on, whose simulator
-// hands each media verdict to the test (verdicts) instead of the server:
-// the test applies it with MediaVerdict, as the push of a wxa_media_check
-// event will.
+// hands each media verdict to the test (verdicts) instead of pushing it
+// at once: the test pushes it (apply) when it chooses, as WeChat does, a
+// signed and encrypted wxa_media_check event to /wechat/push/{appid}.
 type checked struct {
 	*apptest.Server
 	appID    string
@@ -56,11 +56,13 @@ func (cs *checked) verdict(t *testing.T) wechattest.MediaCheck {
 	return wechattest.MediaCheck{}
 }
 
-// apply applies mc as the push endpoint will.
+// apply pushes mc's wxa_media_check event to the server, as WeChat does,
+// and waits for its answer.
 func (cs *checked) apply(t *testing.T, mc wechattest.MediaCheck) {
 	t.Helper()
-	if err := cs.Main.Profile.MediaVerdict(context.Background(), mc.AppID, mc.TraceID, mc.Suggest, mc.Label); err != nil {
-		t.Fatal(err)
+	a, err := cs.Sim.PushMediaCheck(context.Background(), mc)
+	if err != nil || a.Status != http.StatusOK || a.Body != "success" {
+		t.Fatalf("the wxa_media_check push: %+v %v", a, err)
 	}
 }
 
@@ -259,6 +261,9 @@ func TestContentCheck_Avatar(t *testing.T) {
 	if v := cs.moderationOf(t, adminTok, id); v.AvatarURL != nil || v.Moderation.Avatar != nil {
 		t.Fatalf("after risky: %+v", v)
 	}
+	if n := cs.CountRows(t, `SELECT count(*) FROM wechat_pushes WHERE appid = ? AND event = 'wxa_media_check' AND detail->>'traceId' = ? AND user_id = ?`, cs.appID, mc.TraceID, id); n != 1 {
+		t.Fatalf("%d push records of the risky verdict, want 1", n)
+	}
 	if cs.served(t, url) {
 		t.Fatal("the risky avatar's file is still served")
 	}
@@ -278,6 +283,9 @@ func TestContentCheck_Avatar(t *testing.T) {
 	cs.apply(t, mc)
 	if v := cs.moderationOf(t, adminTok, id); str(v.AvatarURL) != url || str(v.Moderation.Avatar) != "PENDING" {
 		t.Fatalf("a retried push changed the new upload: %+v", v)
+	}
+	if n := cs.CountRows(t, `SELECT count(*) FROM wechat_pushes WHERE appid = ? AND detail->>'traceId' = ?`, cs.appID, mc.TraceID); n != 1 {
+		t.Fatalf("%d push records after the retry, want 1", n)
 	}
 	cs.apply(t, cs.verdict(t)) // its own verdict: risky again
 	url = cs.upload(t, tok, solidPNG(t, gray))
@@ -349,6 +357,83 @@ func TestContentCheck_VerdictBeforeUpload(t *testing.T) {
 	}
 	if err := cs.Main.Profile.MediaVerdict(context.Background(), cs.appID, "other-trace", "", 0); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// In dev mode the simulator pushes each verdict to the server by itself,
+// a second after the upload, as WeChat does.
+func TestContentCheck_DevModePushesVerdicts(t *testing.T) {
+	t.Parallel()
+	appID := phoneAppID()
+	ts := apptest.Start(t, apptest.DevMode(), apptest.WithConfig(func(c *app.Config) { c.ContentCheck, c.WechatAppID = true, appID }))
+	cs := &checked{Server: ts, appID: appID}
+	tok, id := cs.signedIn(t, "cc-devpush")
+	cs.upload(t, tok, solidPNG(t, color.RGBA{90, 91, 92, 255}))
+	deadline := time.Now().Add(15 * time.Second)
+	for cs.CountRows(t, `SELECT count(*) FROM user_moderation WHERE user_id = ? AND avatar_state = 'APPROVED'`, id) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the simulator's verdict never arrived")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := cs.CountRows(t, `SELECT count(*) FROM wechat_pushes WHERE appid = ? AND event = 'wxa_media_check' AND user_id = ?`, appID, id); n != 1 {
+		t.Fatalf("%d wxa_media_check pushes recorded, want 1", n)
+	}
+}
+
+// pushEvent sends WeChat's event about user to the server, as WeChat does.
+func (cs *checked) pushEvent(t *testing.T, user, event, revokeInfo string) {
+	t.Helper()
+	m := cs.Sim.Event(cs.appID, user, event)
+	m.RevokeInfo = revokeInfo
+	p, err := cs.Sim.MakePush(m, wechattest.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := cs.Sim.Send(context.Background(), p); err != nil || a.Status != http.StatusOK || a.Body != "success" {
+		t.Fatalf("%s push: %+v %v", event, a, err)
+	}
+}
+
+// user_info_modified and a revoke of the avatar clear it and delete its
+// file once no user has it, and reset what the moderation said of what
+// was cleared.
+func TestContentCheck_PushClearsAvatarFile(t *testing.T) {
+	t.Parallel()
+	cs := startChecked(t)
+	adminTok, _ := cs.AdminLogin(t, cs.name("cc-clear-admin"), apptest.CreateAdmin(t, cs.name("cc-clear-admin"), "viewer"))
+	tokA, idA := cs.signedIn(t, "cc-clear-a")
+	tokB, idB := cs.signedIn(t, "cc-clear-b")
+	if r := cs.Do(t, tokA, setNickname, map[string]any{"n": "Clearable"}); len(r.Errors) > 0 {
+		t.Fatalf("updateProfile: %s", r.Raw)
+	}
+	img := solidPNG(t, color.RGBA{33, 150, 97, 255}) // this test's own: the database is shared
+	url := cs.upload(t, tokA, img)
+	cs.apply(t, cs.verdict(t))
+	if cs.upload(t, tokB, img) != url {
+		t.Fatal("the same image has another URL")
+	}
+	cs.verdict(t) // B's stays PENDING
+	if v := cs.moderationOf(t, adminTok, idA); str(v.Moderation.Avatar) != "APPROVED" || str(v.Moderation.Nickname) != "APPROVED" {
+		t.Fatalf("before the push: %+v", v)
+	}
+
+	cs.pushEvent(t, "cc-clear-a", "user_info_modified", "")
+	if v := cs.moderationOf(t, adminTok, idA); v.AvatarURL != nil || v.Nickname != nil || v.Moderation.Avatar != nil || v.Moderation.Nickname != nil || v.Moderation.AvatarTraceID != nil {
+		t.Fatalf("after user_info_modified: %+v", v)
+	}
+	if n := cs.CountRows(t, `SELECT count(*) FROM user_moderation WHERE user_id = ? AND num_nonnulls(nickname, nickname_state, nickname_trace, avatar_url, avatar_state, avatar_trace) = 0`, idA); n != 1 {
+		t.Fatal("the moderation of the cleared nickname and avatar stayed")
+	}
+	if !cs.served(t, url) {
+		t.Fatal("the file was deleted while another user has it")
+	}
+	cs.pushEvent(t, "cc-clear-b", "user_authorization_revoke", "20")
+	if v := cs.moderationOf(t, adminTok, idB); v.AvatarURL != nil || v.Moderation.Avatar != nil {
+		t.Fatalf("after the revoke: %+v", v)
+	}
+	if resp, _ := cs.Fetch(t, http.MethodGet, url, ""); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the cleared avatar answers %d, want 404", resp.StatusCode)
 	}
 }
 

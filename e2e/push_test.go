@@ -535,14 +535,14 @@ func TestPush_MediaCheck(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var got []push.MediaVerdict
-	hook := func(ctx context.Context, tx bun.IDB, v push.MediaVerdict) error {
+	hook := func(ctx context.Context, tx bun.IDB, v push.MediaVerdict) (string, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if v.TraceID == "trace-fails" {
-			return errors.New("hook failed")
+			return "", errors.New("hook failed")
 		}
 		got = append(got, v)
-		return nil
+		return "", nil
 	}
 	ts := startPush(t, apptest.WithMain(func(m *app.Main) { m.MediaVerdict = hook }))
 	verdict := func(trace, suggest string) func(*wechat.PushMessage) {

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/uptrace/bun"
+
 	"wxlogin/blob"
 	"wxlogin/models"
 	"wxlogin/ratelimit"
@@ -359,22 +361,36 @@ func (s *Service) DeleteFile(ctx context.Context, avatarURL string) error {
 // nil for all of these, so the push can be answered "success"; an error
 // only for a failure worth WeChat's retry (the database).
 func (s *Service) MediaVerdict(ctx context.Context, appID, traceID, suggest string, label int) error {
+	userID, err := s.MediaVerdictIn(ctx, s.store.DB(), appID, traceID, suggest, label)
+	if err == nil && userID != "" && s.forget != nil {
+		s.forget(userID)
+	}
+	return err
+}
+
+// MediaVerdictIn is MediaVerdict through db, the transaction that records
+// the wxa_media_check push (push.MediaHook): the verdict and the push's
+// record commit together, so a push is applied exactly once, and a
+// failure rolls both back for WeChat's retry. It returns the user whose
+// avatar changed ("" for none), whom the caller drops from the session
+// cache once db has committed.
+func (s *Service) MediaVerdictIn(ctx context.Context, db bun.IDB, appID, traceID, suggest string, label int) (userID string, err error) {
 	switch suggest {
 	case wechat.SuggestPass, wechat.SuggestReview, wechat.SuggestRisky:
 	default:
 		s.log.WarnContext(ctx, "media check without a verdict; the avatar stays pending", "appid", appID, "traceId", traceID)
-		return nil
+		return "", nil
 	}
 	if traceID == "" || len(traceID) > wechat.MaxTraceID {
 		s.log.WarnContext(ctx, "media check verdict without a usable trace_id", "appid", appID)
-		return nil
+		return "", nil
 	}
 	name := "wechat"
 	audit := &models.AuditEntry{ActorKind: "system", ActorName: &name, Action: "user.avatar_rejected",
 		Detail: map[string]any{"traceId": traceID, "label": label, "appId": appID}}
-	out, err := s.store.MediaVerdict(ctx, appID, traceID, suggest, &label, audit, s.DeleteFile)
+	out, err := s.store.MediaVerdictIn(ctx, db, appID, traceID, suggest, &label, audit, s.DeleteFile)
 	if err != nil {
-		return err
+		return "", err
 	}
 	switch {
 	case out.Duplicate:
@@ -384,11 +400,11 @@ func (s *Service) MediaVerdict(ctx context.Context, appID, traceID, suggest stri
 	default:
 		s.log.InfoContext(ctx, "media check verdict", "user", out.UserID, "appid", appID, "traceId", traceID,
 			"suggest", suggest, "label", label, "current", out.Current, "removed", out.Removed)
-		if out.Current && s.forget != nil {
-			s.forget(out.UserID)
+		if out.Current {
+			userID = out.UserID
 		}
 	}
-	return nil
+	return userID, nil
 }
 
 // decodeWait is the longest an upload waits for a decode slot. The

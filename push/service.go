@@ -61,8 +61,10 @@ type MediaVerdict struct {
 }
 
 // MediaHook acts on a verdict, through tx, the transaction that records
-// the event: an error rolls both back, and WeChat delivers it again.
-type MediaHook func(ctx context.Context, tx bun.IDB, v MediaVerdict) error
+// the event: an error rolls both back, and WeChat delivers it again. It
+// returns the user it changed ("" for none), recorded with the push and
+// dropped from the session cache once tx commits.
+type MediaHook func(ctx context.Context, tx bun.IDB, v MediaVerdict) (userID string, err error)
 
 // Config is what a Service needs beyond the store.
 type Config struct {
@@ -83,6 +85,9 @@ type Config struct {
 	// Erase erases the account of a user_authorization_cancellation. Nil:
 	// the user's sessions are revoked and the profile and phone cleared.
 	Erase Eraser
+	// DeleteFile deletes a cleared avatar's file once no user has it
+	// (profile.Service.DeleteFile, as for a risky verdict); nil keeps it.
+	DeleteFile store.DeleteFile
 	// Media acts on wxa_media_check verdicts; nil only records them.
 	Media MediaHook
 	// Observe, when set, is told each push's event (one of Events, or
@@ -288,8 +293,12 @@ func (s *Service) work(ctx context.Context, tx bun.Tx, appID string, m *wechat.P
 			}
 		}
 		if s.cfg.Media != nil {
-			if err := s.cfg.Media(ctx, tx, v); err != nil {
+			userID, err := s.cfg.Media(ctx, tx, v)
+			if err != nil {
 				return "", err
+			}
+			if userID != "" {
+				rec.UserID = &userID
 			}
 		}
 		return OutcomeRecorded, nil
@@ -307,7 +316,7 @@ func (s *Service) work(ctx context.Context, tx bun.Tx, appID string, m *wechat.P
 		return "", err
 	}
 	rec.UserID = &userID
-	cleared, err := s.st.ClearUserFields(ctx, tx, userID, fields)
+	cleared, err := s.st.ClearUserFields(ctx, tx, userID, fields, s.cfg.DeleteFile)
 	if errors.Is(err, store.ErrNotFound) {
 		return OutcomeUnknown, nil
 	} else if err != nil {

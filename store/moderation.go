@@ -29,7 +29,7 @@ type DeleteFile func(ctx context.Context, avatarURL string) error
 // then never removes a file an upload has just pointed a user at, and an
 // upload after a delete writes the file again. Take it before any user
 // row lock, everywhere, so two transactions never wait for each other.
-func lockAvatar(ctx context.Context, tx bun.Tx, avatarURL string) error {
+func lockAvatar(ctx context.Context, tx bun.IDB, avatarURL string) error {
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 20))", "avatar:"+avatarURL); err != nil {
 		return fmt.Errorf("locking an avatar: %w", err)
 	}
@@ -39,7 +39,7 @@ func lockAvatar(ctx context.Context, tx bun.Tx, avatarURL string) error {
 // dropAvatarFile deletes avatarURL's file unless some user still has it
 // (the same content uploaded by another user). The caller holds the
 // avatar's lock and has already unset it from the users it leaves.
-func dropAvatarFile(ctx context.Context, tx bun.Tx, avatarURL string, del DeleteFile) error {
+func dropAvatarFile(ctx context.Context, tx bun.IDB, avatarURL string, del DeleteFile) error {
 	if del == nil {
 		return nil
 	}
@@ -184,8 +184,16 @@ type MediaVerdictOutcome struct {
 // unless another user has it. A risky verdict on an avatar since replaced
 // still deletes its file (when unheld) and is audited.
 func (s *Store) MediaVerdict(ctx context.Context, appID, traceID, suggest string, label *int, audit *models.AuditEntry, del DeleteFile) (MediaVerdictOutcome, error) {
+	return s.MediaVerdictIn(ctx, s.db, appID, traceID, suggest, label, audit, del)
+}
+
+// MediaVerdictIn is MediaVerdict through db: given the transaction that
+// records a wxa_media_check push, the verdict commits (or rolls back)
+// with that record, so that a push is applied exactly once (a savepoint
+// of it, here).
+func (s *Store) MediaVerdictIn(ctx context.Context, db bun.IDB, appID, traceID, suggest string, label *int, audit *models.AuditEntry, del DeleteFile) (MediaVerdictOutcome, error) {
 	var out MediaVerdictOutcome
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		out = MediaVerdictOutcome{}
 		var rec struct {
 			UserID    *string `bun:"user_id"`

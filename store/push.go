@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -134,8 +135,25 @@ var ClearableFields = []string{"nickname", "avatar_url", "gender", "language", "
 // to NULL through db, the transaction the change is part of, and returns
 // those that held a value, in ClearableFields' order. Nothing is written
 // when none did, so a repeated clear changes nothing (and notifies no
-// session cache). ErrNotFound when there is no such user.
-func (s *Store) ClearUserFields(ctx context.Context, db bun.IDB, userID string, fields []string) ([]string, error) {
+// session cache). A cleared nickname or avatar loses its moderation state
+// (user_moderation); a cleared avatar's file is deleted through del unless
+// another user has it (dropAvatarFile, as a risky verdict does), under the
+// avatar's lock. ErrNotFound when there is no such user.
+func (s *Store) ClearUserFields(ctx context.Context, db bun.IDB, userID string, fields []string, del DeleteFile) ([]string, error) {
+	if slices.Contains(fields, "avatar_url") {
+		// The avatar's lock comes before the user's row lock (lockAvatar).
+		var seen *string
+		if err := db.NewSelect().Table("users").Column("avatar_url").Where("id = ?", userID).Scan(ctx, &seen); errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		} else if err != nil {
+			return nil, fmt.Errorf("store: finding user: %w", err)
+		}
+		if seen != nil {
+			if err := lockAvatar(ctx, db, *seen); err != nil {
+				return nil, err
+			}
+		}
+	}
 	u := &models.User{ID: userID}
 	if err := db.NewSelect().Model(u).WherePK().For("UPDATE").Scan(ctx); errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -167,6 +185,35 @@ func (s *Store) ClearUserFields(ctx context.Context, db bun.IDB, userID string, 
 	}
 	if _, err := q.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("store: clearing user fields: %w", err)
+	}
+	m := db.NewUpdate().Table("user_moderation").Where("user_id = ?", userID).Set("updated_at = now()")
+	reset := false
+	for _, f := range []string{"nickname", "avatar"} {
+		col := f
+		if f == "avatar" {
+			col = "avatar_url"
+		}
+		if slices.Contains(cleared, col) {
+			reset = true
+			m = m.Set("? = NULL, ? = NULL, ? = NULL, ? = NULL", bun.Ident(col), bun.Ident(f+"_state"), bun.Ident(f+"_label"), bun.Ident(f+"_trace"))
+		}
+	}
+	if reset {
+		if _, err := m.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("store: resetting moderation: %w", err)
+		}
+	}
+	if slices.Contains(cleared, "avatar_url") {
+		// Locked above (the lock is re-entrant), unless an upload changed
+		// the avatar between the two reads: then its lock is taken now,
+		// after the row's, and PostgreSQL breaks a deadlock by failing one
+		// (a push is retried by WeChat).
+		if err := lockAvatar(ctx, db, *u.AvatarURL); err != nil {
+			return nil, err
+		}
+		if err := dropAvatarFile(ctx, db, *u.AvatarURL, del); err != nil {
+			return nil, err
+		}
 	}
 	return cleared, nil
 }

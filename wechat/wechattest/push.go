@@ -246,3 +246,38 @@ func (s *Simulator) triggerPush(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, "application/json", map[string]any{"openid": m.OpenID, "answers": answers})
 }
+
+// PushMediaCheck delivers mc's verdict as WeChat does: its
+// wxa_media_check event (mc.Event), signed with the app's push Token and,
+// when the app has an EncodingAESKey, encrypted (safe mode), POSTed to
+// the push target. The same mc pushed twice is the same message, as
+// WeChat's retries are.
+func (s *Simulator) PushMediaCheck(ctx context.Context, mc MediaCheck) (PushAnswer, error) {
+	if mc.Event == nil {
+		mc.Event = mediaCheckEvent(mc) // a verdict a test made up
+	}
+	m, _, err := wechat.ParsePushMessage(mc.Event)
+	if err != nil {
+		return PushAnswer{}, err
+	}
+	p, err := s.MakePush(m, PushOptions{})
+	if err != nil {
+		return PushAnswer{}, err
+	}
+	return s.Send(ctx, p)
+}
+
+// DeliverMediaChecksByPush makes each finished media check a push to the
+// server (PushMediaCheck), delay after its mediaCheckAsync call, as WeChat
+// delivers verdicts. done, when set, is told each delivery's answer once
+// the server has given it (tests wait on it).
+func (s *Simulator) DeliverMediaChecksByPush(delay time.Duration, done func(MediaCheck, PushAnswer, error)) {
+	s.SetMediaCheckDelivery(delay, func(mc MediaCheck) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a, err := s.PushMediaCheck(ctx, mc)
+		if done != nil {
+			done(mc, a, err)
+		}
+	})
+}
