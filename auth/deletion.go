@@ -7,7 +7,6 @@ import (
 
 	"wxlogin/blob"
 	"wxlogin/models"
-	"wxlogin/ratelimit"
 	"wxlogin/store"
 	"wxlogin/token"
 )
@@ -98,25 +97,8 @@ func (s *Service) DeleteAccountWithCode(ctx context.Context, in CodeDeletion) (*
 	if r, _ := ctx.Value(requestKey{}).(*token.Request[*Caller]); r != nil && r.Token() != "" {
 		return nil, models.Errorf(models.CodeBadUserInput, "deleteAccount takes a session or a login code, not both: send the code without the Authorization header")
 	}
-	wc, err := s.app(in.AppID)
+	wc, ws, err := s.spendCode(ctx, LoginInput{AppID: in.AppID, Code: in.Code, IP: in.IP})
 	if err != nil {
-		return nil, err
-	}
-	if err := validateLoginInput(LoginInput{Code: in.Code}); err != nil {
-		return nil, err
-	}
-	if in.IP != "" {
-		if err := s.limits.Check(ctx, "login:ip", ratelimit.ClientNet(in.IP), s.limit.LoginPerIP,
-			"too many logins from this network; try again in %d seconds"); err != nil {
-			return nil, err
-		}
-	}
-	ws, err := s.code2Session(ctx, wc, in.Code)
-	if err != nil {
-		return nil, wechatError(err)
-	}
-	if err := s.limits.Check(ctx, "login:openid", wc.AppID()+"/"+ws.OpenID, s.limit.LoginPerOpenID,
-		"too many logins for this user; call wx.login() again in %d seconds"); err != nil {
 		return nil, err
 	}
 	// The code is spent: finish even if the client hangs up.

@@ -192,30 +192,8 @@ func LoginOutcome(res *LoginResult, err error) string {
 }
 
 func (s *Service) login(ctx context.Context, in LoginInput) (*LoginResult, error) {
-	// Validate everything before the code is spent: WeChat codes are single-use.
-	wc, err := s.app(in.AppID)
+	wc, ws, err := s.spendCode(ctx, in)
 	if err != nil {
-		return nil, err
-	}
-	if err := validateLoginInput(in); err != nil {
-		return nil, err
-	}
-	// Refused before WeChat is asked: the code stays unspent for the retry.
-	if in.IP != "" {
-		if err := s.limits.Check(ctx, "login:ip", ratelimit.ClientNet(in.IP), s.limit.LoginPerIP,
-			"too many logins from this network; try again in %d seconds"); err != nil {
-			return nil, err
-		}
-	}
-	ws, err := s.code2Session(ctx, wc, in.Code)
-	if err != nil {
-		return nil, wechatError(err)
-	}
-	// Only now is the user known. WeChat has spent the code, so a refusal
-	// here costs the client a new wx.login(); it is counted before the
-	// session is recorded, so a login loop makes no more sessions.
-	if err := s.limits.Check(ctx, "login:openid", wc.AppID()+"/"+ws.OpenID, s.limit.LoginPerOpenID,
-		"too many logins for this user; call wx.login() again in %d seconds"); err != nil {
 		return nil, err
 	}
 	profile, unionID, err := openLegacyData(wc.AppID(), in, ws)
@@ -271,6 +249,40 @@ func (s *Service) app(appID string) (*wechat.Client, error) {
 		return nil, models.Errorf(models.CodeBadUserInput, "appId is not a mini program of this server")
 	}
 	return nil, models.Errorf(models.CodeBadUserInput, "appId %q is not a mini program of this server", appID)
+}
+
+// spendCode checks in and exchanges its wx.login() code with WeChat, for
+// login and for deleteAccount with a code: both spend a code, so both are
+// bounded by the same limits in the same order. Everything that can be
+// refused before WeChat is asked is (the app, the input, the network's
+// limit), so that the code stays unspent for the retry; the user's own
+// limit can be checked only once WeChat has named them, and the code is
+// then spent.
+func (s *Service) spendCode(ctx context.Context, in LoginInput) (*wechat.Client, *wechat.Session, error) {
+	wc, err := s.app(in.AppID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := validateLoginInput(in); err != nil {
+		return nil, nil, err
+	}
+	if in.IP != "" {
+		if err := s.limits.Check(ctx, "login:ip", ratelimit.ClientNet(in.IP), s.limit.LoginPerIP,
+			"too many logins from this network; try again in %d seconds"); err != nil {
+			return nil, nil, err
+		}
+	}
+	ws, err := s.code2Session(ctx, wc, in.Code)
+	if err != nil {
+		return nil, nil, wechatError(err)
+	}
+	// Counted before anything is recorded, so a login loop makes no more
+	// sessions.
+	if err := s.limits.Check(ctx, "login:openid", wc.AppID()+"/"+ws.OpenID, s.limit.LoginPerOpenID,
+		"too many logins for this user; call wx.login() again in %d seconds"); err != nil {
+		return nil, nil, err
+	}
+	return wc, ws, nil
 }
 
 // code2Session asks WeChat about code, leaving enough of the request's
