@@ -107,6 +107,14 @@ func (s *Service) ExportUsers(ctx context.Context, c *Caller, in ExportInput, w 
 	filter := map[string]any{"order": string(q.Order), "desc": q.Desc}
 	if q.Search != "" {
 		filter["search"] = q.Search
+		// The audit log keeps phone numbers masked, searched ones too.
+		if nums := store.PhoneNumbersIn(q.Search); len(nums) > 0 {
+			cc := ""
+			if strings.HasPrefix(nums[0], "+86") {
+				cc = "86"
+			}
+			filter["search"] = maskPhone(nums[0], cc)
+		}
 	}
 	if q.CreatedAfter != nil {
 		filter["createdAfter"] = q.CreatedAfter.UTC().Format(time.RFC3339Nano)

@@ -165,6 +165,11 @@ func TestAdmin_ExportUsersCSV(t *testing.T) {
 		if d := lastExportAudit(t, ts, "csv-admin"); d["fullPhones"] != true || d["rows"] != 3.0 {
 			t.Fatalf("audit detail %v", d)
 		}
+		// A searched number is kept masked in the audit log.
+		export(t, ts, adminTok, url.Values{"search": {phone[3:6] + " " + phone[6:10] + " " + phone[10:]}})
+		if d := lastExportAudit(t, ts, "export-admin"); d["filter"].(map[string]any)["search"] != masked[1:] || d["rows"] != 1.0 {
+			t.Fatalf("audit detail %v, want the search %s", d, masked[1:])
+		}
 	})
 
 	t.Run("FilterApplied", func(t *testing.T) {
@@ -206,6 +211,9 @@ func TestAdmin_ExportUsersCSV(t *testing.T) {
 			"BadTime":       {adminTok, url.Values{"createdAfter": {"yesterday"}}, 400, "BAD_USER_INPUT"},
 			"BadOrder":      {adminTok, url.Values{"order": {"NICKNAME"}}, 400, "BAD_USER_INPUT"},
 			"BadFullPhones": {adminTok, url.Values{"fullPhones": {"yes"}}, 400, "BAD_USER_INPUT"},
+			"NUL":           {adminTok, url.Values{"search": {"a\x00b"}}, 400, "BAD_USER_INPUT"},
+			"NotUTF8":       {adminTok, url.Values{"search": {"\xff\xfe"}}, 400, "BAD_USER_INPUT"},
+			"LongSearch":    {adminTok, url.Values{"search": {strings.Repeat("x", 101)}}, 400, "BAD_USER_INPUT"},
 		} {
 			resp, body := export(t, ts, c.token, c.q)
 			var r apptest.Response

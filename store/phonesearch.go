@@ -80,3 +80,10 @@ func fullWidthDigit(r rune) rune {
 	}
 	return r
 }
+
+// PhoneNumbersIn returns the whole phone numbers (E.164) a users search
+// means, none when it means none: for whoever records a search and must
+// not keep a number whole (the export's audit entry).
+func PhoneNumbersIn(search string) []string {
+	return parsePhoneSearch(search).numbers
+}
