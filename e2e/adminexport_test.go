@@ -167,7 +167,7 @@ func TestAdmin_ExportUsersCSV(t *testing.T) {
 		}
 		// A searched number is kept masked in the audit log.
 		export(t, ts, adminTok, url.Values{"search": {phone[3:6] + " " + phone[6:10] + " " + phone[10:]}})
-		if d := lastExportAudit(t, ts, "export-admin"); d["filter"].(map[string]any)["search"] != masked[1:] || d["rows"] != 1.0 {
+		if d := lastExportAudit(t, ts, "csv-admin"); d["filter"].(map[string]any)["search"] != masked[1:] || d["rows"] != 1.0 {
 			t.Fatalf("audit detail %v, want the search %s", d, masked[1:])
 		}
 	})
