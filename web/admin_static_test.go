@@ -70,20 +70,30 @@ func TestAdmin_NoInlineCode(t *testing.T) {
 
 // The whole dashboard stays small: it loads on every visit, over whatever
 // network an operator has. What travels is the gzipped files (web.go
-// compresses each once), so that is what the budget counts.
+// compresses each once), so that is what the budget counts: every file but
+// the language catalogues, plus the largest catalogue, since a visit loads
+// one language only (lib/i18n.js). The budget was 30 KiB for one English
+// page; two catalogues, the admin-account and two-step sign-in screens
+// (issue 21) raised it to 48 KiB.
 func TestAdmin_Weight(t *testing.T) {
 	t.Parallel()
-	const budget = 30 << 10
-	raw, zipped := 0, 0
-	for _, src := range adminFiles(t) {
-		raw += len(src)
+	const budget = 48 << 10
+	raw, zipped, catalogue := 0, 0, 0
+	for name, src := range adminFiles(t) {
 		var b bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
 		_, _ = zw.Write([]byte(src))
 		_ = zw.Close()
-		zipped += min(b.Len(), len(src))
+		size := min(b.Len(), len(src))
+		if path.Dir(name) == "admin/i18n" {
+			catalogue = max(catalogue, size)
+			continue
+		}
+		raw += len(src)
+		zipped += size
 	}
-	t.Logf("admin page: %d bytes, %d gzipped", raw, zipped)
+	zipped += catalogue
+	t.Logf("admin page: %d bytes without catalogues, %d gzipped with the largest catalogue", raw, zipped)
 	if zipped > budget {
 		t.Fatalf("admin page is %d bytes gzipped, over the %d budget", zipped, budget)
 	}

@@ -8,6 +8,7 @@ import * as user from './screens/user.js';
 import * as audit from './screens/audit.js';
 import * as review from './screens/review.js';
 import { R } from './lib/text.js';
+import './lib/i18n.js'; // sets <html lang> and loads the catalogue before any screen
 
 const BASE = '/admin';
 const routes = [
