@@ -265,4 +265,9 @@ export default {
 	'action.admin.enable': 'Admin enabled',
 	'action.admin.user_data': 'User data downloaded',
 	'action.admin.export_users': 'Users exported',
+	'action.wechat.received': 'WeChat push received',
+	'action.wechat.user_info_modified': 'WeChat: user info changed',
+	'action.wechat.authorization_revoke': 'WeChat: authorization revoked',
+	'action.wechat.authorization_cancellation': 'WeChat: account cancelled',
+	'action.wechat.media_check': 'WeChat image check result',
 };

@@ -265,4 +265,9 @@ export default {
 	'action.admin.enable': '启用管理员',
 	'action.admin.user_data': '下载用户数据',
 	'action.admin.export_users': '导出用户',
+	'action.wechat.received': '收到微信消息推送',
+	'action.wechat.user_info_modified': '微信：用户资料变更',
+	'action.wechat.authorization_revoke': '微信：用户撤回授权',
+	'action.wechat.authorization_cancellation': '微信：用户注销授权',
+	'action.wechat.media_check': '微信图片检测结果',
 };
