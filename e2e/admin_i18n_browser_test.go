@@ -30,16 +30,18 @@ const foreignText = `((mode, data) => {
 	const allowed = new Set(['wxlogin', 'OpenID', 'UnionID', 'AppID', 'ID', 'IP', 'UA', 'KB', 'JSON', 'JavaScript']);
 	const lang = document.documentElement.lang;
 	const skip = (el) => el.closest('script,style,noscript,[hidden],[translate=no]') || el.closest('[lang]').lang !== lang;
-	const check = (text, where) => {
-		for (const d of data) text = text.split(d).join(' ');
+	// Data on the page fills attributes too ("Avatar of 李雷", "通过：Lucy"): stripped from them.
+	const shown = [...document.querySelectorAll('[translate=no]')].map((e) => e.textContent.trim()).filter((d) => d.length > 1);
+	const check = (text, where, attr) => {
+		for (const d of attr ? [...data, ...shown] : data) text = text.split(d).join(' ');
 		const words = mode === 'zh' ? (text.match(/[A-Za-z]{2,}/g) || []).filter((w) => !allowed.has(w)) : text.match(/[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]+/g) || [];
 		if (words.length) found.push(where + ' ' + JSON.stringify(text.trim().slice(0, 100)) + ': ' + words.join(' '));
 	};
 	const walk = document.createTreeWalker(document.documentElement, NodeFilter.SHOW_TEXT);
 	for (let n; (n = walk.nextNode()); ) if (n.parentElement && !skip(n.parentElement)) check(n.data, '<' + n.parentElement.tagName.toLowerCase() + '>');
 	for (const el of document.querySelectorAll('[placeholder],[aria-label],[title],[alt],[data-label]'))
-		if (!skip(el)) for (const a of ['placeholder', 'aria-label', 'title', 'alt', 'data-label']) if (el.hasAttribute(a)) check(el.getAttribute(a), el.tagName.toLowerCase() + '@' + a);
-	check(document.title, 'document.title');
+		if (!skip(el)) for (const a of ['placeholder', 'aria-label', 'title', 'alt', 'data-label']) if (el.hasAttribute(a)) check(el.getAttribute(a), el.tagName.toLowerCase() + '@' + a, true);
+	check(document.title, 'document.title', true);
 	return found;
 })`
 
@@ -48,7 +50,7 @@ const settled = `!!document.querySelector('main h1') && !document.querySelector(
 
 // seeded is the data TestAdminBrowser_Chinese puts in the database, which
 // the page shows as it is in either language.
-var seeded = []string{"李雷", "韩梅梅", "张伟", "王小明", "赵敏", "待审小王", "深圳", "广东", "中国", "发布广告"}
+var seeded = []string{"译测李雷", "译测韩梅梅", "译测张伟", "译测王小明", "译测赵敏", "译测待审小王", "深圳", "广东", "中国", "发布广告"}
 
 // speaks fails the test if the page shows text not in mode ("zh" or "en"),
 // the seeded data aside.
@@ -72,7 +74,8 @@ var shotLangs = []string{"zh-CN", "en"}
 // language (set as the language switch remembers it) and width, so the
 // screen must come back from its URL; prepare, when given, runs after each
 // reload (to open a dialog, say). The tab is then reloaded in the
-// browser's own language at 1280 px.
+// browser's own language at 1280 px, and prepared again: the test goes on
+// from where it was.
 func (b *tab) shots(name string, prepare ...func()) {
 	b.t.Helper()
 	if os.Getenv("SCREENSHOTS_DIR") == "" {
@@ -110,6 +113,9 @@ func (b *tab) shots(name string, prepare ...func()) {
 	}
 	b.do("1280 px", chromedp.EmulateViewport(1280, 900))
 	load("")
+	for _, p := range prepare {
+		p()
+	}
 }
 
 // waitReloaded is waitFor across a reload the page makes itself (the
@@ -165,15 +171,18 @@ func TestAdminBrowser_Chinese(t *testing.T) {
 		must(cs.Do(t, tok, profile, map[string]any{"in": map[string]any{"nickname": nickname, "gender": "MALE", "city": "深圳", "province": "广东", "country": "中国"}}))
 		return tok, id
 	}
-	for i, n := range []string{"李雷", "韩梅梅", "张伟"} {
+	// Nicknames start with 译测, for a search that finds them only: the
+	// package's database has other tests' users (and, for screenshots, a
+	// few thousand seeded ones).
+	for i, n := range []string{"译测李雷", "译测韩梅梅", "译测张伟"} {
 		person(fmt.Sprintf("i18n-%d", i), n)
 	}
-	_, disabledID := person("i18n-disabled", "王小明")
+	_, disabledID := person("i18n-disabled", "译测王小明")
 	must(cs.Do(t, adminTok, `mutation($id: ID!, $r: String) { disableUser(id: $id, reason: $r) { id } }`, map[string]any{"id": disabledID, "r": "发布广告"}))
-	pendingTok, pendingID := person("i18n-pending", "赵敏")
+	pendingTok, pendingID := person("i18n-pending", "译测赵敏")
 	must(cs.Do(t, pendingTok, `mutation { deleteAccount { erasesAt erased } }`, nil))
 	// A nickname and an avatar WeChat sent for review (the simulator: 待审, yellow).
-	reviewTok, reviewID := person("i18n-review", "待审小王")
+	reviewTok, reviewID := person("i18n-review", "译测待审小王")
 	cs.upload(t, reviewTok, solidPNG(t, yellow))
 	cs.apply(t, cs.verdict(t))
 
@@ -206,8 +215,8 @@ func TestAdminBrowser_Chinese(t *testing.T) {
 		b.t.Helper()
 		screen(mode, "/admin/", `document.querySelectorAll('#logins-chart svg rect.bar').length === 30 && !!document.querySelector('#stats-zone code')`)
 		screen(mode, "/admin/users", `!!document.querySelector('#users-table tbody tr') && !!document.querySelector('#users-count').textContent`)
-		screen(mode, "/admin/users?disabled=yes&sort=lastLogin&dir=asc", `document.querySelectorAll('#users-table tbody tr').length === 1`)
-		screen(mode, "/admin/users?deletion=pending", `document.querySelectorAll('#users-table tbody tr').length === 1`)
+		screen(mode, "/admin/users?q=译测&disabled=yes&sort=lastLogin&dir=asc", `document.querySelectorAll('#users-table tbody tr').length === 1`)
+		screen(mode, "/admin/users?q=译测&deletion=pending", `document.querySelectorAll('#users-table tbody tr').length === 1`)
 		screen(mode, "/admin/users?q=nobody-has-this-name", `!!document.querySelector('#users-results .empty')`)
 		screen(mode, "/admin/users/"+disabledID, `!!document.querySelector('#profile') && !!document.querySelector('[data-action=enable]')`)
 		screen(mode, "/admin/users/"+pendingID, `!!document.querySelector('#deletion-pending time')`)
@@ -217,7 +226,7 @@ func TestAdminBrowser_Chinese(t *testing.T) {
 		screen(mode, "/admin/users/00000000-0000-0000-0000-000000000000", `!!document.querySelector('main .empty')`)
 		screen(mode, "/admin/audit", `!!document.querySelector('#audit-table tbody tr[data-audit-action="user.disable"]')`)
 		screen(mode, "/admin/review", `!!document.querySelector('#review-table tr[data-user-id="`+reviewID+`"]')`)
-		dialog(mode, "#review-table [data-action=reject]")
+		dialog(mode, `#review-table tr[data-user-id="`+reviewID+`"] [data-action=reject]`)
 		screen(mode, "/admin/nowhere", `true`)
 	}
 
