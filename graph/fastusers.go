@@ -9,6 +9,7 @@ import (
 
 	"wxlogin/graph/gqlmodel"
 	"wxlogin/models"
+	"wxlogin/store"
 )
 
 // FastUsers answers the root field `users` of plain data — the dashboard's
@@ -72,13 +73,51 @@ func (f fastUsers) InterceptRootField(ctx context.Context, next graphql.RootReso
 
 // fastUserFields are the User fields a plan may hold: read from
 // models.User as the generated code reads them, or (avatarUrl) by the same
-// UserResolver method. disabled, disabledAt and disabledReason carry
-// @hasRole(role: VIEWER), the very check `users` itself passed in this
-// request, for the same caller (resolved once per request).
+// UserResolver method. disabled, disabledAt, disabledReason and the
+// deletion fields carry @hasRole(role: VIEWER), the very check `users`
+// itself passed in this request, for the same caller (resolved once per
+// request).
 var fastUserFields = map[string]bool{
 	"__typename": true, "id": true, "nickname": true, "avatarUrl": true, "gender": true,
 	"city": true, "province": true, "country": true, "language": true, "phone": true,
 	"createdAt": true, "lastLoginAt": true, "disabled": true, "disabledAt": true, "disabledReason": true,
+	"deletionRequestedAt": true, "erasesAt": true, "deletedAt": true,
+}
+
+// fastUserColumns are the columns of users each of fastUserFields is read
+// from (id is always read): a page of a planned selection reads only
+// those (store.PageColumns).
+var fastUserColumns = map[string]store.PageColumns{
+	"__typename": 0, "id": 0, "nickname": store.ColNickname, "avatarUrl": store.ColAvatarURL,
+	"gender": store.ColGender, "city": store.ColCity, "province": store.ColProvince,
+	"country": store.ColCountry, "language": store.ColLanguage, "phone": store.ColPhone,
+	"createdAt": store.ColCreatedAt, "lastLoginAt": store.ColLastLoginAt, "disabled": store.ColDisabledAt,
+	"disabledAt": store.ColDisabledAt, "disabledReason": store.ColDisabledReason,
+	"deletionRequestedAt": store.ColDeletionRequestedAt, "erasesAt": store.ColErasesAt, "deletedAt": store.ColDeletedAt,
+}
+
+// usersColumns returns the columns of users the users field being
+// resolved in ctx reads: those of its nodes' fields when planUsers
+// understands its selection (whoever then writes it, the fast path or the
+// executor, reads nothing else of each user), else every column (0).
+func usersColumns(ctx context.Context) store.PageColumns {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return 0
+	}
+	p, ok := planUsers(fc.Field)
+	if !ok {
+		return 0
+	}
+	cols := store.ColCreatedAt // never 0, which would be every column
+	for _, f := range p.node {
+		c, ok := fastUserColumns[f.Name]
+		if !ok {
+			return 0
+		}
+		cols |= c
+	}
+	return cols
 }
 
 // The other objects' plain fields.
@@ -322,6 +361,12 @@ func writeUser(ctx context.Context, ec *executionContext, w io.Writer, fields []
 			m = ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, u.DisabledAt)
 		case "disabledReason":
 			m = ec.marshalOString2ᚖstring(ctx, nil, u.DisabledReason)
+		case "deletionRequestedAt":
+			m = ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, u.DeletionRequestedAt)
+		case "erasesAt":
+			m = ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, u.ErasesAt)
+		case "deletedAt":
+			m = ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, u.DeletedAt)
 		}
 		m.MarshalGQL(w)
 	}
