@@ -56,6 +56,7 @@ func main() {
 	warm := flag.Duration("warmup", 2*time.Second, "unmeasured warm-up before it")
 	pids := flag.String("pid", "", "comma-separated pids whose CPU time is charged to the requests")
 	pgPid := flag.Int("pgpid", 0, "the postmaster's pid: it and its children are PostgreSQL's CPU")
+	flag.StringVar(&pgDB, "pgdb", "", "with -pgpid: count only the backends connected to this database (others' work on a shared cluster left out)")
 	query := flag.String("query", "{ me { id nickname avatarUrl gender createdAt lastLoginAt } }", "me: the GraphQL document")
 	mintOut := flag.String("out", "", "mint: write -users fresh tokens here (logs in bench-token-0… through the simulator)")
 	flag.Parse()
@@ -374,21 +375,40 @@ func cpuTicks(pids string) int64 {
 // pgTicks sums the CPU of the postmaster pgPid and its children (backends,
 // background workers) still alive, plus the children it has reaped
 // (cutime/cstime), so connections that came and went are counted too.
+//
+// With -pgdb, only the live backends whose process title names that
+// database count (the servers' pools keep theirs open for the whole run),
+// so that the tests others run on the same cluster are not charged to
+// the requests; the postmaster and background processes are left out.
 func pgTicks(pgPid int) int64 {
 	if pgPid == 0 {
 		return 0
 	}
 	pp := strconv.Itoa(pgPid)
-	total := procTicksWithChildren(pp)
+	var total int64
+	if pgDB == "" {
+		total = procTicksWithChildren(pp)
+	}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, d := range dirs {
 		f := statFields(d)
 		if len(f) > 14 && f[1] == pp {
-			total += procTicks(filepath.Base(filepath.Dir(d)))
+			pid := filepath.Base(filepath.Dir(d))
+			if pgDB != "" {
+				// "postgres: [<cluster>:] <user> <database> <host>(<port>) <state>"
+				title, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+				if !slices.Contains(strings.Fields(strings.ReplaceAll(string(title), "\x00", " ")), pgDB) {
+					continue
+				}
+			}
+			total += procTicks(pid)
 		}
 	}
 	return total
 }
+
+// pgDB is -pgdb.
+var pgDB string
 
 // statFields returns /proc/<pid>/stat's fields after the command, so that
 // f[0] is the state, f[1] the ppid and f[11], f[12] utime and stime.
