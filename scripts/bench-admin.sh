@@ -21,7 +21,8 @@
 # statements). Results: one JSON line per run in bin/bench/admin.jsonl,
 # and a table on stdout.
 #
-# Settings: BENCH_C (32), BENCH_D (8s), BENCH_WARMUP (2s), BENCH_ROUNDS (3),
+# Settings: BENCH_C (32), BENCH_D (8s), BENCH_WARMUP (2s, before each run),
+# BENCH_ADMIN_WARM (15s, each server's first run), BENCH_ROUNDS (3),
 # BENCH_ADMIN_USERS (1000000), BENCH_ADMIN_BIN (the server binary to
 # measure, bin/wxlogin by default: an older build, for before and after).
 set -euo pipefail
@@ -39,6 +40,7 @@ c=${BENCH_C:-32}
 d=${BENCH_D:-8s}
 warmup=${BENCH_WARMUP:-2s}
 rounds=${BENCH_ROUNDS:-3}
+warm=${BENCH_ADMIN_WARM:-15s}
 want=${BENCH_ADMIN_USERS:-1000000}
 port=18090
 pgport=15050
@@ -127,8 +129,8 @@ load() { "$root/bin/bench-load" -c "$c" -d "$d" -warmup "$warmup" -pgpid "$pgpid
 wx() { load -mode me -addr 127.0.0.1:$port -tokens "$out/admin-token.txt" -pid "$spid" "$@"; }
 pg() { load -mode me -addr 127.0.0.1:$pgport -tokens "$out/pgl-token.txt" -pid "$pgl" "$@"; }
 log "warm-up (not measured)"
-wx -name warm -query "$ours" -d 5s >/dev/null
-pg -name warm -query "$theirs" -d 5s >/dev/null
+wx -name warm -query "$ours" -d "$warm" >/dev/null
+pg -name warm -query "$theirs" -d "$warm" >/dev/null
 for r in $(seq "$rounds"); do
 	log "round $r"
 	wx -name wxlogin -query "$ours" | tee -a "$out/admin.jsonl"

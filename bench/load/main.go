@@ -145,12 +145,16 @@ func main() {
 	}
 	time.Sleep(*warm)
 	cpu0, pg0 := cpuTicks(*pids), pgTicks(*pgPid)
+	pgDB0 := dbBackendTicks(*pgPid)
 	t0 := time.Now()
 	measuring.Store(true)
 	time.Sleep(*dur)
 	measuring.Store(false)
 	elapsed := time.Since(t0)
 	cpu1, pg1 := cpuTicks(*pids), pgTicks(*pgPid)
+	if pgDB != "" {
+		pg0, pg1 = 0, ticksSince(pgDB0, dbBackendTicks(*pgPid))
+	}
 	stop.Store(true)
 	wg.Wait()
 
@@ -375,40 +379,60 @@ func cpuTicks(pids string) int64 {
 // pgTicks sums the CPU of the postmaster pgPid and its children (backends,
 // background workers) still alive, plus the children it has reaped
 // (cutime/cstime), so connections that came and went are counted too.
-//
-// With -pgdb, only the live backends whose process title names that
-// database count (the servers' pools keep theirs open for the whole run),
-// so that the tests others run on the same cluster are not charged to
-// the requests; the postmaster and background processes are left out.
 func pgTicks(pgPid int) int64 {
 	if pgPid == 0 {
 		return 0
 	}
 	pp := strconv.Itoa(pgPid)
-	var total int64
-	if pgDB == "" {
-		total = procTicksWithChildren(pp)
-	}
+	total := procTicksWithChildren(pp)
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, d := range dirs {
 		f := statFields(d)
 		if len(f) > 14 && f[1] == pp {
-			pid := filepath.Base(filepath.Dir(d))
-			if pgDB != "" {
-				// "postgres: [<cluster>:] <user> <database> <host>(<port>) <state>"
-				title, _ := os.ReadFile("/proc/" + pid + "/cmdline")
-				if !slices.Contains(strings.Fields(strings.ReplaceAll(string(title), "\x00", " ")), pgDB) {
-					continue
-				}
-			}
-			total += procTicks(pid)
+			total += procTicks(filepath.Base(filepath.Dir(d)))
 		}
 	}
 	return total
 }
 
-// pgDB is -pgdb.
+// pgDB is -pgdb: only the backends connected to this database count, so
+// that the tests others run on the same cluster are not charged to the
+// requests (the postmaster and background processes are left out too).
 var pgDB string
+
+// dbBackendTicks is the CPU so far of each backend of pgDB, by pid.
+func dbBackendTicks(pgPid int) map[string]int64 {
+	if pgPid == 0 || pgDB == "" {
+		return nil
+	}
+	pp := strconv.Itoa(pgPid)
+	out := map[string]int64{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, d := range dirs {
+		f := statFields(d)
+		if len(f) > 14 && f[1] == pp {
+			pid := filepath.Base(filepath.Dir(d))
+			// "postgres: [<cluster>:] <user> <database> <host>(<port>) <state>"
+			title, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+			if slices.Contains(strings.Fields(strings.ReplaceAll(string(title), "\x00", " ")), pgDB) {
+				out[pid] = procTicks(pid)
+			}
+		}
+	}
+	return out
+}
+
+// ticksSince is the CPU the backends in now spent since then: a backend
+// that is new counts whole, one that ended in between is lost (the
+// servers' pools keep theirs open; the CPU of one closed by an idle
+// timeout after the previous run must not be subtracted).
+func ticksSince(then, now map[string]int64) int64 {
+	var t int64
+	for pid, v := range now {
+		t += v - then[pid]
+	}
+	return t
+}
 
 // statFields returns /proc/<pid>/stat's fields after the command, so that
 // f[0] is the state, f[1] the ppid and f[11], f[12] utime and stime.
