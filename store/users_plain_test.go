@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"wxlogin/models"
 	"wxlogin/store"
@@ -108,7 +108,7 @@ func TestStore_ListUsers_NarrowPagesBounded(t *testing.T) {
 	st := storetest.OpenFresh(t)
 	ctx := context.Background()
 	users := seedUsers(t, st, newWindow(), 3, 0)
-	if _, err := st.DB().NewUpdate().Model((*models.User)(nil)).Set("city = 'c', province = 'p'").Where("id IN (?)", bun.In([]string{users[0].ID, users[1].ID, users[2].ID})).Exec(ctx); err != nil {
+	if _, err := st.DB().ExecContext(ctx, `UPDATE users SET city = 'c', province = 'p' WHERE id = ANY(?::uuid[])`, pgdialect.Array([]string{users[0].ID, users[1].ID, users[2].ID})); err != nil {
 		t.Fatal(err)
 	}
 	page := func(cols store.PageColumns) *models.User {
