@@ -40,6 +40,9 @@ type UsersInput struct {
 	// WithTotal asks for the total count, which costs a COUNT over every
 	// match: only when the client selected it.
 	WithTotal bool
+	// Columns, when not zero, are the only columns a page without filters
+	// must read: the others' fields of each user are left zero.
+	Columns store.PageColumns
 }
 
 // Users returns a page of users by keyset pagination. Errors: BAD_USER_INPUT
@@ -49,7 +52,7 @@ func (s *Service) Users(ctx context.Context, in UsersInput) (*models.Page[*model
 	q := store.UserQuery{
 		First: DefaultPageSize, Search: strings.TrimSpace(in.Search), CreatedAfter: in.CreatedAfter,
 		CreatedBefore: in.CreatedBefore, Disabled: in.Disabled, Deletion: in.Deletion, NeedsReview: in.NeedsReview, Order: store.UserOrder(in.Order), Desc: in.Desc,
-		WithTotal: in.WithTotal, CountOnly: in.CountOnly && in.WithTotal,
+		WithTotal: in.WithTotal, CountOnly: in.CountOnly && in.WithTotal, Columns: in.Columns,
 	}
 	if q.Order == "" {
 		q.Order = store.OrderCreatedAt

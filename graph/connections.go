@@ -91,7 +91,7 @@ type paging struct {
 // usersInput maps the users field's arguments onto the admin service's input.
 func usersInput(ctx context.Context, p paging, filter *gqlmodel.UserFilter, orderBy *gqlmodel.UserOrder) admin.UsersInput {
 	in := admin.UsersInput{First: p.first, After: p.after, Last: p.last, Before: p.before, Desc: true, WithTotal: selects(ctx, "totalCount"),
-		CountOnly: !selects(ctx, "edges") && !selects(ctx, "pageInfo")}
+		CountOnly: !selects(ctx, "edges") && !selects(ctx, "pageInfo"), Columns: usersColumns(ctx)}
 	if filter != nil {
 		in.Search = deref(filter.Search)
 		in.CreatedAfter, in.CreatedBefore, in.Disabled = filter.CreatedAfter, filter.CreatedBefore, filter.Disabled

@@ -3,12 +3,15 @@ package graph
 import (
 	"context"
 	"io"
+	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"wxlogin/graph/gqlmodel"
 	"wxlogin/models"
+	"wxlogin/store"
 )
 
 // FastUsers answers the root field `users` of plain data — the dashboard's
@@ -72,13 +75,51 @@ func (f fastUsers) InterceptRootField(ctx context.Context, next graphql.RootReso
 
 // fastUserFields are the User fields a plan may hold: read from
 // models.User as the generated code reads them, or (avatarUrl) by the same
-// UserResolver method. disabled, disabledAt and disabledReason carry
-// @hasRole(role: VIEWER), the very check `users` itself passed in this
-// request, for the same caller (resolved once per request).
+// UserResolver method. disabled, disabledAt, disabledReason and the
+// deletion fields carry @hasRole(role: VIEWER), the very check `users`
+// itself passed in this request, for the same caller (resolved once per
+// request).
 var fastUserFields = map[string]bool{
 	"__typename": true, "id": true, "nickname": true, "avatarUrl": true, "gender": true,
 	"city": true, "province": true, "country": true, "language": true, "phone": true,
 	"createdAt": true, "lastLoginAt": true, "disabled": true, "disabledAt": true, "disabledReason": true,
+	"deletionRequestedAt": true, "erasesAt": true, "deletedAt": true,
+}
+
+// fastUserColumns are the columns of users each of fastUserFields is read
+// from (id is always read): a page of a planned selection reads only
+// those (store.PageColumns).
+var fastUserColumns = map[string]store.PageColumns{
+	"__typename": 0, "id": 0, "nickname": store.ColNickname, "avatarUrl": store.ColAvatarURL,
+	"gender": store.ColGender, "city": store.ColCity, "province": store.ColProvince,
+	"country": store.ColCountry, "language": store.ColLanguage, "phone": store.ColPhone,
+	"createdAt": store.ColCreatedAt, "lastLoginAt": store.ColLastLoginAt, "disabled": store.ColDisabledAt,
+	"disabledAt": store.ColDisabledAt, "disabledReason": store.ColDisabledReason,
+	"deletionRequestedAt": store.ColDeletionRequestedAt, "erasesAt": store.ColErasesAt, "deletedAt": store.ColDeletedAt,
+}
+
+// usersColumns returns the columns of users the users field being
+// resolved in ctx reads: those of its nodes' fields when planUsers
+// understands its selection (whoever then writes it, the fast path or the
+// executor, reads nothing else of each user), else every column (0).
+func usersColumns(ctx context.Context) store.PageColumns {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return 0
+	}
+	p, ok := planUsers(fc.Field)
+	if !ok {
+		return 0
+	}
+	cols := store.ColCreatedAt // never 0, which would be every column
+	for _, f := range p.node {
+		c, ok := fastUserColumns[f.Name]
+		if !ok {
+			return 0
+		}
+		cols |= c
+	}
+	return cols
 }
 
 // The other objects' plain fields.
@@ -202,128 +243,204 @@ func (f fastUsers) answer(ctx context.Context, field graphql.CollectedField, p u
 			break
 		}
 	}
-	return graphql.WriterFunc(func(w io.Writer) { writeUsers(ctx, ec, w, p, conn, avatars) }), true
+	return graphql.WriterFunc(func(w io.Writer) { writeUsers(w, p, conn, avatars) }), true
 }
 
-var (
-	openBrace    = []byte{'{'}
-	closeBrace   = []byte{'}'}
-	openBracket  = []byte{'['}
-	closeBracket = []byte{']'}
-	comma        = []byte{','}
-	colon        = []byte{':'}
-)
-
-// key writes a field's response key as graphql's field sets do.
-func key(w io.Writer, i int, f *ast.Field) {
-	if i > 0 {
-		w.Write(comma)
+// writeUsers writes conn as the executor would: the same response keys
+// in the same order, each value in the bytes of the generated marshaler
+// the executor's field function uses (gqlgen's for String, ID, Int and
+// Boolean, scalar.MarshalTime for Time, models.Gender's MarshalGQL),
+// appended to one buffer instead of a Marshaler allocated per value
+// (pprof: those closures, the quoting and the keys written afresh for
+// every user were a quarter of the page's allocations).
+// fastusers_internal_test.go holds the appenders to the marshalers.
+func writeUsers(w io.Writer, p usersPlan, conn *gqlmodel.UserConnection, avatars []*string) {
+	keys := func(fields []*ast.Field) [][]byte {
+		out := make([][]byte, len(fields))
+		for i, f := range fields {
+			out[i] = append(appendQuoted(nil, f.Alias), ':')
+		}
+		return out
 	}
-	graphql.MarshalString(f.Alias).MarshalGQL(w)
-	w.Write(colon)
-}
-
-// writeUsers writes conn as the executor would, each value by the
-// generated marshaler the executor's field function uses.
-func writeUsers(ctx context.Context, ec *executionContext, w io.Writer, p usersPlan, conn *gqlmodel.UserConnection, avatars []*string) {
-	w.Write(openBrace)
+	nodeKeys := keys(p.node)
+	b := make([]byte, 0, 256+len(conn.Edges)*(64+48*len(p.node)))
+	b = append(b, '{')
 	for i, c := range p.conn {
-		key(w, i, c)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(appendQuoted(b, c.Alias), ':')
 		switch c.Name {
 		case "__typename":
-			graphql.MarshalString("UserConnection").MarshalGQL(w)
+			b = append(b, `"UserConnection"`...)
 		case "totalCount":
-			ec.marshalNInt2int(ctx, nil, conn.TotalCount).MarshalGQL(w)
+			b = strconv.AppendInt(b, int64(conn.TotalCount), 10)
 		case "pageInfo":
-			writePageInfo(ctx, ec, w, p.pageInfo, conn.PageInfo)
+			b = appendPageInfo(b, p.pageInfo, conn.PageInfo)
 		case "edges":
-			w.Write(openBracket)
+			edgeKeys := keys(p.edge)
+			b = append(b, '[')
 			for j, e := range conn.Edges {
 				if j > 0 {
-					w.Write(comma)
+					b = append(b, ',')
 				}
-				w.Write(openBrace)
+				b = append(b, '{')
 				for k, ef := range p.edge {
-					key(w, k, ef)
+					if k > 0 {
+						b = append(b, ',')
+					}
+					b = append(b, edgeKeys[k]...)
 					switch ef.Name {
 					case "__typename":
-						graphql.MarshalString("UserEdge").MarshalGQL(w)
+						b = append(b, `"UserEdge"`...)
 					case "cursor":
-						ec.marshalNString2string(ctx, nil, e.Cursor).MarshalGQL(w)
+						b = appendQuoted(b, e.Cursor)
 					case "node":
 						var avatar *string
 						if avatars != nil {
 							avatar = avatars[j]
 						}
-						writeUser(ctx, ec, w, p.node, e.Node, avatar)
+						b = appendUser(b, p.node, nodeKeys, e.Node, avatar)
 					}
 				}
-				w.Write(closeBrace)
+				b = append(b, '}')
 			}
-			w.Write(closeBracket)
+			b = append(b, ']')
 		}
 	}
-	w.Write(closeBrace)
+	b = append(b, '}')
+	_, _ = w.Write(b)
 }
 
-func writePageInfo(ctx context.Context, ec *executionContext, w io.Writer, fields []*ast.Field, pi *gqlmodel.PageInfo) {
-	w.Write(openBrace)
+func appendPageInfo(b []byte, fields []*ast.Field, pi *gqlmodel.PageInfo) []byte {
+	b = append(b, '{')
 	for i, f := range fields {
-		key(w, i, f)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(appendQuoted(b, f.Alias), ':')
 		switch f.Name {
 		case "__typename":
-			graphql.MarshalString("PageInfo").MarshalGQL(w)
+			b = append(b, `"PageInfo"`...)
 		case "hasNextPage":
-			ec.marshalNBoolean2bool(ctx, nil, pi.HasNextPage).MarshalGQL(w)
+			b = strconv.AppendBool(b, pi.HasNextPage)
 		case "hasPreviousPage":
-			ec.marshalNBoolean2bool(ctx, nil, pi.HasPreviousPage).MarshalGQL(w)
+			b = strconv.AppendBool(b, pi.HasPreviousPage)
 		case "startCursor":
-			ec.marshalOString2ᚖstring(ctx, nil, pi.StartCursor).MarshalGQL(w)
+			b = appendOptQuoted(b, pi.StartCursor)
 		case "endCursor":
-			ec.marshalOString2ᚖstring(ctx, nil, pi.EndCursor).MarshalGQL(w)
+			b = appendOptQuoted(b, pi.EndCursor)
 		}
 	}
-	w.Write(closeBrace)
+	return append(b, '}')
 }
 
-func writeUser(ctx context.Context, ec *executionContext, w io.Writer, fields []*ast.Field, u *models.User, avatar *string) {
-	w.Write(openBrace)
+func appendUser(b []byte, fields []*ast.Field, keys [][]byte, u *models.User, avatar *string) []byte {
+	b = append(b, '{')
 	for i, f := range fields {
-		key(w, i, f)
-		var m graphql.Marshaler
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, keys[i]...)
 		switch f.Name {
 		case "__typename":
-			m = graphql.MarshalString("User")
+			b = append(b, `"User"`...)
 		case "id":
-			m = ec.marshalNID2string(ctx, nil, u.ID)
+			b = appendQuoted(b, u.ID)
 		case "nickname":
-			m = ec.marshalOString2ᚖstring(ctx, nil, u.Nickname)
+			b = appendOptQuoted(b, u.Nickname)
 		case "avatarUrl":
-			m = ec.marshalOString2ᚖstring(ctx, nil, avatar)
+			b = appendOptQuoted(b, avatar)
 		case "gender":
-			m = ec.marshalOGender2ᚖwxloginᚋmodelsᚐGender(ctx, nil, u.Gender)
+			if u.Gender == nil {
+				b = append(b, "null"...)
+			} else {
+				b = strconv.AppendQuote(b, u.Gender.String()) // models.Gender.MarshalGQL
+			}
 		case "city":
-			m = ec.marshalOString2ᚖstring(ctx, nil, u.City)
+			b = appendOptQuoted(b, u.City)
 		case "province":
-			m = ec.marshalOString2ᚖstring(ctx, nil, u.Province)
+			b = appendOptQuoted(b, u.Province)
 		case "country":
-			m = ec.marshalOString2ᚖstring(ctx, nil, u.Country)
+			b = appendOptQuoted(b, u.Country)
 		case "language":
-			m = ec.marshalOString2ᚖstring(ctx, nil, u.Language)
+			b = appendOptQuoted(b, u.Language)
 		case "phone":
-			m = ec.marshalOString2ᚖstring(ctx, nil, u.Phone)
+			b = appendOptQuoted(b, u.Phone)
 		case "createdAt":
-			m = ec.marshalNTime2timeᚐTime(ctx, nil, u.CreatedAt)
+			b = appendTime(b, &u.CreatedAt)
 		case "lastLoginAt":
-			m = ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, u.LastLoginAt)
+			b = appendTime(b, u.LastLoginAt)
 		case "disabled":
-			m = ec.marshalNBoolean2bool(ctx, nil, u.Disabled())
+			b = strconv.AppendBool(b, u.Disabled())
 		case "disabledAt":
-			m = ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, u.DisabledAt)
+			b = appendTime(b, u.DisabledAt)
 		case "disabledReason":
-			m = ec.marshalOString2ᚖstring(ctx, nil, u.DisabledReason)
+			b = appendOptQuoted(b, u.DisabledReason)
+		case "deletionRequestedAt":
+			b = appendTime(b, u.DeletionRequestedAt)
+		case "erasesAt":
+			b = appendTime(b, u.ErasesAt)
+		case "deletedAt":
+			b = appendTime(b, u.DeletedAt)
 		}
-		m.MarshalGQL(w)
 	}
-	w.Write(closeBrace)
+	return append(b, '}')
+}
+
+// appendTime is scalar.MarshalTime's text (gqlgen's MarshalTime:
+// strconv.Quote of RFC 3339 with nanoseconds, null for nil or the zero
+// time). The formatted time is ASCII digits, letters and punctuation that
+// strconv.Quote leaves as they are.
+func appendTime(b []byte, t *time.Time) []byte {
+	if t == nil || t.IsZero() {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+func appendOptQuoted(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return appendQuoted(b, *s)
+}
+
+// upperHex is gqlgen's encodeHex.
+const upperHex = "0123456789ABCDEF"
+
+// appendQuoted is gqlgen's MarshalString (and MarshalID): a quote, then \t,
+// \r, \n, \\, \" and \u00XX (upper-case hex) for the other control
+// characters, every other byte as it is (invalid UTF-8 included), a
+// quote. Its HTML escaping is the transport's, as for the executor's
+// answer.
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '\t':
+			b = append(b, `\t`...)
+		case '\r':
+			b = append(b, `\r`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '\\':
+			b = append(b, `\\`...)
+		case '"':
+			b = append(b, `\"`...)
+		default:
+			b = append(b, '\\', 'u', '0', '0', upperHex[c>>4], upperHex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

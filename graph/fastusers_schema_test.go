@@ -17,6 +17,7 @@ var fastUsersTypes = map[string]map[string]string{
 		"city": "String", "province": "String", "country": "String", "language": "String",
 		"phone": "String", "createdAt": "Time!", "lastLoginAt": "Time", "disabled": "Boolean!",
 		"disabledAt": "Time", "disabledReason": "String",
+		"deletionRequestedAt": "Time", "erasesAt": "Time", "deletedAt": "Time",
 	},
 	"UserConnection": {"totalCount": "Int!", "edges": "[UserEdge!]!", "pageInfo": "PageInfo!"},
 	"UserEdge":       {"cursor": "String!", "node": "User!"},
@@ -25,7 +26,8 @@ var fastUsersTypes = map[string]map[string]string{
 
 // fastUsersViewerOnly are the User fields whose one directive is
 // @hasRole(role: VIEWER), which `users` itself passed in the request.
-var fastUsersViewerOnly = map[string]bool{"disabled": true, "disabledAt": true, "disabledReason": true}
+var fastUsersViewerOnly = map[string]bool{"disabled": true, "disabledAt": true, "disabledReason": true,
+	"deletionRequestedAt": true, "erasesAt": true, "deletedAt": true}
 
 // TestFastUsers_AgreesWithSchema holds graph.FastUsers's field lists to the
 // schema: every field exists with the type its marshaler is for, without

@@ -13,7 +13,17 @@ var (
 	ConnDied          = connDied
 	TrigramSearchable = trigramSearchable
 	UserColumns       = listColumns
+	MaxNarrowPages    = maxNarrowPages
 )
+
+// PageColumnNames are the columns listPlain may read, in its order.
+func PageColumnNames() []string {
+	names := make([]string, len(pageColumns))
+	for i, c := range pageColumns {
+		names[i] = c.name
+	}
+	return names
+}
 
 // ConnectorConfig is the pgdriver config Open would connect with.
 func ConnectorConfig(dsn string, opts Options) (*pgdriver.Config, error) {

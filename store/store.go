@@ -108,6 +108,10 @@ type Store struct {
 	// known, trgmWideYes, or trgmWideNo.
 	trgmWide atomic.Int32
 
+	// narrowPages counts the column sets listPlain has prepared a page
+	// for, up to maxNarrowPages.
+	narrowPages atomic.Int32
+
 	// exportSlot lets one data export (UserData) run at a time on this
 	// store; exportWait bounds how long another waits for it.
 	exportSlot chan struct{}

@@ -87,6 +87,9 @@ type UserQuery struct {
 	// WithTotal asks for TotalCount: a separate COUNT over every match,
 	// which at a million users costs far more than the page itself.
 	WithTotal bool
+	// Columns, when not zero, are the only columns a page without filters
+	// needs (see PageColumns); other pages read every column.
+	Columns PageColumns
 }
 
 // Cursor is a position in a ListUsers ordering: the sort key value and the id, for keyset pagination.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun/dialect/pgdialect"
+
 	"wxlogin/models"
 	"wxlogin/store"
 	"wxlogin/store/storetest"
@@ -83,5 +85,54 @@ func TestStore_UserColumns_AreTheModel(t *testing.T) {
 	got := strings.Join(strings.Fields(strings.ReplaceAll(store.UserColumns, ",", " ")), " ")
 	if want := strings.Join(cols, " "); got != want {
 		t.Fatalf("userColumns is\n%s\nmodels.User has\n%s", got, want)
+	}
+}
+
+// TestStore_PageColumns_AreListColumns: the columns a narrowed page may read
+// are listColumns, all of them, in its order; and a page that names none
+// (Columns zero) reads them all.
+func TestStore_PageColumns_AreListColumns(t *testing.T) {
+	got := strings.Join(store.PageColumnNames(), ", ")
+	if want := strings.Join(strings.Fields(store.UserColumns), " "); got != want {
+		t.Fatalf("pageColumns are\n%s\nlistColumns are\n%s", got, want)
+	}
+}
+
+// TestStore_ListUsers_NarrowPagesBounded: a plain page reads only the
+// columns it names (and the id and its order's key), but only the first
+// MaxNarrowPages sets of columns get a statement of their own: the set
+// follows the client's selection, and each is prepared on every
+// connection. After that, a new set reads every column.
+func TestStore_ListUsers_NarrowPagesBounded(t *testing.T) {
+	t.Parallel()
+	st := storetest.OpenFresh(t)
+	ctx := context.Background()
+	users := seedUsers(t, st, newWindow(), 3, 0)
+	if _, err := st.DB().ExecContext(ctx, `UPDATE users SET city = 'c', province = 'p' WHERE id = ANY(?::uuid[])`, pgdialect.Array([]string{users[0].ID, users[1].ID, users[2].ID})); err != nil {
+		t.Fatal(err)
+	}
+	page := func(cols store.PageColumns) *models.User {
+		t.Helper()
+		p, err := st.ListUsers(ctx, store.UserQuery{First: 1, Order: store.OrderCreatedAt, Desc: true, Columns: cols})
+		if err != nil || len(p.Items) != 1 {
+			t.Fatal(p, err)
+		}
+		return p.Items[0]
+	}
+	if u := page(store.ColCity); u.City == nil || u.Province != nil || u.ID == "" || u.CreatedAt.IsZero() {
+		t.Fatalf("a page of the city: %+v", u)
+	}
+	if u := page(0); u.City == nil || u.Province == nil {
+		t.Fatalf("a page of every column: %+v", u)
+	}
+	// Sets of columns below ColCreatedAt, each a statement of its own.
+	for c := store.PageColumns(1); int(c) <= store.MaxNarrowPages+1; c++ {
+		page(c)
+	}
+	if u := page(store.ColCity | store.ColNickname | store.ColGender | store.ColLanguage | store.ColDisabledAt); u.Province == nil {
+		t.Fatalf("a new set of columns past the bound read only those: %+v", u)
+	}
+	if u := page(store.ColCity); u.Province != nil {
+		t.Fatalf("a set prepared before the bound read every column: %+v", u)
 	}
 }

@@ -56,6 +56,7 @@ func main() {
 	warm := flag.Duration("warmup", 2*time.Second, "unmeasured warm-up before it")
 	pids := flag.String("pid", "", "comma-separated pids whose CPU time is charged to the requests")
 	pgPid := flag.Int("pgpid", 0, "the postmaster's pid: it and its children are PostgreSQL's CPU")
+	flag.StringVar(&pgDB, "pgdb", "", "with -pgpid: count only the backends connected to this database (others' work on a shared cluster left out)")
 	query := flag.String("query", "{ me { id nickname avatarUrl gender createdAt lastLoginAt } }", "me: the GraphQL document")
 	mintOut := flag.String("out", "", "mint: write -users fresh tokens here (logs in bench-token-0… through the simulator)")
 	flag.Parse()
@@ -144,12 +145,16 @@ func main() {
 	}
 	time.Sleep(*warm)
 	cpu0, pg0 := cpuTicks(*pids), pgTicks(*pgPid)
+	pgDB0 := dbBackendTicks(*pgPid)
 	t0 := time.Now()
 	measuring.Store(true)
 	time.Sleep(*dur)
 	measuring.Store(false)
 	elapsed := time.Since(t0)
 	cpu1, pg1 := cpuTicks(*pids), pgTicks(*pgPid)
+	if pgDB != "" {
+		pg0, pg1 = 0, ticksSince(pgDB0, dbBackendTicks(*pgPid))
+	}
 	stop.Store(true)
 	wg.Wait()
 
@@ -388,6 +393,45 @@ func pgTicks(pgPid int) int64 {
 		}
 	}
 	return total
+}
+
+// pgDB is -pgdb: only the backends connected to this database count, so
+// that the tests others run on the same cluster are not charged to the
+// requests (the postmaster and background processes are left out too).
+var pgDB string
+
+// dbBackendTicks is the CPU so far of each backend of pgDB, by pid.
+func dbBackendTicks(pgPid int) map[string]int64 {
+	if pgPid == 0 || pgDB == "" {
+		return nil
+	}
+	pp := strconv.Itoa(pgPid)
+	out := map[string]int64{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, d := range dirs {
+		f := statFields(d)
+		if len(f) > 14 && f[1] == pp {
+			pid := filepath.Base(filepath.Dir(d))
+			// "postgres: [<cluster>:] <user> <database> <host>(<port>) <state>"
+			title, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+			if slices.Contains(strings.Fields(strings.ReplaceAll(string(title), "\x00", " ")), pgDB) {
+				out[pid] = procTicks(pid)
+			}
+		}
+	}
+	return out
+}
+
+// ticksSince is the CPU the backends in now spent since then: a backend
+// that is new counts whole, one that ended in between is lost (the
+// servers' pools keep theirs open; the CPU of one closed by an idle
+// timeout after the previous run must not be subtracted).
+func ticksSince(then, now map[string]int64) int64 {
+	var t int64
+	for pid, v := range now {
+		t += v - then[pid]
+	}
+	return t
 }
 
 // statFields returns /proc/<pid>/stat's fields after the command, so that
