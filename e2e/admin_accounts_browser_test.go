@@ -58,7 +58,7 @@ func TestAdminAccountsBrowser(t *testing.T) {
 	step("CreateWithGeneratedPassword", func(t *testing.T) {
 		b.do("fill in the new admin", chromedp.SendKeys(chromedp.CSS("#admin-create input[name=username]"), "newbie"))
 		click("create", "#admin-create button[type=submit]")
-		b.waitFor("the password shown once", `!!document.querySelector('[data-generated-password]') && !!document.querySelector('#admins-password [data-warning]') && !!document.querySelector('#admins-password [data-action=copy]')`)
+		b.waitFor("the password shown once", `!!document.querySelector('[data-generated-password]') && document.querySelector('#admins-password [data-warning]')?.textContent.includes('It is shown only this once') && !!document.querySelector('#admins-password [data-action=copy]')`)
 		generated = eval[string](b, `document.querySelector('[data-generated-password]').textContent`)
 		as.AddToken(generated)
 		if len(generated) != 24 {
