@@ -1,12 +1,26 @@
 package e2e_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
 	"wxlogin/web/webtest"
 )
+
+// speaksWithNames is speaks("zh", …) with the test's usernames as data:
+// the screen-reader announcement and a count's sentence hold them as text.
+func speaksWithNames(b *tab, screen string) {
+	b.t.Helper()
+	data := []string{}
+	for _, s := range append([]string{"root", "setter", "newbie"}, seeded...) {
+		data = append(data, jsString(s))
+	}
+	if bad := eval[[]string](b, foreignText+`('zh', [`+strings.Join(data, ",")+`])`); len(bad) > 0 {
+		b.t.Errorf("%s: %d texts not in zh:\n%s", screen, len(bad), strings.Join(bad, "\n"))
+	}
+}
 
 // TestAdminAccountsBrowser drives the admin accounts screens in headless
 // Chromium: the list, a new admin with a generated password (who then
@@ -42,6 +56,7 @@ func TestAdminAccountsBrowser(t *testing.T) {
 		if eval[bool](b, `!!document.querySelector('`+row("root")+` [data-action=disable], `+row("root")+` [data-action=reset]')`) {
 			t.Fatal("root's own row offers disable or reset")
 		}
+		b.shots("admins")
 	})
 
 	step("LastAdminRefused", func(t *testing.T) {
@@ -65,7 +80,6 @@ func TestAdminAccountsBrowser(t *testing.T) {
 			t.Fatalf("generated password %q", generated)
 		}
 		b.waitFor("newbie listed as a viewer who must change the password", `(r => r && r.textContent.includes('Viewer') && r.textContent.includes('Must change password'))(document.querySelector('`+row("newbie")+`'))`)
-		b.shot("admins")
 		click("dismiss the password", "#admins-password [data-action=dismiss]")
 		b.waitFor("the password gone from the page", `!document.querySelector('[data-generated-password]') && !document.body.innerText.includes(`+jsString(generated)+`)`)
 	})
@@ -129,7 +143,7 @@ func TestAdminAccountsBrowser(t *testing.T) {
 		}
 		b.open("/admin/users")
 		b.waitFor("sent back to My account", `location.pathname === '/admin/account'`)
-		b.shot("account")
+		b.shots("account")
 		fill := func(cur, next, again string) {
 			b.t.Helper()
 			b.do("fill in the password form",
@@ -165,7 +179,8 @@ func TestAdminAccountsBrowser(t *testing.T) {
 		zh := &tab{t: t, ctx: webtest.BrowserLang(t, 1280, 900, "zh-CN"), base: as.URL()}
 		zh.open("/admin/admins")
 		zh.signIn("root", "root's own long password")
-		zh.waitFor("the admins table", `!!document.querySelector('`+row("root")+`')`)
+		zh.waitFor("the admins table", `!!document.querySelector('`+row("root")+`') && `+settled)
+		speaksWithNames(zh, "admins")
 		// Disable setter, so that root is the last enabled ADMIN again.
 		zh.do("disable setter", chromedp.Click(chromedp.CSS(row("setter")+" [data-action=disable]")))
 		zh.do("confirm", chromedp.Click(chromedp.CSS("dialog [data-confirm]")))
@@ -173,6 +188,17 @@ func TestAdminAccountsBrowser(t *testing.T) {
 		zh.do("make myself viewer", chromedp.Click(chromedp.CSS(row("root")+" [data-action=role]")))
 		zh.do("confirm", chromedp.Click(chromedp.CSS("dialog [data-confirm]")))
 		zh.waitFor("the refusal in Chinese", `document.querySelector('dialog [data-code=LAST_ADMIN]')?.textContent.includes('这是最后一个启用的管理员')`)
-		zh.shot("admins-zh-last-admin")
+		speaksWithNames(zh, "admins: the last ADMIN refused")
+		zh.do("cancel", chromedp.Click(chromedp.CSS("dialog .btn:not([data-confirm])")))
+		zh.do("reset setter's password", chromedp.Click(chromedp.CSS(row("setter")+" [data-action=reset]")))
+		zh.waitFor("the reset dialog", `!!document.querySelector('dialog input[value=set]')`)
+		speaksWithNames(zh, "admins: reset")
+		zh.do("confirm", chromedp.Click(chromedp.CSS("dialog [data-confirm]")))
+		zh.waitFor("the one-time password", `!!document.querySelector('[data-generated-password]')`)
+		as.AddToken(eval[string](zh, `document.querySelector('[data-generated-password]').textContent`))
+		speaksWithNames(zh, "admins: a one-time password")
+		zh.open("/admin/account")
+		zh.waitFor("My account", `!!document.querySelector('#password-form') && `+settled)
+		speaksWithNames(zh, "account")
 	})
 }

@@ -2,7 +2,7 @@
 // the current one, then the new one twice). A password another admin set
 // must be changed here before anything else (app.js sends the admin here).
 // The change ends my other sessions; this one stays.
-import { h, replace } from '../lib/dom.js';
+import { append, h, replace } from '../lib/dom.js';
 import { gql, session } from '../lib/api.js';
 import { errorBox, explain, field, raw, roleName, titled } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
@@ -56,7 +56,7 @@ export function mount(main, ctx) {
 		field(t('account.current'), current), field(t('account.new'), next), field(t('account.again'), again),
 		h('p', { class: 'muted small' }, t('account.note')),
 		msg, submit);
-	main.append(
+	append(main,
 		h('h1', { tabindex: '-1' }, t('account.title')),
 		me.mustChangePassword && h('div', { class: 'alert alert-warn', role: 'alert', 'data-must-change': '' }, t('account.mustChange')),
 		h('p', null, raw(me.username, 'strong'), ' · ', roleName(me.role)),

@@ -7,7 +7,7 @@
 import { h, replace } from '../lib/dom.js';
 import { gql } from '../lib/api.js';
 import { badge, confirmDialog, empty, errorBox, field, loading, raw, roleName, titled, when } from '../lib/ui.js';
-import { t, tn } from '../lib/i18n.js';
+import { t, tn, tp } from '../lib/i18n.js';
 
 const FIELDS = 'id username role disabled createdAt lastLoginAt mustChangePassword';
 const LIST = `query Admins { admins { ${FIELDS} } }`;
@@ -18,6 +18,9 @@ const ENABLE = `mutation EnableAdmin($id: ID!) { enableAdmin(id: $id) { id } }`;
 const RESET = `mutation ResetAdminPassword($id: ID!, $p: String) { resetAdminPassword(id: $id, password: $p) { admin { id username } generatedPassword } }`;
 const END = `mutation EndAdminSessions($id: ID!) { endAdminSessions(id: $id) }`;
 
+/** key's text as parts, with the username name as data (translate="no"). */
+const named = (key, name, params) => tp(key, { ...params, name: raw(name) });
+
 export function mount(main, ctx) {
 	titled(t('admins.title'));
 	const me = ctx.admin || {};
@@ -26,9 +29,10 @@ export function mount(main, ctx) {
 	const shown = h('div', { id: 'admins-password' }); // a generated password, once
 	const list = h('div');
 
-	function say(text) {
-		replace(msg, h('div', { class: 'alert alert-info', role: 'status' }, text));
-		ctx.announce(text);
+	/** Says what was done: key's text with the admin's name (data, never translated) in it. */
+	function say(key, name, params) {
+		replace(msg, h('div', { class: 'alert alert-info', role: 'status' }, named(key, name, params)));
+		ctx.announce(t(key, { name, ...params }));
 	}
 	const fail = (e) => replace(msg, errorBox(e));
 
@@ -47,9 +51,9 @@ export function mount(main, ctx) {
 	}
 
 	/** Runs a change, then says done and lists again. */
-	async function act(query, vars, done) {
+	async function act(query, vars, key, name, params) {
 		await gql(query, vars);
-		say(done);
+		say(key, name, params);
 		await load();
 	}
 
@@ -65,7 +69,7 @@ export function mount(main, ctx) {
 			}
 		} }, t('admins.copy'));
 		replace(shown, h('div', { class: 'alert alert-warn', role: 'alert', 'data-warning': '' },
-			h('p', null, t('admins.generatedFor', { name })),
+			h('p', null, named('admins.generatedFor', name)),
 			h('p', null, code, ' ', copy),
 			h('p', null, t('admins.generatedWarning')),
 			h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'dismiss', onClick: () => shown.replaceChildren() }, t('admins.dismiss'))));
@@ -81,18 +85,18 @@ export function mount(main, ctx) {
 				h('button', { type: 'button', class: ['btn', 'btn-small', danger && 'btn-danger'], 'data-action': action, 'aria-label': label + ' · ' + a.username, onClick }, label);
 			const actions = [
 				btn('role', other === 'ADMIN' ? t('admins.makeAdmin') : t('admins.makeViewer'), () => confirmDialog({
-					title: t('admins.roleTitle', { name: a.username, role: roleName(other) }),
+					title: named('admins.roleTitle', a.username, { role: roleName(other) }),
 					text: self ? t('admins.roleSelfText') : t('admins.roleText'), warn: self,
 					confirmLabel: t('admins.roleConfirm'),
-					onConfirm: () => act(ROLE, { id: a.id, r: other }, t('admins.roleDone', { name: a.username, role: roleName(other) })),
+					onConfirm: () => act(ROLE, { id: a.id, r: other }, 'admins.roleDone', a.username, { role: roleName(other) }),
 				})),
 			];
 			if (a.disabled) {
-				actions.push(btn('enable', t('admins.enable'), () => act(ENABLE, { id: a.id }, t('admins.enabled', { name: a.username })).catch(fail)));
+				actions.push(btn('enable', t('admins.enable'), () => act(ENABLE, { id: a.id }, 'admins.enabled', a.username).catch(fail)));
 			} else if (!self) {
 				actions.push(btn('disable', t('admins.disable'), () => confirmDialog({
-					title: t('admins.disableTitle', { name: a.username }), text: t('admins.disableText'), confirmLabel: t('admins.disable'), danger: true,
-					onConfirm: () => act(DISABLE, { id: a.id }, t('admins.disabled', { name: a.username })),
+					title: named('admins.disableTitle', a.username), text: t('admins.disableText'), confirmLabel: t('admins.disable'), danger: true,
+					onConfirm: () => act(DISABLE, { id: a.id }, 'admins.disabled', a.username),
 				}), true));
 			}
 			if (self) {
@@ -101,11 +105,13 @@ export function mount(main, ctx) {
 				actions.push(btn('reset', t('admins.reset'), () => resetDialog(a)));
 			}
 			actions.push(btn('end-sessions', t('admins.endSessions'), () => confirmDialog({
-				title: t('admins.endTitle', { name: a.username }), text: self ? t('admins.endSelfText') : t('admins.endText'), warn: self,
+				title: named('admins.endTitle', a.username), text: self ? t('admins.endSelfText') : t('admins.endText'), warn: self,
 				confirmLabel: t('admins.endSessions'), danger: true,
 				onConfirm: async () => {
 					const n = (await gql(END, { id: a.id })).endAdminSessions;
-					say(tn('admins.ended', n, { name: a.username }));
+					const text = tn('admins.ended', n, { name: a.username });
+					replace(msg, h('div', { class: 'alert alert-info', role: 'status' }, text));
+					ctx.announce(text);
 					await load();
 				},
 			})));
@@ -144,7 +150,7 @@ export function mount(main, ctx) {
 				try {
 					const r = (await gql(RESET, { id: a.id, p: value() })).resetAdminPassword;
 					dlg.close();
-					say(t('admins.resetDone', { name: a.username }));
+					say('admins.resetDone', a.username);
 					if (r.generatedPassword) showPassword(a.username, r.generatedPassword);
 					await load();
 				} catch (e) {
@@ -152,7 +158,7 @@ export function mount(main, ctx) {
 					confirm.disabled = false;
 				}
 			} },
-			h('h2', { id: 'dlg-title' }, t('admins.resetTitle', { name: a.username })),
+			h('h2', { id: 'dlg-title' }, named('admins.resetTitle', a.username)),
 			h('p', null, t('admins.resetText')),
 			choice, errorSlot,
 			h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn', onClick: () => dlg.close() }, t('common.cancel')), confirm)));
@@ -172,7 +178,7 @@ export function mount(main, ctx) {
 			const r = (await gql(CREATE, { u: username.value.trim(), r: role.value, p: password() })).createAdmin;
 			form.reset();
 			choice.querySelector('input[type=password]').disabled = true;
-			say(t('admins.createdDone', { name: r.admin.username }));
+			say('admins.createdDone', r.admin.username);
 			if (r.generatedPassword) showPassword(r.admin.username, r.generatedPassword);
 			await load();
 		} catch (e) {
