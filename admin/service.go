@@ -482,11 +482,15 @@ func (s *Service) Caller(ctx context.Context) (*Caller, error) {
 }
 
 // Require returns the caller when their role is at least min: FORBIDDEN
-// below it, UNAUTHENTICATED without an admin session.
+// below it, UNAUTHENTICATED without an admin session,
+// PASSWORD_CHANGE_REQUIRED while their password is one another admin set.
 func (s *Service) Require(ctx context.Context, min models.Role) (*Caller, error) {
 	c, err := s.Caller(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if c.Admin.MustChangePassword {
+		return nil, errChangePasswordFirst // see accounts.go
 	}
 	if !c.Admin.Role.AtLeast(min) {
 		return nil, models.Errorf(models.CodeForbidden, "this needs the %s role", min)
@@ -500,20 +504,8 @@ func (s *Service) Require(ctx context.Context, min models.Role) (*Caller, error)
 // with BAD_USER_INPUT and an existing username (in any case) with
 // BAD_USER_INPUT too, saying so.
 func (s *Service) Create(ctx context.Context, username, password string, role models.Role) (*models.Admin, error) {
-	if err := CheckUsername(username); err != nil {
-		return nil, models.Errorf(models.CodeBadUserInput, "%v", err)
-	}
-	if err := CheckPasswordStrength(password); err != nil {
-		return nil, models.Errorf(models.CodeBadUserInput, "%v", err)
-	}
-	a := &models.Admin{Username: username, PasswordHash: HashPassword(password), Role: role}
-	audit := operatorAudit("admin.create", map[string]any{"username": username, "role": string(role)})
-	if err := s.store.CreateAdmin(ctx, a, audit); errors.Is(err, store.ErrConflict) {
-		return nil, models.Errorf(models.CodeBadUserInput, "an admin named %s already exists", username)
-	} else if err != nil {
-		return nil, internal(err)
-	}
-	return a, nil
+	// The page's CreateAdmin's checks; a password set here is final.
+	return s.create(ctx, username, password, role, false, operatorAudit("admin.create", map[string]any{"username": username, "role": string(role)}))
 }
 
 // SetPassword replaces an admin's password and ends their sessions.
@@ -573,6 +565,8 @@ func (s *Service) EnsureDevAdmin(ctx context.Context) (string, error) {
 func notFound(err error, username string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return models.Errorf(models.CodeBadUserInput, "no admin named %s", username)
+	} else if errors.Is(err, store.ErrLastAdmin) {
+		return errLastAdmin
 	} else if err != nil {
 		return internal(err)
 	}

@@ -50,15 +50,25 @@ type ComplexityRoot struct {
 	}
 
 	Admin struct {
-		ID       func(childComplexity int) int
-		Role     func(childComplexity int) int
-		Username func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		Disabled           func(childComplexity int) int
+		DisabledAt         func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		LastLoginAt        func(childComplexity int) int
+		MustChangePassword func(childComplexity int) int
+		Role               func(childComplexity int) int
+		Username           func(childComplexity int) int
 	}
 
 	AdminAuthPayload struct {
 		Admin     func(childComplexity int) int
 		ExpiresAt func(childComplexity int) int
 		Token     func(childComplexity int) int
+	}
+
+	AdminPasswordPayload struct {
+		Admin             func(childComplexity int) int
+		GeneratedPassword func(childComplexity int) int
 	}
 
 	AuditActor struct {
@@ -124,17 +134,24 @@ type ComplexityRoot struct {
 		AdminLogin         func(childComplexity int, username string, password string) int
 		AdminLogout        func(childComplexity int) int
 		BindPhoneNumber    func(childComplexity int, input gqlmodel.PhoneInput) int
+		ChangeMyPassword   func(childComplexity int, current string, new string) int
+		CreateAdmin        func(childComplexity int, username string, role models.Role, password *string) int
 		DeleteAccount      func(childComplexity int, login *gqlmodel.AccountLoginInput) int
 		DeleteUser         func(childComplexity int, id string, reason string) int
+		DisableAdmin       func(childComplexity int, id string) int
 		DisableUser        func(childComplexity int, id string, reason *string) int
+		EnableAdmin        func(childComplexity int, id string) int
 		EnableUser         func(childComplexity int, id string) int
+		EndAdminSessions   func(childComplexity int, id string) int
 		Login              func(childComplexity int, input gqlmodel.LoginInput) int
 		Logout             func(childComplexity int) int
 		LogoutEverywhere   func(childComplexity int, keepCurrent *bool) int
 		ModerateUser       func(childComplexity int, id string, approve bool) int
+		ResetAdminPassword func(childComplexity int, id string, password *string) int
 		RevokeMySession    func(childComplexity int, id string) int
 		RevokeSession      func(childComplexity int, id string) int
 		RevokeUserSessions func(childComplexity int, userID string) int
+		SetAdminRole       func(childComplexity int, id string, role models.Role) int
 		UpdateProfile      func(childComplexity int, input gqlmodel.ProfileInput) int
 		UploadAvatar       func(childComplexity int, file graphql.Upload) int
 	}
@@ -159,6 +176,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Admin      func(childComplexity int) int
+		Admins     func(childComplexity int) int
 		AuditLog   func(childComplexity int, first *int, after *string, last *int, before *string, filter *gqlmodel.AuditFilter) int
 		Me         func(childComplexity int) int
 		MyData     func(childComplexity int) int
@@ -244,6 +262,13 @@ type MutationResolver interface {
 	DeleteAccount(ctx context.Context, login *gqlmodel.AccountLoginInput) (*gqlmodel.AccountDeletion, error)
 	AdminLogin(ctx context.Context, username string, password string) (*gqlmodel.AdminAuthPayload, error)
 	AdminLogout(ctx context.Context) (bool, error)
+	CreateAdmin(ctx context.Context, username string, role models.Role, password *string) (*gqlmodel.AdminPasswordPayload, error)
+	SetAdminRole(ctx context.Context, id string, role models.Role) (*models.Admin, error)
+	DisableAdmin(ctx context.Context, id string) (*models.Admin, error)
+	EnableAdmin(ctx context.Context, id string) (*models.Admin, error)
+	ResetAdminPassword(ctx context.Context, id string, password *string) (*gqlmodel.AdminPasswordPayload, error)
+	EndAdminSessions(ctx context.Context, id string) (int, error)
+	ChangeMyPassword(ctx context.Context, current string, new string) (*models.Admin, error)
 	DisableUser(ctx context.Context, id string, reason *string) (*models.User, error)
 	DeleteUser(ctx context.Context, id string, reason string) (*models.User, error)
 	EnableUser(ctx context.Context, id string) (*models.User, error)
@@ -255,6 +280,7 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
 	MySessions(ctx context.Context, first *int) ([]*auth.OwnSession, error)
 	Admin(ctx context.Context) (*models.Admin, error)
+	Admins(ctx context.Context) ([]*models.Admin, error)
 	MyData(ctx context.Context) (string, error)
 	UserData(ctx context.Context, id string) (string, error)
 	User(ctx context.Context, id string) (*models.User, error)
@@ -312,12 +338,42 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AccountDeletion.ErasesAt(childComplexity), true
 
+	case "Admin.createdAt":
+		if e.ComplexityRoot.Admin.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Admin.CreatedAt(childComplexity), true
+	case "Admin.disabled":
+		if e.ComplexityRoot.Admin.Disabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Admin.Disabled(childComplexity), true
+	case "Admin.disabledAt":
+		if e.ComplexityRoot.Admin.DisabledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Admin.DisabledAt(childComplexity), true
 	case "Admin.id":
 		if e.ComplexityRoot.Admin.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Admin.ID(childComplexity), true
+	case "Admin.lastLoginAt":
+		if e.ComplexityRoot.Admin.LastLoginAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Admin.LastLoginAt(childComplexity), true
+	case "Admin.mustChangePassword":
+		if e.ComplexityRoot.Admin.MustChangePassword == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Admin.MustChangePassword(childComplexity), true
 	case "Admin.role":
 		if e.ComplexityRoot.Admin.Role == nil {
 			break
@@ -349,6 +405,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AdminAuthPayload.Token(childComplexity), true
+
+	case "AdminPasswordPayload.admin":
+		if e.ComplexityRoot.AdminPasswordPayload.Admin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminPasswordPayload.Admin(childComplexity), true
+	case "AdminPasswordPayload.generatedPassword":
+		if e.ComplexityRoot.AdminPasswordPayload.GeneratedPassword == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminPasswordPayload.GeneratedPassword(childComplexity), true
 
 	case "AuditActor.id":
 		if e.ComplexityRoot.AuditActor.ID == nil {
@@ -601,6 +670,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BindPhoneNumber(childComplexity, args["input"].(gqlmodel.PhoneInput)), true
+	case "Mutation.changeMyPassword":
+		if e.ComplexityRoot.Mutation.ChangeMyPassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_changeMyPassword_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ChangeMyPassword(childComplexity, args["current"].(string), args["new"].(string)), true
+	case "Mutation.createAdmin":
+		if e.ComplexityRoot.Mutation.CreateAdmin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createAdmin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAdmin(childComplexity, args["username"].(string), args["role"].(models.Role), args["password"].(*string)), true
 	case "Mutation.deleteAccount":
 		if e.ComplexityRoot.Mutation.DeleteAccount == nil {
 			break
@@ -623,6 +714,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteUser(childComplexity, args["id"].(string), args["reason"].(string)), true
+	case "Mutation.disableAdmin":
+		if e.ComplexityRoot.Mutation.DisableAdmin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disableAdmin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisableAdmin(childComplexity, args["id"].(string)), true
 	case "Mutation.disableUser":
 		if e.ComplexityRoot.Mutation.DisableUser == nil {
 			break
@@ -634,6 +736,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DisableUser(childComplexity, args["id"].(string), args["reason"].(*string)), true
+	case "Mutation.enableAdmin":
+		if e.ComplexityRoot.Mutation.EnableAdmin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_enableAdmin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EnableAdmin(childComplexity, args["id"].(string)), true
 	case "Mutation.enableUser":
 		if e.ComplexityRoot.Mutation.EnableUser == nil {
 			break
@@ -645,6 +758,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnableUser(childComplexity, args["id"].(string)), true
+	case "Mutation.endAdminSessions":
+		if e.ComplexityRoot.Mutation.EndAdminSessions == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_endAdminSessions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EndAdminSessions(childComplexity, args["id"].(string)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -684,6 +808,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ModerateUser(childComplexity, args["id"].(string), args["approve"].(bool)), true
+	case "Mutation.resetAdminPassword":
+		if e.ComplexityRoot.Mutation.ResetAdminPassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetAdminPassword_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetAdminPassword(childComplexity, args["id"].(string), args["password"].(*string)), true
 	case "Mutation.revokeMySession":
 		if e.ComplexityRoot.Mutation.RevokeMySession == nil {
 			break
@@ -717,6 +852,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeUserSessions(childComplexity, args["userId"].(string)), true
+	case "Mutation.setAdminRole":
+		if e.ComplexityRoot.Mutation.SetAdminRole == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setAdminRole_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetAdminRole(childComplexity, args["id"].(string), args["role"].(models.Role)), true
 	case "Mutation.updateProfile":
 		if e.ComplexityRoot.Mutation.UpdateProfile == nil {
 			break
@@ -820,6 +966,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Admin(childComplexity), true
+	case "Query.admins":
+		if e.ComplexityRoot.Query.Admins == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Admins(childComplexity), true
 	case "Query.auditLog":
 		if e.ComplexityRoot.Query.AuditLog == nil {
 			break
@@ -1263,7 +1415,9 @@ WECHAT_USER_BLOCKED, WECHAT_UNAVAILABLE, DECRYPT_FAILED, SESSION_KEY_EXPIRED
 (call wx.login() and log in again), PHONE_IN_USE (bindPhoneNumber: another
 user has the number), CONTENT_REJECTED (updateProfile: WeChat's content
 security check refused the nickname; ` + "`" + `extensions.label` + "`" + ` is WeChat's
-category), QUERY_TOO_COMPLEX, INTERNAL (with ` + "`" + `extensions.requestId` + "`" + `).
+category), LAST_ADMIN (a change that would leave no enabled ADMIN),
+PASSWORD_CHANGE_REQUIRED (an admin whose password another admin set must
+changeMyPassword first), QUERY_TOO_COMPLEX, INTERNAL (with ` + "`" + `extensions.requestId` + "`" + `).
 """
 schema {
   query: Query
@@ -1306,6 +1460,12 @@ type Query {
 
   "The signed-in admin; null for anyone else, a user included."
   admin: Admin
+
+  """
+  Every admin account (at most 1000), ordered by username in any case,
+  disabled ones included. ADMIN only.
+  """
+  admins: [Admin!]! @hasRole(role: ADMIN)
 
   """
   Everything stored about the signed-in user, as one JSON document (a
@@ -1483,6 +1643,62 @@ type Mutation {
 
   "End the calling admin session. UNAUTHENTICATED without one."
   adminLogout: Boolean!
+
+  """
+  Add an admin account. ` + "`" + `password` + "`" + ` is the account's first password (12 to
+  1024 characters, not starting or ending with white space), or, when
+  null, the server generates one and returns it once. Either way the new
+  admin must change it at first sign-in (Admin.mustChangePassword).
+  BAD_USER_INPUT for a bad username (1–64 of A-Z a-z 0-9 . _ @ -), a weak
+  password, a username taken in any case, or 1000 accounts already.
+  Written to the audit log (admin.create). ADMIN only.
+  """
+  createAdmin(username: String!, role: Role!, password: String): AdminPasswordPayload! @hasRole(role: ADMIN) @onePerRequest
+
+  """
+  Change an admin's role. LAST_ADMIN when it would leave no enabled ADMIN
+  (yourself included: you may step down while another ADMIN remains).
+  Their sessions go on with the new role from their next request, on
+  every instance. Written to the audit log (admin.role, ` + "`" + `from` + "`" + ` and ` + "`" + `to` + "`" + `).
+  ADMIN only.
+  """
+  setAdminRole(id: ID!, role: Role!): Admin! @hasRole(role: ADMIN)
+
+  """
+  Disable an admin: in one transaction the account is marked disabled and
+  every session of theirs ended, so their next request is UNAUTHENTICATED
+  on every instance and they cannot sign in. LAST_ADMIN for the last
+  enabled ADMIN; BAD_USER_INPUT for yourself (another ADMIN decides that).
+  Written to the audit log (admin.disable). ADMIN only.
+  """
+  disableAdmin(id: ID!): Admin! @hasRole(role: ADMIN)
+
+  "Let a disabled admin sign in again (their old sessions stay ended). Audited (admin.enable). ADMIN only."
+  enableAdmin(id: ID!): Admin! @hasRole(role: ADMIN)
+
+  """
+  Replace another admin's password with ` + "`" + `password` + "`" + `, or a generated one
+  returned once when null; every session of theirs ends, and they must
+  change it at their next sign-in. BAD_USER_INPUT for your own account
+  (use changeMyPassword). Audited (admin.passwd). ADMIN only.
+  """
+  resetAdminPassword(id: ID!, password: String): AdminPasswordPayload! @hasRole(role: ADMIN) @onePerRequest
+
+  """
+  End every live session of an admin (yours included: then this one too);
+  returns how many ended. Audited (admin.revoke_sessions). ADMIN only.
+  """
+  endAdminSessions(id: ID!): Int! @hasRole(role: ADMIN)
+
+  """
+  Change the signed-in admin's own password (any role). A wrong ` + "`" + `current` + "`" + `
+  is INVALID_CREDENTIALS and counts as a failed sign-in (RATE_LIMITED past
+  the adminLogin limits); ` + "`" + `new` + "`" + ` must be a valid password other than the
+  current one (BAD_USER_INPUT). Every other session of the admin ends;
+  this one stays. Audited (admin.change_password, and
+  admin.change_password_failed for a wrong current password).
+  """
+  changeMyPassword(current: String!, new: String!): Admin! @onePerRequest
 
   """
   Disable a user: in one transaction the user is marked disabled and every
@@ -1769,6 +1985,33 @@ type Admin {
   id: ID!
   username: String!
   role: Role!
+  "Whether the account is disabled: it cannot sign in, and its sessions have ended."
+  disabled: Boolean!
+  "Since when it is disabled; null while enabled."
+  disabledAt: Time
+  createdAt: Time!
+  "The last successful sign-in; null for never."
+  lastLoginAt: Time
+  """
+  Another admin set or generated this password (createAdmin,
+  resetAdminPassword): every field but ` + "`" + `admin` + "`" + `, ` + "`" + `adminLogout` + "`" + ` and
+  ` + "`" + `changeMyPassword` + "`" + ` is PASSWORD_CHANGE_REQUIRED until the admin chooses
+  their own.
+  """
+  mustChangePassword: Boolean!
+}
+
+"""
+A password an admin set for another admin's account, or the server
+generated: the account's owner must change it at their next sign-in.
+"""
+type AdminPasswordPayload {
+  admin: Admin!
+  """
+  The generated password, shown only here and never stored in the clear;
+  null when the acting admin chose it. Hand it to its owner privately.
+  """
+  generatedPassword: String
 }
 
 type AdminAuthPayload {
@@ -1957,6 +2200,16 @@ func (ec *executionContext) childFields_Admin(ctx context.Context, field graphql
 		return ec.fieldContext_Admin_username(ctx, field)
 	case "role":
 		return ec.fieldContext_Admin_role(ctx, field)
+	case "disabled":
+		return ec.fieldContext_Admin_disabled(ctx, field)
+	case "disabledAt":
+		return ec.fieldContext_Admin_disabledAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Admin_createdAt(ctx, field)
+	case "lastLoginAt":
+		return ec.fieldContext_Admin_lastLoginAt(ctx, field)
+	case "mustChangePassword":
+		return ec.fieldContext_Admin_mustChangePassword(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Admin", field.Name)
 }
@@ -1971,6 +2224,16 @@ func (ec *executionContext) childFields_AdminAuthPayload(ctx context.Context, fi
 		return ec.fieldContext_AdminAuthPayload_admin(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AdminAuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AdminPasswordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "admin":
+		return ec.fieldContext_AdminPasswordPayload_admin(ctx, field)
+	case "generatedPassword":
+		return ec.fieldContext_AdminPasswordPayload_generatedPassword(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AdminPasswordPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditActor(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2415,6 +2678,58 @@ func (ec *executionContext) field_Mutation_bindPhoneNumber_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_changeMyPassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "current",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["current"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "new",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["new"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createAdmin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "username",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["username"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "role",
+		func(ctx context.Context, v any) (models.Role, error) {
+			return ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["role"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "password",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["password"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2451,6 +2766,20 @@ func (ec *executionContext) field_Mutation_deleteUser_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_disableAdmin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_disableUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2473,7 +2802,35 @@ func (ec *executionContext) field_Mutation_disableUser_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_enableAdmin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_enableUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_endAdminSessions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -2537,6 +2894,28 @@ func (ec *executionContext) field_Mutation_moderateUser_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_resetAdminPassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "password",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["password"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeMySession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2576,6 +2955,28 @@ func (ec *executionContext) field_Mutation_revokeUserSessions_args(ctx context.C
 		return nil, err
 	}
 	args["userId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setAdminRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "role",
+		func(ctx context.Context, v any) (models.Role, error) {
+			return ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["role"] = arg1
 	return args, nil
 }
 
@@ -2994,6 +3395,121 @@ func (ec *executionContext) fieldContext_Admin_role(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Admin", field, false, false, "Role")
 }
 
+func (ec *executionContext) _Admin_disabled(ctx context.Context, field graphql.CollectedField, obj *models.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_disabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disabled(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_disabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Admin", field, true, false, "Boolean")
+}
+
+func (ec *executionContext) _Admin_disabledAt(ctx context.Context, field graphql.CollectedField, obj *models.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_disabledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisabledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_disabledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Admin", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Admin_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Admin", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Admin_lastLoginAt(ctx context.Context, field graphql.CollectedField, obj *models.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_lastLoginAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastLoginAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_lastLoginAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Admin", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Admin_mustChangePassword(ctx context.Context, field graphql.CollectedField, obj *models.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_mustChangePassword(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MustChangePassword, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_mustChangePassword(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Admin", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _AdminAuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AdminAuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3070,6 +3586,61 @@ func (ec *executionContext) fieldContext_AdminAuthPayload_admin(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AdminPasswordPayload_admin(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AdminPasswordPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminPasswordPayload_admin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Admin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Admin) graphql.Marshaler {
+			return ec.marshalNAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminPasswordPayload_admin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdminPasswordPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Admin(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdminPasswordPayload_generatedPassword(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AdminPasswordPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminPasswordPayload_generatedPassword(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GeneratedPassword, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AdminPasswordPayload_generatedPassword(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdminPasswordPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditActor_kind(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditActor) (ret graphql.Marshaler) {
@@ -4341,6 +4912,422 @@ func (ec *executionContext) fieldContext_Mutation_adminLogout(_ context.Context,
 	return graphql.NewScalarFieldContext("Mutation", field, true, true, "Boolean")
 }
 
+func (ec *executionContext) _Mutation_createAdmin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createAdmin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateAdmin(ctx, fc.Args["username"].(string), fc.Args["role"].(models.Role), fc.Args["password"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *gqlmodel.AdminPasswordPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *gqlmodel.AdminPasswordPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.AdminPasswordPayload) graphql.Marshaler {
+			return ec.marshalNAdminPasswordPayload2ᚖwxloginᚋgraphᚋgqlmodelᚐAdminPasswordPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createAdmin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AdminPasswordPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createAdmin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setAdminRole(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setAdminRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetAdminRole(ctx, fc.Args["id"].(string), fc.Args["role"].(models.Role))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.Admin
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.Admin
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Admin) graphql.Marshaler {
+			return ec.marshalNAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setAdminRole(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Admin(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setAdminRole_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_disableAdmin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_disableAdmin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DisableAdmin(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.Admin
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.Admin
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Admin) graphql.Marshaler {
+			return ec.marshalNAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_disableAdmin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Admin(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_disableAdmin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_enableAdmin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_enableAdmin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EnableAdmin(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.Admin
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.Admin
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Admin) graphql.Marshaler {
+			return ec.marshalNAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_enableAdmin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Admin(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_enableAdmin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resetAdminPassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resetAdminPassword(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResetAdminPassword(ctx, fc.Args["id"].(string), fc.Args["password"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *gqlmodel.AdminPasswordPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *gqlmodel.AdminPasswordPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.AdminPasswordPayload) graphql.Marshaler {
+			return ec.marshalNAdminPasswordPayload2ᚖwxloginᚋgraphᚋgqlmodelᚐAdminPasswordPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resetAdminPassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AdminPasswordPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resetAdminPassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_endAdminSessions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_endAdminSessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EndAdminSessions(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_endAdminSessions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_endAdminSessions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_changeMyPassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_changeMyPassword(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ChangeMyPassword(ctx, fc.Args["current"].(string), fc.Args["new"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Admin) graphql.Marshaler {
+			return ec.marshalNAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_changeMyPassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Admin(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_changeMyPassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_disableUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5085,6 +6072,56 @@ func (ec *executionContext) _Query_admin(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Query_admin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Admin(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_admins(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_admins(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Admins(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal []*models.Admin
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []*models.Admin
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*models.Admin) graphql.Marshaler {
+			return ec.marshalNAdmin2ᚕᚖwxloginᚋmodelsᚐAdminᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_admins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
@@ -8293,6 +9330,31 @@ func (ec *executionContext) _Admin(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "disabled":
+			out.Values[i] = ec._Admin_disabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disabledAt":
+			out.Values[i] = ec._Admin_disabledAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Admin_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastLoginAt":
+			out.Values[i] = ec._Admin_lastLoginAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "mustChangePassword":
+			out.Values[i] = ec._Admin_mustChangePassword(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8334,6 +9396,44 @@ func (ec *executionContext) _AdminAuthPayload(ctx context.Context, sel ast.Selec
 		case "admin":
 			out.Values[i] = ec._AdminAuthPayload_admin(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var adminPasswordPayloadImplementors = []string{"AdminPasswordPayload"}
+
+func (ec *executionContext) _AdminPasswordPayload(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.AdminPasswordPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, adminPasswordPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AdminPasswordPayload")
+		case "admin":
+			out.Values[i] = ec._AdminPasswordPayload_admin(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "generatedPassword":
+			out.Values[i] = ec._AdminPasswordPayload_generatedPassword(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -8844,6 +9944,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createAdmin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createAdmin(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setAdminRole":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setAdminRole(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disableAdmin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_disableAdmin(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enableAdmin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_enableAdmin(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetAdminPassword":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resetAdminPassword(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endAdminSessions":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_endAdminSessions(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "changeMyPassword":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_changeMyPassword(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "disableUser":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_disableUser(ctx, field)
@@ -9055,6 +10204,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_admin(ctx, field)
+				})
+		case "admins":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_admins(ctx, field)
 				})
 		case "myData":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -9845,6 +11000,22 @@ func (ec *executionContext) marshalNAccountDeletion2ᚖwxloginᚋgraphᚋgqlmode
 	return ec._AccountDeletion(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAdmin2ᚕᚖwxloginᚋmodelsᚐAdminᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.Admin) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx context.Context, sel ast.SelectionSet, v *models.Admin) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Admin!")
@@ -9859,6 +11030,14 @@ func (ec *executionContext) marshalNAdminAuthPayload2ᚖwxloginᚋgraphᚋgqlmod
 		return graphql.Null
 	}
 	return ec._AdminAuthPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAdminPasswordPayload2ᚖwxloginᚋgraphᚋgqlmodelᚐAdminPasswordPayload(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.AdminPasswordPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AdminPasswordPayload!")
+		return graphql.Null
+	}
+	return ec._AdminPasswordPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNAuditActor2ᚖwxloginᚋgraphᚋgqlmodelᚐAuditActor(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.AuditActor) graphql.Marshaler {

@@ -158,6 +158,71 @@ func (r *mutationResolver) AdminLogout(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// CreateAdmin is the resolver for the createAdmin field.
+func (r *mutationResolver) CreateAdmin(ctx context.Context, username string, role models.Role, password *string) (*gqlmodel.AdminPasswordPayload, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set, err := r.Resolver.Admin.CreateAdmin(ctx, c, username, deref(password), role, clientFrom(ctx).IP)
+	return passwordPayload(set), err
+}
+
+// SetAdminRole is the resolver for the setAdminRole field.
+func (r *mutationResolver) SetAdminRole(ctx context.Context, id string, role models.Role) (*models.Admin, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Resolver.Admin.SetAdminRole(ctx, c, id, role, clientFrom(ctx).IP)
+}
+
+// DisableAdmin is the resolver for the disableAdmin field.
+func (r *mutationResolver) DisableAdmin(ctx context.Context, id string) (*models.Admin, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Resolver.Admin.SetAdminDisabledByID(ctx, c, id, true, clientFrom(ctx).IP)
+}
+
+// EnableAdmin is the resolver for the enableAdmin field.
+func (r *mutationResolver) EnableAdmin(ctx context.Context, id string) (*models.Admin, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Resolver.Admin.SetAdminDisabledByID(ctx, c, id, false, clientFrom(ctx).IP)
+}
+
+// ResetAdminPassword is the resolver for the resetAdminPassword field.
+func (r *mutationResolver) ResetAdminPassword(ctx context.Context, id string, password *string) (*gqlmodel.AdminPasswordPayload, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set, err := r.Resolver.Admin.ResetAdminPassword(ctx, c, id, deref(password), clientFrom(ctx).IP)
+	return passwordPayload(set), err
+}
+
+// EndAdminSessions is the resolver for the endAdminSessions field.
+func (r *mutationResolver) EndAdminSessions(ctx context.Context, id string) (int, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return r.Resolver.Admin.EndAdminSessions(ctx, c, id, clientFrom(ctx).IP)
+}
+
+// ChangeMyPassword is the resolver for the changeMyPassword field.
+func (r *mutationResolver) ChangeMyPassword(ctx context.Context, current string, new string) (*models.Admin, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Resolver.Admin.ChangeMyPassword(ctx, c, current, new, clientFrom(ctx).IP)
+}
+
 // DisableUser is the resolver for the disableUser field.
 func (r *mutationResolver) DisableUser(ctx context.Context, id string, reason *string) (*models.User, error) {
 	c, err := r.Resolver.Admin.Caller(ctx)
@@ -246,6 +311,11 @@ func (r *queryResolver) Admin(ctx context.Context) (*models.Admin, error) {
 		return nil, err
 	}
 	return c.Admin, nil
+}
+
+// Admins is the resolver for the admins field.
+func (r *queryResolver) Admins(ctx context.Context) ([]*models.Admin, error) {
+	return r.Resolver.Admin.Admins(ctx)
 }
 
 // MyData is the resolver for the myData field.

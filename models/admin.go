@@ -70,6 +70,10 @@ type Admin struct {
 	CreatedAt    time.Time  `bun:"created_at,nullzero,notnull,default:current_timestamp"`
 	UpdatedAt    time.Time  `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
 	LastLoginAt  *time.Time `bun:"last_login_at"`
+	// MustChangePassword is set when another admin set or generated the
+	// password (they know it): its owner must change it before anything
+	// else (admin.Service.Require).
+	MustChangePassword bool `bun:"must_change_password"`
 }
 
 // Disabled reports whether the admin has been disabled.

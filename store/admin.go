@@ -36,12 +36,22 @@ func isUniqueViolation(err error, constraint string) bool {
 // CreateAdmin inserts a, filling in its ID (when empty) and timestamps, and
 // writes audit (when non-nil, its Target set to the new id) in the same
 // transaction. Returns ErrConflict when an admin has the same username in
-// any case.
+// any case, ErrTooManyAdmins when there are MaxAdmins already.
 func (s *Store) CreateAdmin(ctx context.Context, a *models.Admin, audit *models.AuditEntry) error {
 	if a.ID == "" {
 		a.ID = NewID()
 	}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		// Counted under the lock, so that creations racing at the bound
+		// cannot all pass it.
+		if err := lockAdmins(ctx, tx); err != nil {
+			return err
+		}
+		if n, err := tx.NewSelect().Model((*models.Admin)(nil)).Count(ctx); err != nil {
+			return err
+		} else if n >= MaxAdmins {
+			return ErrTooManyAdmins
+		}
 		if _, err := tx.NewInsert().Model(a).Returning("created_at, updated_at").Exec(ctx); err != nil {
 			return err
 		}
@@ -53,6 +63,8 @@ func (s *Store) CreateAdmin(ctx context.Context, a *models.Admin, audit *models.
 	})
 	if isUniqueViolation(err, "admins_username_lower_key") {
 		return ErrConflict
+	} else if errors.Is(err, ErrTooManyAdmins) {
+		return err
 	} else if err != nil {
 		return fmt.Errorf("store: creating admin: %w", err)
 	}
@@ -92,83 +104,28 @@ func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 }
 
 // SetAdminPassword replaces the password hash of the admin named username
-// (in any case) and revokes all their sessions in the same transaction: a
+// (in any case), as a password of their own (must_change_password
+// cleared), and revokes all their sessions in the same transaction: a
 // changed password must end whatever the old one opened. ErrNotFound when
 // there is no such admin.
 func (s *Store) SetAdminPassword(ctx context.Context, username, hash string, audit *models.AuditEntry) error {
-	err := s.updateAdmin(ctx, username, true, audit, func(q *bun.UpdateQuery) *bun.UpdateQuery {
-		return q.Set("password_hash = ?", hash)
-	})
-	if errors.Is(err, ErrNotFound) {
-		return err
-	} else if err != nil {
-		// err never quotes the hash: pgdriver's message leaves out the row.
-		return fmt.Errorf("store: setting admin password: %w", err)
-	}
-	return nil
+	_, err := s.changeAdmin(ctx, "lower(a.username) = lower(?)", username, AdminChange{PasswordHash: hash, Audit: constAudit(audit)})
+	return err
 }
 
 // SetAdminDisabled disables or enables the admin named username (in any
 // case). Disabling revokes all their sessions in the same transaction, so
 // that enabling them again does not bring the old sessions back; enabling
-// clears disabled_at. ErrNotFound when there is no such admin.
+// clears disabled_at. ErrNotFound when there is no such admin;
+// ErrLastAdmin, with nothing written, for the last enabled ADMIN.
 func (s *Store) SetAdminDisabled(ctx context.Context, username string, disabled bool, audit *models.AuditEntry) error {
-	err := s.updateAdmin(ctx, username, disabled, audit, func(q *bun.UpdateQuery) *bun.UpdateQuery {
-		if disabled {
-			// Keep the first disabled_at: it says since when.
-			return q.Set("disabled_at = COALESCE(a.disabled_at, now())")
-		}
-		return q.Set("disabled_at = NULL")
-	})
-	if errors.Is(err, ErrNotFound) {
-		return err
-	} else if err != nil {
-		return fmt.Errorf("store: setting admin disabled: %w", err)
-	}
-	return nil
+	_, err := s.changeAdmin(ctx, "lower(a.username) = lower(?)", username, AdminChange{Disabled: &disabled, Audit: constAudit(audit)})
+	return err
 }
 
-// updateAdmin applies set to the admin named username and, when revoke is
-// true, revokes the admin's live sessions, and writes audit (when non-nil,
-// its Target set to the admin's id), in one transaction. The update
-// locks the admin's row, so an AdminLogin of the same admin either commits
-// first (and its session is revoked here) or waits and sees the change.
-func (s *Store) updateAdmin(ctx context.Context, username string, revoke bool, audit *models.AuditEntry, set func(*bun.UpdateQuery) *bun.UpdateQuery) error {
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var id string
-		q := tx.NewUpdate().Model((*models.Admin)(nil)).
-			Set("updated_at = now()").
-			Where("lower(a.username) = lower(?)", username).
-			Returning("a.id")
-		err := set(q).Scan(ctx, &id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		} else if err != nil {
-			return fmt.Errorf("updating admin: %w", err)
-		}
-		if revoke {
-			if err := revokeAdminSessions(ctx, tx, id); err != nil {
-				return err
-			}
-		}
-		if audit != nil {
-			audit.Target = &id
-			return writeAudit(ctx, tx, audit)
-		}
-		return nil
-	})
-}
-
-// revokeAdminSessions revokes every live session of the admin with id.
-func revokeAdminSessions(ctx context.Context, db bun.IDB, adminID string) error {
-	_, err := db.NewUpdate().Model((*models.AdminSession)(nil)).
-		Set("revoked_at = now()").
-		Where("admin_id = ? AND revoked_at IS NULL", adminID).
-		Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("revoking admin sessions: %w", err)
-	}
-	return nil
+// constAudit is an AdminChange.Audit that writes audit (nil: none) as it is.
+func constAudit(audit *models.AuditEntry) func(*models.Admin, int) *models.AuditEntry {
+	return func(*models.Admin, int) *models.AuditEntry { return audit }
 }
 
 // Brute-force counters.

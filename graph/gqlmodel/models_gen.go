@@ -37,6 +37,15 @@ type AdminAuthPayload struct {
 	Admin     *models.Admin `json:"admin"`
 }
 
+// A password an admin set for another admin's account, or the server
+// generated: the account's owner must change it at their next sign-in.
+type AdminPasswordPayload struct {
+	Admin *models.Admin `json:"admin"`
+	// The generated password, shown only here and never stored in the clear;
+	// null when the acting admin chose it. Hand it to its owner privately.
+	GeneratedPassword *string `json:"generatedPassword,omitempty"`
+}
+
 // Who did it: kind is admin, user, system or anonymous.
 type AuditActor struct {
 	Kind string  `json:"kind"`

@@ -7,6 +7,8 @@ import * as users from './screens/users.js';
 import * as user from './screens/user.js';
 import * as audit from './screens/audit.js';
 import * as review from './screens/review.js';
+import * as admins from './screens/admins.js';
+import * as account from './screens/account.js';
 import { t } from './lib/i18n.js'; // sets <html lang> and loads the catalogue before any screen
 import { langSwitch, roleName } from './lib/ui.js';
 
@@ -17,6 +19,8 @@ const routes = [
 	[/^\/admin\/users\/([^/]+)\/?$/, user, 'users'],
 	[/^\/admin\/audit\/?$/, audit, 'audit'],
 	[/^\/admin\/review\/?$/, review, 'review'],
+	[/^\/admin\/admins\/?$/, admins, 'admins', 'ADMIN'], // a 4th element: the role a screen needs
+	[/^\/admin\/account\/?$/, account, 'account'],
 	[/^\/admin\/signin\/?$/, signin, null],
 ];
 
@@ -72,9 +76,9 @@ function renderHeader(active) {
 	const link = (href, label, key) => h('a', { href, 'aria-current': key === active ? 'page' : null }, label);
 	replace(top, h('div', { class: 'top-inner' },
 			h('a', { class: 'brand', href: BASE + '/' }, 'wxlogin', h('span', null, t('nav.brandSuffix'))),
-			h('nav', { 'aria-label': t('nav.main') }, link(BASE + '/', t('nav.overview'), 'overview'), link(BASE + '/users', t('nav.users'), 'users'), link(BASE + '/review', t('nav.review'), 'review'), link(BASE + '/audit', t('nav.audit'), 'audit')),
+			h('nav', { 'aria-label': t('nav.main') }, link(BASE + '/', t('nav.overview'), 'overview'), link(BASE + '/users', t('nav.users'), 'users'), link(BASE + '/review', t('nav.review'), 'review'), link(BASE + '/audit', t('nav.audit'), 'audit'), adm.role === 'ADMIN' && link(BASE + '/admins', t('nav.admins'), 'admins')),
 			h('div', { class: 'who' },
-				h('span', { class: 'who-name', 'data-admin': adm.username, translate: 'no' }, adm.username),
+				h('a', { class: 'who-name', href: BASE + '/account', title: t('account.title'), 'aria-current': active === 'account' ? 'page' : null, 'data-admin': adm.username, translate: 'no' }, adm.username),
 				h('span', { class: 'badge', 'data-role': adm.role }, roleName(adm.role)),
 				langSwitch(),
 				h('button', { type: 'button', class: 'btn btn-quiet', onClick: signOut }, t('nav.signOut')),
@@ -98,7 +102,9 @@ async function signOut() {
 function render() {
 	const path = location.pathname;
 	let match = null;
-	const route = routes.find((r) => (match = path.match(r[0])));
+	let route = routes.find((r) => (match = path.match(r[0])));
+	// A screen above the admin's role does not exist for them.
+	if (route && route[3] && session.admin?.role !== route[3]) route = null;
 	const screen = route ? route[1] : null;
 	if (screen !== signin && !session.token) {
 		if (!notice) session.returnTo = here();
@@ -107,6 +113,11 @@ function render() {
 	}
 	if (screen === signin && session.token) {
 		history.replaceState(null, '', BASE + '/');
+		return render();
+	}
+	// A password another admin set: nothing else until the admin picks their own.
+	if (session.admin?.mustChangePassword && screen !== account && screen !== signin) {
+		history.replaceState(null, '', BASE + '/account');
 		return render();
 	}
 	const params = match ? match.slice(1).map(decodeURIComponent) : [];
@@ -174,7 +185,7 @@ window.addEventListener('popstate', render);
 
 // The role may have changed since this tab cached it: check in the background.
 if (session.token) {
-	gql('{ admin { id username role } }')
+	gql('{ admin { id username role mustChangePassword } }')
 		.then((d) => {
 			if (!d.admin) sessionEnded();
 			else if (JSON.stringify(d.admin) !== JSON.stringify(session.admin)) {

@@ -5,7 +5,7 @@ import { errorBox, explain, langSwitch, titled } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 
 const LOGIN = `mutation SignIn($u: String!, $p: String!) {
-	adminLogin(username: $u, password: $p) { token admin { id username role } }
+	adminLogin(username: $u, password: $p) { token admin { id username role mustChangePassword } }
 }`;
 
 export function mount(main, ctx) {
