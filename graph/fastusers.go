@@ -22,9 +22,10 @@ import (
 // ours as the executor runs it: the arguments are parsed by the generated
 // code from the request's coerced variables, the @hasRole directive and
 // the resolver are the same functions the generated _Query_users calls
-// (in the same field context), and every value is written by the
-// generated marshaler of its type. Only the walk over the selection is
-// done here, for selections of nothing but plain fields:
+// (in the same field context), and every value is written in the bytes
+// of the generated marshaler of its type (appended to one buffer: see
+// writeUsers). Only the walk over the selection is done here, for
+// selections of nothing but plain fields:
 //
 //	users(…) { __typename totalCount
 //	  edges { __typename cursor node { <fastUserFields> } }
