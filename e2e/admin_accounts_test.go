@@ -201,6 +201,17 @@ func TestAdminAccounts_CreateAndFirstSignIn(t *testing.T) {
 		}
 	}
 
+	// Each hashes a password: one a request, however it is spelled.
+	if c := as.code(t, as.root, `mutation { a: createAdmin(username: "twin-a", role: VIEWER) { generatedPassword } b: createAdmin(username: "twin-b", role: VIEWER) { generatedPassword } }`, nil); c != "QUERY_TOO_COMPLEX" {
+		t.Fatalf("two createAdmins in one request: %s", c)
+	}
+	if c := as.code(t, tok, changeMyPassMut, map[string]any{"c": strings.Repeat("x", 2000), "n": theirOwnPassword + "!"}); c != "INVALID_CREDENTIALS" {
+		t.Fatalf("an oversize current password: %s", c)
+	}
+	if c := as.code(t, as.root, createAdminMut, map[string]any{"u": "huge", "r": "VIEWER", "p": strings.Repeat("x", 2000)}); c != "BAD_USER_INPUT" {
+		t.Fatalf("an oversize password: %s", c)
+	}
+
 	var list []adminRow
 	as.must(t, as.root, adminsQuery, "admins", nil, &list)
 	var names []string

@@ -331,7 +331,7 @@ func adminQueries(t *testing.T) map[string]string {
 
 // largestVars gives every variable of query its largest value: a page size
 // of admin.MaxPageSize (every size the screens offer is at most that), and
-// some string or true, or nothing for the rest.
+// some string, true or a role, or nothing for the rest.
 func largestVars(t *testing.T, query string) map[string]any {
 	doc, err := gqlparser.LoadQueryWithRules(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema(), query, validationRules(false)())
 	if err != nil {
@@ -346,6 +346,8 @@ func largestVars(t *testing.T, query string) map[string]any {
 			vars[v.Variable] = "x"
 		case "Boolean":
 			vars[v.Variable] = true
+		case "Role":
+			vars[v.Variable] = "VIEWER"
 		default:
 			if v.Type.NonNull {
 				t.Fatalf("no value for $%s in %s", v.Variable, query)

@@ -9,7 +9,7 @@ import { gql } from '../lib/api.js';
 import { badge, confirmDialog, empty, errorBox, field, loading, raw, roleName, titled, when } from '../lib/ui.js';
 import { t, tn, tp } from '../lib/i18n.js';
 
-const FIELDS = 'id username role disabled createdAt lastLoginAt mustChangePassword';
+const FIELDS = `id username role disabled createdAt lastLoginAt mustChangePassword`;
 const LIST = `query Admins { admins { ${FIELDS} } }`;
 const CREATE = `mutation CreateAdmin($u: String!, $r: Role!, $p: String) { createAdmin(username: $u, role: $r, password: $p) { admin { id username } generatedPassword } }`;
 const ROLE = `mutation SetAdminRole($id: ID!, $r: Role!) { setAdminRole(id: $id, role: $r) { id } }`;
