@@ -104,3 +104,44 @@ func TestLogin_TOTPReplayAndSkew(t *testing.T) {
 		}
 	}
 }
+
+// Of many sign-ins with one code at once, exactly one gets in: the step is
+// spent by one UPDATE.
+func TestLogin_TOTPOneCodeOnceUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t)
+	svc := NewService(st, Config{SecretKey: bytes.Repeat([]byte{9, 8, 7, 6, 5, 4, 3, 2}, 4)})
+	clock := time.Date(2026, 12, 6, 12, 0, 10, 0, time.UTC)
+	svc.now = func() time.Time { return clock }
+	ctx := context.Background()
+	const pw = "a long enough password"
+	a, err := svc.Create(ctx, "concurrent", pw, models.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Caller{Admin: a}
+	e, err := svc.BeginTOTP(ctx, c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, _ := totp.GenerateCode(e.Secret, clock)
+	if _, _, err := svc.ConfirmTOTP(ctx, c, now, ""); err != nil {
+		t.Fatal(err)
+	}
+	next, _ := totp.GenerateCode(e.Secret, clock.Add(30*time.Second))
+	const n = 8 // under MaxPerUsername, so that every one is checked
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := svc.Login(ctx, LoginInput{Username: "concurrent", Password: pw, IP: "192.0.2.2", OTP: next})
+			errs <- err
+		}()
+	}
+	got := map[string]int{}
+	for range n {
+		got[models.ErrorCode(<-errs)]++
+	}
+	if got[""] != 1 || got[models.CodeTOTPInvalid] != n-1 {
+		t.Fatalf("%d sign-ins with one code at once: %v, want 1 in and the rest TOTP_INVALID", n, got)
+	}
+}
