@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"wxlogin/auth"
 	"wxlogin/blob"
 	"wxlogin/models"
 	"wxlogin/ratelimit"
@@ -92,6 +93,9 @@ type Config struct {
 	// without the database; keep it in step with sessioncache.Follow (a
 	// sessioncache.Pair beside the users' cache).
 	Cache *SessionCache
+	// RequireTOTP is ADMIN_REQUIRE_TOTP: an admin without two-step sign-in
+	// gets a session that may only enrol (see Require).
+	RequireTOTP bool
 }
 
 // SessionCache is the in-process cache of resolved admin callers, keyed by
@@ -129,6 +133,10 @@ type Service struct {
 	deleteAvatar store.DeleteFile
 	// cache is Config.Cache; nil for none.
 	cache *SessionCache
+	// totpSealer seals TOTP secrets under SecretKey; nil without one.
+	totpSealer *auth.TOTPSealer
+	// requireTOTP is Config.RequireTOTP.
+	requireTOTP bool
 }
 
 // NewService returns a Service over st.
@@ -137,7 +145,11 @@ func NewService(st *store.Store, cfg Config) *Service {
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), forget: cfg.ForgetUser,
 		deviceKey: deviceKey(cfg.SecretKey), now: time.Now, blobs: cfg.Blobs, statsZone: cfg.StatsZone,
 		exportSlot: make(chan struct{}, 1), exportMax: cfg.ExportMaxRows,
-		deleteAvatar: cfg.DeleteAvatarFile, cache: cfg.Cache}
+		deleteAvatar: cfg.DeleteAvatarFile, cache: cfg.Cache, requireTOTP: cfg.RequireTOTP}
+	if len(cfg.SecretKey) > 0 {
+		// A key of the wrong size was refused when the config was read.
+		s.totpSealer, _ = auth.NewTOTPSealer(cfg.SecretKey, cfg.PreviousSecretKeys...)
+	}
 	if s.statsZone == nil {
 		s.statsZone = time.UTC
 	}
@@ -175,6 +187,9 @@ type LoginInput struct {
 	// Devices are the request's device cookies (DeviceCookies), in the
 	// order to try them; only the first maxDeviceCookies are.
 	Devices []string
+	// OTP is the second step for an admin with TOTP on: a code from the
+	// authenticator app or a recovery code ("" for none).
+	OTP string
 }
 
 // LoginResult is a new admin session.
@@ -186,14 +201,19 @@ type LoginResult struct {
 	// Device is a fresh device cookie's value for this browser ("" without
 	// SECRET_KEY); see DeviceCookie.
 	Device string
+	// MustEnrolTOTP says the session may only set up two-step sign-in
+	// (ADMIN_REQUIRE_TOTP and the admin has none yet).
+	MustEnrolTOTP bool
 }
 
 var errInvalidCredentials = models.Errorf(models.CodeInvalidCredentials, "the username or password is wrong")
 
-// Login checks an admin's username and password. Errors are *models.Error:
+// Login checks an admin's username and password, and for an admin with
+// TOTP on the code in OTP (secondStep). Errors are *models.Error:
 // BAD_USER_INPUT, INVALID_CREDENTIALS (a wrong username and a wrong
-// password alike, in about the same time), RATE_LIMITED (with
-// extensions.retryAfter in seconds) or INTERNAL.
+// password alike, in about the same time), TOTP_REQUIRED, TOTP_INVALID
+// (counted as a failed attempt), RATE_LIMITED (with extensions.retryAfter
+// in seconds) or INTERNAL.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	if in.Username == "" || len(in.Username) > maxUsernameLen || len(in.Password) > MaxPasswordLen {
 		return nil, errInvalidCredentials
@@ -256,10 +276,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		s.auditFailure(ctx, a, in)
 		return nil, errInvalidCredentials
 	}
-	// This attempt was no failure: take it back, leaving others' counts be.
-	if err := s.store.UndoLoginAttempt(ctx, keys); err != nil {
-		s.log.WarnContext(ctx, "taking back a sign-in attempt", "err", err)
+	factor, codesLeft, err := s.secondStep(ctx, a, in, keys)
+	if err != nil {
+		return nil, err
 	}
+	// This attempt was no failure: take it back, leaving others' counts be.
+	s.undoAttempt(ctx, keys)
 
 	tok, tokenHash := token.New(token.Admin)
 	sess := &models.AdminSession{
@@ -270,12 +292,22 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	}
 	audit := &models.AuditEntry{ActorKind: "admin", ActorID: &a.ID, ActorName: &a.Username,
 		Action: "admin.login", Target: &a.ID, IP: nonEmpty(in.IP), Detail: map[string]any{"session": sess.ID}}
+	mustEnrol := s.mustEnrol(a)
+	switch {
+	case factor == "recovery_code":
+		audit.Detail["secondFactor"], audit.Detail["recoveryCodesLeft"] = factor, codesLeft
+	case factor != "":
+		audit.Detail["secondFactor"] = factor
+	case mustEnrol:
+		audit.Detail["totpEnrolmentRequired"] = true
+	}
 	if err := s.store.AdminLogin(ctx, sess, audit); errors.Is(err, store.ErrNotFound) {
 		return nil, errInvalidCredentials // disabled or deleted meanwhile
 	} else if err != nil {
 		return nil, internal(err)
 	}
-	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Admin: a, Device: newDevice(s.deviceKey, a.ID, a.PasswordHash, s.now())}, nil
+	return &LoginResult{Token: tok, ExpiresAt: sess.ExpiresAt, Admin: a, Device: newDevice(s.deviceKey, a.ID, a.PasswordHash, s.now()),
+		MustEnrolTOTP: mustEnrol}, nil
 }
 
 // adminByUsername is the admin named username, or nil when there is none.
@@ -348,16 +380,25 @@ func (s *Service) verify(ctx context.Context, hash, pw string) (bool, error) {
 // one for unknown usernames each AttemptWindow, not a row per guess; the
 // limits bound the guesses themselves.
 func (s *Service) auditFailure(ctx context.Context, a *models.Admin, in LoginInput) {
+	reason := "unknown_username"
+	if a != nil {
+		reason = "wrong_password"
+		if a.DisabledAt != nil {
+			reason = "disabled"
+		}
+	}
+	s.auditFailureAs(ctx, a, in, reason)
+}
+
+// auditFailureAs is auditFailure with the reason given (the second step's:
+// totp_required, wrong_code, replayed_code, wrong_recovery_code).
+func (s *Service) auditFailureAs(ctx context.Context, a *models.Admin, in LoginInput, reason string) {
 	e := &models.AuditEntry{ActorKind: "anonymous", Action: "admin.login_failed", IP: nonEmpty(in.IP),
-		Detail: map[string]any{"reason": "unknown_username"}}
+		Detail: map[string]any{"reason": reason}}
 	target := ""
 	if a != nil {
 		target = a.ID
 		e.Target = &a.ID
-		e.Detail["reason"] = "wrong_password"
-		if a.DisabledAt != nil {
-			e.Detail["reason"] = "disabled"
-		}
 	}
 	network := ratelimit.ClientNet(in.IP)
 	if network != in.IP {
@@ -483,14 +524,20 @@ func (s *Service) Caller(ctx context.Context) (*Caller, error) {
 
 // Require returns the caller when their role is at least min: FORBIDDEN
 // below it, UNAUTHENTICATED without an admin session,
-// PASSWORD_CHANGE_REQUIRED while their password is one another admin set.
+// PASSWORD_CHANGE_REQUIRED while their password is one another admin set,
+// TOTP_ENROLMENT_REQUIRED for a session that may only enrol (mustEnrol).
 func (s *Service) Require(ctx context.Context, min models.Role) (*Caller, error) {
 	c, err := s.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// The password first: an admin who must change it and enrol changes
+	// it (changeMyPassword needs no role), then enrols.
 	if c.Admin.MustChangePassword {
 		return nil, errChangePasswordFirst // see accounts.go
+	}
+	if s.mustEnrol(c.Admin) {
+		return nil, errEnrolFirst
 	}
 	if !c.Admin.Role.AtLeast(min) {
 		return nil, models.Errorf(models.CodeForbidden, "this needs the %s role", min)

@@ -79,6 +79,9 @@ type Config struct {
 	AdminStatementTimeout time.Duration
 	// AdminExportMaxRows bounds the rows of one users CSV export.
 	AdminExportMaxRows int
+	// AdminRequireTOTP (ADMIN_REQUIRE_TOTP) makes every admin set up
+	// two-step sign-in: until they have, their sessions may only enrol.
+	AdminRequireTOTP bool
 	// RequestTimeout is every request's deadline; see minRequestTimeout.
 	RequestTimeout time.Duration
 	// StartupTimeout bounds connecting and migrating at start.
@@ -264,6 +267,7 @@ func settingsOf(c *Config) []setting {
 			return nil
 		}),
 		row("admin-export-max-rows", "ADMIN_EXPORT_MAX_ROWS", "1000000", "most rows of one users CSV export (GET /admin/export/users.csv); a longer listing is cut at this many, and the audit entry says so", positive(&c.AdminExportMaxRows)),
+		row("admin-require-totp", "ADMIN_REQUIRE_TOTP", "", "on: every admin must use two-step sign-in (TOTP); one without it signs in to a session that may only set it up", boolean(&c.AdminRequireTOTP)),
 		row("request-timeout", "REQUEST_TIMEOUT", "30s", "deadline of every request; at least 2×WECHAT_TIMEOUT + 11s, so a login fits", duration(&c.RequestTimeout)),
 		row("startup-timeout", "STARTUP_TIMEOUT", "60s", "deadline for connecting to and migrating the database at start", duration(&c.StartupTimeout)),
 		row("shutdown-timeout", "SHUTDOWN_TIMEOUT", "20s", "on SIGTERM or SIGINT, how long requests in flight may finish before they are cut off", duration(&c.ShutdownTimeout)),

@@ -210,7 +210,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	adm := admin.NewService(m.adminStore, admin.Config{SessionTTL: cfg.AdminSessionTTL, IdleTimeout: cfg.AdminIdleTimeout, Logger: m.Log,
 		SecretKey: cfg.SecretKey, PreviousSecretKeys: cfg.PreviousSecretKeys, ForgetUser: svc.ForgetUser, Blobs: blobs, StatsZone: cfg.StatsZone,
 		ExportMaxRows: cfg.AdminExportMaxRows, DeleteAvatarFile: prof.DeleteFile,
-		Cache: m.AdminSessionCache})
+		Cache: m.AdminSessionCache, RequireTOTP: cfg.AdminRequireTOTP})
 	if cfg.DevWechat {
 		// Dev mode only: a first admin to sign in with, its password shown once.
 		if m.devAdminPassword, err = adm.EnsureDevAdmin(ctx); err != nil {

@@ -15,8 +15,8 @@ import (
 
 const rekeyUsage = `usage: wxlogin rekey [-batch N] [-dry-run]
 
-Re-seals every stored session_key and WeChat access token that is not yet
-under SECRET_KEY, opening it with SECRET_KEY or a key in SECRET_KEY_PREVIOUS,
+Re-seals every stored session_key, WeChat access token and admin TOTP
+secret that is not yet under SECRET_KEY, opening it with SECRET_KEY or a key in SECRET_KEY_PREVIOUS,
 so that SECRET_KEY_PREVIOUS can then be dropped with nobody logged out.
 Safe while servers serve, and to run again. Values that open under no key
 given are counted and left as they are.
@@ -118,7 +118,8 @@ func rekeyCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if unopenable > 0 {
 		fmt.Fprintf(stdout, "%d value(s) open under no key given: sealed under a key that is neither SECRET_KEY nor in SECRET_KEY_PREVIOUS. "+
-			"They stay as they are: such a session still works but its legacy decrypts fail, such an access token is fetched again. "+
+			"They stay as they are: such a session still works but its legacy decrypts fail, such an access token is fetched again, "+
+			"such an admin's TOTP secret no longer checks codes (another ADMIN resets their two-step sign-in: resetAdminTotp). "+
 			"Add their key to SECRET_KEY_PREVIOUS and run rekey again, or let them expire.\n", unopenable)
 	}
 	fmt.Fprintf(stdout, "rekey done in %v: every value that opens is sealed under key id %s; SECRET_KEY_PREVIOUS can be dropped\n",

@@ -139,6 +139,8 @@ func sealedAD(col store.SealedColumn, id string) ([]byte, error) {
 		return aad(id), nil
 	case store.AccessTokens:
 		return tokenAD(id), nil
+	case store.AdminTOTPSecrets:
+		return totpAD(id), nil
 	}
 	return nil, fmt.Errorf("auth: rekey does not know how %s are sealed", col.Name)
 }

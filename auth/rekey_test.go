@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -69,6 +70,20 @@ func TestRekey(t *testing.T) {
 		}
 		rows = append(rows, r)
 	}
+	for i := range kinds {
+		id := fmt.Sprintf("00000000-0000-7000-8000-00000000010%d", i)
+		r := row{col: store.AdminTOTPSecrets, id: id, kind: i}
+		r.sealed = kinds[i]([]byte("totp-secret-"+id), totpAD(id))
+		if _, err := st.DB().ExecContext(ctx, "INSERT INTO admins (id, username, password_hash, role, totp_secret_sealed) VALUES (?, ?, 'x', 'VIEWER', ?)",
+			id, fmt.Sprintf("rekey-totp-%d", i), r.sealed); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	// An admin without TOTP is nobody's to rekey either.
+	if _, err := st.DB().ExecContext(ctx, "INSERT INTO admins (id, username, password_hash, role) VALUES ('00000000-0000-7000-8000-000000000109', 'rekey-no-totp', 'x', 'VIEWER')"); err != nil {
+		t.Fatal(err)
+	}
 	// A row that holds no token (a renewal that failed) is nobody's to rekey.
 	if _, err := st.DB().ExecContext(ctx, "INSERT INTO wechat_access_tokens (appid) VALUES ('wx6000000000000009')"); err != nil {
 		t.Fatal(err)
@@ -125,7 +140,7 @@ func TestRekey(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	for c, name := range []string{"sessions", "access tokens"} {
+	for c, name := range []string{"sessions", "access tokens", "admin totp secrets"} {
 		var resealed int64
 		for _, res := range results {
 			p := res[c]
@@ -139,7 +154,7 @@ func TestRekey(t *testing.T) {
 		}
 	}
 	if len(reports) < 4 {
-		t.Fatalf("%d progress reports from 2 rekeys of 2 tables", len(reports))
+		t.Fatalf("%d progress reports from 2 rekeys of 3 tables", len(reports))
 	}
 
 	// Every value that opened now opens under k2 alone, with the same
@@ -148,9 +163,13 @@ func TestRekey(t *testing.T) {
 		var sealed []byte
 		q := "SELECT session_key_sealed FROM sessions WHERE id = ?"
 		ad, pt := aad(r.id), "session-key-"+r.id
-		if r.col == store.AccessTokens {
+		switch r.col {
+		case store.AccessTokens:
 			q = "SELECT token_sealed FROM wechat_access_tokens WHERE appid = ?"
 			ad, pt = tokenAD(r.id), "access-token-"+r.id
+		case store.AdminTOTPSecrets:
+			q = "SELECT totp_secret_sealed FROM admins WHERE id = ?"
+			ad, pt = totpAD(r.id), "totp-secret-"+r.id
 		}
 		if err := st.DB().NewRaw(q, r.id).Scan(ctx, &sealed); err != nil {
 			t.Fatal(err)

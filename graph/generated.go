@@ -57,13 +57,15 @@ type ComplexityRoot struct {
 		LastLoginAt        func(childComplexity int) int
 		MustChangePassword func(childComplexity int) int
 		Role               func(childComplexity int) int
+		TOTPEnabled        func(childComplexity int) int
 		Username           func(childComplexity int) int
 	}
 
 	AdminAuthPayload struct {
-		Admin     func(childComplexity int) int
-		ExpiresAt func(childComplexity int) int
-		Token     func(childComplexity int) int
+		Admin                 func(childComplexity int) int
+		ExpiresAt             func(childComplexity int) int
+		Token                 func(childComplexity int) int
+		TotpEnrolmentRequired func(childComplexity int) int
 	}
 
 	AdminPasswordPayload struct {
@@ -130,30 +132,34 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AcceptPolicy       func(childComplexity int, version string) int
-		AdminLogin         func(childComplexity int, username string, password string) int
-		AdminLogout        func(childComplexity int) int
-		BindPhoneNumber    func(childComplexity int, input gqlmodel.PhoneInput) int
-		ChangeMyPassword   func(childComplexity int, current string, new string) int
-		CreateAdmin        func(childComplexity int, username string, role models.Role, password *string) int
-		DeleteAccount      func(childComplexity int, login *gqlmodel.AccountLoginInput) int
-		DeleteUser         func(childComplexity int, id string, reason string) int
-		DisableAdmin       func(childComplexity int, id string) int
-		DisableUser        func(childComplexity int, id string, reason *string) int
-		EnableAdmin        func(childComplexity int, id string) int
-		EnableUser         func(childComplexity int, id string) int
-		EndAdminSessions   func(childComplexity int, id string) int
-		Login              func(childComplexity int, input gqlmodel.LoginInput) int
-		Logout             func(childComplexity int) int
-		LogoutEverywhere   func(childComplexity int, keepCurrent *bool) int
-		ModerateUser       func(childComplexity int, id string, approve bool) int
-		ResetAdminPassword func(childComplexity int, id string, password *string) int
-		RevokeMySession    func(childComplexity int, id string) int
-		RevokeSession      func(childComplexity int, id string) int
-		RevokeUserSessions func(childComplexity int, userID string) int
-		SetAdminRole       func(childComplexity int, id string, role models.Role) int
-		UpdateProfile      func(childComplexity int, input gqlmodel.ProfileInput) int
-		UploadAvatar       func(childComplexity int, file graphql.Upload) int
+		AcceptPolicy         func(childComplexity int, version string) int
+		AdminLogin           func(childComplexity int, username string, password string, otp *string) int
+		AdminLogout          func(childComplexity int) int
+		BindPhoneNumber      func(childComplexity int, input gqlmodel.PhoneInput) int
+		ChangeMyPassword     func(childComplexity int, current string, new string) int
+		ConfirmTotpEnrolment func(childComplexity int, code string) int
+		CreateAdmin          func(childComplexity int, username string, role models.Role, password *string) int
+		DeleteAccount        func(childComplexity int, login *gqlmodel.AccountLoginInput) int
+		DeleteUser           func(childComplexity int, id string, reason string) int
+		DisableAdmin         func(childComplexity int, id string) int
+		DisableTotp          func(childComplexity int, code string) int
+		DisableUser          func(childComplexity int, id string, reason *string) int
+		EnableAdmin          func(childComplexity int, id string) int
+		EnableUser           func(childComplexity int, id string) int
+		EndAdminSessions     func(childComplexity int, id string) int
+		Login                func(childComplexity int, input gqlmodel.LoginInput) int
+		Logout               func(childComplexity int) int
+		LogoutEverywhere     func(childComplexity int, keepCurrent *bool) int
+		ModerateUser         func(childComplexity int, id string, approve bool) int
+		ResetAdminPassword   func(childComplexity int, id string, password *string) int
+		ResetAdminTotp       func(childComplexity int, id string) int
+		RevokeMySession      func(childComplexity int, id string) int
+		RevokeSession        func(childComplexity int, id string) int
+		RevokeUserSessions   func(childComplexity int, userID string) int
+		SetAdminRole         func(childComplexity int, id string, role models.Role) int
+		StartTotpEnrolment   func(childComplexity int) int
+		UpdateProfile        func(childComplexity int, input gqlmodel.ProfileInput) int
+		UploadAvatar         func(childComplexity int, file graphql.Upload) int
 	}
 
 	MySession struct {
@@ -204,6 +210,17 @@ type ComplexityRoot struct {
 		PendingDeletion func(childComplexity int) int
 		TimeZone        func(childComplexity int) int
 		TotalUsers      func(childComplexity int) int
+	}
+
+	TotpEnrolment struct {
+		QRCode func(childComplexity int) int
+		Secret func(childComplexity int) int
+		URL    func(childComplexity int) int
+	}
+
+	TotpRecoveryCodes struct {
+		Admin func(childComplexity int) int
+		Codes func(childComplexity int) int
 	}
 
 	User struct {
@@ -260,7 +277,7 @@ type MutationResolver interface {
 	LogoutEverywhere(ctx context.Context, keepCurrent *bool) (int, error)
 	AcceptPolicy(ctx context.Context, version string) (*models.User, error)
 	DeleteAccount(ctx context.Context, login *gqlmodel.AccountLoginInput) (*gqlmodel.AccountDeletion, error)
-	AdminLogin(ctx context.Context, username string, password string) (*gqlmodel.AdminAuthPayload, error)
+	AdminLogin(ctx context.Context, username string, password string, otp *string) (*gqlmodel.AdminAuthPayload, error)
 	AdminLogout(ctx context.Context) (bool, error)
 	CreateAdmin(ctx context.Context, username string, role models.Role, password *string) (*gqlmodel.AdminPasswordPayload, error)
 	SetAdminRole(ctx context.Context, id string, role models.Role) (*models.Admin, error)
@@ -275,6 +292,10 @@ type MutationResolver interface {
 	RevokeSession(ctx context.Context, id string) (bool, error)
 	RevokeUserSessions(ctx context.Context, userID string) (int, error)
 	ModerateUser(ctx context.Context, id string, approve bool) (*models.User, error)
+	StartTotpEnrolment(ctx context.Context) (*gqlmodel.TotpEnrolment, error)
+	ConfirmTotpEnrolment(ctx context.Context, code string) (*gqlmodel.TotpRecoveryCodes, error)
+	DisableTotp(ctx context.Context, code string) (*models.Admin, error)
+	ResetAdminTotp(ctx context.Context, id string) (*models.Admin, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
@@ -380,6 +401,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Admin.Role(childComplexity), true
+	case "Admin.totpEnabled":
+		if e.ComplexityRoot.Admin.TOTPEnabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Admin.TOTPEnabled(childComplexity), true
 	case "Admin.username":
 		if e.ComplexityRoot.Admin.Username == nil {
 			break
@@ -405,6 +432,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AdminAuthPayload.Token(childComplexity), true
+	case "AdminAuthPayload.totpEnrolmentRequired":
+		if e.ComplexityRoot.AdminAuthPayload.TotpEnrolmentRequired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminAuthPayload.TotpEnrolmentRequired(childComplexity), true
 
 	case "AdminPasswordPayload.admin":
 		if e.ComplexityRoot.AdminPasswordPayload.Admin == nil {
@@ -652,7 +685,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.AdminLogin(childComplexity, args["username"].(string), args["password"].(string)), true
+		return e.ComplexityRoot.Mutation.AdminLogin(childComplexity, args["username"].(string), args["password"].(string), args["otp"].(*string)), true
 	case "Mutation.adminLogout":
 		if e.ComplexityRoot.Mutation.AdminLogout == nil {
 			break
@@ -681,6 +714,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangeMyPassword(childComplexity, args["current"].(string), args["new"].(string)), true
+	case "Mutation.confirmTotpEnrolment":
+		if e.ComplexityRoot.Mutation.ConfirmTotpEnrolment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmTotpEnrolment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmTotpEnrolment(childComplexity, args["code"].(string)), true
 	case "Mutation.createAdmin":
 		if e.ComplexityRoot.Mutation.CreateAdmin == nil {
 			break
@@ -725,6 +769,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DisableAdmin(childComplexity, args["id"].(string)), true
+	case "Mutation.disableTotp":
+		if e.ComplexityRoot.Mutation.DisableTotp == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disableTotp_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisableTotp(childComplexity, args["code"].(string)), true
 	case "Mutation.disableUser":
 		if e.ComplexityRoot.Mutation.DisableUser == nil {
 			break
@@ -819,6 +874,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResetAdminPassword(childComplexity, args["id"].(string), args["password"].(*string)), true
+	case "Mutation.resetAdminTotp":
+		if e.ComplexityRoot.Mutation.ResetAdminTotp == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetAdminTotp_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetAdminTotp(childComplexity, args["id"].(string)), true
 	case "Mutation.revokeMySession":
 		if e.ComplexityRoot.Mutation.RevokeMySession == nil {
 			break
@@ -863,6 +929,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetAdminRole(childComplexity, args["id"].(string), args["role"].(models.Role)), true
+	case "Mutation.startTotpEnrolment":
+		if e.ComplexityRoot.Mutation.StartTotpEnrolment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.StartTotpEnrolment(childComplexity), true
 	case "Mutation.updateProfile":
 		if e.ComplexityRoot.Mutation.UpdateProfile == nil {
 			break
@@ -1142,6 +1214,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Stats.TotalUsers(childComplexity), true
 
+	case "TotpEnrolment.qrCode":
+		if e.ComplexityRoot.TotpEnrolment.QRCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TotpEnrolment.QRCode(childComplexity), true
+	case "TotpEnrolment.secret":
+		if e.ComplexityRoot.TotpEnrolment.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TotpEnrolment.Secret(childComplexity), true
+	case "TotpEnrolment.url":
+		if e.ComplexityRoot.TotpEnrolment.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TotpEnrolment.URL(childComplexity), true
+
+	case "TotpRecoveryCodes.admin":
+		if e.ComplexityRoot.TotpRecoveryCodes.Admin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TotpRecoveryCodes.Admin(childComplexity), true
+	case "TotpRecoveryCodes.codes":
+		if e.ComplexityRoot.TotpRecoveryCodes.Codes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TotpRecoveryCodes.Codes(childComplexity), true
+
 	case "User.avatarUrl":
 		if e.ComplexityRoot.User.AvatarURL == nil {
 			break
@@ -1417,7 +1521,9 @@ user has the number), CONTENT_REJECTED (updateProfile: WeChat's content
 security check refused the nickname; ` + "`" + `extensions.label` + "`" + ` is WeChat's
 category), LAST_ADMIN (a change that would leave no enabled ADMIN),
 PASSWORD_CHANGE_REQUIRED (an admin whose password another admin set must
-changeMyPassword first), QUERY_TOO_COMPLEX, INTERNAL (with ` + "`" + `extensions.requestId` + "`" + `).
+changeMyPassword first), TOTP_REQUIRED, TOTP_INVALID, TOTP_ENROLMENT_REQUIRED
+(admins' two-step sign-in, see adminLogin), QUERY_TOO_COMPLEX, INTERNAL (with
+` + "`" + `extensions.requestId` + "`" + `).
 """
 schema {
   query: Query
@@ -1638,8 +1744,16 @@ type Mutation {
   INVALID_CREDENTIALS. After 10 failed attempts for a username, or 50 from
   one address, in 15 minutes, every attempt (the right password included)
   is RATE_LIMITED with extensions.retryAfter until the window ends.
+
+  An admin with two-step sign-in (Admin.totpEnabled) also sends ` + "`" + `otp` + "`" + `: the
+  6-digit code of their authenticator app (one step, 30 s, early or late is
+  accepted; each code once) or one of their unused recovery codes (each
+  once). The right password without ` + "`" + `otp` + "`" + ` is TOTP_REQUIRED (ask for the
+  code, then send both again); a wrong, used or stale code is TOTP_INVALID
+  and counts as a failed attempt. ` + "`" + `otp` + "`" + ` is ignored for an admin without
+  two-step sign-in.
   """
-  adminLogin(username: String!, password: String!): AdminAuthPayload! @onePerRequest
+  adminLogin(username: String!, password: String!, otp: String): AdminAuthPayload! @onePerRequest
 
   "End the calling admin session. UNAUTHENTICATED without one."
   adminLogout: Boolean!
@@ -1735,6 +1849,63 @@ type Mutation {
   decision. Written to the audit log (user.moderate). ADMIN only.
   """
   moderateUser(id: ID!, approve: Boolean!): User! @hasRole(role: ADMIN)
+
+  """
+  Begin setting up two-step sign-in (TOTP) for the signed-in admin: a new
+  secret, shown only in this answer, waits for confirmTotpEnrolment; until
+  then nothing changes at sign-in. Beginning again replaces it.
+  BAD_USER_INPUT when two-step sign-in is on already (turn it off first).
+  Any signed-in admin, a session that may only enrol included.
+  """
+  startTotpEnrolment: TotpEnrolment! @onePerRequest
+
+  """
+  Turn two-step sign-in on with a current code from the authenticator app
+  set up by startTotpEnrolment. Returns the recovery codes, shown only here
+  (each signs in once in place of a code; only their hashes are kept). A
+  wrong code is TOTP_INVALID and counts with the sign-in attempts.
+  BAD_USER_INPUT without an enrolment begun or when on already. A session
+  that could only enrol may do everything its role allows from then on.
+  """
+  confirmTotpEnrolment(code: String!): TotpRecoveryCodes! @onePerRequest
+
+  """
+  Turn the signed-in admin's two-step sign-in off with a current code or a
+  recovery code (TOTP_INVALID otherwise, counted with the sign-in
+  attempts); the recovery codes are deleted. BAD_USER_INPUT when it is off;
+  FORBIDDEN while the server requires it (ADMIN_REQUIRE_TOTP).
+  """
+  disableTotp(code: String!): Admin! @hasRole(role: VIEWER) @onePerRequest
+
+  """
+  Turn another admin's two-step sign-in off, for one who lost the phone and
+  the recovery codes: their recovery codes are deleted and their sessions
+  ended; they sign in with the password (and set it up again when the
+  server requires it). Written to the audit log (admin.totp_reset).
+  BAD_USER_INPUT for an unknown id, one's own id (disableTotp takes a
+  code), or an admin without it. ADMIN only.
+  """
+  resetAdminTotp(id: ID!): Admin! @hasRole(role: ADMIN)
+}
+
+"A two-step sign-in set-up begun: what the authenticator app needs. Shown once."
+type TotpEnrolment {
+  "The secret in base32, for typing into the app by hand."
+  secret: String!
+  "The otpauth:// URL (issuer wxlogin, the admin's username) the QR code holds."
+  url: String!
+  "The URL as a QR code: a data:image/png;base64 URL, 256×256."
+  qrCode: String!
+}
+
+"Two-step sign-in turned on."
+type TotpRecoveryCodes {
+  """
+  10 recovery codes (xxxx-xxxx-xxxx-xxxx), each signing in once in place of
+  a code. Shown only here: the server keeps their hashes.
+  """
+  codes: [String!]!
+  admin: Admin!
 }
 
 """
@@ -1999,6 +2170,8 @@ type Admin {
   their own.
   """
   mustChangePassword: Boolean!
+  "Whether the admin signs in in two steps (a TOTP code after the password)."
+  totpEnabled: Boolean!
 }
 
 """
@@ -2022,6 +2195,13 @@ type AdminAuthPayload {
   token: String!
   expiresAt: Time!
   admin: Admin!
+  """
+  True when the server requires two-step sign-in (ADMIN_REQUIRE_TOTP) and
+  this admin has none yet: the session may only set it up
+  (startTotpEnrolment, confirmTotpEnrolment), sign out and read ` + "`" + `admin` + "`" + `;
+  everything else is TOTP_ENROLMENT_REQUIRED.
+  """
+  totpEnrolmentRequired: Boolean!
 }
 
 """
@@ -2133,7 +2313,7 @@ type PageInfo {
 input AuditFilter {
   "The admin's or user's id."
   actorId: ID
-  "e.g. admin.login, admin.login_failed, user.create, user.login, user.logout, user.disable, user.enable, session.revoke, user.revoke_sessions, user.moderate, user.avatar_rejected."
+  "e.g. admin.login, admin.login_failed, admin.totp_enrolled, admin.totp_disabled, admin.totp_reset, user.create, user.login, user.logout, user.disable, user.enable, session.revoke, user.revoke_sessions, user.moderate, user.avatar_rejected."
   action: String
   "The id the action was done to."
   target: String
@@ -2210,6 +2390,8 @@ func (ec *executionContext) childFields_Admin(ctx context.Context, field graphql
 		return ec.fieldContext_Admin_lastLoginAt(ctx, field)
 	case "mustChangePassword":
 		return ec.fieldContext_Admin_mustChangePassword(ctx, field)
+	case "totpEnabled":
+		return ec.fieldContext_Admin_totpEnabled(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Admin", field.Name)
 }
@@ -2222,6 +2404,8 @@ func (ec *executionContext) childFields_AdminAuthPayload(ctx context.Context, fi
 		return ec.fieldContext_AdminAuthPayload_expiresAt(ctx, field)
 	case "admin":
 		return ec.fieldContext_AdminAuthPayload_admin(ctx, field)
+	case "totpEnrolmentRequired":
+		return ec.fieldContext_AdminAuthPayload_totpEnrolmentRequired(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AdminAuthPayload", field.Name)
 }
@@ -2424,6 +2608,28 @@ func (ec *executionContext) childFields_Stats(ctx context.Context, field graphql
 		return ec.fieldContext_Stats_deletedUsers(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Stats", field.Name)
+}
+
+func (ec *executionContext) childFields_TotpEnrolment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "secret":
+		return ec.fieldContext_TotpEnrolment_secret(ctx, field)
+	case "url":
+		return ec.fieldContext_TotpEnrolment_url(ctx, field)
+	case "qrCode":
+		return ec.fieldContext_TotpEnrolment_qrCode(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TotpEnrolment", field.Name)
+}
+
+func (ec *executionContext) childFields_TotpRecoveryCodes(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "codes":
+		return ec.fieldContext_TotpRecoveryCodes_codes(ctx, field)
+	case "admin":
+		return ec.fieldContext_TotpRecoveryCodes_admin(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TotpRecoveryCodes", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2661,6 +2867,14 @@ func (ec *executionContext) field_Mutation_adminLogin_args(ctx context.Context, 
 		return nil, err
 	}
 	args["password"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "otp",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["otp"] = arg2
 	return args, nil
 }
 
@@ -2697,6 +2911,20 @@ func (ec *executionContext) field_Mutation_changeMyPassword_args(ctx context.Con
 		return nil, err
 	}
 	args["new"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmTotpEnrolment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
 	return args, nil
 }
 
@@ -2777,6 +3005,20 @@ func (ec *executionContext) field_Mutation_disableAdmin_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_disableTotp_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
 	return args, nil
 }
 
@@ -2913,6 +3155,20 @@ func (ec *executionContext) field_Mutation_resetAdminPassword_args(ctx context.C
 		return nil, err
 	}
 	args["password"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resetAdminTotp_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -3510,6 +3766,29 @@ func (ec *executionContext) fieldContext_Admin_mustChangePassword(_ context.Cont
 	return graphql.NewScalarFieldContext("Admin", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _Admin_totpEnabled(ctx context.Context, field graphql.CollectedField, obj *models.Admin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Admin_totpEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TOTPEnabled(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Admin_totpEnabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Admin", field, true, false, "Boolean")
+}
+
 func (ec *executionContext) _AdminAuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AdminAuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3586,6 +3865,29 @@ func (ec *executionContext) fieldContext_AdminAuthPayload_admin(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AdminAuthPayload_totpEnrolmentRequired(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AdminAuthPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminAuthPayload_totpEnrolmentRequired(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotpEnrolmentRequired, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminAuthPayload_totpEnrolmentRequired(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdminAuthPayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _AdminPasswordPayload_admin(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AdminPasswordPayload) (ret graphql.Marshaler) {
@@ -4855,7 +5157,7 @@ func (ec *executionContext) _Mutation_adminLogin(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().AdminLogin(ctx, fc.Args["username"].(string), fc.Args["password"].(string))
+			return ec.Resolvers.Mutation().AdminLogin(ctx, fc.Args["username"].(string), fc.Args["password"].(string), fc.Args["otp"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.AdminAuthPayload) graphql.Marshaler {
@@ -5694,6 +5996,206 @@ func (ec *executionContext) fieldContext_Mutation_moderateUser(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_moderateUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startTotpEnrolment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startTotpEnrolment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().StartTotpEnrolment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.TotpEnrolment) graphql.Marshaler {
+			return ec.marshalNTotpEnrolment2ᚖwxloginᚋgraphᚋgqlmodelᚐTotpEnrolment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startTotpEnrolment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TotpEnrolment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmTotpEnrolment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmTotpEnrolment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmTotpEnrolment(ctx, fc.Args["code"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.TotpRecoveryCodes) graphql.Marshaler {
+			return ec.marshalNTotpRecoveryCodes2ᚖwxloginᚋgraphᚋgqlmodelᚐTotpRecoveryCodes(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmTotpEnrolment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TotpRecoveryCodes(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmTotpEnrolment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_disableTotp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_disableTotp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DisableTotp(ctx, fc.Args["code"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *models.Admin
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.Admin
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Admin) graphql.Marshaler {
+			return ec.marshalNAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_disableTotp(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Admin(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_disableTotp_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resetAdminTotp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resetAdminTotp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResetAdminTotp(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.Admin
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.Admin
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Admin) graphql.Marshaler {
+			return ec.marshalNAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resetAdminTotp(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Admin(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resetAdminTotp_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6891,6 +7393,130 @@ func (ec *executionContext) _Stats_deletedUsers(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Stats_deletedUsers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Stats", field, true, true, "Int")
+}
+
+func (ec *executionContext) _TotpEnrolment_secret(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.TotpEnrolment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TotpEnrolment_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TotpEnrolment_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TotpEnrolment", field, false, false, "String")
+}
+
+func (ec *executionContext) _TotpEnrolment_url(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.TotpEnrolment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TotpEnrolment_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TotpEnrolment_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TotpEnrolment", field, false, false, "String")
+}
+
+func (ec *executionContext) _TotpEnrolment_qrCode(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.TotpEnrolment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TotpEnrolment_qrCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QRCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TotpEnrolment_qrCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TotpEnrolment", field, false, false, "String")
+}
+
+func (ec *executionContext) _TotpRecoveryCodes_codes(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.TotpRecoveryCodes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TotpRecoveryCodes_codes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Codes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TotpRecoveryCodes_codes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TotpRecoveryCodes", field, false, false, "String")
+}
+
+func (ec *executionContext) _TotpRecoveryCodes_admin(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.TotpRecoveryCodes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TotpRecoveryCodes_admin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Admin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Admin) graphql.Marshaler {
+			return ec.marshalNAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TotpRecoveryCodes_admin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TotpRecoveryCodes",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Admin(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
@@ -9355,6 +9981,11 @@ func (ec *executionContext) _Admin(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totpEnabled":
+			out.Values[i] = ec._Admin_totpEnabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9395,6 +10026,11 @@ func (ec *executionContext) _AdminAuthPayload(ctx context.Context, sel ast.Selec
 			}
 		case "admin":
 			out.Values[i] = ec._AdminAuthPayload_admin(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totpEnrolmentRequired":
+			out.Values[i] = ec._AdminAuthPayload_totpEnrolmentRequired(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10035,6 +10671,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startTotpEnrolment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startTotpEnrolment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmTotpEnrolment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmTotpEnrolment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disableTotp":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_disableTotp(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetAdminTotp":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resetAdminTotp(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10388,6 +11052,87 @@ func (ec *executionContext) _Stats(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Stats_deletedUsers(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var totpEnrolmentImplementors = []string{"TotpEnrolment"}
+
+func (ec *executionContext) _TotpEnrolment(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.TotpEnrolment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, totpEnrolmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TotpEnrolment")
+		case "secret":
+			out.Values[i] = ec._TotpEnrolment_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._TotpEnrolment_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "qrCode":
+			out.Values[i] = ec._TotpEnrolment_qrCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var totpRecoveryCodesImplementors = []string{"TotpRecoveryCodes"}
+
+func (ec *executionContext) _TotpRecoveryCodes(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.TotpRecoveryCodes) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, totpRecoveryCodesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TotpRecoveryCodes")
+		case "codes":
+			out.Values[i] = ec._TotpRecoveryCodes_codes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "admin":
+			out.Values[i] = ec._TotpRecoveryCodes_admin(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11325,6 +12070,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := scalar.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11337,6 +12111,22 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNTotpEnrolment2ᚖwxloginᚋgraphᚋgqlmodelᚐTotpEnrolment(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.TotpEnrolment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TotpEnrolment!")
+		return graphql.Null
+	}
+	return ec._TotpEnrolment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTotpRecoveryCodes2ᚖwxloginᚋgraphᚋgqlmodelᚐTotpRecoveryCodes(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.TotpRecoveryCodes) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TotpRecoveryCodes!")
+		return graphql.Null
+	}
+	return ec._TotpRecoveryCodes(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {

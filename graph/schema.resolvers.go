@@ -135,15 +135,15 @@ func (r *mutationResolver) DeleteAccount(ctx context.Context, login *gqlmodel.Ac
 }
 
 // AdminLogin is the resolver for the adminLogin field.
-func (r *mutationResolver) AdminLogin(ctx context.Context, username string, password string) (*gqlmodel.AdminAuthPayload, error) {
+func (r *mutationResolver) AdminLogin(ctx context.Context, username string, password string, otp *string) (*gqlmodel.AdminAuthPayload, error) {
 	c := clientFrom(ctx)
 	res, err := r.Resolver.Admin.Login(ctx, admin.LoginInput{Username: username, Password: password, IP: c.IP, UserAgent: c.UserAgent,
-		Devices: c.adminDevice()})
+		Devices: c.adminDevice(), OTP: deref(otp)})
 	if err != nil {
 		return nil, err
 	}
 	c.setCookie(res.DeviceCookie(c.HTTPS))
-	return &gqlmodel.AdminAuthPayload{Token: res.Token, ExpiresAt: res.ExpiresAt, Admin: res.Admin}, nil
+	return &gqlmodel.AdminAuthPayload{Token: res.Token, ExpiresAt: res.ExpiresAt, Admin: res.Admin, TotpEnrolmentRequired: res.MustEnrolTOTP}, nil
 }
 
 // AdminLogout is the resolver for the adminLogout field.
@@ -278,6 +278,50 @@ func (r *mutationResolver) ModerateUser(ctx context.Context, id string, approve 
 		return nil, err
 	}
 	return r.Resolver.Admin.ModerateUser(ctx, c, id, approve, clientFrom(ctx).IP)
+}
+
+// StartTotpEnrolment is the resolver for the startTotpEnrolment field.
+func (r *mutationResolver) StartTotpEnrolment(ctx context.Context) (*gqlmodel.TotpEnrolment, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := r.Resolver.Admin.BeginTOTP(ctx, c, clientFrom(ctx).IP)
+	if err != nil {
+		return nil, err
+	}
+	return &gqlmodel.TotpEnrolment{Secret: e.Secret, URL: e.URL, QRCode: e.QRCode}, nil
+}
+
+// ConfirmTotpEnrolment is the resolver for the confirmTotpEnrolment field.
+func (r *mutationResolver) ConfirmTotpEnrolment(ctx context.Context, code string) (*gqlmodel.TotpRecoveryCodes, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	codes, a, err := r.Resolver.Admin.ConfirmTOTP(ctx, c, code, clientFrom(ctx).IP)
+	if err != nil {
+		return nil, err
+	}
+	return &gqlmodel.TotpRecoveryCodes{Codes: codes, Admin: a}, nil
+}
+
+// DisableTotp is the resolver for the disableTotp field.
+func (r *mutationResolver) DisableTotp(ctx context.Context, code string) (*models.Admin, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Resolver.Admin.DisableTOTP(ctx, c, code, clientFrom(ctx).IP)
+}
+
+// ResetAdminTotp is the resolver for the resetAdminTotp field.
+func (r *mutationResolver) ResetAdminTotp(ctx context.Context, id string) (*models.Admin, error) {
+	c, err := r.Resolver.Admin.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Resolver.Admin.ResetTOTP(ctx, c, id, clientFrom(ctx).IP)
 }
 
 // Me is the resolver for the me field.

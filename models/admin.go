@@ -74,10 +74,22 @@ type Admin struct {
 	// password (they know it): its owner must change it before anything
 	// else (admin.Service.Require).
 	MustChangePassword bool `bun:"must_change_password"`
+	// TOTPSecretSealed is the admin's TOTP secret sealed under SECRET_KEY
+	// (enabled or an enrolment not yet confirmed); never marshalled, and
+	// left out of the session lookups.
+	TOTPSecretSealed []byte `bun:"totp_secret_sealed" json:"-"`
+	// TOTPEnabledAt is when the admin turned two-step sign-in on; nil: off.
+	TOTPEnabledAt *time.Time `bun:"totp_enabled_at"`
+	// TOTPLastStep is the time step of the last TOTP code accepted, which
+	// no later code may repeat or precede.
+	TOTPLastStep *int64 `bun:"totp_last_step" json:"-"`
 }
 
 // Disabled reports whether the admin has been disabled.
 func (a *Admin) Disabled() bool { return a.DisabledAt != nil }
+
+// TOTPEnabled reports whether signing in takes a TOTP code besides the password.
+func (a *Admin) TOTPEnabled() bool { return a.TOTPEnabledAt != nil }
 
 // AdminSession is one signed-in admin. Only the SHA-256 of its bearer token
 // is kept, as for users' sessions, and in a table of its own so that a user's

@@ -18,6 +18,17 @@ const (
 	CodeUserDisabled = "USER_DISABLED"
 	// CodeInvalidCredentials means a wrong admin username or password (never which).
 	CodeInvalidCredentials = "INVALID_CREDENTIALS"
+	// CodeTOTPRequired means adminLogin's password was right but the admin
+	// signs in in two steps: send it again with otp, a code from the
+	// authenticator app or a recovery code.
+	CodeTOTPRequired = "TOTP_REQUIRED"
+	// CodeTOTPInvalid means the TOTP code or recovery code was wrong, used
+	// already, or from too long ago; it counts as a failed attempt.
+	CodeTOTPInvalid = "TOTP_INVALID"
+	// CodeTOTPEnrolmentRequired means ADMIN_REQUIRE_TOTP is on and this
+	// admin has no two-step sign-in yet: the session may only enrol
+	// (startTotpEnrolment, confirmTotpEnrolment) or sign out.
+	CodeTOTPEnrolmentRequired = "TOTP_ENROLMENT_REQUIRED"
 	// CodeRateLimited means too many attempts; extensions.retryAfter says how many seconds to wait.
 	CodeRateLimited = "RATE_LIMITED"
 	// CodeBadUserInput means the request's arguments are malformed.

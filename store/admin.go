@@ -379,13 +379,13 @@ func (s *Store) AdminLogin(ctx context.Context, sess *models.AdminSession, audit
 // AdminSessionByTokenHash returns the active admin session with tokenHash
 // and its admin: not revoked, not expired, used within idle (idle <= 0: no
 // idle limit), its admin not disabled. ErrNotFound otherwise. It runs on
-// every admin request, so the admin comes without PasswordHash, which only
-// signing in needs.
+// every admin request, so the admin comes without PasswordHash and
+// TOTPSecretSealed, which only signing in and TOTP changes need.
 func (s *Store) AdminSessionByTokenHash(ctx context.Context, tokenHash []byte, idle time.Duration) (*models.AdminSession, *models.Admin, error) {
 	sess := new(models.AdminSession)
 	q := s.db.NewSelect().Model(sess).
 		Relation("Admin", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.ExcludeColumn("password_hash")
+			return q.ExcludeColumn("password_hash", "totp_secret_sealed")
 		}).
 		Where("?TableAlias.token_hash = ?", tokenHash).
 		Where("?TableAlias.revoked_at IS NULL").

@@ -27,7 +27,7 @@ var (
 )
 
 // SealedColumns are every column holding sealed values, for rekey.
-var SealedColumns = []SealedColumn{SessionKeys, AccessTokens}
+var SealedColumns = []SealedColumn{SessionKeys, AccessTokens, AdminTOTPSecrets}
 
 // SealedValue is one sealed value and the primary key of its row.
 type SealedValue struct {

@@ -35,6 +35,11 @@ type AdminAuthPayload struct {
 	Token     string        `json:"token"`
 	ExpiresAt time.Time     `json:"expiresAt"`
 	Admin     *models.Admin `json:"admin"`
+	// True when the server requires two-step sign-in (ADMIN_REQUIRE_TOTP) and
+	// this admin has none yet: the session may only set it up
+	// (startTotpEnrolment, confirmTotpEnrolment), sign out and read `admin`;
+	// everything else is TOTP_ENROLMENT_REQUIRED.
+	TotpEnrolmentRequired bool `json:"totpEnrolmentRequired"`
 }
 
 // A password an admin set for another admin's account, or the server
@@ -69,7 +74,7 @@ type AuditEdge struct {
 type AuditFilter struct {
 	// The admin's or user's id.
 	ActorID *string `json:"actorId,omitempty"`
-	// e.g. admin.login, admin.login_failed, user.create, user.login, user.logout, user.disable, user.enable, session.revoke, user.revoke_sessions, user.moderate, user.avatar_rejected.
+	// e.g. admin.login, admin.login_failed, admin.totp_enrolled, admin.totp_disabled, admin.totp_reset, user.create, user.login, user.logout, user.disable, user.enable, session.revoke, user.revoke_sessions, user.moderate, user.avatar_rejected.
 	Action *string `json:"action,omitempty"`
 	// The id the action was done to.
 	Target *string `json:"target,omitempty"`
@@ -172,6 +177,24 @@ type Stats struct {
 	PendingDeletion int `json:"pendingDeletion"`
 	// Erased users (tombstones).
 	DeletedUsers int `json:"deletedUsers"`
+}
+
+// A two-step sign-in set-up begun: what the authenticator app needs. Shown once.
+type TotpEnrolment struct {
+	// The secret in base32, for typing into the app by hand.
+	Secret string `json:"secret"`
+	// The otpauth:// URL (issuer wxlogin, the admin's username) the QR code holds.
+	URL string `json:"url"`
+	// The URL as a QR code: a data:image/png;base64 URL, 256×256.
+	QRCode string `json:"qrCode"`
+}
+
+// Two-step sign-in turned on.
+type TotpRecoveryCodes struct {
+	// 10 recovery codes (xxxx-xxxx-xxxx-xxxx), each signing in once in place of
+	// a code. Shown only here: the server keeps their hashes.
+	Codes []string      `json:"codes"`
+	Admin *models.Admin `json:"admin"`
 }
 
 type UserConnection struct {

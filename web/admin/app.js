@@ -1,6 +1,6 @@
 // The dashboard's shell: routes, the header, and the admin session.
 import { h, replace } from './lib/dom.js';
-import { gql, session, setUnauthenticatedHandler } from './lib/api.js';
+import { gql, session, setEnrolmentRequiredHandler, setUnauthenticatedHandler } from './lib/api.js';
 import * as signin from './screens/signin.js';
 import * as overview from './screens/overview.js';
 import * as users from './screens/users.js';
@@ -9,6 +9,7 @@ import * as audit from './screens/audit.js';
 import * as review from './screens/review.js';
 import * as admins from './screens/admins.js';
 import * as account from './screens/account.js';
+import * as twostep from './screens/twostep.js';
 import { t } from './lib/i18n.js'; // sets <html lang> and loads the catalogue before any screen
 import { langSwitch, roleName } from './lib/ui.js';
 
@@ -21,6 +22,7 @@ const routes = [
 	[/^\/admin\/review\/?$/, review, 'review'],
 	[/^\/admin\/admins\/?$/, admins, 'admins', 'ADMIN'], // a 4th element: the role a screen needs
 	[/^\/admin\/account\/?$/, account, 'account'],
+	[/^\/admin\/account\/2fa\/?$/, twostep, 'twostep'],
 	[/^\/admin\/signin\/?$/, signin, null],
 ];
 
@@ -66,6 +68,13 @@ function sessionEnded() {
 }
 setUnauthenticatedHandler(sessionEnded);
 
+// ADMIN_REQUIRE_TOTP and no two-step sign-in yet: the session may only set
+// it up, so every screen sends the admin there.
+const ENROL = BASE + '/account/2fa?required=1';
+setEnrolmentRequiredHandler(() => {
+	if (location.pathname + location.search !== ENROL) navigate(ENROL, { replace: true });
+});
+
 function renderHeader(active) {
 	const adm = session.admin;
 	if (!adm || active === undefined) {
@@ -80,6 +89,7 @@ function renderHeader(active) {
 			h('div', { class: 'who' },
 				h('a', { class: 'who-name', href: BASE + '/account', title: t('account.title'), 'aria-current': active === 'account' ? 'page' : null, 'data-admin': adm.username, translate: 'no' }, adm.username),
 				h('span', { class: 'badge', 'data-role': adm.role }, roleName(adm.role)),
+				h('a', { class: 'btn btn-quiet', href: BASE + '/account/2fa', 'aria-current': active === 'twostep' ? 'page' : null, 'data-nav-twostep': '' }, t('nav.twoStep')),
 				langSwitch(),
 				h('button', { type: 'button', class: 'btn btn-quiet', onClick: signOut }, t('nav.signOut')),
 			),
@@ -154,9 +164,13 @@ function render() {
 	}
 }
 
-/** After signing in: back to where the admin was, else the overview. */
-function onSignedIn(token, admin) {
+/** After signing in: back to where the admin was, else the overview; to two-step set-up when the server requires it first. */
+function onSignedIn(token, admin, { mustEnrol = false } = {}) {
 	session.set(token, admin);
+	if (mustEnrol) {
+		navigate(ENROL, { replace: true });
+		return;
+	}
 	const back = session.returnTo;
 	session.returnTo = null;
 	const safe = back && back.startsWith(BASE + '/') && !back.startsWith(BASE + '/signin') && !back.startsWith('//') ? back : BASE + '/';

@@ -66,6 +66,12 @@ export function setUnauthenticatedHandler(fn) {
 	onUnauthenticated = fn;
 }
 
+let onEnrolmentRequired = () => {};
+/** Sets what happens when a call finds the session may only set up two-step sign-in (ADMIN_REQUIRE_TOTP). */
+export function setEnrolmentRequiredHandler(fn) {
+	onEnrolmentRequired = fn;
+}
+
 /**
  * Runs a GraphQL operation and returns its data, or throws an ApiError.
  * Cookies are left out, except where a call asks for them: sign-in sends
@@ -102,6 +108,7 @@ export async function gql(query, variables = {}, { signal, credentials = 'omit' 
 		const ext = e.extensions || {};
 		const err = new ApiError(e.message || '', ext.code || 'UNKNOWN', ext);
 		if (err.code === 'UNAUTHENTICATED' && token) onUnauthenticated(err);
+		if (err.code === 'TOTP_ENROLMENT_REQUIRED' && token) onEnrolmentRequired(err);
 		throw err;
 	}
 	if (!body.data) throw new ApiError('', 'HTTP', { status: res.status });
