@@ -16,7 +16,7 @@ const USER = `query User($id: ID!, $target: String) {
 		identities { appId openId unionId createdAt lastLoginAt }
 		sessions { id createdAt lastSeenAt expiresAt ip userAgent } }
 	auditLog(first: 8, filter: {target: $target}) { edges { node { id at action actor { kind id name } } } } }`;
-const DISABLE = `mutation Disable($id: ID!, $reason: String) { disableUser(id: $id, reason: $reason) { id } }`;
+const DISABLE = `mutation Disable($id: ID!, $reason: String!) { disableUser(id: $id, reason: $reason) { id } }`;
 const ENABLE = `mutation Enable($id: ID!) { enableUser(id: $id) { id } }`;
 const REVOKE = `mutation Revoke($id: ID!) { revokeSession(id: $id) }`;
 const REVOKE_ALL = `mutation RevokeAll($id: ID!) { revokeUserSessions(userId: $id) }`;
@@ -68,8 +68,8 @@ export function mount(main, ctx) {
 				actions.push(h('button', { type: 'button', class: 'btn btn-danger', 'data-action': 'disable', onClick: () => confirmDialog({
 					title: `Disable ${name}?`,
 					text: 'They are signed out everywhere at once and cannot log in until an admin enables them. The reason is kept in the audit log.',
-					reasonLabel: 'Reason', confirmLabel: 'Disable user', danger: true,
-					onConfirm: (reason) => act(DISABLE, `${Name} is disabled and signed out everywhere.`, { reason: reason || null }),
+					reasonLabel: 'Reason', reasonRequired: true, confirmLabel: 'Disable user', danger: true,
+					onConfirm: (reason) => act(DISABLE, `${Name} is disabled and signed out everywhere.`, { reason }),
 				}) }, 'Disable…'));
 			}
 			actions.push(h('button', { type: 'button', class: 'btn btn-danger', 'data-action': 'delete', onClick: () => confirmDialog({
