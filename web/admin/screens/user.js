@@ -12,7 +12,7 @@ import { actionName, actorKind } from './audit.js';
 
 const USER = `query User($id: ID!, $target: String) {
 	user(id: $id) { id nickname avatarUrl gender city province country language phone createdAt lastLoginAt
-		disabled disabledAt disabledReason deletionRequestedAt erasesAt deletedAt
+		disabled disabledAt disabledReason disabledBy { username } deletionRequestedAt erasesAt deletedAt
 		moderation { nickname nicknameLabel avatar avatarLabel }
 		identities { appId openId unionId createdAt lastLoginAt }
 		sessions { id createdAt lastSeenAt expiresAt ip userAgent } }
@@ -122,7 +122,8 @@ export function mount(main, ctx) {
 						prop(t('users.created'), when(u.createdAt)),
 						prop(t('users.lastLogin'), when(u.lastLoginAt, t('common.never'))),
 						u.disabled && prop(t('user.disabledAt'), when(u.disabledAt)),
-						u.disabled && prop(t('user.reason'), or(u.disabledReason)),
+						u.disabled && prop(t('user.disabledBy'), u.disabledBy ? raw(u.disabledBy.username, 'span', { id: 'disabled-by' }) : dash()),
+						u.disabled && prop(t('user.reason'), u.disabledReason ? raw(u.disabledReason, 'span', { id: 'disabled-reason', class: 'prewrap' }) : dash()),
 						pending && prop(t('deletion.requestedAt'), when(u.deletionRequestedAt)),
 						pending && prop(t('deletion.erasesAt'), when(u.erasesAt)))),
 				h('section', { class: 'panel', 'aria-labelledby': 'h-ids' }, h('h2', { id: 'h-ids' }, t('user.identities')),
