@@ -101,7 +101,7 @@ func TestAdminUsersBrowser(t *testing.T) {
 		if by := eval[[]string](b, `[...document.querySelectorAll('#users-table [data-col=disabled-by]')].map(td => td.textContent)`); !slices.Equal(by, []string{"usr-admin", "usr-admin", "usr-admin"}) {
 			t.Fatalf("disabled by %q", by)
 		}
-		b.shot("users-disabled")
+		b.shots("users-disabled")
 		b.do("oldest disable first", chromedp.Evaluate[chromedp.Void](`(s => { s.value = 'disabledAt asc'; s.dispatchEvent(new Event('change')); })(document.querySelector('#sort'))`))
 		b.waitFor("the order in the URL", `location.search.includes('sort=disabledAt') && location.search.includes('dir=asc')`)
 		if got, want := b.rowIDs("#users-table"), []string{people[1].id, people[3].id, people[2].id}; !slices.Equal(got, want) {
@@ -191,7 +191,6 @@ func TestAdminUsersBrowser(t *testing.T) {
 		if got := eval[string](b, `document.querySelector('#filters-active').textContent`); got != "1 on" {
 			t.Fatalf("the folded panel says %q, want \"1 on\"", got)
 		}
-		b.shot("users-disabled-390")
 		b.do("open the filters", chromedp.Click(chromedp.CSS("#more-filters summary")))
 		b.waitFor("the filters shown", `document.querySelector('#more-filters').open && document.querySelector('#disabled-filter').checkVisibility()`)
 	})

@@ -91,7 +91,7 @@ export function mount(main, ctx) {
 		const target = !e.target ? dash() : targetsUser(e.action) ? userLink(e.target, e.target) : raw(e.target, 'code');
 		return h('tr', { 'data-entry-id': e.id, 'data-audit-action': e.action },
 			h('td', { 'data-label': t('audit.when') }, when(e.at)),
-			h('td', { 'data-label': t('audit.action'), class: 'cell-action' }, h('span', { title: e.action }, actionName(e.action))),
+			h('td', { 'data-label': t('audit.action'), class: 'cell-action' }, actionName(e.action)),
 			h('td', { 'data-label': t('audit.actor'), class: 'cell-actor' }, actor),
 			h('td', { 'data-label': t('audit.target'), class: 'cell-target' }, target),
 			h('td', { 'data-label': t('user.ip') }, e.ip ? raw(e.ip) : dash()),
