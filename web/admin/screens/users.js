@@ -5,12 +5,20 @@ import { gql, session, ApiError } from '../lib/api.js';
 import { avatar, badge, dash, empty, errorBox, field, loading, nickname, pager, raw, statusBadge, titled, when } from '../lib/ui.js';
 import { t, tn } from '../lib/i18n.js';
 
+const FIELDS = `edges { node { id nickname avatarUrl phone createdAt lastLoginAt disabled erasesAt deletedAt } }
+		pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
 // The disabled list adds who, when and why; the others stay on the
 // server's fast path, which disabledBy would leave.
-const fields = (who) => `edges { node { id nickname avatarUrl phone createdAt lastLoginAt disabled erasesAt deletedAt${who ? ' disabledAt disabledReason disabledBy { username }' : ''} } }
+const WHO_FIELDS = `edges { node { id nickname avatarUrl phone createdAt lastLoginAt disabled erasesAt deletedAt disabledAt disabledReason disabledBy { username } } }
 		pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
-const page = (dir, who) => `query Users($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
-	users(${dir}: $n, ${dir === 'first' ? 'after' : 'before'}: $cursor, filter: $filter, orderBy: $orderBy) { ${fields(who)} } }`;
+const FORWARD = `query Users($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
+	users(first: $n, after: $cursor, filter: $filter, orderBy: $orderBy) { ${FIELDS} } }`;
+const BACKWARD = `query UsersBack($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
+	users(last: $n, before: $cursor, filter: $filter, orderBy: $orderBy) { ${FIELDS} } }`;
+const FORWARD_WHO = `query Users($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
+	users(first: $n, after: $cursor, filter: $filter, orderBy: $orderBy) { ${WHO_FIELDS} } }`;
+const BACKWARD_WHO = `query UsersBack($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
+	users(last: $n, before: $cursor, filter: $filter, orderBy: $orderBy) { ${WHO_FIELDS} } }`;
 const COUNT = `query UsersCount($filter: UserFilter) { users(first: 1, filter: $filter) { totalCount } }`;
 
 const SIZES = [10, 20, 50, 100];
@@ -234,7 +242,8 @@ export function mount(main, ctx) {
 		const vars = { n: view.size, cursor: (back ? view.before : view.after) || null, filter: filterOf(view), orderBy: { field: SORTS[view.sort], direction: view.dir.toUpperCase() } };
 		loadCount(vars.filter);
 		try {
-			const d = await gql(page(back ? 'last' : 'first', view.disabled === 'yes'), vars, { signal });
+			const who = view.disabled === 'yes';
+			const d = await gql(back ? (who ? BACKWARD_WHO : BACKWARD) : who ? FORWARD_WHO : FORWARD, vars, { signal });
 			const conn = d.users;
 			if (!conn.edges.length) {
 				const filtered = view.q || view.from || view.to || view.disabled || view.deletion;
