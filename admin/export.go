@@ -40,7 +40,8 @@ type ExportInput struct {
 	// Deletion and NeedsReview are UsersInput's.
 	Deletion    string
 	NeedsReview *bool
-	// Order is "CREATED_AT" or "LAST_LOGIN_AT"; Desc as on the page.
+	// Order is "CREATED_AT", "LAST_LOGIN_AT" or (disabled users only)
+	// "DISABLED_AT"; Desc as on the page.
 	Order string
 	Desc  bool
 	// FullPhones writes phone numbers whole instead of masked; the audit
@@ -87,8 +88,11 @@ func (s *Service) ExportUsers(ctx context.Context, c *Caller, in ExportInput, w 
 	if q.Order == "" {
 		q.Order = store.OrderCreatedAt
 	}
-	if q.Order != store.OrderCreatedAt && q.Order != store.OrderLastLoginAt {
-		return res, models.Errorf(models.CodeBadUserInput, "order must be CREATED_AT or LAST_LOGIN_AT")
+	if q.Order != store.OrderCreatedAt && q.Order != store.OrderLastLoginAt && q.Order != store.OrderDisabledAt {
+		return res, models.Errorf(models.CodeBadUserInput, "order must be CREATED_AT, LAST_LOGIN_AT or DISABLED_AT")
+	}
+	if err := checkOrder(q); err != nil {
+		return res, err
 	}
 	if len(q.Search) > maxSearchLen {
 		return res, models.Errorf(models.CodeBadUserInput, "search must be at most %d bytes", maxSearchLen)
@@ -187,12 +191,24 @@ func (s *Service) writeUsersCSV(ctx context.Context, q store.UserQuery, in Expor
 	row := make([]string, len(header))
 	// One more than the limit tells whether the file was cut short.
 	err := s.store.EachUserPage(ctx, q, s.exportMax+1, exportBatch, func(users []*models.User) error {
+		// Who disabled the page's disabled users: one statement for the
+		// page, none for a page without any (most).
+		var disabled []string
+		for _, u := range users {
+			if u.DisabledAt != nil {
+				disabled = append(disabled, u.ID)
+			}
+		}
+		by, err := s.store.DisabledByOf(ctx, disabled)
+		if err != nil {
+			return err
+		}
 		for _, u := range users {
 			if res.Rows == s.exportMax {
 				res.Truncated = true
 				return nil
 			}
-			exportRow(row, u, in, zone)
+			exportRow(row, u, by[u.ID], in, zone)
 			if err := cw.Write(row); err != nil {
 				return errors.Join(errExportWrite, err)
 			}
@@ -238,6 +254,7 @@ var exportColumns = []struct {
 	{"last_login_at", "最后登录时间", true},
 	{"disabled_at", "封禁时间", true},
 	{"disabled_reason", "封禁原因", false},
+	{"disabled_by", "封禁人", false},
 }
 
 // exportTimeLayout is a time as Excel and WPS read it into a date cell.
@@ -262,8 +279,9 @@ var genderNames = map[bool]map[models.Gender]string{
 	true:  {models.GenderUnknown: "未知", models.GenderMale: "男", models.GenderFemale: "女"},
 }
 
-// exportRow fills row with u's cells, in exportColumns' order.
-func exportRow(row []string, u *models.User, in ExportInput, zone *time.Location) {
+// exportRow fills row with u's cells, in exportColumns' order; by is the
+// admin who disabled u, nil for none.
+func exportRow(row []string, u *models.User, by *models.Admin, in ExportInput, zone *time.Location) {
 	str := func(p *string) string {
 		if p == nil {
 			return ""
@@ -287,6 +305,10 @@ func exportRow(row []string, u *models.User, in ExportInput, zone *time.Location
 	row[0], row[1], row[2], row[3] = u.ID, str(u.Nickname), phone, gender
 	row[4], row[5], row[6], row[7] = str(u.Country), str(u.Province), str(u.City), str(u.Language)
 	row[8], row[9], row[10], row[11] = when(&u.CreatedAt), when(u.LastLoginAt), when(u.DisabledAt), str(u.DisabledReason)
+	row[12] = ""
+	if by != nil {
+		row[12] = by.Username
+	}
 	for i, v := range row {
 		row[i] = cellSafe(v)
 	}

@@ -32,7 +32,8 @@ type UsersInput struct {
 	// NeedsReview keeps users whose nickname or avatar awaits an admin
 	// (true), or the others (false).
 	NeedsReview *bool
-	// Order is "CREATED_AT" or "LAST_LOGIN_AT"; empty is CREATED_AT.
+	// Order is "CREATED_AT", "LAST_LOGIN_AT" or (with Disabled true)
+	// "DISABLED_AT"; empty is CREATED_AT.
 	Order string
 	Desc  bool
 	// CountOnly skips the page, for a client that selected only the count.
@@ -47,7 +48,8 @@ type UsersInput struct {
 
 // Users returns a page of users by keyset pagination. Errors: BAD_USER_INPUT
 // for first outside 1..100, a cursor that does not decode (or belongs to
-// another order), an overlong search; INTERNAL.
+// another order), an overlong search, the DISABLED_AT order without the
+// filter disabled: true; INTERNAL.
 func (s *Service) Users(ctx context.Context, in UsersInput) (*models.Page[*models.User], error) {
 	q := store.UserQuery{
 		First: DefaultPageSize, Search: strings.TrimSpace(in.Search), CreatedAfter: in.CreatedAfter,
@@ -63,6 +65,9 @@ func (s *Service) Users(ctx context.Context, in UsersInput) (*models.Page[*model
 	}
 	if len(q.Search) > maxSearchLen {
 		return nil, models.Errorf(models.CodeBadUserInput, "search must be at most %d bytes", maxSearchLen)
+	}
+	if err := checkOrder(q); err != nil {
+		return nil, err
 	}
 	for _, c := range []struct {
 		arg  string
@@ -87,6 +92,15 @@ func (s *Service) Users(ctx context.Context, in UsersInput) (*models.Page[*model
 		return nil, internal(err)
 	}
 	return page, nil
+}
+
+// checkOrder refuses the DISABLED_AT order for a listing that is not of
+// disabled users only: other users have no disable date to sort by.
+func checkOrder(q store.UserQuery) error {
+	if q.Order == store.OrderDisabledAt && (q.Disabled == nil || !*q.Disabled) {
+		return models.Errorf(models.CodeBadUserInput, "the DISABLED_AT order lists disabled users only: filter by disabled: true")
+	}
+	return nil
 }
 
 // pageSize checks a connection's paging arguments: forward (first, after)

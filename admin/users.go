@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"wxlogin/models"
 	"wxlogin/store"
 )
 
-// maxReasonLen bounds the note an admin leaves when disabling a user.
+// maxReasonLen bounds, in characters, the note an admin leaves when
+// disabling or deleting a user.
 const maxReasonLen = 500
 
 // User returns the user with id, or nil when there is none.
@@ -27,18 +29,27 @@ func (s *Service) User(ctx context.Context, id string) (*models.User, error) {
 }
 
 // SetUserDisabled disables (ending all their sessions at once) or enables
-// a user, recording who did it in the audit log in the same transaction.
-// Errors: BAD_USER_INPUT for an unknown user or an overlong reason or one
-// models.TextProblem refuses, INTERNAL.
+// a user, recording who did it in the audit log in the same transaction
+// and, for a disable, on the user (who, when, why: User.disabledBy,
+// disabledAt, disabledReason). A disable needs a reason, 1 to maxReasonLen
+// characters once trimmed, which other operators read on the user's page:
+// the nickname's text rule (models.TextProblem), line breaks allowed. An
+// enable takes none and clears all three. Errors: BAD_USER_INPUT for an
+// unknown user or a missing, overlong or refused reason, INTERNAL.
 func (s *Service) SetUserDisabled(ctx context.Context, c *Caller, id string, disabled bool, reason, ip string) (*models.User, error) {
 	reason = strings.TrimSpace(reason)
-	if len(reason) > maxReasonLen {
-		return nil, models.Errorf(models.CodeBadUserInput, "the reason must be at most %d bytes", maxReasonLen)
-	}
-	// The dashboard shows it to other operators: the nickname's rule,
-	// with the textarea's line breaks.
-	if p := models.TextProblem(reason, true); p != "" {
-		return nil, models.Errorf(models.CodeBadUserInput, "the reason %s", p)
+	if disabled {
+		if reason == "" {
+			return nil, models.Errorf(models.CodeBadUserInput, "give the reason for disabling the user")
+		}
+		if utf8.RuneCountInString(reason) > maxReasonLen {
+			return nil, models.Errorf(models.CodeBadUserInput, "the reason must be at most %d characters", maxReasonLen)
+		}
+		if p := models.TextProblem(reason, true); p != "" {
+			return nil, models.Errorf(models.CodeBadUserInput, "the reason %s", p)
+		}
+	} else {
+		reason = ""
 	}
 	if !validID(id) {
 		return nil, models.Errorf(models.CodeBadUserInput, "no user has the id %q", id)
@@ -46,13 +57,11 @@ func (s *Service) SetUserDisabled(ctx context.Context, c *Caller, id string, dis
 	action, detail := "user.enable", map[string]any{}
 	if disabled {
 		action = "user.disable"
-		if reason != "" {
-			detail["reason"] = reason
-		}
+		detail["reason"] = reason
 	}
 	audit := &models.AuditEntry{ActorKind: "admin", ActorID: &c.Admin.ID, ActorName: &c.Admin.Username,
 		Action: action, Target: &id, IP: nonEmpty(ip), Detail: detail}
-	u, err := s.store.SetUserDisabled(ctx, id, disabled, reason, audit)
+	u, err := s.store.SetUserDisabled(ctx, id, disabled, reason, c.Admin.ID, audit)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, models.Errorf(models.CodeBadUserInput, "no user has the id %q", id)
 	} else if err != nil {
@@ -141,4 +150,14 @@ func (s *Service) LiveSessionsOf(ctx context.Context, userIDs []string) (map[str
 		out[sess.UserID] = append(out[sess.UserID], sess)
 	}
 	return out, nil
+}
+
+// DisabledByOf returns who disabled each of a page of users: the admin, by
+// user id; users enabled, or whose admin is gone, are absent.
+func (s *Service) DisabledByOf(ctx context.Context, userIDs []string) (map[string]*models.Admin, error) {
+	m, err := s.store.DisabledByOf(ctx, userIDs)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return m, nil
 }

@@ -360,7 +360,7 @@ func TestAdminBrowser(t *testing.T) {
 		b.waitFor("the user's page", `document.querySelector('#user-name')?.textContent === '(no nickname)' && !!document.querySelector('[data-action=disable]')`)
 		b.do("disable", chromedp.Click(chromedp.CSS("[data-action=disable]")))
 		b.waitFor("the dialog", `document.querySelector('dialog h2')?.textContent === 'Disable this user?'`)
-		b.do("confirm", chromedp.Click(chromedp.CSS("dialog [data-confirm]")))
+		b.do("confirm", chromedp.SendKeys(chromedp.CSS("dialog textarea"), "no nickname"), chromedp.Click(chromedp.CSS("dialog [data-confirm]")))
 		b.waitFor("the message", `document.querySelector('#user-msg')?.textContent === 'This user is disabled and signed out everywhere.'`)
 		b.do("enable", chromedp.Click(chromedp.CSS("[data-action=enable]")))
 		b.waitFor("the message", `document.querySelector('#user-msg')?.textContent === 'This user may log in again.'`)

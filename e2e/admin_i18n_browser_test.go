@@ -27,7 +27,7 @@ import (
 // of 李雷").
 const foreignText = `((mode, data) => {
 	const found = [];
-	const allowed = new Set(['wxlogin', 'OpenID', 'UnionID', 'AppID', 'ID', 'IP', 'UA', 'KB', 'JSON', 'JavaScript']);
+	const allowed = new Set(['wxlogin', 'OpenID', 'UnionID', 'AppID', 'ID', 'IP', 'UA', 'KB', 'JSON', 'CSV', 'JavaScript']);
 	const lang = document.documentElement.lang;
 	const skip = (el) => el.closest('script,style,noscript,[hidden],[translate=no]') || el.closest('[lang]').lang !== lang;
 	// Data on the page fills attributes too ("Avatar of 李雷", "通过：Lucy"): stripped from them.
@@ -178,7 +178,7 @@ func TestAdminBrowser_Chinese(t *testing.T) {
 		person(fmt.Sprintf("i18n-%d", i), n)
 	}
 	_, disabledID := person("i18n-disabled", "译测王小明")
-	must(cs.Do(t, adminTok, `mutation($id: ID!, $r: String) { disableUser(id: $id, reason: $r) { id } }`, map[string]any{"id": disabledID, "r": "发布广告"}))
+	must(cs.Do(t, adminTok, `mutation($id: ID!, $r: String!) { disableUser(id: $id, reason: $r) { id } }`, map[string]any{"id": disabledID, "r": "发布广告"}))
 	pendingTok, pendingID := person("i18n-pending", "译测赵敏")
 	must(cs.Do(t, pendingTok, `mutation { deleteAccount { erasesAt erased } }`, nil))
 	// A nickname and an avatar WeChat sent for review (the simulator: 待审, yellow).

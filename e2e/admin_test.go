@@ -256,7 +256,7 @@ func TestAdmin_DisableUserMidSession(t *testing.T) {
 	if live != 0 || audit != 1 {
 		t.Fatalf("%d live sessions, %d audit rows", live, audit)
 	}
-	if r := ts.Do(t, adm, `mutation { disableUser(id: "not-a-uuid") { id } }`, nil); r.Code() != "BAD_USER_INPUT" {
+	if r := ts.Do(t, adm, `mutation { disableUser(id: "not-a-uuid", reason: "junk") { id } }`, nil); r.Code() != "BAD_USER_INPUT" {
 		t.Fatalf("disableUser of junk = %s", r.Raw)
 	}
 	if r := ts.Do(t, adm, `mutation($id: ID!) { enableUser(id: $id) { disabled } }`, map[string]any{"id": victim.User.ID}); !strings.Contains(r.Raw, `"disabled":false`) {

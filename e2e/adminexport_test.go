@@ -119,7 +119,7 @@ func TestAdmin_ExportUsersCSV(t *testing.T) {
 	}
 	recs := parseCSV(t, body)
 	wantHeader := []string{"id", "nickname", "phone", "gender", "country", "province", "city", "language",
-		"created_at (UTC)", "last_login_at (UTC)", "disabled_at (UTC)", "disabled_reason"}
+		"created_at (UTC)", "last_login_at (UTC)", "disabled_at (UTC)", "disabled_reason", "disabled_by"}
 	if !slices.Equal(recs[0], wantHeader) {
 		t.Fatalf("header %q, want %q", recs[0], wantHeader)
 	}
@@ -141,7 +141,7 @@ func TestAdmin_ExportUsersCSV(t *testing.T) {
 	if r := byID[formula]; r[1] != "'=HYPERLINK(\"http://x\") "+mk {
 		t.Fatalf("formula nickname written as %q", r[1])
 	}
-	if r := byID[plain]; r[1] != "王小明 "+mk || r[10] == "" || r[11] != "'-spam" || r[6] != "Shenzhen" {
+	if r := byID[plain]; r[1] != "王小明 "+mk || r[10] == "" || r[11] != "'-spam" || r[12] != "csv-admin" || r[6] != "Shenzhen" {
 		t.Fatalf("plain row %q", r)
 	}
 	d := lastExportAudit(t, ts, "csv-admin")

@@ -99,7 +99,7 @@ func TestSessionCache_CrossInstanceRevocation(t *testing.T) {
 	p2 := a.MustLogin(t, map[string]any{"code": a.Code(t, "cache-disable")})
 	mustBeCached(t, b, p1.Token)
 	mustBeCached(t, b, p2.Token)
-	if _, err := a.Store().SetUserDisabled(ctx, p1.User.ID, true, "test", nil); err != nil {
+	if _, err := a.Store().SetUserDisabled(ctx, p1.User.ID, true, "test", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	d = apptest.WaitFor(t, "B to refuse a disabled user's tokens", revocationCeiling, func() bool {

@@ -116,8 +116,8 @@ func TestE2E_AlmostRightInput(t *testing.T) {
 		{"audit action NUL", adm, `query($v: String) { auditLog(filter: {action: $v}) { totalCount } }`, map[string]any{"v": marker + "\x00"}},
 		{"audit actorId urn:uuid", adm, `query($v: ID) { auditLog(filter: {actorId: $v}) { totalCount } }`, map[string]any{"v": "urn:uuid:" + uid}},
 		{"audit actorId braces", adm, `query($v: ID) { auditLog(filter: {actorId: $v}) { totalCount } }`, map[string]any{"v": "{" + uid + "}"}},
-		{"disable reason NUL", adm, `mutation($id: ID!, $r: String) { disableUser(id: $id, reason: $r) { id } }`, map[string]any{"id": victim.User.ID, "r": marker + "\x00"}},
-		{"disable reason U+202E", adm, `mutation($id: ID!, $r: String) { disableUser(id: $id, reason: $r) { id } }`, map[string]any{"id": victim.User.ID, "r": marker + "\u202e"}},
+		{"disable reason NUL", adm, `mutation($id: ID!, $r: String!) { disableUser(id: $id, reason: $r) { id } }`, map[string]any{"id": victim.User.ID, "r": marker + "\x00"}},
+		{"disable reason U+202E", adm, `mutation($id: ID!, $r: String!) { disableUser(id: $id, reason: $r) { id } }`, map[string]any{"id": victim.User.ID, "r": marker + "\u202e"}},
 		{"adminLogin username NUL", "", `mutation($u: String!) { adminLogin(username: $u, password: "correct horse battery") { token } }`, map[string]any{"u": marker + "\x00"}},
 		{"nickname U+034F", p.Token, `mutation($n: String) { updateProfile(input: {nickname: $n}) { id } }`, map[string]any{"n": "\u034f"}},
 		{"nickname U+17B4 U+17B5", p.Token, `mutation($n: String) { updateProfile(input: {nickname: $n}) { id } }`, map[string]any{"n": "\u17b4\u17b5"}},
@@ -139,7 +139,7 @@ func TestE2E_AlmostRightInput(t *testing.T) {
 			t.Errorf("nickname %q: %s", nick, out.Raw)
 		}
 	}
-	if out := ts.Do(t, adm, `mutation($id: ID!, $r: String) { disableUser(id: $id, reason: $r) { id } }`,
+	if out := ts.Do(t, adm, `mutation($id: ID!, $r: String!) { disableUser(id: $id, reason: $r) { id } }`,
 		map[string]any{"id": victim.User.ID, "r": "多次违规\n(spam)"}); len(out.Errors) > 0 {
 		t.Errorf("a plain reason: %s", out.Raw)
 	}

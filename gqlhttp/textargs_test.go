@@ -25,7 +25,7 @@ func TestUnstorableStrings(t *testing.T) {
 		"search variable":  {`query($s: String) { users(filter: {search: $s}) { totalCount } }`, map[string]any{"s": nul}},
 		"filter variable":  {`query($f: AuditFilter) { auditLog(filter: $f) { totalCount } }`, map[string]any{"f": map[string]any{"target": nul}}},
 		"action variable":  {`query($f: AuditFilter) { auditLog(filter: $f) { totalCount } }`, map[string]any{"f": map[string]any{"action": nul}}},
-		"reason variable":  {`mutation($r: String) { disableUser(id: "0193a5e2-7c1d-7b3e-9f00-5c2a8d41e6b7", reason: $r) { id } }`, map[string]any{"r": nul}},
+		"reason variable":  {`mutation($r: String!) { disableUser(id: "0193a5e2-7c1d-7b3e-9f00-5c2a8d41e6b7", reason: $r) { id } }`, map[string]any{"r": nul}},
 		"username":         {`mutation($u: String!) { adminLogin(username: $u, password: "p") { token } }`, map[string]any{"u": nul}},
 		"unused variable":  {`{ me { id } }`, map[string]any{"x": []any{"a", nul}}},
 		"search literal":   {`{ users(filter: {search: "` + marker + `\u0000"}) { totalCount } }`, nil},

@@ -143,7 +143,7 @@ type ComplexityRoot struct {
 		DeleteUser           func(childComplexity int, id string, reason string) int
 		DisableAdmin         func(childComplexity int, id string) int
 		DisableTotp          func(childComplexity int, code string) int
-		DisableUser          func(childComplexity int, id string, reason *string) int
+		DisableUser          func(childComplexity int, id string, reason string) int
 		EnableAdmin          func(childComplexity int, id string) int
 		EnableUser           func(childComplexity int, id string) int
 		EndAdminSessions     func(childComplexity int, id string) int
@@ -233,6 +233,7 @@ type ComplexityRoot struct {
 		DeletionRequestedAt func(childComplexity int) int
 		Disabled            func(childComplexity int) int
 		DisabledAt          func(childComplexity int) int
+		DisabledBy          func(childComplexity int) int
 		DisabledReason      func(childComplexity int) int
 		ErasesAt            func(childComplexity int) int
 		Gender              func(childComplexity int) int
@@ -286,7 +287,7 @@ type MutationResolver interface {
 	ResetAdminPassword(ctx context.Context, id string, password *string) (*gqlmodel.AdminPasswordPayload, error)
 	EndAdminSessions(ctx context.Context, id string) (int, error)
 	ChangeMyPassword(ctx context.Context, current string, new string) (*models.Admin, error)
-	DisableUser(ctx context.Context, id string, reason *string) (*models.User, error)
+	DisableUser(ctx context.Context, id string, reason string) (*models.User, error)
 	DeleteUser(ctx context.Context, id string, reason string) (*models.User, error)
 	EnableUser(ctx context.Context, id string) (*models.User, error)
 	RevokeSession(ctx context.Context, id string) (bool, error)
@@ -320,6 +321,7 @@ type StatsResolver interface {
 type UserResolver interface {
 	AvatarURL(ctx context.Context, obj *models.User) (*string, error)
 
+	DisabledBy(ctx context.Context, obj *models.User) (*models.Admin, error)
 	Identities(ctx context.Context, obj *models.User) ([]*models.Identity, error)
 	Sessions(ctx context.Context, obj *models.User) ([]*models.Session, error)
 	PolicyVersion(ctx context.Context, obj *models.User) (*string, error)
@@ -790,7 +792,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.DisableUser(childComplexity, args["id"].(string), args["reason"].(*string)), true
+		return e.ComplexityRoot.Mutation.DisableUser(childComplexity, args["id"].(string), args["reason"].(string)), true
 	case "Mutation.enableAdmin":
 		if e.ComplexityRoot.Mutation.EnableAdmin == nil {
 			break
@@ -1300,6 +1302,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.DisabledAt(childComplexity), true
+	case "User.disabledBy":
+		if e.ComplexityRoot.User.DisabledBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.DisabledBy(childComplexity), true
 	case "User.disabledReason":
 		if e.ComplexityRoot.User.DisabledReason == nil {
 			break
@@ -1819,10 +1827,16 @@ type Mutation {
   session of theirs revoked, so their tokens are UNAUTHENTICATED at once on
   the server instance that answered, and on every other instance within 1 s
   of the answer at worst (usually milliseconds); their next login is
-  USER_DISABLED. Written to the audit log.
-  ADMIN only.
+  USER_DISABLED. Written to the audit log, and on the user: who
+  (disabledBy), when (disabledAt), why (disabledReason).
+
+  ` + "`" + `reason` + "`" + ` is required: 1–500 characters once trimmed, which other
+  operators read (the nickname's text rule, line breaks allowed);
+  BAD_USER_INPUT when blank, longer or refused, or for an unknown id.
+  Disabling a disabled user keeps disabledAt and records the new reason
+  and admin. ADMIN only.
   """
-  disableUser(id: ID!, reason: String): User! @hasRole(role: ADMIN)
+  disableUser(id: ID!, reason: String!): User! @hasRole(role: ADMIN)
 
   """
   Erase a user at once (ADMIN only); ` + "`" + `reason` + "`" + ` (1–500 characters) is required
@@ -1831,7 +1845,11 @@ type Mutation {
   """
   deleteUser(id: ID!, reason: String!): User! @hasRole(role: ADMIN)
 
-  "Let a disabled user log in again (their old sessions stay revoked). ADMIN only."
+  """
+  Let a disabled user log in again (their old sessions stay revoked);
+  disabledAt, disabledBy and disabledReason become null (the audit log
+  keeps them). ADMIN only.
+  """
   enableUser(id: ID!): User! @hasRole(role: ADMIN)
 
   "End one user session; BAD_USER_INPUT when no live session has that id. ADMIN only."
@@ -2024,10 +2042,16 @@ type User {
   lastLoginAt: Time
   "Whether an operator disabled this user. Admins only: FORBIDDEN for users."
   disabled: Boolean! @hasRole(role: VIEWER)
-  "Admins only."
+  "When the user was disabled; null when enabled. Admins only."
   disabledAt: Time @hasRole(role: VIEWER)
-  "The operator's note. Admins only."
+  "Why: the reason the disabling admin gave. Admins only."
   disabledReason: String @hasRole(role: VIEWER)
+  """
+  Who disabled the user: null when enabled, and for a disable whose
+  admin account no longer exists or that no admin made (the audit log
+  keeps the actor's name). Admins only.
+  """
+  disabledBy: Admin @hasRole(role: VIEWER)
   "How the user signs in: one identity per mini program. Admins only."
   identities: [Identity!]! @hasRole(role: VIEWER)
   "The user's live sessions, newest first. Admins only."
@@ -2275,6 +2299,11 @@ enum UserOrderField {
   CREATED_AT
   "Users who never logged in come last in DESC, first in ASC."
   LAST_LOGIN_AT
+  """
+  When the user was disabled: only with ` + "`" + `filter: { disabled: true }` + "`" + `
+  (BAD_USER_INPUT otherwise), since other users have no such date.
+  """
+  DISABLED_AT
 }
 
 enum OrderDirection {
@@ -2662,6 +2691,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_disabledAt(ctx, field)
 	case "disabledReason":
 		return ec.fieldContext_User_disabledReason(ctx, field)
+	case "disabledBy":
+		return ec.fieldContext_User_disabledBy(ctx, field)
 	case "identities":
 		return ec.fieldContext_User_identities(ctx, field)
 	case "sessions":
@@ -3034,8 +3065,8 @@ func (ec *executionContext) field_Mutation_disableUser_args(ctx context.Context,
 	}
 	args["id"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5640,7 +5671,7 @@ func (ec *executionContext) _Mutation_disableUser(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().DisableUser(ctx, fc.Args["id"].(string), fc.Args["reason"].(*string))
+			return ec.Resolvers.Mutation().DisableUser(ctx, fc.Args["id"].(string), fc.Args["reason"].(string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -7893,6 +7924,56 @@ func (ec *executionContext) _User_disabledReason(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_User_disabledReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, "String")
+}
+
+func (ec *executionContext) _User_disabledBy(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_disabledBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().DisabledBy(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *models.Admin
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.Admin
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, obj, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Admin) graphql.Marshaler {
+			return ec.marshalOAdmin2ᚖwxloginᚋmodelsᚐAdmin(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_disabledBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Admin(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _User_identities(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
@@ -11232,6 +11313,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "disabledBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_disabledBy(ctx, field, obj)
+				})
 		case "identities":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,

@@ -19,6 +19,8 @@ type loaders struct {
 	sessions   *dataloadgen.Loader[string, []*models.Session]
 	// moderation loads user_moderation rows, nil for a user without one.
 	moderation *dataloadgen.Loader[string, *models.Moderation]
+	// disabledBy loads the admin who disabled each user, nil for none.
+	disabledBy *dataloadgen.Loader[string, *models.Admin]
 }
 
 type loadersKey struct{}
@@ -69,6 +71,14 @@ func loadersFrom(ctx context.Context) *loaders {
 			moderation: dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]*models.Moderation, []error) {
 				m, err := ll.adm.Moderations(ctx, keys)
 				out, errs := make([]*models.Moderation, len(keys)), make([]error, len(keys))
+				for i, k := range keys {
+					out[i], errs[i] = m[k], err
+				}
+				return out, errs
+			}, dataloadgen.WithWait(time.Millisecond)),
+			disabledBy: dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]*models.Admin, []error) {
+				m, err := ll.adm.DisabledByOf(ctx, keys)
+				out, errs := make([]*models.Admin, len(keys)), make([]error, len(keys))
 				for i, k := range keys {
 					out[i], errs[i] = m[k], err
 				}

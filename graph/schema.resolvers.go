@@ -224,12 +224,12 @@ func (r *mutationResolver) ChangeMyPassword(ctx context.Context, current string,
 }
 
 // DisableUser is the resolver for the disableUser field.
-func (r *mutationResolver) DisableUser(ctx context.Context, id string, reason *string) (*models.User, error) {
+func (r *mutationResolver) DisableUser(ctx context.Context, id string, reason string) (*models.User, error) {
 	c, err := r.Resolver.Admin.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return r.Resolver.Admin.SetUserDisabled(ctx, c, id, true, deref(reason), clientFrom(ctx).IP)
+	return r.Resolver.Admin.SetUserDisabled(ctx, c, id, true, reason, clientFrom(ctx).IP)
 }
 
 // DeleteUser is the resolver for the deleteUser field.
@@ -450,6 +450,14 @@ func (r *statsResolver) DeletedUsers(ctx context.Context, obj *gqlmodel.Stats) (
 // AvatarURL is the resolver for the avatarUrl field.
 func (r *userResolver) AvatarURL(ctx context.Context, obj *models.User) (*string, error) {
 	return profile.AvatarURL(obj.AvatarURL, r.PublicURL), nil
+}
+
+// DisabledBy is the resolver for the disabledBy field.
+func (r *userResolver) DisabledBy(ctx context.Context, obj *models.User) (*models.Admin, error) {
+	if obj.DisabledAt == nil {
+		return nil, nil // enabled: nothing to look up
+	}
+	return loadersFrom(ctx).disabledBy.Load(ctx, obj.ID)
 }
 
 // Identities is the resolver for the identities field.

@@ -26,10 +26,17 @@ type User struct {
 	PhoneCountryCode *string    `bun:"phone_country_code"`
 	DisabledAt       *time.Time `bun:"disabled_at"`
 	// DisabledReason is the operator's note, for admins only.
-	DisabledReason *string    `bun:"disabled_reason"`
-	CreatedAt      time.Time  `bun:"created_at,nullzero,notnull,default:current_timestamp"`
-	UpdatedAt      time.Time  `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
-	LastLoginAt    *time.Time `bun:"last_login_at"`
+	DisabledReason *string `bun:"disabled_reason"`
+	// DisabledByID is the id of the admin whose disable is in force (nil
+	// when enabled, when that admin's row is gone, or when no admin did
+	// it). Scan-only: statements that return every column (RETURNING *)
+	// fill it, the model's own selects and the login paths' hand-written
+	// column lists do not, so read it through Store.DisabledByOf; it is
+	// here so that those RETURNING * statements can scan the column.
+	DisabledByID *string    `bun:"disabled_by,scanonly"`
+	CreatedAt    time.Time  `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	UpdatedAt    time.Time  `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
+	LastLoginAt  *time.Time `bun:"last_login_at"`
 	// DeletionRequestedAt is when the user asked to delete the account
 	// (deleteAccount); with ErasesAt, set while the deletion is pending and
 	// cleared by a login that cancels it.

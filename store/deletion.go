@@ -440,7 +440,7 @@ func eraseLocked(ctx context.Context, tx bun.Tx, users []*models.User, audit *mo
 	var tombs []*models.User
 	if err := tx.NewUpdate().Model(&tombs).
 		Set("nickname = NULL, avatar_url = NULL, gender = NULL, language = NULL, city = NULL, province = NULL, country = NULL").
-		Set("phone = NULL, phone_country_code = NULL, disabled_at = NULL, disabled_reason = NULL, last_login_at = NULL").
+		Set("phone = NULL, phone_country_code = NULL, disabled_at = NULL, disabled_reason = NULL, disabled_by = NULL, last_login_at = NULL").
 		Set("deletion_requested_at = NULL, erase_at = NULL, deleted_at = now(), updated_at = now()").
 		Where("u.id IN (?) AND u.deleted_at IS NULL", bun.List(ids)).Returning("*").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("erasing users: %w", err)

@@ -69,7 +69,7 @@ func TestStore_NoWriteIntoTombstone(t *testing.T) {
 	if _, err := st.AcceptPolicy(ctx, id, &models.Consent{Version: "v1", IP: &ip}, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("AcceptPolicy of a tombstone: err = %v, want ErrNotFound", err)
 	}
-	if _, err := st.SetUserDisabled(ctx, id, true, "spam from 13700001111", nil); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.SetUserDisabled(ctx, id, true, "spam from 13700001111", "", nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("SetUserDisabled of a tombstone: err = %v, want ErrNotFound", err)
 	}
 	if n := count(t, st, `SELECT count(*) FROM users WHERE id = ? AND num_nonnulls(nickname, phone, disabled_at, disabled_reason) > 0`, id); n != 0 {
@@ -144,7 +144,7 @@ func TestStore_EraseKeepsAdminIPs(t *testing.T) {
 	}
 	adminName := "ops"
 	adminID := store.NewID()
-	if _, err := st.SetUserDisabled(ctx, id, true, "spam", &models.AuditEntry{ActorKind: "admin", ActorID: &adminID, ActorName: &adminName,
+	if _, err := st.SetUserDisabled(ctx, id, true, "spam", "", &models.AuditEntry{ActorKind: "admin", ActorID: &adminID, ActorName: &adminName,
 		Action: "user.disable", Target: &id, IP: &adminIP}); err != nil {
 		t.Fatal(err)
 	}

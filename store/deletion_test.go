@@ -112,7 +112,7 @@ func TestStore_LoginCancelsDeletion(t *testing.T) {
 		openid := uniqueOpenID(t)
 		id := mustLogin(t, st, store.LoginParams{OpenID: openid}).User.ID
 		requestDeletion(t, st, id, time.Hour)
-		if _, err := st.SetUserDisabled(ctx, id, true, "spam", nil); err != nil {
+		if _, err := st.SetUserDisabled(ctx, id, true, "spam", "", nil); err != nil {
 			t.Fatal(err)
 		}
 		_, err := st.Login(ctx, store.LoginParams{Provider: models.ProviderWechatMiniProgram, AppID: "wxapp1", OpenID: openid, Session: newSession()})

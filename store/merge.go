@@ -61,7 +61,8 @@ func mergeUsers(ctx context.Context, tx bun.Tx, ids []string, appID string, ip *
 		return "", nil, fmt.Errorf("merging users: locking identities: %w", err)
 	}
 	var users []*models.User
-	err = tx.NewSelect().Model(&users).Where("u.id IN (?)", bun.List(order)).OrderExpr("u.id").For("UPDATE").Scan(ctx)
+	// u.*: disabled_by too (a scan-only field), which combineUser moves.
+	err = tx.NewSelect().Model(&users).ColumnExpr("u.*").Where("u.id IN (?)", bun.List(order)).OrderExpr("u.id").For("UPDATE").Scan(ctx)
 	if err != nil {
 		return "", nil, fmt.Errorf("merging users: locking users: %w", err)
 	}
@@ -159,6 +160,7 @@ func mergeUsers(ctx context.Context, tx bun.Tx, ids []string, appID string, ip *
 		Column("nickname", "avatar_url", "gender", "language", "city", "province", "country",
 			"phone", "phone_country_code", "disabled_at", "disabled_reason", "last_login_at",
 			"deletion_requested_at", "erase_at").
+		Set("disabled_by = ?", into.DisabledByID).
 		Set("updated_at = now()").Returning("*").Exec(ctx)
 	if err != nil {
 		return "", nil, fmt.Errorf("merging users: updating survivor: %w", err)
@@ -190,7 +192,7 @@ func combineUser(into, u *models.User) {
 		into.DeletionRequestedAt, into.ErasesAt = u.DeletionRequestedAt, u.ErasesAt
 	}
 	if u.DisabledAt != nil && (into.DisabledAt == nil || u.DisabledAt.Before(*into.DisabledAt)) {
-		into.DisabledAt, into.DisabledReason = u.DisabledAt, u.DisabledReason
+		into.DisabledAt, into.DisabledReason, into.DisabledByID = u.DisabledAt, u.DisabledReason, u.DisabledByID
 	}
 }
 

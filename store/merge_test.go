@@ -155,7 +155,7 @@ func TestStore_Login_MergesUsersLinkedByUnionID(t *testing.T) {
 		// The older user is disabled: the person stays disabled. The merge
 		// is kept, the login refused, the other user's live sessions end.
 		p := newSplitPerson(t, st, nil, nil)
-		if _, err := st.SetUserDisabled(ctx, p.userA, true, "fraud", nil); err != nil {
+		if _, err := st.SetUserDisabled(ctx, p.userA, true, "fraud", "", nil); err != nil {
 			t.Fatal(err)
 		}
 		identLogin := func() (at time.Time) {
@@ -182,7 +182,8 @@ func TestStore_Login_MergesUsersLinkedByUnionID(t *testing.T) {
 
 	t.Run("DisabledMergedAway", func(t *testing.T) {
 		p := newSplitPerson(t, st, nil, nil)
-		if _, err := st.SetUserDisabled(ctx, p.userB, true, "spam", nil); err != nil {
+		ops := newAdmin(t, st, "merge-ops", models.RoleAdmin)
+		if _, err := st.SetUserDisabled(ctx, p.userB, true, "spam", ops.ID, nil); err != nil {
 			t.Fatal(err)
 		}
 		p.login(t, st, p.appA, true) // user A is fine so far
@@ -195,6 +196,10 @@ func TestStore_Login_MergesUsersLinkedByUnionID(t *testing.T) {
 			t.Fatalf("merging login: err = %v, want ErrUserDisabled", err)
 		}
 		assertMergedDisabled(t, st, p, "spam")
+		// Who disabled the merged-away user comes with why.
+		if by, err := st.DisabledByOf(ctx, []string{p.userA}); err != nil || by[p.userA] == nil || by[p.userA].ID != ops.ID {
+			t.Fatalf("the survivor disabled by %v (%v), want %s", by, err, ops.Username)
+		}
 		if detail := mergeAudit(t, st, p.userA).Detail; detail["fromDisabled"] != true || detail["sessionsRevoked"] != float64(3) {
 			t.Fatalf("audit detail = %v: want fromDisabled and user A's 3 live sessions revoked", detail)
 		}
@@ -353,7 +358,7 @@ func TestStore_MergeCoversEveryUserColumn(t *testing.T) {
 		Where("table_schema = current_schema() AND table_name = 'users'").Order("column_name").Scan(ctx, &cols); err != nil {
 		t.Fatal(err)
 	}
-	handled := []string{"avatar_url", "city", "country", "created_at", "deleted_at", "deletion_requested_at", "disabled_at",
+	handled := []string{"avatar_url", "city", "country", "created_at", "deleted_at", "deletion_requested_at", "disabled_at", "disabled_by",
 		"disabled_reason", "erase_at", "gender", "id", "language", "last_login_at", "nickname", "phone", "phone_country_code",
 		"province", "updated_at"}
 	if !slices.Equal(cols, handled) {

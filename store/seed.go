@@ -193,9 +193,9 @@ func (s *Store) SeedWith(ctx context.Context, o SeedOptions) error {
 		row        func(w *bufio.Writer, u *seedUser) int
 	}
 	tables := []table{
-		{"users", "COPY users (id, nickname, gender, city, province, country, phone, phone_country_code, created_at, updated_at, last_login_at, disabled_at, disabled_reason) FROM STDIN",
+		{"users", "COPY users (id, nickname, gender, city, province, country, phone, phone_country_code, created_at, updated_at, last_login_at, disabled_at, disabled_reason, disabled_by) FROM STDIN",
 			func(w *bufio.Writer, u *seedUser) int {
-				city, province, country, cc, disabled := `\N`, `\N`, `\N`, `\N`, `\N`
+				city, province, country, cc, disabled, by := `\N`, `\N`, `\N`, `\N`, `\N`, `\N`
 				if u.city >= 0 {
 					city, province, country = seedCities[u.city].city, seedCities[u.city].province, "中国"
 				}
@@ -203,10 +203,10 @@ func (s *Store) SeedWith(ctx context.Context, o SeedOptions) error {
 					cc = "86"
 				}
 				if !u.disabled.IsZero() {
-					disabled = ts(u.disabled)
+					disabled, by = ts(u.disabled), adm.ID
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.id, u.nickname, u.gender, city, province, country,
-					null(u.phone), cc, ts(u.created), ts(u.updated), ts(u.last), disabled, null(u.reason))
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.id, u.nickname, u.gender, city, province, country,
+					null(u.phone), cc, ts(u.created), ts(u.updated), ts(u.last), disabled, null(u.reason), by)
 				return 1
 			}},
 		{"identities", "COPY identities (id, user_id, provider, appid, openid, unionid, created_at, updated_at, last_login_at) FROM STDIN",

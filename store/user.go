@@ -23,20 +23,25 @@ func (s *Store) UserByID(ctx context.Context, id string) (*models.User, error) {
 	return u, nil
 }
 
-// SetUserDisabled disables (with reason) or enables the user with id, and
-// writes audit, in one transaction. Disabling also revokes every live
-// session of the user, so no token of theirs works on the next request
-// (the session lookup checks disabled_at too, but a revoked session stays
-// revoked if the user is enabled again). ErrNotFound when there is no such
-// user.
-func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, reason string, audit *models.AuditEntry) (*models.User, error) {
+// SetUserDisabled disables (with reason, by the admin adminID) or enables
+// the user with id, and writes audit, in one transaction: the user's
+// disabled_at, disabled_reason and disabled_by (when, why, who) change
+// with the audit row that tells the same, or not at all. Disabling a
+// disabled user keeps when it began and records the new reason and admin.
+// Enabling clears all three. Disabling also revokes every live session of
+// the user, so no token of theirs works on the next request (the session
+// lookup checks disabled_at too, but a revoked session stays revoked if
+// the user is enabled again). adminID "" records no admin (a disable no
+// admin made). ErrNotFound when there is no such user.
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, reason, adminID string, audit *models.AuditEntry) (*models.User, error) {
 	u := &models.User{ID: id}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		q := tx.NewUpdate().Model(u).WherePK().Where("deleted_at IS NULL").Set("updated_at = now()").Returning("*")
 		if disabled {
-			q = q.Set("disabled_at = COALESCE(disabled_at, now())").Set("disabled_reason = ?", nullable(reason))
+			q = q.Set("disabled_at = COALESCE(disabled_at, now())").Set("disabled_reason = ?", nullable(reason)).
+				Set("disabled_by = ?::uuid", nullable(adminID))
 		} else {
-			q = q.Set("disabled_at = NULL").Set("disabled_reason = NULL")
+			q = q.Set("disabled_at = NULL").Set("disabled_reason = NULL").Set("disabled_by = NULL")
 		}
 		res, err := q.Exec(ctx)
 		if err != nil {
@@ -144,6 +149,34 @@ func (s *Store) LiveSessionsOfUsers(ctx context.Context, ids []string) ([]*model
 		OrderExpr("s.created_at DESC, s.id DESC").Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: sessions of users: %w", err)
+	}
+	return out, nil
+}
+
+// DisabledByOf returns, for each of userIDs that is disabled by an admin
+// whose row exists, that admin: who disabled the users of a page, in one
+// statement. Users enabled, unknown or disabled by no admin are absent.
+func (s *Store) DisabledByOf(ctx context.Context, userIDs []string) (map[string]*models.Admin, error) {
+	out := make(map[string]*models.Admin, len(userIDs))
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	// Named columns, not a.*: the password hash (and whatever else admins
+	// gain) stays in the database.
+	var rows []struct {
+		UserID   string      `bun:"user_id"`
+		ID       string      `bun:"id"`
+		Username string      `bun:"username"`
+		Role     models.Role `bun:"role"`
+	}
+	err := s.db.NewSelect().TableExpr("users AS u").Join("JOIN admins AS a ON a.id = u.disabled_by").
+		ColumnExpr("u.id AS user_id, a.id, a.username, a.role").
+		Where("u.id IN (?) AND u.disabled_at IS NOT NULL", bun.List(userIDs)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: finding who disabled users: %w", err)
+	}
+	for _, r := range rows {
+		out[r.UserID] = &models.Admin{ID: r.ID, Username: r.Username, Role: r.Role}
 	}
 	return out, nil
 }

@@ -31,6 +31,9 @@ func (s *Store) EachUserPage(ctx context.Context, q UserQuery, limit, batch int,
 	if !ok {
 		return fmt.Errorf("store: exporting users: unknown order %q", q.Order)
 	}
+	if err := q.checkOrder(); err != nil {
+		return err
+	}
 	if batch < 1 {
 		return fmt.Errorf("store: exporting users: batch %d", batch)
 	}
@@ -67,10 +70,7 @@ func (s *Store) EachUserPage(ctx context.Context, q UserQuery, limit, batch int,
 			return nil
 		}
 		last := users[len(users)-1]
-		after = &Cursor{ID: last.ID, Key: last.LastLoginAt}
-		if q.Order == OrderCreatedAt {
-			after.Key = &last.CreatedAt
-		}
+		after = &Cursor{ID: last.ID, Key: q.Order.keyOf(last)}
 	}
 	return nil
 }

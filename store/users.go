@@ -29,7 +29,15 @@ const (
 	// OrderLastLoginAt sorts a user who never logged in as if at -infinity:
 	// first ascending, last descending.
 	OrderLastLoginAt UserOrder = "LAST_LOGIN_AT"
+	// OrderDisabledAt sorts disabled users by when they were disabled. It
+	// is only for a query of disabled users (Disabled true), whose keys
+	// are never NULL and whose rows users_disabled_at_idx holds.
+	OrderDisabledAt UserOrder = "DISABLED_AT"
 )
+
+// ErrOrderNeedsDisabled refuses OrderDisabledAt for a query that is not
+// of disabled users only.
+var ErrOrderNeedsDisabled = errors.New("store: the DISABLED_AT order is for disabled users only")
 
 // keyExpr is the SQL the order sorts and compares by. It must stay exactly
 // the expression of the migration's index, or the planner cannot use it.
@@ -39,8 +47,33 @@ func (o UserOrder) keyExpr() (string, bool) {
 		return "u.created_at", true
 	case OrderLastLoginAt:
 		return "COALESCE(u.last_login_at, '-infinity'::timestamptz)", true
+	case OrderDisabledAt:
+		return "u.disabled_at", true
 	}
 	return "", false
+}
+
+// keyOf is u's sort key in the order, as a cursor holds it.
+func (o UserOrder) keyOf(u *models.User) *time.Time {
+	switch o {
+	case OrderLastLoginAt:
+		return u.LastLoginAt
+	case OrderDisabledAt:
+		return u.DisabledAt
+	}
+	return &u.CreatedAt
+}
+
+// nullable reports whether the order's key can be NULL, which a cursor
+// then holds as a missing key.
+func (o UserOrder) nullable() bool { return o == OrderLastLoginAt }
+
+// checkOrder refuses an order q cannot be listed in.
+func (q UserQuery) checkOrder() error {
+	if q.Order == OrderDisabledAt && (q.Disabled == nil || !*q.Disabled) {
+		return ErrOrderNeedsDisabled
+	}
+	return nil
 }
 
 // UserQuery selects a page of users.
@@ -208,7 +241,7 @@ func DecodeCursor(s string) (*Cursor, error) {
 			return nil, ErrBadCursor
 		}
 		c.Key = &k
-	} else if j.O == OrderCreatedAt {
+	} else if !j.O.nullable() {
 		return nil, ErrBadCursor
 	}
 	// The JSON decoder takes other spellings of the same object (field
@@ -239,6 +272,9 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*models.Page[*model
 	if !ok {
 		return nil, fmt.Errorf("store: listing users: unknown order %q", q.Order)
 	}
+	if err := q.checkOrder(); err != nil {
+		return nil, err
+	}
 	if q.First < 1 || q.First > 100 {
 		return nil, fmt.Errorf("store: listing users: first %d is not within 1..100", q.First)
 	}
@@ -268,7 +304,7 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*models.Page[*model
 	if q.Backward {
 		c = q.Before
 	}
-	if c != nil && c.Key == nil && q.Order == OrderCreatedAt {
+	if c != nil && c.Key == nil && !q.Order.nullable() {
 		return nil, ErrBadCursor
 	}
 	users, plain, err := s.listPlain(ctx, q, dir, cmp, c)
@@ -306,11 +342,7 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (*models.Page[*model
 	p.Items = users
 	p.Cursors = make([]string, len(users))
 	for i, u := range users {
-		c := Cursor{Order: q.Order, Desc: q.Desc, ID: u.ID, Key: u.LastLoginAt}
-		if q.Order == OrderCreatedAt {
-			c.Key = &u.CreatedAt
-		}
-		p.Cursors[i] = c.Encode()
+		p.Cursors[i] = Cursor{Order: q.Order, Desc: q.Desc, ID: u.ID, Key: q.Order.keyOf(u)}.Encode()
 	}
 
 	if q.WithTotal {

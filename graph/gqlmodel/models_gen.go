@@ -365,16 +365,20 @@ const (
 	UserOrderFieldCreatedAt UserOrderField = "CREATED_AT"
 	// Users who never logged in come last in DESC, first in ASC.
 	UserOrderFieldLastLoginAt UserOrderField = "LAST_LOGIN_AT"
+	// When the user was disabled: only with `filter: { disabled: true }`
+	// (BAD_USER_INPUT otherwise), since other users have no such date.
+	UserOrderFieldDisabledAt UserOrderField = "DISABLED_AT"
 )
 
 var AllUserOrderField = []UserOrderField{
 	UserOrderFieldCreatedAt,
 	UserOrderFieldLastLoginAt,
+	UserOrderFieldDisabledAt,
 }
 
 func (e UserOrderField) IsValid() bool {
 	switch e {
-	case UserOrderFieldCreatedAt, UserOrderFieldLastLoginAt:
+	case UserOrderFieldCreatedAt, UserOrderFieldLastLoginAt, UserOrderFieldDisabledAt:
 		return true
 	}
 	return false

@@ -12,12 +12,12 @@ import { actionName, actorKind } from './audit.js';
 
 const USER = `query User($id: ID!, $target: String) {
 	user(id: $id) { id nickname avatarUrl gender city province country language phone createdAt lastLoginAt
-		disabled disabledAt disabledReason deletionRequestedAt erasesAt deletedAt
+		disabled disabledAt disabledReason disabledBy { username } deletionRequestedAt erasesAt deletedAt
 		moderation { nickname nicknameLabel avatar avatarLabel }
 		identities { appId openId unionId createdAt lastLoginAt }
 		sessions { id createdAt lastSeenAt expiresAt ip userAgent } }
 	auditLog(first: 8, filter: {target: $target}) { edges { node { id at action actor { kind id name } } } } }`;
-const DISABLE = `mutation Disable($id: ID!, $reason: String) { disableUser(id: $id, reason: $reason) { id } }`;
+const DISABLE = `mutation Disable($id: ID!, $reason: String!) { disableUser(id: $id, reason: $reason) { id } }`;
 const ENABLE = `mutation Enable($id: ID!) { enableUser(id: $id) { id } }`;
 const REVOKE = `mutation Revoke($id: ID!) { revokeSession(id: $id) }`;
 const REVOKE_ALL = `mutation RevokeAll($id: ID!) { revokeUserSessions(userId: $id) }`;
@@ -73,8 +73,8 @@ export function mount(main, ctx) {
 				actions.push(h('button', { type: 'button', class: 'btn btn-danger', 'data-action': 'disable', onClick: () => confirmDialog({
 					title: say('user.disableTitle'),
 					text: t('user.disableText'),
-					reasonLabel: t('user.reason'), confirmLabel: t('user.disableConfirm'), danger: true,
-					onConfirm: (reason) => act(DISABLE, say('user.disabled'), { reason: reason || null }),
+					reasonLabel: t('user.reason'), reasonRequired: true, confirmLabel: t('user.disableConfirm'), danger: true,
+					onConfirm: (reason) => act(DISABLE, say('user.disabled'), { reason }),
 				}) }, t('user.disable')));
 			}
 			actions.push(h('button', { type: 'button', class: 'btn btn-danger', 'data-action': 'delete', onClick: () => confirmDialog({
@@ -122,7 +122,8 @@ export function mount(main, ctx) {
 						prop(t('users.created'), when(u.createdAt)),
 						prop(t('users.lastLogin'), when(u.lastLoginAt, t('common.never'))),
 						u.disabled && prop(t('user.disabledAt'), when(u.disabledAt)),
-						u.disabled && prop(t('user.reason'), or(u.disabledReason)),
+						u.disabled && prop(t('user.disabledBy'), u.disabledBy ? raw(u.disabledBy.username, 'span', { id: 'disabled-by' }) : dash()),
+						u.disabled && prop(t('user.reason'), u.disabledReason ? raw(u.disabledReason, 'span', { id: 'disabled-reason', class: 'prewrap' }) : dash()),
 						pending && prop(t('deletion.requestedAt'), when(u.deletionRequestedAt)),
 						pending && prop(t('deletion.erasesAt'), when(u.erasesAt)))),
 				h('section', { class: 'panel', 'aria-labelledby': 'h-ids' }, h('h2', { id: 'h-ids' }, t('user.identities')),

@@ -1,23 +1,37 @@
 // Users: search, filters, sorting and cursor paging, all held in the URL so
 // that a view is bookmarkable and the back button walks through it.
 import { h, replace, debounce } from '../lib/dom.js';
-import { gql } from '../lib/api.js';
+import { gql, session, ApiError } from '../lib/api.js';
 import { avatar, badge, dash, empty, errorBox, field, loading, nickname, pager, raw, statusBadge, titled, when } from '../lib/ui.js';
 import { t, tn } from '../lib/i18n.js';
 
 const FIELDS = `edges { node { id nickname avatarUrl phone createdAt lastLoginAt disabled erasesAt deletedAt } }
 		pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
+// The disabled list adds who, when and why; the others stay on the
+// server's fast path, which disabledBy would leave.
+const WHO_FIELDS = `edges { node { id nickname avatarUrl phone createdAt lastLoginAt disabled erasesAt deletedAt disabledAt disabledReason disabledBy { username } } }
+		pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
 const FORWARD = `query Users($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
 	users(first: $n, after: $cursor, filter: $filter, orderBy: $orderBy) { ${FIELDS} } }`;
 const BACKWARD = `query UsersBack($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
 	users(last: $n, before: $cursor, filter: $filter, orderBy: $orderBy) { ${FIELDS} } }`;
+const FORWARD_WHO = `query Users($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
+	users(first: $n, after: $cursor, filter: $filter, orderBy: $orderBy) { ${WHO_FIELDS} } }`;
+const BACKWARD_WHO = `query UsersBack($n: Int!, $cursor: String, $filter: UserFilter, $orderBy: UserOrder) {
+	users(last: $n, before: $cursor, filter: $filter, orderBy: $orderBy) { ${WHO_FIELDS} } }`;
 const COUNT = `query UsersCount($filter: UserFilter) { users(first: 1, filter: $filter) { totalCount } }`;
 
 const SIZES = [10, 20, 50, 100];
 // Counts by filter, for a minute, 50 at most: one may take seconds to count.
 const counts = new Map();
 export const forgetCounts = () => counts.clear();
-const SORTS = { created: 'CREATED_AT', lastLogin: 'LAST_LOGIN_AT' };
+const SORTS = { created: 'CREATED_AT', lastLogin: 'LAST_LOGIN_AT', disabledAt: 'DISABLED_AT' };
+const NARROW = '(max-width: 760px)';
+const CAPTIONS = {
+	created: { asc: 'users.captionCreatedAsc', desc: 'users.captionCreatedDesc' },
+	lastLogin: { asc: 'users.captionLoginAsc', desc: 'users.captionLoginDesc' },
+	disabledAt: { asc: 'users.captionDisabledAsc', desc: 'users.captionDisabledDesc' },
+};
 // The deletion filter's values in the URL; none is the default, every user not erased.
 const DELETION = { pending: 'PENDING', erased: 'ERASED' };
 
@@ -25,13 +39,16 @@ const DELETION = { pending: 'PENDING', erased: 'ERASED' };
 function readQuery(q) {
 	const size = Number(q.get('size'));
 	const date = (v) => (/^\d{4}-\d{2}-\d{2}$/.test(v || '') ? v : '');
+	const disabled = ['yes', 'no'].includes(q.get('disabled')) ? q.get('disabled') : '';
+	// Only disabled users have a disable date to sort by.
+	const sort = SORTS[q.get('sort')] && (q.get('sort') !== 'disabledAt' || disabled === 'yes') ? q.get('sort') : 'created';
 	return {
 		q: (q.get('q') || '').slice(0, 200),
 		from: date(q.get('from')),
 		to: date(q.get('to')),
-		disabled: ['yes', 'no'].includes(q.get('disabled')) ? q.get('disabled') : '',
+		disabled,
 		deletion: DELETION[q.get('deletion')] ? q.get('deletion') : '',
-		sort: SORTS[q.get('sort')] ? q.get('sort') : 'created',
+		sort,
 		dir: q.get('dir') === 'asc' ? 'asc' : 'desc',
 		size: SIZES.includes(size) ? size : 20,
 		after: q.get('after') || '',
@@ -92,24 +109,67 @@ export function mount(main, ctx) {
 		SIZES.map((n) => h('option', { value: String(n) }, t('common.perPage', { n }))));
 	// The column headers sort on wide screens; cards have no headers, so this does.
 	const sort = h('select', { id: 'sort', onChange: () => go({ sort: sort.value.split(' ')[0], dir: sort.value.split(' ')[1] }) },
-		[['created', 'desc', t('users.sortNewest')], ['created', 'asc', t('users.sortOldest')], ['lastLogin', 'desc', t('users.sortLoginRecent')], ['lastLogin', 'asc', t('users.sortLoginOldest')]]
-			.map(([k, d, l]) => h('option', { value: k + ' ' + d }, l)));
+		[['created', 'desc', t('users.sortNewest')], ['created', 'asc', t('users.sortOldest')], ['lastLogin', 'desc', t('users.sortLoginRecent')], ['lastLogin', 'asc', t('users.sortLoginOldest')],
+			['disabledAt', 'desc', t('users.sortDisabledRecent')], ['disabledAt', 'asc', t('users.sortDisabledOldest')]]
+			.map(([k, d, l]) => h('option', { value: k + ' ' + d, 'data-disabled-only': k === 'disabledAt' ? '' : null }, l)));
 	const clear = h('button', { type: 'button', class: 'btn btn-quiet', onClick: () => go({ q: '', from: '', to: '', disabled: '', deletion: '' }) }, t('common.clearFilters'));
 	const count = h('p', { class: 'count muted', id: 'users-count', 'aria-live': 'polite' });
 	const results = h('div', { class: 'results', id: 'users-results' });
+	// The filters but the search fold away; folded at first on a phone, so
+	// that the first user shows without scrolling. The summary says how
+	// many are set.
+	const active = h('span', { class: 'badge', id: 'filters-active' });
+	const more = h('details', { class: 'more-filters', id: 'more-filters', open: !matchMedia(NARROW).matches },
+		h('summary', null, t('users.moreFilters'), ' ', active),
+		h('div', { class: 'more-grid' },
+			field(t('users.createdFrom'), from), field(t('users.createdTo'), to), field(t('users.status'), disabled), field(t('deletion.filter'), deletion), field(t('common.pageSize'), size), field(t('users.sort'), sort, 'narrow'),
+			h('div', { class: 'field field-end' }, clear)));
 
 	main.append(
-		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, t('users.title')), count),
-		h('form', { class: 'filters', role: 'search', 'aria-label': t('users.filters'), onSubmit: (e) => e.preventDefault() },
-			h('div', { class: 'field grow' }, h('label', { for: 'user-search' }, t('users.search')), search),
-			field(t('users.createdFrom'), from), field(t('users.createdTo'), to), field(t('users.status'), disabled), field(t('deletion.filter'), deletion), field(t('common.pageSize'), size), field(t('users.sort'), sort, 'narrow'),
-			h('div', { class: 'field field-end' }, clear)),
+		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, t('users.title')), count, ctx.admin?.role === 'ADMIN' && exporter()),
+		h('form', { class: 'filters filters-users', role: 'search', 'aria-label': t('users.filters'), onSubmit: (e) => e.preventDefault() },
+			h('div', { class: 'field grow' }, h('label', { for: 'user-search' }, t('users.search')), search), more),
 		results,
 	);
+
+	/** Export CSV (ADMIN only): the current view's users, through /admin/export/users.csv with this tab's token. */
+	function exporter() {
+		const full = h('input', { type: 'checkbox', id: 'export-full-phones' });
+		const msg = h('span', { id: 'export-msg', role: 'status' });
+		const btn = h('button', { type: 'button', class: 'btn', id: 'export-csv', onClick: async () => {
+			btn.disabled = true;
+			msg.replaceChildren(t('users.exporting'));
+			try {
+				const f = filterOf(view);
+				const q = new URLSearchParams({ order: SORTS[view.sort], direction: view.dir.toUpperCase(), lang: document.documentElement.lang,
+					tz: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC' });
+				for (const [k, v] of Object.entries(f)) q.set(k, String(v));
+				if (full.checked) q.set('fullPhones', '1');
+				const res = await fetch('/admin/export/users.csv?' + q, { headers: { Authorization: 'Bearer ' + session.token }, credentials: 'omit', cache: 'no-store' });
+				if (!res.ok) {
+					const e = (await res.json().catch(() => ({}))).errors?.[0];
+					throw new ApiError(e?.message || '', e?.extensions?.code || 'HTTP', { status: res.status, ...e?.extensions });
+				}
+				const blob = await res.blob();
+				const a = h('a', { href: URL.createObjectURL(blob), download: (res.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/)?.[1] || 'export.csv' });
+				document.body.append(a);
+				a.click();
+				a.remove();
+				setTimeout(() => URL.revokeObjectURL(a.href), 6e4);
+				msg.replaceChildren();
+			} catch (e) {
+				replace(msg, errorBox(e));
+			} finally {
+				btn.disabled = false;
+			}
+		} }, t('users.export'));
+		return h('div', { class: 'export' }, h('label', { class: 'check' }, full, ' ', t('users.fullPhones')), btn, msg);
+	}
 
 	/** Applies changes to the view: a new URL entry, first page of the new view. */
 	function go(changes) {
 		const next = { ...view, ...changes, after: '', before: '' };
+		if (next.sort === 'disabledAt' && next.disabled !== 'yes') next.sort = 'created';
 		if (href(next) === href(view)) return;
 		ctx.navigate(href(next));
 	}
@@ -121,8 +181,12 @@ export function mount(main, ctx) {
 		disabled.value = view.disabled;
 		deletion.value = view.deletion;
 		size.value = String(view.size);
+		for (const o of sort.querySelectorAll('[data-disabled-only]')) o.hidden = o.disabled = view.disabled !== 'yes';
 		sort.value = view.sort + ' ' + view.dir;
 		clear.hidden = !(view.q || view.from || view.to || view.disabled || view.deletion);
+		const n = [view.from, view.to, view.disabled, view.deletion].filter(Boolean).length;
+		active.textContent = n ? tn('users.filtersActive', n) : '';
+		active.hidden = !n;
 	}
 
 	function sortHeader(label, key) {
@@ -134,6 +198,7 @@ export function mount(main, ctx) {
 	}
 
 	function table(edges, p) {
+		const who = view.disabled === 'yes';
 		const rows = edges.map(({ node: u }) =>
 			h('tr', { 'data-user-id': u.id, 'data-deletion': u.deletedAt ? 'erased' : u.erasesAt ? 'pending' : null },
 				h('td', { class: 'cell-avatar' }, avatar(u.avatarUrl, u.nickname)),
@@ -141,17 +206,22 @@ export function mount(main, ctx) {
 				h('td', { 'data-label': t('users.phone') }, u.phone ? raw(u.phone) : dash()),
 				h('td', { 'data-label': t('users.created') }, when(u.createdAt)),
 				h('td', { 'data-label': t('users.lastLogin') }, when(u.lastLoginAt, t('common.never'))),
+				who && [
+					h('td', { 'data-label': t('users.disabledAt'), 'data-col': 'disabled-at' }, when(u.disabledAt)),
+					h('td', { 'data-label': t('users.disabledBy'), 'data-col': 'disabled-by' }, u.disabledBy ? raw(u.disabledBy.username) : dash()),
+					h('td', { 'data-label': t('users.disableReason'), 'data-col': 'disable-reason', class: 'cell-reason' }, u.disabledReason ? raw(u.disabledReason) : dash())],
 				h('td', { 'data-label': t('users.status') }, u.deletedAt ? badge(t('deletion.erased')) : [statusBadge(u.disabled), u.erasesAt && [' ', badge(t('deletion.pending'), 'warn')]])));
 		return [
 			h('div', { class: 'table-wrap', role: 'region', 'aria-label': t('users.title'), tabindex: '0' },
 				h('table', { id: 'users-table', class: 'table cards has-avatar' },
-					h('caption', { class: 'sr-only' }, t(view.sort === 'created' ? (view.dir === 'asc' ? 'users.captionCreatedAsc' : 'users.captionCreatedDesc') : view.dir === 'asc' ? 'users.captionLoginAsc' : 'users.captionLoginDesc')),
+					h('caption', { class: 'sr-only' }, t(CAPTIONS[view.sort][view.dir])),
 					h('thead', null, h('tr', null,
 						h('th', { scope: 'col', class: 'cell-avatar' }, h('span', { class: 'sr-only' }, t('common.avatar'))),
 						h('th', { scope: 'col' }, t('users.nickname')),
 						h('th', { scope: 'col' }, t('users.phone')),
 						sortHeader(t('users.created'), 'created'),
 						sortHeader(t('users.lastLogin'), 'lastLogin'),
+						who && [sortHeader(t('users.disabledAt'), 'disabledAt'), h('th', { scope: 'col' }, t('users.disabledBy')), h('th', { scope: 'col' }, t('users.disableReason'))],
 						h('th', { scope: 'col' }, t('users.status')))),
 					h('tbody', null, rows))),
 			pager(p.hasPreviousPage && p.startCursor && href({ ...view, after: '', before: p.startCursor }), p.hasNextPage && p.endCursor && href({ ...view, before: '', after: p.endCursor })),
@@ -172,7 +242,8 @@ export function mount(main, ctx) {
 		const vars = { n: view.size, cursor: (back ? view.before : view.after) || null, filter: filterOf(view), orderBy: { field: SORTS[view.sort], direction: view.dir.toUpperCase() } };
 		loadCount(vars.filter);
 		try {
-			const d = await gql(back ? BACKWARD : FORWARD, vars, { signal });
+			const who = view.disabled === 'yes';
+			const d = await gql(back ? (who ? BACKWARD_WHO : BACKWARD) : who ? FORWARD_WHO : FORWARD, vars, { signal });
 			const conn = d.users;
 			if (!conn.edges.length) {
 				const filtered = view.q || view.from || view.to || view.disabled || view.deletion;

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS users_disabled_at_idx;
