@@ -383,7 +383,7 @@ func TestAdminBrowser(t *testing.T) {
 		b.waitFor("the download button", `!!document.querySelector('[data-action=download]') && !document.querySelector('[aria-busy]')`)
 		b.do("download", chromedp.Click(chromedp.CSS("[data-action=download]")))
 		b.waitFor("the message and the audit entry", `document.querySelector('#user-msg')?.textContent.includes('data is downloaded')
-			&& [...document.querySelectorAll('.activity li')].some(li => li.textContent.includes('admin.user_data'))`)
+			&& [...document.querySelectorAll('.activity li')].some(li => li.dataset.auditAction === 'admin.user_data')`)
 		if n := ts.CountRows(t, `SELECT count(*) FROM audit_log WHERE action = 'admin.user_data' AND target = ?`, u.id); n != 1 {
 			t.Fatalf("%d admin.user_data rows, want 1", n)
 		}

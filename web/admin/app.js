@@ -7,8 +7,8 @@ import * as users from './screens/users.js';
 import * as user from './screens/user.js';
 import * as audit from './screens/audit.js';
 import * as review from './screens/review.js';
-import { R } from './lib/text.js';
-import './lib/i18n.js'; // sets <html lang> and loads the catalogue before any screen
+import { t } from './lib/i18n.js'; // sets <html lang> and loads the catalogue before any screen
+import { langSwitch, roleName } from './lib/ui.js';
 
 const BASE = '/admin';
 const routes = [
@@ -23,6 +23,7 @@ const routes = [
 const main = document.getElementById('main');
 const top = document.getElementById('top');
 const status = document.getElementById('status');
+document.querySelector('.skip-link').textContent = t('nav.skip');
 let current = null; // {screen, view, key}
 let notice = null; // a message for the next screen, e.g. "your session ended"
 
@@ -56,7 +57,7 @@ function signOutLocally(message) {
 function sessionEnded() {
 	if (location.pathname.startsWith(BASE + '/signin')) return;
 	session.returnTo = here();
-	signOutLocally('Your session has ended. Sign in again to continue.');
+	signOutLocally(t('nav.sessionEnded'));
 	navigate(BASE + '/signin', { replace: true });
 }
 setUnauthenticatedHandler(sessionEnded);
@@ -70,12 +71,13 @@ function renderHeader(active) {
 	}
 	const link = (href, label, key) => h('a', { href, 'aria-current': key === active ? 'page' : null }, label);
 	replace(top, h('div', { class: 'top-inner' },
-			h('a', { class: 'brand', href: BASE + '/' }, 'wxlogin', h('span', null, ' admin')),
-			h('nav', { 'aria-label': 'Main' }, link(BASE + '/', 'Overview', 'overview'), link(BASE + '/users', 'Users', 'users'), link(BASE + '/review', R.nav, 'review'), link(BASE + '/audit', 'Audit log', 'audit')),
+			h('a', { class: 'brand', href: BASE + '/' }, 'wxlogin', h('span', null, t('nav.brandSuffix'))),
+			h('nav', { 'aria-label': t('nav.main') }, link(BASE + '/', t('nav.overview'), 'overview'), link(BASE + '/users', t('nav.users'), 'users'), link(BASE + '/review', t('nav.review'), 'review'), link(BASE + '/audit', t('nav.audit'), 'audit')),
 			h('div', { class: 'who' },
-				h('span', { class: 'who-name', 'data-admin': adm.username }, adm.username),
-				h('span', { class: 'badge', 'data-role': adm.role }, adm.role === 'ADMIN' ? 'Admin' : 'Viewer'),
-				h('button', { type: 'button', class: 'btn btn-quiet', onClick: signOut }, 'Sign out'),
+				h('span', { class: 'who-name', 'data-admin': adm.username, translate: 'no' }, adm.username),
+				h('span', { class: 'badge', 'data-role': adm.role }, roleName(adm.role)),
+				langSwitch(),
+				h('button', { type: 'button', class: 'btn btn-quiet', onClick: signOut }, t('nav.signOut')),
 			),
 		),
 	);
@@ -89,7 +91,7 @@ async function signOut() {
 		// The session may be gone already; signing out here still ends it for this tab.
 	}
 	session.returnTo = null;
-	signOutLocally('You have signed out.');
+	signOutLocally(t('nav.signedOut'));
 	navigate(BASE + '/signin');
 }
 
@@ -128,7 +130,7 @@ function render() {
 	const first = current === null;
 	if (!screen) {
 		current = { screen: null, key, view: {} };
-		replace(main, h('h1', { tabindex: '-1' }, 'Page not found'), h('p', null, h('a', { href: BASE + '/' }, 'Go to the overview')));
+		replace(main, h('h1', { tabindex: '-1' }, t('nav.notFound')), h('p', null, h('a', { href: BASE + '/' }, t('nav.toOverview'))));
 		return;
 	}
 	main.replaceChildren();
@@ -158,8 +160,8 @@ document.addEventListener('click', (ev) => {
 	const href = a.getAttribute('href');
 	if (href.startsWith('#')) {
 		ev.preventDefault();
-		const t = document.getElementById(href.slice(1));
-		if (t) t.focus();
+		const el = document.getElementById(href.slice(1));
+		if (el) el.focus();
 		return;
 	}
 	const u = new URL(a.href);

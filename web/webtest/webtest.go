@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -32,7 +33,16 @@ func ChromePath() string {
 // returns a context for its first tab; the browser is closed when the test
 // ends. A missing browser fails the test: make test installs Debian's
 // chromium, and a browser test that quietly skips would prove nothing.
+// The browser speaks English (en-US), whatever the machine's locale.
 func Browser(t testing.TB, w, h int) context.Context {
+	t.Helper()
+	return BrowserLang(t, w, h, "en-US")
+}
+
+// BrowserLang is Browser with lang (a BCP 47 tag such as "zh-CN") as the
+// browser's language: navigator.language, Accept-Language and Intl's
+// default locale.
+func BrowserLang(t testing.TB, w, h int, lang string) context.Context {
 	t.Helper()
 	exe := ChromePath()
 	if exe == "" {
@@ -46,6 +56,9 @@ func Browser(t testing.TB, w, h int) context.Context {
 		chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(w, h),
+		chromedp.Flag("lang", lang),
+		chromedp.Flag("accept-lang", lang),
+		chromedp.Env("LANG="+strings.ReplaceAll(lang, "-", "_")+".UTF-8", "LANGUAGE="+strings.ReplaceAll(lang, "-", "_")),
 		// The machine's network is closed: without these Chromium keeps
 		// dialling Google's services, and every refused dial is noise.
 		chromedp.Flag("disable-background-networking", true),

@@ -44,11 +44,17 @@ export const session = {
 	},
 };
 
-/** An error the dashboard can explain: extensions.code, or NETWORK / HTTP. */
+/**
+ * An error the dashboard can explain by its code (ui.js explain(), the
+ * catalogues' error.<code>): the server's extensions.code, or NETWORK,
+ * HTTP (status) and UNKNOWN from here. The message is the server's, in
+ * English, or empty.
+ */
 export class ApiError extends Error {
 	constructor(message, code, ext = {}) {
 		super(message);
 		this.code = code;
+		this.status = ext.status;
 		this.retryAfter = typeof ext.retryAfter === 'number' ? ext.retryAfter : null;
 		this.requestId = typeof ext.requestId === 'string' ? ext.requestId : null;
 	}
@@ -82,22 +88,22 @@ export async function gql(query, variables = {}, { signal, credentials = 'omit' 
 		});
 	} catch (e) {
 		if (e.name === 'AbortError') throw e;
-		throw new ApiError('Could not reach the server. Check the connection and try again.', 'NETWORK');
+		throw new ApiError('', 'NETWORK');
 	}
 	let body;
 	try {
 		body = await res.json();
 	} catch (e) {
 		if (e.name === 'AbortError') throw e;
-		throw new ApiError(`The server answered HTTP ${res.status}, not GraphQL.`, 'HTTP');
+		throw new ApiError('', 'HTTP', { status: res.status });
 	}
 	if (body.errors && body.errors.length) {
 		const e = body.errors[0];
 		const ext = e.extensions || {};
-		const err = new ApiError(e.message || 'The request failed.', ext.code || 'UNKNOWN', ext);
+		const err = new ApiError(e.message || '', ext.code || 'UNKNOWN', ext);
 		if (err.code === 'UNAUTHENTICATED' && token) onUnauthenticated(err);
 		throw err;
 	}
-	if (!body.data) throw new ApiError('The server sent no data.', 'HTTP');
+	if (!body.data) throw new ApiError('', 'HTTP', { status: res.status });
 	return body.data;
 }

@@ -13,6 +13,9 @@ const STORE = 'wxlogin.lang';
 /** The languages the dashboard speaks, as BCP 47 tags. */
 export const LANGS = ['zh-CN', 'en'];
 
+/** Each language's name in itself, for the switch: the same in every language, so not in a catalogue. */
+export const LANG_NAMES = { 'zh-CN': '简体中文', en: 'English' };
+
 /** Picks the language: the remembered choice, else the browser's. */
 export function pickLang(stored, browser) {
 	if (LANGS.includes(stored)) return stored;
@@ -78,9 +81,18 @@ export function has(key) {
 	return key in catalogue;
 }
 
+/** The keys under prefix, in catalogue order (e.g. every 'action.' the server writes). */
+export function keys(prefix) {
+	return Object.keys(catalogue).filter((k) => k.startsWith(prefix));
+}
+
 const numberFmt = new Intl.NumberFormat(lang);
 const dateTimeFmt = new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' });
 const dateFmt = new Intl.DateTimeFormat(lang, { dateStyle: 'medium' });
+// A calendar day the server named ("2026-12-07"): read at UTC midnight and
+// shown in UTC, so it stays that day whatever the viewer's zone.
+const dayFmt = new Intl.DateTimeFormat(lang, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+const compactFmt = new Intl.NumberFormat(lang, { notation: 'compact' });
 
 /** A number in the page's language (1,234 / 1,234). */
 export function num(n) {
@@ -95,4 +107,23 @@ export function dateTime(d) {
 /** A date in the page's language and the viewer's time zone. */
 export function date(d) {
 	return dateFmt.format(new Date(d));
+}
+
+/** A calendar day ("2026-12-07", no zone) as a short month and day: Dec 7, 12月7日. */
+export function day(ymd) {
+	return dayFmt.format(new Date(ymd + 'T00:00:00Z'));
+}
+
+/** A number, short (1.2K, 1.2万), for a chart's axis. */
+export function compact(n) {
+	return compactFmt.format(n);
+}
+
+/** An IANA time zone's name in the page's language (China Standard Time, 中国标准时间); the id if it has none. */
+export function zoneName(zone) {
+	try {
+		return new Intl.DateTimeFormat(lang, { timeZone: zone, timeZoneName: 'long' }).formatToParts(0).find((p) => p.type === 'timeZoneName')?.value || zone;
+	} catch {
+		return zone; // a zone this browser does not know
+	}
 }

@@ -2,8 +2,8 @@
 // that a view is bookmarkable and the back button walks through it.
 import { h, replace, debounce } from '../lib/dom.js';
 import { gql } from '../lib/api.js';
-import { avatar, badge, dash, empty, errorBox, field, loading, nickname, num, pager, statusBadge, titled, when } from '../lib/ui.js';
-import { T } from '../lib/text.js';
+import { avatar, badge, dash, empty, errorBox, field, loading, nickname, pager, raw, statusBadge, titled, when } from '../lib/ui.js';
+import { t, tn } from '../lib/i18n.js';
 
 const FIELDS = `edges { node { id nickname avatarUrl phone createdAt lastLoginAt disabled erasesAt deletedAt } }
 		pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
@@ -73,36 +73,36 @@ function filterOf(v) {
 }
 
 export function mount(main, ctx) {
-	titled('Users');
+	titled(t('users.title'));
 	let view = readQuery(ctx.query);
 	let ctrl = null; // aborts the page request in flight
 	let countCtrl = null;
 	let countKey = null;
 
-	const search = h('input', { type: 'search', id: 'user-search', name: 'q', autocomplete: 'off', placeholder: 'Nickname, user id, openid, unionid or +86… phone',
+	const search = h('input', { type: 'search', id: 'user-search', name: 'q', autocomplete: 'off', placeholder: t('users.searchPlaceholder'),
 		onInput: debounce(() => go({ q: search.value }), 300),
 		onKeydown: (e) => e.key === 'Enter' && (e.preventDefault(), go({ q: search.value })) });
 	const from = h('input', { type: 'date', id: 'created-from', name: 'from', onChange: () => go({ from: from.value }) });
 	const to = h('input', { type: 'date', id: 'created-to', name: 'to', onChange: () => go({ to: to.value }) });
 	const disabled = h('select', { id: 'disabled-filter', name: 'disabled', onChange: () => go({ disabled: disabled.value }) },
-		h('option', { value: '' }, 'Any status'), h('option', { value: 'no' }, 'Active only'), h('option', { value: 'yes' }, 'Disabled only'));
+		h('option', { value: '' }, t('users.anyStatus')), h('option', { value: 'no' }, t('users.activeOnly')), h('option', { value: 'yes' }, t('users.disabledOnly')));
 	const deletion = h('select', { id: 'deletion-filter', name: 'deletion', onChange: () => go({ deletion: deletion.value }) },
-		h('option', { value: '' }, T.notErased), h('option', { value: 'pending' }, T.pending), h('option', { value: 'erased' }, T.erased));
+		h('option', { value: '' }, t('deletion.notErased')), h('option', { value: 'pending' }, t('deletion.pending')), h('option', { value: 'erased' }, t('deletion.erased')));
 	const size = h('select', { id: 'page-size', name: 'size', onChange: () => go({ size: Number(size.value) }) },
-		SIZES.map((n) => h('option', { value: String(n) }, `${n} per page`)));
+		SIZES.map((n) => h('option', { value: String(n) }, t('common.perPage', { n }))));
 	// The column headers sort on wide screens; cards have no headers, so this does.
 	const sort = h('select', { id: 'sort', onChange: () => go({ sort: sort.value.split(' ')[0], dir: sort.value.split(' ')[1] }) },
-		[['created', 'desc', 'Newest'], ['created', 'asc', 'Oldest'], ['lastLogin', 'desc', 'Last login, recent'], ['lastLogin', 'asc', 'Last login, oldest']]
+		[['created', 'desc', t('users.sortNewest')], ['created', 'asc', t('users.sortOldest')], ['lastLogin', 'desc', t('users.sortLoginRecent')], ['lastLogin', 'asc', t('users.sortLoginOldest')]]
 			.map(([k, d, l]) => h('option', { value: k + ' ' + d }, l)));
-	const clear = h('button', { type: 'button', class: 'btn btn-quiet', onClick: () => go({ q: '', from: '', to: '', disabled: '', deletion: '' }) }, 'Clear filters');
+	const clear = h('button', { type: 'button', class: 'btn btn-quiet', onClick: () => go({ q: '', from: '', to: '', disabled: '', deletion: '' }) }, t('common.clearFilters'));
 	const count = h('p', { class: 'count muted', id: 'users-count', 'aria-live': 'polite' });
 	const results = h('div', { class: 'results', id: 'users-results' });
 
 	main.append(
-		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Users'), count),
-		h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter users', onSubmit: (e) => e.preventDefault() },
-			h('div', { class: 'field grow' }, h('label', { for: 'user-search' }, 'Search'), search),
-			field('Created from', from), field('Created to', to), field('Status', disabled), field(T.deletionFilter, deletion), field('Page size', size), field('Sort', sort, 'narrow'),
+		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, t('users.title')), count),
+		h('form', { class: 'filters', role: 'search', 'aria-label': t('users.filters'), onSubmit: (e) => e.preventDefault() },
+			h('div', { class: 'field grow' }, h('label', { for: 'user-search' }, t('users.search')), search),
+			field(t('users.createdFrom'), from), field(t('users.createdTo'), to), field(t('users.status'), disabled), field(t('deletion.filter'), deletion), field(t('common.pageSize'), size), field(t('users.sort'), sort, 'narrow'),
 			h('div', { class: 'field field-end' }, clear)),
 		results,
 	);
@@ -137,22 +137,22 @@ export function mount(main, ctx) {
 		const rows = edges.map(({ node: u }) =>
 			h('tr', { 'data-user-id': u.id, 'data-deletion': u.deletedAt ? 'erased' : u.erasesAt ? 'pending' : null },
 				h('td', { class: 'cell-avatar' }, avatar(u.avatarUrl, u.nickname)),
-				h('td', { 'data-label': 'Nickname', class: 'cell-name' }, h('a', { href: '/admin/users/' + encodeURIComponent(u.id) }, u.deletedAt ? T.erasedUser : nickname(u))),
-				h('td', { 'data-label': 'Phone' }, u.phone || dash()),
-				h('td', { 'data-label': 'Created' }, when(u.createdAt)),
-				h('td', { 'data-label': 'Last login' }, when(u.lastLoginAt, 'never')),
-				h('td', { 'data-label': 'Status' }, u.deletedAt ? badge(T.erased) : [statusBadge(u.disabled), u.erasesAt && [' ', badge(T.pending, 'warn')]])));
+				h('td', { 'data-label': t('users.nickname'), class: 'cell-name' }, h('a', { href: '/admin/users/' + encodeURIComponent(u.id) }, u.deletedAt ? t('deletion.erasedUser') : nickname(u))),
+				h('td', { 'data-label': t('users.phone') }, u.phone ? raw(u.phone) : dash()),
+				h('td', { 'data-label': t('users.created') }, when(u.createdAt)),
+				h('td', { 'data-label': t('users.lastLogin') }, when(u.lastLoginAt, t('common.never'))),
+				h('td', { 'data-label': t('users.status') }, u.deletedAt ? badge(t('deletion.erased')) : [statusBadge(u.disabled), u.erasesAt && [' ', badge(t('deletion.pending'), 'warn')]])));
 		return [
-			h('div', { class: 'table-wrap', role: 'region', 'aria-label': 'Users', tabindex: '0' },
+			h('div', { class: 'table-wrap', role: 'region', 'aria-label': t('users.title'), tabindex: '0' },
 				h('table', { id: 'users-table', class: 'table cards has-avatar' },
-					h('caption', { class: 'sr-only' }, 'Users, sorted by ', view.sort === 'created' ? 'creation time' : 'last login', view.dir === 'asc' ? ', oldest first' : ', newest first'),
+					h('caption', { class: 'sr-only' }, t(view.sort === 'created' ? (view.dir === 'asc' ? 'users.captionCreatedAsc' : 'users.captionCreatedDesc') : view.dir === 'asc' ? 'users.captionLoginAsc' : 'users.captionLoginDesc')),
 					h('thead', null, h('tr', null,
-						h('th', { scope: 'col', class: 'cell-avatar' }, h('span', { class: 'sr-only' }, 'Avatar')),
-						h('th', { scope: 'col' }, 'Nickname'),
-						h('th', { scope: 'col' }, 'Phone'),
-						sortHeader('Created', 'created'),
-						sortHeader('Last login', 'lastLogin'),
-						h('th', { scope: 'col' }, 'Status'))),
+						h('th', { scope: 'col', class: 'cell-avatar' }, h('span', { class: 'sr-only' }, t('common.avatar'))),
+						h('th', { scope: 'col' }, t('users.nickname')),
+						h('th', { scope: 'col' }, t('users.phone')),
+						sortHeader(t('users.created'), 'created'),
+						sortHeader(t('users.lastLogin'), 'lastLogin'),
+						h('th', { scope: 'col' }, t('users.status')))),
 					h('tbody', null, rows))),
 			pager(p.hasPreviousPage && p.startCursor && href({ ...view, after: '', before: p.startCursor }), p.hasNextPage && p.endCursor && href({ ...view, before: '', after: p.endCursor })),
 		];
@@ -166,7 +166,7 @@ export function mount(main, ctx) {
 		const f = document.activeElement, id = results.contains(f) && (f.dataset.pager || f.parentNode.dataset.sort);
 		syncForm();
 		results.setAttribute('aria-busy', 'true');
-		if (!results.querySelector('table')) replace(results, loading('Loading users…'));
+		if (!results.querySelector('table')) replace(results, loading(t('users.loading')));
 		else results.classList.add('stale');
 		const back = !!view.before;
 		const vars = { n: view.size, cursor: (back ? view.before : view.after) || null, filter: filterOf(view), orderBy: { field: SORTS[view.sort], direction: view.dir.toUpperCase() } };
@@ -177,8 +177,8 @@ export function mount(main, ctx) {
 			if (!conn.edges.length) {
 				const filtered = view.q || view.from || view.to || view.disabled || view.deletion;
 				replace(results, view.after || view.before
-					? empty('No more users this way.', h('a', { class: 'btn', href: href({ ...view, after: '', before: '' }) }, 'Back to the first page'))
-					: empty(filtered ? 'No users match these filters.' : 'No users yet.'));
+					? empty(t('users.noMore'), h('a', { class: 'btn', href: href({ ...view, after: '', before: '' }) }, t('users.firstPage')))
+					: empty(filtered ? t('users.noMatch') : t('users.none')));
 			} else {
 				replace(results, table(conn.edges, conn.pageInfo));
 			}
@@ -213,7 +213,7 @@ export function mount(main, ctx) {
 			}
 			const n = c.n;
 			const filtered = Object.keys(filter).length > 0;
-			count.textContent = `${num(n)} ${n === 1 ? 'user' : 'users'}${filtered ? (n === 1 ? ' matches' : ' match') : ''}`;
+			count.textContent = tn(filtered ? 'users.countMatch' : 'users.count', n);
 		} catch (e) {
 			if (e.name !== 'AbortError') countKey = null;
 		}
