@@ -1,4 +1,4 @@
-package e2e
+package e2e_test
 
 import (
 	"context"
@@ -65,13 +65,6 @@ func actions(es []auditNode) string {
 		a = append(a, e.Action)
 	}
 	return strings.Join(a, " ")
-}
-
-func str(p *string) string {
-	if p == nil {
-		return "<nil>"
-	}
-	return *p
 }
 
 // TestAuditLog_Names: every entry's actor and target come named — an
