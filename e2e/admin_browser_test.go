@@ -104,7 +104,7 @@ func (b *tab) shot(name string) {
 		return
 	}
 	// Fonts and images settle before the picture is taken.
-	b.waitFor("fonts", `document.fonts.status === 'loaded' && !document.querySelector('[aria-busy]')`)
+	b.waitFor("fonts and images", `document.fonts.status === 'loaded' && !document.querySelector('[aria-busy]') && [...document.images].every((i) => i.complete)`)
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -177,7 +177,7 @@ func TestAdminBrowser(t *testing.T) {
 	step("SignInReturnsToPage", func(t *testing.T) {
 		b.open("/admin/users?q=Browser_")
 		b.waitFor("the sign-in screen", `location.pathname === '/admin/signin'`)
-		b.shot("signin")
+		b.shots("signin")
 		b.signIn("brw-admin", "not the password")
 		b.waitFor("the wrong-password message", `document.querySelector('#signin-msg [data-code=INVALID_CREDENTIALS]')?.textContent.includes('Wrong username or password')`)
 		if got := b.location(); got != "/admin/signin" {
@@ -204,7 +204,7 @@ func TestAdminBrowser(t *testing.T) {
 		b.waitFor("10 matching rows", `document.querySelectorAll('#users-table tbody tr').length === 10 && [...document.querySelectorAll('#users-table tbody tr')].every(r => r.textContent.includes('Browser_'))`)
 		b.waitFor("the count", `document.querySelector('#users-count').textContent === '25 users match'`)
 		page1 := b.rowIDs("#users-table")
-		b.shot("users")
+		b.shots("users")
 
 		b.do("next page", chromedp.Click(chromedp.CSS("a[data-pager=next]")))
 		b.waitFor("a cursor in the URL", `new URLSearchParams(location.search).has('after')`)
@@ -314,7 +314,7 @@ func TestAdminBrowser(t *testing.T) {
 		b.waitFor("the row", `document.querySelectorAll('#users-table tbody tr').length === 1`)
 		b.do("open the user", chromedp.Click(chromedp.CSS("#users-table .cell-name a")))
 		b.waitFor("the user's page with a session", `location.pathname === '/admin/users/`+victim.id+`' && document.querySelectorAll('#sessions tbody tr').length === 1`)
-		b.shot("user")
+		b.shots("user")
 		// Cancelling the confirmation changes nothing.
 		b.do("disable, then cancel", chromedp.Click(chromedp.CSS("[data-action=disable]")))
 		b.waitFor("the dialog", `document.querySelector('dialog')?.open === true`)
@@ -349,7 +349,7 @@ func TestAdminBrowser(t *testing.T) {
 		b.do("pick user.disable", chromedp.Evaluate[chromedp.Void](`(s => { s.value = 'user.disable'; s.dispatchEvent(new Event('change')); })(document.querySelector('#audit-action-select'))`))
 		b.waitFor("only disables", `location.search === '?action=user.disable' && !document.querySelector('[aria-busy]') &&
 			[...document.querySelectorAll('#audit-table tbody tr')].every(r => r.dataset.auditAction === 'user.disable')`)
-		b.shot("audit")
+		b.shots("audit")
 		b.do("follow the target", chromedp.Click(chromedp.CSS(`#audit-table a[href="/admin/users/`+victim.id+`"]`)))
 		b.waitFor("the user's page", `location.pathname === '/admin/users/`+victim.id+`' && !!document.querySelector('#profile')`)
 	})
@@ -407,7 +407,7 @@ func TestAdminBrowser(t *testing.T) {
 		b.open("/admin/users/" + u.id)
 		b.waitFor("the user's page, pending", `document.querySelector('h1 .badge-warn')?.textContent === 'Pending deletion'
 			&& document.querySelectorAll('#deletion-pending time').length === 2 && /To be erased/.test(document.querySelector('#profile').textContent)`)
-		b.shot("user-pending")
+		b.shots("user-pending")
 		// Seven days ahead, give or take the clock.
 		days := eval[float64](b, `(new Date(document.querySelectorAll('#deletion-pending time')[1].getAttribute('datetime')) - Date.now()) / 864e5`)
 		if days < 6.9 || days > 7.1 {
@@ -438,7 +438,11 @@ func TestAdminBrowser(t *testing.T) {
 		}
 		b.do("a reason", chromedp.SendKeys(chromedp.CSS("dialog textarea"), "asked by e-mail, ticket 42"))
 		b.waitFor("the button enabled", `!document.querySelector('dialog [data-confirm]').disabled`)
-		b.shot("user-delete")
+		b.shots("user-delete", func() {
+			b.do("delete…", chromedp.Click(chromedp.CSS("[data-action=delete]")))
+			b.do("a reason", chromedp.SendKeys(chromedp.CSS("dialog textarea"), "asked by e-mail, ticket 42"))
+			b.waitFor("the button enabled", `!document.querySelector('dialog [data-confirm]')?.disabled`)
+		})
 		b.do("erase", chromedp.Click(chromedp.CSS("dialog [data-confirm]")))
 		b.waitFor("the tombstone", `!document.querySelector('dialog') && document.querySelector('h1')?.textContent.startsWith('Erased user')
 			&& document.querySelector('#user-msg').textContent === 'The user is erased.'`)
@@ -447,7 +451,7 @@ func TestAdminBrowser(t *testing.T) {
 			strings.Contains(eval[string](b, `document.querySelector('main').textContent`), victim.nickname) {
 			t.Fatalf("the tombstone shows %q, or buttons, or the nickname: %s", shown, eval[string](b, `document.querySelector('main').textContent`))
 		}
-		b.shot("user-erased")
+		b.shots("user-erased")
 		if me := ts.Do(t, victim.token, `{ me { id } }`, nil); me.Code() != "UNAUTHENTICATED" {
 			t.Fatalf("the erased user's token = %s", me.Raw)
 		}
@@ -503,7 +507,7 @@ func TestAdminBrowser(t *testing.T) {
 		if zone := eval[string](b, `document.getElementById('stats-zone').textContent`); !strings.Contains(zone, "Asia/Shanghai") {
 			t.Fatalf("the overview names the zone of its days as %q", zone)
 		}
-		b.shot("overview")
+		b.shots("overview")
 	})
 
 	step("SessionEndsAndReturns", func(t *testing.T) {
@@ -579,13 +583,11 @@ func TestAdminBrowser(t *testing.T) {
 		}
 		b.do("newest first", chromedp.Evaluate[chromedp.Void](`history.back()`))
 		b.waitFor("newest first again", `!location.search.includes('dir=asc') && !document.querySelector('[aria-busy]')`)
-		b.shot("users-390")
 
 		// The overview: the chart's labels readable, the figures inside their cards.
 		b.open("/admin/")
 		b.waitFor("figures and 30 bars", `document.querySelector('[data-stat=active30] dd')?.textContent.match(/\d/) &&
 			document.querySelectorAll('#logins-chart svg rect.bar').length === 30`)
-		b.shot("overview-390")
 		if h := eval[float64](b, `Math.min(...[...document.querySelectorAll('#logins-chart .axis')].map(e => e.getBoundingClientRect().height))`); h < 9 {
 			t.Fatalf("the chart's axis labels are %.1f px tall at 390 px", h)
 		}
@@ -602,7 +604,6 @@ func TestAdminBrowser(t *testing.T) {
 		// Audit cards: every cell labelled, no gutter for an avatar they lack.
 		b.open("/admin/audit?action=user.disable")
 		b.rowIDs("#audit-table")
-		b.shot("audit-390")
 		if label := eval[string](b, `(td => getComputedStyle(td, '::before').display === 'none' ? '' : getComputedStyle(td, '::before').content)(document.querySelector('#audit-table tbody td[data-label=Action]'))`); label != `"Action"` {
 			t.Fatalf("the action's label at 390 px is %q, want \"Action\"", label)
 		}
@@ -696,7 +697,7 @@ func TestAdminBrowser_Review(t *testing.T) {
 		b.waitFor("the three users", `!!(`+row(approveID)+` && `+row(rejectID)+` && `+row(keptID)+`)`)
 		b.waitFor("the nickname and its state", row(approveID)+`.textContent.includes('review brw-rv-approve') && `+row(approveID)+`.textContent.includes('In review · other')`)
 		b.waitFor("the avatar image, loaded", `(i => !!i && i.complete && i.naturalWidth > 0)(`+row(keptID)+`.querySelector('img'))`)
-		b.shot("review")
+		b.shots("review")
 	})
 
 	step("Approve", func(t *testing.T) {

@@ -68,7 +68,7 @@ export function avatar(url, name, size = 'sm') {
 	const img = url && /^(https:\/\/|\/avatars\/[0-9a-f]{64}\.jpg$)/i.test(url);
 	const initial = (name || '').trim();
 	const box = h('span', { class: ['avatar', 'avatar-' + size] },
-		h('span', img ? { 'aria-hidden': 'true' } : { role: 'img', 'aria-label': name ? t('common.noAvatarOf', { name }) : t('common.noAvatar') }, initial ? Array.from(initial)[0].toUpperCase() : '?'));
+		h('span', img ? { 'aria-hidden': 'true' } : { role: 'img', 'aria-label': name ? t('common.noAvatarOf', { name }) : t('common.noAvatar') }, raw(initial ? Array.from(initial)[0].toUpperCase() : '?')));
 	if (img) {
 		const px = size === 'lg' ? 64 : 32;
 		const el = h('img', { src: url, alt: name ? t('common.avatarOf', { name }) : t('common.avatar'), loading: 'lazy', referrerpolicy: 'no-referrer', width: px, height: px, onError: () => el.remove() });

@@ -83,10 +83,11 @@ function copyButton(id) {
 
 /** An actor or target: kind, name (a user's links to their page), the id on hover and a copy button. */
 function party(p) {
-	const name = p.state === 'NAMED' && p.name ? raw(p.name) : h('span', { class: 'muted' }, unnamed(p));
-	const label = p.kind === 'user' && p.id ? h('a', { href: '/admin/users/' + encodeURIComponent(p.id) }, name) : name;
-	return h('span', { class: 'party', title: p.id || null, 'data-party-id': p.id || null, 'data-state': p.state },
-		badge(actorKind(p.kind), 'kind'), ' ', label, p.id && copyButton(p.id));
+	const name = p.state === 'NAMED' && p.name ? p.name : h('span', { class: 'muted' }, unnamed(p));
+	// The id on hover is data, as the name is: not for translation (nor for the language checks).
+	const label = h('span', { class: 'party-name', translate: 'no', title: p.id || null }, name);
+	return h('span', { class: 'party', 'data-party-id': p.id || null, 'data-state': p.state },
+		badge(actorKind(p.kind), 'kind'), ' ', p.kind === 'user' && p.id ? h('a', { href: '/admin/users/' + encodeURIComponent(p.id) }, label) : label, p.id && copyButton(p.id));
 }
 
 function detailText(d) {
@@ -144,7 +145,7 @@ export function mount(main, ctx) {
 		const target = !tg ? dash() : tg.isActor ? h('span', { class: 'muted', 'data-self': '' }, t('audit.self')) : party(tg);
 		return h('tr', { 'data-entry-id': e.id, 'data-audit-action': e.action },
 			h('td', { 'data-label': t('audit.when') }, when(e.at)),
-			h('td', { 'data-label': t('audit.action'), class: 'cell-action' }, h('span', { title: e.action }, actionName(e.action))),
+			h('td', { 'data-label': t('audit.action'), class: 'cell-action' }, actionName(e.action)),
 			h('td', { 'data-label': t('audit.actor'), class: 'cell-actor' }, party(e.actor)),
 			h('td', { 'data-label': t('audit.target'), class: 'cell-target' }, target),
 			h('td', { 'data-label': t('user.ip'), class: 'cell-ip' }, e.ip ? raw(e.ip) : dash()),
