@@ -138,7 +138,9 @@ func TestAuditLog_Names(t *testing.T) {
 
 	// A session has no name; the system's command line has its own.
 	ts.MustLogin(t, map[string]any{"code": ts.Code(t, "names-bare")}) // a live session again
-	var s struct{ User struct{ Sessions []struct{ ID string } } }
+	var s struct {
+		User struct{ Sessions []struct{ ID string } }
+	}
 	r := ts.Do(t, alice, `query($id: ID!) { user(id: $id) { sessions { id } } }`, map[string]any{"id": bare.User.ID})
 	if json.Unmarshal([]byte(fmt.Sprintf(`{"user":%s}`, r.Data["user"])), &s) != nil || len(s.User.Sessions) != 1 {
 		t.Fatalf("sessions: %s", r.Raw)

@@ -4,8 +4,7 @@ import { gql } from '../lib/api.js';
 import { badge, dash, empty, errorBox, field, loading, pager, raw, titled, when } from '../lib/ui.js';
 import { t, tp, has, keys } from '../lib/i18n.js';
 
-const PARTY = 'kind id name state';
-const FIELDS = `edges { node { id at action actor { ${PARTY} } target targetParty { ${PARTY} isActor } ip detail } }
+const FIELDS = `edges { node { id at action actor { kind id name state } targetParty { kind id name state } ip detail } }
 		pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
 const FORWARD = `query Audit($n: Int!, $cursor: String, $filter: AuditFilter) { auditLog(first: $n, after: $cursor, filter: $filter) { ${FIELDS} } }`;
 const BACKWARD = `query AuditBack($n: Int!, $cursor: String, $filter: AuditFilter) { auditLog(last: $n, before: $cursor, filter: $filter) { ${FIELDS} } }`;
@@ -142,7 +141,8 @@ export function mount(main, ctx) {
 
 	function row({ node: e }) {
 		const tg = e.targetParty;
-		const target = !tg ? dash() : tg.isActor ? h('span', { class: 'muted', 'data-self': '' }, t('audit.self')) : party(tg);
+		// The actor itself (a user's own login) is shown once; isActor says it too, at a field more per row.
+		const target = !tg ? dash() : tg.id === e.actor.id ? h('span', { class: 'muted', 'data-self': '' }, t('audit.self')) : party(tg);
 		return h('tr', { 'data-entry-id': e.id, 'data-audit-action': e.action },
 			h('td', { 'data-label': t('audit.when') }, when(e.at)),
 			h('td', { 'data-label': t('audit.action'), class: 'cell-action' }, actionName(e.action)),
