@@ -335,7 +335,7 @@ func TestAdminBrowser(t *testing.T) {
 	step("AuditRow", func(t *testing.T) {
 		victim := people[7]
 		b.do("the user's audit link", chromedp.Click(chromedp.CSS("a[data-audit-link]")))
-		b.waitFor("the audit screen for the user", `location.pathname === '/admin/audit' && new URLSearchParams(location.search).get('target') === '`+victim.id+`'`)
+		b.waitFor("the audit screen for the user", `location.pathname === '/admin/audit' && new URLSearchParams(location.search).get('user') === '`+victim.id+`'`)
 		b.rowIDs("#audit-table")
 		row := eval[map[string]string](b, `(r => ({action: r.dataset.auditAction, actor: r.querySelector('.cell-actor').textContent,
 			target: r.querySelector('.cell-target a')?.getAttribute('href'), detail: r.querySelector('.cell-detail').textContent}))(document.querySelector('#audit-table tbody tr'))`)

@@ -134,7 +134,8 @@ func userConnection(page *models.Page[*models.User]) *gqlmodel.UserConnection {
 func auditInput(ctx context.Context, p paging, filter *gqlmodel.AuditFilter) admin.AuditInput {
 	in := admin.AuditInput{First: p.first, After: p.after, Last: p.last, Before: p.before, WithTotal: selects(ctx, "totalCount")}
 	if filter != nil {
-		in.ActorID, in.Action, in.Target, in.Since = deref(filter.ActorID), deref(filter.Action), deref(filter.Target), filter.Since
+		in.ActorID, in.Action, in.Target, in.Since, in.Until = deref(filter.ActorID), deref(filter.Action), deref(filter.Target), filter.Since, filter.Until
+		in.Admin, in.User = deref(filter.Admin), deref(filter.User)
 	}
 	return in
 }

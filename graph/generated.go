@@ -32,7 +32,6 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
-	AuditEntry() AuditEntryResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Stats() StatsResolver
@@ -74,9 +73,10 @@ type ComplexityRoot struct {
 	}
 
 	AuditActor struct {
-		ID   func(childComplexity int) int
-		Kind func(childComplexity int) int
-		Name func(childComplexity int) int
+		ID    func(childComplexity int) int
+		Kind  func(childComplexity int) int
+		Name  func(childComplexity int) int
+		State func(childComplexity int) int
 	}
 
 	AuditConnection struct {
@@ -91,13 +91,22 @@ type ComplexityRoot struct {
 	}
 
 	AuditEntry struct {
-		Action func(childComplexity int) int
-		Actor  func(childComplexity int) int
-		At     func(childComplexity int) int
-		Detail func(childComplexity int) int
-		ID     func(childComplexity int) int
-		IP     func(childComplexity int) int
-		Target func(childComplexity int) int
+		Action      func(childComplexity int) int
+		Actor       func(childComplexity int) int
+		At          func(childComplexity int) int
+		Detail      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		IP          func(childComplexity int) int
+		Target      func(childComplexity int) int
+		TargetParty func(childComplexity int) int
+	}
+
+	AuditTarget struct {
+		ID      func(childComplexity int) int
+		IsActor func(childComplexity int) int
+		Kind    func(childComplexity int) int
+		Name    func(childComplexity int) int
+		State   func(childComplexity int) int
 	}
 
 	AuthPayload struct {
@@ -181,16 +190,17 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Admin      func(childComplexity int) int
-		Admins     func(childComplexity int) int
-		AuditLog   func(childComplexity int, first *int, after *string, last *int, before *string, filter *gqlmodel.AuditFilter) int
-		Me         func(childComplexity int) int
-		MyData     func(childComplexity int) int
-		MySessions func(childComplexity int, first *int) int
-		Stats      func(childComplexity int) int
-		User       func(childComplexity int, id string) int
-		UserData   func(childComplexity int, id string) int
-		Users      func(childComplexity int, first *int, after *string, last *int, before *string, filter *gqlmodel.UserFilter, orderBy *gqlmodel.UserOrder) int
+		Admin        func(childComplexity int) int
+		Admins       func(childComplexity int) int
+		AuditActions func(childComplexity int) int
+		AuditLog     func(childComplexity int, first *int, after *string, last *int, before *string, filter *gqlmodel.AuditFilter) int
+		Me           func(childComplexity int) int
+		MyData       func(childComplexity int) int
+		MySessions   func(childComplexity int, first *int) int
+		Stats        func(childComplexity int) int
+		User         func(childComplexity int, id string) int
+		UserData     func(childComplexity int, id string) int
+		Users        func(childComplexity int, first *int, after *string, last *int, before *string, filter *gqlmodel.UserFilter, orderBy *gqlmodel.UserOrder) int
 	}
 
 	Session struct {
@@ -265,9 +275,6 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
-type AuditEntryResolver interface {
-	Actor(ctx context.Context, obj *models.AuditEntry) (*gqlmodel.AuditActor, error)
-}
 type MutationResolver interface {
 	Login(ctx context.Context, input gqlmodel.LoginInput) (*gqlmodel.AuthPayload, error)
 	Logout(ctx context.Context) (bool, error)
@@ -308,6 +315,7 @@ type QueryResolver interface {
 	User(ctx context.Context, id string) (*models.User, error)
 	Users(ctx context.Context, first *int, after *string, last *int, before *string, filter *gqlmodel.UserFilter, orderBy *gqlmodel.UserOrder) (*gqlmodel.UserConnection, error)
 	AuditLog(ctx context.Context, first *int, after *string, last *int, before *string, filter *gqlmodel.AuditFilter) (*gqlmodel.AuditConnection, error)
+	AuditActions(ctx context.Context) ([]string, error)
 	Stats(ctx context.Context) (*gqlmodel.Stats, error)
 }
 type StatsResolver interface {
@@ -472,6 +480,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditActor.Name(childComplexity), true
+	case "AuditActor.state":
+		if e.ComplexityRoot.AuditActor.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditActor.State(childComplexity), true
 
 	case "AuditConnection.edges":
 		if e.ComplexityRoot.AuditConnection.Edges == nil {
@@ -547,6 +561,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntry.Target(childComplexity), true
+	case "AuditEntry.targetParty":
+		if e.ComplexityRoot.AuditEntry.TargetParty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.TargetParty(childComplexity), true
+
+	case "AuditTarget.id":
+		if e.ComplexityRoot.AuditTarget.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditTarget.ID(childComplexity), true
+	case "AuditTarget.isActor":
+		if e.ComplexityRoot.AuditTarget.IsActor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditTarget.IsActor(childComplexity), true
+	case "AuditTarget.kind":
+		if e.ComplexityRoot.AuditTarget.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditTarget.Kind(childComplexity), true
+	case "AuditTarget.name":
+		if e.ComplexityRoot.AuditTarget.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditTarget.Name(childComplexity), true
+	case "AuditTarget.state":
+		if e.ComplexityRoot.AuditTarget.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditTarget.State(childComplexity), true
 
 	case "AuthPayload.created":
 		if e.ComplexityRoot.AuthPayload.Created == nil {
@@ -1046,6 +1097,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Admins(childComplexity), true
+	case "Query.auditActions":
+		if e.ComplexityRoot.Query.AuditActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AuditActions(childComplexity), true
 	case "Query.auditLog":
 		if e.ComplexityRoot.Query.AuditLog == nil {
 			break
@@ -1621,9 +1678,17 @@ type Query {
   The audit log, newest first, a page at a time (keyset pagination on
   time and id). Paging is as in ` + "`" + `users` + "`" + `: ` + "`" + `first` + "`" + `/` + "`" + `after` + "`" + ` toward older
   entries, ` + "`" + `last` + "`" + `/` + "`" + `before` + "`" + ` toward newer ones, 1 to 100 (default 20).
-  Admins (VIEWER and up) only.
+  Each entry's actor and target come named (` + "`" + `AuditActor.name` + "`" + `,
+  ` + "`" + `targetParty` + "`" + `). Admins (VIEWER and up) only.
   """
   auditLog(first: Int, after: String, last: Int, before: String, filter: AuditFilter): AuditConnection! @hasRole(role: VIEWER)
+
+  """
+  Every action the server writes to the audit log (AuditFilter.action,
+  AuditEntry.action), in the order the dashboard offers them. Admins
+  (VIEWER and up) only.
+  """
+  auditActions: [String!]! @hasRole(role: VIEWER)
 
   "Counts for the dashboard, computed in SQL. Admins (VIEWER and up) only."
   stats: Stats! @hasRole(role: VIEWER)
@@ -2340,14 +2405,30 @@ type PageInfo {
 
 "Which audit entries to list; every field set must match."
 input AuditFilter {
-  "The admin's or user's id."
+  "The admin's or user's id who acted (36-character form)."
   actorId: ID
-  "e.g. admin.login, admin.login_failed, admin.totp_enrolled, admin.totp_disabled, admin.totp_reset, user.create, user.login, user.logout, user.disable, user.enable, session.revoke, user.revoke_sessions, user.moderate, user.avatar_rejected."
+  "One of ` + "`" + `auditActions` + "`" + ` (an action of another shape is BAD_USER_INPUT; one no entry has matches nothing)."
   action: String
-  "The id the action was done to."
+  "The id the action was done to, exactly (at most 100 bytes)."
   target: String
+  """
+  An admin by username, any case: the name or its start (` + "`" + `ali` + "`" + ` is alice
+  and alina). Keeps what the admins did and what was done to their
+  accounts (sign-ins, failed ones too). At most 64 characters.
+  """
+  admin: String
+  """
+  A user: an id, or a search as the users list's (nickname, phone number
+  as typed, openid, unionid; at most 100 bytes). Keeps what the users did
+  and what was done to them. A search more than 100 users match is
+  BAD_USER_INPUT: type more of it, or give the id. An erased user is
+  found by id only.
+  """
+  user: String
   "At or after."
   since: Time
+  "Before; since must be earlier, else BAD_USER_INPUT."
+  until: Time
 }
 
 type AuditConnection {
@@ -2366,19 +2447,51 @@ type AuditEdge {
 type AuditEntry {
   id: ID!
   at: Time!
+  "One of ` + "`" + `auditActions` + "`" + ` (older entries may hold an action no longer written)."
   action: String!
   actor: AuditActor!
+  "The id the action was done to, as recorded: a user's, an admin's or a session's."
   target: String
+  "The target named; null when the entry has none."
+  targetParty: AuditTarget
   ip: String
   "Further facts, a JSON object."
   detail: Map!
 }
 
-"Who did it: kind is admin, user, system or anonymous."
+"""
+How an actor or target was named: NAMED (name is an admin's username, a
+user's nickname as it is now, or the recorded name of the system part or
+WeChat app), NO_NAME (a user without a nickname, an anonymous caller, a
+session), ERASED (a user erased since: their name is gone for good),
+UNKNOWN (an id that names nobody now, such as a user merged into another).
+"""
+enum AuditNameState { NAMED NO_NAME ERASED UNKNOWN }
+
+"""
+Who did it: kind is admin, user, system (the server itself: name
+` + "`" + `command line` + "`" + `, ` + "`" + `erasure` + "`" + `, ` + "`" + `wechat` + "`" + `, or a migration), wechat (a message
+push; name: the appid) or anonymous (a failed admin sign-in).
+"""
 type AuditActor {
   kind: String!
   id: ID
+  "Null unless state is NAMED."
   name: String
+  state: AuditNameState!
+}
+
+"What an action was done to."
+type AuditTarget {
+  "user, admin, session or other."
+  kind: String!
+  "As AuditEntry.target."
+  id: String!
+  "Null unless state is NAMED."
+  name: String
+  state: AuditNameState!
+  "The actor itself (a user's own login, an admin's sign-in): show the party once."
+  isActor: Boolean!
 }
 
 "A JSON object."
@@ -2457,6 +2570,8 @@ func (ec *executionContext) childFields_AuditActor(ctx context.Context, field gr
 		return ec.fieldContext_AuditActor_id(ctx, field)
 	case "name":
 		return ec.fieldContext_AuditActor_name(ctx, field)
+	case "state":
+		return ec.fieldContext_AuditActor_state(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditActor", field.Name)
 }
@@ -2495,12 +2610,30 @@ func (ec *executionContext) childFields_AuditEntry(ctx context.Context, field gr
 		return ec.fieldContext_AuditEntry_actor(ctx, field)
 	case "target":
 		return ec.fieldContext_AuditEntry_target(ctx, field)
+	case "targetParty":
+		return ec.fieldContext_AuditEntry_targetParty(ctx, field)
 	case "ip":
 		return ec.fieldContext_AuditEntry_ip(ctx, field)
 	case "detail":
 		return ec.fieldContext_AuditEntry_detail(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntry", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditTarget(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_AuditTarget_kind(ctx, field)
+	case "id":
+		return ec.fieldContext_AuditTarget_id(ctx, field)
+	case "name":
+		return ec.fieldContext_AuditTarget_name(ctx, field)
+	case "state":
+		return ec.fieldContext_AuditTarget_state(ctx, field)
+	case "isActor":
+		return ec.fieldContext_AuditTarget_isActor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditTarget", field.Name)
 }
 
 func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3976,7 +4109,7 @@ func (ec *executionContext) fieldContext_AdminPasswordPayload_generatedPassword(
 	return graphql.NewScalarFieldContext("AdminPasswordPayload", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuditActor_kind(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditActor) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditActor_kind(ctx context.Context, field graphql.CollectedField, obj *models.AuditParty) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3999,7 +4132,7 @@ func (ec *executionContext) fieldContext_AuditActor_kind(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("AuditActor", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuditActor_id(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditActor) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditActor_id(ctx context.Context, field graphql.CollectedField, obj *models.AuditParty) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4022,7 +4155,7 @@ func (ec *executionContext) fieldContext_AuditActor_id(_ context.Context, field 
 	return graphql.NewScalarFieldContext("AuditActor", field, false, false, "ID")
 }
 
-func (ec *executionContext) _AuditActor_name(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditActor) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditActor_name(ctx context.Context, field graphql.CollectedField, obj *models.AuditParty) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4043,6 +4176,29 @@ func (ec *executionContext) _AuditActor_name(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_AuditActor_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditActor", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditActor_state(ctx context.Context, field graphql.CollectedField, obj *models.AuditParty) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditActor_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.AuditNameState) graphql.Marshaler {
+			return ec.marshalNAuditNameState2wxloginᚋmodelsᚐAuditNameState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditActor_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditActor", field, false, false, "AuditNameState")
 }
 
 func (ec *executionContext) _AuditConnection_edges(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuditConnection) (ret graphql.Marshaler) {
@@ -4265,11 +4421,11 @@ func (ec *executionContext) _AuditEntry_actor(ctx context.Context, field graphql
 			return ec.fieldContext_AuditEntry_actor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.AuditEntry().Actor(ctx, obj)
+			return obj.Actor, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *gqlmodel.AuditActor) graphql.Marshaler {
-			return ec.marshalNAuditActor2ᚖwxloginᚋgraphᚋgqlmodelᚐAuditActor(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *models.AuditParty) graphql.Marshaler {
+			return ec.marshalNAuditActor2ᚖwxloginᚋmodelsᚐAuditParty(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4279,8 +4435,8 @@ func (ec *executionContext) fieldContext_AuditEntry_actor(_ context.Context, fie
 	fc = &graphql.FieldContext{
 		Object:     "AuditEntry",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AuditActor(ctx, field)
 		},
@@ -4309,6 +4465,38 @@ func (ec *executionContext) _AuditEntry_target(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_AuditEntry_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditEntry_targetParty(ctx context.Context, field graphql.CollectedField, obj *models.AuditEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_targetParty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetParty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.AuditParty) graphql.Marshaler {
+			return ec.marshalOAuditTarget2ᚖwxloginᚋmodelsᚐAuditParty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_targetParty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditTarget(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _AuditEntry_ip(ctx context.Context, field graphql.CollectedField, obj *models.AuditEntry) (ret graphql.Marshaler) {
@@ -4355,6 +4543,121 @@ func (ec *executionContext) _AuditEntry_detail(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_AuditEntry_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "Map")
+}
+
+func (ec *executionContext) _AuditTarget_kind(ctx context.Context, field graphql.CollectedField, obj *models.AuditParty) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditTarget_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditTarget_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditTarget", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditTarget_id(ctx context.Context, field graphql.CollectedField, obj *models.AuditParty) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditTarget_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalNString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditTarget_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditTarget", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditTarget_name(ctx context.Context, field graphql.CollectedField, obj *models.AuditParty) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditTarget_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditTarget_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditTarget", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditTarget_state(ctx context.Context, field graphql.CollectedField, obj *models.AuditParty) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditTarget_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.AuditNameState) graphql.Marshaler {
+			return ec.marshalNAuditNameState2wxloginᚋmodelsᚐAuditNameState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditTarget_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditTarget", field, false, false, "AuditNameState")
+}
+
+func (ec *executionContext) _AuditTarget_isActor(ctx context.Context, field graphql.CollectedField, obj *models.AuditParty) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditTarget_isActor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsActor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditTarget_isActor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditTarget", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *gqlmodel.AuthPayload) (ret graphql.Marshaler) {
@@ -6936,6 +7239,47 @@ func (ec *executionContext) fieldContext_Query_auditLog(ctx context.Context, fie
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Query_auditActions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditActions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AuditActions(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wxloginᚋmodelsᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal []string
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []string
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditActions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
 }
 
 func (ec *executionContext) _Query_stats(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -9570,7 +9914,7 @@ func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj a
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"actorId", "action", "target", "since"}
+	fieldsInOrder := [...]string{"actorId", "action", "target", "admin", "user", "since", "until"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9598,6 +9942,20 @@ func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj a
 				return it, err
 			}
 			it.Target = data
+		case "admin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("admin"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Admin = data
+		case "user":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("user"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.User = data
 		case "since":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("since"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -9605,6 +9963,13 @@ func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj a
 				return it, err
 			}
 			it.Since = data
+		case "until":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("until"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Until = data
 		}
 	}
 	return it, nil
@@ -10172,7 +10537,7 @@ func (ec *executionContext) _AdminPasswordPayload(ctx context.Context, sel ast.S
 
 var auditActorImplementors = []string{"AuditActor"}
 
-func (ec *executionContext) _AuditActor(ctx context.Context, sel ast.SelectionSet, obj *gqlmodel.AuditActor) graphql.Marshaler {
+func (ec *executionContext) _AuditActor(ctx context.Context, sel ast.SelectionSet, obj *models.AuditParty) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditActorImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -10194,6 +10559,11 @@ func (ec *executionContext) _AuditActor(ctx context.Context, sel ast.SelectionSe
 		case "name":
 			out.Values[i] = ec._AuditActor_name(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._AuditActor_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -10308,38 +10678,95 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 		case "id":
 			out.Values[i] = ec._AuditEntry_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "at":
 			out.Values[i] = ec._AuditEntry_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "action":
 			out.Values[i] = ec._AuditEntry_action(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "actor":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._AuditEntry_actor(ctx, field, obj)
-				})
+			out.Values[i] = ec._AuditEntry_actor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "target":
 			out.Values[i] = ec._AuditEntry_target(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
+			}
+		case "targetParty":
+			out.Values[i] = ec._AuditEntry_targetParty(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		case "ip":
 			out.Values[i] = ec._AuditEntry_ip(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "detail":
 			out.Values[i] = ec._AuditEntry_detail(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditTargetImplementors = []string{"AuditTarget"}
+
+func (ec *executionContext) _AuditTarget(ctx context.Context, sel ast.SelectionSet, obj *models.AuditParty) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditTargetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditTarget")
+		case "kind":
+			out.Values[i] = ec._AuditTarget_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "id":
+			out.Values[i] = ec._AuditTarget_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._AuditTarget_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._AuditTarget_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isActor":
+			out.Values[i] = ec._AuditTarget_isActor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10985,6 +11412,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_auditLog(ctx, field)
+				})
+		case "auditActions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditActions(ctx, field)
 				})
 		case "stats":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -11872,7 +12305,7 @@ func (ec *executionContext) marshalNAdminPasswordPayload2ᚖwxloginᚋgraphᚋgq
 	return ec._AdminPasswordPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAuditActor2ᚖwxloginᚋgraphᚋgqlmodelᚐAuditActor(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.AuditActor) graphql.Marshaler {
+func (ec *executionContext) marshalNAuditActor2ᚖwxloginᚋmodelsᚐAuditParty(ctx context.Context, sel ast.SelectionSet, v *models.AuditParty) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditActor!")
 		return graphql.Null
@@ -11918,6 +12351,16 @@ func (ec *executionContext) marshalNAuditEntry2ᚖwxloginᚋmodelsᚐAuditEntry(
 		return graphql.Null
 	}
 	return ec._AuditEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAuditNameState2wxloginᚋmodelsᚐAuditNameState(ctx context.Context, v any) (models.AuditNameState, error) {
+	var res models.AuditNameState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAuditNameState2wxloginᚋmodelsᚐAuditNameState(ctx context.Context, sel ast.SelectionSet, v models.AuditNameState) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNAuthPayload2ᚖwxloginᚋgraphᚋgqlmodelᚐAuthPayload(ctx context.Context, sel ast.SelectionSet, v *gqlmodel.AuthPayload) graphql.Marshaler {
@@ -12186,6 +12629,24 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) unmarshalNString2ᚖstring(ctx context.Context, v any) (*string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNString2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "String!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalString(*v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := scalar.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12443,6 +12904,13 @@ func (ec *executionContext) unmarshalOAuditFilter2ᚖwxloginᚋgraphᚋgqlmodel�
 	}
 	res, err := ec.unmarshalInputAuditFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAuditTarget2ᚖwxloginᚋmodelsᚐAuditParty(ctx context.Context, sel ast.SelectionSet, v *models.AuditParty) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AuditTarget(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {

@@ -16,11 +16,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// Actor is the resolver for the actor field.
-func (r *auditEntryResolver) Actor(ctx context.Context, obj *models.AuditEntry) (*gqlmodel.AuditActor, error) {
-	return &gqlmodel.AuditActor{Kind: obj.ActorKind, ID: obj.ActorID, Name: obj.ActorName}, nil
-}
-
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, input gqlmodel.LoginInput) (*gqlmodel.AuthPayload, error) {
 	c := clientFrom(ctx)
@@ -404,6 +399,11 @@ func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string,
 	return auditConnection(page), nil
 }
 
+// AuditActions is the resolver for the auditActions field.
+func (r *queryResolver) AuditActions(ctx context.Context) ([]string, error) {
+	return admin.AuditActionNames(), nil
+}
+
 // Stats is the resolver for the stats field.
 func (r *queryResolver) Stats(ctx context.Context) (*gqlmodel.Stats, error) {
 	return &gqlmodel.Stats{TimeZone: r.Resolver.Admin.StatsZone().String()}, nil
@@ -499,9 +499,6 @@ func (r *userResolver) Moderation(ctx context.Context, obj *models.User) (*model
 	return &out, nil
 }
 
-// AuditEntry returns AuditEntryResolver implementation.
-func (r *Resolver) AuditEntry() AuditEntryResolver { return &auditEntryResolver{r} }
-
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -515,9 +512,8 @@ func (r *Resolver) Stats() StatsResolver { return &statsResolver{r} }
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	auditEntryResolver struct{ *Resolver }
-	mutationResolver   struct{ *Resolver }
-	queryResolver      struct{ *Resolver }
-	statsResolver      struct{ *Resolver }
-	userResolver       struct{ *Resolver }
+	mutationResolver struct{ *Resolver }
+	queryResolver    struct{ *Resolver }
+	statsResolver    struct{ *Resolver }
+	userResolver     struct{ *Resolver }
 )

@@ -28,4 +28,10 @@ type AuditEntry struct {
 	IP        *string `bun:"ip,type:inet"`
 	// Detail holds further non-secret facts as a JSON object; nil is stored as {}.
 	Detail map[string]any `bun:"detail,type:jsonb,nullzero,notnull,default:'{}'"`
+
+	// Actor and TargetParty are the actor and the target named as the
+	// audit log shows them (admin.Service.AuditLog fills them in for a
+	// page at a time); not stored.
+	Actor       *AuditParty `bun:"-"`
+	TargetParty *AuditParty `bun:"-"`
 }

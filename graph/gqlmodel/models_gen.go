@@ -51,13 +51,6 @@ type AdminPasswordPayload struct {
 	GeneratedPassword *string `json:"generatedPassword,omitempty"`
 }
 
-// Who did it: kind is admin, user, system or anonymous.
-type AuditActor struct {
-	Kind string  `json:"kind"`
-	ID   *string `json:"id,omitempty"`
-	Name *string `json:"name,omitempty"`
-}
-
 type AuditConnection struct {
 	Edges    []*AuditEdge `json:"edges"`
 	PageInfo *PageInfo    `json:"pageInfo"`
@@ -72,14 +65,26 @@ type AuditEdge struct {
 
 // Which audit entries to list; every field set must match.
 type AuditFilter struct {
-	// The admin's or user's id.
+	// The admin's or user's id who acted (36-character form).
 	ActorID *string `json:"actorId,omitempty"`
-	// e.g. admin.login, admin.login_failed, admin.totp_enrolled, admin.totp_disabled, admin.totp_reset, user.create, user.login, user.logout, user.disable, user.enable, session.revoke, user.revoke_sessions, user.moderate, user.avatar_rejected.
+	// One of `auditActions` (an action of another shape is BAD_USER_INPUT; one no entry has matches nothing).
 	Action *string `json:"action,omitempty"`
-	// The id the action was done to.
+	// The id the action was done to, exactly (at most 100 bytes).
 	Target *string `json:"target,omitempty"`
+	// An admin by username, any case: the name or its start (`ali` is alice
+	// and alina). Keeps what the admins did and what was done to their
+	// accounts (sign-ins, failed ones too). At most 64 characters.
+	Admin *string `json:"admin,omitempty"`
+	// A user: an id, or a search as the users list's (nickname, phone number
+	// as typed, openid, unionid; at most 100 bytes). Keeps what the users did
+	// and what was done to them. A search more than 100 users match is
+	// BAD_USER_INPUT: type more of it, or give the id. An erased user is
+	// found by id only.
+	User *string `json:"user,omitempty"`
 	// At or after.
 	Since *time.Time `json:"since,omitempty"`
+	// Before; since must be earlier, else BAD_USER_INPUT.
+	Until *time.Time `json:"until,omitempty"`
 }
 
 type AuthPayload struct {

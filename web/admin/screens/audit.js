@@ -2,26 +2,31 @@
 import { h, replace, debounce } from '../lib/dom.js';
 import { gql } from '../lib/api.js';
 import { badge, dash, empty, errorBox, field, loading, pager, raw, titled, when } from '../lib/ui.js';
-import { t, has, keys } from '../lib/i18n.js';
+import { t, tp, has, keys } from '../lib/i18n.js';
 
-const FIELDS = `edges { node { id at action actor { kind id name } target ip detail } }
+const FIELDS = `edges { node { id at action actor { kind id name state } targetParty { kind id name state } ip detail } }
 		pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`;
 const FORWARD = `query Audit($n: Int!, $cursor: String, $filter: AuditFilter) { auditLog(first: $n, after: $cursor, filter: $filter) { ${FIELDS} } }`;
 const BACKWARD = `query AuditBack($n: Int!, $cursor: String, $filter: AuditFilter) { auditLog(last: $n, before: $cursor, filter: $filter) { ${FIELDS} } }`;
-// Every action the server writes: the catalogue names each one (web/admin_i18n_test.go holds them together).
+// Every action the server writes: the catalogue names each one (web/admin_i18n_test.go holds them
+// to the code, as web/admin_audit_actions_test.go holds the auditActions query's list).
 const ACTIONS = keys('action.').map((k) => k.slice(7));
 
 /** An audit action's name in the page's language; one this page does not know, as it is. */
 export const actionName = (a) => (has('action.' + a) ? t('action.' + a) : a);
 
 /** Who acted, when no name or id says it: a user, an admin, the system, WeChat, someone unknown. */
-export const actorKind = (k) => ({ user: t('audit.kindUser'), admin: t('audit.kindAdmin'), system: t('audit.kindSystem'), wechat: t('audit.kindWechat'), anonymous: t('audit.kindAnonymous') })[k] || k;
+export const actorKind = (k) => ({ user: t('audit.kindUser'), admin: t('audit.kindAdmin'), system: t('audit.kindSystem'), wechat: t('audit.kindWechat'), anonymous: t('audit.kindAnonymous'), session: t('audit.kindSession') })[k] || k;
 const SIZES = [20, 50, 100];
-const KEYS = ['actor', 'action', 'target'];
+// The filters in the URL: admin name, user (id or search), action, and a range of days (from, to: YYYY-MM-DD,
+// days of the viewer's zone); actor and target are exact ids from older links, kept while they are there.
+const KEYS = ['admin', 'user', 'action', 'from', 'to', 'actor', 'target'];
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 function readQuery(q) {
 	const v = { size: SIZES.includes(Number(q.get('size'))) ? Number(q.get('size')) : 50, after: q.get('after') || '', before: q.get('before') || '' };
-	for (const k of KEYS) v[k] = (q.get(k) || '').trim().slice(0, 200);
+	for (const k of KEYS) v[k] = (q.get(k) || '').trim().slice(0, 100);
+	for (const k of ['from', 'to']) if (!DAY.test(v[k])) v[k] = '';
 	return v;
 }
 
@@ -35,10 +40,54 @@ function href(v) {
 	return '/admin/audit' + (s ? '?' + s : '');
 }
 
-const userLink = (id, label) => h('a', { href: '/admin/users/' + encodeURIComponent(id), translate: 'no' }, label);
+/** Midnight starting a day (YYYY-MM-DD) in the viewer's time zone, plus days, as RFC 3339. */
+function midnight(ymd, days = 0) {
+	const [y, m, d] = ymd.split('-').map(Number);
+	return new Date(y, m - 1, d + days).toISOString();
+}
 
-// Actions whose target is a user id.
-const targetsUser = (action) => action.startsWith('user.');
+/** The filter the API takes for the view. */
+function filterOf(v) {
+	const f = {};
+	if (v.admin) f.admin = v.admin;
+	if (v.user) f.user = v.user;
+	if (v.action) f.action = v.action;
+	if (v.from) f.since = midnight(v.from);
+	if (v.to) f.until = midnight(v.to, 1); // the whole of the last day
+	if (v.actor) f.actorId = v.actor;
+	if (v.target) f.target = v.target;
+	return f;
+}
+
+/** What to call a party without a name to show. */
+function unnamed(p) {
+	if (p.state === 'ERASED') return t('audit.erasedUser');
+	if (p.state === 'UNKNOWN') return p.kind === 'user' ? t('audit.goneUser') : t('audit.unknown');
+	return p.kind === 'user' ? t('common.noNickname') : actorKind(p.kind);
+}
+
+/** A button copying id; its label (and title) from the catalogue, its icon from CSS. */
+function copyButton(id) {
+	const b = h('button', { type: 'button', class: 'copy', title: t('audit.copyId'), 'aria-label': t('audit.copyId'), 'data-copy': id, onClick: async () => {
+		try {
+			await navigator.clipboard.writeText(id);
+			b.classList.add('copied');
+			b.title = t('audit.copied');
+		} catch {
+			b.title = id; // no clipboard (http, denied): the id shows on hover to copy by hand
+		}
+	} });
+	return b;
+}
+
+/** An actor or target: kind, name (a user's links to their page), the id on hover and a copy button. */
+function party(p) {
+	const name = p.state === 'NAMED' && p.name ? p.name : h('span', { class: 'muted' }, unnamed(p));
+	// The id on hover is data, as the name is: not for translation (nor for the language checks).
+	const label = h('span', { class: 'party-name', translate: 'no', title: p.id || null }, name);
+	return h('span', { class: 'party', 'data-party-id': p.id || null, 'data-state': p.state },
+		badge(actorKind(p.kind), 'kind'), ' ', p.kind === 'user' && p.id ? h('a', { href: '/admin/users/' + encodeURIComponent(p.id) }, label) : label, p.id && copyButton(p.id));
+}
 
 function detailText(d) {
 	return Object.entries(d || {}).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' · ');
@@ -48,26 +97,30 @@ export function mount(main, ctx) {
 	titled(t('audit.title'));
 	let view = readQuery(ctx.query);
 	let ctrl;
-	const text = (id, name, ph) => h('input', { id, name, placeholder: ph, autocomplete: 'off', spellcheck: 'false', onInput: debounce(() => go({ [name]: ctl[name].value.trim() }), 400) });
+	const text = (id, name, ph, extra) => h('input', { id, name, placeholder: ph, autocomplete: 'off', spellcheck: 'false', ...extra, onInput: debounce(() => go({ [name]: ctl[name].value.trim() }), 400) });
+	const day = (id, name) => h('input', { id, name, type: 'date', onChange: () => go({ [name]: DAY.test(ctl[name].value) ? ctl[name].value : '' }) });
 	const ctl = {
-		actor: text('audit-actor', 'actor', t('audit.actorPlaceholder')),
-		target: text('audit-target', 'target', t('audit.targetPlaceholder')),
+		admin: text('audit-admin', 'admin', t('audit.adminPlaceholder'), { maxlength: '64' }),
+		user: text('audit-user', 'user', t('audit.userPlaceholder'), { maxlength: '100' }),
+		from: day('audit-from', 'from'),
+		to: day('audit-to', 'to'),
 	};
-	const other = h('option', { value: '*' }, t('audit.otherAction'));
-	const actionSel = h('select', { id: 'audit-action-select', onChange: () => {
-		if (actionSel.value === '*') { actionOther.hidden = false; actionOther.focus(); } else go({ action: actionSel.value });
-	} }, h('option', { value: '' }, t('audit.anyAction')), ACTIONS.map((a) => h('option', { value: a }, actionName(a))), other);
-	const actionOther = h('input', { id: 'audit-action', 'aria-label': t('audit.otherActionLabel'), placeholder: t('audit.otherActionPlaceholder'), hidden: true, onInput: debounce(() => go({ action: actionOther.value.trim() }), 400) });
+	const actionSel = h('select', { id: 'audit-action-select', name: 'action', onChange: () => go({ action: actionSel.value }) },
+		h('option', { value: '' }, t('audit.anyAction')), ACTIONS.map((a) => h('option', { value: a }, actionName(a))));
 	const size = h('select', { id: 'audit-size', onChange: () => go({ size: Number(size.value) }) }, SIZES.map((n) => h('option', { value: String(n) }, t('common.perPage', { n }))));
+	const exact = h('div', { class: 'exact', id: 'audit-exact' });
 	const results = h('div', { class: 'results', id: 'audit-results' });
 	main.append(
 		h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, t('audit.title')), h('p', { class: 'count muted' }, t('audit.newestFirst'))),
 		h('form', { class: 'filters filters-audit', role: 'search', 'aria-label': t('audit.filters'), onSubmit: (e) => e.preventDefault() },
-			field(t('audit.actorId'), ctl.actor),
-			h('div', { class: 'field' }, h('label', { for: 'audit-action-select' }, t('audit.action')), actionSel, actionOther),
-			field(t('audit.target'), ctl.target),
+			field(t('audit.admin'), ctl.admin),
+			field(t('audit.user'), ctl.user),
+			field(t('audit.action'), actionSel),
+			field(t('audit.from'), ctl.from),
+			field(t('audit.to'), ctl.to),
 			field(t('common.pageSize'), size),
 			h('div', { class: 'field field-end' }, h('a', { class: 'btn btn-quiet', href: '/admin/audit' }, t('common.clearFilters')))),
+		exact,
 		results,
 	);
 
@@ -77,24 +130,25 @@ export function mount(main, ctx) {
 	}
 
 	function sync() {
-		for (const k of ['actor', 'target']) if (document.activeElement !== ctl[k]) ctl[k].value = view[k];
-		const known = !view.action || ACTIONS.includes(view.action);
-		actionSel.value = known ? view.action : '*';
-		actionOther.hidden = known;
-		if (!known && document.activeElement !== actionOther) actionOther.value = view.action;
+		for (const k of ['admin', 'user', 'from', 'to']) if (document.activeElement !== ctl[k]) ctl[k].value = view[k];
+		// An action of an older server, from a link: offered as it is.
+		if (view.action && !ACTIONS.includes(view.action) && ![...actionSel.options].some((o) => o.value === view.action)) actionSel.append(h('option', { value: view.action }, view.action));
+		actionSel.value = view.action;
 		size.value = String(view.size);
+		replace(exact, ...['actor', 'target'].filter((k) => view[k]).map((k) =>
+			h('p', { class: 'small' }, tp(k === 'actor' ? 'audit.exactActor' : 'audit.exactTarget', { id: raw(view[k], 'code') }), ' ', h('a', { href: href({ ...view, [k]: '', after: '', before: '' }) }, t('audit.removeFilter')))));
 	}
 
 	function row({ node: e }) {
-		const a = e.actor;
-		const actor = [badge(actorKind(a.kind), 'kind'), ' ', a.kind === 'user' && a.id ? userLink(a.id, a.name || a.id) : raw(a.name || a.id || '')];
-		const target = !e.target ? dash() : targetsUser(e.action) ? userLink(e.target, e.target) : raw(e.target, 'code');
+		const tg = e.targetParty;
+		// The actor itself (a user's own login) is shown once; isActor says it too, at a field more per row.
+		const target = !tg ? dash() : tg.id === e.actor.id ? h('span', { class: 'muted', 'data-self': '' }, t('audit.self')) : party(tg);
 		return h('tr', { 'data-entry-id': e.id, 'data-audit-action': e.action },
 			h('td', { 'data-label': t('audit.when') }, when(e.at)),
 			h('td', { 'data-label': t('audit.action'), class: 'cell-action' }, actionName(e.action)),
-			h('td', { 'data-label': t('audit.actor'), class: 'cell-actor' }, actor),
+			h('td', { 'data-label': t('audit.actor'), class: 'cell-actor' }, party(e.actor)),
 			h('td', { 'data-label': t('audit.target'), class: 'cell-target' }, target),
-			h('td', { 'data-label': t('user.ip') }, e.ip ? raw(e.ip) : dash()),
+			h('td', { 'data-label': t('user.ip'), class: 'cell-ip' }, e.ip ? raw(e.ip) : dash()),
 			h('td', { 'data-label': t('audit.detail'), class: 'cell-detail', translate: 'no' }, detailText(e.detail)));
 	}
 
@@ -106,10 +160,7 @@ export function mount(main, ctx) {
 		results.setAttribute('aria-busy', 'true');
 		if (!results.querySelector('table')) replace(results, loading(t('audit.loading')));
 		else results.classList.add('stale');
-		const filter = {};
-		if (view.actor) filter.actorId = view.actor;
-		if (view.action) filter.action = view.action;
-		if (view.target) filter.target = view.target;
+		const filter = filterOf(view);
 		const back = !!view.before;
 		try {
 			const d = await gql(back ? BACKWARD : FORWARD, { n: view.size, cursor: (back ? view.before : view.after) || null, filter }, { signal });

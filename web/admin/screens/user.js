@@ -141,7 +141,7 @@ export function mount(main, ctx) {
 				sessions),
 			h('section', { class: 'panel', 'aria-labelledby': 'h-audit' },
 				h('div', { class: 'panel-head' }, h('h2', { id: 'h-audit' }, t('user.activity')),
-					h('a', { href: '/admin/audit?target=' + encodeURIComponent(u.id), 'data-audit-link': '' }, t('user.fullAudit'))),
+					h('a', { href: '/admin/audit?user=' + encodeURIComponent(u.id), 'data-audit-link': '' }, t('user.fullAudit'))),
 				audit.length ? h('ul', { class: 'activity' }, audit.map(({ node: a }) =>
 					h('li', { 'data-audit-action': a.action }, when(a.at), ' ', badge(actionName(a.action), 'kind'), ' ',
 						tp('user.by', { who: a.actor.id === u.id ? t('user.byTheUser') : a.actor.name || a.actor.id ? raw(a.actor.name || a.actor.id) : actorKind(a.actor.kind) })))) : empty(t('user.noActivity'))),
@@ -163,7 +163,7 @@ export function mount(main, ctx) {
 					prop(t('deletion.userId'), raw(u.id, 'code')),
 					prop(t('users.created'), when(u.createdAt)),
 					prop(t('deletion.erasedAt'), when(u.deletedAt))),
-				h('a', { href: '/admin/audit?target=' + encodeURIComponent(u.id), 'data-audit-link': '' }, t('user.fullAudit'))),
+				h('a', { href: '/admin/audit?user=' + encodeURIComponent(u.id), 'data-audit-link': '' }, t('user.fullAudit'))),
 		);
 	}
 
