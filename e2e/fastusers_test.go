@@ -124,6 +124,7 @@ func TestFastUsers_SameAnswer(t *testing.T) {
 	// One object field under two response keys: each keeps its own selection.
 	same("edges under two aliases", tok, `{ users(first: 2, filter: {search: "`+tag+`"}) { edges { node { id phone disabledReason } } e2: edges { cursor } } }`, nil, false)
 	same("node under two aliases", tok, `{ users(first: 2, filter: {search: "`+tag+`"}) { edges { node { nickname phone } n2: node { id } } } }`, nil, false)
+	same("users twice, other columns", tok, `{ a: users(first: 2, filter: {search: "`+tag+`"}) { edges { node { id } } } b: users(first: 2, filter: {search: "`+tag+`"}) { edges { node { nickname phone city disabledReason } } } }`, nil, true)
 	same("pageInfo under two aliases", tok, `{ users(first: 2, filter: {search: "`+tag+`"}) { pageInfo { endCursor } p2: pageInfo { hasNextPage } } }`, nil, false)
 	// Errors are the executor's, whoever asks.
 	same("a bad cursor", tok, forward, map[string]any{"n": 2, "cursor": "nope"}, false)
