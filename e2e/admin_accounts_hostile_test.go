@@ -1,8 +1,13 @@
 package e2e_test
 
 import (
+	"bytes"
+	"context"
 	"strings"
 	"testing"
+
+	"wxlogin/app"
+	"wxlogin/app/apptest"
 )
 
 // TestAdminAccounts_Hostile: what a VIEWER, an admin who must change a
@@ -100,5 +105,37 @@ func TestAdminAccounts_Hostile(t *testing.T) {
 	}
 	if n := as.CountRows(t, `SELECT count(*) FROM admins WHERE username = 'vera' AND disabled_at IS NOT NULL`); n != 0 {
 		t.Fatal("vera was disabled by an admin who had stepped down in the same request")
+	}
+}
+
+// TestAdminAccounts_CommandLineReachesCaches: an admin disabled, or given
+// a new password, at the command line (another process, no cache of its
+// own to clear) is refused by every instance that has their session
+// cached, within the revocation ceiling.
+func TestAdminAccounts_CommandLineReachesCaches(t *testing.T) {
+	t.Parallel()
+	as := startAccounts(t)
+	other := startCached(t, as.dsn)
+	as.ready(t, "bea", "ADMIN")
+	cli := func(args ...string) {
+		t.Helper()
+		var out bytes.Buffer
+		if err := app.Run(context.Background(), append([]string{"admin"}, args...), apptest.Env(map[string]string{"DATABASE_URL": as.dsn}),
+			strings.NewReader("a password the shell chose\n"), &out, &out); err != nil {
+			t.Fatal(err, out.String())
+		}
+	}
+	for _, step := range [][]string{{"disable", "BEA"}, {"passwd", "bea"}} {
+		pw := theirOwnPassword
+		if step[0] == "passwd" {
+			cli("enable", "bea")
+		}
+		tok := as.signIn(t, "bea", pw)
+		adminMustBeCached(t, as.Server, tok)
+		adminMustBeCached(t, other, tok)
+		cli(step...)
+		for _, ts := range []*apptest.Server{as.Server, other} {
+			apptest.WaitFor(t, "an instance to refuse after the command line's "+step[0], revocationCeiling, func() bool { return adminRole(t, ts, tok) == "" })
+		}
 	}
 }
