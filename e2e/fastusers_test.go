@@ -121,6 +121,11 @@ func TestFastUsers_SameAnswer(t *testing.T) {
 	same("a directive", tok, `{ users(first: 2, filter: {search: "`+tag+`"}) { edges { node { id nickname @include(if: true) } } } }`, nil, false)
 	same("a list field", tok, `{ users(first: 2, filter: {search: "`+tag+`"}) { edges { node { id identities { appId } } } } }`, nil, false)
 	same("a field twice", tok, `{ users(first: 2, filter: {search: "`+tag+`"}) { edges { node { id } } edges { cursor } } }`, nil, false)
+	// One object field under two response keys: each keeps its own selection.
+	same("edges under two aliases", tok, `{ users(first: 2, filter: {search: "`+tag+`"}) { edges { node { id phone disabledReason } } e2: edges { cursor } } }`, nil, false)
+	same("node under two aliases", tok, `{ users(first: 2, filter: {search: "`+tag+`"}) { edges { node { nickname phone } n2: node { id } } } }`, nil, false)
+	same("users twice, other columns", tok, `{ a: users(first: 2, filter: {search: "`+tag+`"}) { edges { node { id } } } b: users(first: 2, filter: {search: "`+tag+`"}) { edges { node { nickname phone city disabledReason } } } }`, nil, true)
+	same("pageInfo under two aliases", tok, `{ users(first: 2, filter: {search: "`+tag+`"}) { pageInfo { endCursor } p2: pageInfo { hasNextPage } } }`, nil, false)
 	// Errors are the executor's, whoever asks.
 	same("a bad cursor", tok, forward, map[string]any{"n": 2, "cursor": "nope"}, false)
 	same("too many", tok, forward, map[string]any{"n": 101}, false)

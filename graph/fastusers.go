@@ -169,7 +169,8 @@ func planUsers(f graphql.CollectedField) (usersPlan, bool) {
 
 // plainFields returns sel's fields when each is in allowed, has no
 // arguments or directives, and a response key of its own; only those named
-// in objects have (and must have) a selection of their own.
+// in objects have (and must have) a selection of their own, and each of
+// those appears once.
 func plainFields(sel ast.SelectionSet, allowed map[string]bool, objects ...string) ([]*ast.Field, bool) {
 	if len(sel) == 0 {
 		return nil, false
@@ -188,7 +189,9 @@ func plainFields(sel ast.SelectionSet, allowed map[string]bool, objects ...strin
 			return nil, false
 		}
 		for _, g := range out[:i] {
-			if g.Alias == f.Alias {
+			// An object field under a second response key would get the
+			// first one's plan (usersPlan holds one selection per object).
+			if g.Alias == f.Alias || isObject && g.Name == f.Name {
 				return nil, false
 			}
 		}

@@ -108,9 +108,12 @@ type Store struct {
 	// known, trgmWideYes, or trgmWideNo.
 	trgmWide atomic.Int32
 
-	// narrowPages counts the column sets listPlain has prepared a page
-	// for, up to maxNarrowPages.
-	narrowPages atomic.Int32
+	// narrowPages holds the statements of the column sets listPlain
+	// admitted, at most maxNarrowPages: a set, not a count of attempts,
+	// so that pages failing to prepare their statement (an outage) do not
+	// use the bound up.
+	narrowMu    sync.Mutex
+	narrowPages map[string]bool
 
 	// exportSlot lets one data export (UserData) run at a time on this
 	// store; exportWait bounds how long another waits for it.

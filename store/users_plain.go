@@ -102,7 +102,7 @@ func (s *Store) listPlain(ctx context.Context, q UserQuery, dir, cmp string, c *
 		cols = AllPageColumns
 	}
 	query := plainStatement(cols, key, dir, cmp, c != nil)
-	if cols != AllPageColumns && !s.noPrepare && !s.isPrepared(query) && s.narrowPages.Add(1) > maxNarrowPages {
+	if cols != AllPageColumns && !s.noPrepare && !s.isPrepared(query) && !s.admitNarrow(query) {
 		cols = AllPageColumns
 		query = plainStatement(cols, key, dir, cmp, c != nil)
 	}
@@ -138,6 +138,24 @@ func (s *Store) listPlain(ctx context.Context, q UserQuery, dir, cmp string, c *
 		return nil, true, fmt.Errorf("store: listing users: %w", err)
 	}
 	return users, true, nil
+}
+
+// admitNarrow reports whether query, a narrow page's statement, is one of
+// the first maxNarrowPages distinct ones listPlain was asked for.
+func (s *Store) admitNarrow(query string) bool {
+	s.narrowMu.Lock()
+	defer s.narrowMu.Unlock()
+	if s.narrowPages[query] {
+		return true
+	}
+	if len(s.narrowPages) >= maxNarrowPages {
+		return false
+	}
+	if s.narrowPages == nil {
+		s.narrowPages = make(map[string]bool, maxNarrowPages)
+	}
+	s.narrowPages[query] = true
+	return true
 }
 
 // plainStatement is listPlain's statement for the columns cols, ordered by

@@ -136,3 +136,31 @@ func TestStore_ListUsers_NarrowPagesBounded(t *testing.T) {
 		t.Fatalf("a set prepared before the bound read every column: %+v", u)
 	}
 }
+
+// TestStore_ListUsers_NarrowPagesFailuresDoNotCount: a page whose
+// statement fails to prepare (the database down, the request gone) does
+// not use up one of the MaxNarrowPages sets: the bound counts distinct
+// sets, so that an outage under load does not turn narrow pages off until
+// the next restart.
+func TestStore_ListUsers_NarrowPagesFailuresDoNotCount(t *testing.T) {
+	t.Parallel()
+	st := storetest.OpenFresh(t)
+	users := seedUsers(t, st, newWindow(), 1, 0)
+	if _, err := st.DB().ExecContext(context.Background(), `UPDATE users SET city = 'c', province = 'p' WHERE id = ?`, users[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 2 * store.MaxNarrowPages {
+		if _, err := st.ListUsers(gone, store.UserQuery{First: 1, Order: store.OrderCreatedAt, Desc: true, Columns: store.ColCity}); err == nil {
+			t.Fatal("a page with its context cancelled succeeded")
+		}
+	}
+	p, err := st.ListUsers(context.Background(), store.UserQuery{First: 1, Order: store.OrderCreatedAt, Desc: true, Columns: store.ColProvince})
+	if err != nil || len(p.Items) != 1 {
+		t.Fatal(p, err)
+	}
+	if u := p.Items[0]; u.Province == nil || u.City != nil {
+		t.Fatalf("after failed pages, a new set of columns read every column: %+v", u)
+	}
+}
