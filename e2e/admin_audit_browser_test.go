@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"wxlogin/app/apptest"
+	"wxlogin/models"
 	"wxlogin/web/webtest"
 )
 
@@ -108,8 +109,8 @@ func TestAdminBrowser_Audit(t *testing.T) {
 	step("ActionFilter", func(t *testing.T) {
 		b.open("/admin/audit?user=" + url.QueryEscape("审计浏览器"))
 		b.waitFor("the log", `!!document.querySelector('#audit-table tbody tr') && `+idle)
-		if n := eval[int](b, `document.querySelectorAll('#audit-action-select option').length`); n != 31 {
-			t.Fatalf("the action select offers %d options, want 30 actions and any", n)
+		if n := eval[int](b, `document.querySelectorAll('#audit-action-select option').length`); n != len(models.AuditActions)+1 {
+			t.Fatalf("the action select offers %d options, want %d actions and any", n, len(models.AuditActions))
 		}
 		b.waitFor("actions by name", `[...document.querySelectorAll('#audit-action-select option')].some(o => o.value === 'user.bind_phone' && o.textContent === 'Phone bound') && [...document.querySelectorAll('#audit-action-select option')].some(o => o.value === 'user.merge' && o.textContent === 'Accounts merged')`)
 		b.do("pick user.disable", chromedp.Evaluate[chromedp.Void](`(s => { s.value = 'user.disable'; s.dispatchEvent(new Event('change')); })(document.querySelector('#audit-action-select'))`))

@@ -60,6 +60,8 @@ export function mount(main, ctx) {
 		h('h1', { tabindex: '-1' }, t('account.title')),
 		me.mustChangePassword && h('div', { class: 'alert alert-warn', role: 'alert', 'data-must-change': '' }, t('account.mustChange')),
 		h('p', null, raw(me.username, 'strong'), ' · ', roleName(me.role)),
+		// Two-step sign-in lives under My account: the header stays one row on a phone.
+		h('p', null, h('a', { href: '/admin/account/2fa', 'data-nav-twostep': '' }, t('nav.twoStep'))),
 		form);
 	(me.mustChangePassword ? current : main.querySelector('h1')).focus();
 	return {};
