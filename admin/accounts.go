@@ -270,15 +270,8 @@ func (s *Service) ChangeMyPassword(ctx context.Context, c *Caller, current, newP
 	if len(current) > MaxPasswordLen {
 		return nil, errWrongCurrent
 	}
-	keys := []string{"user:" + strings.ToLower(c.Admin.Username)}
-	if ip != "" {
-		keys = append(keys, addressKey(ip))
-	}
-	counts, err := s.store.CountLoginAttempt(ctx, keys, AttemptWindow)
+	keys, err := s.countSessionAttempt(ctx, c.Admin, ip)
 	if err != nil {
-		return nil, internal(err)
-	}
-	if _, err := rateLimited(counts); err != nil {
 		return nil, err
 	}
 	a, err := s.store.AdminByID(ctx, c.Admin.ID)

@@ -522,6 +522,26 @@ func (s *Service) Caller(ctx context.Context) (*Caller, error) {
 	return r.Resolve(func(tok string) (*Caller, error) { return s.Authenticate(ctx, tok) })
 }
 
+// countSessionAttempt counts a secret checked inside a session (the
+// current password of changeMyPassword, a TOTP code while enrolling or
+// turning it off) with the admin's sign-in attempts, per username and per
+// client network: a stolen session gets no more guesses than the sign-in
+// page. It returns the keys counted, to take the attempt back on success.
+func (s *Service) countSessionAttempt(ctx context.Context, a *models.Admin, ip string) ([]string, error) {
+	keys := []string{"user:" + strings.ToLower(a.Username)}
+	if ip != "" {
+		keys = append(keys, addressKey(ip))
+	}
+	counts, err := s.store.CountLoginAttempt(ctx, keys, AttemptWindow)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if _, err := rateLimited(counts); err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
 // Require returns the caller when their role is at least min: FORBIDDEN
 // below it, UNAUTHENTICATED without an admin session,
 // PASSWORD_CHANGE_REQUIRED while their password is one another admin set,

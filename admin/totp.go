@@ -137,7 +137,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c *Caller, code, ip string) (
 		// Sealed under a key this server no longer has: begin again.
 		return nil, nil, models.Errorf(models.CodeBadUserInput, "this enrolment can no longer be confirmed: start it again with startTotpEnrolment")
 	}
-	keys, err := s.countCodeAttempt(ctx, a, ip)
+	keys, err := s.countSessionAttempt(ctx, a, ip)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -180,7 +180,7 @@ func (s *Service) DisableTOTP(ctx context.Context, c *Caller, code, ip string) (
 	if !a.TOTPEnabled() {
 		return nil, models.Errorf(models.CodeBadUserInput, "two-step sign-in is off")
 	}
-	keys, err := s.countCodeAttempt(ctx, a, ip)
+	keys, err := s.countSessionAttempt(ctx, a, ip)
 	if err != nil {
 		return nil, err
 	}
@@ -381,25 +381,6 @@ func newRecoveryCodes(adminID string) (codes []string, hashes [][]byte) {
 func recoveryCodeHash(adminID, code string) []byte {
 	h := sha256.Sum256([]byte("wxlogin/recovery-code/v1:" + adminID + ":" + code))
 	return h[:]
-}
-
-// countCodeAttempt counts a code check made in a session (enrolment,
-// turning TOTP off) with the admin's sign-in attempts, per username and
-// per client network: a stolen session gets no more guesses at codes than
-// the sign-in page. It returns the keys counted, for undoAttempt.
-func (s *Service) countCodeAttempt(ctx context.Context, a *models.Admin, ip string) ([]string, error) {
-	keys := []string{"user:" + strings.ToLower(a.Username)}
-	if ip != "" {
-		keys = append(keys, addressKey(ip))
-	}
-	counts, err := s.store.CountLoginAttempt(ctx, keys, AttemptWindow)
-	if err != nil {
-		return nil, internal(err)
-	}
-	if _, err := rateLimited(counts); err != nil {
-		return nil, err
-	}
-	return keys, nil
 }
 
 // undoAttempt takes back an attempt that turned out no failure.
