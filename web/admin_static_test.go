@@ -73,11 +73,13 @@ func TestAdmin_NoInlineCode(t *testing.T) {
 // compresses each once), so that is what the budget counts: every file but
 // the language catalogues, plus the largest catalogue, since a visit loads
 // one language only (lib/i18n.js). The budget was 30 KiB for one English
-// page; two catalogues, the admin-account and two-step sign-in screens
-// (issue 21) raised it to 48 KiB.
+// page; two catalogues and the screens of issue 21 (admin accounts, My
+// account, two-step sign-in, the audit log's names and filters, disable
+// reasons, the export) took it to 48 KiB, so the budget is 52 KiB: a
+// screen more must earn its bytes.
 func TestAdmin_Weight(t *testing.T) {
 	t.Parallel()
-	const budget = 48 << 10
+	const budget = 52 << 10
 	raw, zipped, catalogue := 0, 0, 0
 	for name, src := range adminFiles(t) {
 		var b bytes.Buffer
