@@ -224,7 +224,7 @@ func TestAdminBrowser_Chinese(t *testing.T) {
 		dialog(mode, "[data-action=delete]")
 		screen(mode, "/admin/users/"+reviewID, `!!document.querySelector('#moderation [data-content=avatar] .badge')`)
 		screen(mode, "/admin/users/00000000-0000-0000-0000-000000000000", `!!document.querySelector('main .empty')`)
-		screen(mode, "/admin/audit", `!!document.querySelector('#audit-table tbody tr[data-audit-action="user.disable"]')`)
+		screen(mode, "/admin/audit?admin="+adminName, `!!document.querySelector('#audit-table tbody tr[data-audit-action="user.disable"]')`)
 		screen(mode, "/admin/review", `!!document.querySelector('#review-table tr[data-user-id="`+reviewID+`"]')`)
 		dialog(mode, `#review-table tr[data-user-id="`+reviewID+`"] [data-action=reject]`)
 		screen(mode, "/admin/nowhere", `true`)

@@ -54,7 +54,7 @@ func TestE2E_UnauthenticatedSaysWhy(t *testing.T) {
 	if out := ts.Do(t, loggedOut.Token, `mutation { logout }`, nil); len(out.Errors) > 0 {
 		t.Fatalf("logout = %s", out.Raw)
 	}
-	adm, _ := ts.AdminLogin(t, "why-admin", apptest.CreateAdmin(t, "why-admin", "viewer"))
+	adm, _ := ts.AdminLogin(t, "unauth-viewer", apptest.CreateAdmin(t, "unauth-viewer", "viewer"))
 	if adm == "" {
 		t.Fatal("no admin token")
 	}
