@@ -187,16 +187,12 @@ func (s *Simulator) phoneNumber(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	appID, ok := s.tokenAppLocked(w, r.URL.Query())
-	if !ok {
-		return
-	}
 	var in struct {
 		Code   string `json:"code"`
 		OpenID string `json:"openid"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil {
-		writeErrcode(w, errcodeDataFormat)
+	appID, ok := s.callLocked(w, r, &in)
+	if !ok {
 		return
 	}
 	if in.Code == "" {

@@ -137,18 +137,14 @@ func (s *Simulator) msgSecCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	appID, ok := s.tokenAppLocked(w, r.URL.Query())
-	if !ok {
-		return
-	}
 	var in struct {
 		Content string `json:"content"`
 		Version int    `json:"version"`
 		Scene   int    `json:"scene"`
 		OpenID  string `json:"openid"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil {
-		writeErrcode(w, errcodeDataFormat)
+	appID, ok := s.callLocked(w, r, &in)
+	if !ok {
 		return
 	}
 	if in.Content == "" || in.Version != 2 || in.Scene < 1 || in.Scene > 4 {
@@ -176,10 +172,6 @@ func (s *Simulator) mediaCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	appID, ok := s.tokenAppLocked(w, r.URL.Query())
-	if !ok {
-		return
-	}
 	var in struct {
 		MediaURL  string `json:"media_url"`
 		MediaType int    `json:"media_type"`
@@ -187,8 +179,8 @@ func (s *Simulator) mediaCheck(w http.ResponseWriter, r *http.Request) {
 		Scene     int    `json:"scene"`
 		OpenID    string `json:"openid"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil {
-		writeErrcode(w, errcodeDataFormat)
+	appID, ok := s.callLocked(w, r, &in)
+	if !ok {
 		return
 	}
 	if (!strings.HasPrefix(in.MediaURL, "http://") && !strings.HasPrefix(in.MediaURL, "https://")) ||

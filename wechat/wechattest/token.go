@@ -178,6 +178,21 @@ func tokenShaped(v string) bool {
 	return true
 }
 
+// callLocked checks a POST API call as WeChat does — the access token
+// first, then the JSON body (at most 64 KiB) into in — and answers the
+// errcode itself when either fails. It returns the token's appid.
+func (s *Simulator) callLocked(w http.ResponseWriter, r *http.Request, in any) (string, bool) {
+	appID, ok := s.tokenAppLocked(w, r.URL.Query())
+	if !ok {
+		return "", false
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(in); err != nil {
+		writeErrcode(w, errcodeDataFormat)
+		return "", false
+	}
+	return appID, true
+}
+
 // tokenAppLocked checks q's access_token as WeChat does and returns its
 // app. On failure it has answered the errcode and returns false.
 func (s *Simulator) tokenAppLocked(w http.ResponseWriter, q url.Values) (string, bool) {
