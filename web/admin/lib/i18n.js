@@ -59,7 +59,7 @@ export function t(key, params) {
 
 /** The plural form of key for count n ({n} is filled in too). */
 export function tn(key, n, params) {
-	const rule = new Intl.PluralRules(lang).select(n) === 'one' ? 'one' : 'other';
+	const rule = plural.select(n) === 'one' ? 'one' : 'other';
 	return t(`${key}.${rule}`, { n: num(n), ...params });
 }
 
@@ -86,6 +86,7 @@ export function keys(prefix) {
 	return Object.keys(catalogue).filter((k) => k.startsWith(prefix));
 }
 
+const plural = new Intl.PluralRules(lang);
 const numberFmt = new Intl.NumberFormat(lang);
 const dateTimeFmt = new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' });
 const dateFmt = new Intl.DateTimeFormat(lang, { dateStyle: 'medium' });
