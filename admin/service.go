@@ -39,12 +39,16 @@ const (
 // limit every attempt is refused unchecked, the right password included,
 // until the window ends.
 const (
-	AttemptWindow   = 15 * time.Minute
-	MaxPerUsername  = 10
-	MaxPerIP        = 50
-	maxUsernameLen  = 64
-	touchEvery      = time.Minute
-	dummyPassphrase = "no admin has this password; it only keeps the timing even"
+	AttemptWindow  = 15 * time.Minute
+	MaxPerUsername = 10
+	MaxPerIP       = 50
+	// MaxEnrolmentStarts bounds startTotpEnrolment per admin in the window:
+	// each start seals a secret, draws a QR code and writes an audit row,
+	// so a session looping it would flood the audit log.
+	MaxEnrolmentStarts = 10
+	maxUsernameLen     = 64
+	touchEvery         = time.Minute
+	dummyPassphrase    = "no admin has this password; it only keeps the timing even"
 )
 
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
@@ -340,6 +344,8 @@ func rateLimited(counts []store.AttemptCount) (reached []string, err error) {
 			limit = MaxPerUsername
 		case strings.HasPrefix(c.Key, "device:"):
 			limit = MaxPerDevice
+		case strings.HasPrefix(c.Key, "enrol:"):
+			limit = MaxEnrolmentStarts
 		}
 		if c.Count > limit {
 			wait = max(wait, c.RetryAfter)

@@ -78,6 +78,14 @@ func (s *Service) BeginTOTP(ctx context.Context, c *Caller, ip string) (*TOTPEnr
 	if s.totpSealer == nil {
 		return nil, internal(errNoSealer)
 	}
+	// Counted before any work, per admin, and never taken back.
+	counts, err := s.store.CountLoginAttempt(ctx, []string{"enrol:" + c.Admin.ID}, AttemptWindow)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if _, err := rateLimited(counts); err != nil {
+		return nil, err
+	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: TOTPIssuer, AccountName: c.Admin.Username,
 		Period: totpPeriod, SecretSize: totpSecretSize, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"wxlogin/admin"
 	"wxlogin/app"
 	"wxlogin/app/apptest"
 )
@@ -313,5 +314,29 @@ func TestAdminTOTP_Required(t *testing.T) {
 	}
 	if n := ts.CountRows(t, `SELECT count(*) FROM audit_log WHERE action = 'admin.login' AND actor_name = 'totp-forced' AND detail->>'totpEnrolmentRequired' = 'true'`); n != 1 {
 		t.Fatalf("%d admin.login rows saying enrolment was required", n)
+	}
+}
+
+// Starting an enrolment seals a secret, draws a QR code and writes an audit
+// row: a session looping it is refused past admin.MaxEnrolmentStarts a
+// window, before any of that, and the log holds only the starts that ran.
+func TestAdminTOTP_EnrolmentStartsLimited(t *testing.T) {
+	t.Parallel()
+	ts := apptest.Start(t)
+	pw := apptest.CreateAdmin(t, "totp-looper", "viewer")
+	tok, _ := totpLogin(t, ts, "totp-looper", pw, "")
+	for i := range admin.MaxEnrolmentStarts {
+		if got := ts.Do(t, tok, startTOTP, nil); len(got.Errors) > 0 {
+			t.Fatalf("start %d: %s", i+1, got.Raw)
+		}
+	}
+	got := ts.Do(t, tok, startTOTP, nil)
+	if got.Code() != "RATE_LIMITED" || got.Errors[0].Extensions["retryAfter"] == nil {
+		t.Fatalf("start %d = %s, want RATE_LIMITED with retryAfter", admin.MaxEnrolmentStarts+1, got.Raw)
+	}
+	var n int
+	if err := ts.Store().DB().QueryRowContext(context.Background(),
+		"SELECT count(*) FROM audit_log WHERE action = 'admin.totp_enrolment_started' AND actor_name = 'totp-looper'").Scan(&n); err != nil || n != admin.MaxEnrolmentStarts {
+		t.Fatalf("audit rows = %d (%v), want %d", n, err, admin.MaxEnrolmentStarts)
 	}
 }
