@@ -267,11 +267,11 @@ func (l Limits) checkQuery(schema *ast.Schema, query string, introspection bool)
 		case c.counts > maxCounts:
 			return tooComplex("the operation asks for %d totalCounts; at most %d are allowed, as each counts every matching row", c.counts, maxCounts)
 		case c.onePerRequest > 1:
-			return tooComplex("a request may hold only one login or other WeChat-calling mutation; send them as separate requests")
+			return tooComplex("a request may hold only one of the costly mutations (@onePerRequest: login, the ones that call WeChat or hash a password, …); send them as separate requests")
 		case c.onePerRequest == 1 && w.rootFields(op.SelectionSet, map[string]bool{}) > 1:
 			// A failing neighbour (a non-null field) would null the whole
 			// answer, and with it the token of a login already recorded.
-			return tooComplex("a login or other WeChat-calling mutation must be the only field of its request")
+			return tooComplex("a costly mutation (@onePerRequest: login, the ones that call WeChat or hash a password, …) must be the only field of its request")
 		case !introspection && c.introspection:
 			return &gqlerror.Error{Message: "introspection is disabled on this server",
 				Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}
